@@ -1,0 +1,49 @@
+public import Hummingbird
+public import Logging
+public import SecurityCore
+
+/// Builds the AgentHost HTTP application: routes behind the security middleware.
+public enum AgentHost {
+    /// Everything a running server needs, assembled from a configuration and a keyring.
+    public struct Components: Sendable {
+        public let pipeline: SecurityPipeline
+        public let minter: TokenMinter
+        public let revocations: InMemoryRevocationList
+
+        public init(configuration: AgentHostConfiguration, keyring: Keyring, clock: any TimeSource = SystemTimeSource()) {
+            let revocations = InMemoryRevocationList(clock: clock)
+            let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
+            self.pipeline = SecurityPipeline(configuration: .init(verifier: verifier, mode: configuration.mode))
+            self.minter = TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock)
+            self.revocations = revocations
+        }
+    }
+
+    /// The router with every AgentHost route.
+    public static func router(components: Components) -> Router<AgentRequestContext> {
+        let router = Router(context: AgentRequestContext.self)
+        addRoutes(to: router, pipeline: components.pipeline)
+        return router
+    }
+
+    /// A Hummingbird application serving AgentHost on the configured address.
+    ///
+    /// `onServerRunning` receives the bound port (useful with port 0).
+    public static func application(
+        configuration: AgentHostConfiguration, components: Components, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(components: components),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agenthost"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+
+    /// The warning header-trust mode prints at start, one line per entry.
+    public static let headerTrustWarning = [
+        "HEADER-TRUST MODE: requests without a token are believed to be whoever their X-Agent-ID / X-Agent-Role headers say.",
+        "Anyone who can reach this port can claim any identity. Use it only on a trusted network; use --mode secure everywhere else.",
+    ]
+}

@@ -1,0 +1,60 @@
+public import SecurityCore
+
+/// How an AgentHost server is set up: where it listens, where it keeps state, how it authenticates.
+public struct AgentHostConfiguration: Sendable {
+    /// The address to bind. Loopback by default.
+    public var host: String
+    /// The TCP port; 0 picks a free one.
+    public var port: Int
+    /// Where the keyring file and, later, the store live.
+    public var dataDirectory: String
+    /// Secure (the default) or header-trust.
+    public var mode: AuthenticationMode
+    /// Allows header-trust mode on a non-loopback address. Off by default.
+    public var allowUntrustedNetwork: Bool
+    /// Token audience, lifetimes and leeway.
+    public var tokenPolicy: TokenPolicy
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = ".agenthost",
+        mode: AuthenticationMode = .secure, allowUntrustedNetwork: Bool = false, tokenPolicy: TokenPolicy
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.mode = mode
+        self.allowUntrustedNetwork = allowUntrustedNetwork
+        self.tokenPolicy = tokenPolicy
+    }
+
+    /// The data directory: `AGENTHOST_DATA_DIR` when set, else `./.agenthost`.
+    public static func defaultDataDirectory(environment: [String: String]) -> String {
+        if let value = environment["AGENTHOST_DATA_DIR"], !value.isEmpty { return value }
+        return ".agenthost"
+    }
+
+    /// Refuses settings that would expose the server: header-trust mode on an address other than
+    /// loopback without ``allowUntrustedNetwork``, and ports out of range.
+    public func validate() throws {
+        guard (0...65_535).contains(port) else {
+            throw AgentHostError("--port must be between 0 and 65535")
+        }
+        if mode == .headerTrust, !Self.isLoopback(host), !allowUntrustedNetwork {
+            throw AgentHostError(
+                "header-trust mode believes any X-Agent-* header without proof, so it only binds a loopback "
+                    + "address. '\(host)' is not loopback. Use --host 127.0.0.1, switch to --mode secure, or pass "
+                    + "--allow-untrusted-network if this network really is trusted."
+            )
+        }
+    }
+
+    /// Whether `host` is a loopback address (127.0.0.0/8, ::1 or localhost).
+    public static func isLoopback(_ host: String) -> Bool {
+        var host = host.lowercased()
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets.allSatisfy({ $0.count <= 3 && UInt8($0) != nil }) else { return false }
+        return octets[0] == "127"
+    }
+}

@@ -1,0 +1,201 @@
+import AgentHost
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SecurityCore
+
+/// The `agenthost` command line: serve, mint tokens, manage keys.
+@main
+struct AgentHostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agenthost",
+        abstract: "Agent identity, tokens and request security for self-hosted agent platforms.",
+        subcommands: [Serve.self, Token.self, Keys.self]
+    )
+}
+
+/// `--data-dir`, shared by every subcommand that touches the keyring.
+struct DataDirectoryOption: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Data directory (default: $AGENTHOST_DATA_DIR or ./.agenthost).")
+    var dataDirectory: String?
+
+    func resolved(_ environment: [String: String]) -> String {
+        dataDirectory ?? AgentHostConfiguration.defaultDataDirectory(environment: environment)
+    }
+}
+
+/// `--max-ttl`, shared by `serve` and `token mint` so both apply the same limit.
+struct TokenPolicyOptions: ParsableArguments {
+    @Option(name: .customLong("max-ttl"), help: "Longest token lifetime minted or accepted (e.g. 7d, 12h).")
+    var maximumLifetime: String = "7d"
+
+    func policy() throws -> TokenPolicy {
+        let maximum = try DurationParser.parse(maximumLifetime)
+        let standard = min(Duration.seconds(12 * 3_600), maximum)
+        return try TokenPolicy(maximumLifetime: maximum, defaultLifetime: standard)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the AgentHost HTTP server.")
+
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0 picks a free one).") var port = 8080
+    @Option(help: "secure (a credential is required) or header-trust (trusted LAN only).") var mode = "secure"
+    @Flag(help: "Allow header-trust mode on a non-loopback address.") var allowUntrustedNetwork = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @OptionGroup var data: DataDirectoryOption
+    @OptionGroup var tokens: TokenPolicyOptions
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard let mode = AuthenticationMode(rawValue: mode) else {
+            throw ValidationError("--mode must be secure or header-trust")
+        }
+        let configuration = AgentHostConfiguration(
+            host: host, port: port, dataDirectory: data.resolved(environment), mode: mode,
+            allowUntrustedNetwork: allowUntrustedNetwork, tokenPolicy: try tokens.policy()
+        )
+        try configuration.validate()
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "agenthost")
+
+        let loaded = try KeySource.load(
+            dataDirectory: configuration.dataDirectory, environment: environment, createIfMissing: true,
+            now: SystemTimeSource().now()
+        )
+        switch loaded.source {
+        case .environment:
+            logger.info("token keys loaded from the environment", metadata: ["keys": "\(loaded.keyring.keys.count)"])
+        case .file(let path) where loaded.created:
+            logger.notice(
+                "created a new keyring (mode 0600); keep it secret and back it up",
+                metadata: ["path": "\(path)", "primary_key": "\(loaded.keyring.primary?.id.rawValue ?? "-")"]
+            )
+        case .file(let path):
+            logger.info("token keys loaded", metadata: ["path": "\(path)", "keys": "\(loaded.keyring.keys.count)"])
+        }
+        if loaded.keyring.primary == nil {
+            logger.warning("the keyring has no primary key: tokens verify, but none can be minted")
+        }
+        if configuration.mode == .headerTrust {
+            for line in AgentHost.headerTrustWarning { logger.warning("\(line)") }
+        }
+
+        let components = AgentHost.Components(configuration: configuration, keyring: loaded.keyring)
+        let application = AgentHost.application(configuration: configuration, components: components, logger: logger) {
+            port in
+            logger.notice("agenthost listening", metadata: ["url": "http://\(configuration.host):\(port)", "mode": "\(configuration.mode.rawValue)"])
+        }
+        try await application.runService()
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Mint agent tokens.", subcommands: [Mint.self])
+
+    struct Mint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Mint a token for an agent; the token is the last line of standard output."
+        )
+
+        @Option(help: "Agent id (1-128 of A-Z a-z 0-9 _ -).") var agent: String
+        @Option(help: "Role (same characters).") var role: String
+        @Option(help: "Team (same characters, may be empty).") var team = ""
+        @Option(help: "Lifetime, e.g. 90s, 15m, 12h, 7d.") var ttl = "12h"
+        @OptionGroup var data: DataDirectoryOption
+        @OptionGroup var tokens: TokenPolicyOptions
+
+        func validate() throws {
+            do {
+                _ = try AgentID(agent)
+                _ = try Role(role)
+                _ = try Team(team)
+                _ = try DurationParser.parse(ttl)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            let minted = try AgentHostCLI.mint(
+                agent: try AgentID(agent), role: try Role(role), team: try Team(team),
+                lifetime: try DurationParser.parse(ttl), policy: try tokens.policy(),
+                dataDirectory: data.resolved(environment), environment: environment
+            )
+            let expiry = Date(timeIntervalSince1970: TimeInterval(minted.claims.expiresAt)).ISO8601Format()
+            FileHandle.standardError.write(Data(
+                "minted token \(minted.claims.tokenID) for agent \(minted.claims.agent) (role \(minted.claims.role)), expires \(expiry)\n".utf8
+            ))
+            print(minted.token)
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the token keyring file. A running server picks up changes when restarted.",
+        subcommands: [Initialize.self, Rotate.self, Retire.self, List.self]
+    )
+
+    struct Initialize: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "init", abstract: "Create the keyring with a first primary key.")
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() async throws {
+            let directory = data.resolved(ProcessInfo.processInfo.environment)
+            let key = try AgentHostCLI.initializeKeyring(dataDirectory: directory)
+            print("created \(KeyringFile(dataDirectory: directory).path) with primary key \(key)")
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a new primary key; the old primary only verifies from now on.")
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            let key = try AgentHostCLI.rotate(dataDirectory: data.resolved(environment), environment: environment)
+            print("new primary key \(key); restart agenthost serve to sign with it")
+        }
+    }
+
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Retire a key: tokens it signed are refused from now on.")
+        @Argument(help: "The id of the key to retire.") var keyID: String
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            guard let id = try? KeyID(keyID) else { throw ValidationError("'\(keyID.prefix(64))' is not a key id") }
+            try AgentHostCLI.retire(id, dataDirectory: data.resolved(environment), environment: environment)
+            print("retired key \(id); restart agenthost serve to stop accepting its tokens")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List key ids and their status (never the secrets).")
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            let loaded = try KeySource.load(
+                dataDirectory: data.resolved(environment), environment: environment, createIfMissing: false, now: 0
+            )
+            for key in loaded.keyring.keys {
+                let created = Date(timeIntervalSince1970: TimeInterval(key.createdAt)).ISO8601Format()
+                print("\(key.id)\t\(key.status.rawValue)\t\(created)")
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+#ifndef AGENTHOST_CSODIUM_SHIM_H
+#define AGENTHOST_CSODIUM_SHIM_H
+#include <sodium.h>
+#endif

@@ -1,0 +1,247 @@
+internal import COpenSSL
+import Synchronization
+
+/// AES-256-GCM with a 12-byte nonce and a 16-byte tag, through OpenSSL's EVP interface.
+///
+/// The cipher is fetched from OpenSSL once per process. Each key keeps a small pool of cipher
+/// contexts that already hold its expanded key schedule, so a seal or open only sets the nonce and
+/// runs; contexts are taken from the pool under a lock and returned after use, so one key serves
+/// any number of tasks. Any other key, nonce or tag length is rejected with a ``CryptoError``.
+///
+/// Random nonces are safe for up to 2³² messages per key; rotate keys long before that.
+///
+/// ```swift
+/// let key = try AESGCMKey(SecureBytes.random(count: 32))
+/// let box = try key.seal(Array("secret".utf8), authenticating: Array("record-42".utf8))
+/// let plaintext = try key.open(box, authenticating: Array("record-42".utf8))
+/// ```
+public struct AESGCMKey: Sendable {
+    /// The only key length accepted: 256 bits.
+    public static let keyByteCount = 32
+    /// The only nonce length accepted: 96 bits.
+    public static let nonceByteCount = 12
+    /// The only tag length produced or accepted: 128 bits.
+    public static let tagByteCount = 16
+
+    let contexts: ContextPool
+
+    /// Prepares a 32-byte key. Throws ``CryptoError/Code/invalidKeySize`` for any other length.
+    public init(_ key: SecureBytes) throws {
+        guard key.count == Self.keyByteCount else {
+            throw CryptoError(.invalidKeySize, "AES-256-GCM needs a 32-byte key")
+        }
+        guard let cipher = EVPCipher.aes256GCM.pointer else {
+            throw CryptoError(.backendFailure, "OpenSSL has no AES-256-GCM implementation")
+        }
+        self.contexts = ContextPool(cipher: cipher, key: key)
+    }
+
+    /// Encrypts `plaintext` under a fresh random nonce and authenticates it with `associatedData`.
+    public func seal<Plaintext: Sequence<UInt8>, AAD: Sequence<UInt8>>(
+        _ plaintext: Plaintext, authenticating associatedData: AAD
+    ) throws -> SealedBox {
+        var nonce = [UInt8](repeating: 0, count: Self.nonceByteCount)
+        try nonce.withUnsafeMutableBytes { buffer in try SecureRandom.fill(buffer) }
+        return try seal(plaintext, nonce: nonce, authenticating: associatedData)
+    }
+
+    /// Encrypts with a caller-chosen nonce. A nonce must never be used twice with one key; prefer
+    /// ``seal(_:authenticating:)``, which picks a random one.
+    public func seal<Plaintext: Sequence<UInt8>, AAD: Sequence<UInt8>>(
+        _ plaintext: Plaintext, nonce: [UInt8], authenticating associatedData: AAD
+    ) throws -> SealedBox {
+        guard nonce.count == Self.nonceByteCount else {
+            throw CryptoError(.invalidNonceSize, "AES-256-GCM needs a 12-byte nonce")
+        }
+        return try withBytes(of: plaintext) { message -> SealedBox in
+            try withBytes(of: associatedData) { aad -> SealedBox in
+                guard message.count <= Int(Int32.max), aad.count <= Int(Int32.max) else {
+                    throw CryptoError(.inputTooLarge, "AES-256-GCM input is limited to 2 GiB per call")
+                }
+                var tag = [UInt8](repeating: 0, count: Self.tagByteCount)
+                let ciphertext = try [UInt8](unsafeUninitializedCapacity: max(message.count, 1)) {
+                    output, initialized in
+                    try nonce.withUnsafeBytes { nonceBytes in
+                        try tag.withUnsafeMutableBytes { tagBytes in
+                            try contexts.seal(
+                                message, into: UnsafeMutableRawPointer(output.baseAddress!),
+                                nonce: nonceBytes, aad: aad, tag: tagBytes
+                            )
+                        }
+                    }
+                    initialized = message.count
+                }
+                return SealedBox(nonce: nonce, ciphertext: ciphertext, tag: tag)
+            }
+        }
+    }
+
+    /// Decrypts and authenticates `box`. The plaintext is returned only when the tag matches the
+    /// key, nonce, ciphertext and `associatedData`; otherwise ``CryptoError/Code/authenticationFailed``.
+    public func open<AAD: Sequence<UInt8>>(
+        _ box: SealedBox, authenticating associatedData: AAD
+    ) throws -> SecureBytes {
+        guard box.nonce.count == Self.nonceByteCount else {
+            throw CryptoError(.invalidNonceSize, "AES-256-GCM needs a 12-byte nonce")
+        }
+        guard box.tag.count == Self.tagByteCount else {
+            throw CryptoError(.invalidTagSize, "AES-256-GCM needs a 16-byte tag")
+        }
+        guard box.ciphertext.count <= Int(Int32.max) else {
+            throw CryptoError(.inputTooLarge, "AES-256-GCM input is limited to 2 GiB per call")
+        }
+        return try withBytes(of: associatedData) { aad -> SecureBytes in
+            guard aad.count <= Int(Int32.max) else {
+                throw CryptoError(.inputTooLarge, "AES-256-GCM input is limited to 2 GiB per call")
+            }
+            return try SecureBytes(count: box.ciphertext.count) { output in
+                try box.ciphertext.withUnsafeBytes { ciphertext in
+                    try box.nonce.withUnsafeBytes { nonce in
+                        try box.tag.withUnsafeBytes { tag in
+                            try contexts.open(ciphertext, into: output.baseAddress!, nonce: nonce, aad: aad, tag: tag)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// OpenSSL's fetched AES-256-GCM implementation. Fetched cipher objects are immutable and
+/// documented as safe to share between threads, so the wrapper needs no lock.
+struct EVPCipher: @unchecked Sendable {
+    let pointer: OpaquePointer?
+
+    static let aes256GCM = EVPCipher(pointer: EVP_CIPHER_fetch(nil, "AES-256-GCM", nil))
+}
+
+/// Cipher contexts keyed once, handed out one task at a time.
+final class ContextPool: Sendable {
+    /// A context is used by one task at a time: it is either in `idle` (behind the mutex) or held by
+    /// exactly one caller between `take` and `give`.
+    struct Context: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private static let maximumIdle = 16
+    private let cipher: EVPCipher
+    private let key: SecureBytes
+    private let idleSealers = Mutex<[Context]>([])
+    private let idleOpeners = Mutex<[Context]>([])
+
+    init(cipher: OpaquePointer, key: SecureBytes) {
+        self.cipher = EVPCipher(pointer: cipher)
+        self.key = key
+        idleSealers.withLock { $0.reserveCapacity(Self.maximumIdle) }
+        idleOpeners.withLock { $0.reserveCapacity(Self.maximumIdle) }
+    }
+
+    deinit {
+        // EVP_CIPHER_CTX_free cleanses the expanded key schedule before freeing it.
+        idleSealers.withLock { contexts in contexts.forEach { EVP_CIPHER_CTX_free($0.pointer) } }
+        idleOpeners.withLock { contexts in contexts.forEach { EVP_CIPHER_CTX_free($0.pointer) } }
+    }
+
+    private func take(encrypting: Bool) throws -> Context {
+        let idle = encrypting
+            ? idleSealers.withLock { $0.popLast() }
+            : idleOpeners.withLock { $0.popLast() }
+        if let idle { return idle }
+        guard let pointer = EVP_CIPHER_CTX_new() else {
+            throw CryptoError(.backendFailure, "OpenSSL could not allocate a cipher context")
+        }
+        let ready = key.withUnsafeBytes { keyBytes in
+            let keyPointer = keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            return encrypting
+                ? EVP_EncryptInit_ex2(pointer, cipher.pointer, keyPointer, nil, nil)
+                : EVP_DecryptInit_ex2(pointer, cipher.pointer, keyPointer, nil, nil)
+        }
+        guard ready == 1 else {
+            EVP_CIPHER_CTX_free(pointer)
+            throw CryptoError(.backendFailure, "OpenSSL could not key an AES-256-GCM context")
+        }
+        return Context(pointer: pointer)
+    }
+
+    private func give(_ context: Context, encrypting: Bool) {
+        func keep(_ contexts: inout [Context]) -> Bool {
+            guard contexts.count < Self.maximumIdle else { return false }
+            contexts.append(context)
+            return true
+        }
+        let kept = encrypting ? idleSealers.withLock { keep(&$0) } : idleOpeners.withLock { keep(&$0) }
+        if !kept { EVP_CIPHER_CTX_free(context.pointer) }
+    }
+
+    /// Runs one operation on a pooled context; a context whose operation failed is freed rather than
+    /// reused, since its state is then unknown.
+    private func withContext(
+        encrypting: Bool, _ body: (OpaquePointer) -> Bool
+    ) throws -> Bool {
+        let context = try take(encrypting: encrypting)
+        let succeeded = body(context.pointer)
+        if succeeded {
+            give(context, encrypting: encrypting)
+        } else {
+            EVP_CIPHER_CTX_free(context.pointer)
+        }
+        return succeeded
+    }
+
+    func seal(
+        _ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawPointer,
+        nonce: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer, tag: UnsafeMutableRawBufferPointer
+    ) throws {
+        let ok = try withContext(encrypting: true) { context in
+            var written: Int32 = 0
+            let out = output.assumingMemoryBound(to: UInt8.self)
+            guard EVP_EncryptInit_ex2(context, nil, nil, typed(nonce), nil) == 1 else { return false }
+            if aad.count > 0 {
+                guard EVP_EncryptUpdate(context, nil, &written, typed(aad), Int32(aad.count)) == 1 else { return false }
+            }
+            var produced = 0
+            if message.count > 0 {
+                guard EVP_EncryptUpdate(context, out, &written, typed(message), Int32(message.count)) == 1 else {
+                    return false
+                }
+                produced = Int(written)
+            }
+            guard EVP_EncryptFinal_ex(context, out + produced, &written) == 1 else { return false }
+            return EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(tag.count), tag.baseAddress) == 1
+        }
+        guard ok else { throw CryptoError(.backendFailure, "AES-256-GCM encryption failed") }
+    }
+
+    func open(
+        _ ciphertext: UnsafeRawBufferPointer, into output: UnsafeMutableRawPointer,
+        nonce: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer, tag: UnsafeRawBufferPointer
+    ) throws {
+        var authentic = false
+        _ = try withContext(encrypting: false) { context in
+            var written: Int32 = 0
+            let out = output.assumingMemoryBound(to: UInt8.self)
+            guard EVP_DecryptInit_ex2(context, nil, nil, typed(nonce), nil) == 1 else { return false }
+            if aad.count > 0 {
+                guard EVP_DecryptUpdate(context, nil, &written, typed(aad), Int32(aad.count)) == 1 else { return false }
+            }
+            var produced = 0
+            if ciphertext.count > 0 {
+                guard EVP_DecryptUpdate(context, out, &written, typed(ciphertext), Int32(ciphertext.count)) == 1 else {
+                    return false
+                }
+                produced = Int(written)
+            }
+            guard EVP_CIPHER_CTX_ctrl(
+                context, EVP_CTRL_GCM_SET_TAG, Int32(tag.count), UnsafeMutableRawPointer(mutating: tag.baseAddress)
+            ) == 1 else { return false }
+            // A tag mismatch leaves the context in a well-defined state: the next use sets a new nonce.
+            authentic = EVP_DecryptFinal_ex(context, out + produced, &written) == 1
+            return true
+        }
+        guard authentic else {
+            // Do not hand back unauthenticated plaintext, even to the caller's buffer.
+            output.initializeMemory(as: UInt8.self, repeating: 0, count: ciphertext.count)
+            throw CryptoError.authenticationFailed()
+        }
+    }
+}

@@ -1,0 +1,34 @@
+internal import CSodium
+
+/// Comparisons whose running time does not depend on where two byte strings differ.
+public enum ConstantTime {
+    /// Whether two byte buffers are equal, in time that depends only on their length.
+    ///
+    /// A length mismatch returns `false` at once: lengths are public, contents are not.
+    public static func equals(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        guard lhs.count > 0, let l = lhs.baseAddress, let r = rhs.baseAddress else { return true }
+        Sodium.ensureInitialized()
+        return sodium_memcmp(l, r, lhs.count) == 0
+    }
+
+    /// Whether two byte sequences are equal, in time that depends only on their length.
+    ///
+    /// ```swift
+    /// ConstantTime.equals(expectedTag, presentedTag)
+    /// ```
+    public static func equals<L: Sequence<UInt8>, R: Sequence<UInt8>>(_ lhs: L, _ rhs: R) -> Bool {
+        withContiguousBytes(lhs) { l in
+            withContiguousBytes(rhs) { r in equals(l, r) }
+        }
+    }
+
+    private static func withContiguousBytes<S: Sequence<UInt8>, T>(
+        _ bytes: S, _ body: (UnsafeRawBufferPointer) -> T
+    ) -> T {
+        if let result = bytes.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
+            return result
+        }
+        return Array(bytes).withUnsafeBytes(body)
+    }
+}

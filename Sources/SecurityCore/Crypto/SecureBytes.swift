@@ -1,0 +1,106 @@
+internal import CSodium
+
+/// Bytes of key material: zeroed when the last copy is released, never printed, compared only in
+/// constant time.
+///
+/// `SecureBytes` is a value with reference storage; copies share one buffer, which is wiped with
+/// `sodium_memzero` when the last copy goes away. Its `description`, `debugDescription` and mirror
+/// say only that it is redacted, so it cannot leak through logging or string interpolation.
+public struct SecureBytes: Sendable {
+    // Immutable after init: the buffer is written only inside `init` before the storage is shared,
+    // so no lock is needed for the reads that follow. `deinit` runs when no reference remains.
+    final class Storage: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        let count: Int
+
+        init(count: Int) {
+            self.count = count
+            // Always allocate at least one byte so `pointer` is valid even for empty secrets.
+            self.pointer = .allocate(byteCount: max(count, 1), alignment: 16)
+        }
+
+        deinit {
+            sodium_memzero(pointer, max(count, 1))
+            pointer.deallocate()
+        }
+    }
+
+    let storage: Storage
+
+    /// Copies `bytes` into fresh secure storage. The caller remains responsible for its own copy.
+    public init<Bytes: Sequence<UInt8>>(copying bytes: Bytes) {
+        Sodium.ensureInitialized()
+        let array = bytes.withContiguousStorageIfAvailable { Storage.copy(UnsafeRawBufferPointer($0)) }
+        if let array {
+            self.storage = array
+        } else {
+            var temporary = Array(bytes)
+            self.storage = temporary.withUnsafeBytes { Storage.copy($0) }
+            temporary.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
+        }
+    }
+
+    /// Creates `count` bytes and lets `initializer` write them; used to receive derived keys
+    /// without an intermediate copy.
+    init<Failure: Error>(
+        count: Int, initializer: (UnsafeMutableRawBufferPointer) throws(Failure) -> Void
+    ) throws(Failure) {
+        Sodium.ensureInitialized()
+        let storage = Storage(count: count)
+        try initializer(UnsafeMutableRawBufferPointer(start: storage.pointer, count: count))
+        self.storage = storage
+    }
+
+    /// `count` bytes from the operating system's random source (libsodium `randombytes_buf`).
+    public static func random(count: Int) -> SecureBytes {
+        precondition(count >= 0, "count must not be negative")
+        return SecureBytes(count: count) { buffer in
+            if let base = buffer.baseAddress, buffer.count > 0 {
+                randombytes_buf(base, buffer.count)
+            }
+        }
+    }
+
+    /// The number of bytes held.
+    public var count: Int { storage.count }
+
+    /// Lends the bytes to `body`. Do not let the pointer escape.
+    public func withUnsafeBytes<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(UnsafeRawBufferPointer(start: storage.pointer, count: storage.count))
+    }
+}
+
+extension SecureBytes.Storage {
+    static func copy(_ source: UnsafeRawBufferPointer) -> SecureBytes.Storage {
+        let storage = SecureBytes.Storage(count: source.count)
+        if let base = source.baseAddress, source.count > 0 {
+            storage.pointer.copyMemory(from: base, byteCount: source.count)
+        }
+        return storage
+    }
+}
+
+extension SecureBytes: Equatable {
+    /// Constant-time equality; lengths are compared first and are not secret.
+    public static func == (lhs: SecureBytes, rhs: SecureBytes) -> Bool {
+        lhs.withUnsafeBytes { l in rhs.withUnsafeBytes { r in ConstantTime.equals(l, r) } }
+    }
+}
+
+extension SecureBytes: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { "SecureBytes(redacted)" }
+    public var debugDescription: String { "SecureBytes(redacted)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
+
+extension SecureBytes {
+    /// Overwrites `bytes` with zeros in a way the optimiser keeps (`sodium_memzero`); for
+    /// temporary copies of secrets that had to live in an ordinary array.
+    public static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { buffer in
+            if let base = buffer.baseAddress, buffer.count > 0 { sodium_memzero(base, buffer.count) }
+        }
+    }
+}

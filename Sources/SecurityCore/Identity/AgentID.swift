@@ -1,0 +1,35 @@
+/// The identity of one agent (or person, or service) that a token is minted for.
+///
+/// Always valid: non-empty, at most 128 characters of `A-Z a-z 0-9 _ -`. Code that holds a `AgentID`
+/// never needs to check it again.
+public struct AgentID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The validated text.
+    public let rawValue: String
+
+    /// Validates `value`, throwing ``IdentityError`` if it does not follow the rule.
+    public init(_ value: String) throws {
+        try IdentifierRule.check(value, kind: "agent id")
+        self.rawValue = value
+    }
+
+    /// Wraps text already known to be valid (decoded from an authenticated token).
+    init(unchecked value: String) {
+        self.rawValue = value
+    }
+
+    public var description: String { rawValue }
+
+    public static func < (lhs: AgentID, rhs: AgentID) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+extension AgentID: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        try self.init(container.decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}

@@ -1,0 +1,52 @@
+/// An RFC 9457 problem details object, the body of every refusal.
+///
+/// `detail` is written by this library and never echoes request input, so it cannot carry a
+/// token or an attacker's bytes back out.
+public struct Problem: Hashable, Sendable {
+    /// A URI naming the kind of problem.
+    public var type: String
+    /// A short summary of the kind of problem.
+    public var title: String
+    /// The HTTP status code.
+    public var status: Int
+    /// What went wrong with this request.
+    public var detail: String
+    /// A stable machine-readable code (an extension member).
+    public var code: String
+
+    public init(type: String, title: String, status: Int, detail: String, code: String) {
+        self.type = type
+        self.title = title
+        self.status = status
+        self.detail = detail
+        self.code = code
+    }
+
+    /// The media type of ``json``.
+    public static let mediaType = "application/problem+json"
+
+    /// The problem as a compact JSON object.
+    public var json: String {
+        "{\"type\":\(jsonString(type)),\"title\":\(jsonString(title)),\"status\":\(status),"
+            + "\"detail\":\(jsonString(detail)),\"code\":\(jsonString(code))}"
+    }
+}
+
+/// `text` as a JSON string literal, quotes included.
+func jsonString(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,62 @@
+/// One header of a request or a response.
+public struct HeaderField: Hashable, Sendable {
+    /// The header name as sent; compared case-insensitively.
+    public var name: String
+    /// The header value.
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// What the security pipeline needs to know about a request, in plain values, so any HTTP server
+/// can fill it in.
+///
+/// ```swift
+/// let facts = RequestFacts(
+///     method: "GET", path: "/api/whoami",
+///     headers: [HeaderField(name: "Authorization", value: "Bearer " + token)],
+///     peerAddress: "127.0.0.1", bodyLength: 0)
+/// ```
+public struct RequestFacts: Sendable {
+    /// The request method, such as `GET`.
+    public var method: String
+    /// The request path. A query string, if the caller leaves one on, is ignored: credentials are
+    /// never read from a URL.
+    public var path: String
+    /// Every request header, in order, duplicates included.
+    public var headers: [HeaderField]
+    /// The socket peer's address, when known.
+    public var peerAddress: String?
+    /// The declared body length, when known.
+    public var bodyLength: Int?
+
+    public init(method: String, path: String, headers: [HeaderField], peerAddress: String? = nil, bodyLength: Int? = nil) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.peerAddress = peerAddress
+        self.bodyLength = bodyLength
+    }
+
+    /// The path without any query string or fragment.
+    var pathWithoutQuery: Substring {
+        path.prefix { $0 != "?" && $0 != "#" }
+    }
+
+    /// Every value of the header `name` (ASCII case-insensitive).
+    func values(of name: String) -> [String] {
+        headers.compactMap { field in
+            field.name.utf8.count == name.utf8.count && asciiCaseInsensitiveEquals(field.name, name) ? field.value : nil
+        }
+    }
+}
+
+/// ASCII case-insensitive equality; bytes outside ASCII must match exactly.
+func asciiCaseInsensitiveEquals(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
+    lhs.utf8.elementsEqual(rhs.utf8) { a, b in
+        a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
+    }
+}

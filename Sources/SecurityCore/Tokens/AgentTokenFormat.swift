@@ -1,0 +1,173 @@
+/// The byte format of agent tokens, version 1 (Docs/TOKENS.md is the specification).
+///
+/// Text: `ah1.` base64url(body) `.` base64url(tag), at most 1024 characters.
+/// Body: nine fields in fixed order, each a 2-byte big-endian length and that many bytes:
+/// version (1 byte, 0x01), key id, agent id, role, team, audience, issued-at (8-byte big-endian
+/// signed seconds), expires-at (same), token id (16 bytes).
+/// Tag: HMAC-SHA256(key, field(label) || body) with label `agenthost/agent-token/v1`, all 32 bytes.
+///
+/// Because every field carries its length, no two different claim sets produce the same bytes,
+/// whatever characters they contain.
+enum AgentTokenFormat {
+    static let prefix: [UInt8] = Array("ah1.".utf8)
+    static let label = "agenthost/agent-token/v1"
+    static let maximumTextLength = 1024
+    static let tagTextLength = Base64URL.encodedLength(of: HMACSHA256Key.tagByteCount)
+
+    /// `field(label)`: the domain-separation label as the first length-prefixed field.
+    static let labelField: [UInt8] = field(Array(label.utf8))
+
+    static func field(_ bytes: [UInt8]) -> [UInt8] {
+        [UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes
+    }
+
+    /// The body bytes for `claims`.
+    static func body(for claims: AgentTokenClaims) -> [UInt8] {
+        var body = [UInt8]()
+        body.reserveCapacity(160)
+        func append(_ bytes: [UInt8]) {
+            body.append(UInt8(bytes.count >> 8))
+            body.append(UInt8(bytes.count & 0xFF))
+            body.append(contentsOf: bytes)
+        }
+        func bigEndian(_ value: Int64) -> [UInt8] {
+            (0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(bitPattern: value) >> UInt64($0 * 8)) }
+        }
+        append([claims.version])
+        append(Array(claims.keyID.rawValue.utf8))
+        append(Array(claims.agent.rawValue.utf8))
+        append(Array(claims.role.rawValue.utf8))
+        append(Array(claims.team.rawValue.utf8))
+        append(Array(claims.audience.utf8))
+        append(bigEndian(claims.issuedAt))
+        append(bigEndian(claims.expiresAt))
+        append(claims.tokenID.withBytes { Array($0) })
+        return body
+    }
+
+    /// The tag over `body` under `key`.
+    static func tag(body: UnsafeRawBufferPointer, key: HMACSHA256Key, into output: UnsafeMutableRawPointer) {
+        key.authenticate(into: output) { feeder in
+            labelField.withUnsafeBytes { feeder.update($0) }
+            feeder.update(body)
+        }
+    }
+
+    /// Encodes and signs `claims` with `key`.
+    static func encode(_ claims: AgentTokenClaims, key: TokenKey) -> String {
+        let body = body(for: claims)
+        var signature = [UInt8](repeating: 0, count: HMACSHA256Key.tagByteCount)
+        body.withUnsafeBytes { bodyBytes in
+            signature.withUnsafeMutableBytes { tag(body: bodyBytes, key: key.hmac, into: $0.baseAddress!) }
+        }
+        return "ah1." + Base64URL.encode(body) + "." + Base64URL.encode(signature)
+    }
+
+    /// Parses `text`, finds its key in `keyring`, checks the tag in constant time and only then
+    /// reads the claims. Time, audience and revocation are the verifier's job.
+    static func authenticate(_ text: String, keyring: Keyring) -> Result<AgentTokenClaims, TokenError> {
+        if let result = text.utf8.withContiguousStorageIfAvailable({
+            authenticate(UnsafeRawBufferPointer($0), keyring: keyring)
+        }) {
+            return result
+        }
+        return Array(text.utf8).withUnsafeBytes { authenticate($0, keyring: keyring) }
+    }
+
+    static func authenticate(_ text: UnsafeRawBufferPointer, keyring: Keyring) -> Result<AgentTokenClaims, TokenError> {
+        guard text.count <= maximumTextLength else {
+            return .failure(TokenError(.malformed, "token is longer than \(maximumTextLength) characters"))
+        }
+        guard text.count > prefix.count + 1 + tagTextLength, text.starts(with: prefix) else {
+            return .failure(TokenError(.malformed, "not an agent token (expected the ah1. prefix)"))
+        }
+        let tagStart = text.count - tagTextLength
+        guard text[tagStart - 1] == UInt8(ascii: ".") else {
+            return .failure(TokenError(.malformed, "token signature part is missing or has the wrong length"))
+        }
+        let bodyText = UnsafeRawBufferPointer(rebasing: text[prefix.count..<(tagStart - 1)])
+        let tagText = UnsafeRawBufferPointer(rebasing: text[tagStart...])
+        guard let bodyLength = Base64URL.decodedLength(of: bodyText.count) else {
+            return .failure(TokenError(.malformed, "token body is not valid base64url"))
+        }
+        let tagLength = HMACSHA256Key.tagByteCount
+        return withUnsafeTemporaryAllocation(byteCount: bodyLength + tagLength * 2, alignment: 16) { scratch in
+            let body = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<bodyLength])
+            let presented = UnsafeMutableRawBufferPointer(rebasing: scratch[bodyLength..<(bodyLength + tagLength)])
+            let expected = UnsafeMutableRawBufferPointer(rebasing: scratch[(bodyLength + tagLength)...])
+            guard Base64URL.decode(bodyText, into: body), Base64URL.decode(tagText, into: presented) else {
+                return .failure(TokenError(.malformed, "token is not valid base64url"))
+            }
+            var reader = FieldReader(bytes: UnsafeRawBufferPointer(body))
+            guard let version = reader.next(), version.count == 1 else {
+                return .failure(TokenError(.malformed, "token body has no version field"))
+            }
+            guard version[0] == 1 else {
+                return .failure(TokenError(.unsupportedVersion, "token version \(version[0]) is not supported"))
+            }
+            guard let keyIDBytes = reader.next(), keyIDBytes.count >= 1, keyIDBytes.count <= KeyID.maximumLength else {
+                return .failure(TokenError(.malformed, "token body has no key id"))
+            }
+            guard let key = keyring.verificationKey(forIDBytes: keyIDBytes) else {
+                return .failure(TokenError(.unknownKey, "token was signed by an unknown or retired key"))
+            }
+            tag(body: UnsafeRawBufferPointer(body), key: key.hmac, into: expected.baseAddress!)
+            guard ConstantTime.equals(UnsafeRawBufferPointer(expected), UnsafeRawBufferPointer(presented)) else {
+                return .failure(TokenError(.invalidSignature, "token signature does not match"))
+            }
+            return readClaims(&reader, key: key)
+        }
+    }
+
+    /// Reads the fields after the key id from an authenticated body.
+    private static func readClaims(_ reader: inout FieldReader, key: TokenKey) -> Result<AgentTokenClaims, TokenError> {
+        guard let agent = reader.identifier(allowEmpty: false),
+              let role = reader.identifier(allowEmpty: false),
+              let team = reader.identifier(allowEmpty: true),
+              let audience = reader.identifier(allowEmpty: false),
+              let issuedAt = reader.int64(),
+              let expiresAt = reader.int64(),
+              let tokenID = reader.next(), tokenID.count == TokenID.byteCount,
+              reader.isAtEnd
+        else {
+            return .failure(TokenError(.malformed, "token body fields are invalid"))
+        }
+        return .success(AgentTokenClaims(
+            version: 1, keyID: key.id, agent: AgentID(unchecked: agent), role: Role(unchecked: role),
+            team: Team(unchecked: team), audience: audience, issuedAt: issuedAt, expiresAt: expiresAt,
+            tokenID: TokenID(bytes: tokenID)
+        ))
+    }
+}
+
+/// Walks length-prefixed fields; every accessor returns `nil` instead of reading past the end.
+struct FieldReader {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+
+    var isAtEnd: Bool { offset == bytes.count }
+
+    mutating func next() -> UnsafeRawBufferPointer? {
+        guard bytes.count - offset >= 2 else { return nil }
+        let length = Int(bytes[offset]) << 8 | Int(bytes[offset + 1])
+        let start = offset + 2
+        guard bytes.count - start >= length else { return nil }
+        offset = start + length
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)])
+    }
+
+    /// A field that follows the identifier rule, as a `String`.
+    mutating func identifier(allowEmpty: Bool) -> String? {
+        guard let field = next(), field.count <= IdentifierRule.maximumLength, allowEmpty || field.count > 0,
+              field.allSatisfy(IdentifierRule.isAllowed)
+        else { return nil }
+        return String(decoding: field, as: UTF8.self)
+    }
+
+    mutating func int64() -> Int64? {
+        guard let field = next(), field.count == 8 else { return nil }
+        var value: UInt64 = 0
+        for byte in field { value = value << 8 | UInt64(byte) }
+        return Int64(bitPattern: value)
+    }
+}

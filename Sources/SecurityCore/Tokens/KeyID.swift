@@ -1,0 +1,59 @@
+/// The name of a signing key, carried in every token so the verifier can pick the key.
+///
+/// Always valid: 1 to 64 characters of `A-Z a-z 0-9 _ -`. Not a secret.
+public struct KeyID: Hashable, Sendable, CustomStringConvertible, Codable {
+    /// The longest key id accepted.
+    public static let maximumLength = 64
+
+    /// The validated text.
+    public let rawValue: String
+
+    /// Validates `value`, throwing ``IdentityError`` if it does not follow the rule.
+    public init(_ value: String) throws {
+        guard value.utf8.count <= Self.maximumLength else {
+            throw IdentityError(kind: "key id", reason: "longer than \(Self.maximumLength) characters")
+        }
+        try IdentifierRule.check(value, kind: "key id")
+        self.rawValue = value
+    }
+
+    /// A new id of the form `k-YYYYMMDD-xxxxxxxx`: the creation day and 32 random bits.
+    public static func generate(now: Int64) throws -> KeyID {
+        let days = now / 86_400
+        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        let random = try SecureRandom.bytes(count: 4).map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
+        }.joined()
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return try KeyID("k-\(pad(year, 4))\(pad(month, 2))\(pad(day, 2))-\(random)")
+    }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        try self.init(container.decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// Howard Hinnant's days-to-civil algorithm: the proleptic Gregorian date of a day number.
+private func civilDate(daysSinceEpoch: Int64) -> (Int64, Int64, Int64) {
+    let z = daysSinceEpoch + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let dayOfEra = z - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let mp = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * mp + 2) / 5 + 1
+    let month = mp < 10 ? mp + 3 : mp - 9
+    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+}

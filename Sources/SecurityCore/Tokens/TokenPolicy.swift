@@ -1,0 +1,41 @@
+/// The rules minting and verification share: audience, lifetime limits and clock leeway.
+public struct TokenPolicy: Sendable, Hashable {
+    /// The audience written into minted tokens and required of verified ones.
+    public let audience: String
+    /// The longest lifetime a token may have, in seconds. Verification refuses tokens whose
+    /// expiry is further from their issue time than this, so lowering it also shortens old tokens.
+    public let maximumLifetime: Int64
+    /// The lifetime minting uses when none is asked for, in seconds.
+    public let defaultLifetime: Int64
+    /// Clock skew tolerated, in seconds, on both expiry and issue time.
+    public let leeway: Int64
+
+    /// Checks and builds a policy. Throws ``TokenError`` (`invalidConfiguration`) when the audience
+    /// breaks the identifier rule, a lifetime is not positive, the default exceeds the maximum, or
+    /// the leeway is negative or over five minutes.
+    public init(
+        audience: String = "agenthost",
+        maximumLifetime: Duration = .seconds(7 * 86_400),
+        defaultLifetime: Duration = .seconds(12 * 3_600),
+        leeway: Duration = .seconds(30)
+    ) throws {
+        do {
+            try IdentifierRule.check(audience, kind: "audience")
+        } catch {
+            throw TokenError(.invalidConfiguration, "\(error)")
+        }
+        let maximum = maximumLifetime.components.seconds
+        let standard = defaultLifetime.components.seconds
+        let skew = leeway.components.seconds
+        guard maximum > 0, standard > 0, standard <= maximum else {
+            throw TokenError(.invalidConfiguration, "lifetimes must be positive and the default must not exceed the maximum")
+        }
+        guard skew >= 0, skew <= 300 else {
+            throw TokenError(.invalidConfiguration, "leeway must be between 0 and 300 seconds")
+        }
+        self.audience = audience
+        self.maximumLifetime = maximum
+        self.defaultLifetime = standard
+        self.leeway = skew
+    }
+}

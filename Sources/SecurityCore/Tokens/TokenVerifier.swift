@@ -1,0 +1,60 @@
+/// Verifies agent tokens: signature first, in constant time, then audience, lifetime, expiry,
+/// issue time and revocation.
+///
+/// Every failure is a ``TokenError``; nothing about a refused token is trusted or returned.
+///
+/// ```swift
+/// let verifier = TokenVerifier(keyring: keyring, policy: policy, revocations: revocations)
+/// let claims = try verifier.verify(presentedToken)
+/// ```
+public struct TokenVerifier: Sendable {
+    /// The keys that may have signed a token.
+    public let keyring: Keyring
+    /// Audience, lifetime and leeway rules.
+    public let policy: TokenPolicy
+    private let clock: any TimeSource
+    private let revocations: (any RevocationList)?
+
+    /// Creates a verifier. `revocations` may be `nil` when nothing is ever revoked.
+    public init(
+        keyring: Keyring, policy: TokenPolicy, clock: any TimeSource = SystemTimeSource(),
+        revocations: (any RevocationList)? = nil
+    ) {
+        self.keyring = keyring
+        self.policy = policy
+        self.clock = clock
+        self.revocations = revocations
+    }
+
+    /// The claims of `token` if it is authentic, meant for this audience, within its lifetime and
+    /// not revoked; otherwise throws ``TokenError``.
+    public func verify(_ token: String) throws -> AgentTokenClaims {
+        try check(token).get()
+    }
+
+    /// ``verify(_:)`` as a `Result`, for hot paths that would rather not throw.
+    public func check(_ token: String) -> Result<AgentTokenClaims, TokenError> {
+        let claims: AgentTokenClaims
+        switch AgentTokenFormat.authenticate(token, keyring: keyring) {
+        case .success(let authenticated): claims = authenticated
+        case .failure(let error): return .failure(error)
+        }
+        guard claims.audience == policy.audience else {
+            return .failure(TokenError(.wrongAudience, "token was minted for another audience"))
+        }
+        guard claims.expiresAt > claims.issuedAt, claims.expiresAt - claims.issuedAt <= policy.maximumLifetime else {
+            return .failure(TokenError(.lifetimeExceeded, "token lifetime exceeds the configured maximum"))
+        }
+        let now = clock.now()
+        guard now < claims.expiresAt + policy.leeway else {
+            return .failure(TokenError(.expired, "token has expired"))
+        }
+        guard claims.issuedAt <= now + policy.leeway else {
+            return .failure(TokenError(.notYetValid, "token is not valid yet"))
+        }
+        if let revocations, revocations.isRevoked(claims) {
+            return .failure(TokenError(.revoked, "token has been revoked"))
+        }
+        return .success(claims)
+    }
+}
