@@ -1,0 +1,27 @@
+// swift-tools-version:6.1
+// Microbenchmarks for SecurityCore, kept in their own package so the main package stays lean.
+// Run from this folder: swift package benchmark   (see ../Docs/BENCHMARKS.md)
+import PackageDescription
+
+let package = Package(
+    name: "agenthost-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "agenthost", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        // Anchor only: the same operations through swift-crypto, to compare against.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "SecurityCoreBenchmarks",
+            dependencies: [
+                .product(name: "SecurityCore", package: "agenthost"),
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/SecurityCoreBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

@@ -1,0 +1,40 @@
+import AgentHost
+import Foundation
+import SecurityCore
+
+/// A fresh temporary data directory, removed when the value is released.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("agenthost-tests-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+func permissions(of path: String) throws -> Int {
+    let attributes = try FileManager.default.attributesOfItem(atPath: path)
+    return (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
+}
+
+/// A server's parts with a fixed key and a movable clock.
+struct HostFixture {
+    let clock = ManualTimeSource(1_800_000_000)
+    let keyring: Keyring
+    let configuration: AgentHostConfiguration
+    let components: AgentHost.Components
+
+    init(mode: AuthenticationMode = .secure) throws {
+        keyring = try Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
+        configuration = AgentHostConfiguration(host: "127.0.0.1", port: 0, mode: mode, tokenPolicy: try TokenPolicy())
+        components = AgentHost.Components(configuration: configuration, keyring: keyring, clock: clock)
+    }
+
+    func token(agent: String = "builder-7", role: String = "developer", team: String = "core") throws -> MintedToken {
+        try components.minter.mint(agent: AgentID(agent), role: Role(role), team: Team(team))
+    }
+}

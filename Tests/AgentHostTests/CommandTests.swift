@@ -1,0 +1,93 @@
+import AgentHost
+@testable import AgentHostCommand
+import ArgumentParser
+import Foundation
+import SecurityCore
+import Testing
+
+struct CommandTests {
+    let policy = try! TokenPolicy()
+
+    @Test func mintRotateRetire() throws {
+        let directory = try TemporaryDirectory()
+        let clock = ManualTimeSource(1_800_000_000)
+        let mint = {
+            try AgentHostCLI.mint(
+                agent: AgentID("builder-7"), role: Role("developer"), team: Team("core"), lifetime: .seconds(3600),
+                policy: policy, dataDirectory: directory.path, environment: [:], clock: clock
+            )
+        }
+        // No keys: a clear error, and nothing created.
+        let missing = #expect(throws: AgentHostError.self) { try mint() }
+        #expect(missing?.message.contains("AGENTHOST_TOKEN_KEY") == true)
+        #expect(!KeyringFile(dataDirectory: directory.path).exists)
+
+        let first = try AgentHostCLI.initializeKeyring(dataDirectory: directory.path, clock: clock)
+        #expect(throws: AgentHostError.self) { try AgentHostCLI.initializeKeyring(dataDirectory: directory.path) }
+        let oldToken = try mint()
+        #expect(oldToken.claims.keyID == first)
+
+        let second = try AgentHostCLI.rotate(dataDirectory: directory.path, environment: [:], clock: clock)
+        let newToken = try mint()
+        #expect(newToken.claims.keyID == second && second != first)
+        var verifier = TokenVerifier(keyring: try KeyringFile(dataDirectory: directory.path).load(), policy: policy, clock: clock)
+        #expect(throws: Never.self) { try verifier.verify(oldToken.token) }
+
+        #expect(throws: AgentHostError.self) { try AgentHostCLI.retire(second, dataDirectory: directory.path, environment: [:]) }
+        try AgentHostCLI.retire(first, dataDirectory: directory.path, environment: [:])
+        verifier = TokenVerifier(keyring: try KeyringFile(dataDirectory: directory.path).load(), policy: policy, clock: clock)
+        #expect(throws: TokenError.self) { try verifier.verify(oldToken.token) }
+        #expect(throws: Never.self) { try verifier.verify(newToken.token) }
+        #expect(try permissions(of: KeyringFile(dataDirectory: directory.path).path) == 0o600)
+    }
+
+    @Test func keyCommandsRefuseEnvironmentKeys() throws {
+        let directory = try TemporaryDirectory()
+        let environment = [KeySource.primaryVariable: "k-env:" + Base64URL.encode([UInt8](repeating: 1, count: 32))]
+        #expect(throws: AgentHostError.self) { try AgentHostCLI.rotate(dataDirectory: directory.path, environment: environment) }
+    }
+
+    @Test(arguments: [
+        ["token", "mint", "--agent", "bad id", "--role", "dev"],
+        ["token", "mint", "--agent", "a", "--role", "dev:admin"],
+        ["token", "mint", "--agent", "a", "--role", "dev", "--team", "é"],
+        ["token", "mint", "--agent", "a", "--role", "dev", "--ttl", "soon"],
+        ["token", "mint", "--role", "dev"],
+        ["serve", "--port", "notaport"],
+    ])
+    func invalidArgumentsAreRefused(arguments: [String]) {
+        #expect(throws: (any Error).self) { try AgentHostCommand.parseAsRoot(arguments) }
+    }
+
+    @Test func validArgumentsParse() throws {
+        let command = try AgentHostCommand.parseAsRoot(["token", "mint", "--agent", "a", "--role", "dev", "--ttl", "1h30m"])
+        #expect(command is Token.Mint)
+    }
+
+    @Test func headerTrustStaysOnLoopbackUnlessAllowed() throws {
+        var configuration = AgentHostConfiguration(host: "0.0.0.0", mode: .headerTrust, tokenPolicy: policy)
+        let error = #expect(throws: AgentHostError.self) { try configuration.validate() }
+        #expect(error?.message.contains("--allow-untrusted-network") == true)
+        configuration.allowUntrustedNetwork = true
+        #expect(throws: Never.self) { try configuration.validate() }
+        for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"] {
+            #expect(throws: Never.self) { try AgentHostConfiguration(host: host, mode: .headerTrust, tokenPolicy: policy).validate() }
+        }
+        for host in ["0.0.0.0", "192.168.1.10", "::", "example.com", "127.0.0.1.evil.com", "1270.0.0.1"] {
+            #expect(!AgentHostConfiguration.isLoopback(host), "\(host)")
+        }
+        #expect(throws: Never.self) { try AgentHostConfiguration(host: "0.0.0.0", mode: .secure, tokenPolicy: policy).validate() }
+    }
+
+    @Test func durations() throws {
+        #expect(try DurationParser.parse("90s") == .seconds(90))
+        #expect(try DurationParser.parse("15m") == .seconds(900))
+        #expect(try DurationParser.parse("12h") == .seconds(43_200))
+        #expect(try DurationParser.parse("7d") == .seconds(604_800))
+        #expect(try DurationParser.parse("1h30m") == .seconds(5400))
+        #expect(try DurationParser.parse("45") == .seconds(45))
+        for bad in ["", "h", "1x", "-5m", "1.5h", "99999999999999999999d", "１h"] {
+            #expect(throws: AgentHostError.self, "\(bad)") { try DurationParser.parse(bad) }
+        }
+    }
+}

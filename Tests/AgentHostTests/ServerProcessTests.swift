@@ -1,0 +1,139 @@
+import AgentHost
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SecurityCore
+import Synchronization
+import Testing
+
+/// Runs the real `agenthost` binary: the contract users and scripts rely on. Traffic goes only to
+/// 127.0.0.1, every wait is bounded, and the server is stopped at the end.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct ServerProcessTests {
+    let binary: URL
+
+    init() throws {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("agenthost") }
+        binary = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "agenthost binary not built")
+    }
+
+    /// Runs the binary to completion (at most 30 s) and returns its exit status and output.
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment
+            .filter { !$0.key.hasPrefix("AGENTHOST_") }
+            .merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return (
+            process.terminationStatus,
+            String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        )
+    }
+
+    @Test func mintWithoutKeysFailsClearly() throws {
+        let directory = try TemporaryDirectory()
+        let result = try run(["token", "mint", "--agent", "a", "--role", "r", "--data-dir", directory.path])
+        #expect(result.status != 0)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("AGENTHOST_TOKEN_KEY"))
+        #expect(!KeyringFile(dataDirectory: directory.path).exists)
+    }
+
+    @Test func headerTrustRefusesANonLoopbackAddress() throws {
+        let directory = try TemporaryDirectory()
+        let result = try run(["serve", "--mode", "header-trust", "--host", "0.0.0.0", "--data-dir", directory.path])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--allow-untrusted-network"))
+    }
+
+    @Test func invalidIdentifiersAreRefused() throws {
+        let directory = try TemporaryDirectory()
+        let result = try run(["token", "mint", "--agent", "a b", "--role", "r", "--data-dir", directory.path])
+        #expect(result.status != 0 && result.stdout.isEmpty)
+    }
+
+    @Test func firstStartMintAndCall() async throws {
+        let directory = try TemporaryDirectory()
+        let server = Process()
+        server.executableURL = binary
+        server.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path]
+        server.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AGENTHOST_") }
+        let log = Mutex(Data())
+        let pipe = Pipe()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            log.withLock { $0.append(chunk) }
+        }
+        server.standardError = pipe
+        server.standardOutput = pipe
+        try server.run()
+        defer {
+            if server.isRunning { server.terminate() }
+            server.waitUntilExit()
+            pipe.fileHandleForReading.readabilityHandler = nil
+        }
+
+        // Wait (bounded) for the listening line and read the port from it.
+        var port: Int?
+        let deadline = Date().addingTimeInterval(60)
+        while port == nil, Date() < deadline, server.isRunning {
+            let text = log.withLock { String(decoding: $0, as: UTF8.self) }
+            if let range = text.range(of: "url=http://127.0.0.1:") {
+                port = Int(text[range.upperBound...].prefix { $0.isNumber })
+            }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let boundPort = try #require(port, "server did not report listening: \(log.withLock { String(decoding: $0, as: UTF8.self) })")
+
+        let keyringPath = KeyringFile(dataDirectory: directory.path).path
+        #expect(try permissions(of: keyringPath) == 0o600)
+        let keyringText = try String(contentsOfFile: keyringPath, encoding: .utf8)
+        let secret = try #require(keyringText.split(separator: "\"").drop { $0 != "secret" }.dropFirst(2).first)
+
+        let minted = try run(["token", "mint", "--agent", "builder-7", "--role", "developer", "--team", "core", "--ttl", "1h", "--data-dir", directory.path])
+        #expect(minted.status == 0)
+        let token = try #require(minted.stdout.split(separator: "\n").last.map(String.init))
+        #expect(token.hasPrefix("ah1."))
+
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/whoami")
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            let response = try await client.execute(request, timeout: .seconds(10))
+            #expect(response.status.code == 200)
+            let body = try await response.body.collect(upTo: 1 << 16)
+            let json = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+            #expect(json?["agent_id"] as? String == "builder-7")
+            #expect(json?["team"] as? String == "core")
+
+            let anonymous = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/whoami"), timeout: .seconds(10))
+            #expect(anonymous.status.code == 401)
+            let health = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/health"), timeout: .seconds(10))
+            #expect(health.status.code == 200)
+        } catch {
+            try await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+
+        server.terminate()
+        server.waitUntilExit()
+        let output = log.withLock { String(decoding: $0, as: UTF8.self) }
+        #expect(output.contains("created a new keyring"))
+        #expect(!output.contains(token))
+        #expect(!output.contains(String(secret)))
+        #expect(!minted.stderr.contains(String(secret)))
+    }
+}

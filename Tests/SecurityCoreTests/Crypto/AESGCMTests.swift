@@ -1,0 +1,114 @@
+@testable import SecurityCore
+import Testing
+
+struct AESGCMTests {
+    @Test func wycheproofVectors() throws {
+        let file = try Wycheproof.load("aes_gcm_test", as: Wycheproof.AEADGroup.self)
+        var supported = 0, valid = 0, invalid = 0, rejectedShapes = 0
+        for group in file.testGroups {
+            for test in group.tests {
+                let key = SecureBytes(copying: hex(test.key))
+                let box = SealedBox(nonce: hex(test.iv), ciphertext: hex(test.ct), tag: hex(test.tag))
+                let aad = hex(test.aad)
+                guard group.keySize == 256, group.ivSize == 96, group.tagSize == 128 else {
+                    // Other sizes are outside this API: they must be refused cleanly.
+                    #expect(throws: CryptoError.self, "tc \(test.tcId)") {
+                        try AESGCMKey(key).open(box, authenticating: aad)
+                    }
+                    rejectedShapes += 1
+                    continue
+                }
+                supported += 1
+                let aes = try AESGCMKey(key)
+                if test.result == "valid" {
+                    valid += 1
+                    let sealed = try aes.seal(hex(test.msg), nonce: hex(test.iv), authenticating: aad)
+                    #expect(sealed.ciphertext == hex(test.ct), "tc \(test.tcId)")
+                    #expect(sealed.tag == hex(test.tag), "tc \(test.tcId)")
+                    let opened = try aes.open(box, authenticating: aad)
+                    #expect(opened == SecureBytes(copying: hex(test.msg)), "tc \(test.tcId)")
+                } else {
+                    invalid += 1
+                    #expect(throws: CryptoError.self, "tc \(test.tcId)") { try aes.open(box, authenticating: aad) }
+                }
+            }
+        }
+        #expect(supported > 50 && valid > 0 && invalid > 0 && rejectedShapes > 0)
+        #expect(supported + rejectedShapes == file.numberOfTests)
+    }
+
+    @Test func roundTripAndTamperDetection() throws {
+        let aes = try AESGCMKey(.random(count: 32))
+        let aad = Array("record-42".utf8)
+        for size in [0, 1, 15, 16, 17, 4096, 100_000] {
+            let plaintext = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let box = try aes.seal(plaintext, authenticating: aad)
+            #expect(box.nonce.count == 12 && box.tag.count == 16 && box.ciphertext.count == size)
+            #expect(try aes.open(box, authenticating: aad) == SecureBytes(copying: plaintext))
+
+            var badTag = box
+            badTag.tag[0] ^= 1
+            #expect(throws: CryptoError.self) { try aes.open(badTag, authenticating: aad) }
+            var badNonce = box
+            badNonce.nonce[11] ^= 0x80
+            #expect(throws: CryptoError.self) { try aes.open(badNonce, authenticating: aad) }
+            #expect(throws: CryptoError.self) { try aes.open(box, authenticating: Array("record-43".utf8)) }
+            if size > 0 {
+                var badCiphertext = box
+                badCiphertext.ciphertext[size / 2] ^= 4
+                #expect(throws: CryptoError.self) { try aes.open(badCiphertext, authenticating: aad) }
+            }
+        }
+    }
+
+    @Test func wrongKeyFailsAndNoncesDiffer() throws {
+        let first = try AESGCMKey(.random(count: 32))
+        let second = try AESGCMKey(.random(count: 32))
+        let box = try first.seal(Array("secret".utf8), authenticating: [UInt8]())
+        let error = #expect(throws: CryptoError.self) { try second.open(box, authenticating: [UInt8]()) }
+        #expect(error?.code == .authenticationFailed)
+        let again = try first.seal(Array("secret".utf8), authenticating: [UInt8]())
+        #expect(again.nonce != box.nonce)
+    }
+
+    @Test(arguments: [0, 16, 24, 31, 33, 64])
+    func rejectsKeySizes(size: Int) {
+        let error = #expect(throws: CryptoError.self) { try AESGCMKey(.random(count: size)) }
+        #expect(error?.code == .invalidKeySize)
+    }
+
+    @Test func rejectsNonceAndTagSizes() throws {
+        let aes = try AESGCMKey(.random(count: 32))
+        #expect(throws: CryptoError.self) { try aes.seal([1], nonce: [UInt8](repeating: 0, count: 16), authenticating: [UInt8]()) }
+        let box = try aes.seal([1, 2, 3], authenticating: [UInt8]())
+        for tagLength in [0, 12, 15, 17] {
+            let short = SealedBox(nonce: box.nonce, ciphertext: box.ciphertext, tag: Array(repeating: 0, count: tagLength))
+            let error = #expect(throws: CryptoError.self) { try aes.open(short, authenticating: [UInt8]()) }
+            #expect(error?.code == .invalidTagSize)
+        }
+    }
+
+    @Test func combinedFormRoundTrips() throws {
+        let aes = try AESGCMKey(.random(count: 32))
+        let box = try aes.seal(Array("hello".utf8), authenticating: [UInt8]())
+        let parsed = try SealedBox(combined: box.combined, nonceByteCount: 12, tagByteCount: 16)
+        #expect(parsed == box)
+        #expect(throws: CryptoError.self) { try SealedBox(combined: [1, 2, 3], nonceByteCount: 12, tagByteCount: 16) }
+    }
+
+    @Test func oneKeyServesManyTasksAtOnce() async throws {
+        let aes = try AESGCMKey(.random(count: 32))
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<64 {
+                group.addTask {
+                    let message = Array("message \(index)".utf8)
+                    guard let box = try? aes.seal(message, authenticating: [UInt8(index)]),
+                          let opened = try? aes.open(box, authenticating: [UInt8(index)]) else { return false }
+                    return opened == SecureBytes(copying: message)
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.count == 64 && results.allSatisfy { $0 })
+    }
+}

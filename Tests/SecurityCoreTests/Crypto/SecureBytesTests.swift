@@ -1,0 +1,67 @@
+import SecurityCore
+import Testing
+
+struct SecureBytesTests {
+    @Test func neverPrintsItsBytes() {
+        let secret = SecureBytes(copying: Array("hunter2-hunter2-hunter2".utf8))
+        for rendered in ["\(secret)", String(describing: secret), String(reflecting: secret), "\([secret])"] {
+            #expect(!rendered.contains("hunter2"))
+            #expect(!rendered.contains("104"))  // 'h' as a decimal byte
+            #expect(rendered.contains("redacted"))
+        }
+        var dumped = ""
+        dump(secret, to: &dumped)
+        #expect(!dumped.contains("hunter2") && !dumped.contains("104"))
+    }
+
+    @Test func equalityComparesContentAndLength() {
+        let a = SecureBytes(copying: [1, 2, 3])
+        #expect(a == SecureBytes(copying: [1, 2, 3]))
+        #expect(a != SecureBytes(copying: [1, 2, 4]))
+        #expect(a != SecureBytes(copying: [1, 2]))
+        #expect(SecureBytes(copying: []) == SecureBytes(copying: []))
+    }
+
+    @Test func randomHasTheRequestedLengthAndVaries() {
+        let first = SecureBytes.random(count: 32)
+        let second = SecureBytes.random(count: 32)
+        #expect(first.count == 32 && first != second)
+        #expect(SecureBytes.random(count: 0).count == 0)
+    }
+
+    @Test func copiesTheBytes() {
+        var source: [UInt8] = [9, 8, 7]
+        let secret = SecureBytes(copying: source)
+        source[0] = 0
+        #expect(secret.withUnsafeBytes { Array($0) } == [9, 8, 7])
+        SecureBytes.wipe(&source)
+        #expect(source == [0, 0, 0])
+    }
+}
+
+struct ConstantTimeTests {
+    @Test func equalsAnyLength() {
+        #expect(ConstantTime.equals([UInt8](), [UInt8]()))
+        #expect(ConstantTime.equals([1, 2, 3] as [UInt8], [1, 2, 3] as [UInt8]))
+        #expect(!ConstantTime.equals([1, 2, 3] as [UInt8], [0, 2, 3] as [UInt8]))
+        #expect(!ConstantTime.equals([1, 2, 3] as [UInt8], [1, 2, 4] as [UInt8]))
+        #expect(!ConstantTime.equals([1, 2, 3] as [UInt8], [1, 2] as [UInt8]))
+        #expect(!ConstantTime.equals([UInt8](), [0] as [UInt8]))
+        let long = [UInt8](repeating: 5, count: 100_000)
+        var other = long
+        #expect(ConstantTime.equals(long, other))
+        other[99_999] = 6
+        #expect(!ConstantTime.equals(long, other))
+        // Sequences that are not contiguous work too.
+        #expect(ConstantTime.equals((1...5).map { UInt8($0) }, stride(from: 1, through: 5, by: 1).lazy.map { UInt8($0) }))
+    }
+}
+
+struct SecureRandomTests {
+    @Test func bytes() throws {
+        let a = try SecureRandom.bytes(count: 16)
+        let b = try SecureRandom.bytes(count: 16)
+        #expect(a.count == 16 && a != b)
+        #expect(try SecureRandom.bytes(count: 0).isEmpty)
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+@testable import SecurityCore
+import Testing
+
+struct SecurityPipelineTests {
+    let fixture: TokenFixture
+
+    init() throws {
+        fixture = try TokenFixture()
+    }
+
+    func pipeline(_ mode: AuthenticationMode = .secure) -> SecurityPipeline {
+        SecurityPipeline(configuration: .init(verifier: fixture.verifier, mode: mode))
+    }
+
+    func facts(_ headers: [(String, String)], path: String = "/api/whoami") -> RequestFacts {
+        RequestFacts(method: "GET", path: path, headers: headers.map { HeaderField(name: $0.0, value: $0.1) }, peerAddress: "127.0.0.1")
+    }
+
+    func allowed(_ outcome: SecurityOutcome) -> Principal? {
+        if case .allow(let principal, _) = outcome { return principal }
+        return nil
+    }
+
+    func refused(_ outcome: SecurityOutcome) -> Refusal? {
+        if case .deny(let refusal) = outcome { return refusal }
+        return nil
+    }
+
+    @Test func bearerAndTokenHeaderBothAuthenticate() throws {
+        let token = try fixture.mint().token
+        for headers in [[("Authorization", "Bearer \(token)")], [("authorization", "bearer \(token)")], [("X-Agent-Token", token)],
+                        [("Authorization", "Bearer \(token)"), ("X-Agent-Token", token)]] {
+            let principal = try #require(allowed(pipeline().evaluate(facts(headers))))
+            #expect(principal.agent.rawValue == "builder-7")
+            #expect(principal.authenticationMethod == "agent-token")
+        }
+    }
+
+    @Test func publicPathsNeedNoCredential() {
+        let outcome = pipeline().evaluate(facts([], path: "/health?x=1"))
+        #expect(outcome == .allow(principal: nil, headers: []))
+    }
+
+    @Test func missingCredentialIs401WithChallenge() throws {
+        let refusal = try #require(refused(pipeline().evaluate(facts([]))))
+        #expect(refusal.status == 401 && refusal.problem.code == "missing_credential")
+        #expect(refusal.headers.contains(HeaderField(name: "WWW-Authenticate", value: "Bearer realm=\"agenthost\"")))
+    }
+
+    @Test func tokensInTheQueryStringAreIgnored() throws {
+        let token = try fixture.mint().token
+        let refusal = try #require(refused(pipeline().evaluate(facts([], path: "/api/whoami?access_token=\(token)&token=\(token)"))))
+        #expect(refusal.problem.code == "missing_credential")
+    }
+
+    @Test func identityHeadersMustMatchTheToken() throws {
+        let token = try fixture.mint().token
+        let bearer = ("Authorization", "Bearer \(token)")
+        #expect(allowed(pipeline().evaluate(facts([bearer, ("X-Agent-ID", "builder-7"), ("X-Agent-Role", "developer"), ("X-Agent-Team", "core")]))) != nil)
+        for mismatch in [("X-Agent-ID", "builder-8"), ("X-Agent-Role", "admin"), ("X-Agent-Team", ""), ("x-agent-team", "other")] {
+            for mode in AuthenticationMode.allCases {
+                let refusal = try #require(refused(pipeline(mode).evaluate(facts([bearer, mismatch]))))
+                #expect(refusal.status == 401 && refusal.problem.code == "identity_mismatch")
+            }
+        }
+    }
+
+    @Test func ambiguousCredentialsAreRefused() throws {
+        let a = try fixture.mint().token
+        let b = try fixture.mint().token
+        let cases: [[(String, String)]] = [
+            [("Authorization", "Bearer \(a)"), ("X-Agent-Token", b)],
+            [("Authorization", "Bearer \(a)"), ("Authorization", "Bearer \(a)")],
+            [("X-Agent-Token", a), ("x-agent-token", a)],
+            [("X-Agent-Token", a), ("X-Agent-ID", "builder-7"), ("X-Agent-ID", "builder-7")],
+        ]
+        for headers in cases {
+            #expect(refused(pipeline().evaluate(facts(headers)))?.status == 401)
+        }
+    }
+
+    @Test(arguments: ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer a b", "Token abc", ""])
+    func otherAuthorizationShapesAreRefused(value: String) throws {
+        let refusal = try #require(refused(pipeline().evaluate(facts([("Authorization", value)]))))
+        #expect(refusal.status == 401 && refusal.problem.code == "unsupported_scheme")
+    }
+
+    @Test(arguments: [
+        "", "garbage", String(repeating: "A", count: 10_240), "ah1." + String(repeating: "é", count: 5000),
+        "ah1.\u{7f}\u{1}.x", "🙂🙂🙂",
+    ])
+    func badTokensGetA401ProblemThatDoesNotEchoThem(token: String) throws {
+        for headers in [[("X-Agent-Token", token)], [("Authorization", "Bearer \(token)")]] {
+            let refusal = try #require(refused(pipeline().evaluate(facts(headers))))
+            #expect(refusal.status == 401)
+            let json = try JSONSerialization.jsonObject(with: Data(refusal.problem.json.utf8)) as? [String: Any]
+            #expect(json?["status"] as? Int == 401)
+            #expect(json?["type"] as? String != nil && json?["title"] as? String == "Unauthorized")
+            if token.count > 4 { #expect(!refusal.problem.json.contains(token)) }
+        }
+    }
+
+    @Test func refusalCodesSayWhatAClientMayKnow() throws {
+        let token = try fixture.mint(lifetime: .seconds(60)).token
+        fixture.revocations.revoke(tokenID: try fixture.verifier.verify(token).tokenID, expiresAt: TokenFixture.start + 60)
+        #expect(refused(pipeline().evaluate(facts([("X-Agent-Token", token)])))?.problem.code == "token_revoked")
+        let other = try fixture.mint(lifetime: .seconds(60)).token
+        fixture.clock.advance(by: 3600)
+        let expired = try #require(refused(pipeline().evaluate(facts([("X-Agent-Token", other)]))))
+        #expect(expired.problem.code == "token_expired")
+        #expect(expired.headers.first?.value.contains("error=\"invalid_token\"") == true)
+        // A signature failure and an unknown key look the same from outside.
+        let foreign = try TokenFixture(keyID: "k-other").mint().token
+        var tampered = Array(try fixture.mint().token)
+        tampered[tampered.count - 3] = tampered[tampered.count - 3] == "A" ? "B" : "A"
+        for token in [foreign, String(tampered)] {
+            #expect(refused(pipeline().evaluate(facts([("X-Agent-Token", token)])))?.problem.code == "invalid_token")
+        }
+    }
+
+    @Test func headerTrustBelievesHeadersWithoutAToken() throws {
+        let trusted = pipeline(.headerTrust)
+        let principal = try #require(allowed(trusted.evaluate(facts([("X-Agent-ID", "ceo-1"), ("X-Agent-Role", "ceo")]))))
+        #expect(principal.agent.rawValue == "ceo-1" && principal.role.rawValue == "ceo" && principal.team.isEmpty)
+        #expect(principal.authentication == .trustedHeaders)
+
+        #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "ceo-1")])))?.problem.code == "missing_credential")
+        #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "ceo 1"), ("X-Agent-Role", "ceo")])))?.problem.code == "invalid_identity_headers")
+        #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "a"), ("X-Agent-Role", "r"), ("X-Agent-Team", "t/x")])))?.status == 401)
+        // A presented token is still verified, and a bad one refused.
+        #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "ceo-1"), ("X-Agent-Role", "ceo"), ("X-Agent-Token", "ah1.bad")])))?.status == 401)
+        // Secure mode ignores identity headers without a token.
+        #expect(refused(pipeline().evaluate(facts([("X-Agent-ID", "ceo-1"), ("X-Agent-Role", "ceo")])))?.problem.code == "missing_credential")
+    }
+
+    @Test func problemJSONEscapes() throws {
+        let problem = Problem(type: "t", title: "a \"quoted\"\n\u{1} title", status: 400, detail: "back\\slash", code: "c")
+        let json = try JSONSerialization.jsonObject(with: Data(problem.json.utf8)) as? [String: Any]
+        #expect(json?["title"] as? String == "a \"quoted\"\n\u{1} title")
+        #expect(json?["detail"] as? String == "back\\slash")
+    }
+}
