@@ -33,7 +33,7 @@ public struct AESGCMKey: Sendable {
         guard let cipher = EVPCipher.aes256GCM.pointer else {
             throw CryptoError(.backendFailure, "OpenSSL has no AES-256-GCM implementation")
         }
-        self.contexts = ContextPool(cipher: cipher, key: key)
+        self.contexts = try ContextPool(cipher: cipher, key: key)
     }
 
     /// Encrypts `plaintext` under a fresh random nonce and authenticates it with `associatedData`.
@@ -124,12 +124,14 @@ final class ContextPool: Sendable {
     }
 
     private static let maximumIdle = 16
+    let nonces: NonceSequence
     private let cipher: EVPCipher
     private let key: SecureBytes
     private let idleSealers = Mutex<[Context]>([])
     private let idleOpeners = Mutex<[Context]>([])
 
-    init(cipher: OpaquePointer, key: SecureBytes) {
+    init(cipher: OpaquePointer, key: SecureBytes) throws {
+        self.nonces = try NonceSequence()
         self.cipher = EVPCipher(pointer: cipher)
         self.key = key
         idleSealers.withLock { $0.reserveCapacity(Self.maximumIdle) }
@@ -243,5 +245,31 @@ final class ContextPool: Sendable {
             output.initializeMemory(as: UInt8.self, repeating: 0, count: ciphertext.count)
             throw CryptoError.authenticationFailed()
         }
+    }
+}
+
+/// 96-bit nonces for one key object: a random start, then +1 per nonce (NIST SP 800-38D §8.2.1's
+/// deterministic construction, with a random rather than fixed field).
+///
+/// Within one key object no nonce repeats for 2⁶⁴ seals; two key objects over the same key (two
+/// processes, a restart) start at independent random 96-bit points, so their ranges overlap with
+/// negligible probability. Drawing the start is the only call to the random generator.
+final class NonceSequence: Sendable {
+    private let fixed: UInt32
+    private let counter: Atomic<UInt64>
+
+    init() throws {
+        var start = (UInt32(0), UInt64(0))
+        try withUnsafeMutableBytes(of: &start) { try SecureRandom.fill($0) }
+        fixed = start.0
+        counter = Atomic(start.1)
+    }
+
+    func next() -> [UInt8] {
+        let value = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        var nonce = [UInt8](repeating: 0, count: 12)
+        for index in 0..<4 { nonce[index] = UInt8(truncatingIfNeeded: fixed >> UInt32(24 - 8 * index)) }
+        for index in 0..<8 { nonce[4 + index] = UInt8(truncatingIfNeeded: value >> UInt64(56 - 8 * index)) }
+        return nonce
     }
 }

@@ -1,4 +1,4 @@
-internal import CSodium
+internal import COpenSSL
 
 /// Comparisons whose running time does not depend on where two byte strings differ.
 public enum ConstantTime {
@@ -8,8 +8,8 @@ public enum ConstantTime {
     public static func equals(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
         guard lhs.count == rhs.count else { return false }
         guard lhs.count > 0, let l = lhs.baseAddress, let r = rhs.baseAddress else { return true }
-        Sodium.ensureInitialized()
-        return sodium_memcmp(l, r, lhs.count) == 0
+        // OpenSSL's CRYPTO_memcmp: assembly whose running time depends only on the length.
+        return CRYPTO_memcmp(l, r, lhs.count) == 0
     }
 
     /// Whether two byte sequences are equal, in time that depends only on their length.

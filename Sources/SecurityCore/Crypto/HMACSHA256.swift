@@ -88,6 +88,16 @@ public struct HMACSHA256Key: Sendable {
         }
     }
 
+    /// The 32-byte tag of `message`; the non-generic path for arrays.
+    public func authenticationCode(for message: [UInt8]) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: Self.tagByteCount) { output, initialized in
+            message.withUnsafeBytes { bytes in
+                authenticate(into: UnsafeMutableRawPointer(output.baseAddress!)) { $0.update(bytes) }
+            }
+            initialized = Self.tagByteCount
+        }
+    }
+
     /// Whether `tag` is the full 32-byte tag of `message`, compared in constant time.
     ///
     /// Truncated tags are refused: a shorter tag is never accepted as a prefix.
@@ -100,6 +110,11 @@ public struct HMACSHA256Key: Sendable {
 
     /// Computes the tag of everything `feed` passes to the ``Feeder`` and writes it (32 bytes) to
     /// `output`. Used by the token code to authenticate a label and a body without concatenating.
+    ///
+    /// The stack copies of the midstates are not wiped afterwards: once `SHA256_Final` has run, a
+    /// context holds only the finished digest (OpenSSL cleanses its message buffer), and the
+    /// key-equivalent midstate is gone from it.
+    @inline(__always)
     func authenticate(into output: UnsafeMutableRawPointer, _ feed: (inout Feeder) -> Void) {
         var feeder = Feeder(context: midstates.inner.pointee)
         feed(&feeder)
@@ -109,9 +124,7 @@ public struct HMACSHA256Key: Sendable {
             var outer = midstates.outer.pointee
             SHA256_Update(&outer, innerBytes, Self.tagByteCount)
             SHA256_Final(output.assumingMemoryBound(to: UInt8.self), &outer)
-            sodium_memzero(&outer, MemoryLayout<SHA256_CTX>.size)
         }
-        sodium_memzero(&feeder.context, MemoryLayout<SHA256_CTX>.size)
     }
 
     /// Streams message bytes into the inner hash.

@@ -6,22 +6,27 @@ internal import CSodium
 /// `SecureBytes` is a value with reference storage; copies share one buffer, which is wiped with
 /// `sodium_memzero` when the last copy goes away. Its `description`, `debugDescription` and mirror
 /// say only that it is redacted, so it cannot leak through logging or string interpolation.
-public struct SecureBytes: Sendable {
-    // Immutable after init: the buffer is written only inside `init` before the storage is shared,
-    // so no lock is needed for the reads that follow. `deinit` runs when no reference remains.
-    final class Storage: @unchecked Sendable {
-        let pointer: UnsafeMutableRawPointer
-        let count: Int
+// @unchecked: `storage` is a ManagedBuffer (never Sendable), but its bytes are written only
+// inside `init`, before any other task can see them, and only read afterwards; no lock is needed.
+public struct SecureBytes: @unchecked Sendable {
+    // One allocation holds the length and the bytes. `deinit` runs when no copy of the
+    // SecureBytes remains and wipes the bytes.
+    final class Storage: ManagedBuffer<Int, UInt8> {
+        static func make(count: Int) -> Storage {
+            let buffer = Storage.create(minimumCapacity: max(count, 1)) { _ in count }
+            return unsafeDowncast(buffer, to: Storage.self)
+        }
 
-        init(count: Int) {
-            self.count = count
-            // Always allocate at least one byte so `pointer` is valid even for empty secrets.
-            self.pointer = .allocate(byteCount: max(count, 1), alignment: 16)
+        var count: Int { header }
+
+        var pointer: UnsafeMutableRawPointer {
+            withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) }
         }
 
         deinit {
-            sodium_memzero(pointer, max(count, 1))
-            pointer.deallocate()
+            withUnsafeMutablePointers { count, bytes in
+                sodium_memzero(bytes, max(count.pointee, 1))
+            }
         }
     }
 
@@ -46,7 +51,7 @@ public struct SecureBytes: Sendable {
         count: Int, initializer: (UnsafeMutableRawBufferPointer) throws(Failure) -> Void
     ) throws(Failure) {
         Sodium.ensureInitialized()
-        let storage = Storage(count: count)
+        let storage = Storage.make(count: count)
         try initializer(UnsafeMutableRawBufferPointer(start: storage.pointer, count: count))
         self.storage = storage
     }
@@ -74,7 +79,7 @@ public struct SecureBytes: Sendable {
 
 extension SecureBytes.Storage {
     static func copy(_ source: UnsafeRawBufferPointer) -> SecureBytes.Storage {
-        let storage = SecureBytes.Storage(count: source.count)
+        let storage = SecureBytes.Storage.make(count: source.count)
         if let base = source.baseAddress, source.count > 0 {
             storage.pointer.copyMemory(from: base, byteCount: source.count)
         }

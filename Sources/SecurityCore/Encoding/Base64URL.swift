@@ -73,40 +73,47 @@ public enum Base64URL {
     }
 
     /// Decodes `input` into `output`, which must be exactly ``decodedLength(of:)`` bytes long.
-    /// Returns `false` for any character, length or trailing-bit error.
+    /// Returns `false` for any character, length or trailing-bit error. Runs in time that depends
+    /// only on the length (errors are accumulated, not returned early).
     static func decode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
         guard let expected = decodedLength(of: input.count), expected == output.count else { return false }
-        return reverse.withUnsafeBufferPointer { table -> Bool in
+        guard input.count > 0 else { return true }
+        return reverse.withUnsafeBufferPointer { tableBuffer -> Bool in
+            let table = tableBuffer.baseAddress!
+            let source = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let target = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
             var invalid: UInt8 = 0
             var index = 0
             var out = 0
-            while index + 4 <= input.count {
-                let a = table[Int(input[index])], b = table[Int(input[index + 1])]
-                let c = table[Int(input[index + 2])], d = table[Int(input[index + 3])]
-                invalid |= (a | b | c | d) & 0xC0
-                let value = UInt32(a & 63) << 18 | UInt32(b & 63) << 12 | UInt32(c & 63) << 6 | UInt32(d & 63)
-                output[out] = UInt8(truncatingIfNeeded: value >> 16)
-                output[out + 1] = UInt8(truncatingIfNeeded: value >> 8)
-                output[out + 2] = UInt8(truncatingIfNeeded: value)
+            let whole = input.count & ~3
+            while index < whole {
+                let a = table[Int(source[index])], b = table[Int(source[index + 1])]
+                let c = table[Int(source[index + 2])], d = table[Int(source[index + 3])]
+                invalid |= a | b | c | d
+                let value = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                target[out] = UInt8(truncatingIfNeeded: value >> 16)
+                target[out + 1] = UInt8(truncatingIfNeeded: value >> 8)
+                target[out + 2] = UInt8(truncatingIfNeeded: value)
                 index += 4
                 out += 3
             }
             switch input.count - index {
             case 2:
-                let a = table[Int(input[index])], b = table[Int(input[index + 1])]
-                invalid |= (a | b) & 0xC0
-                invalid |= b & 0x0F  // bits that would fall past the last byte must be zero
-                output[out] = (a & 63) << 2 | (b & 63) >> 4
+                let a = table[Int(source[index])], b = table[Int(source[index + 1])]
+                invalid |= a | b
+                if b & 0x0F != 0 { invalid |= 0xC0 }  // bits past the last byte must be zero
+                target[out] = a << 2 | (b & 63) >> 4
             case 3:
-                let a = table[Int(input[index])], b = table[Int(input[index + 1])], c = table[Int(input[index + 2])]
-                invalid |= (a | b | c) & 0xC0
-                invalid |= c & 0x03
-                output[out] = (a & 63) << 2 | (b & 63) >> 4
-                output[out + 1] = (b & 0x0F) << 4 | (c & 63) >> 2
+                let a = table[Int(source[index])], b = table[Int(source[index + 1])], c = table[Int(source[index + 2])]
+                invalid |= a | b | c
+                if c & 0x03 != 0 { invalid |= 0xC0 }
+                target[out] = a << 2 | (b & 63) >> 4
+                target[out + 1] = (b & 0x0F) << 4 | (c & 63) >> 2
             default:
                 break
             }
-            return invalid == 0
+            // Valid table entries are 0...63; the invalid marker 0xFF sets the top bits.
+            return invalid & 0xC0 == 0
         }
     }
 }

@@ -2,7 +2,7 @@
 ///
 /// Always valid: non-empty, at most 128 characters of `A-Z a-z 0-9 _ -`. Code that holds a `Role`
 /// never needs to check it again.
-public struct Role: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct Role: ValidatedIdentifier {
     /// The validated text.
     public let rawValue: String
 
@@ -15,21 +15,5 @@ public struct Role: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Wraps text already known to be valid (decoded from an authenticated token).
     init(unchecked value: String) {
         self.rawValue = value
-    }
-
-    public var description: String { rawValue }
-
-    public static func < (lhs: Role, rhs: Role) -> Bool { lhs.rawValue < rhs.rawValue }
-}
-
-extension Role: Codable {
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        try self.init(container.decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
     }
 }

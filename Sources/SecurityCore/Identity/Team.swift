@@ -2,7 +2,7 @@
 ///
 /// Always valid: possibly empty, at most 128 characters of `A-Z a-z 0-9 _ -`. Code that holds a `Team`
 /// never needs to check it again.
-public struct Team: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct Team: ValidatedIdentifier {
     /// The validated text.
     public let rawValue: String
 
@@ -22,20 +22,4 @@ public struct Team: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Whether this is the empty team.
     public var isEmpty: Bool { rawValue.isEmpty }
-
-    public var description: String { rawValue }
-
-    public static func < (lhs: Team, rhs: Team) -> Bool { lhs.rawValue < rhs.rawValue }
-}
-
-extension Team: Codable {
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        try self.init(container.decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }

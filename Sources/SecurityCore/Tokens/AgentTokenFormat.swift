@@ -78,7 +78,9 @@ enum AgentTokenFormat {
         guard text.count <= maximumTextLength else {
             return .failure(TokenError(.malformed, "token is longer than \(maximumTextLength) characters"))
         }
-        guard text.count > prefix.count + 1 + tagTextLength, text.starts(with: prefix) else {
+        guard text.count > prefix.count + 1 + tagTextLength, text[0] == UInt8(ascii: "a"), text[1] == UInt8(ascii: "h"),
+              text[2] == UInt8(ascii: "1"), text[3] == UInt8(ascii: ".")
+        else {
             return .failure(TokenError(.malformed, "not an agent token (expected the ah1. prefix)"))
         }
         let tagStart = text.count - tagTextLength

@@ -1,7 +1,7 @@
 /// The name of a signing key, carried in every token so the verifier can pick the key.
 ///
 /// Always valid: 1 to 64 characters of `A-Z a-z 0-9 _ -`. Not a secret.
-public struct KeyID: Hashable, Sendable, CustomStringConvertible, Codable {
+public struct KeyID: ValidatedIdentifier {
     /// The longest key id accepted.
     public static let maximumLength = 64
 
@@ -32,17 +32,6 @@ public struct KeyID: Hashable, Sendable, CustomStringConvertible, Codable {
         return try KeyID("k-\(pad(year, 4))\(pad(month, 2))\(pad(day, 2))-\(random)")
     }
 
-    public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        try self.init(container.decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// Howard Hinnant's days-to-civil algorithm: the proleptic Gregorian date of a day number.

@@ -71,6 +71,19 @@ struct AESGCMTests {
         #expect(again.nonce != box.nonce)
     }
 
+    @Test func noncesNeverRepeatWithinAKey() throws {
+        let sequence = try NonceSequence()
+        let nonces = (0..<10_000).map { _ in sequence.next() }
+        #expect(Set(nonces).count == nonces.count)
+        #expect(nonces.allSatisfy { $0.count == 12 })
+        // The counter occupies the low eight bytes: consecutive nonces differ by one there.
+        let low = nonces.prefix(2).map { $0[4...].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        #expect(low[1] &- low[0] == 1)
+        #expect(nonces[0][..<4] == nonces[9_999][..<4])
+        // Two key objects start at independent random points.
+        #expect(try NonceSequence().next() != NonceSequence().next())
+    }
+
     @Test(arguments: [0, 16, 24, 31, 33, 64])
     func rejectsKeySizes(size: Int) {
         let error = #expect(throws: CryptoError.self) { try AESGCMKey(.random(count: size)) }
