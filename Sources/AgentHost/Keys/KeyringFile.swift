@@ -109,6 +109,7 @@ public struct KeyringFile: Sendable {
         var data = (try? encoder.encode(stored)) ?? Data()
         defer { data.resetBytes(in: 0..<data.count) }
         let temporary = path + ".tmp-\(getpid())"
+        unlink(temporary)  // a leftover from a crashed writer; O_EXCL below still refuses any race
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0o600)
         guard descriptor >= 0 else {
             throw AgentHostError("cannot create \(temporary): \(String(cString: strerror(errno)))")

@@ -8,7 +8,8 @@ import Synchronization
 /// runs; contexts are taken from the pool under a lock and returned after use, so one key serves
 /// any number of tasks. Any other key, nonce or tag length is rejected with a ``CryptoError``.
 ///
-/// Random nonces are safe for up to 2³² messages per key; rotate keys long before that.
+/// Nonces are a random 96-bit start per key object plus a counter (see ``NonceSequence``); rotate
+/// keys long before 2³² messages all the same, as NIST advises for GCM.
 ///
 /// ```swift
 /// let key = try AESGCMKey(SecureBytes.random(count: 32))
@@ -36,17 +37,18 @@ public struct AESGCMKey: Sendable {
         self.contexts = try ContextPool(cipher: cipher, key: key)
     }
 
-    /// Encrypts `plaintext` under a fresh random nonce and authenticates it with `associatedData`.
+    /// Encrypts `plaintext` under a fresh nonce and authenticates it with `associatedData`.
+    ///
+    /// Nonces come from the key's ``NonceSequence``: a random 96-bit start, then a counter, so no
+    /// two seals through one key object share a nonce and none costs a random draw.
     public func seal<Plaintext: Sequence<UInt8>, AAD: Sequence<UInt8>>(
         _ plaintext: Plaintext, authenticating associatedData: AAD
     ) throws -> SealedBox {
-        var nonce = [UInt8](repeating: 0, count: Self.nonceByteCount)
-        try nonce.withUnsafeMutableBytes { buffer in try SecureRandom.fill(buffer) }
-        return try seal(plaintext, nonce: nonce, authenticating: associatedData)
+        try seal(plaintext, nonce: contexts.nonces.next(), authenticating: associatedData)
     }
 
     /// Encrypts with a caller-chosen nonce. A nonce must never be used twice with one key; prefer
-    /// ``seal(_:authenticating:)``, which picks a random one.
+    /// ``seal(_:authenticating:)``, which picks a fresh one.
     public func seal<Plaintext: Sequence<UInt8>, AAD: Sequence<UInt8>>(
         _ plaintext: Plaintext, nonce: [UInt8], authenticating associatedData: AAD
     ) throws -> SealedBox {

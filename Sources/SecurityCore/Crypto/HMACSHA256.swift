@@ -80,20 +80,17 @@ public struct HMACSHA256Key: Sendable {
 
     /// The 32-byte tag of `message`.
     public func authenticationCode<Message: Sequence<UInt8>>(for message: Message) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: Self.tagByteCount) { output, initialized in
-            withBytes(of: message) { bytes in
-                authenticate(into: UnsafeMutableRawPointer(output.baseAddress!)) { $0.update(bytes) }
-            }
-            initialized = Self.tagByteCount
-        }
+        withBytes(of: message) { tag(of: $0) }
     }
 
     /// The 32-byte tag of `message`; the non-generic path for arrays.
     public func authenticationCode(for message: [UInt8]) -> [UInt8] {
+        message.withUnsafeBytes { tag(of: $0) }
+    }
+
+    private func tag(of bytes: UnsafeRawBufferPointer) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: Self.tagByteCount) { output, initialized in
-            message.withUnsafeBytes { bytes in
-                authenticate(into: UnsafeMutableRawPointer(output.baseAddress!)) { $0.update(bytes) }
-            }
+            authenticate(into: UnsafeMutableRawPointer(output.baseAddress!)) { $0.update(bytes) }
             initialized = Self.tagByteCount
         }
     }

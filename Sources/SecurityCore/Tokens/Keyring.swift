@@ -29,8 +29,7 @@ public struct Keyring: Sendable, CustomStringConvertible {
 
     /// The key that verifies tokens with `id`, or `nil` if it is unknown or retired.
     public func verificationKey(for id: KeyID) -> TokenKey? {
-        id.rawValue.utf8.withContiguousStorageIfAvailable { verificationKey(forIDBytes: UnsafeRawBufferPointer($0)) }
-            ?? nil
+        withBytes(of: id.rawValue.utf8) { verificationKey(forIDBytes: $0) }
     }
 
     func verificationKey(forIDBytes id: UnsafeRawBufferPointer) -> TokenKey? {

@@ -10,9 +10,12 @@ public struct TokenPolicy: Sendable, Hashable {
     /// Clock skew tolerated, in seconds, on both expiry and issue time.
     public let leeway: Int64
 
+    /// The highest ``maximumLifetime`` accepted: 366 days. Tokens are meant to expire.
+    public static let longestMaximumLifetime: Int64 = 366 * 86_400
+
     /// Checks and builds a policy. Throws ``TokenError`` (`invalidConfiguration`) when the audience
     /// breaks the identifier rule, a lifetime is not positive, the default exceeds the maximum, or
-    /// the leeway is negative or over five minutes.
+    /// the maximum exceeds 366 days, or the leeway is negative or over five minutes.
     public init(
         audience: String = "agenthost",
         maximumLifetime: Duration = .seconds(7 * 86_400),
@@ -29,6 +32,9 @@ public struct TokenPolicy: Sendable, Hashable {
         let skew = leeway.components.seconds
         guard maximum > 0, standard > 0, standard <= maximum else {
             throw TokenError(.invalidConfiguration, "lifetimes must be positive and the default must not exceed the maximum")
+        }
+        guard maximum <= Self.longestMaximumLifetime else {
+            throw TokenError(.invalidConfiguration, "the maximum token lifetime is at most 366 days")
         }
         guard skew >= 0, skew <= 300 else {
             throw TokenError(.invalidConfiguration, "leeway must be between 0 and 300 seconds")

@@ -42,11 +42,13 @@ public struct TokenVerifier: Sendable {
         guard claims.audience == policy.audience else {
             return .failure(TokenError(.wrongAudience, "token was minted for another audience"))
         }
-        guard claims.expiresAt > claims.issuedAt, claims.expiresAt - claims.issuedAt <= policy.maximumLifetime else {
+        // Overflow-checked: the fields are authentic but may still hold any 64-bit value.
+        let (lifetime, overflow) = claims.expiresAt.subtractingReportingOverflow(claims.issuedAt)
+        guard lifetime > 0, !overflow, lifetime <= policy.maximumLifetime else {
             return .failure(TokenError(.lifetimeExceeded, "token lifetime exceeds the configured maximum"))
         }
         let now = clock.now()
-        guard now < claims.expiresAt + policy.leeway else {
+        guard now - policy.leeway < claims.expiresAt else {
             return .failure(TokenError(.expired, "token has expired"))
         }
         guard claims.issuedAt <= now + policy.leeway else {

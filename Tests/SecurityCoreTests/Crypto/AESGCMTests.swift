@@ -69,6 +69,10 @@ struct AESGCMTests {
         #expect(error?.code == .authenticationFailed)
         let again = try first.seal(Array("secret".utf8), authenticating: [UInt8]())
         #expect(again.nonce != box.nonce)
+        // seal draws from the key's counter: same fixed part, low 64 bits one apart.
+        let counter = { (nonce: [UInt8]) in nonce[4...].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        #expect(again.nonce[..<4] == box.nonce[..<4])
+        #expect(counter(again.nonce) &- counter(box.nonce) == 1)
     }
 
     @Test func noncesNeverRepeatWithinAKey() throws {

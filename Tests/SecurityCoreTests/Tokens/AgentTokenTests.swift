@@ -128,6 +128,21 @@ struct AgentTokenTests {
         #expect(error?.code == .lifetimeExceeded)
     }
 
+    /// Authentic tokens with extreme times are refused, never a trap on overflow.
+    @Test(arguments: [
+        (Int64.min, Int64.max), (Int64.max, Int64.min), (0, Int64.max), (Int64.min, 0),
+        (Int64.max - 10, Int64.max), (Int64.min, Int64.min + 10),
+    ] as [(Int64, Int64)])
+    func extremeTimesAreRefusedWithoutOverflow(issuedAt: Int64, expiresAt: Int64) throws {
+        let fixture = try TokenFixture()
+        let claims = AgentTokenClaims(
+            keyID: fixture.key.id, agent: try AgentID("a"), role: try Role("r"), team: .none, audience: "agenthost",
+            issuedAt: issuedAt, expiresAt: expiresAt, tokenID: TokenID(high: 1, low: 2)
+        )
+        let token = AgentTokenFormat.encode(claims, key: fixture.key)
+        #expect(throws: TokenError.self) { try fixture.verifier.verify(token) }
+    }
+
     @Test func audienceMustMatch() throws {
         let fixture = try TokenFixture()
         let token = try fixture.mint().token
@@ -142,6 +157,9 @@ struct AgentTokenTests {
         #expect(throws: TokenError.self) { try TokenPolicy(maximumLifetime: .seconds(10), defaultLifetime: .seconds(20)) }
         #expect(throws: TokenError.self) { try TokenPolicy(leeway: .seconds(-1)) }
         #expect(throws: TokenError.self) { try TokenPolicy(leeway: .seconds(301)) }
+        #expect(throws: TokenError.self) { try TokenPolicy(maximumLifetime: .seconds(367 * 86_400)) }
+        #expect(throws: TokenError.self) { try TokenPolicy(maximumLifetime: .seconds(Int64.max)) }
+        #expect(throws: Never.self) { try TokenPolicy(maximumLifetime: .seconds(366 * 86_400)) }
     }
 
     @Test func revocationByTokenAndByAgent() throws {
