@@ -52,30 +52,39 @@ public struct AESGCMKey: Sendable {
     public func seal<Plaintext: Sequence<UInt8>, AAD: Sequence<UInt8>>(
         _ plaintext: Plaintext, nonce: [UInt8], authenticating associatedData: AAD
     ) throws -> SealedBox {
+        try withBytes(of: plaintext) { message in
+            try withBytes(of: associatedData) { aad in try seal(message, nonce: nonce, aad: aad) }
+        }
+    }
+
+    /// ``seal(_:authenticating:)`` for arrays, without the generic detour (the common case).
+    public func seal(_ plaintext: [UInt8], authenticating associatedData: [UInt8]) throws -> SealedBox {
+        let nonce = contexts.nonces.next()
+        return try plaintext.withUnsafeBytes { message in
+            try associatedData.withUnsafeBytes { aad in try seal(message, nonce: nonce, aad: aad) }
+        }
+    }
+
+    private func seal(_ message: UnsafeRawBufferPointer, nonce: [UInt8], aad: UnsafeRawBufferPointer) throws -> SealedBox {
         guard nonce.count == Self.nonceByteCount else {
             throw CryptoError(.invalidNonceSize, "AES-256-GCM needs a 12-byte nonce")
         }
-        return try withBytes(of: plaintext) { message -> SealedBox in
-            try withBytes(of: associatedData) { aad -> SealedBox in
-                guard message.count <= Int(Int32.max), aad.count <= Int(Int32.max) else {
-                    throw CryptoError(.inputTooLarge, "AES-256-GCM input is limited to 2 GiB per call")
-                }
-                var tag = [UInt8](repeating: 0, count: Self.tagByteCount)
-                let ciphertext = try [UInt8](unsafeUninitializedCapacity: max(message.count, 1)) {
-                    output, initialized in
-                    try nonce.withUnsafeBytes { nonceBytes in
-                        try tag.withUnsafeMutableBytes { tagBytes in
-                            try contexts.seal(
-                                message, into: UnsafeMutableRawPointer(output.baseAddress!),
-                                nonce: nonceBytes, aad: aad, tag: tagBytes
-                            )
-                        }
-                    }
-                    initialized = message.count
-                }
-                return SealedBox(nonce: nonce, ciphertext: ciphertext, tag: tag)
-            }
+        guard message.count <= Int(Int32.max), aad.count <= Int(Int32.max) else {
+            throw CryptoError(.inputTooLarge, "AES-256-GCM input is limited to 2 GiB per call")
         }
+        var tag = [UInt8](repeating: 0, count: Self.tagByteCount)
+        let ciphertext = try [UInt8](unsafeUninitializedCapacity: max(message.count, 1)) { output, initialized in
+            try nonce.withUnsafeBytes { nonceBytes in
+                try tag.withUnsafeMutableBytes { tagBytes in
+                    try contexts.seal(
+                        message, into: UnsafeMutableRawPointer(output.baseAddress!),
+                        nonce: nonceBytes, aad: aad, tag: tagBytes
+                    )
+                }
+            }
+            initialized = message.count
+        }
+        return SealedBox(nonce: nonce, ciphertext: ciphertext, tag: tag)
     }
 
     /// Decrypts and authenticates `box`. The plaintext is returned only when the tag matches the
@@ -83,25 +92,29 @@ public struct AESGCMKey: Sendable {
     public func open<AAD: Sequence<UInt8>>(
         _ box: SealedBox, authenticating associatedData: AAD
     ) throws -> SecureBytes {
+        try withBytes(of: associatedData) { aad in try open(box, aad: aad) }
+    }
+
+    /// ``open(_:authenticating:)`` for arrays, without the generic detour (the common case).
+    public func open(_ box: SealedBox, authenticating associatedData: [UInt8]) throws -> SecureBytes {
+        try associatedData.withUnsafeBytes { aad in try open(box, aad: aad) }
+    }
+
+    private func open(_ box: SealedBox, aad: UnsafeRawBufferPointer) throws -> SecureBytes {
         guard box.nonce.count == Self.nonceByteCount else {
             throw CryptoError(.invalidNonceSize, "AES-256-GCM needs a 12-byte nonce")
         }
         guard box.tag.count == Self.tagByteCount else {
             throw CryptoError(.invalidTagSize, "AES-256-GCM needs a 16-byte tag")
         }
-        guard box.ciphertext.count <= Int(Int32.max) else {
+        guard box.ciphertext.count <= Int(Int32.max), aad.count <= Int(Int32.max) else {
             throw CryptoError(.inputTooLarge, "AES-256-GCM input is limited to 2 GiB per call")
         }
-        return try withBytes(of: associatedData) { aad -> SecureBytes in
-            guard aad.count <= Int(Int32.max) else {
-                throw CryptoError(.inputTooLarge, "AES-256-GCM input is limited to 2 GiB per call")
-            }
-            return try SecureBytes(count: box.ciphertext.count) { output in
-                try box.ciphertext.withUnsafeBytes { ciphertext in
-                    try box.nonce.withUnsafeBytes { nonce in
-                        try box.tag.withUnsafeBytes { tag in
-                            try contexts.open(ciphertext, into: output.baseAddress!, nonce: nonce, aad: aad, tag: tag)
-                        }
+        return try SecureBytes(count: box.ciphertext.count) { output in
+            try box.ciphertext.withUnsafeBytes { ciphertext in
+                try box.nonce.withUnsafeBytes { nonce in
+                    try box.tag.withUnsafeBytes { tag in
+                        try contexts.open(ciphertext, into: output.baseAddress!, nonce: nonce, aad: aad, tag: tag)
                     }
                 }
             }
@@ -126,6 +139,10 @@ final class ContextPool: Sendable {
     }
 
     private static let maximumIdle = 16
+    /// `OSSL_CIPHER_PARAM_AEAD_TAG` ("tag") with a static address: OSSL_PARAM keeps the pointer.
+    private static var tagParameterName: UnsafePointer<CChar> {
+        UnsafeRawPointer(("tag" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
+    }
     let nonces: NonceSequence
     private let cipher: EVPCipher
     private let key: SecureBytes
@@ -224,7 +241,21 @@ final class ContextPool: Sendable {
         _ = try withContext(encrypting: false) { context in
             var written: Int32 = 0
             let out = output.assumingMemoryBound(to: UInt8.self)
-            guard EVP_DecryptInit_ex2(context, nil, nil, typed(nonce), nil) == 1 else { return false }
+            // The expected tag goes in with the nonce, as an init parameter: one provider call
+            // instead of a separate EVP_CIPHER_CTX_ctrl(SET_TAG), which OpenSSL 3 translates into
+            // parameters anyway.
+            var parameters = (
+                OSSL_PARAM_construct_octet_string(
+                    Self.tagParameterName, UnsafeMutableRawPointer(mutating: tag.baseAddress), tag.count
+                ),
+                OSSL_PARAM_construct_end()
+            )
+            let initialized = withUnsafeMutableBytes(of: &parameters) { raw in
+                EVP_DecryptInit_ex2(
+                    context, nil, nil, typed(nonce), raw.baseAddress!.assumingMemoryBound(to: OSSL_PARAM.self)
+                )
+            }
+            guard initialized == 1 else { return false }
             if aad.count > 0 {
                 guard EVP_DecryptUpdate(context, nil, &written, typed(aad), Int32(aad.count)) == 1 else { return false }
             }
@@ -235,9 +266,6 @@ final class ContextPool: Sendable {
                 }
                 produced = Int(written)
             }
-            guard EVP_CIPHER_CTX_ctrl(
-                context, EVP_CTRL_GCM_SET_TAG, Int32(tag.count), UnsafeMutableRawPointer(mutating: tag.baseAddress)
-            ) == 1 else { return false }
             // A tag mismatch leaves the context in a well-defined state: the next use sets a new nonce.
             authentic = EVP_DecryptFinal_ex(context, out + produced, &written) == 1
             return true

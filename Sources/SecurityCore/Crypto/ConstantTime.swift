@@ -18,17 +18,11 @@ public enum ConstantTime {
     /// ConstantTime.equals(expectedTag, presentedTag)
     /// ```
     public static func equals<L: Sequence<UInt8>, R: Sequence<UInt8>>(_ lhs: L, _ rhs: R) -> Bool {
-        withContiguousBytes(lhs) { l in
-            withContiguousBytes(rhs) { r in equals(l, r) }
-        }
+        withBytes(of: lhs) { l in withBytes(of: rhs) { r in equals(l, r) } }
     }
 
-    private static func withContiguousBytes<S: Sequence<UInt8>, T>(
-        _ bytes: S, _ body: (UnsafeRawBufferPointer) -> T
-    ) -> T {
-        if let result = bytes.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
-            return result
-        }
-        return Array(bytes).withUnsafeBytes(body)
+    /// Whether two arrays are equal, in time that depends only on their length; the non-generic path.
+    public static func equals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        lhs.withUnsafeBytes { l in rhs.withUnsafeBytes { r in equals(l, r) } }
     }
 }

@@ -52,6 +52,21 @@ public struct HMACSHA256Key: Sendable {
         self.init(SecureBytes(copying: key))
     }
 
+    private init(midstates: Midstates) {
+        self.midstates = midstates
+    }
+
+    /// The same key with `prefix` already absorbed into the inner hash: its tag of `message` is this
+    /// key's tag of `prefix || message`. Used for fixed domain-separation labels, so they cost
+    /// nothing per message.
+    func prefixed(with prefix: UnsafeRawBufferPointer) -> HMACSHA256Key {
+        let states = Midstates()
+        states.inner.initialize(to: midstates.inner.pointee)
+        states.outer.initialize(to: midstates.outer.pointee)
+        if prefix.count > 0 { SHA256_Update(states.inner, prefix.baseAddress, prefix.count) }
+        return HMACSHA256Key(midstates: states)
+    }
+
     private static func prepare(_ key: UnsafeRawBufferPointer) -> Midstates {
         Sodium.ensureInitialized()
         let states = Midstates()

@@ -13,22 +13,34 @@ public struct Problem: Hashable, Sendable {
     public var detail: String
     /// A stable machine-readable code (an extension member).
     public var code: String
+    /// Further extension members, such as `scope` on a 429 or `errors` on a 400.
+    public var extensions: [String: JSONValue]
 
-    public init(type: String, title: String, status: Int, detail: String, code: String) {
+    public init(
+        type: String, title: String, status: Int, detail: String, code: String, extensions: [String: JSONValue] = [:]
+    ) {
         self.type = type
         self.title = title
         self.status = status
         self.detail = detail
         self.code = code
+        self.extensions = extensions.filter { !Self.standardMembers.contains($0.key) }
     }
+
+    private static let standardMembers: Set<String> = ["type", "title", "status", "detail", "code"]
 
     /// The media type of ``json``.
     public static let mediaType = "application/problem+json"
 
     /// The problem as a compact JSON object.
     public var json: String {
-        "{\"type\":\(jsonString(type)),\"title\":\(jsonString(title)),\"status\":\(status),"
-            + "\"detail\":\(jsonString(detail)),\"code\":\(jsonString(code))}"
+        var out = "{\"type\":\(jsonString(type)),\"title\":\(jsonString(title)),\"status\":\(status),"
+            + "\"detail\":\(jsonString(detail)),\"code\":\(jsonString(code))"
+        for key in extensions.keys.sorted() {
+            out += "," + jsonString(key) + ":"
+            extensions[key]!.write(to: &out)
+        }
+        return out + "}"
     }
 }
 

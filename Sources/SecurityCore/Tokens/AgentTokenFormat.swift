@@ -45,12 +45,9 @@ enum AgentTokenFormat {
         return body
     }
 
-    /// The tag over `body` under `key`.
-    static func tag(body: UnsafeRawBufferPointer, key: HMACSHA256Key, into output: UnsafeMutableRawPointer) {
-        key.authenticate(into: output) { feeder in
-            labelField.withUnsafeBytes { feeder.update($0) }
-            feeder.update(body)
-        }
+    /// The tag over `field(label) || body` under `key` (whose token MAC has the label absorbed).
+    static func tag(body: UnsafeRawBufferPointer, key: TokenKey, into output: UnsafeMutableRawPointer) {
+        key.tokenMAC.authenticate(into: output) { feeder in feeder.update(body) }
     }
 
     /// Encodes and signs `claims` with `key`.
@@ -58,23 +55,27 @@ enum AgentTokenFormat {
         let body = body(for: claims)
         var signature = [UInt8](repeating: 0, count: HMACSHA256Key.tagByteCount)
         body.withUnsafeBytes { bodyBytes in
-            signature.withUnsafeMutableBytes { tag(body: bodyBytes, key: key.hmac, into: $0.baseAddress!) }
+            signature.withUnsafeMutableBytes { tag(body: bodyBytes, key: key, into: $0.baseAddress!) }
         }
         return "ah1." + Base64URL.encode(body) + "." + Base64URL.encode(signature)
     }
 
     /// Parses `text`, finds its key in `keyring`, checks the tag in constant time and only then
-    /// reads the claims. Time, audience and revocation are the verifier's job.
-    static func authenticate(_ text: String, keyring: Keyring) -> Result<AgentTokenClaims, TokenError> {
+    /// reads the claims, which must name `audience`. Time and revocation are the verifier's job.
+    static func authenticate(
+        _ text: String, keyring: Keyring, audience: String
+    ) -> Result<AgentTokenClaims, TokenError> {
         if let result = text.utf8.withContiguousStorageIfAvailable({
-            authenticate(UnsafeRawBufferPointer($0), keyring: keyring)
+            authenticate(UnsafeRawBufferPointer($0), keyring: keyring, audience: audience)
         }) {
             return result
         }
-        return Array(text.utf8).withUnsafeBytes { authenticate($0, keyring: keyring) }
+        return Array(text.utf8).withUnsafeBytes { authenticate($0, keyring: keyring, audience: audience) }
     }
 
-    static func authenticate(_ text: UnsafeRawBufferPointer, keyring: Keyring) -> Result<AgentTokenClaims, TokenError> {
+    static func authenticate(
+        _ text: UnsafeRawBufferPointer, keyring: Keyring, audience: String
+    ) -> Result<AgentTokenClaims, TokenError> {
         guard text.count <= maximumTextLength else {
             return .failure(TokenError(.malformed, "token is longer than \(maximumTextLength) characters"))
         }
@@ -113,21 +114,30 @@ enum AgentTokenFormat {
             guard let key = keyring.verificationKey(forIDBytes: keyIDBytes) else {
                 return .failure(TokenError(.unknownKey, "token was signed by an unknown or retired key"))
             }
-            tag(body: UnsafeRawBufferPointer(body), key: key.hmac, into: expected.baseAddress!)
+            tag(body: UnsafeRawBufferPointer(body), key: key, into: expected.baseAddress!)
             guard ConstantTime.equals(UnsafeRawBufferPointer(expected), UnsafeRawBufferPointer(presented)) else {
                 return .failure(TokenError(.invalidSignature, "token signature does not match"))
             }
-            return readClaims(&reader, key: key)
+            return readClaims(&reader, key: key, audience: audience)
         }
     }
 
-    /// Reads the fields after the key id from an authenticated body.
-    private static func readClaims(_ reader: inout FieldReader, key: TokenKey) -> Result<AgentTokenClaims, TokenError> {
+    /// Reads the fields after the key id from an authenticated body. The audience field is
+    /// compared with the expected one as bytes, and the expected `String` is reused.
+    private static func readClaims(
+        _ reader: inout FieldReader, key: TokenKey, audience: String
+    ) -> Result<AgentTokenClaims, TokenError> {
         guard let agent = reader.identifier(allowEmpty: false),
               let role = reader.identifier(allowEmpty: false),
               let team = reader.identifier(allowEmpty: true),
-              let audience = reader.identifier(allowEmpty: false),
-              let issuedAt = reader.int64(),
+              let audienceField = reader.next()
+        else {
+            return .failure(TokenError(.malformed, "token body fields are invalid"))
+        }
+        guard FieldReader.field(audienceField, equals: audience) else {
+            return .failure(TokenError(.wrongAudience, "token was minted for another audience"))
+        }
+        guard let issuedAt = reader.int64(),
               let expiresAt = reader.int64(),
               let tokenID = reader.next(), tokenID.count == TokenID.byteCount,
               reader.isAtEnd
@@ -164,6 +174,16 @@ struct FieldReader {
               field.allSatisfy(IdentifierRule.isAllowed)
         else { return nil }
         return String(decoding: field, as: UTF8.self)
+    }
+
+    /// Whether `field` holds exactly the UTF-8 bytes of `text` (not secret; an early exit is fine).
+    static func field(_ field: UnsafeRawBufferPointer, equals text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { expected in
+            guard expected.count == field.count else { return false }
+            for index in 0..<expected.count where expected[index] != field[index] { return false }
+            return true
+        }
     }
 
     mutating func int64() -> Int64? {

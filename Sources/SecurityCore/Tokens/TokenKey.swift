@@ -22,7 +22,8 @@ public struct TokenKey: Sendable, CustomStringConvertible {
     /// When the key was made, in seconds since the epoch (informational).
     public let createdAt: Int64
 
-    let hmac: HMACSHA256Key
+    /// HMAC under `secret`, with the token format's domain-separation label already absorbed.
+    let tokenMAC: HMACSHA256Key
 
     /// Makes a key. Throws ``TokenError`` with code `weakKey` if `secret` is shorter than 32 bytes.
     public init(id: KeyID, secret: SecureBytes, status: Status, createdAt: Int64 = 0) throws {
@@ -33,7 +34,7 @@ public struct TokenKey: Sendable, CustomStringConvertible {
         self.secret = secret
         self.status = status
         self.createdAt = createdAt
-        self.hmac = HMACSHA256Key(secret)
+        self.tokenMAC = AgentTokenFormat.labelField.withUnsafeBytes { HMACSHA256Key(secret).prefixed(with: $0) }
     }
 
     /// A new key with 32 random bytes from the operating system.
@@ -44,15 +45,17 @@ public struct TokenKey: Sendable, CustomStringConvertible {
     /// The same key with another status.
     public func with(status: Status) -> TokenKey {
         // The secret was already checked when this key was made.
-        TokenKey(id: id, secret: secret, status: status, createdAt: createdAt, hmac: hmac)
+        TokenKey(id: id, secret: secret, status: status, createdAt: createdAt, tokenMAC: tokenMAC)
     }
 
-    private init(id: KeyID, secret: SecureBytes, status: Status, createdAt: Int64, hmac: HMACSHA256Key) {
+    private init(
+        id: KeyID, secret: SecureBytes, status: Status, createdAt: Int64, tokenMAC: HMACSHA256Key
+    ) {
         self.id = id
         self.secret = secret
         self.status = status
         self.createdAt = createdAt
-        self.hmac = hmac
+        self.tokenMAC = tokenMAC
     }
 
     public var description: String { "TokenKey(\(id), \(status.rawValue))" }

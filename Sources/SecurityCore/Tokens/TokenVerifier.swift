@@ -35,12 +35,9 @@ public struct TokenVerifier: Sendable {
     /// ``verify(_:)`` as a `Result`, for hot paths that would rather not throw.
     public func check(_ token: String) -> Result<AgentTokenClaims, TokenError> {
         let claims: AgentTokenClaims
-        switch AgentTokenFormat.authenticate(token, keyring: keyring) {
+        switch AgentTokenFormat.authenticate(token, keyring: keyring, audience: policy.audience) {
         case .success(let authenticated): claims = authenticated
         case .failure(let error): return .failure(error)
-        }
-        guard claims.audience == policy.audience else {
-            return .failure(TokenError(.wrongAudience, "token was minted for another audience"))
         }
         // Overflow-checked: the fields are authentic but may still hold any 64-bit value.
         let (lifetime, overflow) = claims.expiresAt.subtractingReportingOverflow(claims.issuedAt)

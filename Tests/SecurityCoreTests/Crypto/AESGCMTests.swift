@@ -128,4 +128,15 @@ struct AESGCMTests {
         }
         #expect(results.count == 64 && results.allSatisfy { $0 })
     }
+
+    @Test func genericAndArrayEntryPointsAgree() throws {
+        // Arrays take a non-generic path; other sequences the generic one. Both must read the same bytes.
+        let aes = try AESGCMKey(SecureBytes(copying: [UInt8](repeating: 9, count: 32)))
+        let plaintext = Array("the quick brown fox".utf8)
+        let viaArray = try aes.seal(plaintext, authenticating: Array("record-1".utf8))
+        #expect(try aes.open(viaArray, authenticating: "record-1".utf8) == SecureBytes(copying: plaintext))
+        let viaSequence = try aes.seal(plaintext[...], authenticating: "record-1".utf8)
+        #expect(try aes.open(viaSequence, authenticating: Array("record-1".utf8)) == SecureBytes(copying: plaintext))
+        #expect(throws: CryptoError.self) { try aes.open(viaSequence, authenticating: "record-2".utf8) }
+    }
 }

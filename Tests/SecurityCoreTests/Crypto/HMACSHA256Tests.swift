@@ -1,4 +1,4 @@
-import SecurityCore
+@testable import SecurityCore
 import Testing
 
 struct HMACSHA256Tests {
@@ -44,5 +44,15 @@ struct HMACSHA256Tests {
             return await group.reduce(true) { $0 && $1 }
         }
         #expect(all)
+    }
+
+    @Test func prefixedKeyEqualsTagOfConcatenation() {
+        // The token MAC absorbs its label once; its tag must equal the plain HMAC of label || body.
+        let key = HMACSHA256Key(copying: Array("Jefe".utf8))
+        for prefix in [[UInt8](), Array("agenthost/agent-token/v1".utf8), [UInt8](repeating: 7, count: 130)] {
+            let message = Array("what do ya want for nothing?".utf8)
+            let prefixed = prefix.withUnsafeBytes { key.prefixed(with: $0) }
+            #expect(prefixed.authenticationCode(for: message) == key.authenticationCode(for: prefix + message))
+        }
     }
 }

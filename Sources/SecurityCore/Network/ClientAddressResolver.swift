@@ -1,0 +1,100 @@
+/// Finds the address a request really came from, for rate limits and loopback-only rules.
+///
+/// The socket peer is the answer unless the peer is a configured trusted proxy. Only then are
+/// `Forwarded` (RFC 7239, preferred when present) or `X-Forwarded-For` read, from the right: each
+/// trusted proxy appends the address it saw, so the right-most address that is not itself a trusted
+/// proxy is the client. Without trusted proxies, forwarding headers change nothing, whatever a
+/// client writes into them.
+///
+/// ```swift
+/// let resolver = ClientAddressResolver(trustedProxies: [IPNetwork("10.0.0.0/8")!])
+/// resolver.clientAddress(peer: "10.0.0.5", headers: [HeaderField(name: "X-Forwarded-For", value: "1.2.3.4")])
+/// // 1.2.3.4
+/// ```
+public struct ClientAddressResolver: Sendable {
+    /// Networks whose forwarding headers are believed.
+    public let trustedProxies: [IPNetwork]
+
+    public init(trustedProxies: [IPNetwork] = []) {
+        self.trustedProxies = trustedProxies
+    }
+
+    /// Whether `address` is one of the trusted proxies.
+    public func isTrustedProxy(_ address: IPAddress) -> Bool {
+        trustedProxies.contains { $0.contains(address) }
+    }
+
+    /// The client's address, or `nil` when the peer is unknown or unparsable.
+    public func clientAddress(peer: String?, headers: [HeaderField]) -> IPAddress? {
+        guard let peer, let peerAddress = IPAddress(Self.stripPort(peer[...]) ?? peer[...]) else { return nil }
+        guard !trustedProxies.isEmpty, isTrustedProxy(peerAddress) else { return peerAddress }
+        let chain = Self.forwardedChain(headers) ?? Self.xForwardedForChain(headers)
+        var nearestTrusted = peerAddress
+        for entry in chain.reversed() {
+            // An entry a trusted proxy wrote but that does not parse: stop at the last proxy that
+            // is known, rather than let the client pick a key.
+            guard let address = entry else { return nearestTrusted }
+            guard isTrustedProxy(address) else { return address }
+            nearestTrusted = address
+        }
+        return nearestTrusted
+    }
+
+    /// `for=` values of every `Forwarded` header, in order; `nil` when there is no such header.
+    static func forwardedChain(_ headers: [HeaderField]) -> [IPAddress?]? {
+        let values = headers.filter { asciiCaseInsensitiveEquals($0.name, "forwarded") }.map(\.value)
+        guard !values.isEmpty else { return nil }
+        var chain = [IPAddress?]()
+        for value in values {
+            for element in value.split(separator: ",") {
+                var found: IPAddress?? = nil
+                for pair in element.split(separator: ";") {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    guard parts.count == 2, asciiCaseInsensitiveEquals(trimmed(parts[0]), "for") else { continue }
+                    var node = trimmed(parts[1])
+                    if node.hasPrefix("\""), node.hasSuffix("\""), node.count >= 2 {
+                        node = node.dropFirst().dropLast()
+                    }
+                    found = .some(parseNode(node))
+                }
+                // An element without for= is a hop that did not say: treat it as unknown.
+                chain.append(found ?? nil)
+            }
+        }
+        return chain
+    }
+
+    /// Entries of every `X-Forwarded-For` header, in order.
+    static func xForwardedForChain(_ headers: [HeaderField]) -> [IPAddress?] {
+        headers.filter { asciiCaseInsensitiveEquals($0.name, "x-forwarded-for") }.flatMap { field in
+            field.value.split(separator: ",").map { parseNode(trimmed($0)) }
+        }
+    }
+
+    /// An address with an optional port: `1.2.3.4`, `1.2.3.4:80`, `[::1]`, `[::1]:80`, `::1`.
+    static func parseNode(_ node: Substring) -> IPAddress? {
+        IPAddress(stripPort(node) ?? node)
+    }
+
+    /// The address part of `[v6]:port`, `[v6]` or `v4:port`; `nil` when there is nothing to strip.
+    static func stripPort(_ text: Substring) -> Substring? {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            let rest = text[text.index(after: close)...]
+            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isNumber)) else { return nil }
+            return text[text.index(after: text.startIndex)..<close]
+        }
+        let colons = text.filter { $0 == ":" }.count
+        if colons == 1, let colon = text.firstIndex(of: ":") {
+            return text[..<colon]
+        }
+        return nil
+    }
+
+    static func trimmed(_ text: Substring) -> Substring {
+        guard let first = text.firstIndex(where: { $0 != " " && $0 != "\t" }),
+              let last = text.lastIndex(where: { $0 != " " && $0 != "\t" })
+        else { return "" }
+        return text[first...last]
+    }
+}

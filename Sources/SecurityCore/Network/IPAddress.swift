@@ -1,0 +1,158 @@
+/// An IPv4 or IPv6 address, parsed strictly and compared by value.
+///
+/// IPv4 addresses are held as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), so `10.0.0.1` and
+/// `::ffff:10.0.0.1` are the same address, the same rate-limit key and match the same networks.
+/// Parsing refuses anything ambiguous: leading zeros in IPv4 parts (which some parsers read as
+/// octal), zone ids, more than one `::`, empty or oversized groups.
+///
+/// ```swift
+/// let address = try #require(IPAddress("2001:db8::1"))
+/// address.description  // "2001:db8::1"
+/// ```
+public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
+    /// The 16 bytes of the IPv6 (or IPv4-mapped) form, most significant first.
+    public let high: UInt64
+    public let low: UInt64
+
+    private static let mappedPrefix: UInt64 = 0x0000_FFFF_0000_0000
+
+    /// Builds an address from its two 64-bit halves.
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// An IPv4 address from its 32-bit value.
+    public init(ipv4 value: UInt32) {
+        self.init(high: 0, low: Self.mappedPrefix | UInt64(value))
+    }
+
+    /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (without brackets, port or zone); `nil` if
+    /// `text` is anything else.
+    public init?(_ text: some StringProtocol) {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty, bytes.count <= 45 else { return nil }
+        if !bytes.contains(UInt8(ascii: ":")) {
+            guard let value = Self.parseIPv4(bytes[...]) else { return nil }
+            self.init(ipv4: value)
+        } else {
+            guard let (high, low) = Self.parseIPv6(bytes) else { return nil }
+            self.init(high: high, low: low)
+        }
+    }
+
+    /// Whether this is an IPv4 address (or its IPv4-mapped IPv6 form).
+    public var isIPv4: Bool { high == 0 && low >> 32 == 0xFFFF }
+
+    /// Whether this is a loopback address: `127.0.0.0/8` or `::1`.
+    public var isLoopback: Bool {
+        if isIPv4 { return (low >> 24) & 0xFF == 127 }
+        return high == 0 && low == 1
+    }
+
+    /// The canonical text: dotted quad for IPv4, RFC 5952 form for IPv6.
+    public var description: String {
+        if isIPv4 {
+            let value = UInt32(truncatingIfNeeded: low)
+            return "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+        }
+        var groups = [UInt16]()
+        for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16(truncatingIfNeeded: high >> UInt64(shift))) }
+        for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16(truncatingIfNeeded: low >> UInt64(shift))) }
+        // RFC 5952: compress the longest run of two or more zero groups, the first if tied.
+        var bestStart = -1, bestLength = 1, runStart = -1
+        for index in 0...8 {
+            if index < 8, groups[index] == 0 {
+                if runStart < 0 { runStart = index }
+            } else if runStart >= 0 {
+                if index - runStart > bestLength { bestStart = runStart; bestLength = index - runStart }
+                runStart = -1
+            }
+        }
+        func hex(_ range: Range<Int>) -> String {
+            groups[range].map { String($0, radix: 16) }.joined(separator: ":")
+        }
+        guard bestStart >= 0 else { return hex(0..<8) }
+        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
+    }
+
+    // MARK: Parsing
+
+    private static func parseIPv4(_ bytes: ArraySlice<UInt8>) -> UInt32? {
+        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for part in parts {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            guard part.count == 1 || part.first != UInt8(ascii: "0") else { return nil }
+            let number = part.reduce(UInt32(0)) { $0 * 10 + UInt32($1 - 0x30) }
+            guard number <= 255 else { return nil }
+            value = value << 8 | number
+        }
+        return value
+    }
+
+    private static func parseIPv6(_ bytes: [UInt8]) -> (UInt64, UInt64)? {
+        var head = [UInt16](), tail = [UInt16]()
+        var sawGap = false
+        // Split on "::" at most once.
+        var pieces: [ArraySlice<UInt8>]
+        if let gap = findDoubleColon(bytes) {
+            sawGap = true
+            guard findDoubleColon(Array(bytes[(gap + 2)...])) == nil else { return nil }
+            pieces = [bytes[..<gap], bytes[(gap + 2)...]]
+        } else {
+            pieces = [bytes[...]]
+        }
+        for (pieceIndex, piece) in pieces.enumerated() {
+            guard !piece.isEmpty else { continue }
+            let groups = piece.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+            var parsed = [UInt16]()
+            for (groupIndex, group) in groups.enumerated() {
+                let isLast = pieceIndex == pieces.count - 1 && groupIndex == groups.count - 1
+                if isLast, group.contains(UInt8(ascii: ".")) {
+                    guard let value = parseIPv4(group) else { return nil }
+                    parsed.append(UInt16(value >> 16))
+                    parsed.append(UInt16(value & 0xFFFF))
+                    continue
+                }
+                guard !group.isEmpty, group.count <= 4 else { return nil }
+                var value: UInt16 = 0
+                for byte in group {
+                    guard let digit = hexValue(byte) else { return nil }
+                    value = value << 4 | UInt16(digit)
+                }
+                parsed.append(value)
+            }
+            if pieceIndex == 0 { head = parsed } else { tail = parsed }
+        }
+        let count = head.count + tail.count
+        if sawGap {
+            guard count <= 7 else { return nil }
+        } else {
+            guard count == 8 else { return nil }
+        }
+        let groups = head + [UInt16](repeating: 0, count: 8 - count) + tail
+        var high: UInt64 = 0, low: UInt64 = 0
+        for index in 0..<4 { high = high << 16 | UInt64(groups[index]) }
+        for index in 4..<8 { low = low << 16 | UInt64(groups[index]) }
+        return (high, low)
+    }
+
+    private static func findDoubleColon(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 2 else { return nil }
+        for index in 0..<(bytes.count - 1) where bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: ":") {
+            return index
+        }
+        return nil
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

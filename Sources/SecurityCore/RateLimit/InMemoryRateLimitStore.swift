@@ -1,0 +1,121 @@
+import Synchronization
+
+/// Rate-limit buckets in this process's memory, with a hard cap on how many keys it tracks.
+///
+/// Keys are hashed with the standard library's per-process random seed (SipHash), so a client
+/// cannot choose keys that collide; scope and key together pick one of 16 shards, each behind its
+/// own lock, so the two cores rarely wait on each other. A call that touches several shards locks
+/// them in index order. Memory stays under the cap: see ``BucketTable`` for what is dropped first.
+///
+/// ```swift
+/// let store = InMemoryRateLimitStore(maximumKeys: 1_000_000)
+/// ```
+public final class InMemoryRateLimitStore: RateLimitStore {
+    /// The default cap on tracked buckets.
+    public static let defaultMaximumKeys = 1_000_000
+    static let shardCount = 16
+
+    final class Shard: Sendable {
+        let table: Mutex<BucketTable>
+
+        init(maximumCount: Int) {
+            table = Mutex(BucketTable(maximumCount: maximumCount))
+        }
+    }
+
+    private let shards: [Shard]
+    /// The cap on tracked buckets across all shards.
+    public let maximumKeys: Int
+
+    /// A store that tracks at most `maximumKeys` buckets (at least one per shard).
+    public init(maximumKeys: Int = InMemoryRateLimitStore.defaultMaximumKeys) {
+        let perShard = max(1, (maximumKeys + Self.shardCount - 1) / Self.shardCount)
+        self.maximumKeys = perShard * Self.shardCount
+        self.shards = (0..<Self.shardCount).map { _ in Shard(maximumCount: perShard) }
+    }
+
+    /// How many buckets are tracked now.
+    public var trackedKeys: Int {
+        shards.reduce(0) { total, shard in total + shard.table.withLock { $0.count } }
+    }
+
+    /// Bytes held by the bucket tables (slots only; the fixed per-shard overhead is not counted).
+    public var tableBytes: Int {
+        shards.reduce(0) { total, shard in
+            total + shard.table.withLock { $0.capacity } * MemoryLayout<BucketTable.Slot>.stride
+        }
+    }
+
+    public func acquire(_ request: BucketRequest, mode: AcquireMode, now: Int64) -> BucketState {
+        let hash = Self.hash(scope: request.scope.name, key: request.key)
+        return shards[Self.shard(of: hash)].table.withLock { table in
+            let (state, arrival) = GCRA.evaluate(stored: table.arrival(of: hash), request: request, now: now)
+            if Self.commits(mode, allowed: state.allowed) {
+                table.store(hash, arrival: Self.charged(arrival, state: state, request: request), now: now)
+            }
+            return state
+        }
+    }
+
+    public func acquire(_ requests: [BucketRequest], mode: AcquireMode, now: Int64) -> [BucketState] {
+        if requests.count == 1 { return [acquire(requests[0], mode: mode, now: now)] }
+        let hashes = requests.map { Self.hash(scope: $0.scope.name, key: $0.key) }
+        let shardIndices = hashes.map(Self.shard(of:))
+        let ordered = Array(Set(shardIndices)).sorted()
+        return withLocks(ordered[...], held: []) { tables in
+            var states = [BucketState]()
+            for (index, request) in requests.enumerated() {
+                let table = tables[ordered.firstIndex(of: shardIndices[index])!]
+                states.append(GCRA.evaluate(stored: table.pointee.arrival(of: hashes[index]), request: request, now: now).state)
+            }
+            guard Self.commits(mode, allowed: states.allSatisfy(\.allowed)) else { return states }
+            for (index, request) in requests.enumerated() {
+                let table = tables[ordered.firstIndex(of: shardIndices[index])!]
+                // Two requests for one bucket in one call: the second sees the first's write.
+                let stored = table.pointee.arrival(of: hashes[index])
+                let (state, arrival) = GCRA.evaluate(stored: stored, request: request, now: now)
+                table.pointee.store(hashes[index], arrival: Self.charged(arrival, state: state, request: request), now: now)
+            }
+            return states
+        }
+    }
+
+    private static func commits(_ mode: AcquireMode, allowed: Bool) -> Bool {
+        switch mode {
+        case .check: false
+        case .ifAllAllowed: allowed
+        case .always: true
+        }
+    }
+
+    /// The arrival time to store: a refused event that is counted anyway (``AcquireMode/always``)
+    /// still moves the bucket on by its cost.
+    private static func charged(_ arrival: Int64, state: BucketState, request: BucketRequest) -> Int64 {
+        state.allowed ? arrival : arrival + request.scope.emissionInterval * Int64(request.cost)
+    }
+
+    /// Locks the shards in `indices` in order and lends `body` their tables.
+    private func withLocks(
+        _ indices: ArraySlice<Int>, held: [UnsafeMutablePointer<BucketTable>],
+        _ body: ([UnsafeMutablePointer<BucketTable>]) -> [BucketState]
+    ) -> [BucketState] {
+        guard let first = indices.first else { return body(held) }
+        return shards[first].table.withLock { table in
+            withUnsafeMutablePointer(to: &table) { pointer in
+                withLocks(indices.dropFirst(), held: held + [pointer], body)
+            }
+        }
+    }
+
+    static func hash(scope: String, key: String) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(scope)
+        hasher.combine(key)
+        let value = UInt64(bitPattern: Int64(hasher.finalize()))
+        return value == 0 ? 1 : value
+    }
+
+    static func shard(of hash: UInt64) -> Int {
+        Int(truncatingIfNeeded: hash & UInt64(shardCount - 1))
+    }
+}

@@ -1,0 +1,148 @@
+/// A named rate limit: how many requests per period, how big a burst, keyed by what, on which
+/// routes, and whether it counts requests or failed authentications.
+///
+/// ```swift
+/// let sensitive = try RateLimitScope(
+///     name: "sensitive", limit: 20, period: .seconds(60), key: .client,
+///     routes: [RouteMatch("POST /api/agents")!])
+/// ```
+public struct RateLimitScope: Hashable, Sendable {
+    /// What a bucket is keyed by.
+    public enum Key: String, Hashable, Sendable, CaseIterable {
+        /// The client address (see ``ClientAddressResolver``).
+        case client
+        /// The authenticated principal's agent id.
+        case principal
+        /// The pair: one principal from one address.
+        case clientAndPrincipal = "client+principal"
+    }
+
+    /// What spends from the bucket.
+    public enum Counts: String, Hashable, Sendable, CaseIterable {
+        /// Every request the scope applies to.
+        case requests
+        /// Only failed authentications; once they run out, every request from the key is refused
+        /// until the bucket refills.
+        case authenticationFailures = "authentication-failures"
+    }
+
+    /// The scope's name, shown in headers and 429 bodies.
+    public let name: String
+    /// Requests per period.
+    public let limit: Int
+    /// The period of `limit`.
+    public let period: Duration
+    /// How many requests may come at once from a full bucket (defaults to `limit`).
+    public let burst: Int
+    /// What the bucket is keyed by.
+    public let key: Key
+    /// What spends from it.
+    public let counts: Counts
+    /// The routes it applies to; empty means every route.
+    public let routes: [RouteMatch]
+
+    /// Nanoseconds between two requests at the sustained rate.
+    let emissionInterval: Int64
+    /// How far ahead of now a bucket's arrival time may run: `burst` intervals.
+    let tolerance: Int64
+
+    /// Checks and builds a scope. Throws ``RateLimitError`` for an empty or odd name, a limit or
+    /// burst below 1, or a period outside one second to one day.
+    public init(
+        name: String, limit: Int, period: Duration, burst: Int? = nil, key: Key = .client,
+        counts: Counts = .requests, routes: [RouteMatch] = []
+    ) throws {
+        guard (try? IdentifierRule.check(name, kind: "scope")) != nil else {
+            throw RateLimitError("scope name must be 1-128 characters of A-Z a-z 0-9 _ -")
+        }
+        let (seconds, attoseconds) = period.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        guard seconds >= 1, seconds <= 86_400 else {
+            throw RateLimitError("scope \(name): period must be between 1 second and 1 day")
+        }
+        guard limit >= 1, limit <= nanoseconds / 1000 else {
+            throw RateLimitError("scope \(name): limit must be at least 1 and at most one per microsecond")
+        }
+        let burst = burst ?? limit
+        guard burst >= 1, burst <= 1_000_000 else {
+            throw RateLimitError("scope \(name): burst must be between 1 and 1000000")
+        }
+        self.name = name
+        self.limit = limit
+        self.period = period
+        self.burst = burst
+        self.key = key
+        self.counts = counts
+        self.routes = routes
+        self.emissionInterval = nanoseconds / Int64(limit)
+        self.tolerance = emissionInterval * Int64(burst)
+    }
+
+    /// Whether the scope applies to a request for `method` and `path`.
+    public func applies(method: String, path: Substring) -> Bool {
+        routes.isEmpty || routes.contains { $0.matches(method: method, path: path) }
+    }
+
+    /// agtOS's defaults: `general` 100 per minute per client on `/api/*` and `/auth/verify`;
+    /// `sensitive` 20 per minute per client on token minting, credentials and login;
+    /// `auth-failures` 10 failed authentications per minute per client.
+    public static var defaults: [RateLimitScope] {
+        // The literals below are valid, so these initialisers cannot throw.
+        [
+            try! RateLimitScope(
+                name: "general", limit: 100, period: .seconds(60),
+                routes: ["/api/*", "/auth/verify"].map { RouteMatch($0)! }),
+            try! RateLimitScope(
+                name: "sensitive", limit: 20, period: .seconds(60),
+                routes: ["POST /api/agents", "/api/tokens*", "/api/credentials*", "/auth/login"].map { RouteMatch($0)! }),
+            try! RateLimitScope(
+                name: "auth-failures", limit: 10, period: .seconds(60), counts: .authenticationFailures),
+        ]
+    }
+}
+
+/// A route a scope applies to: an optional method and a path, exact or ending in `*` for a prefix.
+public struct RouteMatch: Hashable, Sendable, CustomStringConvertible {
+    /// The method, upper case; `nil` for any.
+    public let method: String?
+    /// The path, without its trailing `*`.
+    public let path: String
+    /// Whether `path` is a prefix.
+    public let isPrefix: Bool
+
+    /// Parses `"/api/*"`, `"POST /api/agents"` and the like; `nil` if it is not of that shape.
+    public init?(_ text: String) {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 1 || parts.count == 2 else { return nil }
+        let pathText = String(parts[parts.count - 1])
+        guard pathText.hasPrefix("/") else { return nil }
+        if parts.count == 2 {
+            guard parts[0].allSatisfy({ $0.isASCII && $0.isLetter }) else { return nil }
+            method = parts[0].uppercased()
+        } else {
+            method = nil
+        }
+        isPrefix = pathText.hasSuffix("*")
+        path = isPrefix ? String(pathText.dropLast()) : pathText
+        guard !path.contains("*") else { return nil }
+    }
+
+    public func matches(method requestMethod: String, path requestPath: Substring) -> Bool {
+        if let method, method != requestMethod { return false }
+        return isPrefix ? requestPath.hasPrefix(path) : requestPath == path
+    }
+
+    public var description: String { (method.map { $0 + " " } ?? "") + path + (isPrefix ? "*" : "") }
+}
+
+/// A rate-limit configuration that cannot work.
+public struct RateLimitError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public let reason: String
+
+    init(_ reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}

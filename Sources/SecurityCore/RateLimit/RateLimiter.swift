@@ -1,0 +1,155 @@
+/// Applies the configured ``RateLimitScope``s to requests, in the pipeline's two places: before
+/// authentication (per client) and after authorization (per principal).
+///
+/// Every applicable scope is checked before any is charged, so a request refused by one scope
+/// spends from none. Requests refused later for other reasons (a bad credential, a policy denial)
+/// still count against the client's scopes, and a failed authentication also spends from the
+/// `authentication-failures` scopes.
+///
+/// ```swift
+/// let limiter = RateLimiter(scopes: RateLimitScope.defaults)
+/// let decision = limiter.admit(method: "POST", path: "/api/agents", client: "10.0.0.7", principal: nil)
+/// if let refusal = decision.refusal { respond(refusal) }
+/// ```
+public struct RateLimiter: Sendable {
+    /// The scopes in force, in configuration order.
+    public let scopes: [RateLimitScope]
+    /// Where buckets live.
+    public let store: any RateLimitStore
+    private let ticks: any TickSource
+
+    public init(
+        scopes: [RateLimitScope] = RateLimitScope.defaults,
+        store: any RateLimitStore = InMemoryRateLimitStore(),
+        ticks: any TickSource = SystemTickSource()
+    ) {
+        self.scopes = scopes
+        self.store = store
+        self.ticks = ticks
+    }
+
+    /// The key used when the client address is unknown: such requests share one bucket.
+    public static let unknownClient = "unknown"
+
+    /// Step 2, before authentication: would the client's request scopes, and its
+    /// authentication-failure budget, admit one more request? Spends nothing.
+    public func check(method: String, path: Substring, client: String?) -> RateLimitDecision {
+        let requests = buckets(method: method, path: path, client: client, principal: nil, counting: nil)
+        guard !requests.isEmpty else { return .unlimited }
+        return decide(requests, store.acquire(requests, mode: .check, now: ticks.nanoseconds()))
+    }
+
+    /// Step 5, after authorization: spends one request from every applicable request scope
+    /// (client and principal keyed) if all of them allow it, else from none.
+    public func admit(method: String, path: Substring, client: String?, principal: String?) -> RateLimitDecision {
+        let requests = buckets(method: method, path: path, client: client, principal: principal, counting: .requests)
+        guard !requests.isEmpty else { return .unlimited }
+        return decide(requests, store.acquire(requests, mode: .ifAllAllowed, now: ticks.nanoseconds()))
+    }
+
+    /// A request that was refused after step 2 (bad credential, policy denial): it still spends
+    /// from the client's request scopes, and from the authentication-failure scopes when
+    /// `authenticationFailed`.
+    public func recordRefused(method: String, path: Substring, client: String?, authenticationFailed: Bool) {
+        var requests = buckets(method: method, path: path, client: client, principal: nil, counting: .requests)
+        if authenticationFailed {
+            requests += buckets(method: method, path: path, client: client, principal: nil, counting: .authenticationFailures)
+        }
+        guard !requests.isEmpty else { return }
+        _ = store.acquire(requests, mode: .always, now: ticks.nanoseconds())
+    }
+
+    /// The buckets of the scopes that apply. With `principal == nil`, scopes keyed by principal are
+    /// left out; `counting == nil` takes both kinds.
+    func buckets(
+        method: String, path: Substring, client: String?, principal: String?, counting: RateLimitScope.Counts?
+    ) -> [BucketRequest] {
+        var requests = [BucketRequest]()
+        let clientKey = client ?? Self.unknownClient
+        for scope in scopes where scope.applies(method: method, path: path) {
+            if let counting, scope.counts != counting { continue }
+            let key: String
+            switch scope.key {
+            case .client: key = clientKey
+            case .principal:
+                guard let principal else { continue }
+                key = principal
+            case .clientAndPrincipal:
+                guard let principal else { continue }
+                key = clientKey + "|" + principal
+            }
+            requests.append(BucketRequest(scope: scope, key: key))
+        }
+        return requests
+    }
+
+    private func decide(_ requests: [BucketRequest], _ states: [BucketState]) -> RateLimitDecision {
+        // Report the refusing scope with the longest wait, or else the scope with the least left.
+        var chosen = 0
+        for index in states.indices.dropFirst() {
+            let (best, candidate) = (states[chosen], states[index])
+            if candidate.allowed != best.allowed {
+                if !candidate.allowed { chosen = index }
+            } else if candidate.allowed ? candidate.remaining < best.remaining : candidate.retryAfter > best.retryAfter {
+                chosen = index
+            }
+        }
+        return RateLimitDecision(scope: requests[chosen].scope, state: states[chosen])
+    }
+}
+
+/// What the limiter said about one request: whether it may go on, and the headers that tell the
+/// client where it stands.
+public struct RateLimitDecision: Hashable, Sendable {
+    /// The scope reported: the one that refused, or the one with the least left.
+    public let scope: RateLimitScope?
+    /// That scope's bucket.
+    public let state: BucketState?
+
+    /// No scope applied.
+    public static let unlimited = RateLimitDecision(scope: nil, state: nil)
+
+    /// Whether the request may go on.
+    public var allowed: Bool { state?.allowed ?? true }
+
+    /// `X-RateLimit-*` and the IETF draft `RateLimit-Policy` / `RateLimit` fields, plus
+    /// `Retry-After` on a refusal. Empty when no scope applied.
+    public var headers: [HeaderField] {
+        guard let scope, let state else { return [] }
+        let window = scope.period.components.seconds
+        let reset = Self.seconds(state.resetAfter)
+        var fields = [
+            HeaderField(name: "X-RateLimit-Limit", value: String(scope.limit)),
+            HeaderField(name: "X-RateLimit-Remaining", value: String(state.remaining)),
+            HeaderField(name: "X-RateLimit-Reset", value: String(reset)),
+            HeaderField(name: "RateLimit-Policy", value: "\"\(scope.name)\";q=\(scope.limit);w=\(window)"),
+            HeaderField(name: "RateLimit", value: "\"\(scope.name)\";r=\(state.remaining);t=\(reset)"),
+        ]
+        if !state.allowed {
+            fields.append(HeaderField(name: "Retry-After", value: String(max(1, Self.seconds(state.retryAfter)))))
+        }
+        return fields
+    }
+
+    /// The 429 to send, or `nil` when the request may go on.
+    public var refusal: Refusal? {
+        guard let scope, let state, !state.allowed else { return nil }
+        let wait = max(1, Self.seconds(state.retryAfter))
+        let detail = scope.counts == .authenticationFailures
+            ? "Too many failed authentications from this client (scope \(scope.name)); retry in \(wait) s."
+            : "Rate limit of scope \(scope.name) reached: \(scope.limit) requests per \(scope.period.components.seconds) s; retry in \(wait) s."
+        return Refusal(
+            status: 429,
+            problem: Problem(
+                type: "urn:agenthost:problem:rate-limited", title: "Too Many Requests", status: 429,
+                detail: detail, code: "rate_limited", extensions: ["scope": .string(scope.name)]
+            ),
+            headers: headers
+        )
+    }
+
+    /// Whole seconds, rounded up.
+    static func seconds(_ nanoseconds: Int64) -> Int64 {
+        nanoseconds <= 0 ? 0 : (nanoseconds + 999_999_999) / 1_000_000_000
+    }
+}
