@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C stays at the edge: only Sources/SecurityCore/Crypto imports these two modules.
@@ -38,7 +39,7 @@ let package = Package(
         ),
         .target(
             name: "SecurityCore",
-            dependencies: ["CSodium", "COpenSSL"]
+            dependencies: ["CSodium", "COpenSSL", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "AgentHost",
@@ -48,6 +49,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [
+                // Compiled into the binary, so `agenthost` needs no files beside it.
+                .embedInCode("Policy/default-policy.yaml"),
+                .embedInCode("Policy/default-policy.cases.yaml"),
             ]
         ),
         .executableTarget(
