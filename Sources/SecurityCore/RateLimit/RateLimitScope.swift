@@ -67,6 +67,14 @@ public struct RateLimitScope: Hashable, Sendable {
         guard burst >= 1, burst <= 1_000_000 else {
             throw RateLimitError("scope \(name): burst must be between 1 and 1000000")
         }
+        self.init(checked: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes)
+    }
+
+    /// Builds a scope from values already known to be valid.
+    private init(
+        checked name: String, limit: Int, period: Duration, burst: Int, key: Key, counts: Counts, routes: [RouteMatch]
+    ) {
+        let (seconds, attoseconds) = period.components
         self.name = name
         self.limit = limit
         self.period = period
@@ -74,7 +82,7 @@ public struct RateLimitScope: Hashable, Sendable {
         self.key = key
         self.counts = counts
         self.routes = routes
-        self.emissionInterval = nanoseconds / Int64(limit)
+        self.emissionInterval = (seconds * 1_000_000_000 + attoseconds / 1_000_000_000) / Int64(limit)
         self.tolerance = emissionInterval * Int64(burst)
     }
 
@@ -87,16 +95,17 @@ public struct RateLimitScope: Hashable, Sendable {
     /// `sensitive` 20 per minute per client on token minting, credentials and login;
     /// `auth-failures` 10 failed authentications per minute per client.
     public static var defaults: [RateLimitScope] {
-        // The literals below are valid, so these initialisers cannot throw.
-        [
-            try! RateLimitScope(
-                name: "general", limit: 100, period: .seconds(60),
-                routes: ["/api/*", "/auth/verify"].map { RouteMatch($0)! }),
-            try! RateLimitScope(
-                name: "sensitive", limit: 20, period: .seconds(60),
-                routes: ["POST /api/agents", "/api/tokens*", "/api/credentials*", "/auth/login"].map { RouteMatch($0)! }),
-            try! RateLimitScope(
-                name: "auth-failures", limit: 10, period: .seconds(60), counts: .authenticationFailures),
+        func routes(_ texts: [String]) -> [RouteMatch] { texts.compactMap(RouteMatch.init) }
+        return [
+            RateLimitScope(
+                checked: "general", limit: 100, period: .seconds(60), burst: 100, key: .client, counts: .requests,
+                routes: routes(["/api/*", "/auth/verify"])),
+            RateLimitScope(
+                checked: "sensitive", limit: 20, period: .seconds(60), burst: 20, key: .client, counts: .requests,
+                routes: routes(["POST /api/agents", "/api/tokens*", "/api/credentials*", "/auth/login"])),
+            RateLimitScope(
+                checked: "auth-failures", limit: 10, period: .seconds(60), burst: 10, key: .client,
+                counts: .authenticationFailures, routes: []),
         ]
     }
 }

@@ -97,6 +97,10 @@ struct RateLimiterTests {
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x", limit: 1, period: .milliseconds(10)) }
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x", limit: 1, period: .seconds(86_401)) }
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x", limit: 1, period: .seconds(1), burst: 0) }
+        let defaults = RateLimitScope.defaults
+        #expect(defaults.map(\.name) == ["general", "sensitive", "auth-failures"])
+        #expect(defaults.map(\.routes.count) == [2, 4, 0])
+        #expect(defaults.map(\.limit) == [100, 20, 10])
         #expect(RouteMatch("api") == nil)
         #expect(RouteMatch("GET /a/*/b") == nil)
         #expect(RouteMatch("get /a")?.description == "GET /a")
