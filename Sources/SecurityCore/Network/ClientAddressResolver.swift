@@ -26,7 +26,7 @@ public struct ClientAddressResolver: Sendable {
 
     /// The client's address, or `nil` when the peer is unknown or unparsable.
     public func clientAddress(peer: String?, headers: [HeaderField]) -> IPAddress? {
-        guard let peer, let peerAddress = IPAddress(Self.stripPort(peer[...]) ?? peer[...]) else { return nil }
+        guard let peer, let peerAddress = Self.parseNode(peer[...]) else { return nil }
         guard !trustedProxies.isEmpty, isTrustedProxy(peerAddress) else { return peerAddress }
         let chain = Self.forwardedChain(headers) ?? Self.xForwardedForChain(headers)
         var nearestTrusted = peerAddress

@@ -46,8 +46,7 @@ public struct PolicyLoadError: Error, Hashable, Sendable, CustomStringConvertibl
 public enum PolicyLoader {
     /// Parses and checks `text`. `source` names it in errors.
     public static func load(yaml text: String, source: String = "policy") throws(PolicyLoadError) -> Policy {
-        var reader = Reader(source: source)
-        return try reader.policy(text)
+        try Reader(source: source).policy(text)
     }
 
     /// Reads and checks the file at `path`.
@@ -106,7 +105,7 @@ public enum PolicyLoader {
             return false
         }
 
-        mutating func policy(_ text: String) throws(PolicyLoadError) -> Policy {
+        func policy(_ text: String) throws(PolicyLoadError) -> Policy {
             let root: Node
             do {
                 guard let composed = try Yams.compose(yaml: text) else { throw fail(nil, nil, "the policy is empty") }

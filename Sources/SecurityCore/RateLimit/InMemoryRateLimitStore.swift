@@ -63,18 +63,20 @@ public final class InMemoryRateLimitStore: RateLimitStore {
         let shardIndices = hashes.map(Self.shard(of:))
         let ordered = Array(Set(shardIndices)).sorted()
         return withLocks(ordered[...], held: []) { tables in
+            // Evaluate in order against what the earlier requests of this call would leave, so two
+            // requests for one bucket are checked together; write only after all are decided.
+            var pending = [UInt64: Int64]()
             var states = [BucketState]()
             for (index, request) in requests.enumerated() {
                 let table = tables[ordered.firstIndex(of: shardIndices[index])!]
-                states.append(GCRA.evaluate(stored: table.pointee.arrival(of: hashes[index]), request: request, now: now).state)
+                let stored = pending[hashes[index]] ?? table.pointee.arrival(of: hashes[index])
+                let (state, arrival) = GCRA.evaluate(stored: stored, request: request, now: now)
+                states.append(state)
+                pending[hashes[index]] = Self.charged(arrival, state: state, request: request)
             }
             guard Self.commits(mode, allowed: states.allSatisfy(\.allowed)) else { return states }
-            for (index, request) in requests.enumerated() {
-                let table = tables[ordered.firstIndex(of: shardIndices[index])!]
-                // Two requests for one bucket in one call: the second sees the first's write.
-                let stored = table.pointee.arrival(of: hashes[index])
-                let (state, arrival) = GCRA.evaluate(stored: stored, request: request, now: now)
-                table.pointee.store(hashes[index], arrival: Self.charged(arrival, state: state, request: request), now: now)
+            for (index, hash) in hashes.enumerated() {
+                tables[ordered.firstIndex(of: shardIndices[index])!].pointee.store(hash, arrival: pending[hash]!, now: now)
             }
             return states
         }

@@ -186,4 +186,16 @@ struct InMemoryRateLimitStoreTests {
         // b was not charged by the refused call: two left.
         #expect(store.acquire(BucketRequest(scope: b, key: "k"), mode: .check, now: 0).remaining == 1)
     }
+
+    @Test func twoRequestsForOneBucketInOneCallAreCheckedTogether() throws {
+        let scope = try RateLimitScope(name: "one", limit: 1, period: .seconds(60))
+        let other = try RateLimitScope(name: "other", limit: 5, period: .seconds(60))
+        let store = InMemoryRateLimitStore()
+        let twice = [BucketRequest(scope: scope, key: "k"), BucketRequest(scope: other, key: "k"), BucketRequest(scope: scope, key: "k")]
+        let states = store.acquire(twice, mode: .ifAllAllowed, now: 0)
+        #expect(states.map { $0.allowed } == [true, true, false])
+        // Refused as a whole: neither bucket was charged.
+        #expect(store.acquire(BucketRequest(scope: scope, key: "k"), mode: .check, now: 0).allowed)
+        #expect(store.acquire(BucketRequest(scope: other, key: "k"), mode: .check, now: 0).remaining == 4)
+    }
 }
