@@ -28,34 +28,74 @@ public struct SecurityMiddleware: RouterMiddleware {
             peerAddress: context.remoteAddress?.ipAddress,
             bodyLength: request.headers[.contentLength].flatMap { Int($0) }
         )
+        if facts.path == SecurityPipeline.forwardAuthPath, request.method == .get || request.method == .head {
+            return forwardAuth(facts, context: context)
+        }
         switch pipeline.evaluate(facts) {
         case .allow(let principal, let headers):
+            var request = request
+            let limit = pipeline.bodyLimit(method: facts.method, path: facts.path)
+            do {
+                // Read at most the cap: an endless or mislabelled body is cut off here.
+                _ = try await request.collectBody(upTo: limit)
+            } catch is NIOTooManyBytesError {
+                let refusal = Refusal(
+                    status: 413, code: "body_too_large",
+                    detail: "The request body is larger than this route accepts (\(limit) bytes).",
+                    extensions: ["limit": .integer(Int64(limit))]
+                )
+                log(refusal, facts, context)
+                return Self.response(for: refusal)
+            }
             var context = context
             context.principal = principal
             var response = try await next(request, context)
-            for header in headers {
-                if let name = HTTPField.Name(header.name) { response.headers.append(HTTPField(name: name, value: header.value)) }
-            }
+            Self.append(headers, to: &response.headers)
+            return response
+        case .preflight(let headers):
+            var response = Response(status: .noContent)
+            Self.append(headers, to: &response.headers)
             return response
         case .deny(let refusal):
-            context.logger.notice(
-                "request refused",
-                metadata: [
-                    "code": .string(refusal.problem.code), "status": .stringConvertible(refusal.status),
-                    "method": .string(facts.method), "path": .string(facts.path),
-                    "peer": .string(facts.peerAddress ?? "-"),
-                ]
-            )
+            log(refusal, facts, context)
             return Self.response(for: refusal)
+        }
+    }
+
+    /// `GET /auth/verify`: 200 with the verified identity headers, or the refusal.
+    private func forwardAuth(_ facts: RequestFacts, context: Context) -> Response {
+        switch pipeline.evaluateForwardAuth(facts) {
+        case .allow(_, let headers), .preflight(let headers):
+            var response = Response(status: .ok, headers: [.cacheControl: "no-store"])
+            Self.append(headers, to: &response.headers)
+            return response
+        case .deny(let refusal):
+            log(refusal, facts, context)
+            return Self.response(for: refusal)
+        }
+    }
+
+    private func log(_ refusal: Refusal, _ facts: RequestFacts, _ context: Context) {
+        context.logger.notice(
+            "request refused",
+            metadata: [
+                "code": .string(refusal.problem.code), "status": .stringConvertible(refusal.status),
+                "method": .string(facts.method), "path": .string(String(facts.path.prefix { $0 != "?" }.prefix(256))),
+                "peer": .string(facts.peerAddress ?? "-"),
+            ]
+        )
+    }
+
+    static func append(_ fields: [HeaderField], to headers: inout HTTPFields) {
+        for field in fields {
+            if let name = HTTPField.Name(field.name) { headers.append(HTTPField(name: name, value: field.value)) }
         }
     }
 
     /// The HTTP response for a refusal: its status, headers and problem+json body.
     public static func response(for refusal: Refusal) -> Response {
         var headers: HTTPFields = [.contentType: Problem.mediaType, .cacheControl: "no-store"]
-        for header in refusal.headers {
-            if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
-        }
+        append(refusal.headers, to: &headers)
         return Response(
             status: HTTPResponse.Status(code: refusal.status),
             headers: headers,

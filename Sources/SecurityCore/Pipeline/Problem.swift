@@ -27,6 +27,33 @@ public struct Problem: Hashable, Sendable {
         self.extensions = extensions.filter { !Self.standardMembers.contains($0.key) }
     }
 
+    /// A problem of AgentHost's own: its type is `urn:agenthost:problem:` and the code with
+    /// dashes, its title the status's reason phrase.
+    public init(status: Int, code: String, detail: String, extensions: [String: JSONValue] = [:]) {
+        self.init(
+            type: "urn:agenthost:problem:" + String(code.map { $0 == "_" ? "-" : $0 }), title: Self.title(of: status),
+            status: status, detail: detail, code: code, extensions: extensions
+        )
+    }
+
+    /// The reason phrase of the statuses the pipeline sends.
+    static func title(of status: Int) -> String {
+        switch status {
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 409: "Conflict"
+        case 413: "Content Too Large"
+        case 415: "Unsupported Media Type"
+        case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
+        case 500: "Internal Server Error"
+        case 503: "Service Unavailable"
+        default: "Error"
+        }
+    }
+
     private static let standardMembers: Set<String> = ["type", "title", "status", "detail", "code"]
 
     /// The media type of ``json``.

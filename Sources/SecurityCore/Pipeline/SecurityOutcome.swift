@@ -12,12 +12,21 @@ public struct Refusal: Hashable, Sendable, Error {
         self.problem = problem
         self.headers = headers
     }
+
+    /// A refusal with one of AgentHost's own problems (see ``Problem/init(status:code:detail:extensions:)``).
+    public init(
+        status: Int, code: String, detail: String, extensions: [String: JSONValue] = [:], headers: [HeaderField] = []
+    ) {
+        self.init(status: status, problem: Problem(status: status, code: code, detail: detail, extensions: extensions), headers: headers)
+    }
 }
 
 /// The pipeline's answer about one request.
 public enum SecurityOutcome: Hashable, Sendable {
-    /// Serve the request. `principal` is `nil` on public paths that need no credential.
+    /// Serve the request. `principal` is `nil` on public paths and for anonymous access.
     case allow(principal: Principal?, headers: [HeaderField])
+    /// Answer a CORS preflight with `204 No Content` and these headers; do not run the handler.
+    case preflight(headers: [HeaderField])
     /// Answer with the refusal and do not run the handler.
     case deny(Refusal)
 }

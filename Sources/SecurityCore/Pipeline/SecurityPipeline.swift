@@ -1,13 +1,24 @@
 /// The framework-free security check for one request: facts in, an outcome out.
 ///
-/// This first version authenticates; policies and rate limits come in later steps of the same
-/// pipeline. A credential that is presented is always verified, in every mode. Credentials are read
-/// from `Authorization: Bearer …` or `X-Agent-Token`, never from the query string.
+/// ``evaluate(_:)`` runs DESIGN.md's order and stops at the first refusal:
+/// 1. size: a declared body over the route's cap → 413;
+/// 2. exempt paths (`/health`) are served from here on without a credential or limits;
+/// 3. the client's rate limits, and its budget of failed authentications → 429;
+///    a CORS preflight is answered here;
+/// 4. authentication → 401 with `WWW-Authenticate` (a failure also spends from the client's
+///    authentication-failure budget);
+/// 5. the policy's decision → 403 naming the rule (401 for an anonymous request it refuses);
+/// 6. every applicable rate limit, client and principal keyed, spent together → 429;
+/// 7. allow, with the rate-limit and CORS headers to add to the response.
+///
+/// A credential that is presented is always verified, in every mode. Credentials are read from
+/// `Authorization: Bearer …` or `X-Agent-Token`, never from the query string.
 ///
 /// ```swift
-/// let pipeline = SecurityPipeline(configuration: .init(verifier: verifier))
+/// let pipeline = SecurityPipeline(configuration: .init(verifier: verifier, policy: policy))
 /// switch pipeline.evaluate(facts) {
 /// case .allow(let principal, let headers): serve(principal, headers)
+/// case .preflight(let headers): respond(204, headers)
 /// case .deny(let refusal): respond(refusal.status, refusal.problem.json, refusal.headers)
 /// }
 /// ```
@@ -18,19 +29,39 @@ public struct SecurityPipeline: Sendable {
         public var verifier: TokenVerifier
         /// Secure (credential required) or header-trust.
         public var mode: AuthenticationMode
-        /// Paths served without a credential (exact match, query ignored), such as `/health`.
+        /// Paths served without a credential or rate limits (exact match, query ignored), such as
+        /// `/health`.
         public var publicPaths: Set<String>
         /// The realm named in `WWW-Authenticate`.
         public var realm: String
+        /// The authorization policy. `nil` permits every authenticated principal everything, which
+        /// suits only an embedding that authorizes on its own.
+        public var policy: Policy?
+        /// The rate limits; `nil` for none.
+        public var rateLimiter: RateLimiter?
+        /// How the client's address is found (trusted proxies).
+        public var clientAddresses: ClientAddressResolver
+        /// Body caps.
+        public var bodyLimits: BodyLimits
+        /// Which browser origins may call; `nil` sends no CORS headers and refuses preflights.
+        public var cors: CORSPolicy?
 
         public init(
             verifier: TokenVerifier, mode: AuthenticationMode = .secure,
-            publicPaths: Set<String> = ["/health"], realm: String = "agenthost"
+            publicPaths: Set<String> = ["/health"], realm: String = "agenthost",
+            policy: Policy? = nil, rateLimiter: RateLimiter? = RateLimiter(),
+            clientAddresses: ClientAddressResolver = ClientAddressResolver(),
+            bodyLimits: BodyLimits = .standard, cors: CORSPolicy? = nil
         ) {
             self.verifier = verifier
             self.mode = mode
             self.publicPaths = publicPaths
             self.realm = realm
+            self.policy = policy
+            self.rateLimiter = rateLimiter
+            self.clientAddresses = clientAddresses
+            self.bodyLimits = bodyLimits
+            self.cors = cors
         }
     }
 
@@ -41,160 +72,131 @@ public struct SecurityPipeline: Sendable {
         self.configuration = configuration
     }
 
+    /// The body cap of a request, for servers that enforce it while reading.
+    public func bodyLimit(method: String, path: String) -> Int {
+        let raw = path[...].prefix { $0 != "?" && $0 != "#" }
+        return configuration.bodyLimits.limit(method: method, path: RequestPath.canonical(raw) ?? raw)
+    }
+
     /// Decides about one request.
     public func evaluate(_ facts: RequestFacts) -> SecurityOutcome {
-        if configuration.publicPaths.contains(String(facts.pathWithoutQuery)) {
-            return .allow(principal: nil, headers: [])
+        let cors = configuration.cors?.responseHeaders(origin: facts.values(of: "origin").first) ?? []
+        guard let path = RequestPath.canonical(facts.pathWithoutQuery) else {
+            return .deny(Self.badPath.adding(cors))
         }
-        switch authenticate(facts) {
-        case .success(let principal): return .allow(principal: principal, headers: [])
-        case .failure(let refusal): return .deny(refusal)
+        if let length = facts.bodyLength {
+            let limit = configuration.bodyLimits.limit(method: facts.method, path: path)
+            if length > limit { return .deny(Self.tooLarge(limit: limit).adding(cors)) }
         }
+        if configuration.publicPaths.contains(String(path)) {
+            return .allow(principal: nil, headers: cors)
+        }
+        let client = configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)
+        if let preflight = preflight(facts, path: path, client: client) { return preflight }
+        return decide(method: facts.method, path: path, also: nil, facts: facts, client: client, extraHeaders: cors)
     }
 
-    /// Establishes who the request acts for, or the 401 that refuses it.
-    public func authenticate(_ facts: RequestFacts) -> Result<Principal, Refusal> {
-        let authorization = facts.values(of: "authorization")
-        let tokenHeader = facts.values(of: "x-agent-token")
-        guard authorization.count <= 1, tokenHeader.count <= 1 else {
-            return .failure(unauthorized(.ambiguousCredentials))
-        }
-        var token: String?
-        if let value = authorization.first {
-            guard let bearer = Self.bearerToken(value) else {
-                return .failure(unauthorized(.unsupportedScheme))
-            }
-            token = bearer
-        }
-        if let value = tokenHeader.first {
-            if let token, token != value { return .failure(unauthorized(.ambiguousCredentials)) }
-            token = value
+    /// Steps 3 to 7 for a request (the original one, under forward auth).
+    func decide(
+        method: String, path: Substring, also: RateLimiter.RouteTarget?, facts: RequestFacts, client: IPAddress?,
+        extraHeaders: [HeaderField]
+    ) -> SecurityOutcome {
+        let limiter = configuration.rateLimiter
+        let clientKey = client?.description
+        if let limiter {
+            let decision = limiter.check(method: method, path: path, also: also, client: clientKey)
+            if let refusal = decision.refusal { return .deny(refusal.adding(extraHeaders)) }
         }
 
-        let claimedAgent = facts.values(of: "x-agent-id")
-        let claimedRole = facts.values(of: "x-agent-role")
-        let claimedTeam = facts.values(of: "x-agent-team")
-        guard claimedAgent.count <= 1, claimedRole.count <= 1, claimedTeam.count <= 1 else {
-            return .failure(unauthorized(.ambiguousIdentity))
+        let policy = configuration.policy
+        var principal: Principal?
+        if policy?.allowsAnonymous == true, !presentsCredential(facts) {
+            principal = nil
+        } else {
+            switch authenticate(facts) {
+            case .success(let authenticated): principal = authenticated
+            case .failure(let refusal):
+                limiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: true)
+                return .deny(refusal.adding(extraHeaders))
+            }
         }
 
-        if let token {
-            let claims: AgentTokenClaims
-            switch configuration.verifier.check(token) {
-            case .success(let verified): claims = verified
-            case .failure(let error): return .failure(unauthorized(.invalidToken(error)))
+        if let policy {
+            let decision = policy.decide(
+                PolicyRequest(
+                    principal: principal.map { PolicyPrincipal(agent: $0.agent.rawValue, role: $0.role.rawValue, team: $0.team.rawValue) },
+                    method: method, path: String(path), isLoopback: client?.isLoopback ?? false
+                ))
+            if !decision.isPermitted {
+                limiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: false)
+                let refusal = principal == nil ? unauthorized(.missingCredential) : Self.forbidden(decision)
+                return .deny(refusal.adding(extraHeaders))
             }
-            // Identity binding: headers that name an identity must name the token's.
-            if let agent = claimedAgent.first, agent != claims.agent.rawValue {
-                return .failure(unauthorized(.identityMismatch("X-Agent-ID")))
-            }
-            if let role = claimedRole.first, role != claims.role.rawValue {
-                return .failure(unauthorized(.identityMismatch("X-Agent-Role")))
-            }
-            if let team = claimedTeam.first, team != claims.team.rawValue {
-                return .failure(unauthorized(.identityMismatch("X-Agent-Team")))
-            }
-            return .success(Principal(agent: claims.agent, role: claims.role, team: claims.team, authentication: .agentToken(claims)))
         }
 
-        guard configuration.mode == .headerTrust else {
-            return .failure(unauthorized(.missingCredential))
+        var headers = extraHeaders
+        if let limiter {
+            let decision = limiter.admit(method: method, path: path, also: also, client: clientKey, principal: principal?.agent.rawValue)
+            if let refusal = decision.refusal { return .deny(refusal.adding(extraHeaders)) }
+            headers = decision.headers + headers
         }
-        guard let agentText = claimedAgent.first, let roleText = claimedRole.first else {
-            return .failure(unauthorized(.missingIdentityHeaders))
-        }
-        guard let agent = try? AgentID(agentText), let role = try? Role(roleText),
-              let team = try? Team(claimedTeam.first ?? "")
-        else {
-            return .failure(unauthorized(.invalidIdentityHeaders))
-        }
-        return .success(Principal(agent: agent, role: role, team: team, authentication: .trustedHeaders))
+        return .allow(principal: principal, headers: headers)
     }
 
-    /// The token of an `Authorization: Bearer <token>` value; `nil` for any other scheme or shape.
-    static func bearerToken(_ value: String) -> String? {
-        let parts = value.split(separator: " ", omittingEmptySubsequences: true)
-        guard parts.count == 2, asciiCaseInsensitiveEquals(parts[0], "bearer") else { return nil }
-        return String(parts[1])
+    /// The answer to a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`),
+    /// or `nil` when the request is not one.
+    private func preflight(_ facts: RequestFacts, path: Substring, client: IPAddress?) -> SecurityOutcome? {
+        guard facts.method == "OPTIONS" else { return nil }
+        let origins = facts.values(of: "origin")
+        let methods = facts.values(of: "access-control-request-method")
+        guard origins.count == 1, methods.count == 1 else { return nil }
+        guard let cors = configuration.cors else { return .deny(Self.preflightRefused("CORS is not enabled on this server.")) }
+        if let limiter = configuration.rateLimiter {
+            let decision = limiter.admit(method: facts.method, path: path, client: client?.description, principal: nil)
+            if let refusal = decision.refusal { return .deny(refusal) }
+        }
+        switch cors.preflight(origin: origins[0], method: methods[0], requestHeaders: facts.values(of: "access-control-request-headers")) {
+        case .success(let headers): return .preflight(headers: headers)
+        case .failure(.origin): return .deny(Self.preflightRefused("This origin may not call the API."))
+        case .failure(.method): return .deny(Self.preflightRefused("This method is not allowed from a browser."))
+        case .failure(.headers): return .deny(Self.preflightRefused("A requested header is not allowed from a browser."))
+        }
     }
 
     // MARK: Refusals
 
-    enum AuthenticationFailure {
-        case missingCredential
-        case unsupportedScheme
-        case ambiguousCredentials
-        case ambiguousIdentity
-        case invalidToken(TokenError)
-        case identityMismatch(String)
-        case missingIdentityHeaders
-        case invalidIdentityHeaders
+    static let badPath = Refusal(
+        status: 400, code: "invalid_path",
+        detail: "The request path must start with / and may not contain control characters, an escaped / or \\, or a broken percent-escape."
+    )
+
+    static func tooLarge(limit: Int) -> Refusal {
+        Refusal(
+            status: 413, code: "body_too_large", detail: "The request body is larger than this route accepts (\(limit) bytes).",
+            extensions: ["limit": .integer(Int64(limit))]
+        )
     }
 
-    func unauthorized(_ failure: AuthenticationFailure) -> Refusal {
-        let code: String
-        let detail: String
-        var bearerError: String? = "invalid_request"
-        switch failure {
-        case .missingCredential:
-            code = "missing_credential"
-            detail = "This endpoint needs a credential: send Authorization: Bearer <token> or X-Agent-Token."
-            bearerError = nil
-        case .unsupportedScheme:
-            code = "unsupported_scheme"
-            detail = "The Authorization header must use the Bearer scheme with a single token."
-        case .ambiguousCredentials:
-            code = "ambiguous_credentials"
-            detail = "More than one credential was sent; send exactly one token."
-        case .ambiguousIdentity:
-            code = "ambiguous_identity"
-            detail = "An X-Agent-* identity header was sent more than once."
-        case .invalidToken(let error):
-            bearerError = "invalid_token"
-            switch error.code {
-            case .expired:
-                code = "token_expired"
-                detail = "The token has expired."
-            case .revoked:
-                code = "token_revoked"
-                detail = "The token has been revoked."
-            case .notYetValid:
-                code = "token_not_yet_valid"
-                detail = "The token is not valid yet; check the clocks."
-            default:
-                // Malformed, unknown key, bad signature, wrong audience: one answer, so a client
-                // learns nothing about which check failed.
-                code = "invalid_token"
-                detail = "The token is not valid."
-            }
-        case .identityMismatch(let header):
-            bearerError = "invalid_token"
-            code = "identity_mismatch"
-            detail = "The \(header) header does not match the identity the token was minted for."
-        case .missingIdentityHeaders:
-            code = "missing_credential"
-            detail = "Send a token, or in header-trust mode both X-Agent-ID and X-Agent-Role."
-        case .invalidIdentityHeaders:
-            code = "invalid_identity_headers"
-            detail = "X-Agent-ID, X-Agent-Role and X-Agent-Team must be 1-128 characters of A-Z a-z 0-9 _ - (team may be empty)."
-        }
-        var challenge = "Bearer realm=\"\(configuration.realm)\""
-        if let bearerError {
-            challenge += ", error=\"\(bearerError)\""
-        }
-        return Refusal(
-            status: 401,
-            problem: Problem(
-                type: "urn:agenthost:problem:\(code.replacingUnderscores())", title: "Unauthorized",
-                status: 401, detail: detail, code: code
-            ),
-            headers: [HeaderField(name: "WWW-Authenticate", value: challenge)]
-        )
+    static func forbidden(_ decision: PolicyDecision) -> Refusal {
+        var extensions: [String: JSONValue] = ["rules": .array(decision.rules.map { .string($0) })]
+        if let action = decision.action { extensions["action"] = .string(action) }
+        let detail = decision.rules.isEmpty
+            ? "No policy rule permits this request."
+            : "The policy forbids this request (rule \(decision.rules.joined(separator: ", ")))."
+        return Refusal(status: 403, code: "forbidden", detail: detail, extensions: extensions)
+    }
+
+    static func preflightRefused(_ detail: String) -> Refusal {
+        Refusal(status: 403, code: "cors_refused", detail: detail)
     }
 }
 
-extension String {
-    fileprivate func replacingUnderscores() -> String {
-        String(map { $0 == "_" ? "-" : $0 })
+extension Refusal {
+    /// The refusal with `headers` added (CORS headers, so a browser page can read why).
+    func adding(_ extra: [HeaderField]) -> Refusal {
+        guard !extra.isEmpty else { return self }
+        var copy = self
+        copy.headers += extra
+        return copy
     }
 }

@@ -34,7 +34,11 @@ public struct RateLimiter: Sendable {
     /// Step 2, before authentication: would the client's request scopes, and its
     /// authentication-failure budget, admit one more request? Spends nothing.
     public func check(method: String, path: Substring, client: String?) -> RateLimitDecision {
-        let requests = buckets(method: method, path: path, client: client, principal: nil, counting: nil)
+        check(method: method, path: path, also: nil, client: client)
+    }
+
+    func check(method: String, path: Substring, also: RouteTarget?, client: String?) -> RateLimitDecision {
+        let requests = buckets(method: method, path: path, also: also, client: client, principal: nil, counting: nil)
         guard !requests.isEmpty else { return .unlimited }
         return decide(requests, store.acquire(requests, mode: .check, now: ticks.nanoseconds()))
     }
@@ -42,7 +46,11 @@ public struct RateLimiter: Sendable {
     /// Step 5, after authorization: spends one request from every applicable request scope
     /// (client and principal keyed) if all of them allow it, else from none.
     public func admit(method: String, path: Substring, client: String?, principal: String?) -> RateLimitDecision {
-        let requests = buckets(method: method, path: path, client: client, principal: principal, counting: .requests)
+        admit(method: method, path: path, also: nil, client: client, principal: principal)
+    }
+
+    func admit(method: String, path: Substring, also: RouteTarget?, client: String?, principal: String?) -> RateLimitDecision {
+        let requests = buckets(method: method, path: path, also: also, client: client, principal: principal, counting: .requests)
         guard !requests.isEmpty else { return .unlimited }
         return decide(requests, store.acquire(requests, mode: .ifAllAllowed, now: ticks.nanoseconds()))
     }
@@ -51,22 +59,36 @@ public struct RateLimiter: Sendable {
     /// from the client's request scopes, and from the authentication-failure scopes when
     /// `authenticationFailed`.
     public func recordRefused(method: String, path: Substring, client: String?, authenticationFailed: Bool) {
-        var requests = buckets(method: method, path: path, client: client, principal: nil, counting: .requests)
+        recordRefused(method: method, path: path, also: nil, client: client, authenticationFailed: authenticationFailed)
+    }
+
+    func recordRefused(method: String, path: Substring, also: RouteTarget?, client: String?, authenticationFailed: Bool) {
+        var requests = buckets(method: method, path: path, also: also, client: client, principal: nil, counting: .requests)
         if authenticationFailed {
-            requests += buckets(method: method, path: path, client: client, principal: nil, counting: .authenticationFailures)
+            requests += buckets(
+                method: method, path: path, also: also, client: client, principal: nil, counting: .authenticationFailures)
         }
         guard !requests.isEmpty else { return }
         _ = store.acquire(requests, mode: .always, now: ticks.nanoseconds())
     }
 
-    /// The buckets of the scopes that apply. With `principal == nil`, scopes keyed by principal are
-    /// left out; `counting == nil` takes both kinds.
+    /// A second route a request is also counted under: forward auth counts the original request
+    /// and its own `GET /auth/verify`.
+    struct RouteTarget {
+        let method: String
+        let path: Substring
+    }
+
+    /// The buckets of the scopes that apply to the request (or to `also`). With `principal == nil`,
+    /// scopes keyed by principal are left out; `counting == nil` takes both kinds.
     func buckets(
-        method: String, path: Substring, client: String?, principal: String?, counting: RateLimitScope.Counts?
+        method: String, path: Substring, also: RouteTarget? = nil, client: String?, principal: String?,
+        counting: RateLimitScope.Counts?
     ) -> [BucketRequest] {
         var requests = [BucketRequest]()
         let clientKey = client ?? Self.unknownClient
-        for scope in scopes where scope.applies(method: method, path: path) {
+        for scope in scopes
+        where scope.applies(method: method, path: path) || also.map({ scope.applies(method: $0.method, path: $0.path) }) == true {
             if let counting, scope.counts != counting { continue }
             let key: String
             switch scope.key {

@@ -1,0 +1,53 @@
+/// The one spelling of a request path that policies and rate limits are matched against.
+///
+/// Percent-escapes are decoded, so `/api/%61gents` is decided as `/api/agents`, the path the
+/// application behind will see. Paths that have no single meaning are refused rather than guessed:
+/// an escaped `/` or `\` (one server splits on it, another does not), NUL and other control
+/// characters, a broken escape, bytes that are not UTF-8, and anything not starting with `/`.
+/// Dot segments and empty segments are kept as they are: policy path templates never match them,
+/// so they fall to the default deny.
+enum RequestPath {
+    /// The longest path accepted, in bytes.
+    static let maximumLength = 8_192
+
+    /// The decoded path, or `nil` when it is refused.
+    static func canonical(_ raw: Substring) -> Substring? {
+        let bytes = raw.utf8
+        guard let first = bytes.first, first == UInt8(ascii: "/"), bytes.count <= maximumLength else { return nil }
+        var hasEscape = false
+        for byte in bytes {
+            if byte < 0x21 || byte == 0x7F { return nil }
+            if byte == UInt8(ascii: "%") { hasEscape = true }
+        }
+        guard hasEscape else { return raw }
+        var decoded = [UInt8]()
+        decoded.reserveCapacity(bytes.count)
+        var index = bytes.startIndex
+        while index != bytes.endIndex {
+            let byte = bytes[index]
+            index = bytes.index(after: index)
+            guard byte == UInt8(ascii: "%") else {
+                decoded.append(byte)
+                continue
+            }
+            guard index != bytes.endIndex, let high = hexValue(bytes[index]) else { return nil }
+            index = bytes.index(after: index)
+            guard index != bytes.endIndex, let low = hexValue(bytes[index]) else { return nil }
+            index = bytes.index(after: index)
+            let value = high << 4 | low
+            guard value >= 0x21, value != 0x7F, value != UInt8(ascii: "/"), value != UInt8(ascii: "\\") else { return nil }
+            decoded.append(value)
+        }
+        guard let text = String(validating: decoded, as: UTF8.self) else { return nil }
+        return text[...]
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

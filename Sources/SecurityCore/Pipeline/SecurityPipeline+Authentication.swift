@@ -1,0 +1,150 @@
+extension SecurityPipeline {
+    /// Establishes who the request acts for, or the 401 that refuses it.
+    public func authenticate(_ facts: RequestFacts) -> Result<Principal, Refusal> {
+        let authorization = facts.values(of: "authorization")
+        let tokenHeader = facts.values(of: "x-agent-token")
+        guard authorization.count <= 1, tokenHeader.count <= 1 else {
+            return .failure(unauthorized(.ambiguousCredentials))
+        }
+        var token: String?
+        if let value = authorization.first {
+            guard let bearer = Self.bearerToken(value) else {
+                return .failure(unauthorized(.unsupportedScheme))
+            }
+            token = bearer
+        }
+        if let value = tokenHeader.first {
+            if let token, token != value { return .failure(unauthorized(.ambiguousCredentials)) }
+            token = value
+        }
+
+        let claimedAgent = facts.values(of: "x-agent-id")
+        let claimedRole = facts.values(of: "x-agent-role")
+        let claimedTeam = facts.values(of: "x-agent-team")
+        guard claimedAgent.count <= 1, claimedRole.count <= 1, claimedTeam.count <= 1 else {
+            return .failure(unauthorized(.ambiguousIdentity))
+        }
+
+        if let token {
+            let claims: AgentTokenClaims
+            switch configuration.verifier.check(token) {
+            case .success(let verified): claims = verified
+            case .failure(let error): return .failure(unauthorized(.invalidToken(error)))
+            }
+            // Identity binding: headers that name an identity must name the token's.
+            if let agent = claimedAgent.first, agent != claims.agent.rawValue {
+                return .failure(unauthorized(.identityMismatch("X-Agent-ID")))
+            }
+            if let role = claimedRole.first, role != claims.role.rawValue {
+                return .failure(unauthorized(.identityMismatch("X-Agent-Role")))
+            }
+            if let team = claimedTeam.first, team != claims.team.rawValue {
+                return .failure(unauthorized(.identityMismatch("X-Agent-Team")))
+            }
+            return .success(Principal(agent: claims.agent, role: claims.role, team: claims.team, authentication: .agentToken(claims)))
+        }
+
+        guard configuration.mode == .headerTrust else {
+            return .failure(unauthorized(.missingCredential))
+        }
+        guard let agentText = claimedAgent.first, let roleText = claimedRole.first else {
+            return .failure(unauthorized(.missingIdentityHeaders))
+        }
+        guard let agent = try? AgentID(agentText), let role = try? Role(roleText),
+              let team = try? Team(claimedTeam.first ?? "")
+        else {
+            return .failure(unauthorized(.invalidIdentityHeaders))
+        }
+        return .success(Principal(agent: agent, role: role, team: team, authentication: .trustedHeaders))
+    }
+
+    /// Whether the request carries anything that claims an identity: a token, or in header-trust
+    /// mode an `X-Agent-ID` header. Without one, a policy that allows anonymous access decides.
+    func presentsCredential(_ facts: RequestFacts) -> Bool {
+        for field in facts.headers {
+            let name = field.name
+            if asciiCaseInsensitiveEquals(name, "authorization") || asciiCaseInsensitiveEquals(name, "x-agent-token") {
+                return true
+            }
+            if configuration.mode == .headerTrust, asciiCaseInsensitiveEquals(name, "x-agent-id") { return true }
+        }
+        return false
+    }
+
+    /// The token of an `Authorization: Bearer <token>` value; `nil` for any other scheme or shape.
+    static func bearerToken(_ value: String) -> String? {
+        let parts = value.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 2, asciiCaseInsensitiveEquals(parts[0], "bearer") else { return nil }
+        return String(parts[1])
+    }
+
+    // MARK: Refusals
+
+    enum AuthenticationFailure {
+        case missingCredential
+        case unsupportedScheme
+        case ambiguousCredentials
+        case ambiguousIdentity
+        case invalidToken(TokenError)
+        case identityMismatch(String)
+        case missingIdentityHeaders
+        case invalidIdentityHeaders
+    }
+
+    func unauthorized(_ failure: AuthenticationFailure) -> Refusal {
+        let code: String
+        let detail: String
+        var bearerError: String? = "invalid_request"
+        switch failure {
+        case .missingCredential:
+            code = "missing_credential"
+            detail = "This endpoint needs a credential: send Authorization: Bearer <token> or X-Agent-Token."
+            bearerError = nil
+        case .unsupportedScheme:
+            code = "unsupported_scheme"
+            detail = "The Authorization header must use the Bearer scheme with a single token."
+        case .ambiguousCredentials:
+            code = "ambiguous_credentials"
+            detail = "More than one credential was sent; send exactly one token."
+        case .ambiguousIdentity:
+            code = "ambiguous_identity"
+            detail = "An X-Agent-* identity header was sent more than once."
+        case .invalidToken(let error):
+            bearerError = "invalid_token"
+            switch error.code {
+            case .expired:
+                code = "token_expired"
+                detail = "The token has expired."
+            case .revoked:
+                code = "token_revoked"
+                detail = "The token has been revoked."
+            case .notYetValid:
+                code = "token_not_yet_valid"
+                detail = "The token is not valid yet; check the clocks."
+            default:
+                // Malformed, unknown key, bad signature, wrong audience: one answer, so a client
+                // learns nothing about which check failed.
+                code = "invalid_token"
+                detail = "The token is not valid."
+            }
+        case .identityMismatch(let header):
+            bearerError = "invalid_token"
+            code = "identity_mismatch"
+            detail = "The \(header) header does not match the identity the token was minted for."
+        case .missingIdentityHeaders:
+            code = "missing_credential"
+            detail = "Send a token, or in header-trust mode both X-Agent-ID and X-Agent-Role."
+        case .invalidIdentityHeaders:
+            code = "invalid_identity_headers"
+            detail = "X-Agent-ID, X-Agent-Role and X-Agent-Team must be 1-128 characters of A-Z a-z 0-9 _ - (team may be empty)."
+        }
+        var challenge = "Bearer realm=\"\(configuration.realm)\""
+        if let bearerError {
+            challenge += ", error=\"\(bearerError)\""
+        }
+        return Refusal(
+            status: 401, code: code, detail: detail, headers: [HeaderField(name: "WWW-Authenticate", value: challenge)]
+        )
+    }
+}
+

@@ -1,0 +1,294 @@
+/// Field rules for a JSON body: what each member must be. ``validate(_:)`` collects every
+/// failure, each with a JSON-pointer path and a stable code, so a client can fix them all at once.
+///
+/// ```swift
+/// let schema = Schema.object([
+///     "agent_id": .required(.string(format: .identifier)),
+///     "text": .required(.string(maxLength: 10_000)),
+///     "ttl": .optional(.integer(1...604_800)),
+/// ])
+/// switch schema.check(body: bytes) {
+/// case .success(let value): use(value)
+/// case .failure(let refusal): respond(refusal)   // 400 with errors: [{"field": "/text", ...}]
+/// }
+/// ```
+public struct Schema: Sendable {
+    indirect enum Kind: Sendable {
+        case string(StringRule)
+        case integer(ClosedRange<Int64>?)
+        case number(ClosedRange<Double>?)
+        case boolean
+        case object([String: Field], allowsUnknownFields: Bool)
+        case array(Schema, count: ClosedRange<Int>?)
+    }
+
+    struct StringRule: Sendable {
+        var length: ClosedRange<Int>?
+        var maximumBytes: Int?
+        var pattern: Pattern?
+        var allowed: Set<String>?
+        var format: StringFormat?
+    }
+
+    let kind: Kind
+
+    /// A member of an object: its schema and whether it must be present.
+    public struct Field: Sendable {
+        let schema: Schema
+        let isRequired: Bool
+
+        /// A member that must be present (and not `null`).
+        public static func required(_ schema: Schema) -> Field { Field(schema: schema, isRequired: true) }
+        /// A member that may be missing or `null`.
+        public static func optional(_ schema: Schema) -> Field { Field(schema: schema, isRequired: false) }
+    }
+
+    /// Shapes a string can be checked for.
+    public enum StringFormat: String, Sendable {
+        /// 1-128 of `A-Z a-z 0-9 _ -`, as agent ids, roles and teams are.
+        case identifier
+        /// An absolute `http` or `https` URL with a host, no user name or password, no whitespace,
+        /// at most 2,048 bytes.
+        case httpURL = "http_url"
+    }
+
+    /// A regular expression a whole string must match. Built once, with the pattern checked
+    /// when the schema is built.
+    public struct Pattern: Sendable {
+        /// The pattern as written.
+        public let source: String
+        // Regex is not Sendable in the standard library, but a compiled Regex is an immutable
+        // value that wholeMatch only reads, so sharing it across tasks is safe.
+        private nonisolated(unsafe) let regex: Regex<AnyRegexOutput>
+
+        /// Throws ``SchemaError`` when `source` does not compile.
+        public init(_ source: String) throws {
+            do {
+                regex = try Regex(source)
+            } catch {
+                throw SchemaError(reason: "pattern /\(source.prefix(200))/ does not compile")
+            }
+            self.source = source
+        }
+
+        func matches(_ text: String) -> Bool {
+            (try? regex.wholeMatch(in: text)) != nil
+        }
+    }
+
+    /// A string. `length` counts characters (grapheme clusters), `maximumBytes` UTF-8 bytes;
+    /// `oneOf` lists the only values allowed.
+    public static func string(
+        length: ClosedRange<Int>? = nil, maximumBytes: Int? = nil, pattern: Pattern? = nil,
+        oneOf allowed: Set<String>? = nil, format: StringFormat? = nil
+    ) -> Schema {
+        Schema(kind: .string(StringRule(length: length, maximumBytes: maximumBytes, pattern: pattern, allowed: allowed, format: format)))
+    }
+
+    /// A string of at most `maxLength` characters.
+    public static func string(maxLength: Int, format: StringFormat? = nil) -> Schema {
+        string(length: 0...maxLength, format: format)
+    }
+
+    /// An integer (no fraction or exponent), optionally within `range`.
+    public static func integer(_ range: ClosedRange<Int64>? = nil) -> Schema { Schema(kind: .integer(range)) }
+    /// Any number, optionally within `range`.
+    public static func number(_ range: ClosedRange<Double>? = nil) -> Schema { Schema(kind: .number(range)) }
+    /// `true` or `false`.
+    public static let boolean = Schema(kind: .boolean)
+
+    /// An object with these members. Members not listed are refused unless `allowsUnknownFields`.
+    public static func object(_ fields: [String: Field], allowsUnknownFields: Bool = false) -> Schema {
+        Schema(kind: .object(fields, allowsUnknownFields: allowsUnknownFields))
+    }
+
+    /// An array whose every element matches `element`, with optionally bounded `count`.
+    public static func array(of element: Schema, count: ClosedRange<Int>? = nil) -> Schema {
+        Schema(kind: .array(element, count: count))
+    }
+
+    /// Every way `value` fails this schema, in document order; empty when it passes.
+    public func validate(_ value: JSONValue) -> [ValidationIssue] {
+        var issues = [ValidationIssue]()
+        check(value, at: "", into: &issues)
+        return issues
+    }
+
+    /// Parses `body` (strict JSON, nesting at most `maximumDepth`) and validates it: the value, or
+    /// the 400 refusal listing what is wrong.
+    public func check(body: [UInt8], maximumDepth: Int = JSONValue.defaultMaximumDepth) -> Result<JSONValue, Refusal> {
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(body, maximumDepth: maximumDepth)
+        } catch {
+            return .failure(Refusal(
+                status: 400, code: "invalid_json", detail: "The body is not valid JSON: \(error.description).",
+                extensions: ["offset": .integer(Int64(error.offset))]
+            ))
+        }
+        let issues = validate(value)
+        guard issues.isEmpty else { return .failure(ValidationIssue.refusal(issues)) }
+        return .success(value)
+    }
+
+    private func check(_ value: JSONValue, at pointer: String, into issues: inout [ValidationIssue]) {
+        func fail(_ code: ValidationIssue.Code, limit: Int64? = nil) {
+            issues.append(ValidationIssue(field: pointer, code: code, limit: limit))
+        }
+        switch kind {
+        case .string(let rule):
+            guard case .string(let text) = value else { return fail(.wrongType) }
+            Self.check(text, rule, fail)
+        case .integer(let range):
+            guard case .integer(let number) = value else { return fail(.wrongType) }
+            if let range {
+                if number < range.lowerBound { fail(.belowMinimum, limit: range.lowerBound) }
+                if number > range.upperBound { fail(.aboveMaximum, limit: range.upperBound) }
+            }
+        case .number(let range):
+            let number: Double
+            switch value {
+            case .integer(let integer): number = Double(integer)
+            case .double(let double): number = double
+            default: return fail(.wrongType)
+            }
+            if let range, !range.contains(number) { fail(number < range.lowerBound ? .belowMinimum : .aboveMaximum) }
+        case .boolean:
+            guard case .bool = value else { return fail(.wrongType) }
+        case .object(let fields, let allowsUnknown):
+            guard case .object(let members) = value else { return fail(.wrongType) }
+            for name in fields.keys.sorted() {
+                let field = fields[name]!
+                let path = pointer + "/" + Self.escape(name)
+                switch members[name] {
+                case nil, .null?:
+                    if field.isRequired { issues.append(ValidationIssue(field: path, code: .required, limit: nil)) }
+                case let member?:
+                    field.schema.check(member, at: path, into: &issues)
+                }
+            }
+            if !allowsUnknown {
+                for name in members.keys.sorted() where fields[name] == nil {
+                    issues.append(ValidationIssue(field: pointer + "/" + Self.escape(name), code: .unknownField, limit: nil))
+                }
+            }
+        case .array(let element, let count):
+            guard case .array(let elements) = value else { return fail(.wrongType) }
+            if let count {
+                if elements.count < count.lowerBound { fail(.tooFewItems, limit: Int64(count.lowerBound)) }
+                if elements.count > count.upperBound { return fail(.tooManyItems, limit: Int64(count.upperBound)) }
+            }
+            for (index, item) in elements.enumerated() {
+                element.check(item, at: pointer + "/" + String(index), into: &issues)
+            }
+        }
+    }
+
+    private static func check(_ text: String, _ rule: StringRule, _ fail: (ValidationIssue.Code, Int64?) -> Void) {
+        let bytes = text.utf8.count
+        // A string over a size limit is not matched further: patterns only ever see bounded input.
+        if let maximum = rule.maximumBytes, bytes > maximum {
+            fail(.tooManyBytes, Int64(maximum))
+            return
+        }
+        if let length = rule.length {
+            // Counting characters walks the string; a string with more bytes than four times the
+            // limit cannot fit, whatever its characters.
+            let count = bytes > length.upperBound * 4 + 4 ? Int.max : text.count
+            if count < length.lowerBound { fail(.tooShort, Int64(length.lowerBound)) }
+            if count > length.upperBound {
+                fail(.tooLong, Int64(length.upperBound))
+                return
+            }
+        }
+        if let allowed = rule.allowed, !allowed.contains(text) { fail(.notAllowed, nil) }
+        switch rule.format {
+        case .identifier?:
+            if (try? IdentifierRule.check(text, kind: "value")) == nil { fail(.invalidIdentifier, nil) }
+        case .httpURL?:
+            if !isHTTPURL(text) { fail(.invalidURL, nil) }
+        case nil:
+            break
+        }
+        if let pattern = rule.pattern, !pattern.matches(text) { fail(.patternMismatch, nil) }
+    }
+
+    /// A JSON-pointer reference token (RFC 6901): `~` is `~0`, `/` is `~1`.
+    static func escape(_ name: String) -> String {
+        guard name.contains(where: { $0 == "~" || $0 == "/" }) else { return name }
+        return name.replacing("~", with: "~0").replacing("/", with: "~1")
+    }
+
+    /// `http(s)://host[:port][/path][?query][#fragment]` with no user information and no
+    /// whitespace or control characters.
+    static func isHTTPURL(_ text: String) -> Bool {
+        guard text.utf8.count <= 2_048, text.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { return false }
+        let lowered = text.lowercased()
+        let rest: Substring
+        if lowered.hasPrefix("https://") {
+            rest = text.dropFirst(8)
+        } else if lowered.hasPrefix("http://") {
+            rest = text.dropFirst(7)
+        } else {
+            return false
+        }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.isEmpty, !authority.contains("@"), !authority.contains("\\") else { return false }
+        return CORSPolicy.isOrigin("http://" + authority.lowercased())
+    }
+}
+
+/// One way a value failed its ``Schema``.
+public struct ValidationIssue: Hashable, Sendable, CustomStringConvertible {
+    /// Stable codes a client can act on.
+    public enum Code: String, Hashable, Sendable {
+        case required
+        case wrongType = "wrong_type"
+        case tooShort = "too_short"
+        case tooLong = "too_long"
+        case tooManyBytes = "too_many_bytes"
+        case patternMismatch = "pattern_mismatch"
+        case notAllowed = "not_allowed"
+        case belowMinimum = "below_minimum"
+        case aboveMaximum = "above_maximum"
+        case invalidIdentifier = "invalid_identifier"
+        case invalidURL = "invalid_url"
+        case unknownField = "unknown_field"
+        case tooFewItems = "too_few_items"
+        case tooManyItems = "too_many_items"
+    }
+
+    /// The JSON pointer of the failing value (`""` for the whole document).
+    public let field: String
+    /// What is wrong.
+    public let code: Code
+    /// The limit broken, for length, size, range and count codes.
+    public let limit: Int64?
+
+    public var description: String {
+        "\(field.isEmpty ? "/" : field): \(code.rawValue)" + (limit.map { " (limit \($0))" } ?? "")
+    }
+
+    /// As a member of a problem's `errors` array.
+    public var json: JSONValue {
+        var members: [String: JSONValue] = ["field": .string(field), "code": .string(code.rawValue)]
+        if let limit { members["limit"] = .integer(limit) }
+        return .object(members)
+    }
+
+    /// The 400 for `issues`.
+    public static func refusal(_ issues: [ValidationIssue]) -> Refusal {
+        Refusal(
+            status: 400, code: "validation_failed",
+            detail: issues.count == 1 ? "One field is invalid." : "\(issues.count) fields are invalid.",
+            extensions: ["errors": .array(issues.map(\.json))]
+        )
+    }
+}
+
+/// A schema that cannot be built.
+public struct SchemaError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public let reason: String
+    public var description: String { reason }
+}
