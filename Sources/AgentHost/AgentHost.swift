@@ -9,20 +9,47 @@ public enum AgentHost {
         public let pipeline: SecurityPipeline
         public let minter: TokenMinter
         public let revocations: InMemoryRevocationList
+        /// The policy in force.
+        public let policy: Policy
 
-        public init(configuration: AgentHostConfiguration, keyring: Keyring, clock: any TimeSource = SystemTimeSource()) {
+        /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
+        /// ``PolicyLoadError`` if the embedded default policy does not load.
+        public init(
+            configuration: AgentHostConfiguration, keyring: Keyring, clock: any TimeSource = SystemTimeSource(),
+            ticks: any TickSource = SystemTickSource()
+        ) throws {
             let revocations = InMemoryRevocationList(clock: clock)
             let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
-            self.pipeline = SecurityPipeline(configuration: .init(verifier: verifier, mode: configuration.mode))
+            let policy = try configuration.policy ?? DefaultPolicy.load()
+            let cors: CORSPolicy?
+            let bodyLimits: BodyLimits
+            do {
+                cors = configuration.corsOrigins.isEmpty ? nil : try CORSPolicy(allowedOrigins: configuration.corsOrigins)
+                bodyLimits = try BodyLimits(default: configuration.bodyLimit)
+            } catch let error as CORSConfigurationError {
+                throw AgentHostError("--cors-origin: \(error.reason)")
+            } catch {
+                throw AgentHostError("\(error)")
+            }
+            let limiter = RateLimiter(
+                scopes: configuration.rateLimitScopes,
+                store: InMemoryRateLimitStore(maximumKeys: configuration.rateLimitKeys), ticks: ticks
+            )
+            self.pipeline = SecurityPipeline(configuration: .init(
+                verifier: verifier, mode: configuration.mode, policy: policy, rateLimiter: limiter,
+                clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
+                bodyLimits: bodyLimits, cors: cors
+            ))
             self.minter = TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock)
             self.revocations = revocations
+            self.policy = policy
         }
     }
 
     /// The router with every AgentHost route.
     public static func router(components: Components) -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
-        addRoutes(to: router, pipeline: components.pipeline)
+        addRoutes(to: router, components: components)
         return router
     }
 

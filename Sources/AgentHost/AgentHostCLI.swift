@@ -69,3 +69,44 @@ public enum AgentHostCLI {
         return file
     }
 }
+
+extension AgentHostCLI {
+    /// What `agenthost policy test` prints and whether every case passed.
+    public struct PolicyTestReport: Sendable {
+        /// One line per case, then a summary line.
+        public let lines: [String]
+        /// Whether every case passed.
+        public let passed: Bool
+    }
+
+    /// Runs a cases file against a policy: the embedded default policy and its cases when both
+    /// paths are `nil`. A custom policy needs its own cases.
+    public static func testPolicy(policyPath: String?, casesPath: String?) throws -> PolicyTestReport {
+        if policyPath != nil, casesPath == nil {
+            throw AgentHostError("--policy needs --cases: the default cases describe the default policy")
+        }
+        let policy = try policyPath.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) } ?? DefaultPolicy.load()
+        let suite = try casesPath.map { path throws(PolicyLoadError) in try PolicyTestSuite.load(contentsOf: path) } ?? DefaultPolicy.cases()
+        let results = suite.run(against: policy)
+        let failed = results.filter { !$0.passed }.count
+        let summary = "\(results.count - failed) passed, \(failed) failed"
+        return PolicyTestReport(lines: results.map(\.description) + [summary], passed: failed == 0 && !results.isEmpty)
+    }
+
+    /// What `agenthost policy explain` prints: the decision for one request and why.
+    public static func explainPolicy(policyPath: String?, principal: String, request: String, loopback: Bool) throws -> [String] {
+        let policy = try policyPath.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) } ?? DefaultPolicy.load()
+        guard let parsedPrincipal = PolicyTestSuite.principal(parsing: principal) else {
+            throw AgentHostError("--principal must be 'anonymous' or role=ROLE[,agent=ID][,team=TEAM]")
+        }
+        guard let parsedRequest = PolicyTestSuite.request(parsing: request, principal: parsedPrincipal, isLoopback: loopback) else {
+            throw AgentHostError("--request must be 'METHOD /path', such as 'POST /api/agents'")
+        }
+        let decision = policy.decide(parsedRequest)
+        var lines = ["\(decision.effect.rawValue.uppercased())", "reason: \(decision.reason)"]
+        if let action = decision.action { lines.append("action: \(action)") }
+        if let resource = decision.resource { lines.append("resource: \(resource)") }
+        if !decision.rules.isEmpty { lines.append("rules: \(decision.rules.joined(separator: ", "))") }
+        return lines
+    }
+}

@@ -11,7 +11,7 @@ struct AgentHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agenthost",
         abstract: "Agent identity, tokens and request security for self-hosted agent platforms.",
-        subcommands: [Serve.self, Token.self, Keys.self]
+        subcommands: [Serve.self, Token.self, Keys.self, PolicyCommand.self]
     )
 }
 
@@ -45,8 +45,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "secure (a credential is required) or header-trust (trusted LAN only).") var mode = "secure"
     @Flag(help: "Allow header-trust mode on a non-loopback address.") var allowUntrustedNetwork = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "Policy file (YAML or JSON); the embedded default policy when not given.") var policy: String?
+    @Option(name: .customLong("trusted-proxy"), help: "A proxy (address or CIDR) whose X-Forwarded-For is believed and that may call /auth/verify; repeat for more.")
+    var trustedProxies: [String] = []
+    @Option(name: .customLong("cors-origin"), help: "A browser origin (https://host[:port]) allowed to call the API; repeat for more.")
+    var corsOrigins: [String] = []
     @OptionGroup var data: DataDirectoryOption
     @OptionGroup var tokens: TokenPolicyOptions
+
+    func validate() throws {
+        for proxy in trustedProxies where IPNetwork(proxy) == nil {
+            throw ValidationError("--trusted-proxy '\(proxy.prefix(64))' is not an address or CIDR such as 10.0.0.0/8 (host bits must be zero)")
+        }
+    }
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -58,7 +69,9 @@ struct Serve: AsyncParsableCommand {
         }
         let configuration = AgentHostConfiguration(
             host: host, port: port, dataDirectory: data.resolved(environment), mode: mode,
-            allowUntrustedNetwork: allowUntrustedNetwork, tokenPolicy: try tokens.policy()
+            allowUntrustedNetwork: allowUntrustedNetwork, tokenPolicy: try tokens.policy(),
+            policy: try policy.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) },
+            trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins
         )
         try configuration.validate()
 
@@ -91,7 +104,11 @@ struct Serve: AsyncParsableCommand {
             for line in AgentHost.headerTrustWarning { logger.warning("\(line)") }
         }
 
-        let components = AgentHost.Components(configuration: configuration, keyring: loaded.keyring)
+        let components = try AgentHost.Components(configuration: configuration, keyring: loaded.keyring)
+        logger.info(
+            "policy loaded",
+            metadata: ["source": "\(policy ?? "default")", "rules": "\(components.policy.rules.count)", "trusted_proxies": "\(trustedProxies.count)"]
+        )
         let application = AgentHost.application(configuration: configuration, components: components, logger: logger) {
             port in
             logger.notice("agenthost listening", metadata: ["url": "http://\(configuration.host):\(port)", "mode": "\(configuration.mode.rawValue)"])
@@ -195,6 +212,41 @@ struct Keys: AsyncParsableCommand {
             for key in loaded.keyring.keys {
                 let created = Date(timeIntervalSince1970: TimeInterval(key.createdAt)).ISO8601Format()
                 print("\(key.id)\t\(key.status.rawValue)\t\(created)")
+            }
+        }
+    }
+}
+
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy", abstract: "Test and explain authorization policies.", subcommands: [Test.self, Explain.self]
+    )
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a cases file against a policy; one line per case, exit 1 on any mismatch.",
+            discussion: "Without options, runs the embedded default policy against its own cases."
+        )
+        @Option(help: "Policy file; the embedded default when not given.") var policy: String?
+        @Option(help: "Cases file (required with --policy).") var cases: String?
+
+        func run() async throws {
+            let report = try AgentHostCLI.testPolicy(policyPath: policy, casesPath: cases)
+            for line in report.lines { print(line) }
+            if !report.passed { throw ExitCode(1) }
+        }
+    }
+
+    struct Explain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the decision for one request and why.")
+        @Option(help: "Policy file; the embedded default when not given.") var policy: String?
+        @Option(help: "role=ROLE[,agent=ID][,team=TEAM], or anonymous.") var principal: String
+        @Option(help: "The request, such as 'POST /api/agents'.") var request: String
+        @Flag(help: "Decide as if the client were on a loopback address.") var loopback = false
+
+        func run() async throws {
+            for line in try AgentHostCLI.explainPolicy(policyPath: policy, principal: principal, request: request, loopback: loopback) {
+                print(line)
             }
         }
     }

@@ -28,10 +28,16 @@ struct HostFixture {
     let configuration: AgentHostConfiguration
     let components: AgentHost.Components
 
-    init(mode: AuthenticationMode = .secure) throws {
+    init(
+        mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.defaults, trustedProxies: [String] = [],
+        bodyLimit: Int = 1 << 20, policy: Policy? = nil
+    ) throws {
         keyring = try Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
-        configuration = AgentHostConfiguration(host: "127.0.0.1", port: 0, mode: mode, tokenPolicy: try TokenPolicy())
-        components = AgentHost.Components(configuration: configuration, keyring: keyring, clock: clock)
+        configuration = AgentHostConfiguration(
+            host: "127.0.0.1", port: 0, mode: mode, tokenPolicy: try TokenPolicy(), policy: policy,
+            trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, rateLimitScopes: scopes, bodyLimit: bodyLimit
+        )
+        components = try AgentHost.Components(configuration: configuration, keyring: keyring, clock: clock, ticks: clock)
     }
 
     func token(agent: String = "builder-7", role: String = "developer", team: String = "core") throws -> MintedToken {

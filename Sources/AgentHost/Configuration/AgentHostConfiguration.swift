@@ -14,10 +14,26 @@ public struct AgentHostConfiguration: Sendable {
     public var allowUntrustedNetwork: Bool
     /// Token audience, lifetimes and leeway.
     public var tokenPolicy: TokenPolicy
+    /// The authorization policy; `nil` for the embedded default (``DefaultPolicy``).
+    public var policy: Policy?
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed, and which may call
+    /// `/auth/verify`.
+    public var trustedProxies: [IPNetwork]
+    /// Browser origins allowed by CORS; empty for none.
+    public var corsOrigins: [String]
+    /// The rate-limit scopes; agtOS's defaults unless configured.
+    public var rateLimitScopes: [RateLimitScope]
+    /// The most tracked rate-limit keys.
+    public var rateLimitKeys: Int
+    /// The body cap of every route, in bytes.
+    public var bodyLimit: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = ".agenthost",
-        mode: AuthenticationMode = .secure, allowUntrustedNetwork: Bool = false, tokenPolicy: TokenPolicy
+        mode: AuthenticationMode = .secure, allowUntrustedNetwork: Bool = false, tokenPolicy: TokenPolicy,
+        policy: Policy? = nil, trustedProxies: [IPNetwork] = [], corsOrigins: [String] = [],
+        rateLimitScopes: [RateLimitScope] = RateLimitScope.defaults, rateLimitKeys: Int = 1_000_000,
+        bodyLimit: Int = 1 << 20
     ) {
         self.host = host
         self.port = port
@@ -25,6 +41,12 @@ public struct AgentHostConfiguration: Sendable {
         self.mode = mode
         self.allowUntrustedNetwork = allowUntrustedNetwork
         self.tokenPolicy = tokenPolicy
+        self.policy = policy
+        self.trustedProxies = trustedProxies
+        self.corsOrigins = corsOrigins
+        self.rateLimitScopes = rateLimitScopes
+        self.rateLimitKeys = rateLimitKeys
+        self.bodyLimit = bodyLimit
     }
 
     /// The data directory: `AGENTHOST_DATA_DIR` when set, else `./.agenthost`.

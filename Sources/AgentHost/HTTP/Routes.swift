@@ -1,5 +1,8 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import Logging
+import NIOCore
 import SecurityCore
 
 /// The body of `GET /api/whoami`.
@@ -49,13 +52,108 @@ struct Health: ResponseEncodable {
 
 extension AgentHost {
     /// Adds AgentHost's routes to `router`, behind ``SecurityMiddleware``.
-    static func addRoutes(to router: Router<AgentRequestContext>, pipeline: SecurityPipeline) {
-        router.add(middleware: SecurityMiddleware(pipeline: pipeline))
+    static func addRoutes(to router: Router<AgentRequestContext>, components: Components) {
+        router.add(middleware: SecurityMiddleware(pipeline: components.pipeline))
         router.get("/health") { _, _ in Health(status: "ok") }
         router.get("/api/whoami") { _, context -> WhoAmI in
             // The middleware only lets a request through to a protected route with a principal.
             guard let principal = context.principal else { throw HTTPError(.unauthorized) }
             return WhoAmI(principal)
         }
+        let agents = CreateAgent(components: components)
+        router.post("/api/agents") { request, context in try await agents.handle(request, context: context) }
+    }
+}
+
+/// `POST /api/agents`: an orchestrator mints a token for an agent it is spawning.
+///
+/// The policy decides who may call it (admin or owner in the default policy) and the `sensitive`
+/// rate limit applies. On top of that, nobody mints a role that ranks above their own.
+struct CreateAgent: Sendable {
+    let minter: TokenMinter
+    let policy: Policy
+    let schema: Schema
+
+    init(components: AgentHost.Components) {
+        minter = components.minter
+        policy = components.policy
+        schema = .object([
+            "agent_id": .required(.string(format: .identifier)),
+            "role": .required(.string(format: .identifier)),
+            "team": .optional(.string(length: 0...128, pattern: Self.teamPattern)),
+            "ttl": .optional(.integer(1...components.minter.policy.maximumLifetime)),
+        ])
+    }
+
+    // A constant that compiles; checked by the tests.
+    private static let teamPattern = try? Schema.Pattern("[A-Za-z0-9_-]*")
+
+    func handle(_ request: Request, context: AgentRequestContext) async throws -> Response {
+        guard let caller = context.principal else { throw HTTPError(.unauthorized) }
+        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+            return SecurityMiddleware.response(for: Refusal(
+                status: 415, code: "unsupported_media_type", detail: "Send the body as application/json."
+            ))
+        }
+        // The middleware has already read the body, within the route's cap.
+        let body = try await request.body.collect(upTo: .max)
+        let value: JSONValue
+        switch schema.check(body: Array(body.readableBytesView)) {
+        case .success(let checked): value = checked
+        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        }
+        let requestedRole = value["role"]?.stringValue ?? ""
+        guard mayGrant(requestedRole, caller: caller.role.rawValue) else {
+            return SecurityMiddleware.response(for: Refusal(
+                status: 403, code: "role_above_caller",
+                detail: "A token may not be minted for a role that ranks above the caller's own."
+            ))
+        }
+        let minted: MintedToken
+        do {
+            minted = try minter.mint(
+                agent: AgentID(value["agent_id"]?.stringValue ?? ""), role: Role(requestedRole),
+                team: Team(value["team"]?.stringValue ?? ""),
+                lifetime: value["ttl"]?.integerValue.map { .seconds($0) }
+            )
+        } catch is IdentityError {
+            // The schema already checks these; this keeps a gap between the two from becoming a 500.
+            return SecurityMiddleware.response(for: Refusal(
+                status: 400, code: "invalid_identity", detail: "agent_id, role and team must be 1-128 of A-Z a-z 0-9 _ - (team may be empty)."
+            ))
+        } catch let error as TokenError where error.code == .noSigningKey {
+            return SecurityMiddleware.response(for: Refusal(
+                status: 503, code: "no_signing_key",
+                detail: "The server's keyring has no primary key, so it cannot mint tokens; an operator must run 'agenthost keys rotate'."
+            ))
+        }
+        context.logger.notice(
+            "minted agent token",
+            metadata: [
+                "token_id": .string(minted.claims.tokenID.hex), "agent": .string(minted.claims.agent.rawValue),
+                "role": .string(minted.claims.role.rawValue), "by": .string(caller.agent.rawValue),
+            ]
+        )
+        let expires = Date(timeIntervalSince1970: TimeInterval(minted.claims.expiresAt)).ISO8601Format()
+        let reply = JSONValue.object([
+            "token": .string(minted.token), "token_id": .string(minted.claims.tokenID.hex),
+            "agent_id": .string(minted.claims.agent.rawValue), "role": .string(minted.claims.role.rawValue),
+            "team": .string(minted.claims.team.rawValue), "expires_at": .string(expires),
+        ])
+        return Response(
+            status: .created, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: reply.json))
+        )
+    }
+
+    /// Whether a caller with role `caller` may mint a token for `role`: ranked roles up to the
+    /// caller's own rank; roles without a rank only by the same role or by admin and above.
+    func mayGrant(_ role: String, caller: String) -> Bool {
+        let callerRank = policy.rank(of: caller)
+        if let wanted = policy.rank(of: role) {
+            guard let callerRank else { return false }
+            return callerRank >= wanted
+        }
+        return role == caller || (callerRank ?? -1) >= Policy.builtInRoles.firstIndex(of: "admin")!
     }
 }
