@@ -1,6 +1,10 @@
 import AgentHost
 import Foundation
+import Hummingbird
+import Logging
+import NIOCore
 import SecurityCore
+import Testing
 
 /// A fresh temporary data directory, removed when the value is released.
 final class TemporaryDirectory: Sendable {
@@ -43,4 +47,18 @@ struct HostFixture {
     func token(agent: String = "builder-7", role: String = "developer", team: String = "core") throws -> MintedToken {
         try components.minter.mint(agent: AgentID(agent), role: Role(role), team: Team(team))
     }
+}
+
+extension HostFixture {
+    /// The AgentHost application over this fixture, logging only critical messages.
+    func application() -> some ApplicationProtocol {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return AgentHost.application(configuration: configuration, components: components, logger: logger)
+    }
+}
+
+/// A response body parsed as a JSON object.
+func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
 }

@@ -12,16 +12,6 @@ import Testing
 
 /// `POST /api/agents`, body caps, forward auth and the policy commands.
 struct AgentRoutesTests {
-    func application(_ fixture: HostFixture) -> some ApplicationProtocol {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return AgentHost.application(configuration: fixture.configuration, components: fixture.components, logger: logger)
-    }
-
-    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
-    }
-
     func create(_ body: String, token: String, contentType: String = "application/json") -> (HTTPFields, ByteBuffer) {
         ([.authorization: "Bearer \(token)", .contentType: contentType], ByteBuffer(string: body))
     }
@@ -29,7 +19,7 @@ struct AgentRoutesTests {
     @Test func ownersMintTokensThatVerify() async throws {
         let fixture = try HostFixture()
         let ceo = try fixture.token(agent: "orchestrator", role: "ceo").token
-        try await application(fixture).test(.router) { client in
+        try await fixture.application().test(.router) { client in
             let (headers, body) = create(#"{"agent_id": "worker-1", "role": "developer", "team": "core", "ttl": 3600}"#, token: ceo)
             try await client.execute(uri: "/api/agents", method: .post, headers: headers, body: body) { response in
                 #expect(response.status == .created)
@@ -51,7 +41,7 @@ struct AgentRoutesTests {
         let developer = try fixture.token(role: "developer").token
         let viewer = try fixture.token(role: "viewer").token
         let admin = try fixture.token(role: "admin").token
-        try await application(fixture).test(.router) { client in
+        try await fixture.application().test(.router) { client in
             for token in [developer, viewer] {
                 let (headers, body) = create(#"{"agent_id": "w", "role": "viewer"}"#, token: token)
                 try await client.execute(uri: "/api/agents", method: .post, headers: headers, body: body) { response in
@@ -92,7 +82,7 @@ struct AgentRoutesTests {
             (#"{"agent_id": "w", "role": "x"}"#, "text/plain", .unsupportedMediaType, "unsupported_media_type"),
             (String(repeating: "[", count: 100) + String(repeating: "]", count: 100), "application/json", .badRequest, "invalid_json"),
         ]
-        try await application(fixture).test(.router) { client in
+        try await fixture.application().test(.router) { client in
             for (text, type, status, code) in cases {
                 let (headers, body) = create(text, token: ceo, contentType: type)
                 try await client.execute(uri: "/api/agents", method: .post, headers: headers, body: body) { response in
@@ -113,7 +103,7 @@ struct AgentRoutesTests {
     @Test func theTwentyFirstMintInAMinuteIsRefused() async throws {
         let fixture = try HostFixture()
         let ceo = try fixture.token(role: "ceo").token
-        try await application(fixture).test(.router) { client in
+        try await fixture.application().test(.router) { client in
             for index in 1...21 {
                 let (headers, body) = create(#"{"agent_id": "w\#(index)", "role": "developer"}"#, token: ceo)
                 try await client.execute(uri: "/api/agents", method: .post, headers: headers, body: body) { response in
@@ -138,7 +128,7 @@ struct AgentRoutesTests {
     @Test func bodiesOverTheCapAreCutOffWhileReading() async throws {
         let fixture = try HostFixture(bodyLimit: 1_024)
         let ceo = try fixture.token(role: "ceo").token
-        try await application(fixture).test(.live) { client in
+        try await fixture.application().test(.live) { client in
             let port = try #require(client.port)
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             do {
@@ -176,7 +166,7 @@ struct AgentRoutesTests {
         let trusted = try HostFixture(trustedProxies: ["127.0.0.1", "::1"])
         let developer = try trusted.token(agent: "dev-1", role: "developer", team: "core").token
         let viewer = try trusted.token(role: "viewer").token
-        try await application(trusted).test(.live) { client in
+        try await trusted.application().test(.live) { client in
             func verify(_ method: String, _ uri: String, token: String?, check: @escaping @Sendable (TestResponse) throws -> Void) async throws {
                 var headers: HTTPFields = [HTTPField.Name("X-Original-Method")!: method, HTTPField.Name("X-Original-URI")!: uri]
                 if let token { headers[.authorization] = "Bearer \(token)" }
@@ -204,7 +194,7 @@ struct AgentRoutesTests {
         // Without trusted proxies, nobody may ask.
         let closed = try HostFixture()
         let token = try closed.token().token
-        try await application(closed).test(.live) { client in
+        try await closed.application().test(.live) { client in
             try await client.execute(uri: "/auth/verify", method: .get, headers: [
                 .authorization: "Bearer \(token)", HTTPField.Name("X-Original-Method")!: "GET", HTTPField.Name("X-Original-URI")!: "/x",
             ]) { response in

@@ -92,11 +92,7 @@ struct NginxForwardAuthTests {
         let developer = try fixture.token(agent: "dev-1", role: "developer", team: "core").token
         let viewer = try fixture.token(agent: "view-1", role: "viewer").token
         let ceo = try fixture.token(agent: "boss", role: "ceo").token
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let application = AgentHost.application(configuration: fixture.configuration, components: fixture.components, logger: logger)
-
-        try await application.test(.live) { client in
+        try await fixture.application().test(.live) { client in
             let directory = try TemporaryDirectory()
             let front = try Self.freePort()
             let upstream = try Self.freePort()

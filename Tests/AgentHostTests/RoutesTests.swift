@@ -8,19 +8,9 @@ import SecurityCore
 import Testing
 
 struct RoutesTests {
-    func application(_ fixture: HostFixture) -> some ApplicationProtocol {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return AgentHost.application(configuration: fixture.configuration, components: fixture.components, logger: logger)
-    }
-
-    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
-    }
-
     @Test func healthNeedsNoCredential() async throws {
         let fixture = try HostFixture()
-        try await application(fixture).test(.router) { client in
+        try await fixture.application().test(.router) { client in
             try await client.execute(uri: "/health", method: .get) { response in
                 #expect(response.status == .ok)
                 let parsed = try json(response.body)
@@ -32,7 +22,7 @@ struct RoutesTests {
     @Test func whoamiWithBearerOrTokenHeader() async throws {
         let fixture = try HostFixture()
         let minted = try fixture.token()
-        try await application(fixture).test(.router) { client in
+        try await fixture.application().test(.router) { client in
             for headers: HTTPFields in [[.authorization: "Bearer \(minted.token)"], [HTTPField.Name("X-Agent-Token")!: minted.token]] {
                 try await client.execute(uri: "/api/whoami", method: .get, headers: headers) { response in
                     #expect(response.status == .ok)
@@ -50,7 +40,7 @@ struct RoutesTests {
 
     @Test func missingCredentialIsAProblem() async throws {
         let fixture = try HostFixture()
-        try await application(fixture).test(.router) { client in
+        try await fixture.application().test(.router) { client in
             try await client.execute(uri: "/api/whoami", method: .get) { response in
                 #expect(response.status == .unauthorized)
                 #expect(response.headers[.contentType] == "application/problem+json")
@@ -71,7 +61,7 @@ struct RoutesTests {
             "", " ", String(repeating: "x", count: 10_240), "ah1." + String(repeating: "Q", count: 12_000),
             "ah1.ñandú.café", String(valid.dropLast(7)), String(tampered), valid + valid, "ah1.%00.%00",
         ]
-        try await application(fixture).test(.router) { client in
+        try await fixture.application().test(.router) { client in
             for value in values {
                 for name in ["X-Agent-Token", "Authorization"] {
                     let headerValue = name == "Authorization" ? "Bearer \(value)" : value
@@ -98,7 +88,7 @@ struct RoutesTests {
 
     @Test func headerTrustMode() async throws {
         let fixture = try HostFixture(mode: .headerTrust)
-        try await application(fixture).test(.router) { client in
+        try await fixture.application().test(.router) { client in
             try await client.execute(
                 uri: "/api/whoami", method: .get,
                 headers: [HTTPField.Name("X-Agent-ID")!: "ceo-1", HTTPField.Name("X-Agent-Role")!: "ceo", HTTPField.Name("X-Agent-Team")!: "exec"]
@@ -117,7 +107,7 @@ struct RoutesTests {
     @Test func liveServerOnLoopback() async throws {
         let fixture = try HostFixture()
         let token = try fixture.token().token
-        try await application(fixture).test(.live) { client in
+        try await fixture.application().test(.live) { client in
             try await client.execute(uri: "/api/whoami", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
                 #expect(response.status == .ok)
                 let parsed = try json(response.body)

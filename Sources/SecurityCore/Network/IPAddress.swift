@@ -119,7 +119,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
                 guard !group.isEmpty, group.count <= 4 else { return nil }
                 var value: UInt16 = 0
                 for byte in group {
-                    guard let digit = hexValue(byte) else { return nil }
+                    guard let digit = hexDigitValue(byte) else { return nil }
                     value = value << 4 | UInt16(digit)
                 }
                 parsed.append(value)
@@ -146,13 +146,14 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
         return nil
     }
+}
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
+/// The value of one hexadecimal digit, either case; `nil` for any other byte.
+func hexDigitValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+    default: nil
     }
 }

@@ -30,9 +30,9 @@ enum RequestPath {
                 decoded.append(byte)
                 continue
             }
-            guard index != bytes.endIndex, let high = hexValue(bytes[index]) else { return nil }
+            guard index != bytes.endIndex, let high = hexDigitValue(bytes[index]) else { return nil }
             index = bytes.index(after: index)
-            guard index != bytes.endIndex, let low = hexValue(bytes[index]) else { return nil }
+            guard index != bytes.endIndex, let low = hexDigitValue(bytes[index]) else { return nil }
             index = bytes.index(after: index)
             let value = high << 4 | low
             guard value >= 0x21, value != 0x7F, value != UInt8(ascii: "/"), value != UInt8(ascii: "\\") else { return nil }
@@ -40,14 +40,5 @@ enum RequestPath {
         }
         guard let text = String(validating: decoded, as: UTF8.self) else { return nil }
         return text[...]
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -57,14 +57,16 @@ public struct Schema: Sendable {
     public struct Pattern: Sendable {
         /// The pattern as written.
         public let source: String
-        // Regex is not Sendable in the standard library, but a compiled Regex is an immutable
-        // value that wholeMatch only reads, so sharing it across tasks is safe.
+        // Regex is not Sendable in the standard library. Matching only reads it; the one piece of
+        // lazy state (the lowered program) is published with an atomic compare-and-swap, and
+        // init below forces it once anyway, so sharing it across tasks is safe.
         private nonisolated(unsafe) let regex: Regex<AnyRegexOutput>
 
         /// Throws ``SchemaError`` when `source` does not compile.
         public init(_ source: String) throws {
             do {
                 regex = try Regex(source)
+                _ = try regex.wholeMatch(in: "")
             } catch {
                 throw SchemaError(reason: "pattern /\(source.prefix(200))/ does not compile")
             }
