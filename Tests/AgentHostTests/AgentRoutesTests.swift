@@ -67,6 +67,22 @@ struct AgentRoutesTests {
         }
     }
 
+    @Test func headerTrustIdentitiesCannotMint() async throws {
+        let fixture = try HostFixture(mode: .headerTrust)
+        try await fixture.application().test(.router) { client in
+            let headers: HTTPFields = [
+                HTTPField.Name("X-Agent-ID")!: "boss", HTTPField.Name("X-Agent-Role")!: "ceo", .contentType: "application/json",
+            ]
+            try await client.execute(
+                uri: "/api/agents", method: .post, headers: headers, body: ByteBuffer(string: #"{"agent_id": "w", "role": "ceo"}"#)
+            ) { response in
+                #expect(response.status == .forbidden)
+                let codeValue = try json(response.body)["code"] as? String
+                #expect(codeValue == "token_required")
+            }
+        }
+    }
+
     @Test func badBodiesGetA4xxNeverA500() async throws {
         let fixture = try HostFixture(scopes: [])
         let ceo = try fixture.token(role: "ceo").token

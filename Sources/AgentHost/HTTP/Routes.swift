@@ -68,7 +68,9 @@ extension AgentHost {
 /// `POST /api/agents`: an orchestrator mints a token for an agent it is spawning.
 ///
 /// The policy decides who may call it (admin or owner in the default policy) and the `sensitive`
-/// rate limit applies. On top of that, nobody mints a role that ranks above their own.
+/// rate limit applies. On top of that, nobody mints a role that ranks above their own, and only a
+/// caller with a token mints: an identity believed from headers would otherwise become a real
+/// token that still works after the server leaves header-trust mode.
 struct CreateAgent: Sendable {
     let minter: TokenMinter
     let policy: Policy
@@ -90,6 +92,13 @@ struct CreateAgent: Sendable {
 
     func handle(_ request: Request, context: AgentRequestContext) async throws -> Response {
         guard let caller = context.principal else { throw HTTPError(.unauthorized) }
+        guard case .agentToken = caller.authentication else {
+            // Header-trust identities are unproven; a token minted for one would outlive the mode.
+            return SecurityMiddleware.response(for: Refusal(
+                status: 403, code: "token_required",
+                detail: "Minting needs a caller authenticated by a token; header-trust identities cannot mint. Use 'agenthost token mint' for the first token."
+            ))
+        }
         guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
             return SecurityMiddleware.response(for: Refusal(
                 status: 415, code: "unsupported_media_type", detail: "Send the body as application/json."

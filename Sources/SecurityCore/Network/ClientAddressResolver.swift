@@ -84,7 +84,8 @@ public struct ClientAddressResolver: Sendable {
             guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isNumber)) else { return nil }
             return text[text.index(after: text.startIndex)..<close]
         }
-        let colons = text.filter { $0 == ":" }.count
+        var colons = 0
+        for byte in text.utf8 where byte == UInt8(ascii: ":") { colons += 1 }
         if colons == 1, let colon = text.firstIndex(of: ":") {
             return text[..<colon]
         }

@@ -30,6 +30,11 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (without brackets, port or zone); `nil` if
     /// `text` is anything else.
     public init?(_ text: some StringProtocol) {
+        // The common case, a dotted quad, is read straight from the text's bytes.
+        if let value = text.utf8.withContiguousStorageIfAvailable({ Self.parseIPv4Fast($0) }), let value {
+            self.init(ipv4: value)
+            return
+        }
         let bytes = Array(text.utf8)
         guard !bytes.isEmpty, bytes.count <= 45 else { return nil }
         if !bytes.contains(UInt8(ascii: ":")) {
@@ -77,6 +82,34 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     // MARK: Parsing
+
+    /// A dotted quad without leading zeros, in one pass; `nil` for anything else (the general
+    /// parser then decides).
+    private static func parseIPv4Fast(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        guard bytes.count >= 7, bytes.count <= 15 else { return nil }
+        var value: UInt32 = 0
+        var part: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | part
+                part = 0
+                digits = 0
+                dots += 1
+            } else if byte >= 0x30, byte <= 0x39 {
+                guard digits < 3, digits == 0 || part != 0 else { return nil }
+                part = part * 10 + UInt32(byte - 0x30)
+                guard part <= 255 else { return nil }
+                digits += 1
+            } else {
+                return nil
+            }
+        }
+        guard dots == 3, digits > 0 else { return nil }
+        return value << 8 | part
+    }
 
     private static func parseIPv4(_ bytes: ArraySlice<UInt8>) -> UInt32? {
         let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)

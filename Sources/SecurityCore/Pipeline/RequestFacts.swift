@@ -43,7 +43,7 @@ public struct RequestFacts: Sendable {
 
     /// The path without any query string or fragment.
     var pathWithoutQuery: Substring {
-        path.prefix { $0 != "?" && $0 != "#" }
+        withoutQuery(path[...])
     }
 
     /// Every value of the header `name` (ASCII case-insensitive).
@@ -54,9 +54,17 @@ public struct RequestFacts: Sendable {
     }
 }
 
+/// `path` up to its first `?` or `#`, found by byte.
+func withoutQuery(_ path: Substring) -> Substring {
+    guard let end = path.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else { return path }
+    return path[..<end]
+}
+
 /// ASCII case-insensitive equality; bytes outside ASCII must match exactly.
 func asciiCaseInsensitiveEquals(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
-    lhs.utf8.elementsEqual(rhs.utf8) { a, b in
+    let left = lhs.utf8, right = rhs.utf8
+    guard left.count == right.count else { return false }
+    return zip(left, right).allSatisfy { a, b in
         a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
     }
 }

@@ -1,30 +1,25 @@
 extension SecurityPipeline {
     /// Establishes who the request acts for, or the 401 that refuses it.
     public func authenticate(_ facts: RequestFacts) -> Result<Principal, Refusal> {
-        let authorization = facts.values(of: "authorization")
-        let tokenHeader = facts.values(of: "x-agent-token")
-        guard authorization.count <= 1, tokenHeader.count <= 1 else {
+        let headers = CredentialHeaders(facts.headers)
+        guard headers.authorizationCount <= 1, headers.tokenCount <= 1 else {
             return .failure(unauthorized(.ambiguousCredentials))
         }
         var token: String?
-        if let value = authorization.first {
+        if let value = headers.authorization {
             guard let bearer = Self.bearerToken(value) else {
                 return .failure(unauthorized(.unsupportedScheme))
             }
             token = bearer
         }
-        if let value = tokenHeader.first {
+        if let value = headers.token {
             if let token, token != value { return .failure(unauthorized(.ambiguousCredentials)) }
             token = value
         }
 
-        let claimedAgent = facts.values(of: "x-agent-id")
-        let claimedRole = facts.values(of: "x-agent-role")
-        let claimedTeam = facts.values(of: "x-agent-team")
-        guard claimedAgent.count <= 1, claimedRole.count <= 1, claimedTeam.count <= 1 else {
+        guard headers.agentCount <= 1, headers.roleCount <= 1, headers.teamCount <= 1 else {
             return .failure(unauthorized(.ambiguousIdentity))
         }
-
         if let token {
             let claims: AgentTokenClaims
             switch configuration.verifier.check(token) {
@@ -32,13 +27,13 @@ extension SecurityPipeline {
             case .failure(let error): return .failure(unauthorized(.invalidToken(error)))
             }
             // Identity binding: headers that name an identity must name the token's.
-            if let agent = claimedAgent.first, agent != claims.agent.rawValue {
+            if let agent = headers.agent, agent != claims.agent.rawValue {
                 return .failure(unauthorized(.identityMismatch("X-Agent-ID")))
             }
-            if let role = claimedRole.first, role != claims.role.rawValue {
+            if let role = headers.role, role != claims.role.rawValue {
                 return .failure(unauthorized(.identityMismatch("X-Agent-Role")))
             }
-            if let team = claimedTeam.first, team != claims.team.rawValue {
+            if let team = headers.team, team != claims.team.rawValue {
                 return .failure(unauthorized(.identityMismatch("X-Agent-Team")))
             }
             return .success(Principal(agent: claims.agent, role: claims.role, team: claims.team, authentication: .agentToken(claims)))
@@ -47,11 +42,11 @@ extension SecurityPipeline {
         guard configuration.mode == .headerTrust else {
             return .failure(unauthorized(.missingCredential))
         }
-        guard let agentText = claimedAgent.first, let roleText = claimedRole.first else {
+        guard let agentText = headers.agent, let roleText = headers.role else {
             return .failure(unauthorized(.missingIdentityHeaders))
         }
         guard let agent = try? AgentID(agentText), let role = try? Role(roleText),
-              let team = try? Team(claimedTeam.first ?? "")
+              let team = try? Team(headers.team ?? "")
         else {
             return .failure(unauthorized(.invalidIdentityHeaders))
         }
@@ -72,10 +67,28 @@ extension SecurityPipeline {
     }
 
     /// The token of an `Authorization: Bearer <token>` value; `nil` for any other scheme or shape.
+    /// Works on bytes: a token is a few hundred ASCII characters, and walking them as Characters
+    /// cost more than verifying the token.
     static func bearerToken(_ value: String) -> String? {
-        let parts = value.split(separator: " ", omittingEmptySubsequences: true)
-        guard parts.count == 2, asciiCaseInsensitiveEquals(parts[0], "bearer") else { return nil }
-        return String(parts[1])
+        var value = value
+        return value.withUTF8 { bytes -> String? in
+            let space = UInt8(ascii: " ")
+            var start = 0
+            while start < bytes.count, bytes[start] == space { start += 1 }
+            var schemeEnd = start
+            while schemeEnd < bytes.count, bytes[schemeEnd] != space { schemeEnd += 1 }
+            guard schemeEnd - start == 6, schemeEnd < bytes.count else { return nil }
+            for (offset, expected) in "bearer".utf8.enumerated() where bytes[start + offset] | 0x20 != expected {
+                return nil
+            }
+            var tokenStart = schemeEnd
+            while tokenStart < bytes.count, bytes[tokenStart] == space { tokenStart += 1 }
+            var tokenEnd = bytes.count
+            while tokenEnd > tokenStart, bytes[tokenEnd - 1] == space { tokenEnd -= 1 }
+            guard tokenStart < tokenEnd else { return nil }
+            for index in tokenStart..<tokenEnd where bytes[index] == space { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[tokenStart..<tokenEnd]), as: UTF8.self)
+        }
     }
 
     // MARK: Refusals
@@ -148,3 +161,47 @@ extension SecurityPipeline {
     }
 }
 
+/// The credential and identity headers of a request, found in one pass over the headers.
+struct CredentialHeaders {
+    var authorization: String?
+    var authorizationCount = 0
+    var token: String?
+    var tokenCount = 0
+    var agent: String?
+    var agentCount = 0
+    var role: String?
+    var roleCount = 0
+    var team: String?
+    var teamCount = 0
+
+    init(_ fields: [HeaderField]) {
+        for field in fields {
+            let name = field.name
+            switch name.utf8.count {
+            case 13:
+                if asciiCaseInsensitiveEquals(name, "authorization") {
+                    authorizationCount += 1
+                    if authorization == nil { authorization = field.value }
+                } else if asciiCaseInsensitiveEquals(name, "x-agent-token") {
+                    tokenCount += 1
+                    if token == nil { token = field.value }
+                }
+            case 10:
+                if asciiCaseInsensitiveEquals(name, "x-agent-id") {
+                    agentCount += 1
+                    if agent == nil { agent = field.value }
+                }
+            case 12:
+                if asciiCaseInsensitiveEquals(name, "x-agent-role") {
+                    roleCount += 1
+                    if role == nil { role = field.value }
+                } else if asciiCaseInsensitiveEquals(name, "x-agent-team") {
+                    teamCount += 1
+                    if team == nil { team = field.value }
+                }
+            default:
+                continue
+            }
+        }
+    }
+}

@@ -36,7 +36,7 @@ extension SecurityPipeline {
         else {
             return .deny(Refusal(status: 400, code: "invalid_original_method", detail: "The original method must be 1-20 upper-case letters."))
         }
-        let uri = uris[0][...].prefix { $0 != "?" && $0 != "#" }
+        let uri = withoutQuery(uris[0][...])
         guard let path = RequestPath.canonical(uri) else { return .deny(Self.badPath) }
         let client = configuration.clientAddresses.clientAddress(peer: peerText, headers: facts.headers)
         let outcome = decide(

@@ -74,7 +74,7 @@ public struct SecurityPipeline: Sendable {
 
     /// The body cap of a request, for servers that enforce it while reading.
     public func bodyLimit(method: String, path: String) -> Int {
-        let raw = path[...].prefix { $0 != "?" && $0 != "#" }
+        let raw = withoutQuery(path[...])
         return configuration.bodyLimits.limit(method: method, path: RequestPath.canonical(raw) ?? raw)
     }
 

@@ -1,7 +1,7 @@
 /// A route path with named parameters, such as `/api/worktrees/{worktree}/files/**`.
 ///
 /// Literal segments match exactly, `{name}` matches one non-empty segment and captures it, and a
-/// final `**` matches the rest of the path (possibly nothing). Paths are compared segment by
+/// final `**` matches the rest of the path (possibly nothing; `/**` also matches `/`). Paths are compared segment by
 /// segment after splitting on `/`; a path with `.` or `..` segments or an empty segment never
 /// matches, so `/api/agents/../keys` cannot borrow the rule of `/api/agents/{agent}`.
 public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
@@ -46,25 +46,71 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
         self.description = text
     }
 
-    /// The captured parameters when `path` matches, else `nil`.
-    public func match(_ path: Substring) -> [String: String]? {
-        guard path.hasPrefix("/") else { return nil }
-        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        var captured = [String: String]()
-        var index = 0
+    /// The leading literal segments (up to the first parameter or `**`), for the route index.
+    var literalPrefix: [String] {
+        var prefix = [String]()
+        for segment in segments {
+            guard case .literal(let literal) = segment else { break }
+            prefix.append(literal)
+        }
+        return prefix
+    }
+
+    /// Whether `path` matches, without allocating.
+    func matches(_ path: Substring) -> Bool {
+        guard path.hasPrefix("/") else { return false }
+        // The root: "/" has one empty segment, which only a template that is all rest covers.
+        if path.utf8.count == 1, segments.first == .rest { return true }
+        var parts = PathSegments(path.dropFirst())
         for segment in segments {
             switch segment {
             case .rest:
-                for part in parts[index...] where part.isEmpty || part == "." || part == ".." { return nil }
-                return captured
+                while let part = parts.next() {
+                    if !Self.isPlain(part) { return false }
+                }
+                return true
             case .literal(let literal):
-                guard index < parts.count, parts[index] == literal else { return nil }
-            case .parameter(let name):
-                guard index < parts.count, !parts[index].isEmpty, parts[index] != ".", parts[index] != ".." else { return nil }
-                captured[name] = String(parts[index])
+                guard let part = parts.next(), part == literal else { return false }
+            case .parameter:
+                guard let part = parts.next(), !part.isEmpty, Self.isPlain(part) else { return false }
             }
-            index += 1
         }
-        return index == parts.count ? captured : nil
+        return parts.next() == nil
+    }
+
+    /// The captured parameters when `path` matches, else `nil`.
+    public func match(_ path: Substring) -> [String: String]? {
+        guard matches(path) else { return nil }
+        var captured = [String: String]()
+        var parts = PathSegments(path.dropFirst())
+        for segment in segments {
+            guard let part = parts.next() else { break }
+            if case .parameter(let name) = segment { captured[name] = String(part) }
+        }
+        return captured
+    }
+
+    /// Not `.` or `..` (empty segments are checked where they matter).
+    private static func isPlain(_ part: Substring) -> Bool {
+        !part.isEmpty && part != "." && part != ".."
+    }
+}
+
+/// The `/`-separated segments of a path (without its leading `/`), as slices: no allocation.
+struct PathSegments: IteratorProtocol {
+    private var rest: Substring?
+
+    init(_ path: Substring) {
+        rest = path
+    }
+
+    mutating func next() -> Substring? {
+        guard let current = rest else { return nil }
+        if let slash = current.utf8.firstIndex(of: UInt8(ascii: "/")) {
+            rest = current[current.utf8.index(after: slash)...]
+            return current[..<slash]
+        }
+        rest = nil
+        return current
     }
 }

@@ -29,6 +29,8 @@ public struct Policy: Sendable {
     public let grants: [ResourceGrant]
     /// Whether requests without a credential are decided as an anonymous viewer.
     public let allowsAnonymous: Bool
+    /// Routes and rules precomputed for fast decisions.
+    let index: PolicyIndex
 
     init(
         roles: [String: Int?], actions: Set<String>, routes: [PolicyRoute], rules: [PolicyRule],
@@ -40,6 +42,7 @@ public struct Policy: Sendable {
         self.rules = rules
         self.grants = grants
         self.allowsAnonymous = allowsAnonymous
+        self.index = PolicyIndex(routes: routes, rules: rules, roles: roles)
     }
 
     /// The rank of `role`, or `nil` when it has none (unknown or unranked roles).
@@ -49,45 +52,53 @@ public struct Policy: Sendable {
 
     /// The route a request maps to, with its captured parameters.
     public func route(method: String, path: Substring) -> (PolicyRoute, [String: String])? {
-        for route in routes where route.method == method || route.method == "*" {
-            if let parameters = route.path.match(path) { return (route, parameters) }
+        guard let index = routeIndex(method: method, path: path) else { return nil }
+        return (routes[index], routes[index].path.match(path) ?? [:])
+    }
+
+    /// The index of the first route matching `method` and `path`.
+    func routeIndex(method: String, path: Substring) -> Int? {
+        for index in self.index.candidates(for: path) {
+            let route = routes[index]
+            if route.method == method || route.method == "*", route.path.matches(path) { return index }
         }
         return nil
     }
 
     /// Decides one request. Never throws: anything unexpected is a deny with a reason.
     public func decide(_ request: PolicyRequest) -> PolicyDecision {
-        let path = request.path.prefix { $0 != "?" && $0 != "#" }
-        guard let (route, parameters) = route(method: request.method, path: path) else {
-            return PolicyDecision(effect: .deny, rules: [], reason: "no route rule matches \(request.method) \(path)")
+        let path = withoutQuery(request.path[...])
+        guard let routeIndex = routeIndex(method: request.method, path: path) else {
+            return PolicyDecision(effect: .deny, rules: [], explanation: .noRoute(method: request.method, path: path))
         }
+        let route = routes[routeIndex]
+        let parameters = route.path.parameters.isEmpty ? [:] : (route.path.match(path) ?? [:])
         let resource = route.resource.flatMap { reference in
             parameters[reference.parameter].map { "\(reference.type):\($0)" }
         }
-        func decision(_ effect: PolicyDecision.Effect, _ rules: [String], _ reason: String) -> PolicyDecision {
-            PolicyDecision(effect: effect, rules: rules, reason: reason, action: route.action, resource: resource)
+        func decision(_ effect: PolicyDecision.Effect, _ rules: [String], _ explanation: PolicyDecision.Explanation) -> PolicyDecision {
+            PolicyDecision(effect: effect, rules: rules, explanation: explanation, action: route.action, resource: resource)
         }
         let principal = request.principal
         if principal == nil {
-            guard allowsAnonymous else {
-                return decision(.deny, [], "anonymous access is not enabled")
-            }
-            guard Self.isReadOnly(request.method) else {
-                return decision(.deny, [], "anonymous access is read-only")
-            }
+            guard allowsAnonymous else { return decision(.deny, [], .anonymousDisabled) }
+            guard Self.isReadOnly(request.method) else { return decision(.deny, [], .anonymousReadOnly) }
         }
         let context = MatchContext(
-            policy: self, request: request, route: route, parameters: parameters, resource: resource
+            request: request, route: route, parameters: parameters, resource: resource,
+            principalRank: principal.flatMap { rank(of: $0.role) }
         )
-        let forbidding = rules.filter { $0.effect == .forbid && $0.matches(context) }.map(\.id)
-        if !forbidding.isEmpty {
-            return decision(.deny, forbidding, "forbidden by \(forbidding.joined(separator: ", "))")
+        var forbidding = [String]()
+        for ruleIndex in index.forbidCandidates[routeIndex] where rules[ruleIndex].matches(context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
+            forbidding.append(rules[ruleIndex].id)
         }
-        let permitting = rules.filter { $0.effect == .permit && $0.matches(context) }.map(\.id)
-        if !permitting.isEmpty {
-            return decision(.permit, permitting, "permitted by \(permitting.joined(separator: ", "))")
+        if !forbidding.isEmpty { return decision(.deny, forbidding, .forbidden) }
+        var permitting = [String]()
+        for ruleIndex in index.permitCandidates[routeIndex] where rules[ruleIndex].matches(context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
+            permitting.append(rules[ruleIndex].id)
         }
-        return decision(.deny, [], "no rule permits \(route.action) for this principal")
+        if !permitting.isEmpty { return decision(.permit, permitting, .permitted) }
+        return decision(.deny, [], .noRulePermits)
     }
 
     /// The grant level `principal` holds on `resource`: the highest of the grants naming its
@@ -112,11 +123,12 @@ public struct Policy: Sendable {
     }
 
     struct MatchContext {
-        let policy: Policy
         let request: PolicyRequest
         let route: PolicyRoute
         let parameters: [String: String]
         let resource: String?
+        /// The principal's role rank, looked up once.
+        let principalRank: Int?
     }
 }
 
@@ -163,23 +175,50 @@ public struct PolicyDecision: Hashable, Sendable, CustomStringConvertible {
         case deny
     }
 
+    /// Why, kept as data and written out only when ``reason`` is read.
+    enum Explanation: Hashable, Sendable {
+        case text(String)
+        case noRoute(method: String, path: Substring)
+        case anonymousDisabled
+        case anonymousReadOnly
+        case forbidden
+        case permitted
+        case noRulePermits
+    }
+
     /// The effect.
     public let effect: Effect
     /// The ids of the rules that decided it; empty for the default deny.
     public let rules: [String]
-    /// A sentence saying why.
-    public let reason: String
     /// The action the request mapped to, if any route matched.
     public let action: String?
     /// The resource (`type:id`) the route named, if any.
     public let resource: String?
+    let explanation: Explanation
 
     public init(effect: Effect, rules: [String], reason: String, action: String? = nil, resource: String? = nil) {
+        self.init(effect: effect, rules: rules, explanation: .text(reason), action: action, resource: resource)
+    }
+
+    init(effect: Effect, rules: [String], explanation: Explanation, action: String? = nil, resource: String? = nil) {
         self.effect = effect
         self.rules = rules
-        self.reason = reason
+        self.explanation = explanation
         self.action = action
         self.resource = resource
+    }
+
+    /// A sentence saying why.
+    public var reason: String {
+        switch explanation {
+        case .text(let text): text
+        case .noRoute(let method, let path): "no route rule matches \(method) \(path)"
+        case .anonymousDisabled: "anonymous access is not enabled"
+        case .anonymousReadOnly: "anonymous access is read-only"
+        case .forbidden: "forbidden by \(rules.joined(separator: ", "))"
+        case .permitted: "permitted by \(rules.joined(separator: ", "))"
+        case .noRulePermits: "no rule permits \(action ?? "this action") for this principal"
+        }
     }
 
     /// Whether the request is permitted.

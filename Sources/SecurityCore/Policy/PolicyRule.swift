@@ -96,27 +96,28 @@ public struct PolicyRule: Hashable, Sendable {
     /// Where the rule was defined (line in the policy file).
     public let line: Int
 
-    func matches(_ context: Policy.MatchContext) -> Bool {
-        if let actions, !actions.contains(context.route.action) { return false }
+    /// Whether the rule matches. The policy's index has already checked `actions`, and `methods`
+    /// against the route; `minimumRank` is the rank of `minimumRole`.
+    func matches(_ context: Policy.MatchContext, in policy: Policy, minimumRank: Int?) -> Bool {
         if let methods, !methods.contains(context.request.method) { return false }
         guard let principal = context.request.principal else {
             // Anonymous: only rules that say so, acting as a viewer.
             guard conditions.contains(.anonymous) else { return false }
-            return roleMatches("viewer", policy: context.policy) && otherConditionsHold(context, principal: nil)
+            return roleMatches("viewer", rank: 0, minimumRank: minimumRank)
+                && otherConditionsHold(context, principal: nil, policy: policy)
         }
-        return roleMatches(principal.role, policy: context.policy) && otherConditionsHold(context, principal: principal)
+        return roleMatches(principal.role, rank: context.principalRank, minimumRank: minimumRank)
+            && otherConditionsHold(context, principal: principal, policy: policy)
     }
 
-    private func roleMatches(_ role: String, policy: Policy) -> Bool {
+    private func roleMatches(_ role: String, rank: Int?, minimumRank: Int?) -> Bool {
         if roles == nil, minimumRole == nil { return true }
         if let roles, roles.contains(role) { return true }
-        if let minimumRole, let required = policy.rank(of: minimumRole), let rank = policy.rank(of: role), rank >= required {
-            return true
-        }
+        if let minimumRank, let rank, rank >= minimumRank { return true }
         return false
     }
 
-    private func otherConditionsHold(_ context: Policy.MatchContext, principal: PolicyPrincipal?) -> Bool {
+    private func otherConditionsHold(_ context: Policy.MatchContext, principal: PolicyPrincipal?, policy: Policy) -> Bool {
         for condition in conditions {
             switch condition {
             case .anonymous: continue
@@ -128,7 +129,7 @@ public struct PolicyRule: Hashable, Sendable {
             }
         }
         if let requiredGrant {
-            guard let resource = context.resource, context.policy.grantLevel(of: principal, on: resource) >= requiredGrant else {
+            guard let resource = context.resource, policy.grantLevel(of: principal, on: resource) >= requiredGrant else {
                 return false
             }
         }

@@ -47,7 +47,7 @@ public final class InMemoryRateLimitStore: RateLimitStore {
     }
 
     public func acquire(_ request: BucketRequest, mode: AcquireMode, now: Int64) -> BucketState {
-        let hash = Self.hash(scope: request.scope.name, key: request.key)
+        let hash = Self.hash(scope: request.scope, key: request.key)
         return shards[Self.shard(of: hash)].table.withLock { table in
             let (state, arrival) = GCRA.evaluate(stored: table.arrival(of: hash), request: request, now: now)
             if Self.commits(mode, allowed: state.allowed) {
@@ -59,7 +59,8 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
     public func acquire(_ requests: [BucketRequest], mode: AcquireMode, now: Int64) -> [BucketState] {
         if requests.count == 1 { return [acquire(requests[0], mode: mode, now: now)] }
-        let hashes = requests.map { Self.hash(scope: $0.scope.name, key: $0.key) }
+        if requests.count == 2 { return acquirePair(requests[0], requests[1], mode: mode, now: now) }
+        let hashes = requests.map { Self.hash(scope: $0.scope, key: $0.key) }
         let shardIndices = hashes.map(Self.shard(of:))
         let ordered = Array(Set(shardIndices)).sorted()
         return withLocks(ordered[...], held: []) { tables in
@@ -79,6 +80,49 @@ public final class InMemoryRateLimitStore: RateLimitStore {
                 tables[ordered.firstIndex(of: shardIndices[index])!].pointee.store(hash, arrival: pending[hash]!, now: now)
             }
             return states
+        }
+    }
+
+    /// Two buckets (a request scope and the authentication-failure scope, the pipeline's usual
+    /// pair), without the general path's arrays and dictionary.
+    private func acquirePair(_ first: BucketRequest, _ second: BucketRequest, mode: AcquireMode, now: Int64) -> [BucketState] {
+        let firstHash = Self.hash(scope: first.scope, key: first.key)
+        let secondHash = Self.hash(scope: second.scope, key: second.key)
+        return withTables(Self.shard(of: firstHash), Self.shard(of: secondHash)) { firstTable, secondTable in
+            let (firstState, firstArrival) = GCRA.evaluate(stored: firstTable.pointee.arrival(of: firstHash), request: first, now: now)
+            let firstCharged = Self.charged(firstArrival, state: firstState, request: first)
+            // The same bucket twice: the second sees what the first would leave.
+            let secondStored = secondHash == firstHash ? firstCharged : secondTable.pointee.arrival(of: secondHash)
+            let (secondState, secondArrival) = GCRA.evaluate(stored: secondStored, request: second, now: now)
+            let secondCharged = Self.charged(secondArrival, state: secondState, request: second)
+            if Self.commits(mode, allowed: firstState.allowed && secondState.allowed) {
+                if secondHash != firstHash { firstTable.pointee.store(firstHash, arrival: firstCharged, now: now) }
+                secondTable.pointee.store(secondHash, arrival: secondCharged, now: now)
+            }
+            return [firstState, secondState]
+        }
+    }
+
+    /// Locks the shards `first` and `second` (once when they are the same, else the lower first)
+    /// and lends `body` their tables in that order.
+    private func withTables(
+        _ first: Int, _ second: Int,
+        _ body: (UnsafeMutablePointer<BucketTable>, UnsafeMutablePointer<BucketTable>) -> [BucketState]
+    ) -> [BucketState] {
+        if first == second {
+            return shards[first].table.withLock { table in
+                withUnsafeMutablePointer(to: &table) { body($0, $0) }
+            }
+        }
+        let (low, high) = first < second ? (first, second) : (second, first)
+        return shards[low].table.withLock { lowTable in
+            withUnsafeMutablePointer(to: &lowTable) { lowPointer in
+                shards[high].table.withLock { highTable in
+                    withUnsafeMutablePointer(to: &highTable) { highPointer in
+                        first < second ? body(lowPointer, highPointer) : body(highPointer, lowPointer)
+                    }
+                }
+            }
         }
     }
 
@@ -109,9 +153,9 @@ public final class InMemoryRateLimitStore: RateLimitStore {
         }
     }
 
-    static func hash(scope: String, key: String) -> UInt64 {
+    static func hash(scope: RateLimitScope, key: String) -> UInt64 {
         var hasher = Hasher()
-        hasher.combine(scope)
+        hasher.combine(scope.nameHash)
         hasher.combine(key)
         let value = UInt64(bitPattern: Int64(hasher.finalize()))
         return value == 0 ? 1 : value

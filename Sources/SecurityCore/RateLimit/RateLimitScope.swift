@@ -43,6 +43,8 @@ public struct RateLimitScope: Hashable, Sendable {
 
     /// Nanoseconds between two requests at the sustained rate.
     let emissionInterval: Int64
+    /// The name hashed once (per process), so keying a bucket hashes only the key.
+    let nameHash: Int
     /// How far ahead of now a bucket's arrival time may run: `burst` intervals.
     let tolerance: Int64
 
@@ -84,6 +86,7 @@ public struct RateLimitScope: Hashable, Sendable {
         self.routes = routes
         self.emissionInterval = (seconds * 1_000_000_000 + attoseconds / 1_000_000_000) / Int64(limit)
         self.tolerance = emissionInterval * Int64(burst)
+        self.nameHash = name.hashValue
     }
 
     /// Whether the scope applies to a request for `method` and `path`.
@@ -138,7 +141,7 @@ public struct RouteMatch: Hashable, Sendable, CustomStringConvertible {
 
     public func matches(method requestMethod: String, path requestPath: Substring) -> Bool {
         if let method, method != requestMethod { return false }
-        return isPrefix ? requestPath.hasPrefix(path) : requestPath == path
+        return utf8Matches(requestPath, path, prefixOnly: isPrefix)
     }
 
     public var description: String { (method.map { $0 + " " } ?? "") + path + (isPrefix ? "*" : "") }
@@ -154,4 +157,17 @@ public struct RateLimitError: Error, Hashable, Sendable, CustomStringConvertible
     }
 
     public var description: String { reason }
+}
+
+/// Whether the bytes of `text` equal those of `pattern` (or start with them, when `prefixOnly`):
+/// a byte comparison, where `hasPrefix` and `==` on strings walk Characters.
+func utf8Matches(_ text: Substring, _ pattern: String, prefixOnly: Bool) -> Bool {
+    var text = text
+    var pattern = pattern
+    return text.withUTF8 { textBytes in
+        pattern.withUTF8 { patternBytes in
+            guard prefixOnly ? textBytes.count >= patternBytes.count : textBytes.count == patternBytes.count else { return false }
+            return UnsafeBufferPointer(rebasing: textBytes[..<patternBytes.count]).elementsEqual(patternBytes)
+        }
+    }
 }

@@ -41,6 +41,36 @@ struct PolicyTests {
         return policy.decide(PolicyTestSuite.request(parsing: request, principal: principal, isLoopback: loopback)!)
     }
 
+    @Test func routeIndexKeepsFirstMatchOrder() throws {
+        let ordered = try PolicyLoader.load(yaml: """
+            version: 1
+            actions: [any, special, one, two, root]
+            routes:
+              - {method: GET, path: "/api/{thing}/x", action: any}
+              - {method: GET, path: /api/special/x, action: special}
+              - {method: GET, path: /api/special/**, action: special}
+              - {method: GET, path: "/api/**", action: one}
+              - {method: GET, path: /api/a/b, action: two}
+              - {method: GET, path: "/**", action: root}
+            rules:
+              - {id: r, effect: permit}
+            """)
+        let cases: [(String, String?)] = [
+            ("/api/special/x", "any"),       // an earlier route with a parameter wins over a later literal one
+            ("/api/special/y", "special"),
+            ("/api/a/b", "one"),             // "/api/**" comes before "/api/a/b"
+            ("/api", "one"),
+            ("/other/path", "root"),
+            ("/", "root"),
+            ("/api/../x", nil), ("//api", nil), ("/api/a/", nil),
+        ]
+        for (path, action) in cases {
+            let decision = ordered.decide(PolicyRequest(principal: PolicyPrincipal(agent: "a", role: "member"), method: "GET", path: path))
+            #expect(decision.action == action, "\(path)")
+        }
+        #expect(ordered.route(method: "GET", path: "/api/zz/x")?.1 == ["thing": "zz"])
+    }
+
     @Test func rolesRanksAndNames() {
         #expect(decide("admin", "POST /api/agents").rules == ["create"])
         #expect(decide("ceo", "POST /api/agents").isPermitted)
