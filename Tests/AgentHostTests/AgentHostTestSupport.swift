@@ -34,12 +34,13 @@ struct HostFixture {
 
     init(
         mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.defaults, trustedProxies: [String] = [],
-        bodyLimit: Int = 1 << 20, policy: Policy? = nil
+        bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = []
     ) throws {
         keyring = try Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
         configuration = AgentHostConfiguration(
             host: "127.0.0.1", port: 0, mode: mode, tokenPolicy: try TokenPolicy(), policy: policy,
-            trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, rateLimitScopes: scopes, bodyLimit: bodyLimit
+            trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins, rateLimitScopes: scopes,
+            bodyLimit: bodyLimit
         )
         components = try AgentHost.Components(configuration: configuration, keyring: keyring, clock: clock, ticks: clock)
     }

@@ -221,6 +221,37 @@ struct AgentRoutesTests {
         }
     }
 
+    @Test func malformedPathsAndBrowsersOverHTTP() async throws {
+        let fixture = try HostFixture(corsOrigins: ["https://console.example.com"])
+        let token = try fixture.token().token
+        try await fixture.application().test(.router) { client in
+            for path in ["/api/%2e%2e%2Fkeys", "/api/who%00ami", "/api/%zz"] {
+                try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                    #expect(response.status == .badRequest, "\(path)")
+                    let codeValue = try json(response.body)["code"] as? String
+                    #expect(codeValue == "invalid_path")
+                }
+            }
+            let preflight: HTTPFields = [
+                HTTPField.Name("Origin")!: "https://console.example.com", HTTPField.Name("Access-Control-Request-Method")!: "POST",
+                HTTPField.Name("Access-Control-Request-Headers")!: "authorization, content-type",
+            ]
+            try await client.execute(uri: "/api/agents", method: .options, headers: preflight) { response in
+                #expect(response.status == .noContent)
+                #expect(response.headers[HTTPField.Name("Access-Control-Allow-Origin")!] == "https://console.example.com")
+            }
+            try await client.execute(
+                uri: "/api/whoami", method: .get,
+                headers: [.authorization: "Bearer \(token)", HTTPField.Name("Origin")!: "https://console.example.com"]
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("Access-Control-Allow-Origin")!] == "https://console.example.com")
+                #expect(response.headers[HTTPField.Name("Access-Control-Expose-Headers")!]?.contains("Retry-After") == true)
+            }
+        }
+        #expect(throws: AgentHostError.self) { try HostFixture(corsOrigins: ["*.example.com"]) }
+    }
+
     @Test func policyTestAndExplainCommands() throws {
         let report = try AgentHostCLI.testPolicy(policyPath: nil, casesPath: nil)
         #expect(report.passed)

@@ -58,6 +58,27 @@ struct ServerProcessTests {
         #expect(result.stderr.contains("--allow-untrusted-network"))
     }
 
+    @Test func policyCommandsAndABrokenPolicyStopTheStart() throws {
+        let tested = try run(["policy", "test"])
+        #expect(tested.status == 0)
+        #expect(tested.stdout.contains(" passed, 0 failed"))
+
+        let explained = try run(["policy", "explain", "--principal", "role=viewer,agent=v", "--request", "POST /projects/1"])
+        #expect(explained.status == 0)
+        #expect(explained.stdout.hasPrefix("DENY") && explained.stdout.contains("viewers-read-only"))
+
+        let directory = try TemporaryDirectory()
+        let broken = directory.path + "/broken.yaml"
+        try "version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /x, action: b}\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        let refused = try run(["serve", "--port", "0", "--policy", broken, "--data-dir", directory.path])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("broken.yaml:4"))
+        #expect(!KeyringFile(dataDirectory: directory.path).exists, "nothing is created before the policy loads")
+
+        let badProxy = try run(["serve", "--port", "0", "--trusted-proxy", "10.0.0.1/8", "--data-dir", directory.path])
+        #expect(badProxy.status != 0 && badProxy.stderr.contains("--trusted-proxy"))
+    }
+
     @Test func invalidIdentifiersAreRefused() throws {
         let directory = try TemporaryDirectory()
         let result = try run(["token", "mint", "--agent", "a b", "--role", "r", "--data-dir", directory.path])

@@ -58,10 +58,10 @@ extension SecurityPipeline {
     func presentsCredential(_ facts: RequestFacts) -> Bool {
         for field in facts.headers {
             let name = field.name
-            if asciiCaseInsensitiveEquals(name, "authorization") || asciiCaseInsensitiveEquals(name, "x-agent-token") {
+            if CredentialHeaders.named(name, "authorization") || CredentialHeaders.named(name, "x-agent-token") {
                 return true
             }
-            if configuration.mode == .headerTrust, asciiCaseInsensitiveEquals(name, "x-agent-id") { return true }
+            if configuration.mode == .headerTrust, CredentialHeaders.named(name, "x-agent-id") { return true }
         }
         return false
     }
@@ -174,28 +174,35 @@ struct CredentialHeaders {
     var team: String?
     var teamCount = 0
 
+    /// Header names usually arrive lower-cased (HTTP/2, Hummingbird's canonical names): compare
+    /// exactly first, and ignore case only when that fails.
+    @inline(__always)
+    static func named(_ name: String, _ lowercased: String) -> Bool {
+        name == lowercased || asciiCaseInsensitiveEquals(name, lowercased)
+    }
+
     init(_ fields: [HeaderField]) {
         for field in fields {
             let name = field.name
             switch name.utf8.count {
             case 13:
-                if asciiCaseInsensitiveEquals(name, "authorization") {
+                if Self.named(name, "authorization") {
                     authorizationCount += 1
                     if authorization == nil { authorization = field.value }
-                } else if asciiCaseInsensitiveEquals(name, "x-agent-token") {
+                } else if Self.named(name, "x-agent-token") {
                     tokenCount += 1
                     if token == nil { token = field.value }
                 }
             case 10:
-                if asciiCaseInsensitiveEquals(name, "x-agent-id") {
+                if Self.named(name, "x-agent-id") {
                     agentCount += 1
                     if agent == nil { agent = field.value }
                 }
             case 12:
-                if asciiCaseInsensitiveEquals(name, "x-agent-role") {
+                if Self.named(name, "x-agent-role") {
                     roleCount += 1
                     if role == nil { role = field.value }
-                } else if asciiCaseInsensitiveEquals(name, "x-agent-team") {
+                } else if Self.named(name, "x-agent-team") {
                     teamCount += 1
                     if team == nil { team = field.value }
                 }

@@ -12,7 +12,18 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
     }
 
     let segments: [Segment]
+    /// The same segments with literals as bytes, for matching without String indices.
+    let compiled: [CompiledSegment]
     public let description: String
+
+    enum CompiledSegment: Hashable, Sendable {
+        case literal([UInt8])
+        case parameter
+        case rest
+    }
+
+    /// Whether the template has any `{parameter}`.
+    var hasParameters: Bool { compiled.contains(.parameter) }
 
     /// The names of the template's parameters, in order.
     public var parameters: [String] {
@@ -43,6 +54,13 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
             }
         }
         self.segments = segments
+        self.compiled = segments.map { segment in
+            switch segment {
+            case .literal(let literal): .literal(Array(literal.utf8))
+            case .parameter: .parameter
+            case .rest: .rest
+            }
+        }
         self.description = text
     }
 
@@ -58,59 +76,91 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether `path` matches, without allocating.
     func matches(_ path: Substring) -> Bool {
-        guard path.hasPrefix("/") else { return false }
+        var path = path
+        return path.withUTF8 { matches(bytes: $0) }
+    }
+
+    /// Whether the path in `bytes` (no query) matches.
+    func matches(bytes path: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = path.first, first == UInt8(ascii: "/") else { return false }
         // The root: "/" has one empty segment, which only a template that is all rest covers.
-        if path.utf8.count == 1, segments.first == .rest { return true }
-        var parts = PathSegments(path.dropFirst())
-        for segment in segments {
+        if path.count == 1, compiled.first == .rest { return true }
+        var segments = ByteSegments(path)
+        for segment in compiled {
             switch segment {
             case .rest:
-                while let part = parts.next() {
-                    if !Self.isPlain(part) { return false }
+                while let part = segments.next() {
+                    if !Self.isPlain(part, in: path) { return false }
                 }
                 return true
             case .literal(let literal):
-                guard let part = parts.next(), part == literal else { return false }
+                guard let part = segments.next(), Self.equals(path, part, literal) else { return false }
             case .parameter:
-                guard let part = parts.next(), !part.isEmpty, Self.isPlain(part) else { return false }
+                guard let part = segments.next(), Self.isPlain(part, in: path) else { return false }
             }
         }
-        return parts.next() == nil
+        return segments.next() == nil
     }
 
     /// The captured parameters when `path` matches, else `nil`.
     public func match(_ path: Substring) -> [String: String]? {
-        guard matches(path) else { return nil }
+        var path = path
+        return path.withUTF8 { captures(bytes: $0) }
+    }
+
+    /// The captured parameters when the path in `bytes` matches, else `nil`.
+    func captures(bytes path: UnsafeBufferPointer<UInt8>) -> [String: String]? {
+        guard matches(bytes: path) else { return nil }
         var captured = [String: String]()
-        var parts = PathSegments(path.dropFirst())
+        var parts = ByteSegments(path)
         for segment in segments {
             guard let part = parts.next() else { break }
-            if case .parameter(let name) = segment { captured[name] = String(part) }
+            if case .parameter(let name) = segment {
+                captured[name] = String(decoding: UnsafeBufferPointer(rebasing: path[part]), as: UTF8.self)
+            }
         }
         return captured
     }
 
-    /// Not `.` or `..` (empty segments are checked where they matter).
-    private static func isPlain(_ part: Substring) -> Bool {
-        !part.isEmpty && part != "." && part != ".."
+    /// Not empty, `.` or `..`.
+    private static func isPlain(_ part: Range<Int>, in path: UnsafeBufferPointer<UInt8>) -> Bool {
+        let dot = UInt8(ascii: ".")
+        switch part.count {
+        case 0: return false
+        case 1: return path[part.lowerBound] != dot
+        case 2: return path[part.lowerBound] != dot || path[part.lowerBound + 1] != dot
+        default: return true
+        }
+    }
+
+    static func equals(_ path: UnsafeBufferPointer<UInt8>, _ part: Range<Int>, _ literal: [UInt8]) -> Bool {
+        guard part.count == literal.count else { return false }
+        var offset = 0
+        for byte in literal {
+            guard path[part.lowerBound + offset] == byte else { return false }
+            offset += 1
+        }
+        return true
     }
 }
 
-/// The `/`-separated segments of a path (without its leading `/`), as slices: no allocation.
-struct PathSegments: IteratorProtocol {
-    private var rest: Substring?
+/// The `/`-separated segments of a path's bytes after its leading `/`, as ranges.
+struct ByteSegments {
+    private let path: UnsafeBufferPointer<UInt8>
+    private var position = 1
+    private var done: Bool
 
-    init(_ path: Substring) {
-        rest = path
+    init(_ path: UnsafeBufferPointer<UInt8>) {
+        self.path = path
+        self.done = path.isEmpty
     }
 
-    mutating func next() -> Substring? {
-        guard let current = rest else { return nil }
-        if let slash = current.utf8.firstIndex(of: UInt8(ascii: "/")) {
-            rest = current[current.utf8.index(after: slash)...]
-            return current[..<slash]
-        }
-        rest = nil
-        return current
+    mutating func next() -> Range<Int>? {
+        guard !done else { return nil }
+        var end = position
+        while end < path.count, path[end] != UInt8(ascii: "/") { end += 1 }
+        let part = position..<end
+        if end >= path.count { done = true } else { position = end + 1 }
+        return part
     }
 }

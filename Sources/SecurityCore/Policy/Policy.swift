@@ -52,27 +52,34 @@ public struct Policy: Sendable {
 
     /// The route a request maps to, with its captured parameters.
     public func route(method: String, path: Substring) -> (PolicyRoute, [String: String])? {
-        guard let index = routeIndex(method: method, path: path) else { return nil }
-        return (routes[index], routes[index].path.match(path) ?? [:])
+        var path = withoutQuery(path)
+        return path.withUTF8 { bytes in
+            guard let index = routeIndex(method: method, path: bytes) else { return nil }
+            return (routes[index], routes[index].path.captures(bytes: bytes) ?? [:])
+        }
     }
 
-    /// The index of the first route matching `method` and `path`.
-    func routeIndex(method: String, path: Substring) -> Int? {
+    /// The index of the first route matching `method` and the path in `bytes`.
+    func routeIndex(method: String, path: UnsafeBufferPointer<UInt8>) -> Int? {
         for index in self.index.candidates(for: path) {
             let route = routes[index]
-            if route.method == method || route.method == "*", route.path.matches(path) { return index }
+            if route.method == method || route.method == "*", route.path.matches(bytes: path) { return index }
         }
         return nil
     }
 
     /// Decides one request. Never throws: anything unexpected is a deny with a reason.
     public func decide(_ request: PolicyRequest) -> PolicyDecision {
-        let path = withoutQuery(request.path[...])
+        var path = withoutQuery(request.path[...])
+        return path.withUTF8 { decide(request, path: $0) }
+    }
+
+    private func decide(_ request: PolicyRequest, path: UnsafeBufferPointer<UInt8>) -> PolicyDecision {
         guard let routeIndex = routeIndex(method: request.method, path: path) else {
-            return PolicyDecision(effect: .deny, rules: [], explanation: .noRoute(method: request.method, path: path))
+            return PolicyDecision(effect: .deny, rules: [], explanation: .noRoute(method: request.method, path: request.path))
         }
         let route = routes[routeIndex]
-        let parameters = route.path.parameters.isEmpty ? [:] : (route.path.match(path) ?? [:])
+        let parameters = route.path.hasParameters ? (route.path.captures(bytes: path) ?? [:]) : [:]
         let resource = route.resource.flatMap { reference in
             parameters[reference.parameter].map { "\(reference.type):\($0)" }
         }
@@ -178,7 +185,7 @@ public struct PolicyDecision: Hashable, Sendable, CustomStringConvertible {
     /// Why, kept as data and written out only when ``reason`` is read.
     enum Explanation: Hashable, Sendable {
         case text(String)
-        case noRoute(method: String, path: Substring)
+        case noRoute(method: String, path: String)
         case anonymousDisabled
         case anonymousReadOnly
         case forbidden
@@ -212,7 +219,7 @@ public struct PolicyDecision: Hashable, Sendable, CustomStringConvertible {
     public var reason: String {
         switch explanation {
         case .text(let text): text
-        case .noRoute(let method, let path): "no route rule matches \(method) \(path)"
+        case .noRoute(let method, let path): "no route rule matches \(method) \(withoutQuery(path[...]))"
         case .anonymousDisabled: "anonymous access is not enabled"
         case .anonymousReadOnly: "anonymous access is read-only"
         case .forbidden: "forbidden by \(rules.joined(separator: ", "))"

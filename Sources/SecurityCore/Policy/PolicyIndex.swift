@@ -3,10 +3,10 @@
 /// and for each route the rules whose actions and methods could match it.
 struct PolicyIndex: Sendable {
     /// Route indices, in order, for a path whose first two segments are the key (`a/b`).
-    private let byTwoSegments: [String: [Int]]
+    private let byTwoSegments: KeyedRoutes
     /// Route indices, in order, for a path whose first segment is the key and whose first two are
     /// not in ``byTwoSegments``.
-    private let byOneSegment: [String: [Int]]
+    private let byOneSegment: KeyedRoutes
     /// Routes with no leading literal segment: candidates for every path.
     private let unkeyed: [Int]
     /// Per route: the forbid rules and the permit rules that could match it, in policy order.
@@ -35,8 +35,8 @@ struct PolicyIndex: Sendable {
             let first = String(key[..<key.firstIndex(of: "/")!])
             byTwo[key] = (indices + (one[first] ?? []) + unkeyed).sorted()
         }
-        self.byTwoSegments = byTwo
-        self.byOneSegment = one.mapValues { ($0 + unkeyed).sorted() }
+        self.byTwoSegments = KeyedRoutes(byTwo)
+        self.byOneSegment = KeyedRoutes(one.mapValues { ($0 + unkeyed).sorted() })
         self.unkeyed = unkeyed
 
         var forbid = [[Int]]()
@@ -57,16 +57,43 @@ struct PolicyIndex: Sendable {
         self.minimumRanks = rules.map { rule in rule.minimumRole.flatMap { roles[$0] ?? nil } }
     }
 
-    /// The indices of the routes that could match `path`, in order.
-    func candidates(for path: Substring) -> [Int] {
-        var segments = PathSegments(path.dropFirst())
+    /// The indices of the routes that could match the path in `bytes`, in order.
+    func candidates(for path: UnsafeBufferPointer<UInt8>) -> [Int] {
+        var segments = ByteSegments(path)
         guard let first = segments.next() else { return unkeyed }
-        if let second = segments.next(), !byTwoSegments.isEmpty {
-            var key = String(first)
-            key += "/"
-            key += second
-            if let list = byTwoSegments[key] { return list }
+        if let second = segments.next(), let list = byTwoSegments.routes(for: path, first.lowerBound..<second.upperBound) {
+            return list
         }
-        return byOneSegment[String(first)] ?? unkeyed
+        return byOneSegment.routes(for: path, first) ?? unkeyed
+    }
+}
+
+/// Route lists keyed by path bytes, looked up from a slice of the request's bytes without making
+/// a String: an FNV-1a hash picks the entries, and the key bytes are compared to be sure.
+struct KeyedRoutes: Sendable {
+    private let entries: [UInt64: [(key: [UInt8], routes: [Int])]]
+
+    init(_ lists: [String: [Int]]) {
+        var entries = [UInt64: [(key: [UInt8], routes: [Int])]]()
+        for (key, routes) in lists {
+            let bytes = Array(key.utf8)
+            let hash = bytes.withUnsafeBufferPointer { Self.hash($0, 0..<bytes.count) }
+            entries[hash, default: []].append((bytes, routes))
+        }
+        self.entries = entries
+    }
+
+    func routes(for path: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> [Int]? {
+        guard !entries.isEmpty, let found = entries[Self.hash(path, range)] else { return nil }
+        for entry in found where PathTemplate.equals(path, range, entry.key) { return entry.routes }
+        return nil
+    }
+
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for index in range {
+            hash = (hash ^ UInt64(bytes[index])) &* 0x0000_0100_0000_01b3
+        }
+        return hash
     }
 }

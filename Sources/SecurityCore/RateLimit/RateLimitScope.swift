@@ -45,6 +45,10 @@ public struct RateLimitScope: Hashable, Sendable {
     let emissionInterval: Int64
     /// The name hashed once (per process), so keying a bucket hashes only the key.
     let nameHash: Int
+    /// Header values that never change for the scope, written once.
+    let limitText: String
+    let policyText: String
+    let stateTextPrefix: String
     /// How far ahead of now a bucket's arrival time may run: `burst` intervals.
     let tolerance: Int64
 
@@ -87,6 +91,9 @@ public struct RateLimitScope: Hashable, Sendable {
         self.emissionInterval = (seconds * 1_000_000_000 + attoseconds / 1_000_000_000) / Int64(limit)
         self.tolerance = emissionInterval * Int64(burst)
         self.nameHash = name.hashValue
+        self.limitText = String(limit)
+        self.policyText = "\"\(name)\";q=\(limit);w=\(seconds)"
+        self.stateTextPrefix = "\"\(name)\";r="
     }
 
     /// Whether the scope applies to a request for `method` and `path`.

@@ -138,14 +138,14 @@ public struct RateLimitDecision: Hashable, Sendable {
     /// `Retry-After` on a refusal. Empty when no scope applied.
     public var headers: [HeaderField] {
         guard let scope, let state else { return [] }
-        let window = scope.period.components.seconds
-        let reset = Self.seconds(state.resetAfter)
+        let remaining = String(state.remaining)
+        let reset = String(Self.seconds(state.resetAfter))
         var fields = [
-            HeaderField(name: "X-RateLimit-Limit", value: String(scope.limit)),
-            HeaderField(name: "X-RateLimit-Remaining", value: String(state.remaining)),
-            HeaderField(name: "X-RateLimit-Reset", value: String(reset)),
-            HeaderField(name: "RateLimit-Policy", value: "\"\(scope.name)\";q=\(scope.limit);w=\(window)"),
-            HeaderField(name: "RateLimit", value: "\"\(scope.name)\";r=\(state.remaining);t=\(reset)"),
+            HeaderField(name: "X-RateLimit-Limit", value: scope.limitText),
+            HeaderField(name: "X-RateLimit-Remaining", value: remaining),
+            HeaderField(name: "X-RateLimit-Reset", value: reset),
+            HeaderField(name: "RateLimit-Policy", value: scope.policyText),
+            HeaderField(name: "RateLimit", value: scope.stateTextPrefix + remaining + ";t=" + reset),
         ]
         if !state.allowed {
             fields.append(HeaderField(name: "Retry-After", value: String(max(1, Self.seconds(state.retryAfter)))))
