@@ -58,8 +58,30 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// The canonical text: dotted quad for IPv4, RFC 5952 form for IPv6.
     public var description: String {
         if isIPv4 {
+            // Written byte by byte: at most 15 bytes, so a small string with no allocation. This is
+            // the rate limiter's key for every request.
             let value = UInt32(truncatingIfNeeded: low)
-            return "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+            return String(unsafeUninitializedCapacity: 15) { buffer in
+                var count = 0
+                for shift in [24, 16, 8, 0] as [UInt32] {
+                    let octet = Int(value >> shift & 0xFF)
+                    if shift != 24 {
+                        buffer[count] = UInt8(ascii: ".")
+                        count += 1
+                    }
+                    if octet >= 100 {
+                        buffer[count] = UInt8(0x30 + octet / 100)
+                        count += 1
+                    }
+                    if octet >= 10 {
+                        buffer[count] = UInt8(0x30 + octet / 10 % 10)
+                        count += 1
+                    }
+                    buffer[count] = UInt8(0x30 + octet % 10)
+                    count += 1
+                }
+                return count
+            }
         }
         var groups = [UInt16]()
         for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16(truncatingIfNeeded: high >> UInt64(shift))) }

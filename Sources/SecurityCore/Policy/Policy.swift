@@ -18,31 +18,54 @@ public struct Policy: Sendable {
     public static let builtInRoles = ["viewer", "member", "admin", "owner"]
 
     /// Every role the policy knows, with its rank (an index into ``builtInRoles``) if it has one.
-    public let roles: [String: Int?]
+    public var roles: [String: Int?] { storage.roles }
     /// Every action the policy knows.
-    public let actions: Set<String>
+    public var actions: Set<String> { storage.actions }
     /// Route rules, in the order they are tried.
-    public let routes: [PolicyRoute]
+    public var routes: [PolicyRoute] { storage.routes }
     /// Permit and forbid rules.
-    public let rules: [PolicyRule]
+    public var rules: [PolicyRule] { storage.rules }
     /// Resource grants.
-    public let grants: [ResourceGrant]
+    public var grants: [ResourceGrant] { storage.grants }
     /// Whether requests without a credential are decided as an anonymous viewer.
-    public let allowsAnonymous: Bool
+    public var allowsAnonymous: Bool { storage.allowsAnonymous }
     /// Routes and rules precomputed for fast decisions.
-    let index: PolicyIndex
+    var index: PolicyIndex { storage.index }
+
+    /// Everything, behind one reference: a policy is copied into every pipeline configuration and
+    /// read on every request, and copying one reference is cheaper than copying a dozen.
+    private final class Storage: Sendable {
+        let roles: [String: Int?]
+        let actions: Set<String>
+        let routes: [PolicyRoute]
+        let rules: [PolicyRule]
+        let grants: [ResourceGrant]
+        let allowsAnonymous: Bool
+        let index: PolicyIndex
+
+        init(
+            roles: [String: Int?], actions: Set<String>, routes: [PolicyRoute], rules: [PolicyRule],
+            grants: [ResourceGrant], allowsAnonymous: Bool
+        ) {
+            self.roles = roles
+            self.actions = actions
+            self.routes = routes
+            self.rules = rules
+            self.grants = grants
+            self.allowsAnonymous = allowsAnonymous
+            self.index = PolicyIndex(routes: routes, rules: rules, roles: roles)
+        }
+    }
+
+    private let storage: Storage
 
     init(
         roles: [String: Int?], actions: Set<String>, routes: [PolicyRoute], rules: [PolicyRule],
         grants: [ResourceGrant], allowsAnonymous: Bool
     ) {
-        self.roles = roles
-        self.actions = actions
-        self.routes = routes
-        self.rules = rules
-        self.grants = grants
-        self.allowsAnonymous = allowsAnonymous
-        self.index = PolicyIndex(routes: routes, rules: rules, roles: roles)
+        storage = Storage(
+            roles: roles, actions: actions, routes: routes, rules: rules, grants: grants, allowsAnonymous: allowsAnonymous
+        )
     }
 
     /// The rank of `role`, or `nil` when it has none (unknown or unranked roles).
@@ -61,7 +84,8 @@ public struct Policy: Sendable {
 
     /// The index of the first route matching `method` and the path in `bytes`.
     func routeIndex(method: String, path: UnsafeBufferPointer<UInt8>) -> Int? {
-        for index in self.index.candidates(for: path) {
+        let routes = storage.routes
+        for index in storage.index.candidates(for: path) {
             let route = routes[index]
             if route.method == method || route.method == "*", route.path.matches(bytes: path) { return index }
         }
