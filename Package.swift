@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SecurityCore", targets: ["SecurityCore"]),
+        .library(name: "SecurityStore", targets: ["SecurityStore"]),
         .library(name: "AgentHost", targets: ["AgentHost"]),
         .executable(name: "agenthost", targets: ["AgentHostCommand"]),
     ],
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
     ],
     targets: [
         // C stays at the edge: only Sources/SecurityCore/Crypto imports these two modules.
@@ -40,6 +43,15 @@ let package = Package(
         .target(
             name: "SecurityCore",
             dependencies: ["CSodium", "COpenSSL", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "SecurityStore",
+            dependencies: [
+                "SecurityCore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "AgentHost",
@@ -70,6 +82,10 @@ let package = Package(
             name: "SecurityCoreTests",
             dependencies: ["SecurityCore"],
             resources: [.copy("Vectors")]
+        ),
+        .testTarget(
+            name: "SecurityStoreTests",
+            dependencies: ["SecurityStore", "SecurityCore", .product(name: "SQLKit", package: "sql-kit")]
         ),
         .testTarget(
             name: "AgentHostTests",

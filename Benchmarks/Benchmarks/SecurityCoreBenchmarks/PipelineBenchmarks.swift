@@ -119,3 +119,23 @@ func pipelineBenchmarks() {
         }
     }
 }
+
+// The vault's goals (issue 4): open of a 64-byte secret <= 250 ns, seal <= 800 ns including the
+// nonce.
+func vaultBenchmarks() {
+    let keyring = try! VaultKeyring(keys: [VaultKey(version: 1, secret: SecureBytes(copying: (0..<32).map { UInt8($0) }))], primaryVersion: 1)
+    let vault = Vault(keyring: keyring)
+    let identity = RecordIdentity(owner: "project:p1", recordID: "r-1", name: "git-token")
+    let secret = SecureBytes(copying: [UInt8](repeating: 0x61, count: 64))
+    let record = try! vault.seal(secret, for: identity)
+    Benchmark("vault seal 64 B") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try! vault.seal(secret, for: identity))
+        }
+    }
+    Benchmark("vault open 64 B (lent to a closure)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try! vault.withSecret(in: record, for: identity) { $0.count })
+        }
+    }
+}

@@ -92,4 +92,5 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     pipelineBenchmarks()
+    vaultBenchmarks()
 }

@@ -1,0 +1,257 @@
+import Foundation
+public import Logging
+public import SecurityCore
+import SQLKit
+import SQLiteKit
+
+/// SecurityCore's state in a SQL database: SQLite by default (a file in the data directory).
+///
+/// Opening runs the versioned migrations the database has not seen yet, each in a transaction, and
+/// records them in `schema_migrations`. The store holds sealed bytes only; it never sees a key or a
+/// plaintext secret.
+///
+/// ```swift
+/// let store = try await SQLSecurityStore.openSQLite(path: dataDirectory + "/agenthost.sqlite")
+/// try await store.put(row)
+/// try await store.close()
+/// ```
+public final class SQLSecurityStore: VaultRecordStore {
+    /// Which SQL the database speaks.
+    public enum Dialect: String, Sendable {
+        case sqlite
+        case postgres
+    }
+
+    let database: any SQLDatabase
+    /// The dialect in use.
+    public let dialect: Dialect
+    private let closer: @Sendable () async throws -> Void
+
+    init(database: any SQLDatabase, dialect: Dialect, close: @escaping @Sendable () async throws -> Void) {
+        self.database = database
+        self.dialect = dialect
+        self.closer = close
+    }
+
+    /// Opens (creating it when missing, with mode 0600) the SQLite database at `path` and migrates it.
+    public static func openSQLite(path: String, logger: Logger = Logger(label: "agenthost.store")) async throws -> SQLSecurityStore {
+        let existed = FileManager.default.fileExists(atPath: path)
+        if !existed {
+            // Create it private first: SQLite would create it with the process umask.
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw StoreError(.unavailable, "cannot create the database file \(path)")
+            }
+        }
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        } catch {
+            throw StoreError(.unavailable, "cannot open the SQLite database \(path)")
+        }
+        let store = SQLSecurityStore(database: connection.sql(queryLogLevel: nil), dialect: .sqlite) {
+            try await connection.close()
+        }
+        do {
+            try await store.database.raw("PRAGMA journal_mode = WAL").run()
+            try await store.database.raw("PRAGMA foreign_keys = ON").run()
+            try await store.migrate()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return store
+    }
+
+    /// Opens an in-memory SQLite database (tests and benchmarks).
+    public static func openInMemory() async throws -> SQLSecurityStore {
+        let connection = try await SQLiteConnection.open(storage: .memory)
+        let store = SQLSecurityStore(database: connection.sql(queryLogLevel: nil), dialect: .sqlite) {
+            try await connection.close()
+        }
+        try await store.migrate()
+        return store
+    }
+
+    /// Closes the connection.
+    public func close() async throws {
+        try await closer()
+    }
+
+    // MARK: Migrations
+
+    /// The schema versions this build knows, in order.
+    static func migrations(for dialect: Dialect) -> [(version: Int, statements: [String])] {
+        let bytes = dialect == .postgres ? "BYTEA" : "BLOB"
+        return [
+            (1, [
+                """
+                CREATE TABLE vault_records (
+                    id TEXT PRIMARY KEY,
+                    owner TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    key_version BIGINT NOT NULL,
+                    sealed \(bytes) NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    UNIQUE (owner, name)
+                )
+                """,
+                "CREATE INDEX vault_records_key_version ON vault_records (key_version)",
+            ]),
+        ]
+    }
+
+    /// The highest schema version applied.
+    public func schemaVersion() async throws -> Int {
+        try await run {
+            let row = try await database.raw("SELECT MAX(version) AS version FROM schema_migrations").first()
+            return try row?.decodeNil(column: "version") == false ? row!.decode(column: "version", as: Int.self) : 0
+        }
+    }
+
+    func migrate() async throws {
+        try await run {
+            try await database.raw(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)"
+            ).run()
+        }
+        let applied = try await schemaVersion()
+        let known = Self.migrations(for: dialect)
+        if let newest = known.last?.version, applied > newest {
+            throw StoreError(
+                .incompatible, "the database is at schema version \(applied), newer than this agenthost knows (\(newest)); upgrade agenthost"
+            )
+        }
+        for migration in known where migration.version > applied {
+            try await run {
+                try await database.raw("BEGIN").run()
+                do {
+                    for statement in migration.statements { try await database.raw(SQLQueryString(statement)).run() }
+                    let now = Int64(Date().timeIntervalSince1970)
+                    try await database.raw(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: migration.version), \(bind: now))"
+                    ).run()
+                    try await database.raw("COMMIT").run()
+                } catch {
+                    try? await database.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        }
+    }
+
+    // MARK: Vault records
+
+    public func put(_ row: VaultRecordRow) async throws {
+        try await run {
+            try await database.raw("""
+                INSERT INTO vault_records (id, owner, name, key_version, sealed, updated_at)
+                VALUES (\(bind: row.id), \(bind: row.owner), \(bind: row.name), \(bind: Int64(row.sealed.keyVersion)),
+                        \(bind: Data(row.sealed.bytes)), \(bind: row.updatedAt))
+                ON CONFLICT (owner, name) DO UPDATE SET
+                    id = excluded.id, key_version = excluded.key_version, sealed = excluded.sealed,
+                    updated_at = excluded.updated_at
+                """).run()
+        }
+    }
+
+    public func record(owner: String, name: String) async throws -> VaultRecordRow? {
+        try await run {
+            try await database.raw("""
+                SELECT id, owner, name, sealed, updated_at FROM vault_records WHERE owner = \(bind: owner) AND name = \(bind: name)
+                """).first().map(Self.vaultRow)
+        }
+    }
+
+    public func delete(owner: String, name: String) async throws -> Bool {
+        try await run {
+            try await !database.raw("""
+                DELETE FROM vault_records WHERE owner = \(bind: owner) AND name = \(bind: name) RETURNING id
+                """).all().isEmpty
+        }
+    }
+
+    public func records(owner: String?) async throws -> [VaultRecordRow] {
+        try await run {
+            let rows: [any SQLRow]
+            if let owner {
+                rows = try await database.raw("""
+                    SELECT id, owner, name, sealed, updated_at FROM vault_records WHERE owner = \(bind: owner) ORDER BY owner, name
+                    """).all()
+            } else {
+                rows = try await database.raw(
+                    "SELECT id, owner, name, sealed, updated_at FROM vault_records ORDER BY owner, name"
+                ).all()
+            }
+            return try rows.map(Self.vaultRow)
+        }
+    }
+
+    public func records(after id: String?, limit: Int) async throws -> [VaultRecordRow] {
+        try await run {
+            try await database.raw("""
+                SELECT id, owner, name, sealed, updated_at FROM vault_records
+                WHERE id > \(bind: id ?? "") ORDER BY id LIMIT \(bind: max(1, limit))
+                """).all().map(Self.vaultRow)
+        }
+    }
+
+    public func replace(id: String, expected: SealedRecord, with sealed: SealedRecord, now: Int64) async throws -> Bool {
+        try await run {
+            try await !database.raw("""
+                UPDATE vault_records SET sealed = \(bind: Data(sealed.bytes)), key_version = \(bind: Int64(sealed.keyVersion)),
+                    updated_at = \(bind: now)
+                WHERE id = \(bind: id) AND sealed = \(bind: Data(expected.bytes)) RETURNING id
+                """).all().isEmpty
+        }
+    }
+
+    static func vaultRow(_ row: any SQLRow) throws -> VaultRecordRow {
+        let bytes = try row.decode(column: "sealed", as: Data.self)
+        let sealed: SealedRecord
+        do {
+            sealed = try SealedRecord(bytes: [UInt8](bytes))
+        } catch {
+            throw StoreError(.corrupt, "a stored vault record is not a sealed record")
+        }
+        return VaultRecordRow(
+            id: try row.decode(column: "id", as: String.self), owner: try row.decode(column: "owner", as: String.self),
+            name: try row.decode(column: "name", as: String.self), sealed: sealed,
+            updatedAt: try row.decode(column: "updated_at", as: Int64.self)
+        )
+    }
+
+    /// Runs `body`, turning driver errors into ``StoreError`` so no SQL text or bound value reaches
+    /// a caller's message.
+    private func run<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.unavailable, "the database refused the operation (\(String(describing: type(of: error))))")
+        }
+    }
+}
+
+/// A store failure. Its reason never carries SQL, bound values or secret bytes.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Stable codes.
+    public enum Code: String, Hashable, Sendable {
+        /// The database cannot be reached or refused the operation.
+        case unavailable
+        /// The database's schema is newer than this build.
+        case incompatible
+        /// Stored data is not what it should be.
+        case corrupt
+    }
+
+    public let code: Code
+    public let reason: String
+
+    init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { "store: \(reason)" }
+}

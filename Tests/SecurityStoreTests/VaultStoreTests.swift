@@ -1,0 +1,130 @@
+import Foundation
+import SecurityCore
+import SQLKit
+@testable import SecurityStore
+import Testing
+
+/// The store's vault records on SQLite (a file, as AgentHost uses it). The same suite is meant to
+/// run against PostgreSQL once that driver lands.
+struct VaultStoreTests {
+    let directory: String
+    let vault: Vault
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("agenthost-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let key = VaultKey(version: 1, secret: SecureBytes(copying: [UInt8](repeating: 3, count: 32)))
+        vault = Vault(keyring: try VaultKeyring(keys: [key], primaryVersion: 1))
+    }
+
+    func row(owner: String = "project:p1", name: String = "git-token", secret: String, id: String = UUID().uuidString) throws -> VaultRecordRow {
+        let identity = RecordIdentity(owner: owner, recordID: id, name: name)
+        let sealed = try vault.seal(SecureBytes(copying: Array(secret.utf8)), for: identity)
+        return VaultRecordRow(id: id, owner: owner, name: name, sealed: sealed, updatedAt: 1_800_000_000)
+    }
+
+    func secret(of row: VaultRecordRow) throws -> String {
+        try vault.withSecret(in: row.sealed, for: row.identity) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func putGetReplaceDelete() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/agenthost.sqlite"
+        let store = try await SQLSecurityStore.openSQLite(path: path)
+        #expect(try await store.schemaVersion() == 1)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+
+        let first = try row(secret: "ghp_first")
+        try await store.put(first)
+        let loaded = try #require(try await store.record(owner: "project:p1", name: "git-token"))
+        #expect(loaded == first)
+        #expect(try secret(of: loaded) == "ghp_first")
+
+        // Setting it again replaces id and bytes together: the new row opens, as itself.
+        let second = try row(secret: "ghp_second")
+        try await store.put(second)
+        let replaced = try #require(try await store.record(owner: "project:p1", name: "git-token"))
+        let replacedSecret = try secret(of: replaced)
+        #expect(replaced.id == second.id && replacedSecret == "ghp_second")
+        #expect(try await store.records(owner: nil).count == 1)
+
+        try await store.put(try row(owner: "project:p2", secret: "ghp_other"))
+        #expect(try await store.records(owner: "project:p2").map(\.owner) == ["project:p2"])
+        #expect(try await store.delete(owner: "project:p2", name: "git-token"))
+        #expect(!(try await store.delete(owner: "project:p2", name: "git-token")))
+        #expect(try await store.record(owner: "project:p2", name: "git-token") == nil)
+        try await store.close()
+
+        // Reopening runs no migration twice and finds the data.
+        let reopened = try await SQLSecurityStore.openSQLite(path: path)
+        #expect(try await reopened.schemaVersion() == 1)
+        #expect(try await reopened.record(owner: "project:p1", name: "git-token")?.id == second.id)
+        try await reopened.close()
+
+        // The file holds no plaintext secret.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path)) + ((try? Data(contentsOf: URL(fileURLWithPath: path + "-wal"))) ?? Data())
+        #expect(bytes.range(of: Data("ghp_".utf8)) == nil)
+    }
+
+    @Test func replaceOnlyWhenUnchanged() async throws {
+        let store = try await SQLSecurityStore.openInMemory()
+        let original = try row(secret: "ghp_one")
+        try await store.put(original)
+        let resealed = try vault.reseal(original.sealed, for: original.identity)
+        #expect(try await store.replace(id: original.id, expected: original.sealed, with: resealed, now: 1_800_000_100))
+        // A second replace expecting the old bytes finds them gone and changes nothing.
+        #expect(!(try await store.replace(id: original.id, expected: original.sealed, with: original.sealed, now: 1_800_000_200)))
+        let stored = try #require(try await store.record(owner: "project:p1", name: "git-token"))
+        #expect(stored.sealed == resealed && stored.updatedAt == 1_800_000_100)
+        try await store.close()
+    }
+
+    @Test func batchesWalkEveryRecordInIdOrder() async throws {
+        let store = try await SQLSecurityStore.openInMemory()
+        for index in 0..<25 {
+            try await store.put(try row(owner: "user:u\(index)", name: "provider:openai", secret: "sk-\(index)", id: String(format: "id-%03d", index)))
+        }
+        var seen = [String]()
+        var after: String?
+        while true {
+            let batch = try await store.records(after: after, limit: 10)
+            guard let last = batch.last else { break }
+            seen += batch.map(\.id)
+            after = last.id
+        }
+        #expect(seen == (0..<25).map { String(format: "id-%03d", $0) })
+        try await store.close()
+    }
+
+    @Test func aSwappedRowIsReportedNotOpened() async throws {
+        let store = try await SQLSecurityStore.openInMemory()
+        let mine = try row(owner: "user:alice", secret: "sk-alice")
+        let theirs = try row(owner: "user:bob", secret: "sk-bob")
+        // Someone with database access copies Bob's bytes into Alice's row.
+        try await store.put(VaultRecordRow(id: mine.id, owner: mine.owner, name: mine.name, sealed: theirs.sealed, updatedAt: 0))
+        let stored = try #require(try await store.record(owner: "user:alice", name: "git-token"))
+        let error = #expect(throws: VaultError.self) { try secret(of: stored) }
+        #expect(error?.code == .recordMismatch)
+        try await store.close()
+    }
+
+    @Test func aNewerSchemaOrACorruptRowIsAClearError() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/newer.sqlite"
+        let store = try await SQLSecurityStore.openSQLite(path: path)
+        try await store.database.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run()
+        try await store.database.raw("""
+            INSERT INTO vault_records (id, owner, name, key_version, sealed, updated_at) VALUES ('x', 'o', 'n', 1, X'00', 0)
+            """).run()
+        let corrupt = await #expect(throws: StoreError.self) { try await store.record(owner: "o", name: "n") }
+        #expect(corrupt?.code == .corrupt)
+        try await store.close()
+        let newer = await #expect(throws: StoreError.self) { try await SQLSecurityStore.openSQLite(path: path) }
+        #expect(newer?.code == .incompatible)
+        let missing = await #expect(throws: StoreError.self) {
+            try await SQLSecurityStore.openSQLite(path: directory + "/no/such/dir/x.sqlite")
+        }
+        #expect(missing?.code == .unavailable)
+    }
+}
