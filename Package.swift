@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
     ],
     targets: [
         // C stays at the edge: only Sources/SecurityCore/Crypto imports these two modules.
@@ -50,6 +51,7 @@ let package = Package(
                 "SecurityCore",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -85,7 +87,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SecurityStoreTests",
-            dependencies: ["SecurityStore", "SecurityCore", .product(name: "SQLKit", package: "sql-kit")]
+            dependencies: [
+                "SecurityStore", "SecurityCore", .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "AgentHostTests",

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import SecurityCore
+import PostgresKit
 import SQLKit
 import SQLiteKit
 
@@ -52,9 +53,41 @@ public final class SQLSecurityStore: VaultRecordStore {
             try await connection.close()
         }
         do {
+            try await store.database.raw("PRAGMA busy_timeout = 5000").run()
             try await store.database.raw("PRAGMA journal_mode = WAL").run()
             try await store.database.raw("PRAGMA foreign_keys = ON").run()
             try await store.migrate()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return store
+    }
+
+    /// Connects to PostgreSQL at `url` (`postgres://user:password@host:port/database`) and
+    /// migrates the database. Errors never repeat the URL, which may hold a password.
+    public static func openPostgres(url: String, logger: Logger = Logger(label: "agenthost.store")) async throws -> SQLSecurityStore {
+        try await openPostgres(url: url, logger: logger, migrating: true)
+    }
+
+    static func openPostgres(url: String, logger: Logger, migrating: Bool) async throws -> SQLSecurityStore {
+        let configuration: SQLPostgresConfiguration
+        do {
+            configuration = try SQLPostgresConfiguration(url: url)
+        } catch {
+            throw StoreError(.unavailable, "the database URL is not of the form postgres://user:password@host:port/database")
+        }
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration.coreConfiguration, id: 1, logger: logger)
+        } catch {
+            throw StoreError(.unavailable, "cannot connect to the PostgreSQL server (\(String(describing: type(of: error))))")
+        }
+        let store = SQLSecurityStore(database: connection.sql(queryLogLevel: nil), dialect: .postgres) {
+            try await connection.close()
+        }
+        do {
+            if migrating { try await store.migrate() }
         } catch {
             try? await connection.close()
             throw error
@@ -108,7 +141,28 @@ public final class SQLSecurityStore: VaultRecordStore {
         }
     }
 
+    /// Several servers may start at once against one PostgreSQL database: they take turns, under
+    /// an advisory lock, so each migration runs exactly once.
+    static let migrationLock: Int64 = 0x4147_4854_5354  // "AGHTST"
+
     func migrate() async throws {
+        if dialect == .postgres {
+            try await run { try await database.raw("SELECT pg_advisory_lock(\(bind: Self.migrationLock))").run() }
+        }
+        do {
+            try await migrateHoldingLock()
+        } catch {
+            if dialect == .postgres {
+                _ = try? await database.raw("SELECT pg_advisory_unlock(\(bind: Self.migrationLock))").run()
+            }
+            throw error
+        }
+        if dialect == .postgres {
+            try await run { try await database.raw("SELECT pg_advisory_unlock(\(bind: Self.migrationLock))").run() }
+        }
+    }
+
+    private func migrateHoldingLock() async throws {
         try await run {
             try await database.raw(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)"
@@ -123,8 +177,14 @@ public final class SQLSecurityStore: VaultRecordStore {
         }
         for migration in known where migration.version > applied {
             try await run {
-                try await database.raw("BEGIN").run()
+                // SQLite: take the write lock at once, so a second process opening the same file
+                // waits here (busy timeout) and then sees the migration done.
+                try await database.raw(dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
                 do {
+                    if try await schemaVersion() >= migration.version {
+                        try await database.raw("COMMIT").run()
+                        return
+                    }
                     for statement in migration.statements { try await database.raw(SQLQueryString(statement)).run() }
                     let now = Int64(Date().timeIntervalSince1970)
                     try await database.raw(

@@ -1,11 +1,44 @@
 import Foundation
 import SecurityCore
+import Logging
 import SQLKit
 @testable import SecurityStore
 import Testing
 
-/// The store's vault records on SQLite (a file, as AgentHost uses it). The same suite is meant to
-/// run against PostgreSQL once that driver lands.
+/// Which database a test runs against. PostgreSQL comes from `scripts/with-postgres` (run by
+/// `scripts/test`), which sets `AGENTHOST_TEST_POSTGRES_URL`; without it the PostgreSQL cases fail
+/// when `AGENTHOST_REQUIRE_POSTGRES=1` (as in CI) and are skipped otherwise.
+enum Backend: String, CaseIterable, Sendable {
+    case sqlite
+    case postgres
+
+    /// A new, empty store, and a way to open it again.
+    func open() async throws -> (store: SQLSecurityStore, reopen: @Sendable () async throws -> SQLSecurityStore)? {
+        switch self {
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("agenthost-\(UUID().uuidString).sqlite").path
+            let store = try await SQLSecurityStore.openSQLite(path: path)
+            return (store, { try await SQLSecurityStore.openSQLite(path: path) })
+        case .postgres:
+            let environment = ProcessInfo.processInfo.environment
+            guard let url = environment["AGENTHOST_TEST_POSTGRES_URL"] else {
+                if environment["AGENTHOST_REQUIRE_POSTGRES"] == "1" {
+                    Issue.record("AGENTHOST_TEST_POSTGRES_URL is not set: run the tests through scripts/test")
+                }
+                return nil
+            }
+            // A database of its own per test, so tests run in parallel without seeing each other.
+            let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            let admin = try await SQLSecurityStore.openPostgres(url: url, logger: Logger(label: "test"), migrating: false)
+            try await admin.database.raw("CREATE DATABASE \(ident: name)").run()
+            try await admin.close()
+            let testURL = url.replacingOccurrences(of: "/postgres?", with: "/\(name)?")
+            let store = try await SQLSecurityStore.openPostgres(url: testURL)
+            return (store, { try await SQLSecurityStore.openPostgres(url: testURL) })
+        }
+    }
+}
+
 struct VaultStoreTests {
     let directory: String
     let vault: Vault
@@ -67,8 +100,9 @@ struct VaultStoreTests {
         #expect(bytes.range(of: Data("ghp_".utf8)) == nil)
     }
 
-    @Test func replaceOnlyWhenUnchanged() async throws {
-        let store = try await SQLSecurityStore.openInMemory()
+    @Test(arguments: Backend.allCases)
+    func replaceOnlyWhenUnchanged(backend: Backend) async throws {
+        guard let (store, _) = try await backend.open() else { return }
         let original = try row(secret: "ghp_one")
         try await store.put(original)
         let resealed = try vault.reseal(original.sealed, for: original.identity)
@@ -80,8 +114,9 @@ struct VaultStoreTests {
         try await store.close()
     }
 
-    @Test func batchesWalkEveryRecordInIdOrder() async throws {
-        let store = try await SQLSecurityStore.openInMemory()
+    @Test(arguments: Backend.allCases)
+    func batchesWalkEveryRecordInIdOrder(backend: Backend) async throws {
+        guard let (store, _) = try await backend.open() else { return }
         for index in 0..<25 {
             try await store.put(try row(owner: "user:u\(index)", name: "provider:openai", secret: "sk-\(index)", id: String(format: "id-%03d", index)))
         }
@@ -97,8 +132,9 @@ struct VaultStoreTests {
         try await store.close()
     }
 
-    @Test func aSwappedRowIsReportedNotOpened() async throws {
-        let store = try await SQLSecurityStore.openInMemory()
+    @Test(arguments: Backend.allCases)
+    func aSwappedRowIsReportedNotOpened(backend: Backend) async throws {
+        guard let (store, _) = try await backend.open() else { return }
         let mine = try row(owner: "user:alice", secret: "sk-alice")
         let theirs = try row(owner: "user:bob", secret: "sk-bob")
         // Someone with database access copies Bob's bytes into Alice's row.
@@ -107,6 +143,40 @@ struct VaultStoreTests {
         let error = #expect(throws: VaultError.self) { try secret(of: stored) }
         #expect(error?.code == .recordMismatch)
         try await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func crudAndReopen(backend: Backend) async throws {
+        guard let (store, reopen) = try await backend.open() else { return }
+        #expect(try await store.schemaVersion() == 1)
+        try await store.put(try row(secret: "ghp_first"))
+        let second = try row(secret: "ghp_second")
+        try await store.put(second)
+        let stored = try #require(try await store.record(owner: "project:p1", name: "git-token"))
+        let storedSecret = try secret(of: stored)
+        #expect(stored == second && storedSecret == "ghp_second")
+        try await store.put(try row(owner: "project:p2", secret: "ghp_other"))
+        #expect(try await store.records(owner: nil).map(\.owner) == ["project:p1", "project:p2"])
+        #expect(try await store.delete(owner: "project:p2", name: "git-token"))
+        #expect(!(try await store.delete(owner: "project:p2", name: "git-token")))
+        // A corrupt row is reported as such, not as a crash or somebody else's secret.
+        try await store.database.raw("""
+            INSERT INTO vault_records (id, owner, name, key_version, sealed, updated_at)
+            VALUES ('x', 'o', 'n', 1, \(bind: Data([0])), 0)
+            """).run()
+        let corrupt = await #expect(throws: StoreError.self) { try await store.record(owner: "o", name: "n") }
+        #expect(corrupt?.code == .corrupt)
+        try await store.close()
+        // Two servers starting at once against one database: each migration still runs once.
+        async let firstOpen = reopen()
+        async let secondOpen = reopen()
+        let (one, two) = try await (firstOpen, secondOpen)
+        try await one.close()
+        try await two.close()
+        let again = try await reopen()
+        #expect(try await again.schemaVersion() == 1)
+        #expect(try await again.record(owner: "project:p1", name: "git-token")?.id == second.id)
+        try await again.close()
     }
 
     @Test func aNewerSchemaOrACorruptRowIsAClearError() async throws {
