@@ -124,6 +124,47 @@ public struct AESGCMKey: Sendable {
 
 /// OpenSSL's fetched AES-256-GCM implementation. Fetched cipher objects are immutable and
 /// documented as safe to share between threads, so the wrapper needs no lock.
+extension AESGCMKey {
+    /// Seals `plaintext` and returns `prefix ‖ nonce ‖ ciphertext ‖ tag` in one array: the vault's
+    /// record layout, without intermediate arrays.
+    func seal(_ plaintext: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer, prefix: [UInt8]) throws -> [UInt8] {
+        guard plaintext.count <= Int(Int32.max), aad.count <= Int(Int32.max) else {
+            throw CryptoError(.inputTooLarge, "AES-256-GCM input is limited to 2 GiB per call")
+        }
+        let nonce = contexts.nonces.next()
+        let total = prefix.count + Self.nonceByteCount + plaintext.count + Self.tagByteCount
+        return try [UInt8](unsafeUninitializedCapacity: total) { output, initialized in
+            let base = UnsafeMutableRawPointer(output.baseAddress!)
+            prefix.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: prefix.count) }
+            nonce.withUnsafeBytes { (base + prefix.count).copyMemory(from: $0.baseAddress!, byteCount: Self.nonceByteCount) }
+            let body = base + prefix.count + Self.nonceByteCount
+            try nonce.withUnsafeBytes { nonceBytes in
+                try contexts.seal(
+                    plaintext, into: body, nonce: nonceBytes, aad: aad,
+                    tag: UnsafeMutableRawBufferPointer(start: body + plaintext.count, count: Self.tagByteCount)
+                )
+            }
+            initialized = total
+        }
+    }
+
+    /// Opens `nonce ‖ ciphertext ‖ tag` read in place.
+    func open(combined: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer) throws -> SecureBytes {
+        guard combined.count >= Self.nonceByteCount + Self.tagByteCount else {
+            throw CryptoError(.invalidTagSize, "AES-256-GCM input is shorter than a nonce and a tag")
+        }
+        guard combined.count <= Int(Int32.max), aad.count <= Int(Int32.max) else {
+            throw CryptoError(.inputTooLarge, "AES-256-GCM input is limited to 2 GiB per call")
+        }
+        let nonce = UnsafeRawBufferPointer(rebasing: combined[..<Self.nonceByteCount])
+        let ciphertext = UnsafeRawBufferPointer(rebasing: combined[Self.nonceByteCount..<(combined.count - Self.tagByteCount)])
+        let tag = UnsafeRawBufferPointer(rebasing: combined[(combined.count - Self.tagByteCount)...])
+        return try SecureBytes(count: ciphertext.count) { output in
+            try contexts.open(ciphertext, into: output.baseAddress!, nonce: nonce, aad: aad, tag: tag)
+        }
+    }
+}
+
 struct EVPCipher: @unchecked Sendable {
     let pointer: OpaquePointer?
 

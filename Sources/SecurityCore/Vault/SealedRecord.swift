@@ -25,24 +25,14 @@ public struct SealedRecord: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
-    init(keyVersion: UInt32, box: SealedBox) {
-        bytes = Self.header(keyVersion: keyVersion) + box.nonce + box.ciphertext + box.tag
+    /// Bytes the vault has just produced in this layout.
+    init(validBytes: [UInt8]) {
+        bytes = validBytes
     }
 
     /// The key version that sealed the record.
     public var keyVersion: UInt32 {
         bytes[4..<7].reduce(0) { $0 << 8 | UInt32($1) }
-    }
-
-    var header: ArraySlice<UInt8> { bytes[0..<Self.headerByteCount] }
-
-    var box: SealedBox {
-        let nonceEnd = Self.headerByteCount + AESGCMKey.nonceByteCount
-        return SealedBox(
-            nonce: Array(bytes[Self.headerByteCount..<nonceEnd]),
-            ciphertext: Array(bytes[nonceEnd..<(bytes.count - AESGCMKey.tagByteCount)]),
-            tag: Array(bytes[(bytes.count - AESGCMKey.tagByteCount)...])
-        )
     }
 
     static func header(keyVersion: UInt32) -> [UInt8] {
@@ -69,16 +59,31 @@ public struct RecordIdentity: Hashable, Sendable {
         self.name = name
     }
 
-    /// The associated data: the header, then each field length-prefixed (4 bytes, big-endian),
-    /// so no two identities encode alike.
-    func associatedData(header: some Collection<UInt8>) -> [UInt8] {
-        var data = [UInt8](header)
-        for field in [owner, recordID, name] {
-            let bytes = Array(field.utf8)
-            let count = UInt32(truncatingIfNeeded: bytes.count)
-            data += [UInt8(count >> 24), UInt8(truncatingIfNeeded: count >> 16), UInt8(truncatingIfNeeded: count >> 8), UInt8(truncatingIfNeeded: count)]
-            data += bytes
+    /// Lends `body` the associated data: the header, then each field length-prefixed (4 bytes,
+    /// big-endian), so no two identities encode alike. Built on the stack.
+    func withAssociatedData<Result>(
+        header: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) throws -> Result {
+        var fields = (owner, recordID, name)
+        let total = header.count + 12 + fields.0.utf8.count + fields.1.utf8.count + fields.2.utf8.count
+        return try withUnsafeTemporaryAllocation(byteCount: total, alignment: 1) { buffer in
+            var offset = 0
+            func append(_ bytes: UnsafeRawBufferPointer) {
+                if !bytes.isEmpty { (buffer.baseAddress! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                offset += bytes.count
+            }
+            func append(field: inout String) {
+                field.withUTF8 { utf8 in
+                    var length = UInt32(truncatingIfNeeded: utf8.count).bigEndian
+                    withUnsafeBytes(of: &length) { append($0) }
+                    append(UnsafeRawBufferPointer(utf8))
+                }
+            }
+            append(header)
+            append(field: &fields.0)
+            append(field: &fields.1)
+            append(field: &fields.2)
+            return try body(UnsafeRawBufferPointer(buffer))
         }
-        return data
     }
 }

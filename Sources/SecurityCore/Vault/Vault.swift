@@ -62,10 +62,14 @@ public final class Vault: Sendable {
         }
         let header = SealedRecord.header(keyVersion: version)
         do {
-            let box = try secret.withUnsafeBytes { plaintext in
-                try keyring.keys[version]!.seal(plaintext, authenticating: identity.associatedData(header: header))
+            let bytes = try header.withUnsafeBytes { headerBytes in
+                try identity.withAssociatedData(header: headerBytes) { aad in
+                    try secret.withUnsafeBytes { plaintext in
+                        try keyring.keys[version]!.seal(plaintext, aad: aad, prefix: header)
+                    }
+                }
             }
-            return SealedRecord(keyVersion: version, box: box)
+            return SealedRecord(validBytes: bytes)
         } catch {
             throw VaultError(.backendFailure, "sealing failed in the crypto library")
         }
@@ -107,7 +111,11 @@ public final class Vault: Sendable {
             throw VaultError(.unknownKeyVersion, "the record was sealed with vault key version \(version), which this keyring does not hold")
         }
         do {
-            return try key.open(record.box, authenticating: identity.associatedData(header: record.header))
+            return try record.bytes.withUnsafeBytes { bytes in
+                try identity.withAssociatedData(header: UnsafeRawBufferPointer(rebasing: bytes[..<SealedRecord.headerByteCount])) { aad in
+                    try key.open(combined: UnsafeRawBufferPointer(rebasing: bytes[SealedRecord.headerByteCount...]), aad: aad)
+                }
+            }
         } catch {
             throw VaultError(
                 .recordMismatch,
