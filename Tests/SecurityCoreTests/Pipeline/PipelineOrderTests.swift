@@ -187,6 +187,8 @@ struct PipelineOrderTests {
         // %61 is "a": the application behind sees /api/agents, so the policy must too.
         #expect(status(pipeline.evaluate(request("POST /api/%61gents", token: developer))) == 403)
         #expect(status(pipeline.evaluate(request("GET /api/who%61mi", token: developer))) == 200)
+        // An escaped space is an ordinary character: no route here, so the default deny, not a 400.
+        #expect(status(pipeline.evaluate(request("GET /api/who%20ami", token: developer))) == 403)
         // Dot and empty segments match no route: default deny.
         #expect(status(pipeline.evaluate(request("GET /api/x/../whoami", token: developer))) == 403)
         #expect(status(pipeline.evaluate(request("GET //api/whoami", token: developer))) == 403)
