@@ -8,7 +8,7 @@
 /// ```swift
 /// let keyring = try VaultKeyring(keys: [VaultKey(version: 1, secret: secretFromKeyringFile)], primaryVersion: 1)
 /// ```
-public struct VaultKeyring: Sendable {
+public struct VaultKeyring: Sendable, CustomStringConvertible {
     /// The keys by version.
     let keys: [UInt32: AESGCMKey]
     /// The version that seals.
@@ -21,6 +21,11 @@ public struct VaultKeyring: Sendable {
 
     /// Every version held, lowest first.
     public var versions: [UInt32] { keys.keys.sorted() }
+
+    /// Versions only, never key bytes.
+    public var description: String {
+        "VaultKeyring(versions: \(versions), primary: \(primaryVersion), minimum: \(minimumDecryptionVersion))"
+    }
 
     /// Throws ``VaultError`` (`noKey`) when `keys` is empty or the primary version is missing, and
     /// (`invalidKeyring`) for duplicate versions, version 0, or a primary below the minimum.

@@ -98,7 +98,7 @@ struct VaultTests {
         #expect(code { _ = try opened(wrong, old, as: identity) } == .recordMismatch)
     }
 
-    @Test func noKeyMeansNoVault() {
+    @Test func noKeyMeansNoVault() throws {
         #expect(code { _ = try VaultKeyring(keys: [], primaryVersion: 1) } == .noKey)
         #expect(code { _ = try VaultKeyring(keys: [Self.key(1, fill: 1)], primaryVersion: 2) } == .noKey)
         #expect(code { _ = try VaultKeyring(keys: [Self.key(1, fill: 1), Self.key(1, fill: 2)], primaryVersion: 1) } == .invalidKeyring)
@@ -107,6 +107,9 @@ struct VaultTests {
         let short = VaultKey(version: 1, secret: SecureBytes(copying: [1, 2, 3]))
         #expect(code { _ = try VaultKeyring(keys: [short], primaryVersion: 1) } == .invalidKeyring)
         #expect(!"\(Self.key(1, fill: 0x41))".contains("AAAA"))
+        let keyring = try VaultKeyring(keys: [Self.key(1, fill: 0x41), Self.key(2, fill: 0x42)], primaryVersion: 2)
+        #expect("\(keyring)" == "VaultKeyring(versions: [1, 2], primary: 2, minimum: 1)")
+        #expect(!String(reflecting: keyring).contains("AAAA") && !"\(Vault(keyring: keyring))".contains("AAAA"))
     }
 
     @Test func encryptionsAreCountedAndCapped() throws {
