@@ -39,11 +39,7 @@ public struct SecurityMiddleware: RouterMiddleware {
                 // Read at most the cap: an endless or mislabelled body is cut off here.
                 _ = try await request.collectBody(upTo: limit)
             } catch is NIOTooManyBytesError {
-                let refusal = Refusal(
-                    status: 413, code: "body_too_large",
-                    detail: "The request body is larger than this route accepts (\(limit) bytes).",
-                    extensions: ["limit": .integer(Int64(limit))]
-                )
+                let refusal = SecurityPipeline.bodyTooLarge(limit: limit)
                 log(refusal, facts, context)
                 return Self.response(for: refusal)
             }

@@ -86,7 +86,7 @@ public struct SecurityPipeline: Sendable {
         }
         if let length = facts.bodyLength {
             let limit = configuration.bodyLimits.limit(method: facts.method, path: path)
-            if length > limit { return .deny(Self.tooLarge(limit: limit).adding(cors)) }
+            if length > limit { return .deny(Self.bodyTooLarge(limit: limit).adding(cors)) }
         }
         if configuration.publicPaths.contains(String(path)) {
             return .allow(principal: nil, headers: cors)
@@ -170,7 +170,9 @@ public struct SecurityPipeline: Sendable {
         detail: "The request path must start with / and may not contain control characters, an escaped / or \\, or a broken percent-escape."
     )
 
-    static func tooLarge(limit: Int) -> Refusal {
+    /// The 413 for a body over `limit` bytes: what ``evaluate(_:)`` answers for a declared length,
+    /// and what a server answers when a body grows past ``bodyLimit(method:path:)`` while read.
+    public static func bodyTooLarge(limit: Int) -> Refusal {
         Refusal(
             status: 413, code: "body_too_large", detail: "The request body is larger than this route accepts (\(limit) bytes).",
             extensions: ["limit": .integer(Int64(limit))]
