@@ -136,8 +136,11 @@ public final class SQLSecurityStore: VaultRecordStore {
     /// The highest schema version applied.
     public func schemaVersion() async throws -> Int {
         try await run {
-            let row = try await database.raw("SELECT MAX(version) AS version FROM schema_migrations").first()
-            return try row?.decodeNil(column: "version") == false ? row!.decode(column: "version", as: Int.self) : 0
+            // MAX over no rows is one row holding NULL: no migration yet.
+            guard let row = try await database.raw("SELECT MAX(version) AS version FROM schema_migrations").first(),
+                  try !row.decodeNil(column: "version")
+            else { return 0 }
+            return try row.decode(column: "version", as: Int.self)
         }
     }
 

@@ -165,6 +165,9 @@ extension AESGCMKey {
     }
 }
 
+// @unchecked: the pointer is OpenSSL's fetched AES-256-GCM algorithm, fetched once and never
+// changed or freed; OpenSSL documents fetched algorithms as safe to share between threads, so no
+// lock is needed.
 struct EVPCipher: @unchecked Sendable {
     let pointer: OpaquePointer?
 

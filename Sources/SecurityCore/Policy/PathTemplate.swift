@@ -23,7 +23,7 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether the template has any `{parameter}`.
-    var hasParameters: Bool { compiled.contains(.parameter) }
+    let hasParameters: Bool
 
     /// The names of the template's parameters, in order.
     public var parameters: [String] {
@@ -61,6 +61,7 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
             case .rest: .rest
             }
         }
+        self.hasParameters = self.compiled.contains(.parameter)
         self.description = text
     }
 
