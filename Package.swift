@@ -59,6 +59,7 @@ let package = Package(
             name: "AgentHost",
             dependencies: [
                 "SecurityCore",
+                "SecurityStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -75,6 +76,7 @@ let package = Package(
             dependencies: [
                 "AgentHost",
                 "SecurityCore",
+                "SecurityStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,10 +87,18 @@ let package = Package(
             dependencies: ["SecurityCore"],
             resources: [.copy("Vectors")]
         ),
+        // Opens throw-away SQLite and PostgreSQL databases for the store's and the host's tests.
+        .target(
+            name: "StoreTestSupport",
+            dependencies: [
+                "SecurityStore", .product(name: "PostgresKit", package: "postgres-kit"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/StoreTestSupport"
+        ),
         .testTarget(
             name: "SecurityStoreTests",
             dependencies: [
-                "SecurityStore", "SecurityCore", .product(name: "SQLKit", package: "sql-kit"),
+                "SecurityStore", "SecurityCore", "StoreTestSupport", .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -98,6 +108,8 @@ let package = Package(
                 "AgentHost",
                 "AgentHostCommand",
                 "SecurityCore",
+                "SecurityStore",
+                "StoreTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

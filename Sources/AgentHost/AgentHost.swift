@@ -11,12 +11,15 @@ public enum AgentHost {
         public let revocations: InMemoryRevocationList
         /// The policy in force.
         public let policy: Policy
+        /// Credentials in the vault; `nil` when the server runs without a store (the credential
+        /// routes then answer `503`).
+        public let credentials: CredentialService?
 
         /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
         /// ``PolicyLoadError`` if the embedded default policy does not load.
         public init(
-            configuration: AgentHostConfiguration, keyring: Keyring, clock: any TimeSource = SystemTimeSource(),
-            ticks: any TickSource = SystemTickSource()
+            configuration: AgentHostConfiguration, keyring: Keyring, credentials: CredentialService? = nil,
+            clock: any TimeSource = SystemTimeSource(), ticks: any TickSource = SystemTickSource()
         ) throws {
             let revocations = InMemoryRevocationList(clock: clock)
             let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
@@ -43,6 +46,7 @@ public enum AgentHost {
             self.minter = TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock)
             self.revocations = revocations
             self.policy = policy
+            self.credentials = credentials
         }
     }
 

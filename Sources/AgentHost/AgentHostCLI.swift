@@ -23,7 +23,8 @@ public enum AgentHostCLI {
         }
     }
 
-    /// Creates the keyring file with one primary key; refuses to overwrite an existing one.
+    /// Creates the keyring file with one primary token key and vault key version 1; refuses to
+    /// overwrite an existing one.
     public static func initializeKeyring(dataDirectory: String, clock: any TimeSource = SystemTimeSource()) throws -> KeyID {
         let file = KeyringFile(dataDirectory: dataDirectory)
         guard !file.exists else {
@@ -31,6 +32,7 @@ public enum AgentHostCLI {
         }
         let key = try TokenKey.generate(status: .primary, now: clock.now())
         try file.save(try Keyring(keys: [key]))
+        try file.saveVault(try VaultKeySet.generate(now: clock.now()))
         return key.id
     }
 

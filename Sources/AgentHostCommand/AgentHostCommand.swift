@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import SecurityCore
+import SecurityStore
 
 /// The `agenthost` command line: serve, mint tokens, manage keys.
 @main
@@ -11,7 +12,7 @@ struct AgentHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agenthost",
         abstract: "Agent identity, tokens and request security for self-hosted agent platforms.",
-        subcommands: [Serve.self, Token.self, Keys.self, PolicyCommand.self]
+        subcommands: [Serve.self, Token.self, Keys.self, VaultCommand.self, PolicyCommand.self]
     )
 }
 
@@ -22,6 +23,26 @@ struct DataDirectoryOption: ParsableArguments {
 
     func resolved(_ environment: [String: String]) -> String {
         dataDirectory ?? AgentHostConfiguration.defaultDataDirectory(environment: environment)
+    }
+}
+
+/// `--database`, shared by `serve` and the `vault` commands.
+struct DatabaseOption: ParsableArguments {
+    @Option(
+        name: .customLong("database"),
+        help: "postgres://user:password@host:port/db or sqlite:PATH (default: $AGENTHOST_DATABASE_URL, else agenthost.sqlite in the data directory). Prefer the variable for URLs with a password: argv is visible to other users."
+    )
+    var database: String?
+
+    func url(dataDirectory: String, environment: [String: String]) -> String {
+        AgentHostCLI.databaseURL(option: database, dataDirectory: dataDirectory, environment: environment)
+    }
+
+    /// Says so when a password was given on the command line, where `ps` shows it.
+    func warnAboutArgv(_ logger: Logger) {
+        if let database, URLComponents(string: database)?.password != nil {
+            logger.warning("--database holds a password, which other local users can read from the process list; set \(AgentHostCLI.databaseVariable) instead")
+        }
     }
 }
 
@@ -51,6 +72,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("cors-origin"), help: "A browser origin (https://host[:port]) allowed to call the API; repeat for more.")
     var corsOrigins: [String] = []
     @OptionGroup var data: DataDirectoryOption
+    @OptionGroup var store: DatabaseOption
     @OptionGroup var tokens: TokenPolicyOptions
 
     func validate() throws {
@@ -104,7 +126,27 @@ struct Serve: AsyncParsableCommand {
             for line in AgentHost.headerTrustWarning { logger.warning("\(line)") }
         }
 
-        let components = try AgentHost.Components(configuration: configuration, keyring: loaded.keyring)
+        let vaultKeys = try VaultKeySource.load(
+            dataDirectory: configuration.dataDirectory, environment: environment, createIfMissing: true, now: SystemTimeSource().now()
+        )
+        if vaultKeys.created {
+            logger.notice("added a vault key to the keyring; back the keyring up with the database, or stored credentials cannot be opened")
+        }
+        store.warnAboutArgv(logger)
+        let database = try await AgentHostCLI.openStore(
+            url: store.url(dataDirectory: configuration.dataDirectory, environment: environment),
+            dataDirectory: configuration.dataDirectory, logger: logger
+        )
+        let credentials = try await CredentialService.open(keys: vaultKeys.keys.keyring, store: database)
+        logger.info(
+            "credential store open",
+            metadata: ["database": "\(database.dialect.rawValue)", "vault_versions": "\(vaultKeys.keys.keyring.versions)", "vault_primary": "\(vaultKeys.keys.primaryVersion)"]
+        )
+        if credentials.vault.rotationAdvised {
+            logger.warning("the vault key has sealed over 2^30 secrets; run 'agenthost vault rotate' soon")
+        }
+
+        let components = try AgentHost.Components(configuration: configuration, keyring: loaded.keyring, credentials: credentials)
         logger.info(
             "policy loaded",
             metadata: ["source": "\(policy ?? "default")", "rules": "\(components.policy.rules.count)", "trusted_proxies": "\(trustedProxies.count)"]
@@ -113,7 +155,13 @@ struct Serve: AsyncParsableCommand {
             port in
             logger.notice("agenthost listening", metadata: ["url": "http://\(configuration.host):\(port)", "mode": "\(configuration.mode.rawValue)"])
         }
-        try await application.runService()
+        do {
+            try await application.runService()
+        } catch {
+            try? await database.close()
+            throw error
+        }
+        try await database.close()
     }
 }
 
@@ -172,7 +220,7 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             let directory = data.resolved(ProcessInfo.processInfo.environment)
             let key = try AgentHostCLI.initializeKeyring(dataDirectory: directory)
-            print("created \(KeyringFile(dataDirectory: directory).path) with primary key \(key)")
+            print("created \(KeyringFile(dataDirectory: directory).path) with primary token key \(key) and vault key version 1")
         }
     }
 
@@ -212,6 +260,15 @@ struct Keys: AsyncParsableCommand {
             for key in loaded.keyring.keys {
                 let created = Date(timeIntervalSince1970: TimeInterval(key.createdAt)).ISO8601Format()
                 print("\(key.id)\t\(key.status.rawValue)\t\(created)")
+            }
+            if let vault = try? VaultKeySource.load(
+                dataDirectory: data.resolved(environment), environment: environment, createIfMissing: false, now: 0
+            ) {
+                for entry in vault.keys.entries {
+                    let status = entry.version == vault.keys.primaryVersion ? "primary" : entry.version < vault.keys.minimumVersion ? "retired" : "opens"
+                    let created = Date(timeIntervalSince1970: TimeInterval(entry.createdAt)).ISO8601Format()
+                    print("vault-v\(entry.version)\t\(status)\t\(created)")
+                }
             }
         }
     }

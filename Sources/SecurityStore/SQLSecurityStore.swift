@@ -27,11 +27,29 @@ public final class SQLSecurityStore: VaultRecordStore {
     /// The dialect in use.
     public let dialect: Dialect
     private let closer: @Sendable () async throws -> Void
+    /// One connection: transactions and single statements take turns.
+    private let gate = SerialGate()
 
     init(database: any SQLDatabase, dialect: Dialect, close: @escaping @Sendable () async throws -> Void) {
         self.database = database
         self.dialect = dialect
         self.closer = close
+    }
+
+    /// Opens the database `url` names and migrates it: `postgres://user:password@host:port/database`
+    /// (or `postgresql://`) for PostgreSQL, `sqlite:PATH` for a SQLite file. Errors never repeat
+    /// the URL, which may hold a password.
+    public static func open(url: String, logger: Logger = Logger(label: "agenthost.store")) async throws -> SQLSecurityStore {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return try await openPostgres(url: url, logger: logger)
+        }
+        if url.hasPrefix("sqlite:") {
+            var path = String(url.dropFirst("sqlite:".count))
+            if path.hasPrefix("//") { path.removeFirst(2) }  // sqlite:///abs/path
+            guard !path.isEmpty else { throw StoreError(.unavailable, "sqlite: needs a path, such as sqlite:/var/lib/agenthost/agenthost.sqlite") }
+            return try await openSQLite(path: path, logger: logger)
+        }
+        throw StoreError(.unavailable, "the database URL must start with postgres://, postgresql:// or sqlite:")
     }
 
     /// Opens (creating it when missing, with mode 0600) the SQLite database at `path` and migrates it.
@@ -130,18 +148,33 @@ public final class SQLSecurityStore: VaultRecordStore {
                 """,
                 "CREATE INDEX vault_records_key_version ON vault_records (key_version)",
             ]),
+            (2, [
+                "CREATE TABLE vault_key_usage (version BIGINT PRIMARY KEY, encryptions BIGINT NOT NULL)",
+                """
+                CREATE TABLE secret_grants (
+                    agent TEXT NOT NULL,
+                    env TEXT NOT NULL,
+                    owner TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (agent, env)
+                )
+                """,
+            ]),
         ]
     }
 
     /// The highest schema version applied.
     public func schemaVersion() async throws -> Int {
-        try await run {
-            // MAX over no rows is one row holding NULL: no migration yet.
-            guard let row = try await database.raw("SELECT MAX(version) AS version FROM schema_migrations").first(),
-                  try !row.decodeNil(column: "version")
-            else { return 0 }
-            return try row.decode(column: "version", as: Int.self)
-        }
+        try await run { try await appliedSchemaVersion() }
+    }
+
+    private func appliedSchemaVersion() async throws -> Int {
+        // MAX over no rows is one row holding NULL: no migration yet.
+        guard let row = try await database.raw("SELECT MAX(version) AS version FROM schema_migrations").first(),
+              try !row.decodeNil(column: "version")
+        else { return 0 }
+        return try row.decode(column: "version", as: Int.self)
     }
 
     /// Several servers may start at once against one PostgreSQL database: they take turns, under
@@ -149,29 +182,29 @@ public final class SQLSecurityStore: VaultRecordStore {
     static let migrationLock: Int64 = 0x4147_4854_5354  // "AGHTST"
 
     func migrate() async throws {
-        if dialect == .postgres {
-            try await run { try await database.raw("SELECT pg_advisory_lock(\(bind: Self.migrationLock))").run() }
-        }
-        do {
-            try await migrateHoldingLock()
-        } catch {
+        try await run {
             if dialect == .postgres {
-                _ = try? await database.raw("SELECT pg_advisory_unlock(\(bind: Self.migrationLock))").run()
+                try await database.raw("SELECT pg_advisory_lock(\(bind: Self.migrationLock))").run()
             }
-            throw error
-        }
-        if dialect == .postgres {
-            try await run { try await database.raw("SELECT pg_advisory_unlock(\(bind: Self.migrationLock))").run() }
+            do {
+                try await migrateHoldingLock()
+            } catch {
+                if dialect == .postgres {
+                    _ = try? await database.raw("SELECT pg_advisory_unlock(\(bind: Self.migrationLock))").run()
+                }
+                throw error
+            }
+            if dialect == .postgres {
+                try await database.raw("SELECT pg_advisory_unlock(\(bind: Self.migrationLock))").run()
+            }
         }
     }
 
     private func migrateHoldingLock() async throws {
-        try await run {
-            try await database.raw(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)"
-            ).run()
-        }
-        let applied = try await schemaVersion()
+        try await database.raw(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        ).run()
+        let applied = try await appliedSchemaVersion()
         let known = Self.migrations(for: dialect)
         if let newest = known.last?.version, applied > newest {
             throw StoreError(
@@ -179,26 +212,30 @@ public final class SQLSecurityStore: VaultRecordStore {
             )
         }
         for migration in known where migration.version > applied {
-            try await run {
-                // SQLite: take the write lock at once, so a second process opening the same file
-                // waits here (busy timeout) and then sees the migration done.
-                try await database.raw(dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
-                do {
-                    if try await schemaVersion() >= migration.version {
-                        try await database.raw("COMMIT").run()
-                        return
-                    }
-                    for statement in migration.statements { try await database.raw(SQLQueryString(statement)).run() }
-                    let now = Int64(Date().timeIntervalSince1970)
-                    try await database.raw(
-                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: migration.version), \(bind: now))"
-                    ).run()
-                    try await database.raw("COMMIT").run()
-                } catch {
-                    try? await database.raw("ROLLBACK").run()
-                    throw error
-                }
+            try await inTransaction {
+                // Another process may have applied it while this one waited for the lock.
+                guard try await appliedSchemaVersion() < migration.version else { return }
+                for statement in migration.statements { try await database.raw(SQLQueryString(statement)).run() }
+                let now = Int64(Date().timeIntervalSince1970)
+                try await database.raw(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: migration.version), \(bind: now))"
+                ).run()
             }
+        }
+    }
+
+    /// Runs `body` in a transaction; call it inside ``run(_:)``. On SQLite the write lock is taken
+    /// at once, so a second process opening the same file waits (busy timeout) rather than failing
+    /// halfway.
+    private func inTransaction<Result>(_ body: () async throws -> Result) async throws -> Result {
+        try await database.raw(dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
+        do {
+            let result = try await body()
+            try await database.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await database.raw("ROLLBACK").run()
+            throw error
         }
     }
 
@@ -249,12 +286,21 @@ public final class SQLSecurityStore: VaultRecordStore {
         }
     }
 
-    public func records(after id: String?, limit: Int) async throws -> [VaultRecordRow] {
+    public func records(after id: String?, limit: Int) async throws -> [VaultRecordScan] {
         try await run {
             try await database.raw("""
                 SELECT id, owner, name, sealed, updated_at FROM vault_records
                 WHERE id > \(bind: id ?? "") ORDER BY id LIMIT \(bind: max(1, limit))
-                """).all().map(Self.vaultRow)
+                """).all().map { row in
+                do {
+                    return .record(try Self.vaultRow(row))
+                } catch let error as StoreError where error.code == .corrupt {
+                    return .malformed(
+                        id: try row.decode(column: "id", as: String.self), owner: try row.decode(column: "owner", as: String.self),
+                        name: try row.decode(column: "name", as: String.self)
+                    )
+                }
+            }
         }
     }
 
@@ -265,6 +311,57 @@ public final class SQLSecurityStore: VaultRecordStore {
                     updated_at = \(bind: now)
                 WHERE id = \(bind: id) AND sealed = \(bind: Data(expected.bytes)) RETURNING id
                 """).all().isEmpty
+        }
+    }
+
+    public func replace(_ batch: [VaultReplacement], now: Int64) async throws -> Int {
+        guard !batch.isEmpty else { return 0 }
+        return try await run {
+            try await inTransaction {
+                var applied = 0
+                for change in batch {
+                    let rows = try await database.raw("""
+                        UPDATE vault_records SET sealed = \(bind: Data(change.sealed.bytes)),
+                            key_version = \(bind: Int64(change.sealed.keyVersion)), updated_at = \(bind: now)
+                        WHERE id = \(bind: change.id) AND sealed = \(bind: Data(change.expected.bytes)) RETURNING id
+                        """).all()
+                    applied += rows.count
+                }
+                return applied
+            }
+        }
+    }
+
+    public func recordCountsByKeyVersion() async throws -> [UInt32: Int] {
+        try await run {
+            var counts: [UInt32: Int] = [:]
+            for row in try await database.raw(
+                "SELECT key_version, COUNT(*) AS records FROM vault_records GROUP BY key_version"
+            ).all() {
+                counts[UInt32(clamping: try row.decode(column: "key_version", as: Int64.self))] =
+                    try row.decode(column: "records", as: Int.self)
+            }
+            return counts
+        }
+    }
+
+    public func encryptionCounts() async throws -> [UInt32: UInt64] {
+        try await run {
+            var counts: [UInt32: UInt64] = [:]
+            for row in try await database.raw("SELECT version, encryptions FROM vault_key_usage").all() {
+                counts[UInt32(clamping: try row.decode(column: "version", as: Int64.self))] =
+                    UInt64(clamping: try row.decode(column: "encryptions", as: Int64.self))
+            }
+            return counts
+        }
+    }
+
+    public func recordEncryptions(version: UInt32, count: UInt64) async throws {
+        try await run {
+            try await database.raw("""
+                INSERT INTO vault_key_usage (version, encryptions) VALUES (\(bind: Int64(version)), \(bind: Int64(clamping: count)))
+                ON CONFLICT (version) DO UPDATE SET encryptions = vault_key_usage.encryptions + excluded.encryptions
+                """).run()
         }
     }
 
@@ -283,15 +380,53 @@ public final class SQLSecurityStore: VaultRecordStore {
         )
     }
 
-    /// Runs `body`, turning driver errors into ``StoreError`` so no SQL text or bound value reaches
-    /// a caller's message.
-    private func run<Result>(_ body: () async throws -> Result) async throws -> Result {
-        do {
-            return try await body()
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError(.unavailable, "the database refused the operation (\(String(describing: type(of: error))))")
+    /// Runs `body` when every earlier operation has finished, turning driver errors into
+    /// ``StoreError`` so no SQL text or bound value reaches a caller's message.
+    func run<Result>(_ body: () async throws -> Result) async throws -> Result {
+        try await gate.run {
+            do {
+                return try await body()
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw StoreError(.unavailable, "the database refused the operation (\(String(describing: type(of: error))))")
+            }
+        }
+    }
+}
+
+// MARK: Grants
+
+extension SQLSecurityStore: SecretGrantStore {
+    public func putGrant(_ grant: SecretGrant) async throws {
+        try await run {
+            try await database.raw("""
+                INSERT INTO secret_grants (agent, env, owner, name, created_at)
+                VALUES (\(bind: grant.agent), \(bind: grant.env), \(bind: grant.owner), \(bind: grant.name), \(bind: grant.createdAt))
+                ON CONFLICT (agent, env) DO UPDATE SET owner = excluded.owner, name = excluded.name, created_at = excluded.created_at
+                """).run()
+        }
+    }
+
+    public func grants(agent: String) async throws -> [SecretGrant] {
+        try await run {
+            try await database.raw("""
+                SELECT agent, env, owner, name, created_at FROM secret_grants WHERE agent = \(bind: agent) ORDER BY env
+                """).all().map { row in
+                SecretGrant(
+                    agent: try row.decode(column: "agent", as: String.self), env: try row.decode(column: "env", as: String.self),
+                    owner: try row.decode(column: "owner", as: String.self), name: try row.decode(column: "name", as: String.self),
+                    createdAt: try row.decode(column: "created_at", as: Int64.self)
+                )
+            }
+        }
+    }
+
+    public func deleteGrant(agent: String, env: String) async throws -> Bool {
+        try await run {
+            try await !database.raw("""
+                DELETE FROM secret_grants WHERE agent = \(bind: agent) AND env = \(bind: env) RETURNING agent
+                """).all().isEmpty
         }
     }
 }

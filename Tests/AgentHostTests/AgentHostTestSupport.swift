@@ -4,6 +4,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import SecurityCore
+import SecurityStore
+import StoreTestSupport
 import Testing
 
 /// A fresh temporary data directory, removed when the value is released.
@@ -34,7 +36,7 @@ struct HostFixture {
 
     init(
         mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.defaults, trustedProxies: [String] = [],
-        bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = []
+        bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil
     ) throws {
         keyring = try Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
         configuration = AgentHostConfiguration(
@@ -42,7 +44,9 @@ struct HostFixture {
             trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins, rateLimitScopes: scopes,
             bodyLimit: bodyLimit
         )
-        components = try AgentHost.Components(configuration: configuration, keyring: keyring, clock: clock, ticks: clock)
+        components = try AgentHost.Components(
+            configuration: configuration, keyring: keyring, credentials: credentials, clock: clock, ticks: clock
+        )
     }
 
     func token(agent: String = "builder-7", role: String = "developer", team: String = "core") throws -> MintedToken {
@@ -51,6 +55,17 @@ struct HostFixture {
 }
 
 extension HostFixture {
+    /// A fixture whose server keeps credentials in a fresh store on `backend`, with vault key
+    /// version 1; `nil` when that backend is not available here.
+    static func withVault(
+        _ backend: Backend = .sqlite, mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = []
+    ) async throws -> (fixture: HostFixture, store: SQLSecurityStore)? {
+        guard let (store, _) = try await backend.open() else { return nil }
+        let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
+        let credentials = try await CredentialService.open(keys: keys, store: store, clock: ManualTimeSource(1_800_000_000))
+        return (try HostFixture(mode: mode, scopes: scopes, credentials: credentials), store)
+    }
+
     /// The AgentHost application over this fixture, logging only critical messages.
     func application() -> some ApplicationProtocol {
         var logger = Logger(label: "test")

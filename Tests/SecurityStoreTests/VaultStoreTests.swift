@@ -3,41 +3,11 @@ import SecurityCore
 import Logging
 import SQLKit
 @testable import SecurityStore
+import StoreTestSupport
 import Testing
 
-/// Which database a test runs against. PostgreSQL comes from `scripts/with-postgres` (run by
-/// `scripts/test`), which sets `AGENTHOST_TEST_POSTGRES_URL`; without it the PostgreSQL cases fail
-/// when `AGENTHOST_REQUIRE_POSTGRES=1` (as in CI) and are skipped otherwise.
-enum Backend: String, CaseIterable, Sendable {
-    case sqlite
-    case postgres
-
-    /// A new, empty store, and a way to open it again.
-    func open() async throws -> (store: SQLSecurityStore, reopen: @Sendable () async throws -> SQLSecurityStore)? {
-        switch self {
-        case .sqlite:
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("agenthost-\(UUID().uuidString).sqlite").path
-            let store = try await SQLSecurityStore.openSQLite(path: path)
-            return (store, { try await SQLSecurityStore.openSQLite(path: path) })
-        case .postgres:
-            let environment = ProcessInfo.processInfo.environment
-            guard let url = environment["AGENTHOST_TEST_POSTGRES_URL"] else {
-                if environment["AGENTHOST_REQUIRE_POSTGRES"] == "1" {
-                    Issue.record("AGENTHOST_TEST_POSTGRES_URL is not set: run the tests through scripts/test")
-                }
-                return nil
-            }
-            // A database of its own per test, so tests run in parallel without seeing each other.
-            let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            let admin = try await SQLSecurityStore.openPostgres(url: url, logger: Logger(label: "test"), migrating: false)
-            try await admin.database.raw("CREATE DATABASE \(ident: name)").run()
-            try await admin.close()
-            let testURL = url.replacingOccurrences(of: "/postgres?", with: "/\(name)?")
-            let store = try await SQLSecurityStore.openPostgres(url: testURL)
-            return (store, { try await SQLSecurityStore.openPostgres(url: testURL) })
-        }
-    }
-}
+/// The schema version this build migrates to.
+let latestSchema = SQLSecurityStore.migrations(for: .sqlite).last!.version
 
 struct VaultStoreTests {
     let directory: String
@@ -64,7 +34,7 @@ struct VaultStoreTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/agenthost.sqlite"
         let store = try await SQLSecurityStore.openSQLite(path: path)
-        #expect(try await store.schemaVersion() == 1)
+        #expect(try await store.schemaVersion() == latestSchema)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
@@ -91,7 +61,7 @@ struct VaultStoreTests {
 
         // Reopening runs no migration twice and finds the data.
         let reopened = try await SQLSecurityStore.openSQLite(path: path)
-        #expect(try await reopened.schemaVersion() == 1)
+        #expect(try await reopened.schemaVersion() == latestSchema)
         #expect(try await reopened.record(owner: "project:p1", name: "git-token")?.id == second.id)
         try await reopened.close()
 
@@ -148,7 +118,7 @@ struct VaultStoreTests {
     @Test(arguments: Backend.allCases)
     func crudAndReopen(backend: Backend) async throws {
         guard let (store, reopen) = try await backend.open() else { return }
-        #expect(try await store.schemaVersion() == 1)
+        #expect(try await store.schemaVersion() == latestSchema)
         try await store.put(try row(secret: "ghp_first"))
         let second = try row(secret: "ghp_second")
         try await store.put(second)
@@ -174,7 +144,7 @@ struct VaultStoreTests {
         try await one.close()
         try await two.close()
         let again = try await reopen()
-        #expect(try await again.schemaVersion() == 1)
+        #expect(try await again.schemaVersion() == latestSchema)
         #expect(try await again.record(owner: "project:p1", name: "git-token")?.id == second.id)
         try await again.close()
     }
@@ -196,5 +166,85 @@ struct VaultStoreTests {
             try await SQLSecurityStore.openSQLite(path: directory + "/no/such/dir/x.sqlite")
         }
         #expect(missing?.code == .unavailable)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func batchReplaceIsOneTransactionThatSkipsChangedRows(backend: Backend) async throws {
+        guard let (store, _) = try await backend.open() else { return }
+        let rows = try (0..<5).map { try row(owner: "projects/p\($0)", secret: "ghp_\($0)") }
+        for row in rows { try await store.put(row) }
+        // Record 2 is set again after the rotation read it: its replacement must not apply.
+        let fresh = try row(owner: "projects/p2", secret: "ghp_new", id: rows[2].id)
+        try await store.put(fresh)
+        let batch = try rows.map { VaultReplacement(id: $0.id, expected: $0.sealed, sealed: try vault.reseal($0.sealed, for: $0.identity)) }
+        #expect(try await store.replace(batch, now: 1_800_000_500) == 4)
+        let kept = try #require(try await store.record(owner: "projects/p2", name: "git-token"))
+        let keptSecret = try secret(of: kept)
+        #expect(kept.sealed == fresh.sealed && keptSecret == "ghp_new")
+        #expect(try await store.record(owner: "projects/p0", name: "git-token")?.sealed == batch[0].sealed)
+        #expect(try await store.replace([], now: 0) == 0)
+
+        #expect(try await store.recordCountsByKeyVersion() == [1: 5])
+        #expect(try await store.encryptionCounts() == [:])
+        try await store.recordEncryptions(version: 1, count: 3)
+        try await store.recordEncryptions(version: 1, count: 2)
+        try await store.recordEncryptions(version: 2, count: 1)
+        #expect(try await store.encryptionCounts() == [1: 5, 2: 1])
+        try await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func grantsArePerAgentAndVariable(backend: Backend) async throws {
+        guard let (store, reopen) = try await backend.open() else { return }
+        try await store.putGrant(SecretGrant(agent: "builder-7", env: "GITHUB_TOKEN", owner: "projects/p1", name: "git-token", createdAt: 1))
+        try await store.putGrant(SecretGrant(agent: "builder-7", env: "OPENAI_API_KEY", owner: "users/alice", name: "keys/openai", createdAt: 2))
+        // Granting the same variable again points it elsewhere.
+        try await store.putGrant(SecretGrant(agent: "builder-7", env: "GITHUB_TOKEN", owner: "projects/p2", name: "git-token", createdAt: 3))
+        try await store.putGrant(SecretGrant(agent: "other", env: "GITHUB_TOKEN", owner: "projects/p9", name: "git-token", createdAt: 4))
+        try await store.close()
+        let store2 = try await reopen()
+        let grants = try await store2.grants(agent: "builder-7")
+        #expect(grants.map(\.env) == ["GITHUB_TOKEN", "OPENAI_API_KEY"])
+        #expect(grants.first?.owner == "projects/p2")
+        #expect(try await store2.deleteGrant(agent: "builder-7", env: "GITHUB_TOKEN"))
+        #expect(!(try await store2.deleteGrant(agent: "builder-7", env: "GITHUB_TOKEN")))
+        #expect(try await store2.grants(agent: "builder-7").count == 1)
+        #expect(try await store2.grants(agent: "other").count == 1)
+        try await store2.close()
+    }
+
+    @Test func openByURL() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try await SQLSecurityStore.open(url: "sqlite:" + directory + "/by-url.sqlite")
+        #expect(store.dialect == .sqlite)
+        try await store.close()
+        #expect(FileManager.default.fileExists(atPath: directory + "/by-url.sqlite"))
+        for bad in ["mysql://root:hunter2@db/x", "sqlite:", "/plain/path"] {
+            let error = await #expect(throws: StoreError.self) { try await SQLSecurityStore.open(url: bad) }
+            #expect(error.map { !$0.reason.contains("hunter2") && $0.code == .unavailable } == true)
+        }
+        // An unreachable server is unavailable, and the password is not repeated.
+        let unreachable = await #expect(throws: StoreError.self) {
+            try await SQLSecurityStore.open(url: "postgres://u:hunter2@127.0.0.1:1/db?sslmode=disable")
+        }
+        #expect(unreachable.map { !$0.description.contains("hunter2") && $0.code == .unavailable } == true)
+    }
+
+    @Test func operationsTakeTurnsOnOneConnection() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try await SQLSecurityStore.openSQLite(path: directory + "/turns.sqlite")
+        // Writes racing a batch transaction neither fail nor land inside it.
+        let rows = try (0..<50).map { try row(owner: "projects/p\($0)", secret: "ghp_\($0)") }
+        for row in rows { try await store.put(row) }
+        let batch = try rows.map { VaultReplacement(id: $0.id, expected: $0.sealed, sealed: try vault.reseal($0.sealed, for: $0.identity)) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try await store.replace(batch, now: 1) }
+            for index in 0..<50 {
+                group.addTask { try await store.put(try row(owner: "users/u\(index)", secret: "sk-\(index)")) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.records(owner: nil).count == 100)
+        try await store.close()
     }
 }

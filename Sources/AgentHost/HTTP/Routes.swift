@@ -62,6 +62,7 @@ extension AgentHost {
         }
         let agents = CreateAgent(components: components)
         router.post("/api/agents") { request, context in try await agents.handle(request, context: context) }
+        CredentialRoutes(credentials: components.credentials).add(to: router)
     }
 }
 
@@ -99,15 +100,8 @@ struct CreateAgent: Sendable {
                 detail: "Minting needs a caller authenticated by a token; header-trust identities cannot mint. Use 'agenthost token mint' for the first token."
             ))
         }
-        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
-            return SecurityMiddleware.response(for: Refusal(
-                status: 415, code: "unsupported_media_type", detail: "Send the body as application/json."
-            ))
-        }
-        // The middleware has already read the body, within the route's cap.
-        let body = try await request.body.collect(upTo: .max)
         let value: JSONValue
-        switch schema.check(body: Array(body.readableBytesView)) {
+        switch try await JSONBody.read(request, schema: schema) {
         case .success(let checked): value = checked
         case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
         }
@@ -149,10 +143,7 @@ struct CreateAgent: Sendable {
             "agent_id": .string(minted.claims.agent.rawValue), "role": .string(minted.claims.role.rawValue),
             "team": .string(minted.claims.team.rawValue), "expires_at": .string(expires),
         ])
-        return Response(
-            status: .created, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: reply.json))
-        )
+        return JSONBody.response(reply, status: .created)
     }
 
     /// Whether a caller with role `caller` may mint a token for `role`: ranked roles up to the

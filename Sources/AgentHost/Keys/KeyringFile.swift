@@ -12,8 +12,12 @@ import Darwin
 /// ```json
 /// {"format": "agenthost-keyring-v1",
 ///  "keys": [{"id": "k-20261122-1a2b3c4d", "status": "primary", "created_at": 1795305600,
-///            "secret": "<base64url, 32 bytes>"}]}
+///            "secret": "<base64url, 32 bytes>"}],
+///  "vault": {"primary_version": 1, "minimum_version": 1,
+///            "keys": [{"version": 1, "created_at": 1795305600, "secret": "<base64url, 32 bytes>"}]}}
 /// ```
+/// The token keys and the vault keys are saved separately; saving one keeps the other.
+///
 /// Writes go to a temporary file created with mode 0600 and are renamed into place, so the file is
 /// never readable by others, even briefly, and a crash leaves either the old keyring or the new one.
 public struct KeyringFile: Sendable {
@@ -32,35 +36,10 @@ public struct KeyringFile: Sendable {
     /// Whether the file exists.
     public var exists: Bool { FileManager.default.fileExists(atPath: path) }
 
-    /// Reads and checks the keyring. Throws ``AgentHostError`` if the file is missing, readable or
-    /// writable by group or others, or not a valid keyring.
+    /// Reads and checks the token keys. Throws ``AgentHostError`` if the file is missing, readable
+    /// or writable by group or others, or not a valid keyring.
     public func load() throws -> Keyring {
-        var status = stat()
-        guard stat(path, &status) == 0 else {
-            throw AgentHostError("no keyring at \(path)")
-        }
-        let permissions = status.st_mode & 0o777
-        guard permissions & 0o077 == 0 else {
-            throw AgentHostError(
-                "refusing keyring \(path): its mode is \(String(permissions, radix: 8)), so other users can read it. "
-                    + "Run 'chmod 600 \(path)' (and consider rotating the keys it holds)."
-            )
-        }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw AgentHostError("cannot read keyring \(path)")
-        }
-        let stored: StoredKeyring
-        do {
-            stored = try JSONDecoder().decode(StoredKeyring.self, from: data)
-        } catch {
-            throw AgentHostError("keyring \(path) is not valid keyring JSON")
-        }
-        guard stored.format == Self.format else {
-            throw AgentHostError("keyring \(path) has format '\(stored.format.prefix(40))', expected \(Self.format)")
-        }
+        let stored = try readStored()
         var keys: [TokenKey] = []
         for entry in stored.keys {
             guard let id = try? KeyID(entry.id) else {
@@ -83,8 +62,69 @@ public struct KeyringFile: Sendable {
         }
     }
 
-    /// Writes `keyring`, creating the data directory with mode 0700 when it is missing.
+    /// Reads and checks the vault keys: `nil` when the file has no vault section yet.
+    public func loadVault() throws -> VaultKeySet? {
+        guard let vault = try readStored().vault else { return nil }
+        var entries: [VaultKeySet.Entry] = []
+        for entry in vault.keys {
+            guard var bytes = Base64URL.decode(entry.secret) else {
+                throw AgentHostError("keyring \(path): the secret of vault key version \(entry.version) is not base64url")
+            }
+            defer { SecureBytes.wipe(&bytes) }
+            entries.append(VaultKeySet.Entry(version: entry.version, createdAt: entry.createdAt, secret: SecureBytes(copying: bytes)))
+        }
+        do {
+            return try VaultKeySet(entries: entries, primaryVersion: vault.primaryVersion, minimumVersion: vault.minimumVersion)
+        } catch let error as AgentHostError {
+            throw AgentHostError("keyring \(path): \(error.message)")
+        }
+    }
+
+    /// Writes the token keys, keeping the vault keys already in the file. Creates the data
+    /// directory with mode 0700 when it is missing.
     public func save(_ keyring: Keyring) throws {
+        let vault = exists ? try readStored().vault : nil
+        try writeAtomically(StoredKeyring(format: Self.format, keys: keyring.keys.map(StoredKeyring.Entry.init), vault: vault))
+    }
+
+    /// Writes the vault keys, keeping the token keys already in the file.
+    public func saveVault(_ keys: VaultKeySet) throws {
+        let tokens = exists ? try readStored().keys : []
+        try writeAtomically(StoredKeyring(format: Self.format, keys: tokens, vault: StoredKeyring.Vault(keys)))
+    }
+
+    private func readStored() throws -> StoredKeyring {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw AgentHostError("no keyring at \(path)")
+        }
+        let permissions = status.st_mode & 0o777
+        guard permissions & 0o077 == 0 else {
+            throw AgentHostError(
+                "refusing keyring \(path): its mode is \(String(permissions, radix: 8)), so other users can read it. "
+                    + "Run 'chmod 600 \(path)' (and consider rotating the keys it holds)."
+            )
+        }
+        var data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw AgentHostError("cannot read keyring \(path)")
+        }
+        defer { data.resetBytes(in: 0..<data.count) }
+        let stored: StoredKeyring
+        do {
+            stored = try JSONDecoder().decode(StoredKeyring.self, from: data)
+        } catch {
+            throw AgentHostError("keyring \(path) is not valid keyring JSON")
+        }
+        guard stored.format == Self.format else {
+            throw AgentHostError("keyring \(path) has format '\(stored.format.prefix(40))', expected \(Self.format)")
+        }
+        return stored
+    }
+
+    private func writeAtomically(_ stored: StoredKeyring) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: directory) {
             do {
@@ -95,15 +135,6 @@ public struct KeyringFile: Sendable {
                 throw AgentHostError("cannot create data directory \(directory)")
             }
         }
-        let stored = StoredKeyring(
-            format: Self.format,
-            keys: keyring.keys.map { key in
-                StoredKeyring.Entry(
-                    id: key.id.rawValue, status: key.status, createdAt: key.createdAt,
-                    secret: key.secret.withUnsafeBytes { Base64URL.encode($0) }
-                )
-            }
-        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         var data = (try? encoder.encode(stored)) ?? Data()
@@ -136,6 +167,42 @@ struct StoredKeyring: Codable {
         }
     }
 
+    struct Vault: Codable {
+        struct Entry: Codable {
+            let version: UInt32
+            let createdAt: Int64
+            let secret: String
+
+            enum CodingKeys: String, CodingKey {
+                case version, createdAt = "created_at", secret
+            }
+        }
+
+        let primaryVersion: UInt32
+        let minimumVersion: UInt32
+        let keys: [Entry]
+
+        enum CodingKeys: String, CodingKey {
+            case primaryVersion = "primary_version", minimumVersion = "minimum_version", keys
+        }
+
+        init(_ set: VaultKeySet) {
+            primaryVersion = set.primaryVersion
+            minimumVersion = set.minimumVersion
+            keys = set.entries.map { entry in
+                Entry(version: entry.version, createdAt: entry.createdAt, secret: entry.secret.withUnsafeBytes { Base64URL.encode($0) })
+            }
+        }
+    }
+
     let format: String
     let keys: [Entry]
+    /// Absent in files written before the vault existed.
+    let vault: Vault?
+}
+
+extension StoredKeyring.Entry {
+    init(_ key: TokenKey) {
+        self.init(id: key.id.rawValue, status: key.status, createdAt: key.createdAt, secret: key.secret.withUnsafeBytes { Base64URL.encode($0) })
+    }
 }

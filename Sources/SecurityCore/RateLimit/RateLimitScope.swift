@@ -101,18 +101,18 @@ public struct RateLimitScope: Hashable, Sendable {
         routes.isEmpty || routes.contains { $0.matches(method: method, path: path) }
     }
 
-    /// agtOS's defaults: `general` 100 per minute per client on `/api/*` and `/auth/verify`;
-    /// `sensitive` 20 per minute per client on token minting, credentials and login;
+    /// agtOS's defaults: `general` 100 per minute per client on `/api/*`, `/v1/*` and
+    /// `/auth/verify`; `sensitive` 20 per minute per client on token minting, credentials and login;
     /// `auth-failures` 10 failed authentications per minute per client.
     public static var defaults: [RateLimitScope] {
         func routes(_ texts: [String]) -> [RouteMatch] { texts.compactMap(RouteMatch.init) }
         return [
             RateLimitScope(
                 checked: "general", limit: 100, period: .seconds(60), burst: 100, key: .client, counts: .requests,
-                routes: routes(["/api/*", "/auth/verify"])),
+                routes: routes(["/api/*", "/v1/*", "/auth/verify"])),
             RateLimitScope(
                 checked: "sensitive", limit: 20, period: .seconds(60), burst: 20, key: .client, counts: .requests,
-                routes: routes(["POST /api/agents", "/api/tokens*", "/api/credentials*", "/auth/login"])),
+                routes: routes(["POST /api/agents", "/api/tokens*", "/api/credentials*", "POST /api/login", "/auth/login"])),
             RateLimitScope(
                 checked: "auth-failures", limit: 10, period: .seconds(60), burst: 10, key: .client,
                 counts: .authenticationFailures, routes: []),

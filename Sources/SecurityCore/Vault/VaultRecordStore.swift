@@ -35,9 +35,48 @@ public protocol VaultRecordStore: Sendable {
     func delete(owner: String, name: String) async throws -> Bool
     /// Every record of `owner` (every record when `nil`), ordered by owner and name.
     func records(owner: String?) async throws -> [VaultRecordRow]
-    /// Up to `limit` records with ids after `id`, in id order: rotation walks the store in batches.
-    func records(after id: String?, limit: Int) async throws -> [VaultRecordRow]
+    /// Up to `limit` records with ids after `id`, in id order: rotation and verification walk the
+    /// store in batches. A row whose bytes are not a sealed record is listed as
+    /// ``VaultRecordScan/malformed(id:owner:name:)``, so one bad row does not stop the walk.
+    func records(after id: String?, limit: Int) async throws -> [VaultRecordScan]
     /// Replaces the bytes of record `id` only if they are still `expected`; whether it did. A
     /// rotation that races a new `put` leaves the new secret alone.
     func replace(id: String, expected: SealedRecord, with sealed: SealedRecord, now: Int64) async throws -> Bool
+    /// Applies every replacement in one transaction, each only if its record still holds the
+    /// expected bytes; how many were applied. A crash leaves all of them or none.
+    func replace(_ batch: [VaultReplacement], now: Int64) async throws -> Int
+    /// How many records are sealed under each key version.
+    func recordCountsByKeyVersion() async throws -> [UInt32: Int]
+    /// Encryptions so far under each key version, across every server sharing the store.
+    func encryptionCounts() async throws -> [UInt32: UInt64]
+    /// Adds `count` encryptions under `version`.
+    func recordEncryptions(version: UInt32, count: UInt64) async throws
+}
+
+/// One row of a walk through the store.
+public enum VaultRecordScan: Hashable, Sendable {
+    case record(VaultRecordRow)
+    /// A row whose stored bytes are not a sealed record (truncated or overwritten).
+    case malformed(id: String, owner: String, name: String)
+
+    /// The row's id.
+    public var id: String {
+        switch self {
+        case .record(let row): row.id
+        case .malformed(let id, _, _): id
+        }
+    }
+}
+
+/// One step of a rotation: record `id` goes from `expected` to `sealed`.
+public struct VaultReplacement: Hashable, Sendable {
+    public let id: String
+    public let expected: SealedRecord
+    public let sealed: SealedRecord
+
+    public init(id: String, expected: SealedRecord, sealed: SealedRecord) {
+        self.id = id
+        self.expected = expected
+        self.sealed = sealed
+    }
 }

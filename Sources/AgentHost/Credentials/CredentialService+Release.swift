@@ -1,0 +1,100 @@
+public import SecurityCore
+
+extension CredentialService {
+    /// What a release handed out, by variable name. The values went into the body only.
+    public struct ReleaseSummary: Hashable, Sendable {
+        /// Variables whose secret was released.
+        public var released: [String] = []
+        /// Variables granted a secret that is not set.
+        public var missing: [String] = []
+        /// Variables whose stored secret does not open (altered, swapped, or its key retired):
+        /// it must be set again.
+        public var unreadable: [String] = []
+    }
+
+    /// Grants `agent` the secret at `path` as environment variable `env`.
+    public func grant(agent: AgentID, secret path: SecretPath, env: String) async throws {
+        try Self.checkEnvironmentName(env)
+        try await store.putGrant(SecretGrant(agent: agent.rawValue, env: env, owner: path.owner, name: path.name, createdAt: clock.now()))
+    }
+
+    /// Environment variable names an agent may receive: `[A-Z_][A-Z0-9_]*`, at most 128 bytes, and
+    /// none that changes how a program is loaded or run (`PATH`, `LD_*`, ...).
+    public static func checkEnvironmentName(_ name: String) throws(CredentialError) {
+        let bytes = Array(name.utf8)
+        let shaped = (1...128).contains(bytes.count) && bytes.enumerated().allSatisfy { index, byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "_"): true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): index > 0
+            default: false
+            }
+        }
+        guard shaped else {
+            throw CredentialError(.invalidEnvironmentName, "env must be 1-128 of A-Z 0-9 _, not starting with a digit, such as GITHUB_TOKEN")
+        }
+        let reserved = ["PATH", "HOME", "SHELL", "USER", "IFS", "ENV", "BASH_ENV", "PWD", "TMPDIR", "NODE_OPTIONS", "PYTHONPATH", "PYTHONSTARTUP", "PERL5OPT", "RUBYOPT", "GIT_SSH_COMMAND", "GIT_CONFIG_GLOBAL"]
+        guard !reserved.contains(name), !name.hasPrefix("LD_"), !name.hasPrefix("DYLD_") else {
+            throw CredentialError(.invalidEnvironmentName, "\(name) changes how programs load or run; grant the secret under another name")
+        }
+    }
+
+    /// The agent's environment as the JSON body of `GET /v1/secrets/agents/{agent}/env`, appended
+    /// to `body`: `{"env":{...},"missing":[...],"unreadable":[...]}`. Each secret goes from the
+    /// vault into `body` without becoming a `String`; the caller wipes `body` when it is sent.
+    public func release(agent: AgentID, into body: inout [UInt8]) async throws -> ReleaseSummary {
+        var summary = ReleaseSummary()
+        body.append(contentsOf: #"{"env":{"#.utf8)
+        for grant in try await store.grants(agent: agent.rawValue) {
+            guard let row = try await store.record(owner: grant.owner, name: grant.name) else {
+                summary.missing.append(grant.env)
+                continue
+            }
+            do {
+                try vault.withSecret(in: row.sealed, for: row.identity) { secret in
+                    if !summary.released.isEmpty { body.append(UInt8(ascii: ",")) }
+                    Self.appendJSONString(grant.env.utf8, to: &body)
+                    body.append(UInt8(ascii: ":"))
+                    Self.appendJSONString(secret, to: &body)
+                }
+                summary.released.append(grant.env)
+            } catch is VaultError {
+                summary.unreadable.append(grant.env)
+            }
+        }
+        body.append(contentsOf: #"},"missing":"#.utf8)
+        Self.appendJSONArray(summary.missing, to: &body)
+        body.append(contentsOf: #","unreadable":"#.utf8)
+        Self.appendJSONArray(summary.unreadable, to: &body)
+        body.append(UInt8(ascii: "}"))
+        return summary
+    }
+
+    /// Appends `bytes` (UTF-8) as a JSON string: quotes, backslashes and control characters escaped.
+    static func appendJSONString<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to body: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        body.append(UInt8(ascii: "\""))
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                body.append(UInt8(ascii: "\\"))
+                body.append(byte)
+            case 0..<0x20:
+                body.append(contentsOf: "\\u00".utf8)
+                body.append(hex[Int(byte >> 4)])
+                body.append(hex[Int(byte & 0xF)])
+            default:
+                body.append(byte)
+            }
+        }
+        body.append(UInt8(ascii: "\""))
+    }
+
+    static func appendJSONArray(_ items: [String], to body: inout [UInt8]) {
+        body.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            appendJSONString(item.utf8, to: &body)
+        }
+        body.append(UInt8(ascii: "]"))
+    }
+}

@@ -1,0 +1,103 @@
+import SecurityCore
+
+extension CredentialService {
+    /// A record that did not open, by id and path (never its bytes).
+    public struct RecordFailure: Hashable, Sendable, CustomStringConvertible {
+        public let id: String
+        public let path: String
+        /// The vault's code, such as `record_mismatch` or `unknown_key_version`.
+        public let code: String
+
+        public var description: String { "\(id)\t\(path)\t\(code)" }
+    }
+
+    /// How far a re-seal got.
+    public struct ResealProgress: Hashable, Sendable {
+        /// Records now sealed under the primary version by this run.
+        public var resealed = 0
+        /// Records already under the primary version.
+        public var current = 0
+        /// Records set again while the rotation ran (left as they are; they are new anyway).
+        public var changedMeanwhile = 0
+        /// Records that do not open.
+        public var failures: [RecordFailure] = []
+    }
+
+    /// Re-seals every record not under the primary key version, `batchSize` records per
+    /// transaction, calling `progress` after each committed batch.
+    ///
+    /// A kill at any moment leaves every record sealed under a version the keyring holds (the
+    /// old one or the new one), and a second run finishes the job.
+    public func resealAll(batchSize: Int = 200, progress: (ResealProgress) -> Void = { _ in }) async throws -> ResealProgress {
+        var result = ResealProgress()
+        var after: String?
+        while true {
+            let rows = try await store.records(after: after, limit: max(1, batchSize))
+            guard let last = rows.last else { break }
+            after = last.id
+            var batch: [VaultReplacement] = []
+            for item in rows {
+                guard case .record(let row) = item else {
+                    result.failures.append(Self.malformedFailure(item))
+                    continue
+                }
+                guard vault.needsResealing(row.sealed) else {
+                    result.current += 1
+                    continue
+                }
+                do {
+                    batch.append(VaultReplacement(id: row.id, expected: row.sealed, sealed: try vault.reseal(row.sealed, for: row.identity)))
+                } catch {
+                    result.failures.append(RecordFailure(id: row.id, path: row.owner + "/" + row.name, code: error.code.rawValue))
+                }
+            }
+            guard !batch.isEmpty else { continue }
+            try await store.recordEncryptions(version: vault.keyring.primaryVersion, count: UInt64(batch.count))
+            let applied = try await store.replace(batch, now: clock.now())
+            result.resealed += applied
+            result.changedMeanwhile += batch.count - applied
+            progress(result)
+        }
+        return result
+    }
+
+    /// What `vault verify` found.
+    public struct VerifyReport: Hashable, Sendable {
+        /// Records checked.
+        public var checked = 0
+        /// Records by the key version that sealed them.
+        public var byKeyVersion: [UInt32: Int] = [:]
+        /// Records that do not open.
+        public var failures: [RecordFailure] = []
+    }
+
+    /// Opens every record (lending the plaintext to nobody) and reports those that fail.
+    public func verifyAll(batchSize: Int = 500) async throws -> VerifyReport {
+        var report = VerifyReport()
+        var after: String?
+        while true {
+            let rows = try await store.records(after: after, limit: max(1, batchSize))
+            guard let last = rows.last else { break }
+            after = last.id
+            for item in rows {
+                report.checked += 1
+                guard case .record(let row) = item else {
+                    report.failures.append(Self.malformedFailure(item))
+                    continue
+                }
+                report.byKeyVersion[row.sealed.keyVersion, default: 0] += 1
+                do {
+                    try vault.check(row.sealed, for: row.identity)
+                } catch {
+                    report.failures.append(RecordFailure(id: row.id, path: row.owner + "/" + row.name, code: error.code.rawValue))
+                }
+            }
+        }
+        return report
+    }
+
+    private static func malformedFailure(_ item: VaultRecordScan) -> RecordFailure {
+        guard case .malformed(let id, let owner, let name) = item else { preconditionFailure("only for malformed rows") }
+        return RecordFailure(id: id, path: owner + "/" + name, code: VaultError.Code.malformed.rawValue)
+    }
+}

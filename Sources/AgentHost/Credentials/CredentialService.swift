@@ -1,0 +1,108 @@
+public import SecurityCore
+
+/// What the credential service needs from a store: sealed records and grants.
+public typealias CredentialStore = VaultRecordStore & SecretGrantStore
+
+/// Provider credentials, sealed in the vault and kept in the store: set, asked about, deleted,
+/// granted to agents, and released only at the moment of use.
+///
+/// Nothing here returns a secret as a value: ``withSecret(_:_:)`` lends it to a closure and
+/// ``release(agent:)`` writes it straight into a response body.
+public final class CredentialService: Sendable {
+    /// The vault that seals and opens.
+    public let vault: Vault
+    /// Where sealed records and grants live.
+    public let store: any CredentialStore
+    let clock: any TimeSource
+
+    /// A service over `store`, counting encryptions from where the store's count stands.
+    public static func open(keys: VaultKeyring, store: any CredentialStore, clock: any TimeSource = SystemTimeSource()) async throws -> CredentialService {
+        CredentialService(vault: Vault(keyring: keys, encryptionCounts: try await store.encryptionCounts()), store: store, clock: clock)
+    }
+
+    init(vault: Vault, store: any CredentialStore, clock: any TimeSource) {
+        self.vault = vault
+        self.store = store
+        self.clock = clock
+    }
+
+    /// Checks that `secret` can be set: at most ``Vault/maximumSecretByteCount`` bytes of UTF-8
+    /// without NUL (it may become an environment variable). Throws ``CredentialError``.
+    public static func checkSecret(_ secret: SecureBytes) throws(CredentialError) {
+        guard secret.count > 0 else { throw CredentialError(.invalidSecret, "the secret is empty") }
+        guard secret.count <= Vault.maximumSecretByteCount else {
+            throw CredentialError(.invalidSecret, "a secret may be at most \(Vault.maximumSecretByteCount) bytes")
+        }
+        let acceptable = secret.withUnsafeBytes { bytes in !bytes.contains(0) && isUTF8(bytes) }
+        guard acceptable else { throw CredentialError(.invalidSecret, "a secret must be UTF-8 text without NUL characters") }
+    }
+
+    /// Seals `secret` as `path`, replacing any secret there.
+    public func set(_ path: SecretPath, secret: SecureBytes) async throws {
+        try Self.checkSecret(secret)
+        let id = Self.newRecordID()
+        let sealed = try vault.seal(secret, for: RecordIdentity(owner: path.owner, recordID: id, name: path.name))
+        // Counted before the write: a crash in between over-counts, which only brings rotation forward.
+        try await store.recordEncryptions(version: sealed.keyVersion, count: 1)
+        try await store.put(VaultRecordRow(id: id, owner: path.owner, name: path.name, sealed: sealed, updatedAt: clock.now()))
+    }
+
+    /// When the secret at `path` was last set, or `nil` if there is none.
+    public func updatedAt(_ path: SecretPath) async throws -> Int64? {
+        try await store.record(owner: path.owner, name: path.name)?.updatedAt
+    }
+
+    /// Deletes the secret at `path`; whether there was one.
+    public func delete(_ path: SecretPath) async throws -> Bool {
+        try await store.delete(owner: path.owner, name: path.name)
+    }
+
+    /// Lends the secret at `path` to `body` and wipes it afterwards; `nil` if there is none.
+    /// Throws ``VaultError`` when the stored record does not open (it must be set again).
+    public func withSecret<Result>(_ path: SecretPath, _ body: (UnsafeRawBufferPointer) throws -> Result) async throws -> Result? {
+        guard let row = try await store.record(owner: path.owner, name: path.name) else { return nil }
+        return try vault.withSecret(in: row.sealed, for: row.identity, body)
+    }
+
+    /// Whether `bytes` are valid UTF-8, decoded in place (no copy of the secret is made).
+    static func isUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+
+    /// A random record id: 32 hex digits.
+    static func newRecordID() -> String {
+        SecureBytes.random(count: 16).withUnsafeBytes { bytes in
+            String(decoding: bytes.flatMap { byte in [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]] }, as: UTF8.self)
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+}
+
+/// Why a credential operation was refused. Never carries secret bytes.
+public struct CredentialError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Hashable, Sendable {
+        /// Empty, too large, not UTF-8, or holds NUL.
+        case invalidSecret = "invalid_secret"
+        /// The environment variable name cannot be granted.
+        case invalidEnvironmentName = "invalid_env"
+    }
+
+    public let code: Code
+    public let reason: String
+
+    init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SecurityCore
+import SecurityStore
+
+/// The credential routes: project git tokens, users' provider keys, grants, and the release of an
+/// agent's environment at the moment of use. No response carries a secret except the release.
+struct CredentialRoutes: Sendable {
+    let credentials: CredentialService?
+    let tokenSchema: Schema
+    let keySchema: Schema
+    let grantSchema: Schema
+
+    init(credentials: CredentialService?) {
+        self.credentials = credentials
+        let secret = Schema.string(length: 1...Vault.maximumSecretByteCount, maximumBytes: Vault.maximumSecretByteCount)
+        tokenSchema = .object(["token": .required(secret)])
+        keySchema = .object(["key": .required(secret)])
+        grantSchema = .object([
+            "secret": .required(.string(length: 5...1_040)),
+            "env": .required(.string(length: 1...128)),
+        ])
+    }
+
+    func add(to router: Router<AgentRequestContext>) {
+        router.put("/api/projects/{project}/git-token") { request, context in
+            try await run(context) { credentials in
+                let path = try SecretPath.projectGitToken(try Self.name(context, "project"))
+                return try await set(path, field: "token", schema: tokenSchema, request: request, context: context, credentials: credentials)
+            }
+        }
+        router.get("/api/projects/{project}") { _, context in
+            try await run(context) { credentials in
+                let project = try Self.name(context, "project")
+                let updated = try await credentials.updatedAt(try SecretPath.projectGitToken(project))
+                return JSONBody.response(.object([
+                    "project": .string(project), "has_git_token": .bool(updated != nil), "git_token_updated_at": Self.timestamp(updated),
+                ]))
+            }
+        }
+        router.delete("/api/projects/{project}/git-token") { _, context in
+            try await run(context) { credentials in
+                try await delete(try SecretPath.projectGitToken(try Self.name(context, "project")), context: context, credentials: credentials)
+            }
+        }
+        router.put("/api/users/{user}/keys/{provider}") { request, context in
+            try await run(context) { credentials in
+                let path = try SecretPath.userKey(try Self.name(context, "user"), provider: try Self.name(context, "provider"))
+                return try await set(path, field: "key", schema: keySchema, request: request, context: context, credentials: credentials)
+            }
+        }
+        router.get("/api/users/{user}/keys/{provider}") { _, context in
+            try await run(context) { credentials in
+                let provider = try Self.name(context, "provider")
+                let updated = try await credentials.updatedAt(try SecretPath.userKey(try Self.name(context, "user"), provider: provider))
+                return JSONBody.response(.object([
+                    "provider": .string(provider), "has_key": .bool(updated != nil), "updated_at": Self.timestamp(updated),
+                ]))
+            }
+        }
+        router.delete("/api/users/{user}/keys/{provider}") { _, context in
+            try await run(context) { credentials in
+                let path = try SecretPath.userKey(try Self.name(context, "user"), provider: try Self.name(context, "provider"))
+                return try await delete(path, context: context, credentials: credentials)
+            }
+        }
+        router.post("/api/agents/{agent}/grants") { request, context in
+            try await run(context) { credentials in try await grant(request, context: context, credentials: credentials) }
+        }
+        router.get("/api/agents/{agent}/grants") { _, context in
+            try await run(context) { credentials in
+                let agent = try Self.agent(context)
+                let grants = try await credentials.store.grants(agent: agent.rawValue)
+                return JSONBody.response(.object([
+                    "agent": .string(agent.rawValue),
+                    "grants": .array(grants.map { grant in
+                        .object([
+                            "env": .string(grant.env), "secret": .string(grant.owner + "/" + grant.name),
+                            "created_at": Self.timestamp(grant.createdAt),
+                        ])
+                    }),
+                ]))
+            }
+        }
+        router.delete("/api/agents/{agent}/grants/{env}") { _, context in
+            try await run(context) { credentials in
+                let agent = try Self.agent(context)
+                let env = context.parameters.get("env") ?? ""
+                guard try await credentials.store.deleteGrant(agent: agent.rawValue, env: env) else {
+                    return Self.refuse(404, "not_found", "Agent \(agent) has no grant named \(env.prefix(128)).")
+                }
+                context.logger.notice("revoked secret grant", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "by": Self.caller(context)])
+                return Response(status: .noContent)
+            }
+        }
+        router.get("/v1/secrets/agents/{agent}/env") { _, context in
+            try await run(context) { credentials in try await release(context: context, credentials: credentials) }
+        }
+    }
+
+    // MARK: Handlers
+
+    private func set(
+        _ path: SecretPath, field: String, schema: Schema, request: Request, context: AgentRequestContext, credentials: CredentialService
+    ) async throws -> Response {
+        let value: JSONValue
+        switch try await JSONBody.read(request, schema: schema) {
+        case .success(let checked): value = checked
+        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        }
+        var bytes = Array((value[field]?.stringValue ?? "").utf8)
+        defer { SecureBytes.wipe(&bytes) }
+        try await credentials.set(path, secret: SecureBytes(copying: bytes))
+        context.logger.notice("set secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
+        return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+    }
+
+    private func delete(_ path: SecretPath, context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
+        guard try await credentials.delete(path) else {
+            return Self.refuse(404, "not_set", "No secret is set at \(path).")
+        }
+        context.logger.notice("deleted secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
+        return Response(status: .noContent)
+    }
+
+    private func grant(_ request: Request, context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
+        let agent = try Self.agent(context)
+        let value: JSONValue
+        switch try await JSONBody.read(request, schema: grantSchema) {
+        case .success(let checked): value = checked
+        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        }
+        let path: SecretPath
+        do {
+            path = try SecretPath(value["secret"]?.stringValue ?? "")
+        } catch let error as AgentHostError {
+            return Self.refuse(400, "invalid_secret_path", error.message)
+        }
+        let env = value["env"]?.stringValue ?? ""
+        try await credentials.grant(agent: agent, secret: path, env: env)
+        context.logger.notice(
+            "granted secret", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description), "by": Self.caller(context)]
+        )
+        return JSONBody.response(
+            .object(["agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description)]), status: .created
+        )
+    }
+
+    /// `GET /v1/secrets/agents/{agent}/env`: the policy has already allowed the caller (the agent
+    /// itself, or a principal allowed to release secrets). Header-trust identities are refused:
+    /// anyone on the network could claim to be the agent.
+    private func release(context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
+        let agent = try Self.agent(context)
+        guard let caller = context.principal, case .agentToken = caller.authentication else {
+            return Self.refuse(403, "token_required", "Secrets are released only to a caller authenticated by a token, never to header-trust identities.")
+        }
+        var body: [UInt8] = []
+        body.reserveCapacity(512)
+        defer { SecureBytes.wipe(&body) }
+        let summary = try await credentials.release(agent: agent, into: &body)
+        context.logger.notice(
+            "released secrets",
+            metadata: [
+                "agent": .string(agent.rawValue), "by": .string(caller.agent.rawValue),
+                "env": .array(summary.released.map { .string($0) }), "missing": .array(summary.missing.map { .string($0) }),
+                "unreadable": .array(summary.unreadable.map { .string($0) }),
+            ]
+        )
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body))
+        )
+    }
+
+    // MARK: Helpers
+
+    /// Runs `body` with the credential service, turning vault, store and input errors into
+    /// problem responses that never carry secret bytes.
+    private func run(_ context: AgentRequestContext, _ body: (CredentialService) async throws -> Response) async throws -> Response {
+        guard let credentials else {
+            return Self.refuse(503, "vault_unavailable", "This server was started without a credential store.")
+        }
+        do {
+            return try await body(credentials)
+        } catch let error as InvalidName {
+            return Self.refuse(400, "invalid_name", error.detail)
+        } catch let error as CredentialError {
+            return Self.refuse(400, error.code.rawValue, error.reason)
+        } catch let error as VaultError {
+            context.logger.error("vault refused", metadata: ["code": .string(error.code.rawValue)])
+            switch error.code {
+            case .recordMismatch, .unknownKeyVersion, .keyVersionRetired, .malformed:
+                return Self.refuse(409, "secret_unreadable", "The stored secret does not open (\(error.code.rawValue)); set it again.")
+            case .secretTooLarge:
+                return Self.refuse(400, "invalid_secret", error.reason)
+            case .rotationRequired:
+                return Self.refuse(503, "rotation_required", error.reason)
+            case .noKey, .invalidKeyring, .backendFailure:
+                return Self.refuse(500, "vault_failure", "The vault failed; nothing was changed.")
+            }
+        } catch let error as StoreError {
+            context.logger.error("store refused", metadata: ["code": .string(error.code.rawValue), "reason": .string(error.reason)])
+            if error.code == .corrupt {
+                return Self.refuse(409, "secret_unreadable", "The stored secret is damaged; set it again.")
+            }
+            return Self.refuse(503, "store_unavailable", "The credential store cannot be reached; nothing was changed. Try again later.")
+        }
+    }
+
+    private struct InvalidName: Error {
+        let detail: String
+    }
+
+    /// A path parameter that must be 1-128 of A-Z a-z 0-9 _ -.
+    private static func name(_ context: AgentRequestContext, _ parameter: String) throws -> String {
+        let value = context.parameters.get(parameter) ?? ""
+        guard (try? AgentID(value)) != nil else {
+            throw InvalidName(detail: "The \(parameter) name must be 1-128 of A-Z a-z 0-9 _ -.")
+        }
+        return value
+    }
+
+    private static func agent(_ context: AgentRequestContext) throws -> AgentID {
+        guard let agent = try? AgentID(context.parameters.get("agent") ?? "") else {
+            throw InvalidName(detail: "The agent id must be 1-128 of A-Z a-z 0-9 _ -.")
+        }
+        return agent
+    }
+
+    private static func caller(_ context: AgentRequestContext) -> Logger.MetadataValue {
+        .string(context.principal?.agent.rawValue ?? "-")
+    }
+
+    private static func timestamp(_ seconds: Int64?) -> JSONValue {
+        seconds.map { .string(Date(timeIntervalSince1970: TimeInterval($0)).ISO8601Format()) } ?? .null
+    }
+
+    private static func refuse(_ status: Int, _ code: String, _ detail: String) -> Response {
+        SecurityMiddleware.response(for: Refusal(status: status, code: code, detail: detail))
+    }
+}
