@@ -17,6 +17,8 @@ let package = Package(
             name: "SecurityCoreBenchmarks",
             dependencies: [
                 .product(name: "SecurityCore", package: "agenthost"),
+                .product(name: "SecurityStore", package: "agenthost"),
+                .product(name: "AgentHost", package: "agenthost"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

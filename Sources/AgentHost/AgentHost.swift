@@ -14,12 +14,16 @@ public enum AgentHost {
         /// Credentials in the vault; `nil` when the server runs without a store (the credential
         /// routes then answer `503`).
         public let credentials: CredentialService?
+        /// Where revocations persist; `nil` keeps them in memory only (lost on restart).
+        public let revocationStore: (any RevocationStore)?
+        let clock: any TimeSource
 
         /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
         /// ``PolicyLoadError`` if the embedded default policy does not load.
         public init(
             configuration: AgentHostConfiguration, keyring: Keyring, credentials: CredentialService? = nil,
-            clock: any TimeSource = SystemTimeSource(), ticks: any TickSource = SystemTickSource()
+            revocationStore: (any RevocationStore)? = nil, clock: any TimeSource = SystemTimeSource(),
+            ticks: any TickSource = SystemTickSource()
         ) throws {
             let revocations = InMemoryRevocationList(clock: clock)
             let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
@@ -47,6 +51,15 @@ public enum AgentHost {
             self.revocations = revocations
             self.policy = policy
             self.credentials = credentials
+            self.revocationStore = revocationStore
+            self.clock = clock
+        }
+
+        /// Loads the stored revocations into the verifier's memory: at start, and then every few
+        /// seconds so revocations made through another server sharing the store take effect here.
+        public func refreshRevocations() async throws {
+            guard let revocationStore else { return }
+            try await revocationStore.revocations(now: clock.now()).apply(to: revocations)
         }
     }
 

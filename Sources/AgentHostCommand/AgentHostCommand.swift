@@ -146,7 +146,23 @@ struct Serve: AsyncParsableCommand {
             logger.warning("the vault key has sealed over 2^30 secrets; run 'agenthost vault rotate' soon")
         }
 
-        let components = try AgentHost.Components(configuration: configuration, keyring: loaded.keyring, credentials: credentials)
+        let components = try AgentHost.Components(
+            configuration: configuration, keyring: loaded.keyring, credentials: credentials, revocationStore: database
+        )
+        _ = try await database.pruneRevocations(now: SystemTimeSource().now())
+        try await components.refreshRevocations()
+        // Revocations made through another server sharing the store take effect here within seconds.
+        let revocationRefresh = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                do {
+                    try await components.refreshRevocations()
+                } catch {
+                    logger.warning("could not refresh revocations from the store", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+
         logger.info(
             "policy loaded",
             metadata: ["source": "\(policy ?? "default")", "rules": "\(components.policy.rules.count)", "trusted_proxies": "\(trustedProxies.count)"]
@@ -158,9 +174,11 @@ struct Serve: AsyncParsableCommand {
         do {
             try await application.runService()
         } catch {
+            revocationRefresh.cancel()
             try? await database.close()
             throw error
         }
+        revocationRefresh.cancel()
         try await database.close()
     }
 }

@@ -161,6 +161,10 @@ public final class SQLSecurityStore: VaultRecordStore {
                 )
                 """,
             ]),
+            (3, [
+                "CREATE TABLE token_revocations (token_id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL)",
+                "CREATE TABLE agent_revocations (agent TEXT PRIMARY KEY, issued_before BIGINT NOT NULL, revoked_at BIGINT NOT NULL)",
+            ]),
         ]
     }
 
@@ -452,4 +456,55 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "store: \(reason)" }
+}
+
+// MARK: Revocations
+
+extension SQLSecurityStore: RevocationStore {
+    public func recordRevocation(tokenID: TokenID, expiresAt: Int64, at now: Int64) async throws {
+        try await run {
+            try await database.raw("""
+                INSERT INTO token_revocations (token_id, expires_at, revoked_at) VALUES (\(bind: tokenID.hex), \(bind: expiresAt), \(bind: now))
+                ON CONFLICT (token_id) DO UPDATE SET expires_at = CASE WHEN excluded.expires_at > token_revocations.expires_at
+                    THEN excluded.expires_at ELSE token_revocations.expires_at END
+                """).run()
+        }
+    }
+
+    public func recordRevocation(agent: AgentID, issuedBefore: Int64, at now: Int64) async throws {
+        try await run {
+            try await database.raw("""
+                INSERT INTO agent_revocations (agent, issued_before, revoked_at) VALUES (\(bind: agent.rawValue), \(bind: issuedBefore), \(bind: now))
+                ON CONFLICT (agent) DO UPDATE SET issued_before = CASE WHEN excluded.issued_before > agent_revocations.issued_before
+                    THEN excluded.issued_before ELSE agent_revocations.issued_before END, revoked_at = excluded.revoked_at
+                """).run()
+        }
+    }
+
+    public func revocations(now: Int64) async throws -> StoredRevocations {
+        try await run {
+            var result = StoredRevocations()
+            for row in try await database.raw(
+                "SELECT token_id, expires_at FROM token_revocations WHERE expires_at >= \(bind: now)"
+            ).all() {
+                guard let id = TokenID(hex: try row.decode(column: "token_id", as: String.self)) else {
+                    throw StoreError(.corrupt, "a stored token revocation has an invalid token id")
+                }
+                result.tokens.append(.init(id: id, expiresAt: try row.decode(column: "expires_at", as: Int64.self)))
+            }
+            for row in try await database.raw("SELECT agent, issued_before FROM agent_revocations").all() {
+                guard let agent = try? AgentID(try row.decode(column: "agent", as: String.self)) else {
+                    throw StoreError(.corrupt, "a stored agent revocation has an invalid agent id")
+                }
+                result.agents[agent] = try row.decode(column: "issued_before", as: Int64.self)
+            }
+            return result
+        }
+    }
+
+    public func pruneRevocations(now: Int64) async throws -> Int {
+        try await run {
+            try await database.raw("DELETE FROM token_revocations WHERE expires_at < \(bind: now) RETURNING token_id").all().count
+        }
+    }
 }

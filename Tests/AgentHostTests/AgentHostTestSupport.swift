@@ -36,16 +36,18 @@ struct HostFixture {
 
     init(
         mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.defaults, trustedProxies: [String] = [],
-        bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil
+        bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil,
+        revocationStore: (any RevocationStore)? = nil, keyring: Keyring? = nil
     ) throws {
-        keyring = try Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
+        self.keyring = try keyring ?? Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
         configuration = AgentHostConfiguration(
             host: "127.0.0.1", port: 0, mode: mode, tokenPolicy: try TokenPolicy(), policy: policy,
             trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins, rateLimitScopes: scopes,
             bodyLimit: bodyLimit
         )
         components = try AgentHost.Components(
-            configuration: configuration, keyring: keyring, credentials: credentials, clock: clock, ticks: clock
+            configuration: configuration, keyring: self.keyring, credentials: credentials, revocationStore: revocationStore,
+            clock: clock, ticks: clock
         )
     }
 
@@ -63,7 +65,7 @@ extension HostFixture {
         guard let (store, _) = try await backend.open() else { return nil }
         let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
         let credentials = try await CredentialService.open(keys: keys, store: store, clock: ManualTimeSource(1_800_000_000))
-        return (try HostFixture(mode: mode, scopes: scopes, credentials: credentials), store)
+        return (try HostFixture(mode: mode, scopes: scopes, credentials: credentials, revocationStore: store), store)
     }
 
     /// The AgentHost application over this fixture, logging only critical messages.

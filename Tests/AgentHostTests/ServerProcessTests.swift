@@ -1,9 +1,11 @@
 import AgentHost
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import SecurityCore
+import SecurityStore
 import Synchronization
 import Testing
 
@@ -20,17 +22,22 @@ struct ServerProcessTests {
     }
 
     /// Runs the binary to completion (at most 30 s) and returns its exit status and output.
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    func run(
+        _ arguments: [String], environment: [String: String] = [:], input: String? = nil
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment
             .filter { !$0.key.hasPrefix("AGENTHOST_") }
             .merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe(), err = Pipe(), stdin = Pipe()
         process.standardOutput = out
         process.standardError = err
+        process.standardInput = stdin
         try process.run()
+        stdin.fileHandleForWriting.write(Data((input ?? "").utf8))
+        try stdin.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(30)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { process.terminate() }
@@ -143,6 +150,16 @@ struct ServerProcessTests {
             #expect(anonymous.status.code == 401)
             let health = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/health"), timeout: .seconds(10))
             #expect(health.status.code == 200)
+
+            // A credential set through the API is stored sealed in the data directory's database.
+            let admin = try run(["token", "mint", "--agent", "orchestrator", "--role", "admin", "--data-dir", directory.path])
+            var put = HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/projects/p1/git-token")
+            put.method = .PUT
+            put.headers.add(name: "Authorization", value: "Bearer \(admin.stdout.split(separator: "\n").last ?? "")")
+            put.headers.add(name: "Content-Type", value: "application/json")
+            put.body = .bytes(ByteBuffer(string: #"{"token": "ghp_FirstStartPlaintext"}"#))
+            let stored = try await client.execute(put, timeout: .seconds(10))
+            #expect(stored.status.code == 204)
         } catch {
             try await client.shutdown()
             throw error
@@ -156,5 +173,95 @@ struct ServerProcessTests {
         #expect(!output.contains(token))
         #expect(!output.contains(String(secret)))
         #expect(!minted.stderr.contains(String(secret)))
+        #expect(!output.contains("ghp_FirstStartPlaintext"))
+        let database = directory.path + "/agenthost.sqlite"
+        #expect(try permissions(of: database) == 0o600)
+        #expect(!databaseHolds("ghp_FirstStartPlaintext", at: database))
+        let listed = try run(["vault", "list", "--data-dir", directory.path])
+        #expect(listed.status == 0 && listed.stdout.hasPrefix("projects/p1/git-token\tv1\t"))
+    }
+
+    /// Whether the SQLite file (or its write-ahead log) holds `text` anywhere in its bytes.
+    func databaseHolds(_ text: String, at path: String) -> Bool {
+        [path, path + "-wal", path + "-journal"].contains { file in
+            (try? Data(contentsOf: URL(fileURLWithPath: file)))?.range(of: Data(text.utf8)) != nil
+        }
+    }
+
+    @Test func vaultCommandsPutListAndVerify() throws {
+        let directory = try TemporaryDirectory()
+        let noKeys = try run(["vault", "put", "projects/p1/git-token", "--data-dir", directory.path], input: "ghp_x\n")
+        #expect(noKeys.status != 0 && noKeys.stderr.contains("AGENTHOST_VAULT_KEY"))
+        _ = try AgentHostCLI.initializeKeyring(dataDirectory: directory.path)
+        let put = try run(["vault", "put", "projects/p1/git-token", "--data-dir", directory.path], input: "ghp_FromStdin\n")
+        #expect(put.status == 0 && put.stdout.contains("sealed projects/p1/git-token under vault key version 1"))
+        let empty = try run(["vault", "put", "projects/p2/git-token", "--data-dir", directory.path], input: "")
+        #expect(empty.status != 0 && empty.stderr.contains("empty"))
+        let badPath = try run(["vault", "put", "projects/../x", "--data-dir", directory.path], input: "ghp_y")
+        #expect(badPath.status != 0)
+        let listed = try run(["vault", "list", "--data-dir", directory.path])
+        #expect(listed.stdout.split(separator: "\n").count == 1 && !listed.stdout.contains("ghp_"))
+        let verified = try run(["vault", "verify", "--data-dir", directory.path])
+        #expect(verified.status == 0 && verified.stdout.contains("checked 1 records (v1: 1); 0 do not open"))
+        #expect(!databaseHolds("ghp_FromStdin", at: directory.path + "/agenthost.sqlite"))
+        let unreachable = try run(
+            ["vault", "list", "--data-dir", directory.path], environment: ["AGENTHOST_DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"]
+        )
+        #expect(unreachable.status != 0 && unreachable.stderr.contains("did not open") && !unreachable.stderr.contains("hunter2"))
+    }
+
+    @Test func aRotationKilledMidwayLosesNothingAndFinishesWhenRunAgain() async throws {
+        let directory = try TemporaryDirectory()
+        _ = try AgentHostCLI.initializeKeyring(dataDirectory: directory.path)
+        let url = AgentHostCLI.databaseURL(option: nil, dataDirectory: directory.path, environment: [:])
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let total = 1_000
+        do {
+            let session = try await AgentHostCLI.openVault(databaseURL: url, dataDirectory: directory.path, environment: [:], logger: quiet)
+            for index in 0..<total {
+                try await session.credentials.set(SecretPath("projects/p\(index)/git-token"), secret: SecureBytes(copying: Array("ghp_seed\(index)".utf8)))
+            }
+            try await session.store.close()
+        }
+
+        // Start a rotation of one record per transaction and kill -9 it after its first commit.
+        let rotation = Process()
+        rotation.executableURL = binary
+        rotation.arguments = ["vault", "rotate", "--batch-size", "1", "--data-dir", directory.path]
+        rotation.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AGENTHOST_") }
+        let output = Mutex(Data())
+        let pipe = Pipe()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            output.withLock { $0.append(chunk) }
+        }
+        rotation.standardOutput = pipe
+        rotation.standardError = pipe
+        try rotation.run()
+        let deadline = Date().addingTimeInterval(60)
+        while rotation.isRunning, Date() < deadline, !output.withLock({ String(decoding: $0, as: UTF8.self) }).contains("resealed 1\n") {
+            usleep(500)
+        }
+        kill(rotation.processIdentifier, SIGKILL)
+        rotation.waitUntilExit()
+        pipe.fileHandleForReading.readabilityHandler = nil
+        #expect(rotation.terminationReason == .uncaughtSignal, "the rotation finished before it could be killed")
+
+        // Every record still opens with the keys on disk, some under each version.
+        let midway = try await AgentHostCLI.openVault(databaseURL: url, dataDirectory: directory.path, environment: [:], logger: quiet)
+        let report = try await midway.credentials.verifyAll()
+        try await midway.store.close()
+        #expect(report.checked == total && report.failures.isEmpty)
+        #expect(midway.keys.keys.primaryVersion == 2)
+        #expect(report.byKeyVersion[1, default: 0] > 0 && report.byKeyVersion[2, default: 0] > 0, "\(report.byKeyVersion)")
+
+        // Running it again finishes the job without adding another key.
+        let again = try run(["vault", "rotate", "--data-dir", directory.path])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("vault key version 2 is primary") && again.stdout.contains("0 set again meanwhile"))
+        let verified = try run(["vault", "verify", "--data-dir", directory.path])
+        #expect(verified.status == 0 && verified.stdout.contains("checked \(total) records (v2: \(total)); 0 do not open"))
+        #expect(!databaseHolds("ghp_seed", at: directory.path + "/agenthost.sqlite"))
     }
 }

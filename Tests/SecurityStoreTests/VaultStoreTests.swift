@@ -247,4 +247,30 @@ struct VaultStoreTests {
         #expect(try await store.records(owner: nil).count == 100)
         try await store.close()
     }
+
+    @Test(arguments: Backend.allCases)
+    func revocationsPersistAndOnlyGrowStricter(backend: Backend) async throws {
+        guard let (store, reopen) = try await backend.open() else { return }
+        let live = try TokenID.random(), dead = try TokenID.random()
+        try await store.recordRevocation(tokenID: live, expiresAt: 2_000, at: 1_000)
+        try await store.recordRevocation(tokenID: dead, expiresAt: 1_500, at: 1_000)
+        try await store.recordRevocation(tokenID: live, expiresAt: 1_800, at: 1_001)  // never shortens
+        let agent = try AgentID("builder-7")
+        try await store.recordRevocation(agent: agent, issuedBefore: 1_200, at: 1_200)
+        try await store.recordRevocation(agent: agent, issuedBefore: 1_100, at: 1_300)  // never undoes a later one
+        try await store.close()
+
+        let again = try await reopen()
+        let atStart = try await again.revocations(now: 1_000)
+        #expect(Set(atStart.tokens) == [.init(id: live, expiresAt: 2_000), .init(id: dead, expiresAt: 1_500)])
+        #expect(atStart.agents == [agent: 1_200])
+        #expect(try await again.revocations(now: 1_600).tokens == [.init(id: live, expiresAt: 2_000)])
+        #expect(try await again.pruneRevocations(now: 1_600) == 1)
+        #expect(try await again.revocations(now: 0).tokens.count == 1)
+
+        let list = InMemoryRevocationList(clock: ManualTimeSource(1_000))
+        atStart.apply(to: list)
+        #expect(list.revokedTokenCount == 2)
+        try await again.close()
+    }
 }

@@ -63,6 +63,8 @@ extension AgentHost {
         let agents = CreateAgent(components: components)
         router.post("/api/agents") { request, context in try await agents.handle(request, context: context) }
         CredentialRoutes(credentials: components.credentials).add(to: router)
+        let revoke = RevokeTokens(components: components)
+        router.post("/api/tokens/revoke") { request, context in try await revoke.handle(request, context: context) }
     }
 }
 

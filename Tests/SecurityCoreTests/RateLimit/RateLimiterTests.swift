@@ -99,7 +99,7 @@ struct RateLimiterTests {
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x", limit: 1, period: .seconds(1), burst: 0) }
         let defaults = RateLimitScope.defaults
         #expect(defaults.map(\.name) == ["general", "sensitive", "auth-failures"])
-        #expect(defaults.map(\.routes.count) == [2, 4, 0])
+        #expect(defaults.map(\.routes.count) == [3, 5, 0])
         #expect(defaults.map(\.limit) == [100, 20, 10])
         #expect(RouteMatch("api") == nil)
         #expect(RouteMatch("GET /a/*/b") == nil)
