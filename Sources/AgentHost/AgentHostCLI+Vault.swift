@@ -34,6 +34,22 @@ extension AgentHostCLI {
         }
     }
 
+    /// Opens the store, runs `body` with it, and closes it whether `body` succeeds or throws.
+    public static func withStore<Result>(
+        url: String, dataDirectory: String, logger: Logger, _ body: (SQLSecurityStore) async throws -> Result
+    ) async throws -> Result {
+        let store = try await openStore(url: url, dataDirectory: dataDirectory, logger: logger)
+        let result: Result
+        do {
+            result = try await body(store)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+        return result
+    }
+
     /// What a `vault` command works with: the keys, the open store, and the service over both.
     public struct VaultSession: Sendable {
         public let keys: VaultKeySource.Loaded
@@ -41,17 +57,16 @@ extension AgentHostCLI {
         public let credentials: CredentialService
     }
 
-    /// Loads the vault keys (never creating them) and opens the store.
-    public static func openVault(
-        databaseURL: String, dataDirectory: String, environment: [String: String], logger: Logger
-    ) async throws -> VaultSession {
+    /// Loads the vault keys (never creating them), opens the store, runs `body`, and closes the
+    /// store whether `body` succeeds or throws.
+    public static func withVault<Result>(
+        databaseURL: String, dataDirectory: String, environment: [String: String], logger: Logger,
+        _ body: (VaultSession) async throws -> Result
+    ) async throws -> Result {
         let keys = try VaultKeySource.load(dataDirectory: dataDirectory, environment: environment, createIfMissing: false, now: 0)
-        let store = try await openStore(url: databaseURL, dataDirectory: dataDirectory, logger: logger)
-        do {
-            return VaultSession(keys: keys, store: store, credentials: try await CredentialService.open(keys: keys.keys.keyring, store: store))
-        } catch {
-            try? await store.close()
-            throw error
+        return try await withStore(url: databaseURL, dataDirectory: dataDirectory, logger: logger) { store in
+            let credentials = try await CredentialService.open(keys: keys.keys.keyring, store: store)
+            return try await body(VaultSession(keys: keys, store: store, credentials: credentials))
         }
     }
 
@@ -75,8 +90,7 @@ extension AgentHostCLI {
         clock: any TimeSource = SystemTimeSource(), progress: (CredentialService.ResealProgress) -> Void = { _ in }
     ) async throws -> VaultRotation {
         var keys = try VaultKeySource.load(dataDirectory: dataDirectory, environment: environment, createIfMissing: false, now: 0)
-        let store = try await openStore(url: databaseURL, dataDirectory: dataDirectory, logger: logger)
-        do {
+        return try await withStore(url: databaseURL, dataDirectory: dataDirectory, logger: logger) { store in
             let stale = try await store.recordCountsByKeyVersion().filter { $0.key != keys.keys.primaryVersion }.values.reduce(0, +)
             var added = false
             if stale == 0 {
@@ -96,11 +110,7 @@ extension AgentHostCLI {
             }
             let credentials = try await CredentialService.open(keys: keys.keys.keyring, store: store, clock: clock)
             let result = try await credentials.resealAll(batchSize: batchSize, progress: progress)
-            try await store.close()
             return VaultRotation(primaryVersion: keys.keys.primaryVersion, addedKey: added, progress: result)
-        } catch {
-            try? await store.close()
-            throw error
         }
     }
 }

@@ -47,21 +47,18 @@ struct VaultCommand: AsyncParsableCommand {
             if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
             if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
             let secretPath = try SecretPath(path)
-            let session = try await AgentHostCLI.openVault(
+            let version = try await AgentHostCLI.withVault(
                 databaseURL: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory,
                 environment: environment, logger: VaultCommand.logger
-            )
-            do {
-                try await session.credentials.set(secretPath, secret: SecureBytes(copying: bytes))
-            } catch let error as CredentialError {
-                try? await session.store.close()
-                throw AgentHostError(error.reason)
-            } catch {
-                try? await session.store.close()
-                throw error
+            ) { session in
+                do {
+                    try await session.credentials.set(secretPath, secret: SecureBytes(copying: bytes))
+                } catch let error as CredentialError {
+                    throw AgentHostError(error.reason)
+                }
+                return session.keys.keys.primaryVersion
             }
-            try await session.store.close()
-            print("sealed \(secretPath) under vault key version \(session.keys.keys.primaryVersion)")
+            print("sealed \(secretPath) under vault key version \(version)")
         }
     }
 
@@ -74,17 +71,9 @@ struct VaultCommand: AsyncParsableCommand {
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             let directory = data.resolved(environment)
-            let store = try await AgentHostCLI.openStore(
+            let rows = try await AgentHostCLI.withStore(
                 url: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory, logger: VaultCommand.logger
-            )
-            let rows: [VaultRecordRow]
-            do {
-                rows = try await store.records(owner: owner)
-            } catch {
-                try? await store.close()
-                throw error
-            }
-            try await store.close()
+            ) { store in try await store.records(owner: owner) }
             for row in rows {
                 let updated = Date(timeIntervalSince1970: TimeInterval(row.updatedAt)).ISO8601Format()
                 print("\(row.owner)/\(row.name)\tv\(row.sealed.keyVersion)\t\(updated)")
@@ -138,18 +127,10 @@ struct VaultCommand: AsyncParsableCommand {
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             let directory = data.resolved(environment)
-            let session = try await AgentHostCLI.openVault(
+            let result = try await AgentHostCLI.withVault(
                 databaseURL: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory,
                 environment: environment, logger: VaultCommand.logger
-            )
-            let result: CredentialService.VerifyReport
-            do {
-                result = try await session.credentials.verifyAll()
-            } catch {
-                try? await session.store.close()
-                throw error
-            }
-            try await session.store.close()
+            ) { session in try await session.credentials.verifyAll() }
             let versions = result.byKeyVersion.keys.sorted().map { "v\($0): \(result.byKeyVersion[$0]!)" }.joined(separator: ", ")
             print("checked \(result.checked) records (\(versions.isEmpty ? "none" : versions)); \(result.failures.count) do not open")
             try report(result.failures)

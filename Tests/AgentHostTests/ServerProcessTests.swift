@@ -49,6 +49,44 @@ struct ServerProcessTests {
         )
     }
 
+    /// Output collected as a process writes it.
+    final class OutputBuffer: Sendable {
+        let bytes = Mutex(Data())
+    }
+
+    /// A running process whose standard output and error are collected as they come.
+    struct Launched {
+        let process: Process
+        let pipe: Pipe
+        let buffer: OutputBuffer
+
+        /// Everything written so far.
+        var output: String { buffer.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+
+        /// Waits for the process to exit and stops collecting.
+        func finish() {
+            process.waitUntilExit()
+            pipe.fileHandleForReading.readabilityHandler = nil
+        }
+    }
+
+    /// Starts the binary with `arguments`, without any AGENTHOST_ variable of this environment.
+    func launch(_ arguments: [String]) throws -> Launched {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AGENTHOST_") }
+        let launched = Launched(process: process, pipe: Pipe(), buffer: OutputBuffer())
+        launched.pipe.fileHandleForReading.readabilityHandler = { [buffer = launched.buffer] handle in
+            let chunk = handle.availableData
+            buffer.bytes.withLock { $0.append(chunk) }
+        }
+        process.standardError = launched.pipe
+        process.standardOutput = launched.pipe
+        try process.run()
+        return launched
+    }
+
     @Test func mintWithoutKeysFailsClearly() throws {
         let directory = try TemporaryDirectory()
         let result = try run(["token", "mint", "--agent", "a", "--role", "r", "--data-dir", directory.path])
@@ -94,36 +132,24 @@ struct ServerProcessTests {
 
     @Test func firstStartMintAndCall() async throws {
         let directory = try TemporaryDirectory()
-        let server = Process()
-        server.executableURL = binary
-        server.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path]
-        server.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AGENTHOST_") }
-        let log = Mutex(Data())
-        let pipe = Pipe()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            log.withLock { $0.append(chunk) }
-        }
-        server.standardError = pipe
-        server.standardOutput = pipe
-        try server.run()
+        let launched = try launch(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path])
+        let server = launched.process
         defer {
             if server.isRunning { server.terminate() }
-            server.waitUntilExit()
-            pipe.fileHandleForReading.readabilityHandler = nil
+            launched.finish()
         }
 
         // Wait (bounded) for the listening line and read the port from it.
         var port: Int?
         let deadline = Date().addingTimeInterval(60)
         while port == nil, Date() < deadline, server.isRunning {
-            let text = log.withLock { String(decoding: $0, as: UTF8.self) }
+            let text = launched.output
             if let range = text.range(of: "url=http://127.0.0.1:") {
                 port = Int(text[range.upperBound...].prefix { $0.isNumber })
             }
             if port == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
-        let boundPort = try #require(port, "server did not report listening: \(log.withLock { String(decoding: $0, as: UTF8.self) })")
+        let boundPort = try #require(port, "server did not report listening: \(launched.output)")
 
         let keyringPath = KeyringFile(dataDirectory: directory.path).path
         #expect(try permissions(of: keyringPath) == 0o600)
@@ -168,7 +194,7 @@ struct ServerProcessTests {
 
         server.terminate()
         server.waitUntilExit()
-        let output = log.withLock { String(decoding: $0, as: UTF8.self) }
+        let output = launched.output
         #expect(output.contains("created a new keyring"))
         #expect(!output.contains(token))
         #expect(!output.contains(String(secret)))
@@ -217,43 +243,28 @@ struct ServerProcessTests {
         var quiet = Logger(label: "test")
         quiet.logLevel = .critical
         let total = 1_000
-        do {
-            let session = try await AgentHostCLI.openVault(databaseURL: url, dataDirectory: directory.path, environment: [:], logger: quiet)
+        try await AgentHostCLI.withVault(databaseURL: url, dataDirectory: directory.path, environment: [:], logger: quiet) { session in
             for index in 0..<total {
                 try await session.credentials.set(SecretPath("projects/p\(index)/git-token"), secret: SecureBytes(copying: Array("ghp_seed\(index)".utf8)))
             }
-            try await session.store.close()
         }
 
         // Start a rotation of one record per transaction and kill -9 it after its first commit.
-        let rotation = Process()
-        rotation.executableURL = binary
-        rotation.arguments = ["vault", "rotate", "--batch-size", "1", "--data-dir", directory.path]
-        rotation.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AGENTHOST_") }
-        let output = Mutex(Data())
-        let pipe = Pipe()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            output.withLock { $0.append(chunk) }
-        }
-        rotation.standardOutput = pipe
-        rotation.standardError = pipe
-        try rotation.run()
+        let rotation = try launch(["vault", "rotate", "--batch-size", "1", "--data-dir", directory.path])
         let deadline = Date().addingTimeInterval(60)
-        while rotation.isRunning, Date() < deadline, !output.withLock({ String(decoding: $0, as: UTF8.self) }).contains("resealed 1\n") {
+        while rotation.process.isRunning, Date() < deadline, !rotation.output.contains("resealed 1\n") {
             usleep(500)
         }
-        kill(rotation.processIdentifier, SIGKILL)
-        rotation.waitUntilExit()
-        pipe.fileHandleForReading.readabilityHandler = nil
-        #expect(rotation.terminationReason == .uncaughtSignal, "the rotation finished before it could be killed")
+        kill(rotation.process.processIdentifier, SIGKILL)
+        rotation.finish()
+        #expect(rotation.process.terminationReason == .uncaughtSignal, "the rotation finished before it could be killed")
 
         // Every record still opens with the keys on disk, some under each version.
-        let midway = try await AgentHostCLI.openVault(databaseURL: url, dataDirectory: directory.path, environment: [:], logger: quiet)
-        let report = try await midway.credentials.verifyAll()
-        try await midway.store.close()
+        let (primary, report) = try await AgentHostCLI.withVault(
+            databaseURL: url, dataDirectory: directory.path, environment: [:], logger: quiet
+        ) { session in (session.keys.keys.primaryVersion, try await session.credentials.verifyAll()) }
         #expect(report.checked == total && report.failures.isEmpty)
-        #expect(midway.keys.keys.primaryVersion == 2)
+        #expect(primary == 2)
         #expect(report.byKeyVersion[1, default: 0] > 0 && report.byKeyVersion[2, default: 0] > 0, "\(report.byKeyVersion)")
 
         // Running it again finishes the job without adding another key.

@@ -9,6 +9,18 @@ extension CredentialService {
         public let code: String
 
         public var description: String { "\(id)\t\(path)\t\(code)" }
+
+        init(_ row: VaultRecordRow, _ error: VaultError) {
+            id = row.id
+            path = row.owner + "/" + row.name
+            code = error.code.rawValue
+        }
+
+        init(id: String, owner: String, name: String) {
+            self.id = id
+            path = owner + "/" + name
+            code = VaultError.Code.malformed.rawValue
+        }
     }
 
     /// How far a re-seal got.
@@ -30,28 +42,24 @@ extension CredentialService {
     /// old one or the new one), and a second run finishes the job.
     public func resealAll(batchSize: Int = 200, progress: (ResealProgress) -> Void = { _ in }) async throws -> ResealProgress {
         var result = ResealProgress()
-        var after: String?
-        while true {
-            let rows = try await store.records(after: after, limit: max(1, batchSize))
-            guard let last = rows.last else { break }
-            after = last.id
+        try await walkRecords(batchSize: batchSize) { items in
             var batch: [VaultReplacement] = []
-            for item in rows {
+            for item in items {
                 guard case .record(let row) = item else {
-                    result.failures.append(Self.malformedFailure(item))
+                    if case .malformed(let id, let owner, let name) = item { result.failures.append(RecordFailure(id: id, owner: owner, name: name)) }
                     continue
                 }
                 guard vault.needsResealing(row.sealed) else {
                     result.current += 1
                     continue
                 }
-                do {
+                do throws(VaultError) {
                     batch.append(VaultReplacement(id: row.id, expected: row.sealed, sealed: try vault.reseal(row.sealed, for: row.identity)))
                 } catch {
-                    result.failures.append(RecordFailure(id: row.id, path: row.owner + "/" + row.name, code: error.code.rawValue))
+                    result.failures.append(RecordFailure(row, error))
                 }
             }
-            guard !batch.isEmpty else { continue }
+            guard !batch.isEmpty else { return }
             try await store.recordEncryptions(version: vault.keyring.primaryVersion, count: UInt64(batch.count))
             let applied = try await store.replace(batch, now: clock.now())
             result.resealed += applied
@@ -74,30 +82,32 @@ extension CredentialService {
     /// Opens every record (lending the plaintext to nobody) and reports those that fail.
     public func verifyAll(batchSize: Int = 500) async throws -> VerifyReport {
         var report = VerifyReport()
-        var after: String?
-        while true {
-            let rows = try await store.records(after: after, limit: max(1, batchSize))
-            guard let last = rows.last else { break }
-            after = last.id
-            for item in rows {
+        try await walkRecords(batchSize: batchSize) { items in
+            for item in items {
                 report.checked += 1
                 guard case .record(let row) = item else {
-                    report.failures.append(Self.malformedFailure(item))
+                    if case .malformed(let id, let owner, let name) = item { report.failures.append(RecordFailure(id: id, owner: owner, name: name)) }
                     continue
                 }
                 report.byKeyVersion[row.sealed.keyVersion, default: 0] += 1
-                do {
+                do throws(VaultError) {
                     try vault.check(row.sealed, for: row.identity)
                 } catch {
-                    report.failures.append(RecordFailure(id: row.id, path: row.owner + "/" + row.name, code: error.code.rawValue))
+                    report.failures.append(RecordFailure(row, error))
                 }
             }
         }
         return report
     }
 
-    private static func malformedFailure(_ item: VaultRecordScan) -> RecordFailure {
-        guard case .malformed(let id, let owner, let name) = item else { preconditionFailure("only for malformed rows") }
-        return RecordFailure(id: id, path: owner + "/" + name, code: VaultError.Code.malformed.rawValue)
+    /// Calls `body` with every record, `batchSize` at a time, in id order.
+    private func walkRecords(batchSize: Int, _ body: ([VaultRecordScan]) async throws -> Void) async throws {
+        var after: String?
+        while true {
+            let items = try await store.records(after: after, limit: max(1, batchSize))
+            guard let last = items.last else { return }
+            after = last.id
+            try await body(items)
+        }
     }
 }
