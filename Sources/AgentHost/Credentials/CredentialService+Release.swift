@@ -40,15 +40,24 @@ extension CredentialService {
 
     /// The agent's environment as the JSON body of `GET /v1/secrets/agents/{agent}/env`, appended
     /// to `body`: `{"env":{...},"missing":[...],"unreadable":[...]}`. Each secret goes from the
-    /// vault into `body` without becoming a `String`; the caller wipes `body` when it is sent.
+    /// vault into `body` without becoming a `String`, and `body` is given its worst-case capacity
+    /// first, so it never moves (leaving a copy behind): the caller wipes it once it is sent.
     public func release(agent: AgentID, into body: inout [UInt8]) async throws -> ReleaseSummary {
         var summary = ReleaseSummary()
-        body.append(contentsOf: #"{"env":{"#.utf8)
+        var found: [(grant: SecretGrant, row: VaultRecordRow)] = []
+        var capacity = body.count + 64
         for grant in try await store.grants(agent: agent.rawValue) {
+            capacity += 6 * grant.env.utf8.count + 8  // every byte may become \u00XX
             guard let row = try await store.record(owner: grant.owner, name: grant.name) else {
                 summary.missing.append(grant.env)
                 continue
             }
+            capacity += 6 * row.sealed.bytes.count
+            found.append((grant, row))
+        }
+        body.reserveCapacity(capacity)
+        body.append(contentsOf: #"{"env":{"#.utf8)
+        for (grant, row) in found {
             do {
                 try vault.withSecret(in: row.sealed, for: row.identity) { secret in
                     if !summary.released.isEmpty { body.append(UInt8(ascii: ",")) }

@@ -7,7 +7,7 @@ public typealias CredentialStore = VaultRecordStore & SecretGrantStore
 /// granted to agents, and released only at the moment of use.
 ///
 /// Nothing here returns a secret as a value: ``withSecret(_:_:)`` lends it to a closure and
-/// ``release(agent:)`` writes it straight into a response body.
+/// ``release(agent:into:)`` writes it straight into a response body.
 public final class CredentialService: Sendable {
     /// The vault that seals and opens.
     public let vault: Vault

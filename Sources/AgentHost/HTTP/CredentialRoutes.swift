@@ -158,7 +158,6 @@ struct CredentialRoutes: Sendable {
             return Self.refuse(403, "token_required", "Secrets are released only to a caller authenticated by a token, never to header-trust identities.")
         }
         var body: [UInt8] = []
-        body.reserveCapacity(512)
         defer { SecureBytes.wipe(&body) }
         let summary = try await credentials.release(agent: agent, into: &body)
         context.logger.notice(
@@ -169,6 +168,7 @@ struct CredentialRoutes: Sendable {
                 "unreadable": .array(summary.unreadable.map { .string($0) }),
             ]
         )
+        // NIO sends and frees this copy; the array is wiped on return.
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body))
