@@ -279,14 +279,20 @@ struct Keys: AsyncParsableCommand {
                 let created = Date(timeIntervalSince1970: TimeInterval(key.createdAt)).ISO8601Format()
                 print("\(key.id)\t\(key.status.rawValue)\t\(created)")
             }
-            if let vault = try? VaultKeySource.load(
-                dataDirectory: data.resolved(environment), environment: environment, createIfMissing: false, now: 0
-            ) {
-                for entry in vault.keys.entries {
-                    let status = entry.version == vault.keys.primaryVersion ? "primary" : entry.version < vault.keys.minimumVersion ? "retired" : "opens"
-                    let created = Date(timeIntervalSince1970: TimeInterval(entry.createdAt)).ISO8601Format()
-                    print("vault-v\(entry.version)\t\(status)\t\(created)")
-                }
+            let vault: VaultKeySource.Loaded
+            do {
+                vault = try VaultKeySource.load(
+                    dataDirectory: data.resolved(environment), environment: environment, createIfMissing: false, now: 0
+                )
+            } catch {
+                // The token keys are listed; say why the vault's are not, rather than staying silent.
+                FileHandle.standardError.write(Data("vault keys: \(error)\n".utf8))
+                return
+            }
+            for entry in vault.keys.entries {
+                let status = entry.version == vault.keys.primaryVersion ? "primary" : entry.version < vault.keys.minimumVersion ? "retired" : "opens"
+                let created = Date(timeIntervalSince1970: TimeInterval(entry.createdAt)).ISO8601Format()
+                print("vault-v\(entry.version)\t\(status)\t\(created)")
             }
         }
     }

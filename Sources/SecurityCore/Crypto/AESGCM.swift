@@ -178,6 +178,8 @@ struct EVPCipher: @unchecked Sendable {
 final class ContextPool: Sendable {
     /// A context is used by one task at a time: it is either in `idle` (behind the mutex) or held by
     /// exactly one caller between `take` and `give`.
+    // @unchecked: the pointer is an OpenSSL cipher context, which is not thread-safe; the pool's
+    // mutex guards it while idle, and otherwise exactly one caller owns it, so it is never shared.
     struct Context: @unchecked Sendable {
         let pointer: OpaquePointer
     }
