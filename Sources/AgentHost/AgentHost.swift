@@ -16,17 +16,32 @@ public enum AgentHost {
         public let credentials: CredentialService?
         /// Where revocations persist; `nil` keeps them in memory only (lost on restart).
         public let revocationStore: (any RevocationStore)?
+        /// Users, API keys, devices and the setup token; `nil` when the server runs without a
+        /// store (login and key routes then answer `503`).
+        public let accounts: AccountService?
+        /// Mints user session tokens: the agent-token format under the session audience, so a
+        /// session never passes as an agent token or the other way round.
+        public let sessionMinter: TokenMinter
         let clock: any TimeSource
 
         /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
         /// ``PolicyLoadError`` if the embedded default policy does not load.
         public init(
             configuration: AgentHostConfiguration, keyring: Keyring, credentials: CredentialService? = nil,
-            revocationStore: (any RevocationStore)? = nil, clock: any TimeSource = SystemTimeSource(),
+            revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, clock: any TimeSource = SystemTimeSource(),
             ticks: any TickSource = SystemTickSource()
         ) throws {
             let revocations = InMemoryRevocationList(clock: clock)
             let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
+            let sessionPolicy = try Self.sessionPolicy(configuration.tokenPolicy)
+            let authenticator = accounts.map { accounts in
+                AccountAuthenticator(
+                    sessions: TokenVerifier(
+                        keyring: keyring, policy: sessionPolicy, clock: clock, revocations: SessionRevocations(list: revocations)
+                    ),
+                    directory: accounts.directory
+                )
+            }
             let policy = try configuration.policy ?? DefaultPolicy.load()
             let cors: CORSPolicy?
             let bodyLimits: BodyLimits
@@ -45,14 +60,30 @@ public enum AgentHost {
             self.pipeline = SecurityPipeline(configuration: .init(
                 verifier: verifier, mode: configuration.mode, policy: policy, rateLimiter: limiter,
                 clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
-                bodyLimits: bodyLimits, cors: cors
+                bodyLimits: bodyLimits, cors: cors, credentials: authenticator,
+                selfAuthenticatingPaths: [AccountRoutes.loginPath, AccountRoutes.onboardingPath]
             ))
+            self.sessionMinter = TokenMinter(keyring: keyring, policy: sessionPolicy, clock: clock)
+            self.accounts = accounts
             self.minter = TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock)
             self.revocations = revocations
             self.policy = policy
             self.credentials = credentials
             self.revocationStore = revocationStore
             self.clock = clock
+        }
+
+        /// The token rules of user sessions: the agent tokens' rules under the audience
+        /// `<audience>-session`, lasting at most 12 hours by default.
+        static func sessionPolicy(_ tokens: TokenPolicy) throws -> TokenPolicy {
+            do {
+                return try TokenPolicy(
+                    audience: String(tokens.audience.prefix(120)) + "-session", maximumLifetime: .seconds(tokens.maximumLifetime),
+                    defaultLifetime: .seconds(min(tokens.defaultLifetime, 12 * 3600)), leeway: .seconds(tokens.leeway)
+                )
+            } catch {
+                throw AgentHostError("the session token rules cannot be derived from the token rules: \(error)")
+            }
         }
 
         /// Loads the stored revocations into the verifier's memory: at start, and then every few
@@ -84,6 +115,12 @@ public enum AgentHost {
             logger: logger
         )
     }
+
+    /// The lines printed above the setup token at the first start.
+    public static let setupTokenNotice = [
+        "Setup token (single use, valid 24 hours). To store credentials from another machine, send it as X-Setup-Token",
+        "with POST /api/credentials; from this machine none is needed. 'agenthost setup-token' makes a new one.",
+    ]
 
     /// The warning header-trust mode prints at start, one line per entry.
     public static let headerTrustWarning = [

@@ -12,7 +12,7 @@ struct AgentHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agenthost",
         abstract: "Agent identity, tokens and request security for self-hosted agent platforms.",
-        subcommands: [Serve.self, Token.self, Keys.self, VaultCommand.self, PolicyCommand.self]
+        subcommands: [Serve.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self, PolicyCommand.self]
     )
 }
 
@@ -146,19 +146,28 @@ struct Serve: AsyncParsableCommand {
             logger.warning("the vault key has sealed over 2^30 secrets; run 'agenthost vault rotate' soon")
         }
 
+        let accounts = try await AccountService.open(store: database, credentials: credentials, hasher: try PasswordHasher())
+        if loaded.created {
+            // The first start: printed once on standard output, never logged.
+            let setup = try await accounts.issueSetupToken(createdBy: "first-start")
+            FileHandle.standardOutput.write(Data((AgentHost.setupTokenNotice + [setup.credential, ""]).joined(separator: "\n").utf8))
+        }
         let components = try AgentHost.Components(
-            configuration: configuration, keyring: loaded.keyring, credentials: credentials, revocationStore: database
+            configuration: configuration, keyring: loaded.keyring, credentials: credentials, revocationStore: database,
+            accounts: accounts
         )
         _ = try await database.pruneRevocations(now: SystemTimeSource().now())
         try await components.refreshRevocations()
-        // Revocations made through another server sharing the store take effect here within seconds.
+        // Revocations, users and keys changed through another server or the command line take
+        // effect here within seconds.
         let revocationRefresh = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(5))
                 do {
                     try await components.refreshRevocations()
+                    try await accounts.refresh()
                 } catch {
-                    logger.warning("could not refresh revocations from the store", metadata: ["error": "\(error)"])
+                    logger.warning("could not refresh revocations, users and keys from the store", metadata: ["error": "\(error)"])
                 }
             }
         }

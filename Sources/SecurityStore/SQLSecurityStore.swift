@@ -165,6 +165,29 @@ public final class SQLSecurityStore: VaultRecordStore {
                 "CREATE TABLE token_revocations (token_id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL)",
                 "CREATE TABLE agent_revocations (agent TEXT PRIMARY KEY, issued_before BIGINT NOT NULL, revoked_at BIGINT NOT NULL)",
             ]),
+            (4, [
+                """
+                CREATE TABLE users (
+                    username TEXT PRIMARY KEY,
+                    role TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    sessions_not_before BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE access_keys (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    trust BIGINT,
+                    digest \(bytes) NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+            ]),
         ]
     }
 
@@ -255,6 +278,17 @@ public final class SQLSecurityStore: VaultRecordStore {
                     id = excluded.id, key_version = excluded.key_version, sealed = excluded.sealed,
                     updated_at = excluded.updated_at
                 """).run()
+        }
+    }
+
+    public func insert(_ row: VaultRecordRow) async throws -> Bool {
+        try await run {
+            try await !database.raw("""
+                INSERT INTO vault_records (id, owner, name, key_version, sealed, updated_at)
+                VALUES (\(bind: row.id), \(bind: row.owner), \(bind: row.name), \(bind: Int64(row.sealed.keyVersion)),
+                        \(bind: Data(row.sealed.bytes)), \(bind: row.updatedAt))
+                ON CONFLICT (owner, name) DO NOTHING RETURNING id
+                """).all().isEmpty
         }
     }
 

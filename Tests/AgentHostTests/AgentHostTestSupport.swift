@@ -29,7 +29,7 @@ func permissions(of path: String) throws -> Int {
 
 /// A server's parts with a fixed key and a movable clock.
 struct HostFixture {
-    let clock = ManualTimeSource(1_800_000_000)
+    let clock: ManualTimeSource
     let keyring: Keyring
     let configuration: AgentHostConfiguration
     let components: AgentHost.Components
@@ -37,8 +37,10 @@ struct HostFixture {
     init(
         mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.defaults, trustedProxies: [String] = [],
         bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil,
-        revocationStore: (any RevocationStore)? = nil, keyring: Keyring? = nil
+        revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, keyring: Keyring? = nil,
+        clock: ManualTimeSource = ManualTimeSource(1_800_000_000)
     ) throws {
+        self.clock = clock
         self.keyring = try keyring ?? Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
         configuration = AgentHostConfiguration(
             host: "127.0.0.1", port: 0, mode: mode, tokenPolicy: try TokenPolicy(), policy: policy,
@@ -47,7 +49,7 @@ struct HostFixture {
         )
         components = try AgentHost.Components(
             configuration: configuration, keyring: self.keyring, credentials: credentials, revocationStore: revocationStore,
-            clock: clock, ticks: clock
+            accounts: accounts, clock: clock, ticks: clock
         )
     }
 
@@ -68,6 +70,24 @@ extension HostFixture {
         return (try HostFixture(mode: mode, scopes: scopes, credentials: credentials, revocationStore: store), store)
     }
 
+    /// A fixture with a vault and accounts (users, keys, devices) in a fresh store on `backend`,
+    /// hashing passwords with Argon2id's cheapest parameters; `nil` when that backend is not
+    /// available here.
+    static func withAccounts(
+        _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [], trustedProxies: [String] = []
+    ) async throws -> (fixture: HostFixture, store: SQLSecurityStore, accounts: AccountService)? {
+        guard let (store, _) = try await backend.open() else { return nil }
+        let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
+        let clock = ManualTimeSource(1_800_000_000)
+        let credentials = try await CredentialService.open(keys: keys, store: store, clock: clock)
+        let accounts = try await AccountService.open(store: store, credentials: credentials, hasher: cheapHasher(), clock: clock)
+        let fixture = try HostFixture(
+            scopes: scopes, trustedProxies: trustedProxies, credentials: credentials, revocationStore: store, accounts: accounts,
+            clock: clock
+        )
+        return (fixture, store, accounts)
+    }
+
     /// The AgentHost application over this fixture, logging only critical messages.
     func application() -> some ApplicationProtocol {
         var logger = Logger(label: "test")
@@ -79,4 +99,9 @@ extension HostFixture {
 /// A response body parsed as a JSON object.
 func json(_ buffer: ByteBuffer) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+}
+
+/// Argon2id at its minimum cost: tests check behaviour, not hardness.
+func cheapHasher(operations: Int = 1) throws -> PasswordHasher {
+    try PasswordHasher(parameters: .init(operations: operations, memoryBytes: 8 << 10))
 }

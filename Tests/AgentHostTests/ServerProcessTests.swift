@@ -186,6 +186,37 @@ struct ServerProcessTests {
             put.body = .bytes(ByteBuffer(string: #"{"token": "ghp_FirstStartPlaintext"}"#))
             let stored = try await client.execute(put, timeout: .seconds(10))
             #expect(stored.status.code == 204)
+
+            // A user added on the command line logs in to the running server.
+            let added = try run(
+                ["users", "add", "--username", "alice", "--role", "admin", "--data-dir", directory.path], input: "a long passphrase\n"
+            )
+            #expect(added.status == 0, "\(added.stderr)")
+            let weak = try run(["users", "add", "--username", "bob", "--role", "admin", "--data-dir", directory.path], input: "short\n")
+            #expect(weak.status != 0 && weak.stderr.contains("at least 12 characters"))
+            var login = HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/login")
+            login.method = .POST
+            login.headers.add(name: "Content-Type", value: "application/json")
+            login.body = .bytes(ByteBuffer(string: #"{"username": "alice", "password": "a long passphrase"}"#))
+            let session = try await client.execute(login, timeout: .seconds(10))
+            #expect(session.status.code == 200)
+            let sessionBody = try await session.body.collect(upTo: 1 << 16)
+            let sessionToken = try #require(
+                (try JSONSerialization.jsonObject(with: Data(sessionBody.readableBytesView)) as? [String: Any])?["token"] as? String
+            )
+            var asAlice = HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/whoami")
+            asAlice.headers.add(name: "Authorization", value: "Bearer \(sessionToken)")
+            let whoami = try await client.execute(asAlice, timeout: .seconds(10))
+            let whoamiBody = try await whoami.body.collect(upTo: 1 << 16)
+            #expect(String(buffer: whoamiBody).contains(#""subject":"user:alice""#))
+
+            // Onboarding from this machine needs no token.
+            var onboard = HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/credentials")
+            onboard.method = .POST
+            onboard.headers.add(name: "Content-Type", value: "application/json")
+            onboard.body = .bytes(ByteBuffer(string: #"{"credentials": [{"path": "users/alice/keys/anthropic", "secret": "sk-ant-Onboarded"}]}"#))
+            let onboarded = try await client.execute(onboard, timeout: .seconds(10))
+            #expect(onboarded.status.code == 204)
         } catch {
             try await client.shutdown()
             throw error
@@ -196,6 +227,10 @@ struct ServerProcessTests {
         server.waitUntilExit()
         let output = launched.output
         #expect(output.contains("created a new keyring"))
+        // The first start printed a setup token, on standard output only.
+        #expect(output.contains("Setup token (single use"))
+        #expect(output.split(separator: "\n").contains { $0.hasPrefix("ahs_") && $0.count == 64 })
+        #expect(!output.contains("a long passphrase") && !output.contains("sk-ant-Onboarded"))
         #expect(!output.contains(token))
         #expect(!output.contains(String(secret)))
         #expect(!minted.stderr.contains(String(secret)))
@@ -204,7 +239,10 @@ struct ServerProcessTests {
         #expect(try permissions(of: database) == 0o600)
         #expect(!databaseHolds("ghp_FirstStartPlaintext", at: database))
         let listed = try run(["vault", "list", "--data-dir", directory.path])
-        #expect(listed.status == 0 && listed.stdout.hasPrefix("projects/p1/git-token\tv1\t"))
+        #expect(listed.status == 0 && listed.stdout.contains("\nprojects/p1/git-token\tv1\t"))
+        // The access-key pepper is sealed in the vault with the credentials.
+        #expect(listed.stdout.hasPrefix("agenthost/access-key-pepper\tv1\t"))
+        #expect(!databaseHolds("sk-ant-Onboarded", at: database))
     }
 
     /// Whether the SQLite file (or its write-ahead log) holds `text` anywhere in its bytes.

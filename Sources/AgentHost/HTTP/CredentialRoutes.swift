@@ -154,8 +154,8 @@ struct CredentialRoutes: Sendable {
     /// anyone on the network could claim to be the agent.
     private func release(context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
         let agent = try Self.agent(context)
-        guard let caller = context.principal, case .agentToken = caller.authentication else {
-            return Self.refuse(403, "token_required", "Secrets are released only to a caller authenticated by a token, never to header-trust identities.")
+        guard let caller = context.principal, caller.isProven else {
+            return Self.refuse(403, "token_required", "Secrets are released only to a caller that proved who it is, never to header-trust identities.")
         }
         var body: [UInt8] = []
         defer { SecureBytes.wipe(&body) }
@@ -163,7 +163,7 @@ struct CredentialRoutes: Sendable {
         context.logger.notice(
             "released secrets",
             metadata: [
-                "agent": .string(agent.rawValue), "by": .string(caller.agent.rawValue),
+                "agent": .string(agent.rawValue), "by": .string(caller.subject),
                 "env": .array(summary.released.map { .string($0) }), "missing": .array(summary.missing.map { .string($0) }),
                 "unreadable": .array(summary.unreadable.map { .string($0) }),
             ]

@@ -17,9 +17,10 @@ struct RevokeTokens: Sendable {
     ])
 
     func handle(_ request: Request, context: AgentRequestContext) async throws -> Response {
-        guard let caller = context.principal, case .agentToken = caller.authentication else {
+        guard let caller = context.principal, caller.mayIssueCredentials else {
             return SecurityMiddleware.response(for: Refusal(
-                status: 403, code: "token_required", detail: "Revoking needs a caller authenticated by a token, not header-trust identities."
+                status: 403, code: "token_required",
+                detail: "Revoking needs a caller authenticated by an agent token or a user session, not a header-trust identity, API key or device."
             ))
         }
         let value: JSONValue
@@ -56,7 +57,7 @@ struct RevokeTokens: Sendable {
         context.logger.notice(
             "revoked tokens",
             metadata: [
-                "token_id": .string(tokenID?.hex ?? "-"), "agent": .string(agent?.rawValue ?? "-"), "by": .string(caller.agent.rawValue),
+                "token_id": .string(tokenID?.hex ?? "-"), "agent": .string(agent?.rawValue ?? "-"), "by": .string(caller.subject),
             ]
         )
         return Response(status: .noContent)

@@ -13,10 +13,12 @@ struct WhoAmI: ResponseEncodable {
     let tokenID: String?
     let expiresAt: String?
     let authenticatedBy: String
+    let subject: String
+    let trust: String?
 
     enum CodingKeys: String, CodingKey {
         case agentID = "agent_id", role, team, tokenID = "token_id", expiresAt = "expires_at"
-        case authenticatedBy = "authenticated_by"
+        case authenticatedBy = "authenticated_by", subject, trust
     }
 
     init(_ principal: Principal) {
@@ -24,11 +26,13 @@ struct WhoAmI: ResponseEncodable {
         role = principal.role.rawValue
         team = principal.team.rawValue
         authenticatedBy = principal.authenticationMethod
+        subject = principal.subject
+        trust = principal.deviceTrust?.name
         switch principal.authentication {
-        case .agentToken(let claims):
+        case .agentToken(let claims), .userSession(let claims):
             tokenID = claims.tokenID.hex
             expiresAt = Date(timeIntervalSince1970: TimeInterval(claims.expiresAt)).ISO8601Format()
-        case .trustedHeaders:
+        case .trustedHeaders, .apiKey, .device:
             tokenID = nil
             expiresAt = nil
         }
@@ -43,6 +47,8 @@ struct WhoAmI: ResponseEncodable {
         try container.encode(tokenID, forKey: .tokenID)
         try container.encode(expiresAt, forKey: .expiresAt)
         try container.encode(authenticatedBy, forKey: .authenticatedBy)
+        try container.encode(subject, forKey: .subject)
+        try container.encodeIfPresent(trust, forKey: .trust)
     }
 }
 
@@ -63,6 +69,7 @@ extension AgentHost {
         let agents = CreateAgent(components: components)
         router.post("/api/agents") { request, context in try await agents.handle(request, context: context) }
         CredentialRoutes(credentials: components.credentials).add(to: router)
+        AccountRoutes(components: components).add(to: router)
         let revoke = RevokeTokens(components: components)
         router.post("/api/tokens/revoke") { request, context in try await revoke.handle(request, context: context) }
     }
@@ -95,11 +102,11 @@ struct CreateAgent: Sendable {
 
     func handle(_ request: Request, context: AgentRequestContext) async throws -> Response {
         guard let caller = context.principal else { throw HTTPError(.unauthorized) }
-        guard case .agentToken = caller.authentication else {
+        guard caller.mayIssueCredentials else {
             // Header-trust identities are unproven; a token minted for one would outlive the mode.
             return SecurityMiddleware.response(for: Refusal(
                 status: 403, code: "token_required",
-                detail: "Minting needs a caller authenticated by a token; header-trust identities cannot mint. Use 'agenthost token mint' for the first token."
+                detail: "Minting needs a caller authenticated by an agent token or a user session; header-trust identities, API keys and devices cannot mint. Use 'agenthost token mint' for the first token."
             ))
         }
         let value: JSONValue
@@ -108,7 +115,7 @@ struct CreateAgent: Sendable {
         case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
         }
         let requestedRole = value["role"]?.stringValue ?? ""
-        guard mayGrant(requestedRole, caller: caller.role.rawValue) else {
+        guard policy.mayGrant(requestedRole, caller: caller.role.rawValue) else {
             return SecurityMiddleware.response(for: Refusal(
                 status: 403, code: "role_above_caller",
                 detail: "A token may not be minted for a role that ranks above the caller's own."
@@ -136,7 +143,7 @@ struct CreateAgent: Sendable {
             "minted agent token",
             metadata: [
                 "token_id": .string(minted.claims.tokenID.hex), "agent": .string(minted.claims.agent.rawValue),
-                "role": .string(minted.claims.role.rawValue), "by": .string(caller.agent.rawValue),
+                "role": .string(minted.claims.role.rawValue), "by": .string(caller.subject),
             ]
         )
         let expires = Date(timeIntervalSince1970: TimeInterval(minted.claims.expiresAt)).ISO8601Format()
@@ -147,12 +154,27 @@ struct CreateAgent: Sendable {
         ])
         return JSONBody.response(reply, status: .created)
     }
+}
 
-    /// Whether a caller with role `caller` may mint a token for `role`: ranked roles up to the
-    /// caller's own rank; roles without a rank only by the same role or by admin and above.
+extension Principal {
+    /// Whether the principal may mint tokens, create keys and devices, or revoke: an agent token
+    /// or a user session. Header-trust identities are unproven, and a leaked API key or device
+    /// must not be able to make itself new credentials that outlive its deletion.
+    var mayIssueCredentials: Bool {
+        switch authentication {
+        case .agentToken, .userSession: true
+        case .trustedHeaders, .apiKey, .device: false
+        }
+    }
+}
+
+extension Policy {
+    /// Whether a caller with role `caller` may give out `role` (a token, API key or device):
+    /// ranked roles up to the caller's own rank; roles without a rank only by the same role or by
+    /// admin and above.
     func mayGrant(_ role: String, caller: String) -> Bool {
-        let callerRank = policy.rank(of: caller)
-        if let wanted = policy.rank(of: role) {
+        let callerRank = rank(of: caller)
+        if let wanted = rank(of: role) {
             guard let callerRank else { return false }
             return callerRank >= wanted
         }

@@ -21,22 +21,33 @@ extension SecurityPipeline {
             return .failure(unauthorized(.ambiguousIdentity))
         }
         if let token {
-            let claims: AgentTokenClaims
+            let principal: Principal
             switch configuration.verifier.check(token) {
-            case .success(let verified): claims = verified
-            case .failure(let error): return .failure(unauthorized(.invalidToken(error)))
+            case .success(let claims):
+                principal = Principal(agent: claims.agent, role: claims.role, team: claims.team, authentication: .agentToken(claims))
+            case .failure(let error):
+                // Not an agent token: a user session (another audience), an API key or a device.
+                guard error.code == .malformed || error.code == .wrongAudience,
+                      let other = configuration.credentials?.authenticate(token)
+                else {
+                    return .failure(unauthorized(.invalidToken(error)))
+                }
+                switch other {
+                case .success(let authenticated): principal = authenticated
+                case .failure(let error): return .failure(unauthorized(.invalidToken(error)))
+                }
             }
-            // Identity binding: headers that name an identity must name the token's.
-            if let agent = headers.agent, agent != claims.agent.rawValue {
+            // Identity binding: headers that name an identity must name the credential's.
+            if let agent = headers.agent, agent != principal.agent.rawValue {
                 return .failure(unauthorized(.identityMismatch("X-Agent-ID")))
             }
-            if let role = headers.role, role != claims.role.rawValue {
+            if let role = headers.role, role != principal.role.rawValue {
                 return .failure(unauthorized(.identityMismatch("X-Agent-Role")))
             }
-            if let team = headers.team, team != claims.team.rawValue {
+            if let team = headers.team, team != principal.team.rawValue {
                 return .failure(unauthorized(.identityMismatch("X-Agent-Team")))
             }
-            return .success(Principal(agent: claims.agent, role: claims.role, team: claims.team, authentication: .agentToken(claims)))
+            return .success(principal)
         }
 
         guard configuration.mode == .headerTrust else {

@@ -48,11 +48,12 @@ extension SecurityPipeline {
     }
 
     /// `X-Auth-Agent-ID`, `X-Auth-Role`, `X-Auth-Team` and `X-Auth-Method` for a verified
-    /// principal; only `X-Auth-Method: anonymous` for an anonymous one.
+    /// principal; only `X-Auth-Method: anonymous` for an anonymous one. The id is the principal's
+    /// ``Principal/subject``: `user:alice` for a user, so it never reads as an agent of that name.
     public static func identityHeaders(for principal: Principal?) -> [HeaderField] {
         guard let principal else { return [HeaderField(name: "X-Auth-Method", value: "anonymous")] }
         return [
-            HeaderField(name: "X-Auth-Agent-ID", value: principal.agent.rawValue),
+            HeaderField(name: "X-Auth-Agent-ID", value: principal.subject),
             HeaderField(name: "X-Auth-Role", value: principal.role.rawValue),
             HeaderField(name: "X-Auth-Team", value: principal.team.rawValue),
             HeaderField(name: "X-Auth-Method", value: principal.authenticationMethod),

@@ -45,13 +45,21 @@ public struct SecurityPipeline: Sendable {
         public var bodyLimits: BodyLimits
         /// Which browser origins may call; `nil` sends no CORS headers and refuses preflights.
         public var cors: CORSPolicy?
+        /// Authenticates bearer credentials that are not agent tokens (user sessions, API keys,
+        /// devices); `nil` accepts agent tokens only.
+        public var credentials: (any CredentialAuthenticator)?
+        /// Paths (exact, query ignored) that are rate-limited like any other but need no credential
+        /// and skip the policy, because their handler authenticates on its own: `POST /api/login`
+        /// checks a password, onboarding a loopback peer or a setup token.
+        public var selfAuthenticatingPaths: Set<String>
 
         public init(
             verifier: TokenVerifier, mode: AuthenticationMode = .secure,
             publicPaths: Set<String> = ["/health"], realm: String = "agenthost",
             policy: Policy? = nil, rateLimiter: RateLimiter? = RateLimiter(),
             clientAddresses: ClientAddressResolver = ClientAddressResolver(),
-            bodyLimits: BodyLimits = .standard, cors: CORSPolicy? = nil
+            bodyLimits: BodyLimits = .standard, cors: CORSPolicy? = nil,
+            credentials: (any CredentialAuthenticator)? = nil, selfAuthenticatingPaths: Set<String> = []
         ) {
             self.verifier = verifier
             self.mode = mode
@@ -62,6 +70,8 @@ public struct SecurityPipeline: Sendable {
             self.clientAddresses = clientAddresses
             self.bodyLimits = bodyLimits
             self.cors = cors
+            self.credentials = credentials
+            self.selfAuthenticatingPaths = selfAuthenticatingPaths
         }
     }
 
@@ -88,11 +98,15 @@ public struct SecurityPipeline: Sendable {
             let limit = configuration.bodyLimits.limit(method: facts.method, path: path)
             if length > limit { return .deny(Self.bodyTooLarge(limit: limit).adding(cors)) }
         }
-        if configuration.publicPaths.contains(String(path)) {
+        let pathText = String(path)
+        if configuration.publicPaths.contains(pathText) {
             return .allow(principal: nil, headers: cors)
         }
         let client = configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)
         if let preflight = preflight(facts, path: path, client: client) { return preflight }
+        if !configuration.selfAuthenticatingPaths.isEmpty, configuration.selfAuthenticatingPaths.contains(pathText) {
+            return admitUnauthenticated(method: facts.method, path: path, client: client, extraHeaders: cors)
+        }
         return decide(method: facts.method, path: path, also: nil, facts: facts, client: client, extraHeaders: cors)
     }
 
@@ -124,7 +138,7 @@ public struct SecurityPipeline: Sendable {
         if let policy {
             let decision = policy.decide(
                 PolicyRequest(
-                    principal: principal.map { PolicyPrincipal(agent: $0.agent.rawValue, role: $0.role.rawValue, team: $0.team.rawValue) },
+                    principal: principal?.policyPrincipal,
                     method: method, path: String(path), isLoopback: client?.isLoopback ?? false
                 ))
             if !decision.isPermitted {
@@ -136,11 +150,23 @@ public struct SecurityPipeline: Sendable {
 
         var headers = extraHeaders
         if let limiter {
-            let decision = limiter.admit(method: method, path: path, also: also, client: clientKey, principal: principal?.agent.rawValue)
+            let decision = limiter.admit(method: method, path: path, also: also, client: clientKey, principal: principal?.subject)
             if let refusal = decision.refusal { return .deny(refusal.adding(extraHeaders)) }
             headers = decision.headers + headers
         }
         return .allow(principal: principal, headers: headers)
+    }
+
+    /// A self-authenticating path: the client's rate limits apply, the handler decides the rest.
+    private func admitUnauthenticated(method: String, path: Substring, client: IPAddress?, extraHeaders: [HeaderField]) -> SecurityOutcome {
+        guard let limiter = configuration.rateLimiter else { return .allow(principal: nil, headers: extraHeaders) }
+        // The client's failure budget too: a client that ran out of failed logins is refused here.
+        if let refusal = limiter.check(method: method, path: path, client: client?.description).refusal {
+            return .deny(refusal.adding(extraHeaders))
+        }
+        let decision = limiter.admit(method: method, path: path, client: client?.description, principal: nil)
+        if let refusal = decision.refusal { return .deny(refusal.adding(extraHeaders)) }
+        return .allow(principal: nil, headers: decision.headers + extraHeaders)
     }
 
     /// The answer to a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`),

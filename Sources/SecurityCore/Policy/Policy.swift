@@ -171,11 +171,17 @@ public struct PolicyPrincipal: Hashable, Sendable {
     public var role: String
     /// The team, possibly empty.
     public var team: String
+    /// The user name, when the principal is a user session (the `self` condition compares it).
+    public var user: String?
+    /// The trust level, when the principal is a device (a rule's `trust:` list compares it).
+    public var trust: DeviceTrust?
 
-    public init(agent: String, role: String, team: String = "") {
+    public init(agent: String, role: String, team: String = "", user: String? = nil, trust: DeviceTrust? = nil) {
         self.agent = agent
         self.role = role
         self.team = team
+        self.user = user
+        self.trust = trust
     }
 }
 

@@ -210,7 +210,7 @@ public enum PolicyLoader {
             for element in sequence {
                 let fields = try members(
                     element, item: "rule",
-                    allowed: ["id", "effect", "actions", "methods", "roles", "min_role", "conditions", "grant", "description"]
+                    allowed: ["id", "effect", "actions", "methods", "roles", "min_role", "trust", "conditions", "grant", "description"]
                 )
                 let id = try string(fields["id"], item: "rule", what: "id")
                 guard !rules.contains(where: { $0.id == id }) else { throw fail(fields["id"], id, "duplicate rule id") }
@@ -249,10 +249,23 @@ public enum PolicyLoader {
                     guard rank != nil else { throw fail(node, id, "min_role '\(role)' has no rank; name it in roles instead") }
                     minimumRole = role
                 }
+                var trustLevels: Set<DeviceTrust>?
+                if let node = fields["trust"] {
+                    let list = try strings(node, item: id, what: "a trust level")
+                    guard !list.isEmpty else { throw fail(node, id, "an empty trust list matches no device") }
+                    var levels = Set<DeviceTrust>()
+                    for name in list {
+                        guard let level = DeviceTrust(name: name) else {
+                            throw fail(node, id, "unknown trust level '\(name)' (expected anonymous, basic, verified or trusted)")
+                        }
+                        levels.insert(level)
+                    }
+                    trustLevels = levels
+                }
                 var conditions = Set<PolicyCondition>()
                 for condition in try strings(fields["conditions"], item: id, what: "a condition") {
                     guard let parsed = PolicyCondition(rawValue: condition) else {
-                        throw fail(fields["conditions"], id, "unknown condition '\(condition)' (expected same_team, owner, loopback or anonymous)")
+                        throw fail(fields["conditions"], id, "unknown condition '\(condition)' (expected same_team, owner, self, loopback or anonymous)")
                     }
                     conditions.insert(parsed)
                 }
@@ -266,7 +279,7 @@ public enum PolicyLoader {
                 }
                 let rule = PolicyRule(
                     id: id, effect: effect, actions: ruleActions, methods: methods, roles: roleSet, minimumRole: minimumRole,
-                    conditions: conditions, requiredGrant: requiredGrant, line: element.mark?.line ?? 0
+                    conditions: conditions, requiredGrant: requiredGrant, trustLevels: trustLevels, line: element.mark?.line ?? 0
                 )
                 if let problem = Self.unreachable(rule, routes: routes, allowsAnonymous: allowsAnonymous) {
                     throw fail(element, id, "no request can reach this rule: \(problem)")
@@ -295,6 +308,12 @@ public enum PolicyLoader {
             }
             if rule.conditions.contains(.owner), !candidates.contains(where: { $0.path.parameters.contains("agent") }) {
                 return "owner needs a route with an {agent} parameter"
+            }
+            if rule.conditions.contains(.selfUser), !candidates.contains(where: { $0.path.parameters.contains("user") }) {
+                return "self needs a route with a {user} parameter"
+            }
+            if rule.trustLevels != nil, rule.conditions.contains(.anonymous) || rule.conditions.contains(.selfUser) {
+                return "trust matches only devices, which are neither anonymous nor users"
             }
             if rule.requiredGrant != nil, !candidates.contains(where: { $0.resource != nil }) {
                 return "grant needs a route that names a resource"

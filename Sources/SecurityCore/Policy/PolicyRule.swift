@@ -70,6 +70,8 @@ public enum PolicyCondition: String, Hashable, Sendable, CaseIterable {
     case loopback
     /// The rule also matches anonymous requests (when the policy enables them).
     case anonymous
+    /// The principal is the user the route's `{user}` parameter names (a user session).
+    case selfUser = "self"
 }
 
 /// A permit or forbid rule.
@@ -93,6 +95,9 @@ public struct PolicyRule: Hashable, Sendable {
     public let conditions: Set<PolicyCondition>
     /// The grant level the principal must hold on the route's resource.
     public let requiredGrant: GrantLevel?
+    /// The device trust levels it covers; `nil` when not restricted. A rule with levels matches
+    /// only devices.
+    public let trustLevels: Set<DeviceTrust>?
     /// Where the rule was defined (line in the policy file).
     public let line: Int
 
@@ -105,6 +110,9 @@ public struct PolicyRule: Hashable, Sendable {
             guard conditions.contains(.anonymous) else { return false }
             return roleMatches("viewer", rank: 0, minimumRank: minimumRank)
                 && otherConditionsHold(context, principal: nil, policy: policy)
+        }
+        if let trustLevels {
+            guard let trust = principal.trust, trustLevels.contains(trust) else { return false }
         }
         return roleMatches(principal.role, rank: context.principalRank, minimumRank: minimumRank)
             && otherConditionsHold(context, principal: principal, policy: policy)
@@ -126,6 +134,8 @@ public struct PolicyRule: Hashable, Sendable {
                 guard let principal, !principal.team.isEmpty, context.parameters["team"] == principal.team else { return false }
             case .owner:
                 guard let principal, context.parameters["agent"] == principal.agent else { return false }
+            case .selfUser:
+                guard let user = principal?.user, context.parameters["user"] == user else { return false }
             }
         }
         if let requiredGrant {

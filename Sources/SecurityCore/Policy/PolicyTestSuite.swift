@@ -9,6 +9,7 @@ import Yams
 /// cases:
 ///   - name: members may ask who they are
 ///     principal: {agent: builder-7, role: member, team: core}   # or: anonymous
+///     # a user session: {user: alice, role: member}; a device: {device: d1, role: viewer, trust: basic}
 ///     request: GET /api/whoami                                  # or {method, path, loopback}
 ///     expect: permit
 ///     rule: whoami                                              # optional
@@ -92,19 +93,39 @@ public struct PolicyTestSuite: Sendable {
         cases.map { Result(testCase: $0, decision: policy.decide($0.request)) }
     }
 
-    /// Parses `role=member,agent=x,team=core` (or `anonymous`) as used on the command line.
+    /// Parses `role=member,agent=x,team=core` (or `anonymous`) as used on the command line; a user
+    /// session names `user=alice` instead of an agent, a device `device=d1,trust=basic`.
     public static func principal(parsing text: String) -> PolicyPrincipal?? {
         if text == "anonymous" { return .some(nil) }
         var values = [String: String]()
         for pair in text.split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, ["role", "agent", "team"].contains(String(parts[0])), values[String(parts[0])] == nil else {
+            guard parts.count == 2, principalKeys.contains(String(parts[0])), values[String(parts[0])] == nil else {
                 return nil
             }
             values[String(parts[0])] = String(parts[1])
         }
         guard let role = values["role"], !role.isEmpty else { return nil }
-        return .some(PolicyPrincipal(agent: values["agent"] ?? "anonymous-agent", role: role, team: values["team"] ?? ""))
+        return principal(values, role: role).map { .some($0) }
+    }
+
+    static let principalKeys: Set<String> = ["role", "agent", "team", "user", "device", "trust"]
+
+    /// The principal `values` describe: at most one of agent, user and device, and a trust level
+    /// only for a device (`basic` when not given).
+    static func principal(_ values: [String: String], role: String) -> PolicyPrincipal? {
+        let team = values["team"] ?? ""
+        guard [values["agent"], values["user"], values["device"]].compactMap({ $0 }).count <= 1 else { return nil }
+        if let user = values["user"] {
+            guard values["trust"] == nil else { return nil }
+            return PolicyPrincipal(agent: "user:" + user, role: role, team: team, user: user)
+        }
+        if let device = values["device"] {
+            guard let trust = DeviceTrust(name: values["trust"] ?? "basic") else { return nil }
+            return PolicyPrincipal(agent: "device:" + device, role: role, team: team, trust: trust)
+        }
+        guard values["trust"] == nil else { return nil }
+        return PolicyPrincipal(agent: values["agent"] ?? "test-agent", role: role, team: team)
     }
 
     /// Parses `"POST /api/agents"` as used on the command line and in cases files.
@@ -117,11 +138,17 @@ public struct PolicyTestSuite: Sendable {
     static func principal(_ node: Node?, reader: PolicyLoader.Reader, item: String) throws(PolicyLoadError) -> PolicyPrincipal? {
         guard let node else { throw reader.fail(nil, item, "principal is required (a mapping, or anonymous)") }
         if case .scalar(let scalar) = node, scalar.string == "anonymous" { return nil }
-        let fields = try reader.members(node, item: item, allowed: ["agent", "role", "team"])
+        let fields = try reader.members(node, item: item, allowed: principalKeys)
         let role = try reader.string(fields["role"], item: item, what: "principal role")
-        let agent = try fields["agent"].map { node throws(PolicyLoadError) in try reader.string(node, item: item, what: "agent") }
-        let team = fields["team"].flatMap { node -> String? in if case .scalar(let scalar) = node { scalar.string } else { nil } }
-        return PolicyPrincipal(agent: agent ?? "test-agent", role: role, team: team ?? "")
+        var values = [String: String]()
+        for key in ["agent", "user", "device", "trust"] {
+            if let node = fields[key] { values[key] = try reader.string(node, item: item, what: key) }
+        }
+        values["team"] = fields["team"].flatMap { node -> String? in if case .scalar(let scalar) = node { scalar.string } else { nil } }
+        guard let principal = principal(values, role: role) else {
+            throw reader.fail(node, item, "name at most one of agent, user and device, and a trust level (anonymous, basic, verified, trusted) only for a device")
+        }
+        return principal
     }
 
     static func request(

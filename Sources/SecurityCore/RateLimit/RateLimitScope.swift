@@ -103,7 +103,8 @@ public struct RateLimitScope: Hashable, Sendable {
 
     /// agtOS's defaults: `general` 100 per minute per client on `/api/*`, `/v1/*` and
     /// `/auth/verify`; `sensitive` 20 per minute per client on token minting, credentials and login;
-    /// `auth-failures` 10 failed authentications per minute per client.
+    /// `auth-failures` 10 failed authentications per minute per client; `login-failures` 10 failed
+    /// logins per account, one more every 90 seconds (``RateLimiter/checkAccount(method:path:client:account:)``).
     public static var defaults: [RateLimitScope] {
         func routes(_ texts: [String]) -> [RouteMatch] { texts.compactMap(RouteMatch.init) }
         return [
@@ -116,6 +117,9 @@ public struct RateLimitScope: Hashable, Sendable {
             RateLimitScope(
                 checked: "auth-failures", limit: 10, period: .seconds(60), burst: 10, key: .client,
                 counts: .authenticationFailures, routes: []),
+            RateLimitScope(
+                checked: "login-failures", limit: 10, period: .seconds(900), burst: 10, key: .principal,
+                counts: .authenticationFailures, routes: routes(["POST /api/login"])),
         ]
     }
 }

@@ -72,6 +72,24 @@ public struct RateLimiter: Sendable {
         _ = store.acquire(requests, mode: .always, now: ticks.nanoseconds())
     }
 
+    /// Before checking a password for `account`: would the failure budgets of the client and of
+    /// the account (the `authentication-failures` scopes keyed by principal) admit another
+    /// attempt? Spends nothing. A refusal is temporary: the bucket refills, so nobody is locked out
+    /// for good.
+    public func checkAccount(method: String, path: Substring, client: String?, account: String) -> RateLimitDecision {
+        let requests = buckets(method: method, path: path, client: client, principal: account, counting: .authenticationFailures)
+        guard !requests.isEmpty else { return .unlimited }
+        return decide(requests, store.acquire(requests, mode: .check, now: ticks.nanoseconds()))
+    }
+
+    /// A failed password check for `account`: spends from the client's and the account's
+    /// failure budgets.
+    public func recordFailedLogin(method: String, path: Substring, client: String?, account: String) {
+        let requests = buckets(method: method, path: path, client: client, principal: account, counting: .authenticationFailures)
+        guard !requests.isEmpty else { return }
+        _ = store.acquire(requests, mode: .always, now: ticks.nanoseconds())
+    }
+
     /// A second route a request is also counted under: forward auth counts the original request
     /// and its own `GET /auth/verify`.
     struct RouteTarget {

@@ -42,6 +42,11 @@ public final class InMemoryRevocationList: RevocationList {
         }
     }
 
+    /// Whether the token `tokenID` was revoked by its id (agent-wide revocations not considered).
+    public func isRevoked(tokenID: TokenID) -> Bool {
+        state.withLock { $0.tokens[tokenID] != nil }
+    }
+
     public func revoke(tokenID: TokenID, expiresAt: Int64) {
         let now = clock.now()
         state.withLock { state in

@@ -45,7 +45,8 @@ public struct TokenError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A human-readable explanation without secrets.
     public let reason: String
 
-    init(_ code: Code, _ reason: String) {
+    /// An error with `code` and a `reason` that must not hold secret bytes.
+    public init(_ code: Code, _ reason: String) {
         self.code = code
         self.reason = reason
     }

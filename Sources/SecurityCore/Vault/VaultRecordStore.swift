@@ -29,6 +29,9 @@ public struct VaultRecordRow: Hashable, Sendable {
 public protocol VaultRecordStore: Sendable {
     /// Writes `row`, replacing any record with the same owner and name (id and bytes together).
     func put(_ row: VaultRecordRow) async throws
+    /// Writes `row` only if `owner` has no record called `name`; whether it did. Servers starting
+    /// together on one database agree on a record that must exist exactly once this way.
+    func insert(_ row: VaultRecordRow) async throws -> Bool
     /// The record `name` of `owner`, if any.
     func record(owner: String, name: String) async throws -> VaultRecordRow?
     /// Deletes the record; whether there was one.

@@ -140,4 +140,45 @@ struct SecurityPipelineTests {
         #expect(json?["title"] as? String == "a \"quoted\"\n\u{1} title")
         #expect(json?["detail"] as? String == "back\\slash")
     }
+
+    /// Accepts `good-<agent>` as a principal of that name, refuses `bad-…`, knows nothing else.
+    struct StubAuthenticator: CredentialAuthenticator {
+        func authenticate(_ credential: String) -> Result<Principal, TokenError>? {
+            if credential.hasPrefix("good-"), let agent = try? AgentID(String(credential.dropFirst(5))) {
+                return .success(Principal(agent: agent, role: try! Role("member"), team: .none, authentication: .apiKey))
+            }
+            if credential.hasPrefix("bad-") { return .failure(TokenError(.invalidSignature, "no")) }
+            return nil
+        }
+    }
+
+    @Test func otherCredentialsGoToTheAuthenticatorAndAgentTokensDoNot() throws {
+        let pipeline = SecurityPipeline(configuration: .init(verifier: fixture.verifier, credentials: StubAuthenticator()))
+        let principal = try #require(allowed(pipeline.evaluate(facts([("Authorization", "Bearer good-k1")]))))
+        #expect(principal.subject == "key:k1" && principal.authenticationMethod == "api-key")
+        for credential in ["bad-k1", "unknown"] {
+            let refusal = try #require(refused(pipeline.evaluate(facts([("Authorization", "Bearer \(credential)")]))))
+            #expect(refusal.status == 401 && refusal.problem.code == "invalid_token")
+        }
+        // Identity binding holds for every kind of credential.
+        let mismatch = try #require(refused(pipeline.evaluate(facts([("Authorization", "Bearer good-k1"), ("X-Agent-ID", "k2")]))))
+        #expect(mismatch.problem.code == "identity_mismatch")
+        let token = try fixture.mint().token
+        #expect(allowed(pipeline.evaluate(facts([("Authorization", "Bearer \(token)")])))?.authenticationMethod == "agent-token")
+    }
+
+    @Test func selfAuthenticatingPathsAreRateLimitedButNeedNoCredential() throws {
+        let scope = try RateLimitScope(name: "login", limit: 2, period: .seconds(60), routes: [#require(RouteMatch("POST /api/login"))])
+        let pipeline = SecurityPipeline(configuration: .init(
+            verifier: fixture.verifier, rateLimiter: RateLimiter(scopes: [scope], ticks: fixture.clock), selfAuthenticatingPaths: ["/api/login"]
+        ))
+        let login = RequestFacts(method: "POST", path: "/api/login", headers: [], peerAddress: "10.0.0.1")
+        for _ in 0..<2 {
+            guard case .allow(nil, let headers) = pipeline.evaluate(login) else { Issue.record("login was not let through"); return }
+            #expect(headers.contains { $0.name == "X-RateLimit-Limit" })
+        }
+        #expect(refused(pipeline.evaluate(login))?.status == 429)
+        // Only that path: everything else still needs a credential.
+        #expect(refused(pipeline.evaluate(facts([])))?.status == 401)
+    }
 }

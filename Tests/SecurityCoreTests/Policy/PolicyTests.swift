@@ -107,6 +107,37 @@ struct PolicyTests {
         #expect(!decide(nil, "GET /api/agents/a1").isPermitted)
     }
 
+    @Test func usersDevicesAndTheirConditions() throws {
+        let policy = try PolicyLoader.load(yaml: """
+            version: 1
+            actions: [keys, read]
+            routes:
+              - {method: "*", path: "/users/{user}/keys", action: keys}
+              - {method: GET, path: /things, action: read}
+            rules:
+              - {id: own-keys, effect: permit, actions: [keys], conditions: [self]}
+              - {id: read, effect: permit, actions: [read]}
+              - {id: untrusted, effect: forbid, trust: [anonymous, basic], actions: [read]}
+            """)
+        func decide(_ principal: PolicyPrincipal, _ request: String) -> PolicyDecision {
+            policy.decide(PolicyTestSuite.request(parsing: request, principal: principal)!)
+        }
+        let alice = PolicyPrincipal(agent: "user:alice", role: "member", user: "alice")
+        #expect(decide(alice, "PUT /users/alice/keys").rules == ["own-keys"])
+        #expect(!decide(alice, "PUT /users/bob/keys").isPermitted)
+        // An agent whose id is alice is not the user alice.
+        #expect(!decide(PolicyPrincipal(agent: "alice", role: "owner"), "PUT /users/alice/keys").isPermitted)
+        #expect(decide(PolicyPrincipal(agent: "a", role: "member"), "GET /things").isPermitted)
+        for (trust, permitted) in [(DeviceTrust.anonymous, false), (.basic, false), (.verified, true), (.trusted, true)] {
+            let device = PolicyPrincipal(agent: "device:d", role: "member", trust: trust)
+            #expect(decide(device, "GET /things").isPermitted == permitted)
+        }
+        let parsed = try #require(PolicyTestSuite.principal(parsing: "device=d1,role=viewer,trust=verified") ?? nil)
+        #expect(parsed.agent == "device:d1" && parsed.trust == .verified)
+        #expect(PolicyTestSuite.principal(parsing: "user=a,device=b,role=viewer") == nil)
+        #expect(PolicyTestSuite.principal(parsing: "agent=a,role=viewer,trust=basic") == nil)
+    }
+
     @Test func defaultDenyAndStrictPaths() {
         #expect(decide("owner", "GET /nowhere").reason.contains("no route"))
         #expect(!decide("member", "GET /api/agents/../agents/a1", agent: "..").isPermitted)
@@ -124,6 +155,9 @@ struct PolicyTests {
         ("version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a, action: a}\nrules:\n  - {id: r, effect: permit, conditions: [anonymous]}", 6, "anonymous"),
         ("version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a, action: a}\nrules:\n  - {id: r, effect: permit, conditions: [owner]}", 6, "{agent}"),
         ("version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a, action: a}\nrules:\n  - {id: r, effect: permit, methods: [POST]}", 6, "no route maps"),
+        ("version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a, action: a}\nrules:\n  - {id: r, effect: permit, conditions: [self]}", 6, "{user}"),
+        ("version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a, action: a}\nrules:\n  - {id: r, effect: permit, trust: [high]}", 6, "unknown trust level 'high'"),
+        ("version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a, action: a}\nrules:\n  - {id: r, effect: permit, trust: []}", 6, "empty trust list"),
         ("version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a, action: a}\nrules:\n  - {id: r, effect: permit, colour: red}", 6, "unknown key 'colour'"),
         ("version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a/../b, action: a}\nrules:\n  - {id: r, effect: permit}", 4, "segment"),
         ("version: 1\nroles: {ceo: king}\nactions: [a]", 2, "unknown role 'king'"),

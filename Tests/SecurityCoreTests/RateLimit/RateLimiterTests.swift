@@ -90,6 +90,20 @@ struct RateLimiterTests {
         #expect(limiter.admit(method: "GET", path: "/api/agents", client: "4.4.4.4", principal: nil).scope?.name == "general")
     }
 
+    @Test func loginFailuresAreCountedPerAccountAndPerClient() throws {
+        let clock = ManualTimeSource(0)
+        let limiter = RateLimiter(scopes: RateLimitScope.defaults, ticks: clock)
+        for _ in 0..<10 { limiter.recordFailedLogin(method: "POST", path: "/api/login", client: "10.0.0.1", account: "user:alice") }
+        let alice = limiter.checkAccount(method: "POST", path: "/api/login", client: "10.0.0.2", account: "user:alice")
+        #expect(alice.refusal?.problem.extensions["scope"] == .string("login-failures"))
+        // Another account from another client is unaffected; the first client is out of failures.
+        #expect(limiter.checkAccount(method: "POST", path: "/api/login", client: "10.0.0.2", account: "user:bob").allowed)
+        #expect(limiter.check(method: "POST", path: "/api/login", client: "10.0.0.1").refusal?.problem.extensions["scope"] == .string("auth-failures"))
+        // Refilled after 90 seconds: one more attempt, never a permanent lockout.
+        clock.advance(by: 90)
+        #expect(limiter.checkAccount(method: "POST", path: "/api/login", client: "10.0.0.2", account: "user:alice").allowed)
+    }
+
     @Test func scopeConfigurationIsChecked() {
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "", limit: 1, period: .seconds(1)) }
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x y", limit: 1, period: .seconds(1)) }
@@ -98,9 +112,10 @@ struct RateLimiterTests {
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x", limit: 1, period: .seconds(86_401)) }
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x", limit: 1, period: .seconds(1), burst: 0) }
         let defaults = RateLimitScope.defaults
-        #expect(defaults.map(\.name) == ["general", "sensitive", "auth-failures"])
-        #expect(defaults.map(\.routes.count) == [3, 5, 0])
-        #expect(defaults.map(\.limit) == [100, 20, 10])
+        #expect(defaults.map(\.name) == ["general", "sensitive", "auth-failures", "login-failures"])
+        #expect(defaults.map(\.routes.count) == [3, 5, 0, 1])
+        #expect(defaults.map(\.limit) == [100, 20, 10, 10])
+        #expect(defaults.map(\.key) == [.client, .client, .client, .principal])
         #expect(RouteMatch("api") == nil)
         #expect(RouteMatch("GET /a/*/b") == nil)
         #expect(RouteMatch("get /a")?.description == "GET /a")

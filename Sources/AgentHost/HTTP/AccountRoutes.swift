@@ -1,0 +1,284 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SecurityCore
+import SecurityStore
+
+/// Login, API keys, devices and onboarding.
+///
+/// - `POST /api/login` `{"username", "password"}` → a user session token. Failed logins spend from
+///   the client's `auth-failures` budget and the account's `login-failures` budget; both refill,
+///   so nobody is locked out for good.
+/// - `POST /api/keys` `{"name", "role"}` → the API key, once; `GET /api/keys`; `DELETE /api/keys/{id}`.
+/// - `POST /api/devices` `{"name", "role"?, "trust"?}` → the device id and secret, once;
+///   `GET /api/devices`; `DELETE /api/devices/{device}`.
+/// - `POST /api/credentials` `{"credentials": [{"path", "secret"}]}`: onboarding, from this
+///   machine only, or with the one-time setup token in `X-Setup-Token`.
+struct AccountRoutes: Sendable {
+    static let loginPath = "/api/login"
+    static let onboardingPath = "/api/credentials"
+
+    let components: AgentHost.Components
+    let loginSchema: Schema = .object([
+        "username": .required(.string(length: 1...128, maximumBytes: 128)),
+        "password": .required(.string(length: 1...AccountService.maximumPasswordBytes, maximumBytes: AccountService.maximumPasswordBytes)),
+    ])
+    let keySchema: Schema = .object([
+        "name": .required(.string(length: 1...128, maximumBytes: 512)),
+        "role": .required(.string(format: .identifier)),
+    ])
+    let deviceSchema: Schema = .object([
+        "name": .required(.string(length: 1...128, maximumBytes: 512)),
+        "role": .optional(.string(format: .identifier)),
+        "trust": .optional(.string(oneOf: Set(DeviceTrust.allCases.map(\.name)))),
+    ])
+    let onboardingSchema: Schema = .object([
+        "credentials": .required(.array(
+            of: .object([
+                "path": .required(.string(length: 5...1_040)),
+                "secret": .required(.string(length: 1...Vault.maximumSecretByteCount, maximumBytes: Vault.maximumSecretByteCount)),
+            ]),
+            count: 1...32
+        )),
+    ])
+
+    func add(to router: Router<AgentRequestContext>) {
+        router.post(RouterPath(Self.loginPath)) { request, context in try await login(request, context: context) }
+        router.post("/api/keys") { request, context in try await create(.apiKey, request, context: context) }
+        router.get("/api/keys") { _, context in try await list(.apiKey, context: context) }
+        router.delete("/api/keys/{id}") { _, context in try await delete(.apiKey, parameter: "id", context: context) }
+        router.post("/api/devices") { request, context in try await create(.device, request, context: context) }
+        router.get("/api/devices") { _, context in try await list(.device, context: context) }
+        router.delete("/api/devices/{device}") { _, context in try await delete(.device, parameter: "device", context: context) }
+        router.post(RouterPath(Self.onboardingPath)) { request, context in try await onboard(request, context: context) }
+    }
+
+    // MARK: Login
+
+    private func login(_ request: Request, context: AgentRequestContext) async throws -> Response {
+        guard let accounts = components.accounts else { return Self.unavailable }
+        let value: JSONValue
+        switch try await JSONBody.read(request, schema: loginSchema) {
+        case .success(let checked): value = checked
+        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        }
+        let username = value["username"]?.stringValue ?? ""
+        let password = value["password"]?.stringValue ?? ""
+        let limiter = components.pipeline.configuration.rateLimiter
+        let client = clientAddress(request, context)?.description
+        let account = "user:" + username
+        let path = Self.loginPath[...]
+        if let refusal = limiter?.checkAccount(method: "POST", path: path, client: client, account: account).refusal {
+            context.logger.notice("login refused: failure budget spent", metadata: ["user": .string(String(username.prefix(128)))])
+            return SecurityMiddleware.response(for: refusal)
+        }
+        let user: UserRecord?
+        do {
+            user = try await accounts.login(username: username, password: password)
+        } catch let error as StoreError {
+            return Self.storeFailed(error, context)
+        }
+        guard let user, let agent = try? AgentID(user.username), let role = try? Role(user.role) else {
+            limiter?.recordFailedLogin(method: "POST", path: path, client: client, account: account)
+            context.logger.notice("login failed", metadata: ["user": .string(String(username.prefix(128))), "peer": .string(client ?? "-")])
+            return SecurityMiddleware.response(for: Refusal(
+                status: 401, code: "invalid_login", detail: "The user name or the password is wrong."
+            ))
+        }
+        let minted: MintedToken
+        do {
+            minted = try components.sessionMinter.mint(agent: agent, role: role)
+        } catch let error as TokenError where error.code == .noSigningKey {
+            return SecurityMiddleware.response(for: Refusal(
+                status: 503, code: "no_signing_key", detail: "The server's keyring has no primary key, so it cannot issue sessions."
+            ))
+        }
+        context.logger.notice("user logged in", metadata: ["user": .string(user.username), "token_id": .string(minted.claims.tokenID.hex)])
+        return JSONBody.response(.object([
+            "token": .string(minted.token), "token_id": .string(minted.claims.tokenID.hex), "user": .string(user.username),
+            "role": .string(user.role), "expires_at": .string(Self.timestamp(minted.claims.expiresAt)),
+        ]))
+    }
+
+    // MARK: API keys and devices
+
+    private func create(_ kind: AccessKeyRecord.Kind, _ request: Request, context: AgentRequestContext) async throws -> Response {
+        guard let accounts = components.accounts else { return Self.unavailable }
+        guard let caller = context.principal, caller.mayIssueCredentials else {
+            return Self.refuse(
+                403, "token_required",
+                "Keys and devices are created by a caller authenticated by an agent token or a user session, not by a header-trust identity, API key or device."
+            )
+        }
+        let value: JSONValue
+        switch try await JSONBody.read(request, schema: kind == .device ? deviceSchema : keySchema) {
+        case .success(let checked): value = checked
+        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        }
+        let roleText = value["role"]?.stringValue ?? "viewer"
+        guard let role = try? Role(roleText), components.policy.mayGrant(roleText, caller: caller.role.rawValue) else {
+            return Self.refuse(403, "role_above_caller", "A key or device may not have a role that ranks above the caller's own.")
+        }
+        let trust = value["trust"]?.stringValue.flatMap(DeviceTrust.init(name:))
+        let issued: AccountService.IssuedKey
+        do {
+            issued = try await accounts.createKey(
+                kind: kind, name: value["name"]?.stringValue ?? "", role: role, trust: trust, createdBy: caller.subject
+            )
+        } catch let error as StoreError {
+            return Self.storeFailed(error, context)
+        }
+        context.logger.notice(
+            kind == .device ? "device registered" : "API key created",
+            metadata: ["id": .string(issued.record.id), "role": .string(role.rawValue), "by": .string(caller.subject)]
+        )
+        var reply = Self.describe(issued.record)
+        if kind == .device {
+            reply["device_id"] = .string(issued.record.id)
+            reply["secret"] = .string(String(issued.secret))
+        } else {
+            reply["key"] = .string(issued.credential)
+        }
+        return JSONBody.response(.object(reply), status: .created)
+    }
+
+    private func list(_ kind: AccessKeyRecord.Kind, context: AgentRequestContext) async throws -> Response {
+        guard let accounts = components.accounts else { return Self.unavailable }
+        do {
+            let records = try await accounts.keys(of: kind)
+            return JSONBody.response(.object([kind == .device ? "devices" : "keys": .array(records.map { .object(Self.describe($0)) })]))
+        } catch let error as StoreError {
+            return Self.storeFailed(error, context)
+        }
+    }
+
+    private func delete(_ kind: AccessKeyRecord.Kind, parameter: String, context: AgentRequestContext) async throws -> Response {
+        guard let accounts = components.accounts else { return Self.unavailable }
+        let id = context.parameters.get(parameter) ?? ""
+        do {
+            guard try await accounts.deleteKey(id: id, kind: kind) else {
+                return Self.refuse(404, "not_found", kind == .device ? "There is no such device." : "There is no such API key.")
+            }
+        } catch let error as StoreError {
+            return Self.storeFailed(error, context)
+        }
+        context.logger.notice(kind == .device ? "device deleted" : "API key deleted", metadata: [
+            "id": .string(String(id.prefix(64))), "by": .string(context.principal?.subject ?? "-"),
+        ])
+        return Response(status: .noContent)
+    }
+
+    /// What may be shown of a key or device: never its digest.
+    static func describe(_ record: AccessKeyRecord) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [
+            "id": .string(record.id), "name": .string(record.name), "role": .string(record.role),
+            "created_by": .string(record.createdBy), "created_at": .string(timestamp(record.createdAt)),
+        ]
+        if let trust = record.trust { fields["trust"] = .string(trust.name) }
+        return fields
+    }
+
+    // MARK: Onboarding
+
+    /// `POST /api/credentials`: stores credentials during first-run setup. Accepted from a
+    /// loopback peer that is not a trusted proxy and forwards nothing, or with the setup token.
+    private func onboard(_ request: Request, context: AgentRequestContext) async throws -> Response {
+        guard let credentials = components.credentials, let accounts = components.accounts else { return Self.unavailable }
+        let setupTokens = request.headers[values: HTTPField.Name("X-Setup-Token")!]
+        guard setupTokens.count <= 1 else {
+            return Self.refuse(400, "ambiguous_credentials", "Send X-Setup-Token at most once.")
+        }
+        let local = isLocal(request, context)
+        guard local || setupTokens.count == 1 else {
+            context.logger.notice("onboarding refused: not local", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
+            return Self.refuse(
+                403, "local_only",
+                "Onboarding is accepted only from this machine (not through a proxy), or with the setup token the first start printed, sent as X-Setup-Token."
+            )
+        }
+        let value: JSONValue
+        switch try await JSONBody.read(request, schema: onboardingSchema) {
+        case .success(let checked): value = checked
+        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        }
+        guard case .array(let items)? = value["credentials"] else { return Self.refuse(400, "invalid_request", "credentials must be a list.") }
+        var entries = [(SecretPath, SecureBytes)]()
+        for (index, item) in items.enumerated() {
+            guard let path = try? SecretPath(item["path"]?.stringValue ?? "") else {
+                return Self.refuse(400, "invalid_secret_path", "credentials[\(index)].path must be a secret path such as projects/p1/git-token.")
+            }
+            let secret = SecureBytes(copying: (item["secret"]?.stringValue ?? "").utf8)
+            do {
+                try CredentialService.checkSecret(secret)
+            } catch {
+                return Self.refuse(400, error.code.rawValue, "credentials[\(index)]: \(error.reason).")
+            }
+            entries.append((path, secret))
+        }
+        var consumed: AccessKeyRecord?
+        do {
+            if !local {
+                guard let record = try await accounts.consumeSetupToken(setupTokens[0]) else {
+                    let limiter = components.pipeline.configuration.rateLimiter
+                    limiter?.recordRefused(
+                        method: "POST", path: Self.onboardingPath[...], client: clientAddress(request, context)?.description,
+                        authenticationFailed: true
+                    )
+                    context.logger.notice("onboarding refused: bad setup token", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
+                    return Self.refuse(
+                        403, "invalid_setup_token",
+                        "The setup token is wrong, used or expired; run 'agenthost setup-token' on the server for a new one."
+                    )
+                }
+                consumed = record
+            }
+            for (path, secret) in entries { try await credentials.set(path, secret: secret) }
+        } catch {
+            if let consumed { try? await accounts.restoreSetupToken(consumed) }
+            context.logger.error("onboarding failed", metadata: ["error": .string(String(describing: type(of: error)))])
+            return Self.refuse(503, "store_unavailable", "The credentials could not be stored; nothing was lost, try again.")
+        }
+        context.logger.notice("onboarding stored credentials", metadata: [
+            "paths": .array(entries.map { .string($0.0.description) }), "by": .string(local ? "loopback" : "setup-token"),
+        ])
+        return Response(status: .noContent)
+    }
+
+    /// Whether the request comes from this machine itself: a loopback peer that is not a
+    /// configured trusted proxy and carries no forwarding header (a proxy on this host that is not
+    /// configured as one would otherwise make every client look local).
+    private func isLocal(_ request: Request, _ context: AgentRequestContext) -> Bool {
+        guard let text = context.remoteAddress?.ipAddress, let peer = IPAddress(text), peer.isLoopback else {
+            return false
+        }
+        guard !components.pipeline.configuration.clientAddresses.isTrustedProxy(peer) else { return false }
+        for name in ["Forwarded", "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host"] {
+            if let field = HTTPField.Name(name), request.headers[field] != nil { return false }
+        }
+        return true
+    }
+
+    private func clientAddress(_ request: Request, _ context: AgentRequestContext) -> IPAddress? {
+        components.pipeline.configuration.clientAddresses.clientAddress(
+            peer: context.remoteAddress?.ipAddress, headers: request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
+        )
+    }
+
+    // MARK: Answers
+
+    static let unavailable = refuse(503, "accounts_unavailable", "This server was started without a store, so it has no users, keys or devices.")
+
+    static func storeFailed(_ error: StoreError, _ context: AgentRequestContext) -> Response {
+        context.logger.error("store refused", metadata: ["code": .string(error.code.rawValue), "reason": .string(error.reason)])
+        return refuse(503, "store_unavailable", "The store could not be reached; nothing was changed. Try again.")
+    }
+
+    static func timestamp(_ seconds: Int64) -> String {
+        Date(timeIntervalSince1970: TimeInterval(seconds)).ISO8601Format()
+    }
+
+    static func refuse(_ status: Int, _ code: String, _ detail: String) -> Response {
+        SecurityMiddleware.response(for: Refusal(status: status, code: code, detail: detail))
+    }
+}
