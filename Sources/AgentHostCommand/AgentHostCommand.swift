@@ -38,6 +38,16 @@ struct DatabaseOption: ParsableArguments {
         AgentHostCLI.databaseURL(option: database, dataDirectory: dataDirectory, environment: environment)
     }
 
+    /// Opens the store for the data directory `data` names (quietly: these commands report on
+    /// standard output and errors), runs `body`, and closes it.
+    func withStore<Result>(data: DataDirectoryOption, _ body: (SQLSecurityStore) async throws -> Result) async throws -> Result {
+        let environment = ProcessInfo.processInfo.environment
+        let directory = data.resolved(environment)
+        return try await AgentHostCLI.withStore(
+            url: url(dataDirectory: directory, environment: environment), dataDirectory: directory, logger: VaultCommand.logger, body
+        )
+    }
+
     /// Says so when a password was given on the command line, where `ps` shows it.
     func warnAboutArgv(_ logger: Logger) {
         if let database, URLComponents(string: database)?.password != nil {

@@ -47,11 +47,7 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let directory = data.resolved(environment)
-            let users = try await AgentHostCLI.withStore(
-                url: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory, logger: VaultCommand.logger
-            ) { store in try await store.users() }
+            let users = try await database.withStore(data: data) { store in try await store.users() }
             for user in users {
                 print("\(user.username)\t\(user.role)\t\(Date(timeIntervalSince1970: TimeInterval(user.createdAt)).ISO8601Format())")
             }
@@ -84,11 +80,7 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let directory = data.resolved(environment)
-            let deleted = try await AgentHostCLI.withStore(
-                url: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory, logger: VaultCommand.logger
-            ) { store in try await store.deleteUser(named: username) }
+            let deleted = try await database.withStore(data: data) { store in try await store.deleteUser(named: username) }
             guard deleted else { throw AgentHostError("there is no user called \(username.prefix(128))") }
             print("deleted user \(username)")
         }

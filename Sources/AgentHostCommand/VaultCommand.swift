@@ -69,11 +69,7 @@ struct VaultCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let directory = data.resolved(environment)
-            let rows = try await AgentHostCLI.withStore(
-                url: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory, logger: VaultCommand.logger
-            ) { store in try await store.records(owner: owner) }
+            let rows = try await database.withStore(data: data) { store in try await store.records(owner: owner) }
             for row in rows {
                 let updated = Date(timeIntervalSince1970: TimeInterval(row.updatedAt)).ISO8601Format()
                 print("\(row.owner)/\(row.name)\tv\(row.sealed.keyVersion)\t\(updated)")
