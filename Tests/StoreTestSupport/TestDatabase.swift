@@ -15,7 +15,7 @@ public enum Backend: String, CaseIterable, Sendable {
     public func freshURL() async throws -> String? {
         switch self {
         case .sqlite:
-            return "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("agenthost-\(UUID().uuidString).sqlite").path
+            return "sqlite:" + (sqliteDirectory as NSString).appendingPathComponent("\(UUID().uuidString).sqlite")
         case .postgres:
             let environment = ProcessInfo.processInfo.environment
             guard let url = environment["AGENTHOST_TEST_POSTGRES_URL"] else {
@@ -48,6 +48,14 @@ public enum Backend: String, CaseIterable, Sendable {
         return (store, { try await SQLSecurityStore.open(url: url) })
     }
 }
+
+/// Where the SQLite test databases live: one directory per test process, removed when it exits.
+let sqliteDirectory: String = {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("agenthost-store-tests-\(getpid())").path
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: sqliteDirectory) }
+    return path
+}()
 
 /// CI runs the PostgreSQL cases; they must not pass by being skipped.
 public struct MissingPostgres: Error, CustomStringConvertible {

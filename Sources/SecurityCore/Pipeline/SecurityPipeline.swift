@@ -4,14 +4,16 @@
 /// 1. size: a declared body over the route's cap → 413;
 /// 2. exempt paths (`/health`) are served from here on without a credential or limits;
 /// 3. the client's rate limits, and its budget of failed authentications → 429;
-///    a CORS preflight is answered here;
+///    a CORS preflight is answered here, and a self-authenticating path (a login) is let through
+///    with no principal, its handler checking the credential;
 /// 4. authentication → 401 with `WWW-Authenticate` (a failure also spends from the client's
 ///    authentication-failure budget);
 /// 5. the policy's decision → 403 naming the rule (401 for an anonymous request it refuses);
 /// 6. every applicable rate limit, client and principal keyed, spent together → 429;
 /// 7. allow, with the rate-limit and CORS headers to add to the response.
 ///
-/// A credential that is presented is always verified, in every mode. Credentials are read from
+/// A credential that is presented is always verified, in every mode. Bearer credentials that are
+/// not agent tokens go to the configured ``CredentialAuthenticator`` (sessions, API keys, devices). Credentials are read from
 /// `Authorization: Bearer …` or `X-Agent-Token`, never from the query string.
 ///
 /// ```swift
