@@ -356,6 +356,28 @@ struct AccountRoutesTests {
         }
     }
 
+    @Test func anUnreachableStoreIsA503WithNothingSecretInIt() async throws {
+        guard let (fixture, store, accounts) = try await HostFixture.withAccounts() else { return }
+        _ = try await accounts.addUser(username: "alice", role: "admin", password: password)
+        let admin = try fixture.token(agent: "orchestrator", role: "admin").token
+        try await store.close()
+        try await fixture.application().test(.router) { client in
+            let requests: [(String, HTTPRequest.Method, String?, String)] = [
+                ("/api/login", .post, nil, #"{"username": "alice", "password": "\#(password)"}"#),
+                ("/api/keys", .post, admin, #"{"name": "ci", "role": "member"}"#),
+                ("/api/devices", .get, admin, ""),
+                ("/api/keys/ahk_AAAAAAAAAAAAAAAA", .delete, admin, ""),
+            ]
+            for (uri, method, token, text) in requests {
+                try await client.execute(uri: uri, method: method, headers: headers(token, json: !text.isEmpty), body: body(text)) { response in
+                    #expect(response.status == .serviceUnavailable, "\(method) \(uri)")
+                    #expect(code(response) == "store_unavailable")
+                    #expect(!String(buffer: response.body).contains(password))
+                }
+            }
+        }
+    }
+
     @Test func withoutAStoreTheRoutesSayWhy() async throws {
         let fixture = try HostFixture()
         try await fixture.application().test(.router) { client in
