@@ -22,13 +22,17 @@ public enum AgentHost {
         /// Mints user session tokens: the agent-token format under the session audience, so a
         /// session never passes as an agent token or the other way round.
         public let sessionMinter: TokenMinter
+        /// Where security events go (refusals, releases, mints, revocations, account changes);
+        /// `nil` records nothing.
+        public let audit: AuditRecorder?
         let clock: any TimeSource
 
         /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
         /// ``PolicyLoadError`` if the embedded default policy does not load.
         public init(
             configuration: AgentHostConfiguration, keyring: Keyring, credentials: CredentialService? = nil,
-            revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, clock: any TimeSource = SystemTimeSource(),
+            revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil,
+            clock: any TimeSource = SystemTimeSource(),
             ticks: any TickSource = SystemTickSource()
         ) throws {
             let revocations = InMemoryRevocationList(clock: clock)
@@ -65,12 +69,22 @@ public enum AgentHost {
             ))
             self.sessionMinter = TokenMinter(keyring: keyring, policy: sessionPolicy, clock: clock)
             self.accounts = accounts
+            self.audit = audit
             self.minter = TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock)
             self.revocations = revocations
             self.policy = policy
             self.credentials = credentials
             self.revocationStore = revocationStore
             self.clock = clock
+        }
+
+        /// Queues an event done by `actor` (a subject, or `cli`) for the audit log, stamped now.
+        func audit(
+            _ action: String, actor: String, target: String = "", client: String = "", details: [String: String] = [:]
+        ) {
+            audit?.record(AuditEvent(
+                time: clock.now() * 1000, actor: actor, action: action, target: target, client: client, details: details
+            ))
         }
 
         /// The token rules of user sessions: the agent tokens' rules under the audience

@@ -12,7 +12,7 @@ struct AgentHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agenthost",
         abstract: "Agent identity, tokens and request security for self-hosted agent platforms.",
-        subcommands: [Serve.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self, PolicyCommand.self]
+        subcommands: [Serve.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self, AuditCommand.self, PolicyCommand.self]
     )
 }
 
@@ -162,10 +162,30 @@ struct Serve: AsyncParsableCommand {
             let setup = try await accounts.issueSetupToken(createdBy: "first-start")
             FileHandle.standardOutput.write(Data((AgentHost.setupTokenNotice + [setup.credential, ""]).joined(separator: "\n").utf8))
         }
+        let trail = try await AuditTrail.open(store: database, credentials: credentials, logger: logger)
+        let audit = AuditRecorder(trail: trail)
         let components = try AgentHost.Components(
             configuration: configuration, keyring: loaded.keyring, credentials: credentials, revocationStore: database,
-            accounts: accounts
+            accounts: accounts, audit: audit
         )
+        try await trail.append(AuditEvent(
+            time: SystemTimeSource().now() * 1000, actor: "agenthost", action: "server.started", target: "\(configuration.host):\(configuration.port)",
+            details: [
+                "mode": configuration.mode.rawValue, "policy": policy ?? "default", "policy_rules": "\(components.policy.rules.count)",
+                "token_primary_key": loaded.keyring.primary?.id.rawValue ?? "-", "vault_primary_version": "\(vaultKeys.keys.primaryVersion)",
+            ]
+        ))
+        // Audit events queued by requests are written every second.
+        let auditFlush = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                do {
+                    try await audit.flush()
+                } catch {
+                    logger.error("could not write the audit log; events stay queued (bounded)", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         _ = try await database.pruneRevocations(now: SystemTimeSource().now())
         try await components.refreshRevocations()
         // Revocations, users and keys changed through another server or the command line take
@@ -194,10 +214,14 @@ struct Serve: AsyncParsableCommand {
             try await application.runService()
         } catch {
             revocationRefresh.cancel()
+            auditFlush.cancel()
+            try? await audit.flush()
             try? await database.close()
             throw error
         }
         revocationRefresh.cancel()
+        auditFlush.cancel()
+        try? await audit.flush()
         try await database.close()
     }
 }

@@ -33,8 +33,10 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let password = try UsersCommand.readPassword()
-            let added = try await UsersCommand.withAccounts(data: data, database: database) { accounts in
-                try await accounts.addUser(username: username, role: role, password: password)
+            let added = try await UsersCommand.withAccounts(data: data, database: database) { accounts, trail in
+                guard try await accounts.addUser(username: username, role: role, password: password) else { return false }
+                try await trail.append(UsersCommand.event("user.added", target: "user:" + username, details: ["role": role]))
+                return true
             }
             guard added else { throw AgentHostError("a user called \(username) already exists") }
             print("added user \(username) (\(role))")
@@ -65,8 +67,10 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let password = try UsersCommand.readPassword()
-            let found = try await UsersCommand.withAccounts(data: data, database: database) { accounts in
-                try await accounts.setPassword(username: username, password: password)
+            let found = try await UsersCommand.withAccounts(data: data, database: database) { accounts, trail in
+                guard try await accounts.setPassword(username: username, password: password) else { return false }
+                try await trail.append(UsersCommand.event("user.password_set", target: "user:" + username))
+                return true
             }
             guard found else { throw AgentHostError("there is no user called \(username.prefix(128))") }
             print("password of \(username) changed; their sessions have ended")
@@ -80,7 +84,11 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let deleted = try await database.withStore(data: data) { store in try await store.deleteUser(named: username) }
+            let deleted = try await UsersCommand.withAccounts(data: data, database: database) { accounts, trail in
+                guard try await accounts.deleteUser(username: username) else { return false }
+                try await trail.append(UsersCommand.event("user.deleted", target: "user:" + username))
+                return true
+            }
             guard deleted else { throw AgentHostError("there is no user called \(username.prefix(128))") }
             print("deleted user \(username)")
         }
@@ -106,9 +114,15 @@ struct UsersCommand: AsyncParsableCommand {
         return password
     }
 
-    /// Opens the vault (for the pepper) and the accounts over the store.
+    /// An event done from the command line, for the audit log.
+    static func event(_ action: String, target: String, details: [String: String] = [:]) -> AuditEvent {
+        AuditEvent(time: SystemTimeSource().now() * 1000, actor: "cli", action: action, target: target, details: details)
+    }
+
+    /// Opens the vault (for the pepper and the audit key), the accounts over the store, and the
+    /// audit trail.
     static func withAccounts<Result>(
-        data: DataDirectoryOption, database: DatabaseOption, _ body: (AccountService) async throws -> Result
+        data: DataDirectoryOption, database: DatabaseOption, _ body: (AccountService, AuditTrail) async throws -> Result
     ) async throws -> Result {
         let environment = ProcessInfo.processInfo.environment
         let directory = data.resolved(environment)
@@ -117,8 +131,9 @@ struct UsersCommand: AsyncParsableCommand {
             environment: environment, logger: VaultCommand.logger
         ) { session in
             let accounts = try await AccountService.open(store: session.store, credentials: session.credentials, hasher: try PasswordHasher())
+            let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
             do {
-                return try await body(accounts)
+                return try await body(accounts, trail)
             } catch let error as AccountError {
                 throw AgentHostError(error.reason)
             }
@@ -136,8 +151,10 @@ struct SetupTokenCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOption
 
     func run() async throws {
-        let issued = try await UsersCommand.withAccounts(data: data, database: database) { accounts in
-            try await accounts.issueSetupToken(createdBy: "cli")
+        let issued = try await UsersCommand.withAccounts(data: data, database: database) { accounts, trail in
+            let issued = try await accounts.issueSetupToken(createdBy: "cli")
+            try await trail.append(UsersCommand.event("setup_token.issued", target: issued.record.id))
+            return issued
         }
         print(issued.credential)
     }

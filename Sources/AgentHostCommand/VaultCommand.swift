@@ -105,6 +105,18 @@ struct VaultCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("resealed \(progress.resealed)\n".utf8))
             }
             let progress = rotation.progress
+            try await AgentHostCLI.withVault(
+                databaseURL: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory,
+                environment: environment, logger: VaultCommand.logger
+            ) { session in
+                let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
+                try await trail.append(UsersCommand.event(
+                    "vault.rotated", target: "v\(rotation.primaryVersion)",
+                    details: [
+                        "added_key": "\(rotation.addedKey)", "resealed": "\(progress.resealed)", "failures": "\(progress.failures.count)",
+                    ]
+                ))
+            }
             print(
                 (rotation.addedKey ? "added vault key version \(rotation.primaryVersion); " : "vault key version \(rotation.primaryVersion) is primary; ")
                     + "re-sealed \(progress.resealed) records, \(progress.current) already current, \(progress.changedMeanwhile) set again meanwhile"

@@ -188,6 +188,32 @@ public final class SQLSecurityStore: VaultRecordStore {
                 )
                 """,
             ]),
+            (5, [
+                """
+                CREATE TABLE audit_log (
+                    sequence BIGINT PRIMARY KEY,
+                    time BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    decision TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    request_id TEXT NOT NULL,
+                    client TEXT NOT NULL,
+                    details TEXT NOT NULL,
+                    mac \(bytes) NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_log_time ON audit_log (time)",
+                """
+                CREATE TABLE audit_checkpoints (
+                    sequence BIGINT PRIMARY KEY,
+                    head_mac \(bytes) NOT NULL,
+                    time BIGINT NOT NULL,
+                    mac \(bytes) NOT NULL
+                )
+                """,
+            ]),
         ]
     }
 
@@ -254,7 +280,7 @@ public final class SQLSecurityStore: VaultRecordStore {
     /// Runs `body` in a transaction; call it inside ``run(_:)``. On SQLite the write lock is taken
     /// at once, so a second process opening the same file waits (busy timeout) rather than failing
     /// halfway.
-    private func inTransaction<Result>(_ body: () async throws -> Result) async throws -> Result {
+    func inTransaction<Result>(_ body: () async throws -> Result) async throws -> Result {
         try await database.raw(dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
         do {
             let result = try await body()

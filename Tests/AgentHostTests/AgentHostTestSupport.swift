@@ -37,7 +37,7 @@ struct HostFixture {
     init(
         mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.defaults, trustedProxies: [String] = [],
         bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil,
-        revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, keyring: Keyring? = nil,
+        revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil, keyring: Keyring? = nil,
         clock: ManualTimeSource = ManualTimeSource(1_800_000_000)
     ) throws {
         self.clock = clock
@@ -49,7 +49,7 @@ struct HostFixture {
         )
         components = try AgentHost.Components(
             configuration: configuration, keyring: self.keyring, credentials: credentials, revocationStore: revocationStore,
-            accounts: accounts, clock: clock, ticks: clock
+            accounts: accounts, audit: audit, clock: clock, ticks: clock
         )
     }
 
@@ -70,7 +70,8 @@ extension HostFixture {
         return (try HostFixture(mode: mode, scopes: scopes, credentials: credentials, revocationStore: store), store)
     }
 
-    /// A fixture with a vault and accounts (users, keys, devices) in a fresh store on `backend`,
+    /// A fixture with a vault, accounts (users, keys, devices) and an audit log (a checkpoint every
+    /// 5 records) in a fresh store on `backend`,
     /// hashing passwords with Argon2id's cheapest parameters; `nil` when that backend is not
     /// available here.
     static func withAccounts(
@@ -81,9 +82,12 @@ extension HostFixture {
         let clock = ManualTimeSource(1_800_000_000)
         let credentials = try await CredentialService.open(keys: keys, store: store, clock: clock)
         let accounts = try await AccountService.open(store: store, credentials: credentials, hasher: cheapHasher(), clock: clock)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: logger, checkpointInterval: 5, clock: clock)
         let fixture = try HostFixture(
             scopes: scopes, trustedProxies: trustedProxies, credentials: credentials, revocationStore: store, accounts: accounts,
-            clock: clock
+            audit: AuditRecorder(trail: trail), clock: clock
         )
         return (fixture, store, accounts)
     }

@@ -240,8 +240,16 @@ struct ServerProcessTests {
         #expect(!databaseHolds("ghp_FirstStartPlaintext", at: database))
         let listed = try run(["vault", "list", "--data-dir", directory.path])
         #expect(listed.status == 0 && listed.stdout.contains("\nprojects/p1/git-token\tv1\t"))
-        // The access-key pepper is sealed in the vault with the credentials.
+        // The access-key pepper and the audit key are sealed in the vault with the credentials.
         #expect(listed.stdout.hasPrefix("agenthost/access-key-pepper\tv1\t"))
+        #expect(listed.stdout.contains("\nagenthost/audit-key\tv1\t"))
+        // The server's audit log (its start, the mints and the refusals, written at shutdown at the
+        // latest) verifies, and holds no secret.
+        let audited = try run(["audit", "verify", "--data-dir", directory.path])
+        #expect(audited.status == 0 && audited.stdout.hasPrefix("ok: "), "\(audited.stdout)\(audited.stderr)")
+        // server.started, user.added, auth.failed, secret.set, user.login, credentials.onboarded at least.
+        #expect((Int(audited.stdout.dropFirst(4).prefix { $0.isNumber }) ?? 0) >= 6, "\(audited.stdout)")
+        #expect(!databaseHolds(token, at: database) && !databaseHolds("a long passphrase", at: database))
         #expect(!databaseHolds("sk-ant-Onboarded", at: database))
     }
 
@@ -309,8 +317,11 @@ struct ServerProcessTests {
         let again = try run(["vault", "rotate", "--data-dir", directory.path])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("vault key version 2 is primary") && again.stdout.contains("0 set again meanwhile"))
+        // The finished rotation was recorded in the audit log, whose key (made then) is one more record.
         let verified = try run(["vault", "verify", "--data-dir", directory.path])
-        #expect(verified.status == 0 && verified.stdout.contains("checked \(total) records (v2: \(total)); 0 do not open"))
+        #expect(verified.status == 0 && verified.stdout.contains("checked \(total + 1) records (v2: \(total + 1)); 0 do not open"))
+        let audited = try run(["audit", "verify", "--data-dir", directory.path])
+        #expect(audited.status == 0 && audited.stdout.hasPrefix("ok: 1 records verify; head 1 "), "\(audited.stdout)")
         #expect(!databaseHolds("ghp_seed", at: directory.path + "/agenthost.sqlite"))
     }
 }

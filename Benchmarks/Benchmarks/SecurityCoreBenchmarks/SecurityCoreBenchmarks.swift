@@ -94,4 +94,5 @@ let benchmarks: @Sendable () -> Void = {
     pipelineBenchmarks()
     vaultBenchmarks()
     storeBenchmarks()
+    accountBenchmarks()
 }

@@ -74,3 +74,67 @@ func storeBenchmarks() {
         rotation = (store, 0)
     }
 }
+
+/// AgentHost's pipeline (default policy, a high general limit) with accounts over a SQLite store:
+/// the components and one credential of each kind.
+private struct AccountBench {
+    let components: AgentHost.Components
+    let agentToken: String
+    let sessionToken: String
+    let apiKey: String
+    let wrongKey: String
+
+    static func make() async throws -> AccountBench {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agenthost-bench-\(UUID().uuidString).sqlite").path
+        let store = try await SQLSecurityStore.openSQLite(path: path)
+        let credentials = try await CredentialService.open(keys: try VaultKeyring(keys: [key(1, version: 1)], primaryVersion: 1), store: store)
+        let accounts = try await AccountService.open(store: store, credentials: credentials, hasher: try PasswordHasher())
+        _ = try await accounts.addUser(username: "alice", role: "member", password: "a long bench password")
+        let issued = try await accounts.createKey(kind: .apiKey, name: "bench", role: try Role("member"), createdBy: "bench")
+        let keyring = try Keyring(keys: [TokenKey(id: KeyID("k-bench"), secret: SecureBytes(copying: [UInt8](repeating: 9, count: 32)), status: .primary)])
+        let general = try RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/*")!])
+        let configuration = AgentHostConfiguration(tokenPolicy: try TokenPolicy(), rateLimitScopes: [general])
+        let components = try AgentHost.Components(
+            configuration: configuration, keyring: keyring, credentials: credentials, revocationStore: store, accounts: accounts
+        )
+        var wrong = Array(issued.credential.utf8)
+        wrong[wrong.count - 1] = wrong.last == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        return AccountBench(
+            components: components,
+            agentToken: try components.minter.mint(agent: AgentID("builder-7"), role: Role("developer"), team: Team("core")).token,
+            sessionToken: try components.sessionMinter.mint(agent: AgentID("alice"), role: Role("member")).token,
+            apiKey: issued.credential, wrongKey: String(decoding: wrong, as: UTF8.self)
+        )
+    }
+
+    func facts(_ credential: String) -> RequestFacts {
+        RequestFacts(
+            method: "GET", path: "/api/whoami", headers: [
+                HeaderField(name: "Host", value: "127.0.0.1:8080"), HeaderField(name: "User-Agent", value: "bench"),
+                HeaderField(name: "Accept", value: "application/json"), HeaderField(name: "Authorization", value: "Bearer " + credential),
+            ], peerAddress: "192.0.2.10", bodyLength: 0
+        )
+    }
+}
+
+/// The whole request check in AgentHost for each kind of credential: agent token, user session,
+/// API key, and a wrong API key (which must cost no more than a right one).
+func accountBenchmarks() {
+    nonisolated(unsafe) var bench: AccountBench?
+    for (name, pick, allowed) in [
+        ("agent token", \AccountBench.agentToken, true), ("user session", \AccountBench.sessionToken, true),
+        ("API key", \AccountBench.apiKey, true), ("wrong API key", \AccountBench.wrongKey, false),
+    ] as [(String, KeyPath<AccountBench, String>, Bool)] {
+        Benchmark("AgentHost pipeline evaluate, \(name) (default policy)") { benchmark in
+            let facts = bench!.facts(bench![keyPath: pick])
+            let pipeline = bench!.components.pipeline
+            for _ in benchmark.scaledIterations {
+                blackHole(pipeline.evaluate(facts))
+            }
+        } setup: {
+            if bench == nil { bench = try await AccountBench.make() }
+            let outcome = bench!.components.pipeline.evaluate(bench!.facts(bench![keyPath: pick]))
+            if case .allow = outcome { precondition(allowed, "\(name) must be refused") } else { precondition(!allowed, "\(name) must be allowed") }
+        }
+    }
+}

@@ -206,33 +206,9 @@ public final class AccountService: Sendable {
 
     // MARK: Pepper
 
-    static let pepperOwner = "agenthost"
-    static let pepperName = "access-key-pepper"
-
-    /// The pepper: 32 random bytes sealed in the vault as `agenthost/access-key-pepper`, made on
-    /// first use. Its owner has no `/`, so no secret path (and so no grant or `vault put`) can
-    /// name it.
+    /// The pepper: 32 random bytes sealed in the vault as `agenthost/access-key-pepper`.
     static func loadPepper(_ credentials: CredentialService) async throws -> HMACSHA256Key {
-        if let key = try await openPepper(credentials) { return key }
-        let id = CredentialService.newRecordID()
-        let identity = RecordIdentity(owner: pepperOwner, recordID: id, name: pepperName)
-        let sealed = try credentials.vault.seal(SecureBytes.random(count: 32), for: identity)
-        try await credentials.store.recordEncryptions(version: sealed.keyVersion, count: 1)
-        // Servers starting together: one insert wins and everyone reads the winner's pepper.
-        _ = try await credentials.store.insert(
-            VaultRecordRow(id: id, owner: pepperOwner, name: pepperName, sealed: sealed, updatedAt: credentials.clock.now())
-        )
-        guard let key = try await openPepper(credentials) else {
-            throw AccountError(.storeInconsistent, "the access-key pepper was written but cannot be read back")
-        }
-        return key
-    }
-
-    private static func openPepper(_ credentials: CredentialService) async throws -> HMACSHA256Key? {
-        guard let row = try await credentials.store.record(owner: pepperOwner, name: pepperName) else { return nil }
-        return try credentials.vault.withSecret(in: row.sealed, for: row.identity) { bytes in
-            HMACSHA256Key(copying: bytes)
-        }
+        try await credentials.systemKey(named: "access-key-pepper")
     }
 }
 
@@ -242,7 +218,6 @@ public struct AccountError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidUsername = "invalid_username"
         case invalidRole = "invalid_role"
         case weakPassword = "weak_password"
-        case storeInconsistent = "store_inconsistent"
     }
 
     public let code: Code

@@ -64,6 +64,31 @@ public final class CredentialService: Sendable {
         return try vault.withSecret(in: row.sealed, for: row.identity, body)
     }
 
+    /// The owner of the server's own sealed keys. It has no `/`, so no secret path (and so no
+    /// grant, `vault put` or onboarding) can name these records.
+    static let systemOwner = "agenthost"
+
+    /// A key of the server's own (the access-key pepper, the audit key): 32 random bytes sealed in
+    /// the vault as `agenthost/<name>`, made on first use. Servers starting together on one
+    /// database agree on one key: the first insert wins and everyone reads it back.
+    public func systemKey(named name: String) async throws -> HMACSHA256Key {
+        if let key = try await openSystemKey(named: name) { return key }
+        let id = Self.newRecordID()
+        let identity = RecordIdentity(owner: Self.systemOwner, recordID: id, name: name)
+        let sealed = try vault.seal(SecureBytes.random(count: 32), for: identity)
+        try await store.recordEncryptions(version: sealed.keyVersion, count: 1)
+        _ = try await store.insert(VaultRecordRow(id: id, owner: Self.systemOwner, name: name, sealed: sealed, updatedAt: clock.now()))
+        guard let key = try await openSystemKey(named: name) else {
+            throw AgentHostError("the server key \(Self.systemOwner)/\(name) was written but cannot be read back")
+        }
+        return key
+    }
+
+    private func openSystemKey(named name: String) async throws -> HMACSHA256Key? {
+        guard let row = try await store.record(owner: Self.systemOwner, name: name) else { return nil }
+        return try vault.withSecret(in: row.sealed, for: row.identity) { HMACSHA256Key(copying: $0) }
+    }
+
     /// Whether `bytes` are valid UTF-8, decoded in place (no copy of the secret is made).
     static func isUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var iterator = bytes.makeIterator()

@@ -81,6 +81,9 @@ struct AccountRoutes: Sendable {
         }
         guard let user, let agent = try? AgentID(user.username), let role = try? Role(user.role) else {
             limiter?.recordFailedLogin(method: "POST", path: path, client: client, account: account)
+            components.audit?.recordRefusal(
+                action: "login.failed", code: "invalid_login", client: client ?? "-", actor: "anonymous", target: String(account.prefix(140))
+            )
             context.logger.notice("login failed", metadata: ["user": .string(String(username.prefix(128))), "peer": .string(client ?? "-")])
             return SecurityMiddleware.response(for: Refusal(
                 status: 401, code: "invalid_login", detail: "The user name or the password is wrong."
@@ -95,6 +98,9 @@ struct AccountRoutes: Sendable {
             ))
         }
         context.logger.notice("user logged in", metadata: ["user": .string(user.username), "token_id": .string(minted.claims.tokenID.hex)])
+        components.audit(
+            "user.login", actor: account, target: account, client: client ?? "-", details: ["token_id": minted.claims.tokenID.hex]
+        )
         return JSONBody.response(.object([
             "token": .string(minted.token), "token_id": .string(minted.claims.tokenID.hex), "user": .string(user.username),
             "role": .string(user.role), "expires_at": .string(Self.timestamp(minted.claims.expiresAt)),
@@ -129,6 +135,10 @@ struct AccountRoutes: Sendable {
         } catch let error as StoreError {
             return Self.storeFailed(error, context)
         }
+        components.audit(
+            kind == .device ? "device.registered" : "key.created", actor: caller.subject, target: issued.record.id,
+            details: ["role": role.rawValue, "trust": issued.record.trust?.name ?? ""]
+        )
         context.logger.notice(
             kind == .device ? "device registered" : "API key created",
             metadata: ["id": .string(issued.record.id), "role": .string(role.rawValue), "by": .string(caller.subject)]
@@ -163,6 +173,7 @@ struct AccountRoutes: Sendable {
         } catch let error as StoreError {
             return Self.storeFailed(error, context)
         }
+        components.audit(kind == .device ? "device.deleted" : "key.deleted", actor: context.principal?.subject ?? "anonymous", target: id)
         context.logger.notice(kind == .device ? "device deleted" : "API key deleted", metadata: [
             "id": .string(String(id.prefix(64))), "by": .string(context.principal?.subject ?? "-"),
         ])
@@ -225,6 +236,10 @@ struct AccountRoutes: Sendable {
                         method: "POST", path: Self.onboardingPath[...], client: clientAddress(request, context)?.description,
                         authenticationFailed: true
                     )
+                    components.audit?.recordRefusal(
+                        action: "onboarding.refused", code: "invalid_setup_token", client: clientAddress(request, context)?.description ?? "-",
+                        actor: "anonymous", target: "POST " + Self.onboardingPath
+                    )
                     context.logger.notice("onboarding refused: bad setup token", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
                     return Self.refuse(
                         403, "invalid_setup_token",
@@ -239,6 +254,10 @@ struct AccountRoutes: Sendable {
             context.logger.error("onboarding failed", metadata: ["error": .string(String(describing: type(of: error)))])
             return Self.refuse(503, "store_unavailable", "The credentials could not be stored; nothing was lost, try again.")
         }
+        components.audit(
+            "credentials.onboarded", actor: local ? "loopback" : "setup-token", target: entries.map { $0.0.description }.joined(separator: ","),
+            client: clientAddress(request, context)?.description ?? "-"
+        )
         context.logger.notice("onboarding stored credentials", metadata: [
             "paths": .array(entries.map { .string($0.0.description) }), "by": .string(local ? "loopback" : "setup-token"),
         ])

@@ -9,13 +9,15 @@ import SecurityStore
 /// The credential routes: project git tokens, users' provider keys, grants, and the release of an
 /// agent's environment at the moment of use. No response carries a secret except the release.
 struct CredentialRoutes: Sendable {
+    let components: AgentHost.Components
     let credentials: CredentialService?
     let tokenSchema: Schema
     let keySchema: Schema
     let grantSchema: Schema
 
-    init(credentials: CredentialService?) {
-        self.credentials = credentials
+    init(components: AgentHost.Components) {
+        self.components = components
+        self.credentials = components.credentials
         let secret = Schema.string(length: 1...Vault.maximumSecretByteCount, maximumBytes: Vault.maximumSecretByteCount)
         tokenSchema = .object(["token": .required(secret)])
         keySchema = .object(["key": .required(secret)])
@@ -93,6 +95,7 @@ struct CredentialRoutes: Sendable {
                     return Self.refuse(404, "not_found", "Agent \(agent) has no grant named \(env.prefix(128)).")
                 }
                 context.logger.notice("revoked secret grant", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "by": Self.caller(context)])
+                components.audit("grant.removed", actor: Self.subject(context), target: agent.rawValue, details: ["env": env])
                 return Response(status: .noContent)
             }
         }
@@ -115,6 +118,7 @@ struct CredentialRoutes: Sendable {
         defer { SecureBytes.wipe(&bytes) }
         try await credentials.set(path, secret: SecureBytes(copying: bytes))
         context.logger.notice("set secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
+        components.audit("secret.set", actor: Self.subject(context), target: path.description)
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
 
@@ -123,6 +127,7 @@ struct CredentialRoutes: Sendable {
             return Self.refuse(404, "not_set", "No secret is set at \(path).")
         }
         context.logger.notice("deleted secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
+        components.audit("secret.deleted", actor: Self.subject(context), target: path.description)
         return Response(status: .noContent)
     }
 
@@ -141,6 +146,7 @@ struct CredentialRoutes: Sendable {
         }
         let env = value["env"]?.stringValue ?? ""
         try await credentials.grant(agent: agent, secret: path, env: env)
+        components.audit("grant.added", actor: Self.subject(context), target: agent.rawValue, details: ["env": env, "secret": path.description])
         context.logger.notice(
             "granted secret", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description), "by": Self.caller(context)]
         )
@@ -160,6 +166,13 @@ struct CredentialRoutes: Sendable {
         var body: [UInt8] = []
         defer { SecureBytes.wipe(&body) }
         let summary = try await credentials.release(agent: agent, into: &body)
+        components.audit(
+            "secret.released", actor: caller.subject, target: agent.rawValue,
+            details: [
+                "env": summary.released.joined(separator: ","), "missing": summary.missing.joined(separator: ","),
+                "unreadable": summary.unreadable.joined(separator: ","),
+            ]
+        )
         context.logger.notice(
             "released secrets",
             metadata: [
@@ -231,7 +244,11 @@ struct CredentialRoutes: Sendable {
     }
 
     private static func caller(_ context: AgentRequestContext) -> Logger.MetadataValue {
-        .string(context.principal?.agent.rawValue ?? "-")
+        .string(context.principal?.subject ?? "-")
+    }
+
+    private static func subject(_ context: AgentRequestContext) -> String {
+        context.principal?.subject ?? "anonymous"
     }
 
     private static func timestamp(_ seconds: Int64?) -> JSONValue {

@@ -54,6 +54,9 @@ struct RevokeTokens: Sendable {
                 status: 503, code: "store_unavailable", detail: "The revocation could not be stored, so it has not taken effect. Try again."
             ))
         }
+        components.audit(
+            "token.revoked", actor: caller.subject, target: tokenID.map { "token:" + $0.hex } ?? "agent:" + (agent?.rawValue ?? "")
+        )
         context.logger.notice(
             "revoked tokens",
             metadata: [

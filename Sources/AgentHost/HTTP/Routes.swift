@@ -59,7 +59,7 @@ struct Health: ResponseEncodable {
 extension AgentHost {
     /// Adds AgentHost's routes to `router`, behind ``SecurityMiddleware``.
     static func addRoutes(to router: Router<AgentRequestContext>, components: Components) {
-        router.add(middleware: SecurityMiddleware(pipeline: components.pipeline))
+        router.add(middleware: SecurityMiddleware(pipeline: components.pipeline, audit: components.audit))
         router.get("/health") { _, _ in Health(status: "ok") }
         router.get("/api/whoami") { _, context -> WhoAmI in
             // The middleware only lets a request through to a protected route with a principal.
@@ -68,8 +68,9 @@ extension AgentHost {
         }
         let agents = CreateAgent(components: components)
         router.post("/api/agents") { request, context in try await agents.handle(request, context: context) }
-        CredentialRoutes(credentials: components.credentials).add(to: router)
+        CredentialRoutes(components: components).add(to: router)
         AccountRoutes(components: components).add(to: router)
+        AuditRoutes(components: components).add(to: router)
         let revoke = RevokeTokens(components: components)
         router.post("/api/tokens/revoke") { request, context in try await revoke.handle(request, context: context) }
     }
@@ -82,11 +83,13 @@ extension AgentHost {
 /// caller with a token mints: an identity believed from headers would otherwise become a real
 /// token that still works after the server leaves header-trust mode.
 struct CreateAgent: Sendable {
+    let components: AgentHost.Components
     let minter: TokenMinter
     let policy: Policy
     let schema: Schema
 
     init(components: AgentHost.Components) {
+        self.components = components
         minter = components.minter
         policy = components.policy
         schema = .object([
@@ -145,6 +148,10 @@ struct CreateAgent: Sendable {
                 "token_id": .string(minted.claims.tokenID.hex), "agent": .string(minted.claims.agent.rawValue),
                 "role": .string(minted.claims.role.rawValue), "by": .string(caller.subject),
             ]
+        )
+        components.audit(
+            "token.minted", actor: caller.subject, target: minted.claims.agent.rawValue,
+            details: ["token_id": minted.claims.tokenID.hex, "role": minted.claims.role.rawValue]
         )
         let expires = Date(timeIntervalSince1970: TimeInterval(minted.claims.expiresAt)).ISO8601Format()
         let reply = JSONValue.object([

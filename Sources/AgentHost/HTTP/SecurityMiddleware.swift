@@ -13,9 +13,12 @@ public struct SecurityMiddleware: RouterMiddleware {
     public typealias Context = AgentRequestContext
 
     let pipeline: SecurityPipeline
+    let audit: AuditRecorder?
 
-    public init(pipeline: SecurityPipeline) {
+    /// `audit` receives every 401, 403 and 429 (aggregated per client and code).
+    public init(pipeline: SecurityPipeline, audit: AuditRecorder? = nil) {
         self.pipeline = pipeline
+        self.audit = audit
     }
 
     public func handle(
@@ -72,6 +75,22 @@ public struct SecurityMiddleware: RouterMiddleware {
     }
 
     private func log(_ refusal: Refusal, _ facts: RequestFacts, _ context: Context) {
+        if let audit {
+            let action: String? = switch refusal.status {
+            case 401: "auth.failed"
+            case 403: "policy.denied"
+            case 429: "rate.limited"
+            default: nil
+            }
+            if let action {
+                let client = pipeline.configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)
+                audit.recordRefusal(
+                    action: action, code: refusal.problem.code, client: client?.description ?? "-",
+                    actor: refusal.principal?.subject ?? "anonymous",
+                    target: facts.method + " " + String(facts.path.prefix { $0 != "?" }.prefix(256))
+                )
+            }
+        }
         context.logger.notice(
             "request refused",
             metadata: [

@@ -6,6 +6,9 @@ public struct Refusal: Hashable, Sendable, Error {
     public var problem: Problem
     /// Headers to add to the response, such as `WWW-Authenticate`.
     public var headers: [HeaderField]
+    /// Who was refused, when authentication succeeded (a policy denial, a principal's rate
+    /// limit): for the audit log. `nil` for refusals before or at authentication.
+    public var principal: Principal?
 
     public init(status: Int, problem: Problem, headers: [HeaderField] = []) {
         self.status = status

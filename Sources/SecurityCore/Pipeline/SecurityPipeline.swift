@@ -145,7 +145,8 @@ public struct SecurityPipeline: Sendable {
                 ))
             if !decision.isPermitted {
                 limiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: false)
-                let refusal = principal == nil ? unauthorized(.missingCredential) : Self.forbidden(decision)
+                var refusal = principal == nil ? unauthorized(.missingCredential) : Self.forbidden(decision)
+                refusal.principal = principal
                 return .deny(refusal.adding(extraHeaders))
             }
         }
@@ -153,7 +154,10 @@ public struct SecurityPipeline: Sendable {
         var headers = extraHeaders
         if let limiter {
             let decision = limiter.admit(method: method, path: path, also: also, client: clientKey, principal: principal?.subject)
-            if let refusal = decision.refusal { return .deny(refusal.adding(extraHeaders)) }
+            if var refusal = decision.refusal {
+                refusal.principal = principal
+                return .deny(refusal.adding(extraHeaders))
+            }
             headers = decision.headers + headers
         }
         return .allow(principal: principal, headers: headers)

@@ -1,0 +1,95 @@
+public import SecurityCore
+import Synchronization
+
+/// Hands events to the ``AuditTrail`` without making a request wait for the database.
+///
+/// - ``record(_:)`` queues an event; ``flush()`` (every second while the server runs, and at
+///   shutdown) appends the queue in one transaction.
+/// - Refusals (failed authentications, policy denials, rate-limit refusals, failed logins) are
+///   aggregated: one record per (action, code, client, actor, target) and flush, with
+///   `details.count`, so a flood of refusals costs a few records a second, not one per request.
+/// - The queue and the aggregation table are bounded; what does not fit is counted and recorded
+///   as `audit.dropped`, so a gap in what was kept is itself in the log.
+public final class AuditRecorder: Sendable {
+    struct RefusalKey: Hashable {
+        let action: String
+        let code: String
+        let client: String
+        let actor: String
+        let target: String
+    }
+
+    struct Pending {
+        var events: [AuditEvent] = []
+        var refusals: [RefusalKey: (first: Int64, last: Int64, count: Int)] = [:]
+        var dropped = 0
+    }
+
+    public let trail: AuditTrail
+    private let pending = Mutex(Pending())
+    /// The most events and distinct refusals held between flushes.
+    public let capacity: Int
+
+    public init(trail: AuditTrail, capacity: Int = 10_000) {
+        self.trail = trail
+        self.capacity = max(1, capacity)
+    }
+
+    /// Queues `event` for the next flush.
+    public func record(_ event: AuditEvent) {
+        let capacity = self.capacity
+        pending.withLock { pending in
+            if pending.events.count < capacity { pending.events.append(event) } else { pending.dropped += 1 }
+        }
+    }
+
+    /// Counts one refusal toward its aggregate record.
+    public func recordRefusal(action: String, code: String, client: String, actor: String, target: String) {
+        let key = RefusalKey(action: action, code: code, client: client, actor: actor, target: String(target.prefix(256)))
+        let now = trail.nowMilliseconds, capacity = self.capacity
+        pending.withLock { pending in
+            if let entry = pending.refusals[key] {
+                pending.refusals[key] = (entry.first, now, entry.count + 1)
+            } else if pending.refusals.count < capacity {
+                pending.refusals[key] = (now, now, 1)
+            } else {
+                pending.dropped += 1
+            }
+        }
+    }
+
+    /// Appends everything queued; on a store failure the events go back to the queue (within its
+    /// bound) and the error is thrown.
+    public func flush() async throws {
+        let taken = pending.withLock { pending -> Pending in
+            let taken = pending
+            pending = Pending()
+            return taken
+        }
+        var events = taken.events
+        for (key, entry) in taken.refusals.sorted(by: { $0.value.first < $1.value.first }) {
+            events.append(AuditEvent(
+                time: entry.first, actor: key.actor, action: key.action, target: key.target, decision: "deny", rule: key.code,
+                client: key.client, details: ["count": String(entry.count), "last": String(entry.last)]
+            ))
+        }
+        if taken.dropped > 0 {
+            events.append(AuditEvent(
+                time: trail.nowMilliseconds, actor: "agenthost", action: "audit.dropped", decision: "ok",
+                details: ["count": String(taken.dropped)]
+            ))
+        }
+        guard !events.isEmpty else { return }
+        do {
+            try await trail.append(events)
+        } catch {
+            let capacity = self.capacity
+            pending.withLock { pending in
+                let room = max(0, capacity - pending.events.count)
+                pending.events.insert(contentsOf: events.prefix(room), at: 0)
+                pending.dropped += max(0, events.count - room)
+            }
+            throw error
+        }
+    }
+}

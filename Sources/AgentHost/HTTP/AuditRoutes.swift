@@ -1,0 +1,53 @@
+import Foundation
+import Hummingbird
+import SecurityCore
+import SecurityStore
+
+/// `GET /api/audit?after=SEQ&limit=N&actor=A&action=X`: audit records in order, at most 500 a page,
+/// with `next` to ask for the following page. The policy decides who reads it (admin and owner in
+/// the default policy).
+struct AuditRoutes: Sendable {
+    let components: AgentHost.Components
+
+    func add(to router: Router<AgentRequestContext>) {
+        router.get("/api/audit") { request, context in try await list(request, context: context) }
+    }
+
+    private func list(_ request: Request, context: AgentRequestContext) async throws -> Response {
+        guard let audit = components.audit else {
+            return AccountRoutes.refuse(503, "audit_unavailable", "This server was started without a store, so it keeps no audit log.")
+        }
+        let query = request.uri.queryParameters
+        let after = query["after"].map { UInt64(String($0)) } ?? 0
+        let limit = query["limit"].map { Int(String($0)) } ?? 100
+        guard let after, let limit, (1...500).contains(limit) else {
+            return AccountRoutes.refuse(400, "invalid_request", "after must be a record number and limit 1-500.")
+        }
+        let actor = query["actor"].map(String.init), action = query["action"].map(String.init)
+        for value in [actor, action] where (value?.utf8.count ?? 0) > 256 {
+            return AccountRoutes.refuse(400, "invalid_request", "actor and action are at most 256 bytes.")
+        }
+        do {
+            // Events still queued are written first, so a reader sees what has happened.
+            try await audit.flush()
+            let records = try await audit.trail.store.auditRecords(after: after, limit: limit, actor: actor, action: action)
+            return JSONBody.response(.object([
+                "records": .array(records.map(Self.json)),
+                "next": records.count == limit ? .integer(Int64(clamping: records[records.count - 1].sequence)) : .null,
+            ]))
+        } catch let error as StoreError {
+            return AccountRoutes.storeFailed(error, context)
+        }
+    }
+
+    static func json(_ record: AuditRecord) -> JSONValue {
+        let event = record.event
+        return .object([
+            "sequence": .integer(Int64(clamping: record.sequence)),
+            "time": .string(Date(timeIntervalSince1970: TimeInterval(event.time) / 1000).ISO8601Format(.iso8601.time(includingFractionalSeconds: true).year().month().day())),
+            "actor": .string(event.actor), "action": .string(event.action), "target": .string(event.target),
+            "decision": .string(event.decision), "rule": .string(event.rule), "request_id": .string(event.requestID),
+            "client": .string(event.client), "details": .object(event.details.mapValues { .string($0) }),
+        ])
+    }
+}
