@@ -48,6 +48,19 @@ struct DatabaseOption: ParsableArguments {
         )
     }
 
+    /// Loads the vault keys, opens the store for the data directory `data` names, runs `body` with
+    /// both, and closes the store.
+    func withVault<Result>(
+        data: DataDirectoryOption, _ body: (AgentHostCLI.VaultSession) async throws -> Result
+    ) async throws -> Result {
+        let environment = ProcessInfo.processInfo.environment
+        let directory = data.resolved(environment)
+        return try await AgentHostCLI.withVault(
+            databaseURL: url(dataDirectory: directory, environment: environment), dataDirectory: directory,
+            environment: environment, logger: VaultCommand.logger, body
+        )
+    }
+
     /// Says so when a password was given on the command line, where `ps` shows it.
     func warnAboutArgv(_ logger: Logger) {
         if let database, URLComponents(string: database)?.password != nil {

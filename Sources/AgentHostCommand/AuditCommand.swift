@@ -20,12 +20,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let directory = data.resolved(environment)
-            let (problem, head, verified) = try await AgentHostCLI.withVault(
-                databaseURL: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory,
-                environment: environment, logger: VaultCommand.logger
-            ) { session in
+            let (problem, head, verified) = try await database.withVault(data: data) { session in
                 let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
                 return try await trail.verify()
             }

@@ -124,12 +124,7 @@ struct UsersCommand: AsyncParsableCommand {
     static func withAccounts<Result>(
         data: DataDirectoryOption, database: DatabaseOption, _ body: (AccountService, AuditTrail) async throws -> Result
     ) async throws -> Result {
-        let environment = ProcessInfo.processInfo.environment
-        let directory = data.resolved(environment)
-        return try await AgentHostCLI.withVault(
-            databaseURL: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory,
-            environment: environment, logger: VaultCommand.logger
-        ) { session in
+        return try await database.withVault(data: data) { session in
             let accounts = try await AccountService.open(store: session.store, credentials: session.credentials, hasher: try PasswordHasher())
             let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
             do {

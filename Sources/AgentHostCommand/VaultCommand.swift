@@ -37,8 +37,6 @@ struct VaultCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let directory = data.resolved(environment)
             if isatty(STDIN_FILENO) == 1 {
                 FileHandle.standardError.write(Data("reading the secret from standard input; end it with Ctrl-D\n".utf8))
             }
@@ -47,10 +45,7 @@ struct VaultCommand: AsyncParsableCommand {
             if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
             if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
             let secretPath = try SecretPath(path)
-            let version = try await AgentHostCLI.withVault(
-                databaseURL: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory,
-                environment: environment, logger: VaultCommand.logger
-            ) { session in
+            let version = try await database.withVault(data: data) { session in
                 do {
                     try await session.credentials.set(secretPath, secret: SecureBytes(copying: bytes))
                 } catch let error as CredentialError {
@@ -105,10 +100,7 @@ struct VaultCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("resealed \(progress.resealed)\n".utf8))
             }
             let progress = rotation.progress
-            try await AgentHostCLI.withVault(
-                databaseURL: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory,
-                environment: environment, logger: VaultCommand.logger
-            ) { session in
+            try await database.withVault(data: data) { session in
                 let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
                 try await trail.append(UsersCommand.event(
                     "vault.rotated", target: "v\(rotation.primaryVersion)",
@@ -133,12 +125,7 @@ struct VaultCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let directory = data.resolved(environment)
-            let result = try await AgentHostCLI.withVault(
-                databaseURL: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory,
-                environment: environment, logger: VaultCommand.logger
-            ) { session in try await session.credentials.verifyAll() }
+            let result = try await database.withVault(data: data) { session in try await session.credentials.verifyAll() }
             let versions = result.byKeyVersion.keys.sorted().map { "v\($0): \(result.byKeyVersion[$0]!)" }.joined(separator: ", ")
             print("checked \(result.checked) records (\(versions.isEmpty ? "none" : versions)); \(result.failures.count) do not open")
             try report(result.failures)
