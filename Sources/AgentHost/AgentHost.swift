@@ -78,12 +78,15 @@ public enum AgentHost {
             self.clock = clock
         }
 
-        /// Queues an event done by `actor` (a subject, or `cli`) for the audit log, stamped now.
+        /// Queues an event done by `actor` (a subject) for request `requestID` for the audit log,
+        /// stamped now.
         func audit(
-            _ action: String, actor: String, target: String = "", client: String = "", details: [String: String] = [:]
+            _ requestID: String, _ action: String, actor: String, target: String = "", client: String = "",
+            details: [String: String] = [:]
         ) {
             audit?.record(AuditEvent(
-                time: clock.now() * 1000, actor: actor, action: action, target: target, client: client, details: details
+                time: clock.now() * 1000, actor: actor, action: action, target: target, requestID: requestID, client: client,
+                details: details
             ))
         }
 

@@ -50,7 +50,7 @@ struct AuditTests {
             let denial = try #require(records.first { $0.event.action == "policy.denied" })
             #expect(denial.event.actor == "dev" && denial.event.rule == "forbidden")
             let minted = try #require(records.first { $0.event.action == "token.minted" })
-            #expect(minted.event.actor == "orchestrator" && minted.event.target == "worker-1")
+            #expect(minted.event.actor == "orchestrator" && minted.event.target == "worker-1" && !minted.event.requestID.isEmpty)
             #expect(!records.contains { "\($0.event)".contains(admin) })
 
             // Read through the API: admins only, with filters.

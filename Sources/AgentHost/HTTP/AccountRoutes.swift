@@ -99,7 +99,7 @@ struct AccountRoutes: Sendable {
         }
         context.logger.notice("user logged in", metadata: ["user": .string(user.username), "token_id": .string(minted.claims.tokenID.hex)])
         components.audit(
-            "user.login", actor: account, target: account, client: client ?? "-", details: ["token_id": minted.claims.tokenID.hex]
+            context.id, "user.login", actor: account, target: account, client: client ?? "-", details: ["token_id": minted.claims.tokenID.hex]
         )
         return JSONBody.response(.object([
             "token": .string(minted.token), "token_id": .string(minted.claims.tokenID.hex), "user": .string(user.username),
@@ -136,7 +136,7 @@ struct AccountRoutes: Sendable {
             return Self.storeFailed(error, context)
         }
         components.audit(
-            kind == .device ? "device.registered" : "key.created", actor: caller.subject, target: issued.record.id,
+            context.id, kind == .device ? "device.registered" : "key.created", actor: caller.subject, target: issued.record.id,
             details: ["role": role.rawValue, "trust": issued.record.trust?.name ?? ""]
         )
         context.logger.notice(
@@ -173,7 +173,7 @@ struct AccountRoutes: Sendable {
         } catch let error as StoreError {
             return Self.storeFailed(error, context)
         }
-        components.audit(kind == .device ? "device.deleted" : "key.deleted", actor: context.principal?.subject ?? "anonymous", target: id)
+        components.audit(context.id, kind == .device ? "device.deleted" : "key.deleted", actor: context.principal?.subject ?? "anonymous", target: id)
         context.logger.notice(kind == .device ? "device deleted" : "API key deleted", metadata: [
             "id": .string(String(id.prefix(64))), "by": .string(context.principal?.subject ?? "-"),
         ])
@@ -255,7 +255,7 @@ struct AccountRoutes: Sendable {
             return Self.refuse(503, "store_unavailable", "The credentials could not be stored; nothing was lost, try again.")
         }
         components.audit(
-            "credentials.onboarded", actor: local ? "loopback" : "setup-token", target: entries.map { $0.0.description }.joined(separator: ","),
+            context.id, "credentials.onboarded", actor: local ? "loopback" : "setup-token", target: entries.map { $0.0.description }.joined(separator: ","),
             client: clientAddress(request, context)?.description ?? "-"
         )
         context.logger.notice("onboarding stored credentials", metadata: [

@@ -95,7 +95,7 @@ struct CredentialRoutes: Sendable {
                     return Self.refuse(404, "not_found", "Agent \(agent) has no grant named \(env.prefix(128)).")
                 }
                 context.logger.notice("revoked secret grant", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "by": Self.caller(context)])
-                components.audit("grant.removed", actor: Self.subject(context), target: agent.rawValue, details: ["env": env])
+                components.audit(context.id, "grant.removed", actor: Self.subject(context), target: agent.rawValue, details: ["env": env])
                 return Response(status: .noContent)
             }
         }
@@ -118,7 +118,7 @@ struct CredentialRoutes: Sendable {
         defer { SecureBytes.wipe(&bytes) }
         try await credentials.set(path, secret: SecureBytes(copying: bytes))
         context.logger.notice("set secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
-        components.audit("secret.set", actor: Self.subject(context), target: path.description)
+        components.audit(context.id, "secret.set", actor: Self.subject(context), target: path.description)
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
 
@@ -127,7 +127,7 @@ struct CredentialRoutes: Sendable {
             return Self.refuse(404, "not_set", "No secret is set at \(path).")
         }
         context.logger.notice("deleted secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
-        components.audit("secret.deleted", actor: Self.subject(context), target: path.description)
+        components.audit(context.id, "secret.deleted", actor: Self.subject(context), target: path.description)
         return Response(status: .noContent)
     }
 
@@ -146,7 +146,7 @@ struct CredentialRoutes: Sendable {
         }
         let env = value["env"]?.stringValue ?? ""
         try await credentials.grant(agent: agent, secret: path, env: env)
-        components.audit("grant.added", actor: Self.subject(context), target: agent.rawValue, details: ["env": env, "secret": path.description])
+        components.audit(context.id, "grant.added", actor: Self.subject(context), target: agent.rawValue, details: ["env": env, "secret": path.description])
         context.logger.notice(
             "granted secret", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description), "by": Self.caller(context)]
         )
@@ -167,7 +167,7 @@ struct CredentialRoutes: Sendable {
         defer { SecureBytes.wipe(&body) }
         let summary = try await credentials.release(agent: agent, into: &body)
         components.audit(
-            "secret.released", actor: caller.subject, target: agent.rawValue,
+            context.id, "secret.released", actor: caller.subject, target: agent.rawValue,
             details: [
                 "env": summary.released.joined(separator: ","), "missing": summary.missing.joined(separator: ","),
                 "unreadable": summary.unreadable.joined(separator: ","),

@@ -55,7 +55,7 @@ struct RevokeTokens: Sendable {
             ))
         }
         components.audit(
-            "token.revoked", actor: caller.subject, target: tokenID.map { "token:" + $0.hex } ?? "agent:" + (agent?.rawValue ?? "")
+            context.id, "token.revoked", actor: caller.subject, target: tokenID.map { "token:" + $0.hex } ?? "agent:" + (agent?.rawValue ?? "")
         )
         context.logger.notice(
             "revoked tokens",

@@ -150,7 +150,7 @@ struct CreateAgent: Sendable {
             ]
         )
         components.audit(
-            "token.minted", actor: caller.subject, target: minted.claims.agent.rawValue,
+            context.id, "token.minted", actor: caller.subject, target: minted.claims.agent.rawValue,
             details: ["token_id": minted.claims.tokenID.hex, "role": minted.claims.role.rawValue]
         )
         let expires = Date(timeIntervalSince1970: TimeInterval(minted.claims.expiresAt)).ISO8601Format()
