@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "SecurityCore",
-            dependencies: ["CSodium", "COpenSSL", .product(name: "Yams", package: "Yams")]
+            dependencies: ["CSodium", "COpenSSL", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "SecurityStore",

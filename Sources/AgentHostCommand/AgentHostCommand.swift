@@ -120,10 +120,12 @@ struct Serve: AsyncParsableCommand {
         )
         try configuration.validate()
 
+        // Every log line passes through the redactor, which learns each secret as it is loaded.
+        let redactor = SecretRedactor()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return RedactingLogHandler(wrapping: handler, redactor: redactor)
         }
         let logger = Logger(label: "agenthost")
 
@@ -142,6 +144,7 @@ struct Serve: AsyncParsableCommand {
         case .file(let path):
             logger.info("token keys loaded", metadata: ["path": "\(path)", "keys": "\(loaded.keyring.keys.count)"])
         }
+        for key in loaded.keyring.keys { redactor.register(key.secret) }
         if loaded.keyring.primary == nil {
             logger.warning("the keyring has no primary key: tokens verify, but none can be minted")
         }
@@ -152,6 +155,7 @@ struct Serve: AsyncParsableCommand {
         let vaultKeys = try VaultKeySource.load(
             dataDirectory: configuration.dataDirectory, environment: environment, createIfMissing: true, now: SystemTimeSource().now()
         )
+        for entry in vaultKeys.keys.entries { redactor.register(entry.secret) }
         if vaultKeys.created {
             logger.notice("added a vault key to the keyring; back the keyring up with the database, or stored credentials cannot be opened")
         }
@@ -160,7 +164,7 @@ struct Serve: AsyncParsableCommand {
             url: store.url(dataDirectory: configuration.dataDirectory, environment: environment),
             dataDirectory: configuration.dataDirectory, logger: logger
         )
-        let credentials = try await CredentialService.open(keys: vaultKeys.keys.keyring, store: database)
+        let credentials = try await CredentialService.open(keys: vaultKeys.keys.keyring, store: database, redactor: redactor)
         logger.info(
             "credential store open",
             metadata: ["database": "\(database.dialect.rawValue)", "vault_versions": "\(vaultKeys.keys.keyring.versions)", "vault_primary": "\(vaultKeys.keys.primaryVersion)"]
@@ -173,6 +177,7 @@ struct Serve: AsyncParsableCommand {
         if loaded.created {
             // The first start: printed once on standard output, never logged.
             let setup = try await accounts.issueSetupToken(createdBy: "first-start")
+            redactor.register(SecureBytes(copying: setup.credential.utf8))
             FileHandle.standardOutput.write(Data((AgentHost.setupTokenNotice + [setup.credential, ""]).joined(separator: "\n").utf8))
         }
         let trail = try await AuditTrail.open(store: database, credentials: credentials, logger: logger)

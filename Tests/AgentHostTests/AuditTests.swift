@@ -98,3 +98,24 @@ struct AuditTests {
         try await store.close()
     }
 }
+
+/// The server's redactor learns the secrets the vault hands out.
+struct SecretRegistrationTests {
+    @Test func secretsSetOrReleasedAreRegisteredWithTheRedactor() async throws {
+        guard let (store, _) = try await Backend.sqlite.open() else { return }
+        let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
+        let plain = try await CredentialService.open(keys: keys, store: store)
+        try await plain.set(try SecretPath("projects/p1/git-token"), secret: SecureBytes(copying: Array("ghp-like-but-not-a-shape-1".utf8)))
+        try await plain.grant(agent: AgentID("builder-7"), secret: SecretPath("projects/p1/git-token"), env: "GIT_TOKEN")
+
+        let redactor = SecretRedactor()
+        let watched = try await CredentialService.open(keys: keys, store: store, redactor: redactor)
+        #expect(redactor.redact("ghp-like-but-not-a-shape-1") == "ghp-like-but-not-a-shape-1")
+        var body: [UInt8] = []
+        _ = try await watched.release(agent: AgentID("builder-7"), into: &body)
+        #expect(redactor.redact("token=ghp-like-but-not-a-shape-1") == "token=[REDACTED]")
+        try await watched.set(try SecretPath("users/alice/keys/openai"), secret: SecureBytes(copying: Array("sk-proj-another-one".utf8)))
+        #expect(redactor.redact("sk-proj-another-one") == "[REDACTED]")
+        try await store.close()
+    }
+}

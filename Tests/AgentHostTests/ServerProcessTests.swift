@@ -174,6 +174,11 @@ struct ServerProcessTests {
 
             let anonymous = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/whoami"), timeout: .seconds(10))
             #expect(anonymous.status.code == 401)
+            // A refusal is logged with its path; a token in the path comes out redacted.
+            let leaky = try await client.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/ghp_LeakedInThePath0123456789"), timeout: .seconds(10)
+            )
+            #expect(leaky.status.code == 401)
             let health = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/health"), timeout: .seconds(10))
             #expect(health.status.code == 200)
 
@@ -227,6 +232,7 @@ struct ServerProcessTests {
         server.waitUntilExit()
         let output = launched.output
         #expect(output.contains("created a new keyring"))
+        #expect(output.contains("/api/ghp_[REDACTED]") && !output.contains("LeakedInThePath"))
         // The first start printed a setup token, on standard output only.
         #expect(output.contains("Setup token (single use"))
         #expect(output.split(separator: "\n").contains { $0.hasPrefix("ahs_") && $0.count == 64 })

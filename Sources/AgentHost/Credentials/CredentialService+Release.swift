@@ -60,6 +60,7 @@ extension CredentialService {
         for (grant, row) in found {
             do {
                 try vault.withSecret(in: row.sealed, for: row.identity) { secret in
+                    redactor?.register(bytes: secret)
                     if !summary.released.isEmpty { body.append(UInt8(ascii: ",")) }
                     Self.appendJSONString(grant.env.utf8, to: &body)
                     body.append(UInt8(ascii: ":"))

@@ -13,17 +13,24 @@ public final class CredentialService: Sendable {
     public let vault: Vault
     /// Where sealed records and grants live.
     public let store: any CredentialStore
+    /// Learns every secret this service sets or opens, so logs never show one; `nil` for none.
+    public let redactor: SecretRedactor?
     let clock: any TimeSource
 
     /// A service over `store`, counting encryptions from where the store's count stands.
-    public static func open(keys: VaultKeyring, store: any CredentialStore, clock: any TimeSource = SystemTimeSource()) async throws -> CredentialService {
-        CredentialService(vault: Vault(keyring: keys, encryptionCounts: try await store.encryptionCounts()), store: store, clock: clock)
+    public static func open(
+        keys: VaultKeyring, store: any CredentialStore, clock: any TimeSource = SystemTimeSource(), redactor: SecretRedactor? = nil
+    ) async throws -> CredentialService {
+        CredentialService(
+            vault: Vault(keyring: keys, encryptionCounts: try await store.encryptionCounts()), store: store, clock: clock, redactor: redactor
+        )
     }
 
-    init(vault: Vault, store: any CredentialStore, clock: any TimeSource) {
+    init(vault: Vault, store: any CredentialStore, clock: any TimeSource, redactor: SecretRedactor? = nil) {
         self.vault = vault
         self.store = store
         self.clock = clock
+        self.redactor = redactor
     }
 
     /// Checks that `secret` can be set: at most ``Vault/maximumSecretByteCount`` bytes of UTF-8
@@ -40,6 +47,7 @@ public final class CredentialService: Sendable {
     /// Seals `secret` as `path`, replacing any secret there.
     public func set(_ path: SecretPath, secret: SecureBytes) async throws {
         try Self.checkSecret(secret)
+        redactor?.register(secret)
         let id = Self.newRecordID()
         let sealed = try vault.seal(secret, for: RecordIdentity(owner: path.owner, recordID: id, name: path.name))
         // Counted before the write: a crash in between over-counts, which only brings rotation forward.
@@ -61,7 +69,10 @@ public final class CredentialService: Sendable {
     /// Throws ``VaultError`` when the stored record does not open (it must be set again).
     public func withSecret<Result>(_ path: SecretPath, _ body: (UnsafeRawBufferPointer) throws -> Result) async throws -> Result? {
         guard let row = try await store.record(owner: path.owner, name: path.name) else { return nil }
-        return try vault.withSecret(in: row.sealed, for: row.identity, body)
+        return try vault.withSecret(in: row.sealed, for: row.identity) { secret in
+            redactor?.register(bytes: secret)
+            return try body(secret)
+        }
     }
 
     /// The owner of the server's own sealed keys. It has no `/`, so no secret path (and so no

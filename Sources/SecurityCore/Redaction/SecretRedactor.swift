@@ -1,0 +1,230 @@
+import Synchronization
+
+/// Finds secrets in text and replaces them: every secret registered with it, in raw, base64
+/// (padded and not), base64url, URL-encoded and hex form, and the shapes of well-known tokens
+/// (`ghp_…`, `github_pat_…`, `ghs_…`, `glpat-…`, `sk-ant-…`, `Bearer …`, AgentHost's own tokens and
+/// keys), whether or not they were registered.
+///
+/// Register a secret when it is loaded; the redactor keeps at most ``capacity`` of them, forgetting
+/// the oldest. Secrets shorter than ``minimumLength`` bytes are not registered: they would redact
+/// ordinary words.
+///
+/// ```swift
+/// let redactor = SecretRedactor()
+/// redactor.register(key.secret)
+/// redactor.redact("pushing with ghp_abcdefghijklmnopqrstuvwxyz0123456789")  // "pushing with ghp_[REDACTED]"
+/// ```
+public final class SecretRedactor: Sendable {
+    /// What replaces a registered secret.
+    public static let marker = "[REDACTED]"
+    /// The shortest secret registered, in bytes.
+    public static let minimumLength = 8
+
+    /// The byte forms of the registered secrets; wiped when forgotten.
+    private final class Forms: @unchecked Sendable {
+        // @unchecked: `all` is written only in `init` and wiped in `deinit`, when no other
+        // reference exists; in between it is only read.
+        var all: [[UInt8]]
+
+        init(_ all: [[UInt8]]) {
+            self.all = all
+        }
+
+        deinit {
+            for index in all.indices { SecureBytes.wipe(&all[index]) }
+        }
+    }
+
+    private struct State {
+        var forms: [Int: Forms] = [:]
+        /// Ids, oldest first.
+        var order: [Int] = []
+        /// HMAC of each registered secret under a key of this process: a secret registered twice
+        /// is kept once, without keeping another copy of it to compare with.
+        var ids: [[UInt8]: Int] = [:]
+        var digests: [Int: [UInt8]] = [:]
+        /// Forms by their first two bytes.
+        var index: [UInt16: [(id: Int, form: Int)]] = [:]
+        /// A bit per first-two-bytes pair that some form has had, to skip most positions at once.
+        var present = [UInt64](repeating: 0, count: 1024)
+        var nextID = 0
+
+        func mayStart(_ key: UInt16) -> Bool { present[Int(key >> 6)] & (1 << UInt64(key & 63)) != 0 }
+    }
+
+    private let state = Mutex(State())
+    private let identity = HMACSHA256Key(SecureBytes.random(count: 32))
+    /// How many secrets are remembered.
+    public let capacity: Int
+
+    public init(capacity: Int = 10_000) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// How many secrets are registered.
+    public var count: Int { state.withLock { $0.forms.count } }
+
+    /// Remembers `secret` in every form it could be logged in.
+    public func register(_ secret: SecureBytes) {
+        secret.withUnsafeBytes { register(bytes: $0) }
+    }
+
+    /// Remembers the secret in `bytes` (copied; the copies are wiped when forgotten).
+    public func register(bytes: UnsafeRawBufferPointer) {
+        guard bytes.count >= Self.minimumLength else { return }
+        let digest = identity.authenticationCode(for: bytes)
+        if state.withLock({ $0.ids[digest] != nil }) { return }
+        var raw = Array(bytes)
+        let forms = Forms(Self.forms(of: raw))
+        SecureBytes.wipe(&raw)
+        let capacity = self.capacity
+        state.withLock { state in
+            guard state.ids[digest] == nil else { return }
+            let id = state.nextID
+            state.nextID += 1
+            state.forms[id] = forms
+            state.order.append(id)
+            state.ids[digest] = id
+            state.digests[id] = digest
+            for (number, form) in forms.all.enumerated() {
+                let key = Self.key(form, 0)
+                state.index[key, default: []].append((id, number))
+                state.present[Int(key >> 6)] |= 1 << UInt64(key & 63)
+            }
+            while state.order.count > capacity {
+                let oldest = state.order.removeFirst()
+                if let gone = state.forms.removeValue(forKey: oldest) {
+                    for form in gone.all { state.index[Self.key(form, 0)]?.removeAll { $0.id == oldest } }
+                }
+                if let digest = state.digests.removeValue(forKey: oldest) { state.ids[digest] = nil }
+            }
+        }
+    }
+
+    /// `text` with every registered secret and every known token shape replaced.
+    public func redact(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        var ranges = tokenRanges(in: bytes)
+        state.withLock { state in
+            guard !state.forms.isEmpty, bytes.count >= Self.minimumLength else { return }
+            for start in 0..<(bytes.count - 1) {
+                let key = Self.key(bytes, start)
+                guard state.mayStart(key), let candidates = state.index[key] else { continue }
+                var longest = 0
+                for (id, number) in candidates {
+                    guard let form = state.forms[id]?.all[number], form.count > longest, form.count <= bytes.count - start else { continue }
+                    if bytes[start..<(start + form.count)].elementsEqual(form) { longest = form.count }
+                }
+                if longest > 0 { ranges.append((start, start + longest, 0)) }
+            }
+        }
+        guard !ranges.isEmpty else { return text }
+        // Replace from left to right; overlapping ranges merge.
+        ranges.sort { $0.start < $1.start }
+        var output = [UInt8]()
+        output.reserveCapacity(bytes.count)
+        var position = 0
+        for (start, end, keep) in ranges where end > position {
+            let from = max(start, position)
+            output.append(contentsOf: bytes[position..<from])
+            if from == start { output.append(contentsOf: bytes[start..<(start + keep)]) }
+            output.append(contentsOf: Self.marker.utf8)
+            position = end
+        }
+        output.append(contentsOf: bytes[position...])
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func key(_ bytes: [UInt8], _ offset: Int) -> UInt16 {
+        UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+    }
+
+    // MARK: Forms
+
+    static func forms(of secret: [UInt8]) -> [[UInt8]] {
+        let url = Array(Base64URL.encode(secret).utf8)
+        let standard = url.map { $0 == UInt8(ascii: "-") ? UInt8(ascii: "+") : $0 == UInt8(ascii: "_") ? UInt8(ascii: "/") : $0 }
+        let padding = [UInt8](repeating: UInt8(ascii: "="), count: (4 - standard.count % 4) % 4)
+        let hex = Array("0123456789abcdef".utf8), upperHex = Array("0123456789ABCDEF".utf8)
+        var lower = [UInt8](), upper = [UInt8](), percent = [UInt8]()
+        for byte in secret {
+            lower += [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            upper += [upperHex[Int(byte >> 4)], upperHex[Int(byte & 0xF)]]
+            if isUnreserved(byte) { percent.append(byte) } else { percent += [UInt8(ascii: "%"), upperHex[Int(byte >> 4)], upperHex[Int(byte & 0xF)]] }
+        }
+        var all = [secret, url, standard, standard + padding, lower, upper, percent]
+        var seen = Set<[UInt8]>()
+        all = all.filter { seen.insert($0).inserted }
+        return all
+    }
+
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default: false
+        }
+    }
+
+    // MARK: Token shapes
+
+    /// Prefixes of well-known tokens, and how many characters of body make one.
+    static let shapes: [(prefix: [UInt8], minimumBody: Int, allowsDot: Bool)] = [
+        ("github_pat_", 20, false), ("ghp_", 20, false), ("gho_", 20, false), ("ghu_", 20, false), ("ghs_", 20, false),
+        ("ghr_", 20, false), ("glpat-", 16, false), ("sk-ant-", 16, false), ("ah1.", 40, true), ("ahk_", 40, true),
+        ("ahd_", 40, true), ("ahs_", 40, true),
+    ].map { (Array($0.0.utf8), $0.1, $0.2) }
+
+    /// The ranges of token shapes in `bytes`, each with how many leading bytes stay visible.
+    func tokenRanges(in bytes: [UInt8]) -> [(start: Int, end: Int, keep: Int)] {
+        var ranges = [(start: Int, end: Int, keep: Int)]()
+        var index = 0
+        while index < bytes.count {
+            var matched = false
+            // "Bearer <anything up to whitespace>", any case of Bearer.
+            if bytes[index] | 0x20 == UInt8(ascii: "b"), index + 7 < bytes.count,
+               bytes[index..<(index + 6)].map({ $0 | 0x20 }).elementsEqual("bearer".utf8), bytes[index + 6] == UInt8(ascii: " ") {
+                var end = index + 7
+                while end < bytes.count, bytes[end] == UInt8(ascii: " ") { end += 1 }
+                let bodyStart = end
+                while end < bytes.count, !Self.isSpace(bytes[end]) { end += 1 }
+                if end > bodyStart {
+                    ranges.append((index, end, bodyStart - index))
+                    index = end
+                    matched = true
+                }
+            }
+            if !matched {
+                for shape in Self.shapes where bytes.count - index >= shape.prefix.count + shape.minimumBody {
+                    guard bytes[index..<(index + shape.prefix.count)].elementsEqual(shape.prefix) else { continue }
+                    var end = index + shape.prefix.count
+                    while end < bytes.count, Self.isTokenByte(bytes[end], allowsDot: shape.allowsDot) { end += 1 }
+                    if end - index - shape.prefix.count >= shape.minimumBody {
+                        ranges.append((index, end, shape.prefix.count))
+                        index = end
+                        matched = true
+                    }
+                    break
+                }
+            }
+            if !matched { index += 1 }
+        }
+        return ranges
+    }
+
+    static func isTokenByte(_ byte: UInt8, allowsDot: Bool) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"):
+            true
+        case UInt8(ascii: "."): allowsDot
+        default: false
+        }
+    }
+
+    static func isSpace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+            || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") || byte == UInt8(ascii: ",")
+    }
+}
