@@ -25,6 +25,10 @@ public enum AgentHost {
         /// Where security events go (refusals, releases, mints, revocations, account changes);
         /// `nil` records nothing.
         public let audit: AuditRecorder?
+        /// The webhook senders configured: a path exists only for these.
+        public let webhooks: [WebhookVerifier]
+        /// Where accepted deliveries are kept; `nil` answers deliveries with `503`.
+        public let webhookStore: (any WebhookDeliveryStore)?
         let clock: any TimeSource
 
         /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
@@ -32,7 +36,7 @@ public enum AgentHost {
         public init(
             configuration: AgentHostConfiguration, keyring: Keyring, credentials: CredentialService? = nil,
             revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil,
-            clock: any TimeSource = SystemTimeSource(),
+            webhooks: [WebhookVerifier] = [], webhookStore: (any WebhookDeliveryStore)? = nil, clock: any TimeSource = SystemTimeSource(),
             ticks: any TickSource = SystemTickSource()
         ) throws {
             let revocations = InMemoryRevocationList(clock: clock)
@@ -65,11 +69,14 @@ public enum AgentHost {
                 verifier: verifier, mode: configuration.mode, policy: policy, rateLimiter: limiter,
                 clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
                 bodyLimits: bodyLimits, cors: cors, credentials: authenticator,
-                selfAuthenticatingPaths: [AccountRoutes.loginPath, AccountRoutes.onboardingPath]
+                // Webhook paths always: without a secret their route does not exist (404), never 401.
+                selfAuthenticatingPaths: Set([AccountRoutes.loginPath, AccountRoutes.onboardingPath] + WebhookRoutes.paths)
             ))
             self.sessionMinter = TokenMinter(keyring: keyring, policy: sessionPolicy, clock: clock)
             self.accounts = accounts
             self.audit = audit
+            self.webhooks = webhooks
+            self.webhookStore = webhookStore
             self.minter = TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock)
             self.revocations = revocations
             self.policy = policy
@@ -132,6 +139,9 @@ public enum AgentHost {
             logger: logger
         )
     }
+
+    /// How long an accepted webhook delivery (and so its id) is kept: 7 days.
+    public static let webhookRetention: Int64 = 7 * 86_400
 
     /// The lines printed above the setup token at the first start.
     public static let setupTokenNotice = [

@@ -180,11 +180,14 @@ struct Serve: AsyncParsableCommand {
             redactor.register(SecureBytes(copying: setup.credential.utf8))
             FileHandle.standardOutput.write(Data((AgentHost.setupTokenNotice + [setup.credential, ""]).joined(separator: "\n").utf8))
         }
+        let webhooks = try Self.webhookVerifiers(environment: environment, redactor: redactor)
+        for verifier in webhooks { logger.info("webhook endpoint enabled", metadata: ["path": "/webhooks/\(verifier.provider.rawValue)"]) }
+        _ = try await database.pruneDeliveries(now: SystemTimeSource().now())
         let trail = try await AuditTrail.open(store: database, credentials: credentials, logger: logger)
         let audit = AuditRecorder(trail: trail)
         let components = try AgentHost.Components(
             configuration: configuration, keyring: loaded.keyring, credentials: credentials, revocationStore: database,
-            accounts: accounts, audit: audit
+            accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: database
         )
         try await trail.append(AuditEvent(
             time: SystemTimeSource().now() * 1000, actor: "agenthost", action: "server.started", target: "\(configuration.host):\(configuration.port)",
@@ -209,11 +212,15 @@ struct Serve: AsyncParsableCommand {
         // Revocations, users and keys changed through another server or the command line take
         // effect here within seconds.
         let revocationRefresh = Task {
+            var rounds = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(5))
+                rounds += 1
                 do {
                     try await components.refreshRevocations()
                     try await accounts.refresh()
+                    // Expired webhook delivery ids, every 10 minutes.
+                    if rounds % 120 == 0 { _ = try await database.pruneDeliveries(now: SystemTimeSource().now()) }
                 } catch {
                     logger.warning("could not refresh revocations, users and keys from the store", metadata: ["error": "\(error)"])
                 }
@@ -241,6 +248,27 @@ struct Serve: AsyncParsableCommand {
         auditFlush.cancel()
         try? await audit.flush()
         try await database.close()
+    }
+}
+
+extension Serve {
+    /// The variables that hold the webhook secrets; unset means that endpoint does not exist.
+    static let webhookVariables: [(WebhookVerifier.Provider, String)] = [
+        (.gitlab, "AGENTHOST_GITLAB_WEBHOOK_SECRET"), (.github, "AGENTHOST_GITHUB_WEBHOOK_SECRET"),
+    ]
+
+    /// A verifier for each webhook secret set in the environment. A secret shorter than 16 bytes
+    /// stops the start: a guessable secret would make the endpoint open in all but name.
+    static func webhookVerifiers(environment: [String: String], redactor: SecretRedactor) throws -> [WebhookVerifier] {
+        try webhookVariables.compactMap { provider, variable in
+            guard let value = environment[variable] else { return nil }
+            guard value.utf8.count >= 16 else {
+                throw ValidationError("\(variable) must be at least 16 characters (generate one with: openssl rand -hex 32)")
+            }
+            let secret = SecureBytes(copying: value.utf8)
+            redactor.register(secret)
+            return WebhookVerifier(provider: provider, secret: secret)
+        }
     }
 }
 

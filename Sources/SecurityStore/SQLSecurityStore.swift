@@ -214,6 +214,21 @@ public final class SQLSecurityStore: VaultRecordStore {
                 )
                 """,
             ]),
+            (6, [
+                """
+                CREATE TABLE webhook_deliveries (
+                    sequence \(dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"),
+                    provider TEXT NOT NULL,
+                    delivery_id TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    received_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    UNIQUE (provider, delivery_id)
+                )
+                """,
+                "CREATE INDEX webhook_deliveries_expiry ON webhook_deliveries (expires_at)",
+            ]),
         ]
     }
 

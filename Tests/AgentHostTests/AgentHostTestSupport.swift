@@ -37,7 +37,8 @@ struct HostFixture {
     init(
         mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.defaults, trustedProxies: [String] = [],
         bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil,
-        revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil, keyring: Keyring? = nil,
+        revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil, webhooks: [WebhookVerifier] = [],
+        webhookStore: (any WebhookDeliveryStore)? = nil, keyring: Keyring? = nil,
         clock: ManualTimeSource = ManualTimeSource(1_800_000_000)
     ) throws {
         self.clock = clock
@@ -49,7 +50,7 @@ struct HostFixture {
         )
         components = try AgentHost.Components(
             configuration: configuration, keyring: self.keyring, credentials: credentials, revocationStore: revocationStore,
-            accounts: accounts, audit: audit, clock: clock, ticks: clock
+            accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: webhookStore, clock: clock, ticks: clock
         )
     }
 

@@ -71,6 +71,7 @@ extension AgentHost {
         CredentialRoutes(components: components).add(to: router)
         AccountRoutes(components: components).add(to: router)
         AuditRoutes(components: components).add(to: router)
+        WebhookRoutes(components: components).add(to: router)
         let revoke = RevokeTokens(components: components)
         router.post("/api/tokens/revoke") { request, context in try await revoke.handle(request, context: context) }
     }
