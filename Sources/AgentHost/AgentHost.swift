@@ -29,6 +29,8 @@ public enum AgentHost {
         public let webhooks: [WebhookVerifier]
         /// Where accepted deliveries are kept; `nil` answers deliveries with `503`.
         public let webhookStore: (any WebhookDeliveryStore)?
+        /// Counters served at `GET /metrics`.
+        public let metrics: AgentHostMetrics
         let clock: any TimeSource
 
         /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
@@ -36,7 +38,8 @@ public enum AgentHost {
         public init(
             configuration: AgentHostConfiguration, keyring: Keyring, credentials: CredentialService? = nil,
             revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil,
-            webhooks: [WebhookVerifier] = [], webhookStore: (any WebhookDeliveryStore)? = nil, clock: any TimeSource = SystemTimeSource(),
+            webhooks: [WebhookVerifier] = [], webhookStore: (any WebhookDeliveryStore)? = nil,
+            metrics: AgentHostMetrics = AgentHostMetrics(), clock: any TimeSource = SystemTimeSource(),
             ticks: any TickSource = SystemTickSource()
         ) throws {
             let revocations = InMemoryRevocationList(clock: clock)
@@ -66,7 +69,10 @@ public enum AgentHost {
                 store: InMemoryRateLimitStore(maximumKeys: configuration.rateLimitKeys), ticks: ticks
             )
             self.pipeline = SecurityPipeline(configuration: .init(
-                verifier: verifier, mode: configuration.mode, policy: policy, rateLimiter: limiter,
+                verifier: verifier, mode: configuration.mode,
+                // /metrics needs no credential only on a loopback address, or when the operator says so.
+                publicPaths: configuration.metricsArePublic ? ["/health", "/metrics"] : ["/health"],
+                policy: policy, rateLimiter: limiter,
                 clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
                 bodyLimits: bodyLimits, cors: cors, credentials: authenticator,
                 // Webhook paths always: without a secret their route does not exist (404), never 401.
@@ -77,6 +83,7 @@ public enum AgentHost {
             self.audit = audit
             self.webhooks = webhooks
             self.webhookStore = webhookStore
+            self.metrics = metrics
             self.minter = TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock)
             self.revocations = revocations
             self.policy = policy

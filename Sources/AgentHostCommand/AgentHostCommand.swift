@@ -92,6 +92,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Policy file (YAML or JSON); the embedded default policy when not given.") var policy: String?
     @Option(name: .customLong("trusted-proxy"), help: "A proxy (address or CIDR) whose X-Forwarded-For is believed and that may call /auth/verify; repeat for more.")
     var trustedProxies: [String] = []
+    @Flag(name: .customLong("metrics-public"), help: "Serve GET /metrics without a credential also on a non-loopback address.")
+    var metricsPublic = false
     @Option(name: .customLong("cors-origin"), help: "A browser origin (https://host[:port]) allowed to call the API; repeat for more.")
     var corsOrigins: [String] = []
     @OptionGroup var data: DataDirectoryOption
@@ -112,12 +114,14 @@ struct Serve: AsyncParsableCommand {
         guard let mode = AuthenticationMode(rawValue: mode) else {
             throw ValidationError("--mode must be secure or header-trust")
         }
-        let configuration = AgentHostConfiguration(
+        var settings = AgentHostConfiguration(
             host: host, port: port, dataDirectory: data.resolved(environment), mode: mode,
             allowUntrustedNetwork: allowUntrustedNetwork, tokenPolicy: try tokens.policy(),
             policy: try policy.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) },
             trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins
         )
+        settings.metricsPublic = metricsPublic
+        let configuration = settings
         try configuration.validate()
 
         // Every log line passes through the redactor, which learns each secret as it is loaded.
@@ -184,10 +188,11 @@ struct Serve: AsyncParsableCommand {
         for verifier in webhooks { logger.info("webhook endpoint enabled", metadata: ["path": "/webhooks/\(verifier.provider.rawValue)"]) }
         _ = try await database.pruneDeliveries(now: SystemTimeSource().now())
         let trail = try await AuditTrail.open(store: database, credentials: credentials, logger: logger)
-        let audit = AuditRecorder(trail: trail)
+        let metrics = AgentHostMetrics()
+        let audit = AuditRecorder(trail: trail, metrics: metrics)
         let components = try AgentHost.Components(
             configuration: configuration, keyring: loaded.keyring, credentials: credentials, revocationStore: database,
-            accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: database
+            accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: database, metrics: metrics
         )
         try await trail.append(AuditEvent(
             time: SystemTimeSource().now() * 1000, actor: "agenthost", action: "server.started", target: "\(configuration.host):\(configuration.port)",

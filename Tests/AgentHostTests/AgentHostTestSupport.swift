@@ -38,13 +38,13 @@ struct HostFixture {
         mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.defaults, trustedProxies: [String] = [],
         bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil,
         revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil, webhooks: [WebhookVerifier] = [],
-        webhookStore: (any WebhookDeliveryStore)? = nil, keyring: Keyring? = nil,
+        webhookStore: (any WebhookDeliveryStore)? = nil, keyring: Keyring? = nil, host: String = "127.0.0.1",
         clock: ManualTimeSource = ManualTimeSource(1_800_000_000)
     ) throws {
         self.clock = clock
         self.keyring = try keyring ?? Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
         configuration = AgentHostConfiguration(
-            host: "127.0.0.1", port: 0, mode: mode, tokenPolicy: try TokenPolicy(), policy: policy,
+            host: host, port: 0, mode: mode, tokenPolicy: try TokenPolicy(), policy: policy,
             trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins, rateLimitScopes: scopes,
             bodyLimit: bodyLimit
         )

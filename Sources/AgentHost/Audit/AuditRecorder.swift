@@ -30,9 +30,13 @@ public final class AuditRecorder: Sendable {
     /// The most events and distinct refusals held between flushes.
     public let capacity: Int
 
-    public init(trail: AuditTrail, capacity: Int = 10_000) {
+    /// Counts the records appended, when given.
+    let metrics: AgentHostMetrics?
+
+    public init(trail: AuditTrail, capacity: Int = 10_000, metrics: AgentHostMetrics? = nil) {
         self.trail = trail
         self.capacity = max(1, capacity)
+        self.metrics = metrics
     }
 
     /// Queues `event` for the next flush.
@@ -82,6 +86,7 @@ public final class AuditRecorder: Sendable {
         guard !events.isEmpty else { return }
         do {
             try await trail.append(events)
+            metrics?.increment("agenthost_audit_appends_total", by: events.count)
         } catch {
             let capacity = self.capacity
             pending.withLock { pending in

@@ -27,6 +27,11 @@ public struct AgentHostConfiguration: Sendable {
     public var rateLimitKeys: Int
     /// The body cap of every route, in bytes.
     public var bodyLimit: Int
+    /// Serve `GET /metrics` without a credential even on a non-loopback address.
+    public var metricsPublic: Bool = false
+
+    /// Whether `GET /metrics` is open: on a loopback address, or when the operator enabled it.
+    public var metricsArePublic: Bool { metricsPublic || Self.isLoopback(host) }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = ".agenthost",

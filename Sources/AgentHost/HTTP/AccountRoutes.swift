@@ -254,6 +254,7 @@ struct AccountRoutes: Sendable {
             context.logger.error("onboarding failed", metadata: ["error": .string(String(describing: type(of: error)))])
             return Self.refuse(503, "store_unavailable", "The credentials could not be stored; nothing was lost, try again.")
         }
+        components.metrics.increment("agenthost_vault_operations_total", [("operation", "onboard")], by: entries.count)
         components.audit(
             context.id, "credentials.onboarded", actor: local ? "loopback" : "setup-token", target: entries.map { $0.0.description }.joined(separator: ","),
             client: clientAddress(request, context)?.description ?? "-"

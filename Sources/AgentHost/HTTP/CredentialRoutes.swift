@@ -119,6 +119,7 @@ struct CredentialRoutes: Sendable {
         try await credentials.set(path, secret: SecureBytes(copying: bytes))
         context.logger.notice("set secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
         components.audit(context.id, "secret.set", actor: Self.subject(context), target: path.description)
+        components.metrics.increment("agenthost_vault_operations_total", [("operation", "set")])
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
 
@@ -128,6 +129,7 @@ struct CredentialRoutes: Sendable {
         }
         context.logger.notice("deleted secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
         components.audit(context.id, "secret.deleted", actor: Self.subject(context), target: path.description)
+        components.metrics.increment("agenthost_vault_operations_total", [("operation", "delete")])
         return Response(status: .noContent)
     }
 
@@ -166,6 +168,7 @@ struct CredentialRoutes: Sendable {
         var body: [UInt8] = []
         defer { SecureBytes.wipe(&body) }
         let summary = try await credentials.release(agent: agent, into: &body)
+        components.metrics.increment("agenthost_vault_operations_total", [("operation", "release")])
         components.audit(
             context.id, "secret.released", actor: caller.subject, target: agent.rawValue,
             details: [

@@ -59,8 +59,14 @@ struct Health: ResponseEncodable {
 extension AgentHost {
     /// Adds AgentHost's routes to `router`, behind ``SecurityMiddleware``.
     static func addRoutes(to router: Router<AgentRequestContext>, components: Components) {
-        router.add(middleware: SecurityMiddleware(pipeline: components.pipeline, audit: components.audit))
+        router.add(middleware: SecurityMiddleware(pipeline: components.pipeline, audit: components.audit, metrics: components.metrics))
         router.get("/health") { _, _ in Health(status: "ok") }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: components.metrics.exposition()))
+            )
+        }
         router.get("/api/whoami") { _, context -> WhoAmI in
             // The middleware only lets a request through to a protected route with a principal.
             guard let principal = context.principal else { throw HTTPError(.unauthorized) }

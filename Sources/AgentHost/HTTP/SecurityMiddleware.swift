@@ -14,11 +14,14 @@ public struct SecurityMiddleware: RouterMiddleware {
 
     let pipeline: SecurityPipeline
     let audit: AuditRecorder?
+    let metrics: AgentHostMetrics?
 
-    /// `audit` receives every 401, 403 and 429 (aggregated per client and code).
-    public init(pipeline: SecurityPipeline, audit: AuditRecorder? = nil) {
+    /// `audit` receives every 401, 403 and 429 (aggregated per client and code); `metrics` counts
+    /// every outcome.
+    public init(pipeline: SecurityPipeline, audit: AuditRecorder? = nil, metrics: AgentHostMetrics? = nil) {
         self.pipeline = pipeline
         self.audit = audit
+        self.metrics = metrics
     }
 
     public func handle(
@@ -46,12 +49,14 @@ public struct SecurityMiddleware: RouterMiddleware {
                 log(refusal, facts, context)
                 return Self.response(for: refusal)
             }
+            metrics?.increment("agenthost_requests_total", [("outcome", "allowed")])
             var context = context
             context.principal = principal
             var response = try await next(request, context)
             Self.append(headers, to: &response.headers)
             return response
         case .preflight(let headers):
+            metrics?.increment("agenthost_requests_total", [("outcome", "preflight")])
             var response = Response(status: .noContent)
             Self.append(headers, to: &response.headers)
             return response
@@ -75,6 +80,13 @@ public struct SecurityMiddleware: RouterMiddleware {
     }
 
     private func log(_ refusal: Refusal, _ facts: RequestFacts, _ context: Context) {
+        if let metrics {
+            metrics.increment("agenthost_requests_total", [("outcome", "refused"), ("status", String(refusal.status))])
+            if refusal.status == 401 { metrics.increment("agenthost_auth_failures_total", [("reason", refusal.problem.code)]) }
+            if refusal.status == 429, case .string(let scope)? = refusal.problem.extensions["scope"] {
+                metrics.increment("agenthost_rate_limited_total", [("scope", scope)])
+            }
+        }
         if let audit {
             let action: String? = switch refusal.status {
             case 401: "auth.failed"

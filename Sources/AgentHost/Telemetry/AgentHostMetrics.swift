@@ -1,0 +1,44 @@
+import CoreMetrics
+public import Prometheus
+import Synchronization
+
+/// AgentHost's counters, kept in a Prometheus registry of their own (no process-wide bootstrap,
+/// so two servers or two tests never share counts) through swift-metrics' API, and served as
+/// Prometheus text at `GET /metrics`.
+///
+/// | metric | labels |
+/// | --- | --- |
+/// | `agenthost_requests_total` | `outcome`: allowed, refused, preflight; `status` |
+/// | `agenthost_auth_failures_total` | `reason`: the 401's code |
+/// | `agenthost_rate_limited_total` | `scope` |
+/// | `agenthost_vault_operations_total` | `operation`: set, delete, release, onboard |
+/// | `agenthost_audit_appends_total` | (records appended) |
+public final class AgentHostMetrics: Sendable {
+    /// Where the counters live.
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    /// Counters by name and labels, made once: making one takes the registry's lock.
+    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        self.factory = PrometheusMetricsFactory(registry: registry)
+    }
+
+    /// Adds `amount` to the counter `name` with `dimensions`.
+    func increment(_ name: String, _ dimensions: [(String, String)] = [], by amount: Int = 1) {
+        let key = dimensions.reduce(name) { $0 + "|" + $1.0 + "=" + $1.1 }
+        let counter = counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
+            counters[key] = counter
+            return counter
+        }
+        counter.increment(by: amount)
+    }
+
+    /// Every metric in the Prometheus text format.
+    public func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
