@@ -18,11 +18,7 @@ struct AuditRoutes: Sendable {
             return AccountRoutes.refuse(503, "audit_unavailable", "This server was started without a store, so it keeps no audit log.")
         }
         let query = request.uri.queryParameters
-        let after = query["after"].map { UInt64(String($0)) } ?? 0
-        let limit = query["limit"].map { Int(String($0)) } ?? 100
-        guard let after, let limit, (1...500).contains(limit) else {
-            return AccountRoutes.refuse(400, "invalid_request", "after must be a record number and limit 1-500.")
-        }
+        guard let (after, limit) = Paging.parse(query) else { return Paging.refusal("a record number") }
         let actor = query["actor"].map(String.init), action = query["action"].map(String.init)
         for value in [actor, action] where (value?.utf8.count ?? 0) > 256 {
             return AccountRoutes.refuse(400, "invalid_request", "actor and action are at most 256 bytes.")
@@ -30,7 +26,7 @@ struct AuditRoutes: Sendable {
         do {
             // Events still queued are written first, so a reader sees what has happened.
             try await audit.flush()
-            let records = try await audit.trail.store.auditRecords(after: after, limit: limit, actor: actor, action: action)
+            let records = try await audit.trail.store.auditRecords(after: UInt64(after), limit: limit, actor: actor, action: action)
             return JSONBody.response(.object([
                 "records": .array(records.map(Self.json)),
                 "next": records.count == limit ? .integer(Int64(clamping: records[records.count - 1].sequence)) : .null,
@@ -49,5 +45,21 @@ struct AuditRoutes: Sendable {
             "decision": .string(event.decision), "rule": .string(event.rule), "request_id": .string(event.requestID),
             "client": .string(event.client), "details": .object(event.details.mapValues { .string($0) }),
         ])
+    }
+}
+
+/// `after` and `limit` of a paged listing: `after` a number from 0 (default 0), `limit` 1-500
+/// (default 100).
+enum Paging {
+    static func parse(_ query: Parameters) -> (after: Int64, limit: Int)? {
+        let after = query["after"].map { Int64(String($0)) } ?? 0
+        let limit = query["limit"].map { Int(String($0)) } ?? 100
+        guard let after, let limit, after >= 0, (1...500).contains(limit) else { return nil }
+        return (after, limit)
+    }
+
+    /// The `400` for a bad `after` or `limit`; `what` names what `after` counts.
+    static func refusal(_ what: String) -> Response {
+        AccountRoutes.refuse(400, "invalid_request", "after must be \(what) and limit 1-500.")
     }
 }

@@ -49,7 +49,7 @@ public struct SecurityMiddleware: RouterMiddleware {
                 log(refusal, facts, context)
                 return Self.response(for: refusal)
             }
-            metrics?.increment("agenthost_requests_total", [("outcome", "allowed")])
+            metrics?.countAllowed()
             var context = context
             context.principal = principal
             var response = try await next(request, context)

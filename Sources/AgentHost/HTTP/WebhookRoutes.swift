@@ -74,12 +74,7 @@ struct WebhookRoutes: Sendable {
         guard let store = components.webhookStore else {
             return AccountRoutes.refuse(503, "store_unavailable", "This server was started without a store, so it keeps no deliveries.")
         }
-        let query = request.uri.queryParameters
-        let after = query["after"].map { Int64(String($0)) } ?? 0
-        let limit = query["limit"].map { Int(String($0)) } ?? 100
-        guard let after, let limit, (1...500).contains(limit) else {
-            return AccountRoutes.refuse(400, "invalid_request", "after must be a delivery sequence number and limit 1-500.")
-        }
+        guard let (after, limit) = Paging.parse(request.uri.queryParameters) else { return Paging.refusal("a delivery sequence number") }
         do {
             let records = try await store.deliveries(after: after, limit: limit)
             return JSONBody.response(.object([

@@ -20,9 +20,19 @@ public final class AgentHostMetrics: Sendable {
     /// Counters by name and labels, made once: making one takes the registry's lock.
     private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
 
+    /// `agenthost_requests_total{outcome="allowed"}`, made up front: it is counted on every
+    /// allowed request, so it skips the lookup.
+    private let allowed: CoreMetrics.Counter
+
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         self.factory = PrometheusMetricsFactory(registry: registry)
+        self.allowed = CoreMetrics.Counter(label: "agenthost_requests_total", dimensions: [("outcome", "allowed")], factory: factory)
+    }
+
+    /// Counts one allowed request.
+    func countAllowed() {
+        allowed.increment()
     }
 
     /// Adds `amount` to the counter `name` with `dimensions`.
