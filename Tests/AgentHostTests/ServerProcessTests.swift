@@ -87,6 +87,31 @@ struct ServerProcessTests {
         return launched
     }
 
+    @Test func scrubCleansAWorkspaceAndDeletesOneThatLeaked() throws {
+        let directory = try TemporaryDirectory()
+        #expect(try run(["keys", "init", "--data-dir", directory.path]).status == 0)
+        let token = "ghp_ScrubProcessToken0123456789"
+        #expect(try run(["vault", "put", "projects/p1/git-token", "--data-dir", directory.path], input: token + "\n").status == 0)
+        let workspace = directory.path + "/ws"
+        try FileManager.default.createDirectory(atPath: workspace + "/.git", withIntermediateDirectories: true)
+        try "[remote \"origin\"]\n\turl = https://oauth2:\(token)@gitlab.example/app.git\n".write(
+            toFile: workspace + "/.git/config", atomically: true, encoding: .utf8
+        )
+        let clean = try run(["scrub", workspace, "--secret", "projects/p1/git-token", "--data-dir", directory.path])
+        #expect(clean.status == 0 && clean.stdout.contains("cleaned .git/config") && clean.stdout.contains("clean: no secret found"))
+        #expect(try String(contentsOfFile: workspace + "/.git/config", encoding: .utf8).contains("url = https://gitlab.example/app.git"))
+
+        try Data(token.utf8).base64EncodedString().write(toFile: workspace + "/notes.txt", atomically: true, encoding: .utf8)
+        let leaked = try run(["scrub", workspace, "--secret", "projects/p1/git-token", "--data-dir", directory.path])
+        #expect(leaked.status == 1 && leaked.stderr.contains("notes.txt"), "\(leaked.stderr)")
+        #expect(!leaked.stderr.contains(token) && !leaked.stdout.contains(token))
+        #expect(!FileManager.default.fileExists(atPath: workspace))
+
+        let unknown = try run(["scrub", directory.path, "--secret", "projects/none/git-token", "--data-dir", directory.path])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no secret is set at projects/none/git-token"))
+        #expect(FileManager.default.fileExists(atPath: directory.path))
+    }
+
     @Test func mintWithoutKeysFailsClearly() throws {
         let directory = try TemporaryDirectory()
         let result = try run(["token", "mint", "--agent", "a", "--role", "r", "--data-dir", directory.path])

@@ -146,13 +146,20 @@ public final class SecretRedactor: Sendable {
         let standard = url.map { $0 == UInt8(ascii: "-") ? UInt8(ascii: "+") : $0 == UInt8(ascii: "_") ? UInt8(ascii: "/") : $0 }
         let padding = [UInt8](repeating: UInt8(ascii: "="), count: (4 - standard.count % 4) % 4)
         let hex = Array("0123456789abcdef".utf8), upperHex = Array("0123456789ABCDEF".utf8)
-        var lower = [UInt8](), upper = [UInt8](), percent = [UInt8]()
+        var lower = [UInt8](), upper = [UInt8](), percent = [UInt8](), strict = [UInt8]()
         for byte in secret {
+            let escaped = [UInt8(ascii: "%"), upperHex[Int(byte >> 4)], upperHex[Int(byte & 0xF)]]
             lower += [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
             upper += [upperHex[Int(byte >> 4)], upperHex[Int(byte & 0xF)]]
-            if isUnreserved(byte) { percent.append(byte) } else { percent += [UInt8(ascii: "%"), upperHex[Int(byte >> 4)], upperHex[Int(byte & 0xF)]] }
+            // RFC 3986 leaves - . _ ~ alone; some encoders escape everything but letters and digits.
+            if isUnreserved(byte) { percent.append(byte) } else { percent += escaped }
+            if isUnreserved(byte), byte != UInt8(ascii: "-"), byte != UInt8(ascii: "."), byte != UInt8(ascii: "_"), byte != UInt8(ascii: "~") {
+                strict.append(byte)
+            } else {
+                strict += escaped
+            }
         }
-        var all = [secret, url, standard, standard + padding, lower, upper, percent]
+        var all = [secret, url, standard, standard + padding, lower, upper, percent, strict]
         var seen = Set<[UInt8]>()
         all = all.filter { seen.insert($0).inserted }
         return all
