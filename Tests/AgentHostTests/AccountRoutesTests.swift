@@ -378,6 +378,22 @@ struct AccountRoutesTests {
         }
     }
 
+    @Test func aPasswordTypedAsTheUserNameIsNeverRecorded() async throws {
+        guard let (fixture, store, _) = try await HostFixture.withAccounts() else { return }
+        let audit = try #require(fixture.components.audit)
+        try await fixture.application().test(.router) { client in
+            try await client.execute(
+                uri: "/api/login", method: .post, headers: headers(), body: body(#"{"username": "Tr0ub4dor&3 horse", "password": "x"}"#)
+            ) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+        try await audit.flush()
+        let records = try await store.auditRecords(after: 0, limit: 10, actor: nil, action: "login.failed")
+        #expect(records.count == 1 && records[0].event.target == "user:(not a user name)")
+        try await store.close()
+    }
+
     @Test func withoutAStoreTheRoutesSayWhy() async throws {
         let fixture = try HostFixture()
         try await fixture.application().test(.router) { client in

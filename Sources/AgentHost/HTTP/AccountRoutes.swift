@@ -67,10 +67,13 @@ struct AccountRoutes: Sendable {
         let password = value["password"]?.stringValue ?? ""
         let limiter = components.pipeline.configuration.rateLimiter
         let client = clientAddress(request, context)?.description
-        let account = "user:" + username
+        // A name that cannot be a user (a password typed in the wrong field, say) is never
+        // logged or recorded as typed.
+        let shownName = (try? AgentID(username)) != nil ? username : "(not a user name)"
+        let account = "user:" + shownName
         let path = Self.loginPath[...]
         if let refusal = limiter?.checkAccount(method: "POST", path: path, client: client, account: account).refusal {
-            context.logger.notice("login refused: failure budget spent", metadata: ["user": .string(String(username.prefix(128)))])
+            context.logger.notice("login refused: failure budget spent", metadata: ["user": .string(shownName)])
             return SecurityMiddleware.response(for: refusal)
         }
         let user: UserRecord?
@@ -82,9 +85,9 @@ struct AccountRoutes: Sendable {
         guard let user, let agent = try? AgentID(user.username), let role = try? Role(user.role) else {
             limiter?.recordFailedLogin(method: "POST", path: path, client: client, account: account)
             components.audit?.recordRefusal(
-                action: "login.failed", code: "invalid_login", client: client ?? "-", actor: "anonymous", target: String(account.prefix(140))
+                action: "login.failed", code: "invalid_login", client: client ?? "-", actor: "anonymous", target: account
             )
-            context.logger.notice("login failed", metadata: ["user": .string(String(username.prefix(128))), "peer": .string(client ?? "-")])
+            context.logger.notice("login failed", metadata: ["user": .string(shownName), "peer": .string(client ?? "-")])
             return SecurityMiddleware.response(for: Refusal(
                 status: 401, code: "invalid_login", detail: "The user name or the password is wrong."
             ))
