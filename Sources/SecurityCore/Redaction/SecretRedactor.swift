@@ -12,7 +12,7 @@ import Synchronization
 /// ```swift
 /// let redactor = SecretRedactor()
 /// redactor.register(key.secret)
-/// redactor.redact("pushing with ghp_abcdefghijklmnopqrstuvwxyz0123456789")  // "pushing with ghp_[REDACTED]"
+/// redactor.redact("pushing with " + githubToken)  // "pushing with ghp_[REDACTED]"
 /// ```
 public final class SecretRedactor: Sendable {
     /// What replaces a registered secret.
@@ -20,23 +20,9 @@ public final class SecretRedactor: Sendable {
     /// The shortest secret registered, in bytes.
     public static let minimumLength = 8
 
-    /// The byte forms of the registered secrets; wiped when forgotten.
-    private final class Forms: @unchecked Sendable {
-        // @unchecked: `all` is written only in `init` and wiped in `deinit`, when no other
-        // reference exists; in between it is only read.
-        var all: [[UInt8]]
-
-        init(_ all: [[UInt8]]) {
-            self.all = all
-        }
-
-        deinit {
-            for index in all.indices { SecureBytes.wipe(&all[index]) }
-        }
-    }
-
     private struct State {
-        var forms: [Int: Forms] = [:]
+        /// Each secret's forms, as bytes that are wiped when freed.
+        var forms: [Int: [SecureBytes]] = [:]
         /// Ids, oldest first.
         var order: [Int] = []
         /// HMAC of each registered secret under a key of this process: a secret registered twice
@@ -75,8 +61,10 @@ public final class SecretRedactor: Sendable {
         let digest = identity.authenticationCode(for: bytes)
         if state.withLock({ $0.ids[digest] != nil }) { return }
         var raw = Array(bytes)
-        let forms = Forms(Self.forms(of: raw))
+        var plain = Self.forms(of: raw)
+        let forms = plain.map { SecureBytes(copying: $0) }
         SecureBytes.wipe(&raw)
+        for index in plain.indices { SecureBytes.wipe(&plain[index]) }
         let capacity = self.capacity
         state.withLock { state in
             guard state.ids[digest] == nil else { return }
@@ -86,15 +74,18 @@ public final class SecretRedactor: Sendable {
             state.order.append(id)
             state.ids[digest] = id
             state.digests[id] = digest
-            for (number, form) in forms.all.enumerated() {
-                let key = Self.key(form, 0)
+            for (number, form) in forms.enumerated() {
+                let key = form.withUnsafeBytes { UInt16($0[0]) << 8 | UInt16($0[1]) }
                 state.index[key, default: []].append((id, number))
                 state.present[Int(key >> 6)] |= 1 << UInt64(key & 63)
             }
             while state.order.count > capacity {
                 let oldest = state.order.removeFirst()
                 if let gone = state.forms.removeValue(forKey: oldest) {
-                    for form in gone.all { state.index[Self.key(form, 0)]?.removeAll { $0.id == oldest } }
+                    for form in gone {
+                        let key = form.withUnsafeBytes { UInt16($0[0]) << 8 | UInt16($0[1]) }
+                        state.index[key]?.removeAll { $0.id == oldest }
+                    }
                 }
                 if let digest = state.digests.removeValue(forKey: oldest) { state.ids[digest] = nil }
             }
@@ -112,8 +103,8 @@ public final class SecretRedactor: Sendable {
                 guard state.mayStart(key), let candidates = state.index[key] else { continue }
                 var longest = 0
                 for (id, number) in candidates {
-                    guard let form = state.forms[id]?.all[number], form.count > longest, form.count <= bytes.count - start else { continue }
-                    if bytes[start..<(start + form.count)].elementsEqual(form) { longest = form.count }
+                    guard let form = state.forms[id]?[number], form.count > longest, form.count <= bytes.count - start else { continue }
+                    if form.withUnsafeBytes({ bytes[start..<(start + $0.count)].elementsEqual($0) }) { longest = form.count }
                 }
                 if longest > 0 { ranges.append((start, start + longest, 0)) }
             }
