@@ -12,7 +12,7 @@ struct AgentHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agenthost",
         abstract: "Agent identity, tokens and request security for self-hosted agent platforms.",
-        subcommands: [Serve.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self, AuditCommand.self, ScrubCommand.self, PolicyCommand.self]
+        subcommands: [Serve.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self, AuditCommand.self, ScrubCommand.self, GitCommand.self, PolicyCommand.self]
     )
 }
 
