@@ -1,4 +1,5 @@
 public import Hummingbird
+import HummingbirdWebSocket
 public import Logging
 public import SecurityCore
 
@@ -31,6 +32,8 @@ public enum AgentHost {
         public let webhookStore: (any WebhookDeliveryStore)?
         /// Counters served at `GET /metrics`.
         public let metrics: AgentHostMetrics
+        /// The operator stream's feed (`GET /ws/system`).
+        public let events: SystemEvents
         let clock: any TimeSource
 
         /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
@@ -39,7 +42,7 @@ public enum AgentHost {
             configuration: AgentHostConfiguration, keyring: Keyring, credentials: CredentialService? = nil,
             revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil,
             webhooks: [WebhookVerifier] = [], webhookStore: (any WebhookDeliveryStore)? = nil,
-            metrics: AgentHostMetrics = AgentHostMetrics(), clock: any TimeSource = SystemTimeSource(),
+            metrics: AgentHostMetrics = AgentHostMetrics(), events: SystemEvents? = nil, clock: any TimeSource = SystemTimeSource(),
             ticks: any TickSource = SystemTickSource()
         ) throws {
             let revocations = InMemoryRevocationList(clock: clock)
@@ -84,6 +87,7 @@ public enum AgentHost {
             self.webhooks = webhooks
             self.webhookStore = webhookStore
             self.metrics = metrics
+            self.events = events ?? SystemEvents(clock: clock)
             self.minter = TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock)
             self.revocations = revocations
             self.policy = policy
@@ -132,7 +136,14 @@ public enum AgentHost {
         return router
     }
 
-    /// A Hummingbird application serving AgentHost on the configured address.
+    /// The router that answers WebSocket upgrades (`GET /ws/system`), for servers that assemble
+    /// their own application: pass it to `.http1WebSocketUpgrade(webSocketRouter:)`.
+    public static func webSocketRouter(components: Components) -> Router<SystemStreamContext> {
+        SystemStream.router(components: components)
+    }
+
+    /// A Hummingbird application serving AgentHost on the configured address, with the
+    /// operator stream's WebSocket upgrade.
     ///
     /// `onServerRunning` receives the bound port (useful with port 0).
     public static func application(
@@ -141,6 +152,7 @@ public enum AgentHost {
     ) -> some ApplicationProtocol {
         Application(
             router: router(components: components),
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(components: components)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agenthost"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger

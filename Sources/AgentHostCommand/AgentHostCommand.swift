@@ -194,13 +194,20 @@ struct Serve: AsyncParsableCommand {
             configuration: configuration, keyring: loaded.keyring, credentials: credentials, revocationStore: database,
             accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: database, metrics: metrics
         )
-        try await trail.append(AuditEvent(
+        let started = try await trail.append([AuditEvent(
             time: SystemTimeSource().now() * 1000, actor: "agenthost", action: "server.started", target: "\(configuration.host):\(configuration.port)",
             details: [
                 "mode": configuration.mode.rawValue, "policy": policy ?? "default", "policy_rules": "\(components.policy.rules.count)",
                 "token_primary_key": loaded.keyring.primary?.id.rawValue ?? "-", "vault_primary_version": "\(vaultKeys.keys.primaryVersion)",
             ]
-        ))
+        )])
+        // Key rotations and revocations, from this server, the command line or another server, to
+        // the operator stream.
+        let relay = Task {
+            await components.events.follow(database, after: started?.sequence ?? 0) { error in
+                logger.warning("could not read the audit log for the operator stream", metadata: ["error": "\(error)"])
+            }
+        }
         // Audit events queued by requests are written every second.
         let auditFlush = Task {
             while !Task.isCancelled {
@@ -219,13 +226,13 @@ struct Serve: AsyncParsableCommand {
         let revocationRefresh = Task {
             var rounds = 0
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(5))
+                try? await Task.sleep(for: .seconds(3))
                 rounds += 1
                 do {
                     try await components.refreshRevocations()
                     try await accounts.refresh()
                     // Expired webhook delivery ids, every 10 minutes.
-                    if rounds % 120 == 0 { _ = try await database.pruneDeliveries(now: SystemTimeSource().now()) }
+                    if rounds % 200 == 0 { _ = try await database.pruneDeliveries(now: SystemTimeSource().now()) }
                 } catch {
                     logger.warning("could not refresh revocations, users and keys from the store", metadata: ["error": "\(error)"])
                 }
@@ -243,12 +250,16 @@ struct Serve: AsyncParsableCommand {
         do {
             try await application.runService()
         } catch {
+            relay.cancel()
+            components.events.finishAll()
             revocationRefresh.cancel()
             auditFlush.cancel()
             try? await audit.flush()
             try? await database.close()
             throw error
         }
+        relay.cancel()
+        components.events.finishAll()
         revocationRefresh.cancel()
         auditFlush.cancel()
         try? await audit.flush()
@@ -339,11 +350,13 @@ struct Keys: AsyncParsableCommand {
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a new primary key; the old primary only verifies from now on.")
         @OptionGroup var data: DataDirectoryOption
+        @OptionGroup var database: DatabaseOption
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             let key = try AgentHostCLI.rotate(dataDirectory: data.resolved(environment), environment: environment)
             print("new primary key \(key); restart agenthost serve to sign with it")
+            await Keys.record("keys.rotated", key: "\(key)", data: data, database: database)
         }
     }
 
@@ -351,12 +364,27 @@ struct Keys: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Retire a key: tokens it signed are refused from now on.")
         @Argument(help: "The id of the key to retire.") var keyID: String
         @OptionGroup var data: DataDirectoryOption
+        @OptionGroup var database: DatabaseOption
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             guard let id = try? KeyID(keyID) else { throw ValidationError("'\(keyID.prefix(64))' is not a key id") }
             try AgentHostCLI.retire(id, dataDirectory: data.resolved(environment), environment: environment)
             print("retired key \(id); restart agenthost serve to stop accepting its tokens")
+            await Keys.record("keys.retired", key: "\(id)", data: data, database: database)
+        }
+    }
+
+    /// Records a keyring change in the audit log. The change itself is made: a failure here is
+    /// reported, and the command still succeeds.
+    static func record(_ action: String, key: String, data: DataDirectoryOption, database: DatabaseOption) async {
+        do {
+            try await database.withVault(data: data) { session in
+                let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
+                try await trail.append(UsersCommand.event(action, target: key))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("warning: the change is made, but could not be recorded in the audit log: \(error)\n".utf8))
         }
     }
 

@@ -1,9 +1,12 @@
 import AgentHost
 import AsyncHTTPClient
+import HTTPTypes
+import HummingbirdWSClient
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 import SecurityCore
 import SecurityStore
 import Synchronization
@@ -49,6 +52,11 @@ struct ServerProcessTests {
         )
     }
 
+    /// Lines a WebSocket client received.
+    final class LineLog: Sendable {
+        let lines = Mutex<[String]>([])
+    }
+
     /// Output collected as a process writes it.
     final class OutputBuffer: Sendable {
         let bytes = Mutex(Data())
@@ -62,6 +70,12 @@ struct ServerProcessTests {
 
         /// Everything written so far.
         var output: String { buffer.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+
+        /// Stops the process if it still runs, then ``finish()``.
+        func stop() {
+            if process.isRunning { process.terminate() }
+            finish()
+        }
 
         /// Waits for the process to exit and stops collecting.
         func finish() {
@@ -85,6 +99,31 @@ struct ServerProcessTests {
         process.standardOutput = launched.pipe
         try process.run()
         return launched
+    }
+
+    /// Starts `serve` on a free loopback port over `directory`; stop it with ``Launched/stop()``.
+    func serve(_ directory: TemporaryDirectory) async throws -> (Launched, Int) {
+        let launched = try launch(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path])
+        do {
+            return (launched, try await listeningPort(launched))
+        } catch {
+            launched.stop()
+            throw error
+        }
+    }
+
+    /// Waits (at most 60 s) for a launched server's listening line and reads the port from it.
+    func listeningPort(_ launched: Launched) async throws -> Int {
+        var port: Int?
+        let deadline = Date().addingTimeInterval(60)
+        while port == nil, Date() < deadline, launched.process.isRunning {
+            let text = launched.output
+            if let range = text.range(of: "url=http://127.0.0.1:") {
+                port = Int(text[range.upperBound...].prefix { $0.isNumber })
+            }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return try #require(port, "server did not report listening: \(launched.output)")
     }
 
     @Test func scrubCleansAWorkspaceAndDeletesOneThatLeaked() throws {
@@ -157,24 +196,9 @@ struct ServerProcessTests {
 
     @Test func firstStartMintAndCall() async throws {
         let directory = try TemporaryDirectory()
-        let launched = try launch(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path])
+        let (launched, boundPort) = try await serve(directory)
         let server = launched.process
-        defer {
-            if server.isRunning { server.terminate() }
-            launched.finish()
-        }
-
-        // Wait (bounded) for the listening line and read the port from it.
-        var port: Int?
-        let deadline = Date().addingTimeInterval(60)
-        while port == nil, Date() < deadline, server.isRunning {
-            let text = launched.output
-            if let range = text.range(of: "url=http://127.0.0.1:") {
-                port = Int(text[range.upperBound...].prefix { $0.isNumber })
-            }
-            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        let boundPort = try #require(port, "server did not report listening: \(launched.output)")
+        defer { launched.stop() }
 
         let keyringPath = KeyringFile(dataDirectory: directory.path).path
         #expect(try permissions(of: keyringPath) == 0o600)
@@ -282,6 +306,52 @@ struct ServerProcessTests {
         #expect((Int(audited.stdout.dropFirst(4).prefix { $0.isNumber }) ?? 0) >= 6, "\(audited.stdout)")
         #expect(!databaseHolds(token, at: database) && !databaseHolds("a long passphrase", at: database))
         #expect(!databaseHolds("sk-ant-Onboarded", at: database))
+    }
+
+    @Test func theOperatorStreamRelaysAKeyRotationAndEndsAtShutdown() async throws {
+        let directory = try TemporaryDirectory()
+        let (launched, boundPort) = try await serve(directory)
+        let server = launched.process
+        defer { launched.stop() }
+        let admin = try run(["token", "mint", "--agent", "ops", "--role", "admin", "--data-dir", directory.path])
+        let token = try #require(admin.stdout.split(separator: "\n").last.map(String.init))
+
+        let log = LineLog()
+        let watching = Task {
+            try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(boundPort)/ws/system",
+                configuration: .init(additionalHeaders: [.authorization: "Bearer \(token)"]), logger: Logger(label: "ws-test")
+            ) { inbound, _, _ in
+                for try await message in inbound.messages(maxSize: 1 << 16) {
+                    if case .text(let text) = message { log.lines.withLock { $0.append(text) } }
+                }
+            }
+        }
+        func waitFor(_ text: String) async throws -> Bool {
+            let until = Date().addingTimeInterval(15)
+            while Date() < until {
+                if log.lines.withLock({ $0.contains { $0.contains(text) } }) { return true }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+        #expect(try await waitFor(#""type":"hello""#))
+        // A rotation made by the command line, a separate process, reaches the stream.
+        let rotated = try run(["keys", "rotate", "--data-dir", directory.path])
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        #expect(try await waitFor(#""type":"key_rotation""#), "\(log.lines.withLock { $0 })")
+        #expect(log.lines.withLock { $0 }.contains { $0.contains(#""action":"keys.rotated""#) && $0.contains(#""actor":"cli""#) })
+
+        // Stopping the server closes the stream instead of waiting on it.
+        let stopping = ContinuousClock.now
+        server.terminate()
+        let close = try await watching.value
+        server.waitUntilExit()
+        #expect(stopping.duration(to: .now) < .seconds(10))
+        #expect(close?.closeCode == .normalClosure || close?.closeCode == .goingAway, "\(String(describing: close))")
+        #expect(!launched.output.contains(token))
+        let audited = try run(["audit", "verify", "--data-dir", directory.path])
+        #expect(audited.status == 0, "\(audited.stdout)")
     }
 
     /// Whether the SQLite file (or its write-ahead log) holds `text` anywhere in its bytes.

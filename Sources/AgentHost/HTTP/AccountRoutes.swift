@@ -61,7 +61,7 @@ struct AccountRoutes: Sendable {
         let value: JSONValue
         switch try await JSONBody.read(request, schema: loginSchema) {
         case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        case .failure(let refusal): return SecurityResponses.response(for: refusal)
         }
         let username = value["username"]?.stringValue ?? ""
         let password = value["password"]?.stringValue ?? ""
@@ -74,7 +74,7 @@ struct AccountRoutes: Sendable {
         let path = Self.loginPath[...]
         if let refusal = limiter?.checkAccount(method: "POST", path: path, client: client, account: account).refusal {
             context.logger.notice("login refused: failure budget spent", metadata: ["user": .string(shownName)])
-            return SecurityMiddleware.response(for: refusal)
+            return SecurityResponses.response(for: refusal)
         }
         let user: UserRecord?
         do {
@@ -88,7 +88,7 @@ struct AccountRoutes: Sendable {
                 action: "login.failed", code: "invalid_login", client: client ?? "-", actor: "anonymous", target: account
             )
             context.logger.notice("login failed", metadata: ["user": .string(shownName), "peer": .string(client ?? "-")])
-            return SecurityMiddleware.response(for: Refusal(
+            return SecurityResponses.response(for: Refusal(
                 status: 401, code: "invalid_login", detail: "The user name or the password is wrong."
             ))
         }
@@ -96,7 +96,7 @@ struct AccountRoutes: Sendable {
         do {
             minted = try components.sessionMinter.mint(agent: agent, role: role)
         } catch let error as TokenError where error.code == .noSigningKey {
-            return SecurityMiddleware.response(for: Refusal(
+            return SecurityResponses.response(for: Refusal(
                 status: 503, code: "no_signing_key", detail: "The server's keyring has no primary key, so it cannot issue sessions."
             ))
         }
@@ -123,7 +123,7 @@ struct AccountRoutes: Sendable {
         let value: JSONValue
         switch try await JSONBody.read(request, schema: kind == .device ? deviceSchema : keySchema) {
         case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        case .failure(let refusal): return SecurityResponses.response(for: refusal)
         }
         let roleText = value["role"]?.stringValue ?? "viewer"
         guard let role = try? Role(roleText), components.policy.mayGrant(roleText, caller: caller.role.rawValue) else {
@@ -214,7 +214,7 @@ struct AccountRoutes: Sendable {
         let value: JSONValue
         switch try await JSONBody.read(request, schema: onboardingSchema) {
         case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        case .failure(let refusal): return SecurityResponses.response(for: refusal)
         }
         guard case .array(let items)? = value["credentials"] else { return Self.refuse(400, "invalid_request", "credentials must be a list.") }
         var entries = [(SecretPath, SecureBytes)]()
@@ -302,6 +302,6 @@ struct AccountRoutes: Sendable {
     }
 
     static func refuse(_ status: Int, _ code: String, _ detail: String) -> Response {
-        SecurityMiddleware.response(for: Refusal(status: status, code: code, detail: detail))
+        SecurityResponses.response(for: Refusal(status: status, code: code, detail: detail))
     }
 }

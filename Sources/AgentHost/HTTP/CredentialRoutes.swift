@@ -112,7 +112,7 @@ struct CredentialRoutes: Sendable {
         let value: JSONValue
         switch try await JSONBody.read(request, schema: schema) {
         case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        case .failure(let refusal): return SecurityResponses.response(for: refusal)
         }
         var bytes = Array((value[field]?.stringValue ?? "").utf8)
         defer { SecureBytes.wipe(&bytes) }
@@ -138,7 +138,7 @@ struct CredentialRoutes: Sendable {
         let value: JSONValue
         switch try await JSONBody.read(request, schema: grantSchema) {
         case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        case .failure(let refusal): return SecurityResponses.response(for: refusal)
         }
         let path: SecretPath
         do {
@@ -259,6 +259,6 @@ struct CredentialRoutes: Sendable {
     }
 
     private static func refuse(_ status: Int, _ code: String, _ detail: String) -> Response {
-        SecurityMiddleware.response(for: Refusal(status: status, code: code, detail: detail))
+        SecurityResponses.response(for: Refusal(status: status, code: code, detail: detail))
     }
 }

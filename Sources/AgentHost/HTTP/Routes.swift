@@ -59,7 +59,9 @@ struct Health: ResponseEncodable {
 extension AgentHost {
     /// Adds AgentHost's routes to `router`, behind ``SecurityMiddleware``.
     static func addRoutes(to router: Router<AgentRequestContext>, components: Components) {
-        router.add(middleware: SecurityMiddleware(pipeline: components.pipeline, audit: components.audit, metrics: components.metrics))
+        router.add(middleware: SecurityMiddleware(
+            pipeline: components.pipeline, audit: components.audit, metrics: components.metrics, events: components.events
+        ))
         router.get("/health") { _, _ in Health(status: "ok") }
         router.get("/metrics") { _, _ in
             Response(
@@ -67,6 +69,8 @@ extension AgentHost {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: components.metrics.exposition()))
             )
         }
+        // Upgrades are answered by the WebSocket router (SystemStream); a plain GET learns it must ask for one.
+        router.get(RouterPath(SystemStream.path)) { _, _ in SystemStream.upgradeRequired() }
         router.get("/api/whoami") { _, context -> WhoAmI in
             // The middleware only lets a request through to a protected route with a principal.
             guard let principal = context.principal else { throw HTTPError(.unauthorized) }
@@ -114,7 +118,7 @@ struct CreateAgent: Sendable {
         guard let caller = context.principal else { throw HTTPError(.unauthorized) }
         guard caller.mayIssueCredentials else {
             // Header-trust identities are unproven; a token minted for one would outlive the mode.
-            return SecurityMiddleware.response(for: Refusal(
+            return SecurityResponses.response(for: Refusal(
                 status: 403, code: "token_required",
                 detail: "Minting needs a caller authenticated by an agent token or a user session; header-trust identities, API keys and devices cannot mint. Use 'agenthost token mint' for the first token."
             ))
@@ -122,11 +126,11 @@ struct CreateAgent: Sendable {
         let value: JSONValue
         switch try await JSONBody.read(request, schema: schema) {
         case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityMiddleware.response(for: refusal)
+        case .failure(let refusal): return SecurityResponses.response(for: refusal)
         }
         let requestedRole = value["role"]?.stringValue ?? ""
         guard policy.mayGrant(requestedRole, caller: caller.role.rawValue) else {
-            return SecurityMiddleware.response(for: Refusal(
+            return SecurityResponses.response(for: Refusal(
                 status: 403, code: "role_above_caller",
                 detail: "A token may not be minted for a role that ranks above the caller's own."
             ))
@@ -140,11 +144,11 @@ struct CreateAgent: Sendable {
             )
         } catch is IdentityError {
             // The schema already checks these; this keeps a gap between the two from becoming a 500.
-            return SecurityMiddleware.response(for: Refusal(
+            return SecurityResponses.response(for: Refusal(
                 status: 400, code: "invalid_identity", detail: "agent_id, role and team must be 1-128 of A-Z a-z 0-9 _ - (team may be empty)."
             ))
         } catch let error as TokenError where error.code == .noSigningKey {
-            return SecurityMiddleware.response(for: Refusal(
+            return SecurityResponses.response(for: Refusal(
                 status: 503, code: "no_signing_key",
                 detail: "The server's keyring has no primary key, so it cannot mint tokens; an operator must run 'agenthost keys rotate'."
             ))

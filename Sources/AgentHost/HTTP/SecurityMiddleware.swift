@@ -9,19 +9,19 @@ public import SecurityCore
 /// context or answers with the refusal's problem+json body.
 ///
 /// Refusals are logged with their code, method, path and peer, never with a header value.
-public struct SecurityMiddleware: RouterMiddleware {
-    public typealias Context = AgentRequestContext
-
+public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddleware {
     let pipeline: SecurityPipeline
     let audit: AuditRecorder?
     let metrics: AgentHostMetrics?
+    let events: SystemEvents?
 
     /// `audit` receives every 401, 403 and 429 (aggregated per client and code); `metrics` counts
-    /// every outcome.
-    public init(pipeline: SecurityPipeline, audit: AuditRecorder? = nil, metrics: AgentHostMetrics? = nil) {
+    /// every outcome; `events` streams the refusals to operators watching `/ws/system`.
+    public init(pipeline: SecurityPipeline, audit: AuditRecorder? = nil, metrics: AgentHostMetrics? = nil, events: SystemEvents? = nil) {
         self.pipeline = pipeline
         self.audit = audit
         self.metrics = metrics
+        self.events = events
     }
 
     public func handle(
@@ -47,22 +47,22 @@ public struct SecurityMiddleware: RouterMiddleware {
             } catch is NIOTooManyBytesError {
                 let refusal = SecurityPipeline.bodyTooLarge(limit: limit)
                 log(refusal, facts, context)
-                return Self.response(for: refusal)
+                return SecurityResponses.response(for: refusal)
             }
             metrics?.countAllowed()
             var context = context
             context.principal = principal
             var response = try await next(request, context)
-            Self.append(headers, to: &response.headers)
+            SecurityResponses.append(headers, to: &response.headers)
             return response
         case .preflight(let headers):
             metrics?.increment("agenthost_requests_total", [("outcome", "preflight")])
             var response = Response(status: .noContent)
-            Self.append(headers, to: &response.headers)
+            SecurityResponses.append(headers, to: &response.headers)
             return response
         case .deny(let refusal):
             log(refusal, facts, context)
-            return Self.response(for: refusal)
+            return SecurityResponses.response(for: refusal)
         }
     }
 
@@ -71,11 +71,11 @@ public struct SecurityMiddleware: RouterMiddleware {
         switch pipeline.evaluateForwardAuth(facts) {
         case .allow(_, let headers), .preflight(let headers):
             var response = Response(status: .ok, headers: [.cacheControl: "no-store"])
-            Self.append(headers, to: &response.headers)
+            SecurityResponses.append(headers, to: &response.headers)
             return response
         case .deny(let refusal):
             log(refusal, facts, context)
-            return Self.response(for: refusal)
+            return SecurityResponses.response(for: refusal)
         }
     }
 
@@ -87,20 +87,21 @@ public struct SecurityMiddleware: RouterMiddleware {
                 metrics.increment("agenthost_rate_limited_total", [("scope", scope)])
             }
         }
-        if let audit {
-            let action: String? = switch refusal.status {
-            case 401: "auth.failed"
-            case 403: "policy.denied"
-            case 429: "rate.limited"
-            default: nil
-            }
-            if let action {
-                let client = pipeline.configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)
-                audit.recordRefusal(
-                    action: action, code: refusal.problem.code, client: client?.description ?? "-",
-                    actor: refusal.principal?.subject ?? "anonymous",
-                    target: facts.method + " " + String(facts.path.prefix { $0 != "?" }.prefix(256))
-                )
+        let action: String? = switch refusal.status {
+        case 401: "auth.failed"
+        case 403: "policy.denied"
+        case 429: "rate.limited"
+        default: nil
+        }
+        if let action, audit != nil || events?.isWatched == true {
+            let client = pipeline.configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)?.description ?? "-"
+            let actor = refusal.principal?.subject ?? "anonymous"
+            let target = facts.method + " " + String(facts.path.prefix { $0 != "?" }.prefix(256))
+            audit?.recordRefusal(action: action, code: refusal.problem.code, client: client, actor: actor, target: target)
+            if let events {
+                var fields = ["code": refusal.problem.code, "client": client, "actor": actor, "request": target]
+                if case .string(let scope)? = refusal.problem.extensions["scope"] { fields["scope"] = scope }
+                events.publish(SystemEvents.type(ofRefusal: action), fields)
             }
         }
         context.logger.notice(
@@ -112,7 +113,10 @@ public struct SecurityMiddleware: RouterMiddleware {
             ]
         )
     }
+}
 
+/// The HTTP side of the pipeline's answers, shared by every route and middleware.
+public enum SecurityResponses {
     static func append(_ fields: [HeaderField], to headers: inout HTTPFields) {
         for field in fields {
             if let name = HTTPField.Name(field.name) { headers.append(HTTPField(name: name, value: field.value)) }

@@ -44,7 +44,7 @@ struct WebhookRoutes: Sendable {
                 action: "webhook.rejected", code: refusal.problem.code, client: client?.description ?? "-", actor: "anonymous",
                 target: "POST " + path
             )
-            return SecurityMiddleware.response(for: refusal)
+            return SecurityResponses.response(for: refusal)
         }
         guard case .object? = try? JSONValue.parse(body) else {
             return AccountRoutes.refuse(400, "invalid_json", "The delivery body is not a JSON object; it was not kept.")
