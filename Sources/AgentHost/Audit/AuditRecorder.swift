@@ -6,7 +6,7 @@ import Synchronization
 /// - ``record(_:)`` queues an event; ``flush()`` (every second while the server runs, and at
 ///   shutdown) appends the queue in one transaction.
 /// - Refusals (failed authentications, policy denials, rate-limit refusals, failed logins) are
-///   aggregated: one record per (action, code, client, actor, target) and flush, with
+///   aggregated: one record per (action, code, rule, client, actor, target) and flush, with
 ///   `details.count`, so a flood of refusals costs a few records a second, not one per request.
 /// - The queue and the aggregation table are bounded; what does not fit is counted and recorded
 ///   as `audit.dropped`, so a gap in what was kept is itself in the log.
@@ -14,14 +14,24 @@ public final class AuditRecorder: Sendable {
     struct RefusalKey: Hashable {
         let action: String
         let code: String
+        let rule: String
         let client: String
         let actor: String
         let target: String
     }
 
+    /// Refusals of one kind between two flushes: when, how many, and the first and last request.
+    struct Aggregate {
+        var first: Int64
+        var last: Int64
+        var count: Int
+        var firstRequest: String
+        var lastRequest: String
+    }
+
     struct Pending {
         var events: [AuditEvent] = []
-        var refusals: [RefusalKey: (first: Int64, last: Int64, count: Int)] = [:]
+        var refusals: [RefusalKey: Aggregate] = [:]
         var dropped = 0
     }
 
@@ -48,14 +58,21 @@ public final class AuditRecorder: Sendable {
     }
 
     /// Counts one refusal toward its aggregate record.
-    public func recordRefusal(action: String, code: String, client: String, actor: String, target: String) {
-        let key = RefusalKey(action: action, code: code, client: client, actor: actor, target: String(target.prefix(256)))
+    public func recordRefusal(
+        action: String, code: String, rule: String? = nil, client: String, actor: String, target: String, requestID: String = ""
+    ) {
+        let key = RefusalKey(
+            action: action, code: code, rule: rule ?? code, client: client, actor: actor, target: String(target.prefix(256))
+        )
         let now = trail.nowMilliseconds, capacity = self.capacity
         pending.withLock { pending in
-            if let entry = pending.refusals[key] {
-                pending.refusals[key] = (entry.first, now, entry.count + 1)
+            if var entry = pending.refusals[key] {
+                entry.last = now
+                entry.count += 1
+                entry.lastRequest = requestID
+                pending.refusals[key] = entry
             } else if pending.refusals.count < capacity {
-                pending.refusals[key] = (now, now, 1)
+                pending.refusals[key] = Aggregate(first: now, last: now, count: 1, firstRequest: requestID, lastRequest: requestID)
             } else {
                 pending.dropped += 1
             }
@@ -72,9 +89,11 @@ public final class AuditRecorder: Sendable {
         }
         var events = taken.events
         for (key, entry) in taken.refusals.sorted(by: { $0.value.first < $1.value.first }) {
+            var details = ["count": String(entry.count), "last": String(entry.last), "code": key.code]
+            if entry.count > 1 { details["last_request_id"] = entry.lastRequest }
             events.append(AuditEvent(
-                time: entry.first, actor: key.actor, action: key.action, target: key.target, decision: "deny", rule: key.code,
-                client: key.client, details: ["count": String(entry.count), "last": String(entry.last)]
+                time: entry.first, actor: key.actor, action: key.action, target: key.target, decision: "deny", rule: key.rule,
+                requestID: entry.firstRequest, client: key.client, details: details
             ))
         }
         if taken.dropped > 0 {

@@ -85,7 +85,8 @@ struct AccountRoutes: Sendable {
         guard let user, let agent = try? AgentID(user.username), let role = try? Role(user.role) else {
             limiter?.recordFailedLogin(method: "POST", path: path, client: client, account: account)
             components.audit?.recordRefusal(
-                action: "login.failed", code: "invalid_login", client: client ?? "-", actor: "anonymous", target: account
+                action: "login.failed", code: "invalid_login", client: client ?? "-", actor: "anonymous", target: account,
+                requestID: context.id
             )
             context.logger.notice("login failed", metadata: ["user": .string(shownName), "peer": .string(client ?? "-")])
             return SecurityResponses.response(for: Refusal(
@@ -241,7 +242,7 @@ struct AccountRoutes: Sendable {
                     )
                     components.audit?.recordRefusal(
                         action: "onboarding.refused", code: "invalid_setup_token", client: clientAddress(request, context)?.description ?? "-",
-                        actor: "anonymous", target: "POST " + Self.onboardingPath
+                        actor: "anonymous", target: "POST " + Self.onboardingPath, requestID: context.id
                     )
                     context.logger.notice("onboarding refused: bad setup token", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
                     return Self.refuse(

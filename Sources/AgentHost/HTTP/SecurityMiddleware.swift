@@ -97,7 +97,15 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
             let client = pipeline.configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)?.description ?? "-"
             let actor = refusal.principal?.subject ?? "anonymous"
             let target = facts.method + " " + String(facts.path.prefix { $0 != "?" }.prefix(256))
-            audit?.recordRefusal(action: action, code: refusal.problem.code, client: client, actor: actor, target: target)
+            // The deciding rules of a policy denial (none when nothing permits: default deny).
+            var rule: String?
+            if case .array(let rules)? = refusal.problem.extensions["rules"] {
+                rule = rules.compactMap { if case .string(let id) = $0 { id } else { nil } }.joined(separator: ",")
+                if rule?.isEmpty == true { rule = "default-deny" }
+            }
+            audit?.recordRefusal(
+                action: action, code: refusal.problem.code, rule: rule, client: client, actor: actor, target: target, requestID: context.id
+            )
             if let events {
                 var fields = ["code": refusal.problem.code, "client": client, "actor": actor, "request": target]
                 if case .string(let scope)? = refusal.problem.extensions["scope"] { fields["scope"] = scope }

@@ -144,7 +144,8 @@ struct SystemStream: Sendable {
     private func refuse(_ code: String, _ request: Request, _ context: SystemStreamContext) -> RouterShouldUpgrade {
         let client = client(context, request.headers)
         components.audit?.recordRefusal(
-            action: "stream.refused", code: code, client: client, actor: context.principal?.subject ?? "anonymous", target: Self.path
+            action: "stream.refused", code: code, client: client, actor: context.principal?.subject ?? "anonymous", target: Self.path,
+            requestID: context.id
         )
         components.metrics.increment("agenthost_requests_total", [("outcome", "refused"), ("status", "400")])
         context.logger.notice("operator stream refused", metadata: ["code": .string(code), "peer": .string(client)])

@@ -42,7 +42,7 @@ struct WebhookRoutes: Sendable {
             }
             components.audit?.recordRefusal(
                 action: "webhook.rejected", code: refusal.problem.code, client: client?.description ?? "-", actor: "anonymous",
-                target: "POST " + path
+                target: "POST " + path, requestID: context.id
             )
             return SecurityResponses.response(for: refusal)
         }
