@@ -92,6 +92,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Policy file (YAML or JSON); the embedded default policy when not given.") var policy: String?
     @Option(name: .customLong("trusted-proxy"), help: "A proxy (address or CIDR) whose X-Forwarded-For is believed and that may call /auth/verify; repeat for more.")
     var trustedProxies: [String] = []
+    @Option(
+        name: .customLong("rate-limit"),
+        help: "Change a rate-limit scope: NAME=LIMIT/PERIOD[/BURST], such as general=600/1m; repeat for more. Scopes: general, sensitive, auth-failures, login-failures."
+    )
+    var rateLimits: [String] = []
     @Flag(name: .customLong("metrics-public"), help: "Serve GET /metrics without a credential also on a non-loopback address.")
     var metricsPublic = false
     @Option(name: .customLong("cors-origin"), help: "A browser origin (https://host[:port]) allowed to call the API; repeat for more.")
@@ -101,6 +106,11 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var tokens: TokenPolicyOptions
 
     func validate() throws {
+        do {
+            _ = try AgentHostConfiguration.rateLimitScopes(RateLimitScope.defaults, overriddenBy: rateLimits)
+        } catch let error as AgentHostError {
+            throw ValidationError(error.message)
+        }
         for proxy in trustedProxies where IPNetwork(proxy) == nil {
             throw ValidationError("--trusted-proxy '\(proxy.prefix(64))' is not an address or CIDR such as 10.0.0.0/8 (host bits must be zero)")
         }
@@ -121,6 +131,7 @@ struct Serve: AsyncParsableCommand {
             trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins
         )
         settings.metricsPublic = metricsPublic
+        settings.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(settings.rateLimitScopes, overriddenBy: rateLimits)
         let configuration = settings
         try configuration.validate()
 

@@ -79,6 +79,23 @@ struct CommandTests {
         #expect(throws: Never.self) { try AgentHostConfiguration(host: "0.0.0.0", mode: .secure, tokenPolicy: policy).validate() }
     }
 
+    @Test func rateLimitsCanBeChangedScopeByScope() throws {
+        let scopes = try AgentHostConfiguration.rateLimitScopes(
+            RateLimitScope.defaults, overriddenBy: ["general=600/1m", "auth-failures=20/30s/40"]
+        )
+        let general = try #require(scopes.first { $0.name == "general" })
+        #expect(general.limit == 600 && general.period == .seconds(60) && general.burst == 600)
+        #expect(general.routes == RateLimitScope.defaults[0].routes && general.key == .client)
+        let failures = try #require(scopes.first { $0.name == "auth-failures" })
+        #expect(failures.limit == 20 && failures.period == .seconds(30) && failures.burst == 40 && failures.counts == .authenticationFailures)
+        #expect(scopes.first { $0.name == "sensitive" } == RateLimitScope.defaults[1])
+        for bad in ["general", "general=600", "general=x/1m", "general=600/1x", "general=600/1m/x", "nope=1/1m", "general=0/1m", "general=600/2d"] {
+            #expect(throws: AgentHostError.self, "\(bad)") { try AgentHostConfiguration.rateLimitScopes(RateLimitScope.defaults, overriddenBy: [bad]) }
+        }
+        #expect(throws: (any Error).self) { try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "nope=1/1m"]) }
+        _ = try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "general=100000/1m"])
+    }
+
     @Test func durations() throws {
         #expect(try DurationParser.parse("90s") == .seconds(90))
         #expect(try DurationParser.parse("15m") == .seconds(900))

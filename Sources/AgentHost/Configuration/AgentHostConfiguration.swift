@@ -54,6 +54,37 @@ public struct AgentHostConfiguration: Sendable {
         self.bodyLimit = bodyLimit
     }
 
+    /// `scopes` with the limits `specifications` give: each `NAME=LIMIT/PERIOD[/BURST]` (such as
+    /// `general=600/1m` or `auth-failures=20/1m/40`) replaces that scope's limit, period and burst
+    /// (the burst is the limit unless given), keeping its key, what it counts and its routes.
+    /// Throws ``AgentHostError`` for an unknown scope, a malformed specification or a value the
+    /// limiter refuses.
+    public static func rateLimitScopes(_ scopes: [RateLimitScope], overriddenBy specifications: [String]) throws -> [RateLimitScope] {
+        var scopes = scopes
+        for specification in specifications {
+            let usage = "--rate-limit '\(specification.prefix(64))': write NAME=LIMIT/PERIOD[/BURST], such as general=600/1m"
+            let halves = specification.split(separator: "=", maxSplits: 1).map(String.init)
+            guard halves.count == 2 else { throw AgentHostError(usage) }
+            let parts = halves[1].split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2 || parts.count == 3, let limit = Int(parts[0]) else { throw AgentHostError(usage) }
+            let burst = try parts.count == 3 ? Int(parts[2]) ?? { throw AgentHostError(usage) }() : nil
+            guard let index = scopes.firstIndex(where: { $0.name == halves[0] }) else {
+                let names = scopes.map(\.name).joined(separator: ", ")
+                throw AgentHostError("--rate-limit: there is no scope '\(halves[0].prefix(64))'; the scopes are \(names)")
+            }
+            let old = scopes[index]
+            do {
+                scopes[index] = try RateLimitScope(
+                    name: old.name, limit: limit, period: try DurationParser.parse(parts[1]), burst: burst, key: old.key,
+                    counts: old.counts, routes: old.routes
+                )
+            } catch let error as RateLimitError {
+                throw AgentHostError("--rate-limit: \(error.reason)")
+            }
+        }
+        return scopes
+    }
+
     /// The data directory: `AGENTHOST_DATA_DIR` when set, else `./.agenthost`.
     public static func defaultDataDirectory(environment: [String: String]) -> String {
         if let value = environment["AGENTHOST_DATA_DIR"], !value.isEmpty { return value }
