@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
-// Microbenchmarks for SecurityCore, kept in their own package so the main package stays lean.
-// Run from this folder: swift package benchmark   (see ../Docs/BENCHMARKS.md)
+// Microbenchmarks for SecurityCore, and the load test's bare server, kept in their own package so
+// the main package stays lean. Microbenchmarks: ../scripts/benchmark; HTTP load: ../scripts/loadtest
+// (see ../Docs/BENCHMARKS.md).
 import PackageDescription
 
 let package = Package(
@@ -9,10 +10,17 @@ let package = Package(
     dependencies: [
         .package(name: "agenthost", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        // The load test's anchor: a bare Hummingbird server.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         // Anchor only: the same operations through swift-crypto, to compare against.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
+        .executableTarget(
+            name: "BareServer",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "LoadTest/BareServer"
+        ),
         .executableTarget(
             name: "SecurityCoreBenchmarks",
             dependencies: [

@@ -1,4 +1,5 @@
 public import SecurityCore
+import Logging
 import Synchronization
 
 /// Hands events to the ``AuditTrail`` without making a request wait for the database.
@@ -79,6 +80,33 @@ public final class AuditRecorder: Sendable {
         }
     }
 
+    /// The most refusal summaries logged per flush; the rest are counted in one line.
+    static let loggedRefusalKinds = 20
+
+    /// One log line per kind of refusal since the last flush, most frequent first, with its count:
+    /// a flood of bad requests costs a few lines a second, not one per request.
+    private func logRefusals(_ refusals: [RefusalKey: Aggregate]) {
+        guard !refusals.isEmpty else { return }
+        let logger = trail.logger
+        let ordered = refusals.sorted { $0.value.count > $1.value.count }
+        for (key, entry) in ordered.prefix(Self.loggedRefusalKinds) {
+            logger.notice(
+                "requests refused",
+                metadata: [
+                    "action": .string(key.action), "code": .string(key.code), "count": .stringConvertible(entry.count),
+                    "client": .string(key.client), "actor": .string(key.actor), "request": .string(key.target),
+                ]
+            )
+        }
+        if ordered.count > Self.loggedRefusalKinds {
+            let rest = ordered.dropFirst(Self.loggedRefusalKinds)
+            logger.notice(
+                "requests refused, other kinds",
+                metadata: ["kinds": .stringConvertible(rest.count), "count": .stringConvertible(rest.reduce(0) { $0 + $1.value.count })]
+            )
+        }
+    }
+
     /// Appends everything queued; on a store failure the events go back to the queue (within its
     /// bound) and the error is thrown.
     public func flush() async throws {
@@ -96,6 +124,7 @@ public final class AuditRecorder: Sendable {
                 requestID: entry.firstRequest, client: key.client, details: details
             ))
         }
+        logRefusals(taken.refusals)
         if taken.dropped > 0 {
             events.append(AuditEvent(
                 time: trail.nowMilliseconds, actor: "agenthost", action: "audit.dropped", decision: "ok",

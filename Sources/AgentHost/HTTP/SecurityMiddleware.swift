@@ -8,7 +8,8 @@ public import SecurityCore
 /// ``RequestFacts``, asks the pipeline, and either runs the route with the principal in the
 /// context or answers with the refusal's problem+json body.
 ///
-/// Refusals are logged with their code, method, path and peer, never with a header value.
+/// Refusals are logged (at debug; summarised each second by ``AuditRecorder``) with their code,
+/// method, path and peer, never with a header value.
 public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddleware {
     let pipeline: SecurityPipeline
     let audit: AuditRecorder?
@@ -112,7 +113,8 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
                 events.publish(SystemEvents.type(ofRefusal: action), fields)
             }
         }
-        context.logger.notice(
+        // Per request only at debug: the audit recorder logs a summary per kind each second.
+        context.logger.debug(
             "request refused",
             metadata: [
                 "code": .string(refusal.problem.code), "status": .stringConvertible(refusal.status),
