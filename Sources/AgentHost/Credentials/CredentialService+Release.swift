@@ -62,9 +62,9 @@ extension CredentialService {
                 try vault.withSecret(in: row.sealed, for: row.identity) { secret in
                     redactor?.register(bytes: secret)
                     if !summary.released.isEmpty { body.append(UInt8(ascii: ",")) }
-                    Self.appendJSONString(grant.env.utf8, to: &body)
+                    JSONBytes.appendString(grant.env.utf8, to: &body)
                     body.append(UInt8(ascii: ":"))
-                    Self.appendJSONString(secret, to: &body)
+                    JSONBytes.appendString(secret, to: &body)
                 }
                 summary.released.append(grant.env)
             } catch is VaultError {
@@ -72,39 +72,10 @@ extension CredentialService {
             }
         }
         body.append(contentsOf: #"},"missing":"#.utf8)
-        Self.appendJSONArray(summary.missing, to: &body)
+        JSONBytes.appendArray(summary.missing, to: &body)
         body.append(contentsOf: #","unreadable":"#.utf8)
-        Self.appendJSONArray(summary.unreadable, to: &body)
+        JSONBytes.appendArray(summary.unreadable, to: &body)
         body.append(UInt8(ascii: "}"))
         return summary
-    }
-
-    /// Appends `bytes` (UTF-8) as a JSON string: quotes, backslashes and control characters escaped.
-    static func appendJSONString<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to body: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
-        body.append(UInt8(ascii: "\""))
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                body.append(UInt8(ascii: "\\"))
-                body.append(byte)
-            case 0..<0x20:
-                body.append(contentsOf: "\\u00".utf8)
-                body.append(hex[Int(byte >> 4)])
-                body.append(hex[Int(byte & 0xF)])
-            default:
-                body.append(byte)
-            }
-        }
-        body.append(UInt8(ascii: "\""))
-    }
-
-    static func appendJSONArray(_ items: [String], to body: inout [UInt8]) {
-        body.append(UInt8(ascii: "["))
-        for (index, item) in items.enumerated() {
-            if index > 0 { body.append(UInt8(ascii: ",")) }
-            appendJSONString(item.utf8, to: &body)
-        }
-        body.append(UInt8(ascii: "]"))
     }
 }

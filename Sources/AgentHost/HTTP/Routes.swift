@@ -5,8 +5,11 @@ import Logging
 import NIOCore
 import SecurityCore
 
-/// The body of `GET /api/whoami`.
-struct WhoAmI: ResponseEncodable {
+/// The body of `GET /api/whoami`: who the server believes the caller is.
+///
+/// Written as bytes rather than through `JSONEncoder`: this is the route every agent calls, and
+/// Codable's reflection cost as much as the whole security pipeline in front of it.
+struct WhoAmI: ResponseGenerator {
     let agentID: String
     let role: String
     let team: String
@@ -15,11 +18,6 @@ struct WhoAmI: ResponseEncodable {
     let authenticatedBy: String
     let subject: String
     let trust: String?
-
-    enum CodingKeys: String, CodingKey {
-        case agentID = "agent_id", role, team, tokenID = "token_id", expiresAt = "expires_at"
-        case authenticatedBy = "authenticated_by", subject, trust
-    }
 
     init(_ principal: Principal) {
         agentID = principal.agent.rawValue
@@ -31,24 +29,35 @@ struct WhoAmI: ResponseEncodable {
         switch principal.authentication {
         case .agentToken(let claims), .userSession(let claims):
             tokenID = claims.tokenID.hex
-            expiresAt = Date(timeIntervalSince1970: TimeInterval(claims.expiresAt)).ISO8601Format()
+            expiresAt = UTCTimestamp.string(seconds: claims.expiresAt)
         case .trustedHeaders, .apiKey, .device:
             tokenID = nil
             expiresAt = nil
         }
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(agentID, forKey: .agentID)
-        try container.encode(role, forKey: .role)
-        try container.encode(team, forKey: .team)
-        // Always present, null when not applicable, so clients see a stable shape.
-        try container.encode(tokenID, forKey: .tokenID)
-        try container.encode(expiresAt, forKey: .expiresAt)
-        try container.encode(authenticatedBy, forKey: .authenticatedBy)
-        try container.encode(subject, forKey: .subject)
-        try container.encodeIfPresent(trust, forKey: .trust)
+    /// `{"agent_id":…,"role":…,"team":…,"token_id":…,"expires_at":…,"authenticated_by":…,"subject":…}`,
+    /// plus `"trust"` for a device. `token_id` and `expires_at` are always present (null when not
+    /// applicable), so clients see a stable shape.
+    var json: [UInt8] {
+        var object = JSONBytes.Object()
+        object.add("agent_id", agentID)
+        object.add("role", role)
+        object.add("team", team)
+        object.add("token_id", tokenID)
+        object.add("expires_at", expiresAt)
+        object.add("authenticated_by", authenticatedBy)
+        object.add("subject", subject)
+        if let trust { object.add("trust", trust) }
+        return object.finish()
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: json))
+        )
     }
 }
 

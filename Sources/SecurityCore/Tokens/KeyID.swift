@@ -20,7 +20,7 @@ public struct KeyID: ValidatedIdentifier {
     /// A new id of the form `k-YYYYMMDD-xxxxxxxx`: the creation day and 32 random bits.
     public static func generate(now: Int64) throws -> KeyID {
         let days = now / 86_400
-        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        let (year, month, day) = UTCTimestamp.civilDate(daysSinceEpoch: days)
         let random = try SecureRandom.bytes(count: 4).map { byte in
             let digits = Array("0123456789abcdef".utf8)
             return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
@@ -31,18 +31,4 @@ public struct KeyID: ValidatedIdentifier {
         }
         return try KeyID("k-\(pad(year, 4))\(pad(month, 2))\(pad(day, 2))-\(random)")
     }
-
-}
-
-/// Howard Hinnant's days-to-civil algorithm: the proleptic Gregorian date of a day number.
-private func civilDate(daysSinceEpoch: Int64) -> (Int64, Int64, Int64) {
-    let z = daysSinceEpoch + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let dayOfEra = z - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let mp = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * mp + 2) / 5 + 1
-    let month = mp < 10 ? mp + 3 : mp - 9
-    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
 }
