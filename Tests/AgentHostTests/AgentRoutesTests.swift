@@ -170,6 +170,22 @@ struct AgentRoutesTests {
                 #expect(second.status.code == 413)
                 let problem = try await second.body.collect(upTo: 4_096)
                 #expect(String(buffer: problem).contains("body_too_large"))
+
+                // A GET is only left unread when its framing says it has no body; a chunked one is read and capped.
+                var chunkedGet = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/whoami")
+                chunkedGet.method = .GET
+                chunkedGet.headers.add(name: "Authorization", value: "Bearer \(ceo)")
+                let getChunks = AsyncStream<ByteBuffer> { continuation in
+                    for _ in 0..<64 { continuation.yield(ByteBuffer(repeating: 0x20, count: 1_024)) }
+                    continuation.finish()
+                }
+                chunkedGet.body = .stream(getChunks, length: .unknown)
+                let third = try await http.execute(chunkedGet, timeout: .seconds(10))
+                #expect(third.status.code == 413)
+                var plainGet = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/whoami")
+                plainGet.headers.add(name: "Authorization", value: "Bearer \(ceo)")
+                let fourth = try await http.execute(plainGet, timeout: .seconds(10))
+                #expect(fourth.status.code == 200)
             } catch {
                 try await http.shutdown()
                 throw error

@@ -41,14 +41,16 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
         switch pipeline.evaluate(facts) {
         case .allow(let principal, let headers):
             var request = request
-            let limit = pipeline.bodyLimit(method: facts.method, path: facts.path)
-            do {
-                // Read at most the cap: an endless or mislabelled body is cut off here.
-                _ = try await request.collectBody(upTo: limit)
-            } catch is NIOTooManyBytesError {
-                let refusal = SecurityPipeline.bodyTooLarge(limit: limit)
-                log(refusal, facts, context)
-                return SecurityResponses.response(for: refusal)
+            if Self.mayHaveBody(request, declaredLength: facts.bodyLength) {
+                let limit = pipeline.bodyLimit(method: facts.method, path: facts.path)
+                do {
+                    // Read at most the cap: an endless or mislabelled body is cut off here.
+                    _ = try await request.collectBody(upTo: limit)
+                } catch is NIOTooManyBytesError {
+                    let refusal = SecurityPipeline.bodyTooLarge(limit: limit)
+                    log(refusal, facts, context)
+                    return SecurityResponses.response(for: refusal)
+                }
             }
             metrics?.countAllowed()
             var context = context
@@ -65,6 +67,17 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
             log(refusal, facts, context)
             return SecurityResponses.response(for: refusal)
         }
+    }
+
+    /// Whether the request can carry a body that must be read up to its cap. Under HTTP/1.1 framing
+    /// (RFC 9112 §6.3) a request with neither `Content-Length` nor `Transfer-Encoding` has none, and
+    /// neither has one declaring length 0; collecting such an empty body still cost about 2 µs of
+    /// stream machinery per request. Other methods are read whatever their headers say, so a body
+    /// framed some other way (HTTP/2) is still capped.
+    static func mayHaveBody(_ request: Request, declaredLength: Int?) -> Bool {
+        if declaredLength == 0 { return false }
+        guard request.method == .get || request.method == .head else { return true }
+        return declaredLength != nil || request.headers[.transferEncoding] != nil
     }
 
     /// `GET /auth/verify`: 200 with the verified identity headers, or the refusal.
@@ -129,9 +142,22 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
 public enum SecurityResponses {
     static func append(_ fields: [HeaderField], to headers: inout HTTPFields) {
         for field in fields {
-            if let name = HTTPField.Name(field.name) { headers.append(HTTPField(name: name, value: field.value)) }
+            if let name = knownNames[field.name] ?? HTTPField.Name(field.name) {
+                headers.append(HTTPField(name: name, value: field.value))
+            }
         }
     }
+
+    /// The names the pipeline writes on every allowed request, parsed once: `HTTPField.Name(_:)`
+    /// validates and lowercases (allocating) on each call.
+    private static let knownNames: [String: HTTPField.Name] = {
+        let names = [
+            "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit", "RateLimit-Policy",
+            "Retry-After", "Vary", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+            "Access-Control-Expose-Headers", "X-Auth-Agent-ID", "X-Auth-Role", "X-Auth-Team", "X-Auth-Method",
+        ]
+        return Dictionary(uniqueKeysWithValues: names.compactMap { text in HTTPField.Name(text).map { (text, $0) } })
+    }()
 
     /// The HTTP response for a refusal: its status, headers and problem+json body.
     public static func response(for refusal: Refusal) -> Response {
