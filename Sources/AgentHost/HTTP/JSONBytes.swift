@@ -4,6 +4,15 @@
 enum JSONBytes {
     /// Appends `bytes` (UTF-8) as a JSON string: quotes, backslashes and control characters escaped.
     static func appendString<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to body: inout [UInt8]) {
+        // Most values (ids, roles, timestamps) need no escaping: copy them in one go.
+        let copied = bytes.withContiguousStorageIfAvailable { buffer -> Bool in
+            guard !buffer.contains(where: needsEscaping) else { return false }
+            body.append(UInt8(ascii: "\""))
+            body.append(contentsOf: buffer)
+            body.append(UInt8(ascii: "\""))
+            return true
+        }
+        if copied == true { return }
         body.append(UInt8(ascii: "\""))
         for byte in bytes {
             switch byte {
@@ -29,6 +38,10 @@ enum JSONBytes {
             appendString(item.utf8, to: &body)
         }
         body.append(UInt8(ascii: "]"))
+    }
+
+    private static func needsEscaping(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {

@@ -27,30 +27,84 @@ public struct RateLimitScope: Hashable, Sendable {
     }
 
     /// The scope's name, shown in headers and 429 bodies.
-    public let name: String
+    public var name: String { fields.name }
     /// Requests per period.
-    public let limit: Int
+    public var limit: Int { fields.limit }
     /// The period of `limit`.
-    public let period: Duration
+    public var period: Duration { fields.period }
     /// How many requests may come at once from a full bucket (defaults to `limit`).
-    public let burst: Int
+    public var burst: Int { fields.burst }
     /// What the bucket is keyed by.
-    public let key: Key
+    public var key: Key { fields.key }
     /// What spends from it.
-    public let counts: Counts
+    public var counts: Counts { fields.counts }
     /// The routes it applies to; empty means every route.
-    public let routes: [RouteMatch]
+    public var routes: [RouteMatch] { fields.routes }
 
     /// Nanoseconds between two requests at the sustained rate.
-    let emissionInterval: Int64
+    var emissionInterval: Int64 { fields.emissionInterval }
     /// The name hashed once (per process), so keying a bucket hashes only the key.
-    let nameHash: Int
+    var nameHash: Int { fields.nameHash }
     /// Header values that never change for the scope, written once.
-    let limitText: String
-    let policyText: String
-    let stateTextPrefix: String
+    var limitText: String { fields.limitText }
+    var policyText: String { fields.policyText }
+    var stateTextPrefix: String { fields.stateTextPrefix }
     /// How far ahead of now a bucket's arrival time may run: `burst` intervals.
-    let tolerance: Int64
+    var tolerance: Int64 { fields.tolerance }
+
+    /// The values, shared by every copy: the limiter passes scopes around on every request, and
+    /// copying one is then a single reference count instead of a dozen.
+    private final class Fields: Sendable {
+        let name: String
+        let limit: Int
+        let period: Duration
+        let burst: Int
+        let key: Key
+        let counts: Counts
+        let routes: [RouteMatch]
+        let emissionInterval: Int64
+        let nameHash: Int
+        let limitText: String
+        let policyText: String
+        let stateTextPrefix: String
+        let tolerance: Int64
+
+        init(name: String, limit: Int, period: Duration, burst: Int, key: Key, counts: Counts, routes: [RouteMatch]) {
+            let (seconds, attoseconds) = period.components
+            self.name = name
+            self.limit = limit
+            self.period = period
+            self.burst = burst
+            self.key = key
+            self.counts = counts
+            self.routes = routes
+            self.emissionInterval = (seconds * 1_000_000_000 + attoseconds / 1_000_000_000) / Int64(limit)
+            self.tolerance = emissionInterval * Int64(burst)
+            self.nameHash = name.hashValue
+            self.limitText = String(limit)
+            self.policyText = "\"\(name)\";q=\(limit);w=\(seconds)"
+            self.stateTextPrefix = "\"\(name)\";r="
+        }
+    }
+
+    private let fields: Fields
+
+    /// Scopes are equal when their configuration is (the derived values follow from it).
+    public static func == (lhs: RateLimitScope, rhs: RateLimitScope) -> Bool {
+        lhs.fields === rhs.fields
+            || (lhs.name == rhs.name && lhs.limit == rhs.limit && lhs.period == rhs.period && lhs.burst == rhs.burst
+                && lhs.key == rhs.key && lhs.counts == rhs.counts && lhs.routes == rhs.routes)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(limit)
+        hasher.combine(period)
+        hasher.combine(burst)
+        hasher.combine(key)
+        hasher.combine(counts)
+        hasher.combine(routes)
+    }
 
     /// Checks and builds a scope. Throws ``RateLimitError`` for an empty or odd name, a limit or
     /// burst below 1, or a period outside one second to one day.
@@ -80,20 +134,7 @@ public struct RateLimitScope: Hashable, Sendable {
     private init(
         checked name: String, limit: Int, period: Duration, burst: Int, key: Key, counts: Counts, routes: [RouteMatch]
     ) {
-        let (seconds, attoseconds) = period.components
-        self.name = name
-        self.limit = limit
-        self.period = period
-        self.burst = burst
-        self.key = key
-        self.counts = counts
-        self.routes = routes
-        self.emissionInterval = (seconds * 1_000_000_000 + attoseconds / 1_000_000_000) / Int64(limit)
-        self.tolerance = emissionInterval * Int64(burst)
-        self.nameHash = name.hashValue
-        self.limitText = String(limit)
-        self.policyText = "\"\(name)\";q=\(limit);w=\(seconds)"
-        self.stateTextPrefix = "\"\(name)\";r="
+        fields = Fields(name: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes)
     }
 
     /// Whether the scope applies to a request for `method` and `path`.
