@@ -95,11 +95,9 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
 
     private func log(_ refusal: Refusal, _ facts: RequestFacts, _ context: Context) {
         if let metrics {
-            metrics.increment("agenthost_requests_total", [("outcome", "refused"), ("status", String(refusal.status))])
-            if refusal.status == 401 { metrics.increment("agenthost_auth_failures_total", [("reason", refusal.problem.code)]) }
-            if refusal.status == 429, case .string(let scope)? = refusal.problem.extensions["scope"] {
-                metrics.increment("agenthost_rate_limited_total", [("scope", scope)])
-            }
+            var scope: String?
+            if refusal.status == 429, case .string(let name)? = refusal.problem.extensions["scope"] { scope = name }
+            metrics.countRefused(status: refusal.status, code: refusal.problem.code, scope: scope)
         }
         let action: String? = switch refusal.status {
         case 401: "auth.failed"
@@ -120,7 +118,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
             audit?.recordRefusal(
                 action: action, code: refusal.problem.code, rule: rule, client: client, actor: actor, target: target, requestID: context.id
             )
-            if let events {
+            if let events, events.isWatched {
                 var fields = ["code": refusal.problem.code, "client": client, "actor": actor, "request": target]
                 if case .string(let scope)? = refusal.problem.extensions["scope"] { fields["scope"] = scope }
                 events.publish(SystemEvents.type(ofRefusal: action), fields)

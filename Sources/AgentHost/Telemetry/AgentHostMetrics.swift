@@ -35,16 +35,46 @@ public final class AgentHostMetrics: Sendable {
         allowed.increment()
     }
 
+    /// Counts one refused request: `agenthost_requests_total{outcome="refused",status}`, plus
+    /// `agenthost_auth_failures_total{reason}` for a 401 and `agenthost_rate_limited_total{scope}`
+    /// for a 429 with a scope. The counters of each kind of refusal are made once and found again
+    /// without building a key, so a flood of refusals costs little.
+    func countRefused(status: Int, code: String, scope: String?) {
+        let key = RefusalKind(status: status, code: code, scope: scope)
+        let found = refusals.withLock { $0[key] }
+        let counters = found ?? {
+            var made = [counter("agenthost_requests_total", [("outcome", "refused"), ("status", String(status))])]
+            if status == 401 { made.append(counter("agenthost_auth_failures_total", [("reason", code)])) }
+            if status == 429, let scope { made.append(counter("agenthost_rate_limited_total", [("scope", scope)])) }
+            refusals.withLock { $0[key] = made }
+            return made
+        }()
+        for counter in counters { counter.increment() }
+    }
+
+    private struct RefusalKind: Hashable {
+        let status: Int
+        let code: String
+        let scope: String?
+    }
+
+    /// The counters of each kind of refusal seen; at most one entry per status, problem code and scope.
+    private let refusals = Mutex<[RefusalKind: [CoreMetrics.Counter]]>([:])
+
     /// Adds `amount` to the counter `name` with `dimensions`.
     func increment(_ name: String, _ dimensions: [(String, String)] = [], by amount: Int = 1) {
+        counter(name, dimensions).increment(by: amount)
+    }
+
+    /// The counter `name` with `dimensions`, made on first use.
+    private func counter(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
         let key = dimensions.reduce(name) { $0 + "|" + $1.0 + "=" + $1.1 }
-        let counter = counters.withLock { counters in
+        return counters.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
             counters[key] = counter
             return counter
         }
-        counter.increment(by: amount)
     }
 
     /// Every metric in the Prometheus text format.

@@ -73,6 +73,12 @@ public struct Problem: Hashable, Sendable {
 
 /// `text` as a JSON string literal, quotes included.
 func jsonString(_ text: String) -> String {
+    // Most texts (codes, details, scope names) need no escaping: every refusal's body is built
+    // here, so a refused request must not cost more than an allowed one.
+    let plain = text.utf8.withContiguousStorageIfAvailable { bytes in
+        !bytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+    }
+    if plain == true { return "\"" + text + "\"" }
     var out = "\""
     for scalar in text.unicodeScalars {
         switch scalar {
