@@ -63,7 +63,7 @@ public final class AuditRecorder: Sendable {
         action: String, code: String, rule: String? = nil, client: String, actor: String, target: String, requestID: String = ""
     ) {
         let key = RefusalKey(
-            action: action, code: code, rule: rule ?? code, client: client, actor: actor, target: String(target.prefix(256))
+            action: action, code: code, rule: rule ?? code, client: client, actor: actor, target: target.utf8.count <= 256 ? target : String(target.prefix(256))
         )
         let now = trail.nowMilliseconds, capacity = self.capacity
         pending.withLock { pending in
