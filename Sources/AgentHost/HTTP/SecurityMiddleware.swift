@@ -72,12 +72,13 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
     /// Whether the request can carry a body that must be read up to its cap. Under HTTP/1.1 framing
     /// (RFC 9112 §6.3) a request with neither `Content-Length` nor `Transfer-Encoding` has none, and
     /// neither has one declaring length 0; collecting such an empty body still cost about 2 µs of
-    /// stream machinery per request. Other methods are read whatever their headers say, so a body
-    /// framed some other way (HTTP/2) is still capped.
+    /// stream machinery per request. Only `GET` and `HEAD` are left unread on that ground: other
+    /// methods are read whatever their headers say, so a body framed some other way (HTTP/2) is
+    /// still capped.
     static func mayHaveBody(_ request: Request, declaredLength: Int?) -> Bool {
         if declaredLength == 0 { return false }
         guard request.method == .get || request.method == .head else { return true }
-        return declaredLength != nil || request.headers[.transferEncoding] != nil
+        return request.headers[.contentLength] != nil || request.headers[.transferEncoding] != nil
     }
 
     /// `path` without its query, cut to 256 characters, for audit records and logs. Found on the

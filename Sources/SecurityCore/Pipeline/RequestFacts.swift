@@ -64,7 +64,18 @@ func withoutQuery(_ path: Substring) -> Substring {
 func asciiCaseInsensitiveEquals(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
     let left = lhs.utf8, right = rhs.utf8
     guard left.count == right.count else { return false }
-    return zip(left, right).allSatisfy { a, b in
-        a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
+    // Header names are compared on every request: walk contiguous bytes when both sides have them.
+    if let result = left.withContiguousStorageIfAvailable({ leftBytes in
+        right.withContiguousStorageIfAvailable { rightBytes in
+            (0..<leftBytes.count).allSatisfy { asciiCaseInsensitiveEquals(leftBytes[$0], rightBytes[$0]) }
+        }
+    }), let result {
+        return result
     }
+    return zip(left, right).allSatisfy(asciiCaseInsensitiveEquals)
+}
+
+@inline(__always)
+private func asciiCaseInsensitiveEquals(_ a: UInt8, _ b: UInt8) -> Bool {
+    a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
 }
