@@ -147,6 +147,18 @@ struct AgentRoutesTests {
         try await fixture.application().test(.live) { client in
             let port = try #require(client.port)
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            // 64 KiB in chunks with no declared length: endless as far as the server knows.
+            func chunked(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+                request.method = method
+                request.headers.add(name: "Authorization", value: "Bearer \(ceo)")
+                let chunks = AsyncStream<ByteBuffer> { continuation in
+                    for _ in 0..<64 { continuation.yield(ByteBuffer(repeating: 0x20, count: 1_024)) }
+                    continuation.finish()
+                }
+                request.body = .stream(chunks, length: .unknown)
+                return request
+            }
             do {
                 // Declared too large: refused before authentication, from the header alone.
                 var declared = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/agents")
@@ -156,31 +168,16 @@ struct AgentRoutesTests {
                 let first = try await http.execute(declared, timeout: .seconds(10))
                 #expect(first.status.code == 413)
 
-                // Chunked, no declared length, and endless as far as the server knows: cut off at the cap.
-                var streamed = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/agents")
-                streamed.method = .POST
-                streamed.headers.add(name: "Authorization", value: "Bearer \(ceo)")
+                // Chunked with no declared length: cut off at the cap while read.
+                var streamed = chunked(.POST, "/api/agents")
                 streamed.headers.add(name: "Content-Type", value: "application/json")
-                let chunks = AsyncStream<ByteBuffer> { continuation in
-                    for _ in 0..<64 { continuation.yield(ByteBuffer(repeating: 0x20, count: 1_024)) }
-                    continuation.finish()
-                }
-                streamed.body = .stream(chunks, length: .unknown)
                 let second = try await http.execute(streamed, timeout: .seconds(10))
                 #expect(second.status.code == 413)
                 let problem = try await second.body.collect(upTo: 4_096)
                 #expect(String(buffer: problem).contains("body_too_large"))
 
                 // A GET is only left unread when its framing says it has no body; a chunked one is read and capped.
-                var chunkedGet = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/whoami")
-                chunkedGet.method = .GET
-                chunkedGet.headers.add(name: "Authorization", value: "Bearer \(ceo)")
-                let getChunks = AsyncStream<ByteBuffer> { continuation in
-                    for _ in 0..<64 { continuation.yield(ByteBuffer(repeating: 0x20, count: 1_024)) }
-                    continuation.finish()
-                }
-                chunkedGet.body = .stream(getChunks, length: .unknown)
-                let third = try await http.execute(chunkedGet, timeout: .seconds(10))
+                let third = try await http.execute(chunked(.GET, "/api/whoami"), timeout: .seconds(10))
                 #expect(third.status.code == 413)
                 var plainGet = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/whoami")
                 plainGet.headers.add(name: "Authorization", value: "Bearer \(ceo)")
