@@ -173,7 +173,7 @@ struct CreateAgent: Sendable {
             context.id, "token.minted", actor: caller.subject, target: minted.claims.agent.rawValue,
             details: ["token_id": minted.claims.tokenID.hex, "role": minted.claims.role.rawValue]
         )
-        let expires = Date(timeIntervalSince1970: TimeInterval(minted.claims.expiresAt)).ISO8601Format()
+        let expires = UTCTimestamp.string(seconds: minted.claims.expiresAt)
         let reply = JSONValue.object([
             "token": .string(minted.token), "token_id": .string(minted.claims.tokenID.hex),
             "agent_id": .string(minted.claims.agent.rawValue), "role": .string(minted.claims.role.rawValue),

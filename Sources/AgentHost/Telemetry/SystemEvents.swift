@@ -97,7 +97,8 @@ public final class SystemEvents: Sendable {
     }
 
     static func timestamp(milliseconds: Int64) -> String {
-        Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000).ISO8601Format(.iso8601.time(includingFractionalSeconds: false).year().month().day())
+        // Whole seconds, rounded down, in UTC with its `Z` (the format used before left the zone out).
+        UTCTimestamp.string(seconds: milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
     }
 
     /// The stream's event type for a refusal recorded as the audit action `action`.
