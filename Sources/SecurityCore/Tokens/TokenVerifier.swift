@@ -34,10 +34,12 @@ public struct TokenVerifier: Sendable {
 
     /// ``verify(_:)`` as a `Result`, for hot paths that would rather not throw.
     public func check(_ token: String) -> Result<AgentTokenClaims, TokenError> {
-        let claims: AgentTokenClaims
-        switch AgentTokenFormat.authenticate(token, keyring: keyring, audience: policy.audience) {
-        case .success(let authenticated): claims = authenticated
-        case .failure(let error): return .failure(error)
+        var authenticated: AgentTokenClaims?
+        if let error = AgentTokenFormat.authenticate(token, keyring: keyring, audience: policy.audience, into: &authenticated) {
+            return .failure(error)
+        }
+        guard let claims = authenticated else {
+            return .failure(TokenError(.malformed, "token could not be read"))
         }
         // Overflow-checked: the fields are authentic but may still hold any 64-bit value.
         let (lifetime, overflow) = claims.expiresAt.subtractingReportingOverflow(claims.issuedAt)

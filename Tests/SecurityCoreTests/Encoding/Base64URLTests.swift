@@ -23,4 +23,16 @@ struct Base64URLTests {
     func rejectsNonCanonicalText(text: String) {
         #expect(Base64URL.decode(text) == nil)
     }
+
+    @Test func aCharacterOutsideTheAlphabetAnywhereIsRefused() {
+        // 100 bytes: 134 characters, decoded eight, then four, then two at a time.
+        let text = Array(Base64URL.encode((0..<100).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 5) }).utf8)
+        for position in text.indices {
+            for bad in [UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="), UInt8(ascii: "."), 0x00, 0x7F, 0xFF] {
+                var corrupted = text
+                corrupted[position] = bad
+                #expect(Base64URL.decode(String(decoding: corrupted, as: UTF8.self)) == nil, "position \(position)")
+            }
+        }
+    }
 }
