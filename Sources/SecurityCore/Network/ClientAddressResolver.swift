@@ -78,18 +78,29 @@ public struct ClientAddressResolver: Sendable {
 
     /// The address part of `[v6]:port`, `[v6]` or `v4:port`; `nil` when there is nothing to strip.
     static func stripPort(_ text: Substring) -> Substring? {
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            let rest = text[text.index(after: close)...]
-            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isNumber)) else { return nil }
-            return text[text.index(after: text.startIndex)..<close]
+        // Bytes, not Characters: this runs on every request's peer address.
+        var text = text
+        let range = text.withUTF8 { bytes -> Range<Int>? in
+            if bytes.first == UInt8(ascii: "[") {
+                guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+                if close + 1 < bytes.count {
+                    guard bytes[close + 1] == UInt8(ascii: ":") else { return nil }
+                    for index in (close + 2)..<bytes.count where bytes[index] < UInt8(ascii: "0") || bytes[index] > UInt8(ascii: "9") {
+                        return nil
+                    }
+                }
+                return 1..<close
+            }
+            var colon: Int?
+            for index in 0..<bytes.count where bytes[index] == UInt8(ascii: ":") {
+                guard colon == nil else { return nil }
+                colon = index
+            }
+            return colon.map { 0..<$0 }
         }
-        var colons = 0
-        for byte in text.utf8 where byte == UInt8(ascii: ":") { colons += 1 }
-        if colons == 1, let colon = text.firstIndex(of: ":") {
-            return text[..<colon]
-        }
-        return nil
+        guard let range else { return nil }
+        let utf8 = text.utf8
+        return text[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)]
     }
 
     static func trimmed(_ text: Substring) -> Substring {

@@ -5,7 +5,7 @@ extension SecurityPipeline {
         guard headers.authorizationCount <= 1, headers.tokenCount <= 1 else {
             return .failure(unauthorized(.ambiguousCredentials))
         }
-        var token: String?
+        var token: Substring?
         if let value = headers.authorization {
             guard let bearer = Self.bearerToken(value) else {
                 return .failure(unauthorized(.unsupportedScheme))
@@ -14,7 +14,7 @@ extension SecurityPipeline {
         }
         if let value = headers.token {
             if let token, token != value { return .failure(unauthorized(.ambiguousCredentials)) }
-            token = value
+            token = value[...]
         }
 
         guard headers.agentCount <= 1, headers.roleCount <= 1, headers.teamCount <= 1 else {
@@ -28,7 +28,7 @@ extension SecurityPipeline {
             case .failure(let error):
                 // Not an agent token: a user session (another audience), an API key or a device.
                 guard error.code == .malformed || error.code == .wrongAudience,
-                      let other = configuration.credentials?.authenticate(token)
+                      let other = configuration.credentials?.authenticate(String(token))
                 else {
                     return .failure(unauthorized(.invalidToken(error)))
                 }
@@ -78,29 +78,36 @@ extension SecurityPipeline {
     }
 
     /// The token of an `Authorization: Bearer <token>` value; `nil` for any other scheme or shape.
-    /// Works on bytes: a token is a few hundred ASCII characters, and walking them as Characters
-    /// cost more than verifying the token.
-    static func bearerToken(_ value: String) -> String? {
+    /// Works on bytes and returns a slice of `value`: a token is a few hundred ASCII characters,
+    /// and walking them as Characters, or copying them into a new `String`, cost more than
+    /// verifying the token.
+    static func bearerToken(_ value: String) -> Substring? {
         var value = value
-        return value.withUTF8 { bytes -> String? in
+        let range = value.withUTF8 { bytes -> Range<Int>? in
             let space = UInt8(ascii: " ")
             var start = 0
             while start < bytes.count, bytes[start] == space { start += 1 }
-            var schemeEnd = start
-            while schemeEnd < bytes.count, bytes[schemeEnd] != space { schemeEnd += 1 }
-            guard schemeEnd - start == 6, schemeEnd < bytes.count else { return nil }
-            for (offset, expected) in "bearer".utf8.enumerated() where bytes[start + offset] | 0x20 != expected {
+            // "bearer" in any case, then at least one space.
+            guard bytes.count - start > bearerScheme.count else { return nil }
+            for (offset, expected) in bearerScheme.enumerated() where bytes[start + offset] | 0x20 != expected {
                 return nil
             }
-            var tokenStart = schemeEnd
+            var tokenStart = start + bearerScheme.count
+            guard bytes[tokenStart] == space else { return nil }
             while tokenStart < bytes.count, bytes[tokenStart] == space { tokenStart += 1 }
             var tokenEnd = bytes.count
             while tokenEnd > tokenStart, bytes[tokenEnd - 1] == space { tokenEnd -= 1 }
             guard tokenStart < tokenEnd else { return nil }
             for index in tokenStart..<tokenEnd where bytes[index] == space { return nil }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[tokenStart..<tokenEnd]), as: UTF8.self)
+            return tokenStart..<tokenEnd
         }
+        guard let range else { return nil }
+        // Offsets into a native UTF-8 string become indices in constant time.
+        let utf8 = value.utf8
+        return value[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)]
     }
+
+    private static let bearerScheme: [UInt8] = Array("bearer".utf8)
 
     // MARK: Refusals
 

@@ -158,7 +158,7 @@ public struct SecurityPipeline: Sendable {
                 refusal.principal = principal
                 return .deny(refusal.adding(extraHeaders))
             }
-            headers = decision.headers + headers
+            headers = extraHeaders.isEmpty ? decision.headers : decision.headers + extraHeaders
         }
         return .allow(principal: principal, headers: headers)
     }

@@ -59,7 +59,10 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
     public func acquire(_ requests: [BucketRequest], mode: AcquireMode, now: Int64) -> [BucketState] {
         if requests.count == 1 { return [acquire(requests[0], mode: mode, now: now)] }
-        if requests.count == 2 { return acquirePair(requests[0], requests[1], mode: mode, now: now) }
+        if requests.count == 2 {
+            let (first, second) = acquire(requests[0], requests[1], mode: mode, now: now)
+            return [first, second]
+        }
         let hashes = requests.map { Self.hash(scope: $0.scope, key: $0.key) }
         let shardIndices = hashes.map(Self.shard(of:))
         let ordered = Array(Set(shardIndices)).sorted()
@@ -85,7 +88,9 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
     /// Two buckets (a request scope and the authentication-failure scope, the pipeline's usual
     /// pair), without the general path's arrays and dictionary.
-    private func acquirePair(_ first: BucketRequest, _ second: BucketRequest, mode: AcquireMode, now: Int64) -> [BucketState] {
+    public func acquire(
+        _ first: BucketRequest, _ second: BucketRequest, mode: AcquireMode, now: Int64
+    ) -> (BucketState, BucketState) {
         let firstHash = Self.hash(scope: first.scope, key: first.key)
         let secondHash = Self.hash(scope: second.scope, key: second.key)
         return withTables(Self.shard(of: firstHash), Self.shard(of: secondHash)) { firstTable, secondTable in
@@ -99,7 +104,7 @@ public final class InMemoryRateLimitStore: RateLimitStore {
                 if secondHash != firstHash { firstTable.pointee.store(firstHash, arrival: firstCharged, now: now) }
                 secondTable.pointee.store(secondHash, arrival: secondCharged, now: now)
             }
-            return [firstState, secondState]
+            return (firstState, secondState)
         }
     }
 
@@ -107,8 +112,8 @@ public final class InMemoryRateLimitStore: RateLimitStore {
     /// and lends `body` their tables in that order.
     private func withTables(
         _ first: Int, _ second: Int,
-        _ body: (UnsafeMutablePointer<BucketTable>, UnsafeMutablePointer<BucketTable>) -> [BucketState]
-    ) -> [BucketState] {
+        _ body: (UnsafeMutablePointer<BucketTable>, UnsafeMutablePointer<BucketTable>) -> (BucketState, BucketState)
+    ) -> (BucketState, BucketState) {
         if first == second {
             return shards[first].table.withLock { table in
                 withUnsafeMutablePointer(to: &table) { body($0, $0) }

@@ -38,9 +38,7 @@ public struct RateLimiter: Sendable {
     }
 
     func check(method: String, path: Substring, also: RouteTarget?, client: String?) -> RateLimitDecision {
-        let requests = buckets(method: method, path: path, also: also, client: client, principal: nil, counting: nil)
-        guard !requests.isEmpty else { return .unlimited }
-        return decide(requests, store.acquire(requests, mode: .check, now: ticks.nanoseconds()))
+        spend(collect(method: method, path: path, also: also, client: client, principal: nil, counting: nil), mode: .check)
     }
 
     /// Step 5, after authorization: spends one request from every applicable request scope
@@ -50,9 +48,10 @@ public struct RateLimiter: Sendable {
     }
 
     func admit(method: String, path: Substring, also: RouteTarget?, client: String?, principal: String?) -> RateLimitDecision {
-        let requests = buckets(method: method, path: path, also: also, client: client, principal: principal, counting: .requests)
-        guard !requests.isEmpty else { return .unlimited }
-        return decide(requests, store.acquire(requests, mode: .ifAllAllowed, now: ticks.nanoseconds()))
+        spend(
+            collect(method: method, path: path, also: also, client: client, principal: principal, counting: .requests),
+            mode: .ifAllAllowed
+        )
     }
 
     /// A request that was refused after step 2 (bad credential, policy denial): it still spends
@@ -77,9 +76,10 @@ public struct RateLimiter: Sendable {
     /// attempt? Spends nothing. A refusal is temporary: the bucket refills, so nobody is locked out
     /// for good.
     public func checkAccount(method: String, path: Substring, client: String?, account: String) -> RateLimitDecision {
-        let requests = buckets(method: method, path: path, client: client, principal: account, counting: .authenticationFailures)
-        guard !requests.isEmpty else { return .unlimited }
-        return decide(requests, store.acquire(requests, mode: .check, now: ticks.nanoseconds()))
+        spend(
+            collect(method: method, path: path, client: client, principal: account, counting: .authenticationFailures),
+            mode: .check
+        )
     }
 
     /// A failed password check for `account`: spends from the client's and the account's
@@ -103,7 +103,16 @@ public struct RateLimiter: Sendable {
         method: String, path: Substring, also: RouteTarget? = nil, client: String?, principal: String?,
         counting: RateLimitScope.Counts?
     ) -> [BucketRequest] {
-        var requests = [BucketRequest]()
+        collect(method: method, path: path, also: also, client: client, principal: principal, counting: counting).all
+    }
+
+    /// ``buckets(method:path:also:client:principal:counting:)`` without an array for the usual one
+    /// or two buckets: this runs twice on every request.
+    private func collect(
+        method: String, path: Substring, also: RouteTarget? = nil, client: String?, principal: String?,
+        counting: RateLimitScope.Counts?
+    ) -> Buckets {
+        var buckets = Buckets()
         let clientKey = client ?? Self.unknownClient
         for scope in scopes
         where scope.applies(method: method, path: path) || also.map({ scope.applies(method: $0.method, path: $0.path) }) == true {
@@ -118,23 +127,61 @@ public struct RateLimiter: Sendable {
                 guard let principal else { continue }
                 key = clientKey + "|" + principal
             }
-            requests.append(BucketRequest(scope: scope, key: key))
+            buckets.append(BucketRequest(scope: scope, key: key))
         }
-        return requests
+        return buckets
+    }
+
+    /// Up to two buckets inline, the rest in an array.
+    struct Buckets {
+        private(set) var first: BucketRequest?
+        private(set) var second: BucketRequest?
+        private(set) var more: [BucketRequest] = []
+        private(set) var count = 0
+
+        mutating func append(_ request: BucketRequest) {
+            switch count {
+            case 0: first = request
+            case 1: second = request
+            default: more.append(request)
+            }
+            count += 1
+        }
+
+        var all: [BucketRequest] { [first, second].compactMap { $0 } + more }
+    }
+
+    /// Asks the store about `buckets` and reports the scope that decides.
+    private func spend(_ buckets: Buckets, mode: AcquireMode) -> RateLimitDecision {
+        switch (buckets.count, buckets.first, buckets.second) {
+        case (0, _, _):
+            return .unlimited
+        case (1, let first?, _):
+            return RateLimitDecision(scope: first.scope, state: store.acquire(first, mode: mode, now: ticks.nanoseconds()))
+        case (2, let first?, let second?):
+            let (firstState, secondState) = store.acquire(first, second, mode: mode, now: ticks.nanoseconds())
+            return Self.reports(secondState, over: firstState)
+                ? RateLimitDecision(scope: second.scope, state: secondState)
+                : RateLimitDecision(scope: first.scope, state: firstState)
+        default:
+            let requests = buckets.all
+            return decide(requests, store.acquire(requests, mode: mode, now: ticks.nanoseconds()))
+        }
     }
 
     private func decide(_ requests: [BucketRequest], _ states: [BucketState]) -> RateLimitDecision {
-        // Report the refusing scope with the longest wait, or else the scope with the least left.
         var chosen = 0
-        for index in states.indices.dropFirst() {
-            let (best, candidate) = (states[chosen], states[index])
-            if candidate.allowed != best.allowed {
-                if !candidate.allowed { chosen = index }
-            } else if candidate.allowed ? candidate.remaining < best.remaining : candidate.retryAfter > best.retryAfter {
-                chosen = index
-            }
+        for index in states.indices.dropFirst() where Self.reports(states[index], over: states[chosen]) {
+            chosen = index
         }
         return RateLimitDecision(scope: requests[chosen].scope, state: states[chosen])
+    }
+
+    /// Whether `candidate` is the one to report instead of `best`: the refusing scope with the
+    /// longest wait, or else the scope with the least left.
+    private static func reports(_ candidate: BucketState, over best: BucketState) -> Bool {
+        if candidate.allowed != best.allowed { return !candidate.allowed }
+        return candidate.allowed ? candidate.remaining < best.remaining : candidate.retryAfter > best.retryAfter
     }
 }
 
@@ -158,13 +205,20 @@ public struct RateLimitDecision: Hashable, Sendable {
         guard let scope, let state else { return [] }
         let remaining = String(state.remaining)
         let reset = String(Self.seconds(state.resetAfter))
-        var fields = [
-            HeaderField(name: "X-RateLimit-Limit", value: scope.limitText),
-            HeaderField(name: "X-RateLimit-Remaining", value: remaining),
-            HeaderField(name: "X-RateLimit-Reset", value: reset),
-            HeaderField(name: "RateLimit-Policy", value: scope.policyText),
-            HeaderField(name: "RateLimit", value: scope.stateTextPrefix + remaining + ";t=" + reset),
-        ]
+        // One allocation for the combined field rather than one per `+`.
+        var combined = String()
+        combined.reserveCapacity(scope.stateTextPrefix.utf8.count + remaining.utf8.count + 3 + reset.utf8.count)
+        combined += scope.stateTextPrefix
+        combined += remaining
+        combined += ";t="
+        combined += reset
+        var fields = [HeaderField]()
+        fields.reserveCapacity(state.allowed ? 5 : 6)
+        fields.append(HeaderField(name: "X-RateLimit-Limit", value: scope.limitText))
+        fields.append(HeaderField(name: "X-RateLimit-Remaining", value: remaining))
+        fields.append(HeaderField(name: "X-RateLimit-Reset", value: reset))
+        fields.append(HeaderField(name: "RateLimit-Policy", value: scope.policyText))
+        fields.append(HeaderField(name: "RateLimit", value: combined))
         if !state.allowed {
             fields.append(HeaderField(name: "Retry-After", value: String(max(1, Self.seconds(state.retryAfter)))))
         }

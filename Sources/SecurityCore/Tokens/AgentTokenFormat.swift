@@ -68,7 +68,7 @@ enum AgentTokenFormat {
     /// more than parsing them, so they are written once, in place, and the steps are inlined.
     @inline(__always)
     static func authenticate(
-        _ text: String, keyring: Keyring, audience: String, into claims: inout AgentTokenClaims?
+        _ text: Substring, keyring: Keyring, audience: String, into claims: inout AgentTokenClaims?
     ) -> TokenError? {
         var text = text
         return text.withUTF8 {

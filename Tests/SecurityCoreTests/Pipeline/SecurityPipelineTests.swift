@@ -30,6 +30,7 @@ struct SecurityPipelineTests {
     @Test func bearerAndTokenHeaderBothAuthenticate() throws {
         let token = try fixture.mint().token
         for headers in [[("Authorization", "Bearer \(token)")], [("authorization", "bearer \(token)")], [("X-Agent-Token", token)],
+                        [("Authorization", "  BEARER   \(token)  ")],
                         [("Authorization", "Bearer \(token)"), ("X-Agent-Token", token)]] {
             let principal = try #require(allowed(pipeline().evaluate(facts(headers))))
             #expect(principal.agent.rawValue == "builder-7")
@@ -80,7 +81,7 @@ struct SecurityPipelineTests {
         }
     }
 
-    @Test(arguments: ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer a b", "Token abc", ""])
+    @Test(arguments: ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer a b", "Token abc", "", "Bearerx abc", "Bearer\tabc", "Béarer abc", "Bear"])
     func otherAuthorizationShapesAreRefused(value: String) throws {
         let refusal = try #require(refused(pipeline().evaluate(facts([("Authorization", value)]))))
         #expect(refusal.status == 401 && refusal.problem.code == "unsupported_scheme")
