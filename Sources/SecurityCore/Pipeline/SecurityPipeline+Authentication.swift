@@ -98,8 +98,7 @@ extension SecurityPipeline {
             var tokenEnd = bytes.count
             while tokenEnd > tokenStart, bytes[tokenEnd - 1] == space { tokenEnd -= 1 }
             guard tokenStart < tokenEnd else { return nil }
-            for index in tokenStart..<tokenEnd where bytes[index] == space { return nil }
-            return tokenStart..<tokenEnd
+            return containsSpace(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[tokenStart..<tokenEnd]))) ? nil : tokenStart..<tokenEnd
         }
         guard let range else { return nil }
         // Offsets into a native UTF-8 string become indices in constant time.
@@ -108,6 +107,25 @@ extension SecurityPipeline {
     }
 
     private static let bearerScheme: [UInt8] = Array("bearer".utf8)
+
+    /// Whether `bytes` holds a space, eight bytes at a time: a token is a couple of hundred bytes.
+    static func containsSpace(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let spaces: UInt64 = 0x2020_2020_2020_2020
+        let low: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            // A zero byte in `word ^ spaces` is a space; the classic test for a zero byte.
+            let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ spaces
+            if (word &- low) & ~word & high != 0 { return true }
+            offset += 8
+        }
+        while offset < bytes.count {
+            if bytes[offset] == UInt8(ascii: " ") { return true }
+            offset += 1
+        }
+        return false
+    }
 
     // MARK: Refusals
 

@@ -117,34 +117,32 @@ public struct SecurityPipeline: Sendable {
         method: String, path: Substring, also: RateLimiter.RouteTarget?, facts: RequestFacts, client: IPAddress?,
         extraHeaders: [HeaderField]
     ) -> SecurityOutcome {
-        let limiter = configuration.rateLimiter
+        // `configuration.rateLimiter?` and `configuration.policy?` each time, rather than a local
+        // copy: a copy of either retains every reference it holds.
         let clientKey = client?.description
-        if let limiter {
-            let decision = limiter.check(method: method, path: path, also: also, client: clientKey)
-            if let refusal = decision.refusal { return .deny(refusal.adding(extraHeaders)) }
+        if let refusal = configuration.rateLimiter?.check(method: method, path: path, also: also, client: clientKey).refusal {
+            return .deny(refusal.adding(extraHeaders))
         }
 
-        let policy = configuration.policy
         var principal: Principal?
-        if policy?.allowsAnonymous == true, !presentsCredential(facts) {
+        if configuration.policy?.allowsAnonymous == true, !presentsCredential(facts) {
             principal = nil
         } else {
             switch authenticate(facts) {
             case .success(let authenticated): principal = authenticated
             case .failure(let refusal):
-                limiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: true)
+                configuration.rateLimiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: true)
                 return .deny(refusal.adding(extraHeaders))
             }
         }
 
-        if let policy {
-            let decision = policy.decide(
-                PolicyRequest(
-                    principal: principal?.policyPrincipal,
-                    method: method, path: String(path), isLoopback: client?.isLoopback ?? false
-                ))
+        if let decision = configuration.policy?.decide(
+            PolicyRequest(
+                principal: principal?.policyPrincipal,
+                method: method, path: String(path), isLoopback: client?.isLoopback ?? false
+            )) {
             if !decision.isPermitted {
-                limiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: false)
+                configuration.rateLimiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: false)
                 var refusal = principal == nil ? unauthorized(.missingCredential) : Self.forbidden(decision)
                 refusal.principal = principal
                 return .deny(refusal.adding(extraHeaders))
@@ -152,8 +150,9 @@ public struct SecurityPipeline: Sendable {
         }
 
         var headers = extraHeaders
-        if let limiter {
-            let decision = limiter.admit(method: method, path: path, also: also, client: clientKey, principal: principal?.subject)
+        if let decision = configuration.rateLimiter?.admit(
+            method: method, path: path, also: also, client: clientKey, principal: principal?.subject
+        ) {
             if var refusal = decision.refusal {
                 refusal.principal = principal
                 return .deny(refusal.adding(extraHeaders))

@@ -102,13 +102,15 @@ public struct Policy: Sendable {
         guard let routeIndex = routeIndex(method: request.method, path: path) else {
             return PolicyDecision(effect: .deny, rules: [], explanation: .noRoute(method: request.method, path: request.path))
         }
-        let route = routes[routeIndex]
-        let parameters = route.path.hasParameters ? (route.path.captures(bytes: path) ?? [:]) : [:]
-        let resource = route.resource.flatMap { reference in
+        // The route's fields are read in place: a copy of the whole route retains all of them.
+        let routes = storage.routes
+        let parameters = routes[routeIndex].path.hasParameters ? (routes[routeIndex].path.captures(bytes: path) ?? [:]) : [:]
+        let resource = routes[routeIndex].resource.flatMap { reference in
             parameters[reference.parameter].map { "\(reference.type):\($0)" }
         }
+        let action = routes[routeIndex].action
         func decision(_ effect: PolicyDecision.Effect, _ rules: [String], _ explanation: PolicyDecision.Explanation) -> PolicyDecision {
-            PolicyDecision(effect: effect, rules: rules, explanation: explanation, action: route.action, resource: resource)
+            PolicyDecision(effect: effect, rules: rules, explanation: explanation, action: action, resource: resource)
         }
         let principal = request.principal
         if principal == nil {
@@ -116,20 +118,35 @@ public struct Policy: Sendable {
             guard Self.isReadOnly(request.method) else { return decision(.deny, [], .anonymousReadOnly) }
         }
         let context = MatchContext(
-            request: request, route: route, parameters: parameters, resource: resource,
-            principalRank: principal.flatMap { rank(of: $0.role) }
+            parameters: parameters, resource: resource, principalRank: principal.flatMap { rank(of: $0.role) }
         )
-        var forbidding = [String]()
-        for ruleIndex in index.forbidCandidates[routeIndex] where rules[ruleIndex].matches(context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
-            forbidding.append(rules[ruleIndex].id)
+        let index = storage.index
+        if let forbidding = matchingRules(index.forbidCandidates[routeIndex], request, context) {
+            return decision(.deny, forbidding, .forbidden)
         }
-        if !forbidding.isEmpty { return decision(.deny, forbidding, .forbidden) }
-        var permitting = [String]()
-        for ruleIndex in index.permitCandidates[routeIndex] where rules[ruleIndex].matches(context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
-            permitting.append(rules[ruleIndex].id)
+        if let permitting = matchingRules(index.permitCandidates[routeIndex], request, context) {
+            return decision(.permit, permitting, .permitted)
         }
-        if !permitting.isEmpty { return decision(.permit, permitting, .permitted) }
         return decision(.deny, [], .noRulePermits)
+    }
+
+    /// The ids of the rules among `candidates` that match, in order; `nil` when none does. One
+    /// match, the usual case, reuses the index's one-element array.
+    private func matchingRules(_ candidates: [Int], _ request: PolicyRequest, _ context: MatchContext) -> [String]? {
+        let index = storage.index
+        let rules = storage.rules
+        var first: Int?
+        var all: [String]?
+        for ruleIndex in candidates
+        where rules[ruleIndex].matches(request, context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
+            if let found = first {
+                if all == nil { all = [rules[found].id] }
+                all?.append(rules[ruleIndex].id)
+            } else {
+                first = ruleIndex
+            }
+        }
+        return all ?? first.map { index.singleRuleIDs[$0] }
     }
 
     /// The grant level `principal` holds on `resource`: the highest of the grants naming its
@@ -153,9 +170,8 @@ public struct Policy: Sendable {
         method == "GET" || method == "HEAD"
     }
 
+    /// What the rules compare against, besides the request: worked out once per decision.
     struct MatchContext {
-        let request: PolicyRequest
-        let route: PolicyRoute
         let parameters: [String: String]
         let resource: String?
         /// The principal's role rank, looked up once.

@@ -14,6 +14,8 @@ struct PolicyIndex: Sendable {
     let permitCandidates: [[Int]]
     /// Per rule: the rank its `min_role` stands for.
     let minimumRanks: [Int?]
+    /// Per rule: `[rule.id]`, so the usual decision by a single rule allocates no array.
+    let singleRuleIDs: [[String]]
 
     init(routes: [PolicyRoute], rules: [PolicyRule], roles: [String: Int?]) {
         var two = [String: [Int]]()
@@ -55,6 +57,7 @@ struct PolicyIndex: Sendable {
         self.forbidCandidates = forbid
         self.permitCandidates = permit
         self.minimumRanks = rules.map { rule in rule.minimumRole.flatMap { roles[$0] ?? nil } }
+        self.singleRuleIDs = rules.map { [$0.id] }
     }
 
     /// The indices of the routes that could match the path in `bytes`, in order.

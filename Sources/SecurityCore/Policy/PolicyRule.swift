@@ -103,19 +103,19 @@ public struct PolicyRule: Hashable, Sendable {
 
     /// Whether the rule matches. The policy's index has already checked `actions`, and `methods`
     /// against the route; `minimumRank` is the rank of `minimumRole`.
-    func matches(_ context: Policy.MatchContext, in policy: Policy, minimumRank: Int?) -> Bool {
-        if let methods, !methods.contains(context.request.method) { return false }
-        guard let principal = context.request.principal else {
+    func matches(_ request: PolicyRequest, _ context: Policy.MatchContext, in policy: Policy, minimumRank: Int?) -> Bool {
+        if let methods, !methods.contains(request.method) { return false }
+        guard let principal = request.principal else {
             // Anonymous: only rules that say so, acting as a viewer.
             guard conditions.contains(.anonymous) else { return false }
             return roleMatches("viewer", rank: 0, minimumRank: minimumRank)
-                && otherConditionsHold(context, principal: nil, policy: policy)
+                && otherConditionsHold(request, context, principal: nil, policy: policy)
         }
         if let trustLevels {
             guard let trust = principal.trust, trustLevels.contains(trust) else { return false }
         }
         return roleMatches(principal.role, rank: context.principalRank, minimumRank: minimumRank)
-            && otherConditionsHold(context, principal: principal, policy: policy)
+            && otherConditionsHold(request, context, principal: principal, policy: policy)
     }
 
     private func roleMatches(_ role: String, rank: Int?, minimumRank: Int?) -> Bool {
@@ -125,11 +125,13 @@ public struct PolicyRule: Hashable, Sendable {
         return false
     }
 
-    private func otherConditionsHold(_ context: Policy.MatchContext, principal: PolicyPrincipal?, policy: Policy) -> Bool {
+    private func otherConditionsHold(
+        _ request: PolicyRequest, _ context: Policy.MatchContext, principal: PolicyPrincipal?, policy: Policy
+    ) -> Bool {
         for condition in conditions {
             switch condition {
             case .anonymous: continue
-            case .loopback: if !context.request.isLoopback { return false }
+            case .loopback: if !request.isLoopback { return false }
             case .sameTeam:
                 guard let principal, !principal.team.isEmpty, context.parameters["team"] == principal.team else { return false }
             case .owner:

@@ -81,6 +81,22 @@ struct SecurityPipelineTests {
         }
     }
 
+    @Test func aSpaceAnywhereInATokenIsFound() {
+        let token = Array(String(repeating: "ah1.abcdefgh", count: 5).utf8)
+        #expect(!token.withUnsafeBytes { SecurityPipeline.containsSpace($0) })
+        for position in token.indices {
+            var spaced = token
+            spaced[position] = UInt8(ascii: " ")
+            #expect(spaced.withUnsafeBytes { SecurityPipeline.containsSpace($0) }, "position \(position)")
+            // Bytes next to a space in value (0x1F, 0x21, 0xA0) are not spaces.
+            for near in [UInt8(0x1F), 0x21, 0xA0] {
+                var other = token
+                other[position] = near
+                #expect(!other.withUnsafeBytes { SecurityPipeline.containsSpace($0) }, "position \(position)")
+            }
+        }
+    }
+
     @Test(arguments: ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer a b", "Token abc", "", "Bearerx abc", "Bearer\tabc", "Béarer abc", "Bear"])
     func otherAuthorizationShapesAreRefused(value: String) throws {
         let refusal = try #require(refused(pipeline().evaluate(facts([("Authorization", value)]))))
