@@ -219,7 +219,10 @@ func utf8Matches(_ text: Substring, _ pattern: String, prefixOnly: Bool) -> Bool
     return text.withUTF8 { textBytes in
         pattern.withUTF8 { patternBytes in
             guard prefixOnly ? textBytes.count >= patternBytes.count : textBytes.count == patternBytes.count else { return false }
-            return UnsafeBufferPointer(rebasing: textBytes[..<patternBytes.count]).elementsEqual(patternBytes)
+            return bytesEqual(
+                UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: textBytes[..<patternBytes.count])),
+                UnsafeRawBufferPointer(patternBytes)
+            )
         }
     }
 }

@@ -203,15 +203,10 @@ public struct RateLimitDecision: Hashable, Sendable {
     /// `Retry-After` on a refusal. Empty when no scope applied.
     public var headers: [HeaderField] {
         guard let scope, let state else { return [] }
-        let remaining = String(state.remaining)
-        let reset = String(Self.seconds(state.resetAfter))
-        // One allocation for the combined field rather than one per `+`.
-        var combined = String()
-        combined.reserveCapacity(scope.stateTextPrefix.utf8.count + remaining.utf8.count + 3 + reset.utf8.count)
-        combined += scope.stateTextPrefix
-        combined += remaining
-        combined += ";t="
-        combined += reset
+        let remaining = decimalString(Int64(state.remaining))
+        let reset = decimalString(Self.seconds(state.resetAfter))
+        // `"name";r=REMAINING;t=RESET`, written in one go rather than appended piece by piece.
+        let combined = concatenated(scope.stateTextPrefix, remaining, ";t=", reset)
         var fields = [HeaderField]()
         fields.reserveCapacity(state.allowed ? 5 : 6)
         fields.append(HeaderField(name: "X-RateLimit-Limit", value: scope.limitText))

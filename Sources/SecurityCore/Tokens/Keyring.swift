@@ -34,7 +34,7 @@ public struct Keyring: Sendable, CustomStringConvertible {
 
     func verificationKey(forIDBytes id: UnsafeRawBufferPointer) -> TokenKey? {
         for entry in verifying where entry.id.count == id.count {
-            if entry.id.withUnsafeBytes({ $0.elementsEqual(id) }) { return entry.key }
+            if entry.id.withUnsafeBytes({ bytesEqual($0, id) }) { return entry.key }
         }
         return nil
     }
