@@ -203,10 +203,11 @@ public struct RateLimitDecision: Hashable, Sendable {
     /// `Retry-After` on a refusal. Empty when no scope applied.
     public var headers: [HeaderField] {
         guard let scope, let state else { return [] }
-        let remaining = decimalString(Int64(state.remaining))
-        let reset = decimalString(Self.seconds(state.resetAfter))
-        // `"name";r=REMAINING;t=RESET`, written in one go rather than appended piece by piece.
-        let combined = concatenated(scope.stateTextPrefix, remaining, ";t=", reset)
+        let remaining = String(state.remaining)
+        let reset = String(Self.seconds(state.resetAfter))
+        // `"name";r=REMAINING;t=RESET`: the tail is a small string (no allocation), so the whole
+        // costs the one allocation of the final `+`.
+        let combined = scope.stateTextPrefix + (remaining + ";t=" + reset)
         var fields = [HeaderField]()
         fields.reserveCapacity(state.allowed ? 5 : 6)
         fields.append(HeaderField(name: "X-RateLimit-Limit", value: scope.limitText))
