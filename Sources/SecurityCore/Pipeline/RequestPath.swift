@@ -14,13 +14,19 @@ enum RequestPath {
     /// The decoded path, or `nil` when it is refused.
     static func canonical(_ raw: Substring) -> Substring? {
         let bytes = raw.utf8
-        guard let first = bytes.first, first == UInt8(ascii: "/"), bytes.count <= maximumLength else { return nil }
-        var hasEscape = false
-        for byte in bytes {
-            if byte < 0x21 || byte == 0x7F { return nil }
-            if byte == UInt8(ascii: "%") { hasEscape = true }
+        var copy = raw
+        // The usual path has nothing to decode: check that on contiguous bytes first.
+        let scan = copy.withUTF8 { bytes -> (valid: Bool, hasEscape: Bool) in
+            guard bytes.first == UInt8(ascii: "/"), bytes.count <= maximumLength else { return (false, false) }
+            var hasEscape = false
+            for byte in bytes {
+                if byte < 0x21 || byte == 0x7F { return (false, false) }
+                if byte == UInt8(ascii: "%") { hasEscape = true }
+            }
+            return (true, hasEscape)
         }
-        guard hasEscape else { return raw }
+        guard scan.valid else { return nil }
+        guard scan.hasEscape else { return raw }
         var decoded = [UInt8]()
         decoded.reserveCapacity(bytes.count)
         var index = bytes.startIndex

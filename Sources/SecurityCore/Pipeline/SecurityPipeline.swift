@@ -101,15 +101,22 @@ public struct SecurityPipeline: Sendable {
             if length > limit { return .deny(Self.bodyTooLarge(limit: limit).adding(cors)) }
         }
         let pathText = String(path)
-        if configuration.publicPaths.contains(pathText) {
+        if Self.contains(configuration.publicPaths, pathText) {
             return .allow(principal: nil, headers: cors)
         }
         let client = configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)
         if let preflight = preflight(facts, path: path, client: client) { return preflight }
-        if !configuration.selfAuthenticatingPaths.isEmpty, configuration.selfAuthenticatingPaths.contains(pathText) {
+        if Self.contains(configuration.selfAuthenticatingPaths, pathText) {
             return admitUnauthenticated(method: facts.method, path: path, client: client, extraHeaders: cors)
         }
         return decide(method: facts.method, path: path, also: nil, facts: facts, client: client, extraHeaders: cors)
+    }
+
+    /// `paths.contains(path)`, comparing a handful of paths directly rather than hashing: the
+    /// exempt lists are short, and hashing a path cost more than comparing it with one or two.
+    static func contains(_ paths: Set<String>, _ path: String) -> Bool {
+        guard paths.count > 4 else { return paths.contains { $0 == path } }
+        return paths.contains(path)
     }
 
     /// Steps 3 to 7 for a request (the original one, under forward auth).

@@ -58,7 +58,7 @@ public struct TokenVerifier: Sendable {
         guard claims.issuedAt <= now + policy.leeway else {
             return .failure(TokenError(.notYetValid, "token is not valid yet"))
         }
-        if let revocations, revocations.isRevoked(claims) {
+        if revocations?.isRevoked(claims) == true {
             return .failure(TokenError(.revoked, "token has been revoked"))
         }
         return .success(claims)
