@@ -70,7 +70,7 @@ public struct Policy: Sendable {
 
     /// The rank of `role`, or `nil` when it has none (unknown or unranked roles).
     public func rank(of role: String) -> Int? {
-        roles[role] ?? nil
+        storage.index.rank(of: role)
     }
 
     /// The route a request maps to, with its captured parameters.
