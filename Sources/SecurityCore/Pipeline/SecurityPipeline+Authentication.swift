@@ -1,24 +1,30 @@
 extension SecurityPipeline {
     /// Establishes who the request acts for, or the 401 that refuses it.
     public func authenticate(_ facts: RequestFacts) -> Result<Principal, Refusal> {
+        identify(facts).mapError { unauthorized($0) }
+    }
+
+    /// ``authenticate(_:)`` with the reason as a small value: the pipeline builds the 401 only when
+    /// it refuses, instead of carrying a refusal-sized `Result` through every allowed request.
+    func identify(_ facts: RequestFacts) -> Result<Principal, AuthenticationFailure> {
         let headers = CredentialHeaders(facts.headers)
         guard headers.authorizationCount <= 1, headers.tokenCount <= 1 else {
-            return .failure(unauthorized(.ambiguousCredentials))
+            return .failure(.ambiguousCredentials)
         }
         var token: Substring?
         if let value = headers.authorization {
             guard let bearer = Self.bearerToken(value) else {
-                return .failure(unauthorized(.unsupportedScheme))
+                return .failure(.unsupportedScheme)
             }
             token = bearer
         }
         if let value = headers.token {
-            if let token, token != value { return .failure(unauthorized(.ambiguousCredentials)) }
+            if let token, token != value { return .failure(.ambiguousCredentials) }
             token = value[...]
         }
 
         guard headers.agentCount <= 1, headers.roleCount <= 1, headers.teamCount <= 1 else {
-            return .failure(unauthorized(.ambiguousIdentity))
+            return .failure(.ambiguousIdentity)
         }
         if let token {
             let principal: Principal
@@ -30,36 +36,36 @@ extension SecurityPipeline {
                 guard error.code == .malformed || error.code == .wrongAudience,
                       let other = configuration.credentials?.authenticate(String(token))
                 else {
-                    return .failure(unauthorized(.invalidToken(error)))
+                    return .failure(.invalidToken(error))
                 }
                 switch other {
                 case .success(let authenticated): principal = authenticated
-                case .failure(let error): return .failure(unauthorized(.invalidToken(error)))
+                case .failure(let error): return .failure(.invalidToken(error))
                 }
             }
             // Identity binding: headers that name an identity must name the credential's.
             if let agent = headers.agent, agent != principal.agent.rawValue {
-                return .failure(unauthorized(.identityMismatch("X-Agent-ID")))
+                return .failure(.identityMismatch("X-Agent-ID"))
             }
             if let role = headers.role, role != principal.role.rawValue {
-                return .failure(unauthorized(.identityMismatch("X-Agent-Role")))
+                return .failure(.identityMismatch("X-Agent-Role"))
             }
             if let team = headers.team, team != principal.team.rawValue {
-                return .failure(unauthorized(.identityMismatch("X-Agent-Team")))
+                return .failure(.identityMismatch("X-Agent-Team"))
             }
             return .success(principal)
         }
 
         guard configuration.mode == .headerTrust else {
-            return .failure(unauthorized(.missingCredential))
+            return .failure(.missingCredential)
         }
         guard let agentText = headers.agent, let roleText = headers.role else {
-            return .failure(unauthorized(.missingIdentityHeaders))
+            return .failure(.missingIdentityHeaders)
         }
         guard let agent = try? AgentID(agentText), let role = try? Role(roleText),
               let team = try? Team(headers.team ?? "")
         else {
-            return .failure(unauthorized(.invalidIdentityHeaders))
+            return .failure(.invalidIdentityHeaders)
         }
         return .success(Principal(agent: agent, role: role, team: team, authentication: .trustedHeaders))
     }
@@ -129,7 +135,7 @@ extension SecurityPipeline {
 
     // MARK: Refusals
 
-    enum AuthenticationFailure {
+    enum AuthenticationFailure: Error {
         case missingCredential
         case unsupportedScheme
         case ambiguousCredentials

@@ -135,11 +135,11 @@ public struct SecurityPipeline: Sendable {
         if configuration.policy?.allowsAnonymous == true, !presentsCredential(facts) {
             principal = nil
         } else {
-            switch authenticate(facts) {
+            switch identify(facts) {
             case .success(let authenticated): principal = authenticated
-            case .failure(let refusal):
+            case .failure(let failure):
                 configuration.rateLimiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: true)
-                return .deny(refusal.adding(extraHeaders))
+                return .deny(unauthorized(failure).adding(extraHeaders))
             }
         }
 
