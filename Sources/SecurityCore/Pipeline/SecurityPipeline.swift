@@ -96,7 +96,7 @@ public struct SecurityPipeline: Sendable {
         guard let path = RequestPath.canonical(facts.pathWithoutQuery) else {
             return .deny(Self.badPath.adding(cors))
         }
-        if let length = facts.bodyLength {
+        if let length = facts.bodyLength, length > 0 {  // an empty body fits every cap
             let limit = configuration.bodyLimits.limit(method: facts.method, path: path)
             if length > limit { return .deny(Self.bodyTooLarge(limit: limit).adding(cors)) }
         }
