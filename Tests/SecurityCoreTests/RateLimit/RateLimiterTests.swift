@@ -1,5 +1,18 @@
 @testable import SecurityCore
+import Synchronization
 import Testing
+
+/// A store with only the batch requirement, as a store of one's own might start: the one- and
+/// two-bucket forms fall back to it.
+final class BatchOnlyStore: RateLimitStore {
+    let inner = InMemoryRateLimitStore(maximumKeys: 1000)
+    let batchSizes = Mutex<[Int]>([])
+
+    func acquire(_ requests: [BucketRequest], mode: AcquireMode, now: Int64) -> [BucketState] {
+        batchSizes.withLock { $0.append(requests.count) }
+        return inner.acquire(requests, mode: mode, now: now)
+    }
+}
 
 struct RateLimiterTests {
     let clock = ManualTimeSource(1_800_000_000)
@@ -53,6 +66,23 @@ struct RateLimiterTests {
         let full = limiter.admit(method: "GET", path: "/x", client: "1.1.1.1", principal: "e")
         #expect(!full.allowed)
         #expect(full.scope?.name == "loose")
+    }
+
+    @Test func aStoreWithOnlyTheBatchFormGetsOneAndTwoBucketCallsAsBatches() {
+        let store = BatchOnlyStore()
+        let limiter = RateLimiter(scopes: RateLimitScope.defaults, store: store, ticks: clock)
+        // The client check: `general` and `auth-failures`, one call of two.
+        for _ in 0..<10 {
+            #expect(limiter.check(method: "GET", path: "/api/whoami", client: "5.5.5.5").allowed)
+            limiter.recordRefused(method: "GET", path: "/api/whoami", client: "5.5.5.5", authenticationFailed: true)
+        }
+        let locked = limiter.check(method: "GET", path: "/api/whoami", client: "5.5.5.5")
+        #expect(!locked.allowed && locked.scope?.name == "auth-failures")
+        // The admit: `general` alone, one call of one.
+        #expect(limiter.admit(method: "GET", path: "/api/whoami", client: "5.5.5.6", principal: "a").allowed)
+        let sizes = store.batchSizes.withLock { $0 }
+        #expect(sizes.first == 2 && sizes.last == 1)
+        #expect(sizes.count == 22)
     }
 
     @Test func checkSpendsNothingAndHeadersDescribeTheTightestScope() {
