@@ -84,12 +84,14 @@ public struct Policy: Sendable {
 
     /// The index of the first route matching `method` and the path in `bytes`.
     func routeIndex(method: String, path: UnsafeBufferPointer<UInt8>) -> Int? {
-        let routes = storage.routes
-        for index in storage.index.candidates(for: path) {
-            let route = routes[index]
-            if route.method == method || route.method == "*", route.path.matches(bytes: path) { return index }
+        // Through a buffer pointer: the routes are read in place, not copied out of the array.
+        storage.routes.withUnsafeBufferPointer { routes in
+            for index in storage.index.candidates(for: path)
+            where routes[index].method == method || routes[index].method == "*" {
+                if routes[index].path.matches(bytes: path) { return index }
+            }
+            return nil
         }
-        return nil
     }
 
     /// Decides one request. Never throws: anything unexpected is a deny with a reason.
@@ -112,14 +114,15 @@ public struct Policy: Sendable {
         func decision(_ effect: PolicyDecision.Effect, _ rules: [String], _ explanation: PolicyDecision.Explanation) -> PolicyDecision {
             PolicyDecision(effect: effect, rules: rules, explanation: explanation, action: action, resource: resource)
         }
-        let principal = request.principal
-        if principal == nil {
+        let principalRank: Int?
+        if let role = request.principal?.role {
+            principalRank = rank(of: role)
+        } else {
             guard allowsAnonymous else { return decision(.deny, [], .anonymousDisabled) }
             guard Self.isReadOnly(request.method) else { return decision(.deny, [], .anonymousReadOnly) }
+            principalRank = nil
         }
-        let context = MatchContext(
-            parameters: parameters, resource: resource, principalRank: principal.flatMap { rank(of: $0.role) }
-        )
+        let context = MatchContext(parameters: parameters, resource: resource, principalRank: principalRank)
         let index = storage.index
         if let forbidding = matchingRules(index.forbidCandidates[routeIndex], request, context) {
             return decision(.deny, forbidding, .forbidden)
@@ -134,16 +137,17 @@ public struct Policy: Sendable {
     /// match, the usual case, reuses the index's one-element array.
     private func matchingRules(_ candidates: [Int], _ request: PolicyRequest, _ context: MatchContext) -> [String]? {
         let index = storage.index
-        let rules = storage.rules
         var first: Int?
         var all: [String]?
-        for ruleIndex in candidates
-        where rules[ruleIndex].matches(request, context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
-            if let found = first {
-                if all == nil { all = [rules[found].id] }
-                all?.append(rules[ruleIndex].id)
-            } else {
-                first = ruleIndex
+        storage.rules.withUnsafeBufferPointer { rules in
+            for ruleIndex in candidates
+            where rules[ruleIndex].matches(request, context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
+                if let found = first {
+                    if all == nil { all = [rules[found].id] }
+                    all?.append(rules[ruleIndex].id)
+                } else {
+                    first = ruleIndex
+                }
             }
         }
         return all ?? first.map { index.singleRuleIDs[$0] }

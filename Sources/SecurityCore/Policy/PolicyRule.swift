@@ -103,45 +103,46 @@ public struct PolicyRule: Hashable, Sendable {
 
     /// Whether the rule matches. The policy's index has already checked `actions`, and `methods`
     /// against the route; `minimumRank` is the rank of `minimumRole`.
+    ///
+    /// The request's principal is read in place (`request.principal?.role`) rather than bound to a
+    /// local: binding copies it, and this runs for every candidate rule of every request.
     func matches(_ request: PolicyRequest, _ context: Policy.MatchContext, in policy: Policy, minimumRank: Int?) -> Bool {
-        if let methods, !methods.contains(request.method) { return false }
-        guard let principal = request.principal else {
+        if methods?.contains(request.method) == false { return false }
+        guard request.principal != nil else {
             // Anonymous: only rules that say so, acting as a viewer.
             guard conditions.contains(.anonymous) else { return false }
             return roleMatches("viewer", rank: 0, minimumRank: minimumRank)
-                && otherConditionsHold(request, context, principal: nil, policy: policy)
+                && otherConditionsHold(request, context, policy: policy)
         }
-        if let trustLevels {
-            guard let trust = principal.trust, trustLevels.contains(trust) else { return false }
+        if trustLevels != nil {
+            guard let trust = request.principal?.trust, trustLevels?.contains(trust) == true else { return false }
         }
-        return roleMatches(principal.role, rank: context.principalRank, minimumRank: minimumRank)
-            && otherConditionsHold(request, context, principal: principal, policy: policy)
+        return roleMatches(request.principal?.role ?? "", rank: context.principalRank, minimumRank: minimumRank)
+            && otherConditionsHold(request, context, policy: policy)
     }
 
     private func roleMatches(_ role: String, rank: Int?, minimumRank: Int?) -> Bool {
         if roles == nil, minimumRole == nil { return true }
-        if let roles, roles.contains(role) { return true }
+        if roles?.contains(role) == true { return true }
         if let minimumRank, let rank, rank >= minimumRank { return true }
         return false
     }
 
-    private func otherConditionsHold(
-        _ request: PolicyRequest, _ context: Policy.MatchContext, principal: PolicyPrincipal?, policy: Policy
-    ) -> Bool {
+    private func otherConditionsHold(_ request: PolicyRequest, _ context: Policy.MatchContext, policy: Policy) -> Bool {
         for condition in conditions {
             switch condition {
             case .anonymous: continue
             case .loopback: if !request.isLoopback { return false }
             case .sameTeam:
-                guard let principal, !principal.team.isEmpty, context.parameters["team"] == principal.team else { return false }
+                guard let team = request.principal?.team, !team.isEmpty, context.parameters["team"] == team else { return false }
             case .owner:
-                guard let principal, context.parameters["agent"] == principal.agent else { return false }
+                guard let agent = request.principal?.agent, context.parameters["agent"] == agent else { return false }
             case .selfUser:
-                guard let user = principal?.user, context.parameters["user"] == user else { return false }
+                guard let user = request.principal?.user, context.parameters["user"] == user else { return false }
             }
         }
         if let requiredGrant {
-            guard let resource = context.resource, policy.grantLevel(of: principal, on: resource) >= requiredGrant else {
+            guard let resource = context.resource, policy.grantLevel(of: request.principal, on: resource) >= requiredGrant else {
                 return false
             }
         }
