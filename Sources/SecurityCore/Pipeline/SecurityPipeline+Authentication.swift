@@ -203,18 +203,27 @@ extension SecurityPipeline {
     }
 }
 
-/// The credential and identity headers of a request, found in one pass over the headers.
+/// The credential and identity headers of a request, found in one pass over the headers. It keeps
+/// where each first one is, not its value: copying five optional strings in and out cost more than
+/// the search.
 struct CredentialHeaders {
-    var authorization: String?
-    var authorizationCount = 0
-    var token: String?
-    var tokenCount = 0
-    var agent: String?
-    var agentCount = 0
-    var role: String?
-    var roleCount = 0
-    var team: String?
-    var teamCount = 0
+    private let fields: [HeaderField]
+    private var authorizationIndex: Int?
+    private(set) var authorizationCount = 0
+    private var tokenIndex: Int?
+    private(set) var tokenCount = 0
+    private var agentIndex: Int?
+    private(set) var agentCount = 0
+    private var roleIndex: Int?
+    private(set) var roleCount = 0
+    private var teamIndex: Int?
+    private(set) var teamCount = 0
+
+    var authorization: String? { authorizationIndex.map { fields[$0].value } }
+    var token: String? { tokenIndex.map { fields[$0].value } }
+    var agent: String? { agentIndex.map { fields[$0].value } }
+    var role: String? { roleIndex.map { fields[$0].value } }
+    var team: String? { teamIndex.map { fields[$0].value } }
 
     /// Header names usually arrive lower-cased (HTTP/2, Hummingbird's canonical names): compare
     /// exactly first, and ignore case only when that fails.
@@ -224,29 +233,30 @@ struct CredentialHeaders {
     }
 
     init(_ fields: [HeaderField]) {
-        for field in fields {
+        self.fields = fields
+        for (index, field) in fields.enumerated() {
             let name = field.name
             switch name.utf8.count {
             case 13:
                 if Self.named(name, "authorization") {
                     authorizationCount += 1
-                    if authorization == nil { authorization = field.value }
+                    if authorizationIndex == nil { authorizationIndex = index }
                 } else if Self.named(name, "x-agent-token") {
                     tokenCount += 1
-                    if token == nil { token = field.value }
+                    if tokenIndex == nil { tokenIndex = index }
                 }
             case 10:
                 if Self.named(name, "x-agent-id") {
                     agentCount += 1
-                    if agent == nil { agent = field.value }
+                    if agentIndex == nil { agentIndex = index }
                 }
             case 12:
                 if Self.named(name, "x-agent-role") {
                     roleCount += 1
-                    if role == nil { role = field.value }
+                    if roleIndex == nil { roleIndex = index }
                 } else if Self.named(name, "x-agent-team") {
                     teamCount += 1
-                    if team == nil { team = field.value }
+                    if teamIndex == nil { teamIndex = index }
                 }
             default:
                 continue
