@@ -98,9 +98,7 @@ public struct ClientAddressResolver: Sendable {
             }
             return colon.map { 0..<$0 }
         }
-        guard let range else { return nil }
-        let utf8 = text.utf8
-        return text[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)]
+        return range.map { slice(text, utf8: $0) }
     }
 
     static func trimmed(_ text: Substring) -> Substring {

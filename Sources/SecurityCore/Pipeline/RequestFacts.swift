@@ -64,8 +64,7 @@ func withoutQuery(_ path: Substring) -> Substring {
         }
         return nil
     }
-    guard let end else { return path }
-    return path[..<path.utf8.index(path.utf8.startIndex, offsetBy: end)]
+    return end.map { slice(path, utf8: 0..<$0) } ?? path
 }
 
 /// ASCII case-insensitive equality; bytes outside ASCII must match exactly.

@@ -106,10 +106,7 @@ extension SecurityPipeline {
             guard tokenStart < tokenEnd else { return nil }
             return containsSpace(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[tokenStart..<tokenEnd]))) ? nil : tokenStart..<tokenEnd
         }
-        guard let range else { return nil }
-        // Offsets into a native UTF-8 string become indices in constant time.
-        let utf8 = value.utf8
-        return value[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)]
+        return range.map { slice(value[...], utf8: $0) }
     }
 
     private static let bearerScheme: [UInt8] = Array("bearer".utf8)

@@ -70,7 +70,9 @@ public struct Policy: Sendable {
 
     /// The rank of `role`, or `nil` when it has none (unknown or unranked roles).
     public func rank(of role: String) -> Int? {
-        storage.index.rank(of: role)
+        guard let ranks = storage.index.roleRanks else { return storage.roles[role] ?? nil }
+        for entry in ranks where entry.role == role { return entry.rank }
+        return nil
     }
 
     /// The route a request maps to, with its captured parameters.

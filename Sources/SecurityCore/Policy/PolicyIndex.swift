@@ -16,17 +16,9 @@ struct PolicyIndex: Sendable {
     let minimumRanks: [Int?]
     /// Per rule: `[rule.id]`, so the usual decision by a single rule allocates no array.
     let singleRuleIDs: [[String]]
-    /// Every role with its rank, for a linear look-up: a policy names a handful of roles, and
-    /// comparing a role name with each is cheaper than hashing it.
-    private let roleRanks: [(role: String, rank: Int?)]
-    private let roles: [String: Int?]
-
-    /// The rank of `role` (``Policy/rank(of:)``).
-    func rank(of role: String) -> Int? {
-        guard roleRanks.count <= 16 else { return roles[role] ?? nil }
-        for entry in roleRanks where entry.role == role { return entry.rank }
-        return nil
-    }
+    /// Every role with its rank when there are at most 16 (`nil` beyond): a policy names a handful
+    /// of roles, and comparing a role name with each is cheaper than hashing it.
+    let roleRanks: [(role: String, rank: Int?)]?
 
     init(routes: [PolicyRoute], rules: [PolicyRule], roles: [String: Int?]) {
         var two = [String: [Int]]()
@@ -69,8 +61,7 @@ struct PolicyIndex: Sendable {
         self.permitCandidates = permit
         self.minimumRanks = rules.map { rule in rule.minimumRole.flatMap { roles[$0] ?? nil } }
         self.singleRuleIDs = rules.map { [$0.id] }
-        self.roleRanks = roles.map { (role: $0.key, rank: $0.value) }
-        self.roles = roles
+        self.roleRanks = roles.count <= 16 ? roles.map { (role: $0.key, rank: $0.value) } : nil
     }
 
     /// The indices of the routes that could match the path in `bytes`, in order.

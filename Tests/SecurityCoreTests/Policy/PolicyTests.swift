@@ -71,6 +71,26 @@ struct PolicyTests {
         #expect(ordered.route(method: "GET", path: "/api/zz/x")?.1 == ["thing": "zz"])
     }
 
+    @Test func ranksAreFoundWithManyRolesToo() throws {
+        // More than 16 roles: ranks come from the dictionary rather than the short list.
+        let names = (0..<20).map { "role\($0)" }
+        let many = try PolicyLoader.load(yaml: """
+            version: 1
+            roles: {\(names.map { "\($0): admin" }.joined(separator: ", "))}
+            actions: [create]
+            routes:
+              - {method: POST, path: /api/agents, action: create}
+            rules:
+              - {id: admins, effect: permit, min_role: admin}
+            """)
+        #expect(many.rank(of: "role17") == many.rank(of: "admin"))
+        #expect(many.rank(of: "owner") == 3)
+        #expect(many.rank(of: "nobody") == nil)
+        #expect(many.decide(PolicyRequest(principal: PolicyPrincipal(agent: "a", role: "role19"), method: "POST", path: "/api/agents")).isPermitted)
+        #expect(!many.decide(PolicyRequest(principal: PolicyPrincipal(agent: "a", role: "member"), method: "POST", path: "/api/agents")).isPermitted)
+        #expect(policy.rank(of: "owner") == 3 && policy.rank(of: "nobody") == nil)
+    }
+
     @Test func rolesRanksAndNames() {
         #expect(decide("admin", "POST /api/agents").rules == ["create"])
         #expect(decide("ceo", "POST /api/agents").isPermitted)
