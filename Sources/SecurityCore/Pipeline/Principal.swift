@@ -5,13 +5,16 @@
 /// named like an agent never passes the `owner` condition for that agent's routes.
 public struct Principal: Hashable, Sendable {
     /// How the principal proved who it is.
+    ///
+    /// The claims are boxed (`indirect`): a principal travels through several enums and results
+    /// on its way out of the pipeline, and 120 bytes of claims made each of those moves a copy.
     public enum Authentication: Hashable, Sendable {
         /// A verified agent token, with everything it said.
-        case agentToken(AgentTokenClaims)
+        indirect case agentToken(AgentTokenClaims)
         /// `X-Agent-*` headers believed without proof, in header-trust mode only.
         case trustedHeaders
         /// A user's session token from `POST /api/login`; ``Principal/agent`` is the user name.
-        case userSession(AgentTokenClaims)
+        indirect case userSession(AgentTokenClaims)
         /// An API key; ``Principal/agent`` is the key's public id.
         case apiKey
         /// A registered device and its trust level; ``Principal/agent`` is the device id.

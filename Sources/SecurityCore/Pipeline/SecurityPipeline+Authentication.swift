@@ -11,30 +11,36 @@ extension SecurityPipeline {
         guard headers.authorizationCount <= 1, headers.tokenCount <= 1 else {
             return .failure(.ambiguousCredentials)
         }
-        var token: Substring?
+        // A bearer token with a space inside is an unsupported scheme. Looking for one is left until
+        // something fails: a token that verifies is base64url and has none.
+        var token: TokenText?
         if let value = headers.authorization {
-            guard let bearer = Self.bearerToken(value) else {
+            guard let range = Self.bearerTokenRange(value, checkingSpaces: false) else {
                 return .failure(.unsupportedScheme)
             }
-            token = bearer
+            token = TokenText(header: value, range: range, isBearer: true)
         }
         if let value = headers.token {
-            if let token, token != value { return .failure(.ambiguousCredentials) }
-            token = value[...]
+            if let token {
+                if token.isSpacedBearer { return .failure(.unsupportedScheme) }
+                if !token.equals(value) { return .failure(.ambiguousCredentials) }
+            }
+            token = TokenText(header: value, range: 0..<value.utf8.count, isBearer: false)
         }
 
         guard headers.agentCount <= 1, headers.roleCount <= 1, headers.teamCount <= 1 else {
-            return .failure(.ambiguousIdentity)
+            return .failure(token?.isSpacedBearer == true ? .unsupportedScheme : .ambiguousIdentity)
         }
         if let token {
             let principal: Principal
-            switch configuration.verifier.check(token) {
+            switch token.withBytes({ configuration.verifier.check(bytes: $0) }) {
             case .success(let claims):
                 principal = Principal(agent: claims.agent, role: claims.role, team: claims.team, authentication: .agentToken(claims))
             case .failure(let error):
+                if token.isSpacedBearer { return .failure(.unsupportedScheme) }
                 // Not an agent token: a user session (another audience), an API key or a device.
                 guard error.code == .malformed || error.code == .wrongAudience,
-                      let other = configuration.credentials?.authenticate(String(token))
+                      let other = configuration.credentials?.authenticate(token.string)
                 else {
                     return .failure(.invalidToken(error))
                 }
@@ -83,13 +89,14 @@ extension SecurityPipeline {
         return false
     }
 
-    /// The token of an `Authorization: Bearer <token>` value; `nil` for any other scheme or shape.
-    /// Works on bytes and returns a slice of `value`: a token is a few hundred ASCII characters,
-    /// and walking them as Characters, or copying them into a new `String`, cost more than
-    /// verifying the token.
-    static func bearerToken(_ value: String) -> Substring? {
+    /// Where the token of an `Authorization: Bearer <token>` value is, as UTF-8 offsets; `nil` for
+    /// any other scheme or shape. Offsets rather than a `Substring`: a token is a few hundred ASCII
+    /// characters, and walking them as Characters, or even cutting a `Substring` out of the header
+    /// (which rounds its bounds to Characters), cost a fifth of verifying the token.
+    /// With `checkingSpaces` false, a space inside the token is left for the caller to find.
+    static func bearerTokenRange(_ value: String, checkingSpaces: Bool = true) -> Range<Int>? {
         var value = value
-        let range = value.withUTF8 { bytes -> Range<Int>? in
+        return value.withUTF8 { bytes -> Range<Int>? in
             let space = UInt8(ascii: " ")
             var start = 0
             while start < bytes.count, bytes[start] == space { start += 1 }
@@ -104,9 +111,14 @@ extension SecurityPipeline {
             var tokenEnd = bytes.count
             while tokenEnd > tokenStart, bytes[tokenEnd - 1] == space { tokenEnd -= 1 }
             guard tokenStart < tokenEnd else { return nil }
+            guard checkingSpaces else { return tokenStart..<tokenEnd }
             return containsSpace(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[tokenStart..<tokenEnd]))) ? nil : tokenStart..<tokenEnd
         }
-        return range.map { slice(value[...], utf8: $0) }
+    }
+
+    /// The token of an `Authorization: Bearer <token>` value; `nil` for any other scheme or shape.
+    static func bearerToken(_ value: String) -> Substring? {
+        bearerTokenRange(value).map { slice(value[...], utf8: $0) }
     }
 
     private static let bearerScheme: [UInt8] = Array("bearer".utf8)
@@ -198,6 +210,34 @@ extension SecurityPipeline {
             status: 401, code: code, detail: detail, headers: [HeaderField(name: "WWW-Authenticate", value: challenge)]
         )
     }
+}
+
+/// A presented token: the header it came in and where in that header (UTF-8 offsets) it is.
+struct TokenText {
+    let header: String
+    let range: Range<Int>
+    /// Whether it came from `Authorization: Bearer`, where a space inside makes it malformed.
+    let isBearer: Bool
+
+    /// Whether this is a bearer token with a space inside (not a bearer credential at all).
+    var isSpacedBearer: Bool {
+        isBearer && withBytes { SecurityPipeline.containsSpace($0) }
+    }
+
+    /// Calls `body` with the token's bytes, read in place.
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        var header = header
+        return header.withUTF8 { body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[range]))) }
+    }
+
+    /// Whether the token is exactly `other`.
+    func equals(_ other: String) -> Bool {
+        var other = other
+        return other.withUTF8 { otherBytes in withBytes { bytesEqual($0, UnsafeRawBufferPointer(otherBytes)) } }
+    }
+
+    /// The token as a `String`, for authenticators of other credentials.
+    var string: String { String(slice(header[...], utf8: range)) }
 }
 
 /// The credential and identity headers of a request, found in one pass over the headers. It keeps

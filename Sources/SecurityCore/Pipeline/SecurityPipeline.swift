@@ -127,7 +127,10 @@ public struct SecurityPipeline: Sendable {
         // `configuration.rateLimiter?` and `configuration.policy?` each time, rather than a local
         // copy: a copy of either retains every reference it holds.
         let clientKey = client?.description
-        if let refusal = configuration.rateLimiter?.check(method: method, path: path, also: also, client: clientKey).refusal {
+        // One clock reading for both limiter steps: the request arrived once.
+        let now = configuration.rateLimiter?.now()
+        if let decision = configuration.rateLimiter?.check(method: method, path: path, also: also, client: clientKey, at: now),
+           !decision.allowed, let refusal = decision.refusal {
             return .deny(refusal.adding(extraHeaders))
         }
 
@@ -158,9 +161,9 @@ public struct SecurityPipeline: Sendable {
 
         var headers = extraHeaders
         if let decision = configuration.rateLimiter?.admit(
-            method: method, path: path, also: also, client: clientKey, principal: principal?.subject
+            method: method, path: path, also: also, client: clientKey, principal: principal?.subject, at: now
         ) {
-            if var refusal = decision.refusal {
+            if !decision.allowed, var refusal = decision.refusal {
                 refusal.principal = principal
                 return .deny(refusal.adding(extraHeaders))
             }

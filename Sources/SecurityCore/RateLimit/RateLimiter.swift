@@ -13,19 +13,40 @@
 /// ```
 public struct RateLimiter: Sendable {
     /// The scopes in force, in configuration order.
-    public let scopes: [RateLimitScope]
+    public var scopes: [RateLimitScope] { storage.scopes }
     /// Where buckets live.
-    public let store: any RateLimitStore
-    private let ticks: any TickSource
+    public var store: any RateLimitStore { storage.store }
+
+    /// Everything, behind one reference: the pipeline reaches the limiter through an optional in
+    /// its configuration several times per request, and each of those reads copied an array and
+    /// two existentials.
+    private final class Storage: Sendable {
+        let scopes: [RateLimitScope]
+        let store: any RateLimitStore
+        let ticks: any TickSource
+
+        init(scopes: [RateLimitScope], store: any RateLimitStore, ticks: any TickSource) {
+            self.scopes = scopes
+            self.store = store
+            self.ticks = ticks
+        }
+    }
+
+    private let storage: Storage
 
     public init(
         scopes: [RateLimitScope] = RateLimitScope.defaults,
         store: any RateLimitStore = InMemoryRateLimitStore(),
         ticks: any TickSource = SystemTickSource()
     ) {
-        self.scopes = scopes
-        self.store = store
-        self.ticks = ticks
+        storage = Storage(scopes: scopes, store: store, ticks: ticks)
+    }
+
+    /// The limiter's clock now, so one request's steps can share a reading (``check(method:path:also:client:at:)``
+    /// and ``admit(method:path:also:client:principal:at:)``): reading the clock cost as much as a
+    /// bucket update.
+    func now() -> Int64 {
+        storage.ticks.nanoseconds()
     }
 
     /// The key used when the client address is unknown: such requests share one bucket.
@@ -37,8 +58,8 @@ public struct RateLimiter: Sendable {
         check(method: method, path: path, also: nil, client: client)
     }
 
-    func check(method: String, path: Substring, also: RouteTarget?, client: String?) -> RateLimitDecision {
-        spend(collect(method: method, path: path, also: also, client: client, principal: nil, counting: nil), mode: .check)
+    func check(method: String, path: Substring, also: RouteTarget?, client: String?, at now: Int64? = nil) -> RateLimitDecision {
+        spend(collect(method: method, path: path, also: also, client: client, principal: nil, counting: nil), mode: .check, at: now)
     }
 
     /// Step 5, after authorization: spends one request from every applicable request scope
@@ -47,10 +68,12 @@ public struct RateLimiter: Sendable {
         admit(method: method, path: path, also: nil, client: client, principal: principal)
     }
 
-    func admit(method: String, path: Substring, also: RouteTarget?, client: String?, principal: String?) -> RateLimitDecision {
+    func admit(
+        method: String, path: Substring, also: RouteTarget?, client: String?, principal: String?, at now: Int64? = nil
+    ) -> RateLimitDecision {
         spend(
             collect(method: method, path: path, also: also, client: client, principal: principal, counting: .requests),
-            mode: .ifAllAllowed
+            mode: .ifAllAllowed, at: now
         )
     }
 
@@ -68,7 +91,7 @@ public struct RateLimiter: Sendable {
                 method: method, path: path, also: also, client: client, principal: nil, counting: .authenticationFailures)
         }
         guard !requests.isEmpty else { return }
-        _ = store.acquire(requests, mode: .always, now: ticks.nanoseconds())
+        _ = storage.store.acquire(requests, mode: .always, now: now())
     }
 
     /// Before checking a password for `account`: would the failure budgets of the client and of
@@ -87,7 +110,7 @@ public struct RateLimiter: Sendable {
     public func recordFailedLogin(method: String, path: Substring, client: String?, account: String) {
         let requests = buckets(method: method, path: path, client: client, principal: account, counting: .authenticationFailures)
         guard !requests.isEmpty else { return }
-        _ = store.acquire(requests, mode: .always, now: ticks.nanoseconds())
+        _ = storage.store.acquire(requests, mode: .always, now: now())
     }
 
     /// A second route a request is also counted under: forward auth counts the original request
@@ -151,21 +174,22 @@ public struct RateLimiter: Sendable {
         var all: [BucketRequest] { [first, second].compactMap { $0 } + more }
     }
 
-    /// Asks the store about `buckets` and reports the scope that decides.
-    private func spend(_ buckets: Buckets, mode: AcquireMode) -> RateLimitDecision {
+    /// Asks the store about `buckets` at `now` (the clock's reading when `nil`) and reports the
+    /// scope that decides.
+    private func spend(_ buckets: Buckets, mode: AcquireMode, at now: Int64? = nil) -> RateLimitDecision {
+        guard buckets.count > 0 else { return .unlimited }
+        let now = now ?? self.now()
         switch (buckets.count, buckets.first, buckets.second) {
-        case (0, _, _):
-            return .unlimited
         case (1, let first?, _):
-            return RateLimitDecision(scope: first.scope, state: store.acquire(first, mode: mode, now: ticks.nanoseconds()))
+            return RateLimitDecision(scope: first.scope, state: storage.store.acquire(first, mode: mode, now: now))
         case (2, let first?, let second?):
-            let (firstState, secondState) = store.acquire(first, second, mode: mode, now: ticks.nanoseconds())
+            let (firstState, secondState) = storage.store.acquire(first, second, mode: mode, now: now)
             return Self.reports(secondState, over: firstState)
                 ? RateLimitDecision(scope: second.scope, state: secondState)
                 : RateLimitDecision(scope: first.scope, state: firstState)
         default:
             let requests = buckets.all
-            return decide(requests, store.acquire(requests, mode: mode, now: ticks.nanoseconds()))
+            return decide(requests, storage.store.acquire(requests, mode: mode, now: now))
         }
     }
 

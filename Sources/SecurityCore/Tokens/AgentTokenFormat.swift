@@ -68,16 +68,6 @@ enum AgentTokenFormat {
     /// more than parsing them, so they are written once, in place, and the steps are inlined.
     @inline(__always)
     static func authenticate(
-        _ text: Substring, keyring: Keyring, audience: String, into claims: inout AgentTokenClaims?
-    ) -> TokenError? {
-        var text = text
-        return text.withUTF8 {
-            authenticate(UnsafeRawBufferPointer($0), keyring: keyring, audience: audience, into: &claims)
-        }
-    }
-
-    @inline(__always)
-    static func authenticate(
         _ text: UnsafeRawBufferPointer, keyring: Keyring, audience: String, into claims: inout AgentTokenClaims?
     ) -> TokenError? {
         guard text.count <= maximumTextLength else {

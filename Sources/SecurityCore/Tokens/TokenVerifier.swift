@@ -34,11 +34,12 @@ public struct TokenVerifier: Sendable {
 
     /// ``verify(_:)`` as a `Result`, for hot paths that would rather not throw.
     public func check(_ token: String) -> Result<AgentTokenClaims, TokenError> {
-        check(token[...])
+        var token = token
+        return token.withUTF8 { check(bytes: UnsafeRawBufferPointer($0)) }
     }
 
-    /// ``check(_:)`` of a slice, so a token cut from a header is not copied first.
-    func check(_ token: Substring) -> Result<AgentTokenClaims, TokenError> {
+    /// ``check(_:)`` of the token's UTF-8 bytes, read in place.
+    func check(bytes token: UnsafeRawBufferPointer) -> Result<AgentTokenClaims, TokenError> {
         var authenticated: AgentTokenClaims?
         if let error = AgentTokenFormat.authenticate(token, keyring: keyring, audience: policy.audience, into: &authenticated) {
             return .failure(error)

@@ -184,6 +184,35 @@ struct SecurityPipelineTests {
         #expect(allowed(pipeline.evaluate(facts([("Authorization", "Bearer \(token)")])))?.authenticationMethod == "agent-token")
     }
 
+    /// The pipeline looks for a space inside a bearer token only once something has failed; the
+    /// answer must be the same as looking first, whatever else is wrong with the request.
+    @Test func aBearerTokenWithASpaceIsAnUnsupportedSchemeWhateverElseIsWrong() throws {
+        let token = Array(try fixture.mint().token)
+        // Made anew for each request, so the failure budget of the default limits never runs out.
+        let pipelines: [() -> SecurityPipeline] = [
+            { pipeline() }, { SecurityPipeline(configuration: .init(verifier: fixture.verifier, credentials: StubAuthenticator())) },
+        ]
+        for position in [4, token.count / 2, token.count - 2] {
+            var spaced = token
+            spaced[position] = " "
+            let bearer = ("Authorization", "Bearer " + String(spaced))
+            let cases: [[(String, String)]] = [
+                [bearer],
+                [bearer, ("X-Agent-Token", String(token))],
+                [bearer, ("X-Agent-ID", "a"), ("X-Agent-ID", "b")],
+                [("Authorization", "Bearer good-k1 x")],
+            ]
+            for pipeline in pipelines {
+                for headers in cases {
+                    let refusal = try #require(refused(pipeline().evaluate(facts(headers))))
+                    #expect(refusal.problem.code == "unsupported_scheme", "\(headers.map(\.0)) position \(position)")
+                }
+            }
+        }
+        #expect(SecurityPipeline.bearerToken("Bearer a b") == nil)
+        #expect(SecurityPipeline.bearerTokenRange("Bearer a b", checkingSpaces: false) == 7..<10)
+    }
+
     @Test func selfAuthenticatingPathsAreRateLimitedButNeedNoCredential() throws {
         let scope = try RateLimitScope(name: "login", limit: 2, period: .seconds(60), routes: [#require(RouteMatch("POST /api/login"))])
         let pipeline = SecurityPipeline(configuration: .init(
