@@ -106,6 +106,7 @@ public struct PolicyRule: Hashable, Sendable {
     ///
     /// The request's principal is read in place (`request.principal?.role`) rather than bound to a
     /// local: binding copies it, and this runs for every candidate rule of every request.
+    @inline(__always)
     func matches(_ request: PolicyRequest, _ context: Policy.MatchContext, in policy: Policy, minimumRank: Int?) -> Bool {
         if methods?.contains(request.method) == false { return false }
         guard request.principal != nil else {
@@ -121,6 +122,7 @@ public struct PolicyRule: Hashable, Sendable {
             && otherConditionsHold(request, context, policy: policy)
     }
 
+    @inline(__always)
     private func roleMatches(_ role: String, rank: Int?, minimumRank: Int?) -> Bool {
         if roles == nil, minimumRole == nil { return true }
         if roles?.contains(role) == true { return true }
@@ -128,6 +130,7 @@ public struct PolicyRule: Hashable, Sendable {
         return false
     }
 
+    @inline(__always)
     private func otherConditionsHold(_ request: PolicyRequest, _ context: Policy.MatchContext, policy: Policy) -> Bool {
         for condition in conditions {
             switch condition {

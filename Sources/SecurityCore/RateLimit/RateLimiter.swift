@@ -229,20 +229,38 @@ public struct RateLimitDecision: Hashable, Sendable {
         guard let scope, let state else { return [] }
         let remaining = String(state.remaining)
         let reset = String(Self.seconds(state.resetAfter))
-        // `"name";r=REMAINING;t=RESET`: the tail is a small string (no allocation), so the whole
-        // costs the one allocation of the final `+`.
-        let combined = scope.stateTextPrefix + (remaining + ";t=" + reset)
-        var fields = [HeaderField]()
-        fields.reserveCapacity(state.allowed ? 5 : 6)
-        fields.append(HeaderField(name: "X-RateLimit-Limit", value: scope.limitText))
-        fields.append(HeaderField(name: "X-RateLimit-Remaining", value: remaining))
-        fields.append(HeaderField(name: "X-RateLimit-Reset", value: reset))
-        fields.append(HeaderField(name: "RateLimit-Policy", value: scope.policyText))
-        fields.append(HeaderField(name: "RateLimit", value: combined))
+        var fields = [
+            HeaderField(name: "X-RateLimit-Limit", value: scope.limitText),
+            HeaderField(name: "X-RateLimit-Remaining", value: remaining),
+            HeaderField(name: "X-RateLimit-Reset", value: reset),
+            HeaderField(name: "RateLimit-Policy", value: scope.policyText),
+            HeaderField(name: "RateLimit", value: Self.stateText(prefix: scope.stateTextPrefix, remaining: remaining, reset: reset)),
+        ]
         if !state.allowed {
             fields.append(HeaderField(name: "Retry-After", value: String(max(1, Self.seconds(state.retryAfter)))))
         }
         return fields
+    }
+
+    /// `"name";r=REMAINING;t=RESET`, written into one allocation: joining it with `+` cost three
+    /// appends, each more than the allocation.
+    static func stateText(prefix: String, remaining: String, reset: String) -> String {
+        var prefix = prefix, remaining = remaining, reset = reset
+        let separator: StaticString = ";t="
+        let count = prefix.utf8.count + remaining.utf8.count + separator.utf8CodeUnitCount + reset.utf8.count
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var offset = 0
+            func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+                guard let source = bytes.baseAddress, let target = buffer.baseAddress else { return }
+                (target + offset).initialize(from: source, count: bytes.count)
+                offset += bytes.count
+            }
+            prefix.withUTF8(put)
+            remaining.withUTF8(put)
+            put(UnsafeBufferPointer(start: separator.utf8Start, count: separator.utf8CodeUnitCount))
+            reset.withUTF8(put)
+            return offset
+        }
     }
 
     /// The 429 to send, or `nil` when the request may go on.

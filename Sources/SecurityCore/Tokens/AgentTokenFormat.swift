@@ -169,7 +169,12 @@ struct FieldReader {
         guard let field = next(), field.count <= IdentifierRule.maximumLength, allowEmpty || field.count > 0,
               field.allSatisfy(IdentifierRule.isAllowed)
         else { return nil }
-        return String(decoding: field, as: UTF8.self)
+        // Identifiers are ASCII, checked above: up to 15 bytes go straight into a small string,
+        // without `String(decoding:)`'s UTF-8 validation and repair pass.
+        guard field.count <= 15 else { return String(decoding: field, as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: field.count) { buffer in
+            buffer.initialize(fromContentsOf: field)
+        }
     }
 
     /// Whether `field` holds exactly the UTF-8 bytes of `text` (not secret; an early exit is fine).

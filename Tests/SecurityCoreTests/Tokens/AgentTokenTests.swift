@@ -15,6 +15,20 @@ struct AgentTokenTests {
         #expect(!"\(minted)".contains(minted.token))
     }
 
+    /// Claims of every length come back exactly, on both sides of the 15 bytes a small string holds.
+    @Test(arguments: [1, 14, 15, 16, 17, 64, 128])
+    func identifiersOfEveryLengthRoundTrip(length: Int) throws {
+        let fixture = try TokenFixture()
+        let characters = Array("abcXYZ019_-")
+        let text = String((0..<length).map { characters[$0 % characters.count] })
+        for (agent, role, team) in [(text, "r", ""), ("a", text, "t"), ("a", "r", text)] {
+            let minted = try fixture.mint(agent: agent, role: role, team: team)
+            let claims = try fixture.verifier.verify(minted.token)
+            #expect(claims == minted.claims)
+            #expect(claims.agent.rawValue == agent && claims.role.rawValue == role && claims.team.rawValue == team)
+        }
+    }
+
     @Test func tokenIDsAreRandom() throws {
         let fixture = try TokenFixture()
         let ids = Set(try (0..<100).map { _ in try fixture.mint().claims.tokenID })
