@@ -262,11 +262,23 @@ struct CredentialHeaders {
     var role: String? { roleIndex.map { fields[$0].value } }
     var team: String? { teamIndex.map { fields[$0].value } }
 
-    /// Header names usually arrive lower-cased (HTTP/2, Hummingbird's canonical names): compare
-    /// exactly first, and ignore case only when that fails.
+    /// Whether header `name` is `lowercased` (ASCII letters lower case, nothing else), ignoring
+    /// the case of `name`'s letters. Header names usually arrive lower-cased (HTTP/2, Hummingbird's
+    /// canonical names), so an exact comparison comes first; the byte loop is for the rest, and
+    /// runs on every request's headers.
     @inline(__always)
-    static func named(_ name: String, _ lowercased: String) -> Bool {
-        name == lowercased || asciiCaseInsensitiveEquals(name, lowercased)
+    static func named(_ name: String, _ lowercased: StaticString) -> Bool {
+        let expected = UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
+        var name = name
+        return name.withUTF8 { bytes in
+            guard bytes.count == expected.count else { return false }
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                let lower = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                if lower != expected[index] { return false }
+            }
+            return true
+        }
     }
 
     init(_ fields: [HeaderField]) {

@@ -9,21 +9,34 @@
 /// ```
 public struct TokenVerifier: Sendable {
     /// The keys that may have signed a token.
-    public let keyring: Keyring
+    public var keyring: Keyring { storage.keyring }
     /// Audience, lifetime and leeway rules.
-    public let policy: TokenPolicy
-    private let clock: any TimeSource
-    private let revocations: (any RevocationList)?
+    public var policy: TokenPolicy { storage.policy }
+
+    /// Everything, behind one reference: read in place on every verification, where copying the
+    /// clock and the revocation list out of the struct cost a retain and a release each.
+    private final class Storage: Sendable {
+        let keyring: Keyring
+        let policy: TokenPolicy
+        let clock: any TimeSource
+        let revocations: (any RevocationList)?
+
+        init(keyring: Keyring, policy: TokenPolicy, clock: any TimeSource, revocations: (any RevocationList)?) {
+            self.keyring = keyring
+            self.policy = policy
+            self.clock = clock
+            self.revocations = revocations
+        }
+    }
+
+    private let storage: Storage
 
     /// Creates a verifier. `revocations` may be `nil` when nothing is ever revoked.
     public init(
         keyring: Keyring, policy: TokenPolicy, clock: any TimeSource = SystemTimeSource(),
         revocations: (any RevocationList)? = nil
     ) {
-        self.keyring = keyring
-        self.policy = policy
-        self.clock = clock
-        self.revocations = revocations
+        storage = Storage(keyring: keyring, policy: policy, clock: clock, revocations: revocations)
     }
 
     /// The claims of `token` if it is authentic, meant for this audience, within its lifetime and
@@ -40,11 +53,13 @@ public struct TokenVerifier: Sendable {
 
     /// ``check(_:)`` of the token's UTF-8 bytes, read in place.
     func check(bytes token: UnsafeRawBufferPointer) -> Result<AgentTokenClaims, TokenError> {
+        let policy = storage.policy
         var authenticated: AgentTokenClaims?
-        if let error = AgentTokenFormat.authenticate(token, keyring: keyring, audience: policy.audience, into: &authenticated) {
+        if let error = AgentTokenFormat.authenticate(token, keyring: storage.keyring, audience: policy.audience, into: &authenticated) {
             return .failure(error)
         }
-        guard let claims = authenticated else {
+        // Moved out, not copied: a copy of the claims retains each of their strings.
+        guard let claims = authenticated.take() else {
             return .failure(TokenError(.malformed, "token could not be read"))
         }
         // Overflow-checked: the fields are authentic but may still hold any 64-bit value.
@@ -52,14 +67,14 @@ public struct TokenVerifier: Sendable {
         guard lifetime > 0, !overflow, lifetime <= policy.maximumLifetime else {
             return .failure(TokenError(.lifetimeExceeded, "token lifetime exceeds the configured maximum"))
         }
-        let now = clock.now()
+        let now = storage.clock.now()
         guard now - policy.leeway < claims.expiresAt else {
             return .failure(TokenError(.expired, "token has expired"))
         }
         guard claims.issuedAt <= now + policy.leeway else {
             return .failure(TokenError(.notYetValid, "token is not valid yet"))
         }
-        if revocations?.isRevoked(claims) == true {
+        if storage.revocations?.isRevoked(claims) == true {
             return .failure(TokenError(.revoked, "token has been revoked"))
         }
         return .success(claims)

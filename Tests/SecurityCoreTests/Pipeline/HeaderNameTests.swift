@@ -19,4 +19,17 @@ struct HeaderNameTests {
         #expect(asciiCaseInsensitiveEquals("é", "é"))
         #expect(!asciiCaseInsensitiveEquals("é", "É"))
     }
+
+    /// The credential headers' own matcher: the name's letters in any case, everything else exact.
+    @Test func credentialHeaderNamesMatchInAnyCase() {
+        for name in ["authorization", "Authorization", "AUTHORIZATION", "aUtHoRiZaTiOn"] {
+            #expect(CredentialHeaders.named(name, "authorization"), "\(name)")
+        }
+        for name in ["authorizatio", "authorizationn", "authorizati0n", "authorization ", "Authorızation", "@uthorization", ""] {
+            #expect(!CredentialHeaders.named(name, "authorization"), "\(name)")
+        }
+        #expect(CredentialHeaders.named("X-Agent-ID", "x-agent-id"))
+        #expect(!CredentialHeaders.named("X_Agent_ID", "x-agent-id"))
+        #expect(!CredentialHeaders.named("x\u{0D}agent-id", "x-agent-id"))
+    }
 }
