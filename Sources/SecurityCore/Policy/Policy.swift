@@ -141,9 +141,11 @@ public struct Policy: Sendable {
         let index = storage.index
         var first: Int?
         var all: [String]?
-        storage.rules.withUnsafeBufferPointer { rules in
+        storage.rules.withUnsafeBufferPointer { buffer in
+            // Rules are read in place, through a pointer (see `PolicyRule.matches`).
+            guard let rules = buffer.baseAddress else { return }
             for ruleIndex in candidates
-            where rules[ruleIndex].matches(request, context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
+            where PolicyRule.matches(rules + ruleIndex, request, context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
                 if let found = first {
                     if all == nil { all = [rules[found].id] }
                     all?.append(rules[ruleIndex].id)

@@ -101,38 +101,42 @@ public struct PolicyRule: Hashable, Sendable {
     /// Where the rule was defined (line in the policy file).
     public let line: Int
 
-    /// Whether the rule matches. The policy's index has already checked `actions`, and `methods`
-    /// against the route; `minimumRank` is the rank of `minimumRole`.
+    /// Whether the rule at `rule` matches. The policy's index has already checked `actions`, and
+    /// `methods` against the route; `minimumRank` is the rank of `minimumRole`.
     ///
-    /// The request's principal is read in place (`request.principal?.role`) rather than bound to a
-    /// local: binding copies it, and this runs for every candidate rule of every request.
-    @inline(__always)
-    func matches(_ request: PolicyRequest, _ context: Policy.MatchContext, in policy: Policy, minimumRank: Int?) -> Bool {
-        if methods?.contains(request.method) == false { return false }
-        guard request.principal != nil else {
+    /// A static function reading the rule's fields through a pointer into the policy's array, one
+    /// at a time: as a method on an element of that array, the whole rule (every set and string in
+    /// it) was copied out first. For the same reason the principal is never bound or compared
+    /// with `nil` as a whole (`principal != nil` copied it), only read field by field.
+    static func matches(
+        _ rule: UnsafePointer<PolicyRule>, _ request: PolicyRequest, _ context: Policy.MatchContext, in policy: Policy,
+        minimumRank: Int?
+    ) -> Bool {
+        if let methods = rule.pointee.methods, !methods.contains(request.method) { return false }
+        if case .none = request.principal {
             // Anonymous: only rules that say so, acting as a viewer.
-            guard conditions.contains(.anonymous) else { return false }
-            return roleMatches("viewer", rank: 0, minimumRank: minimumRank)
-                && otherConditionsHold(request, context, policy: policy)
+            guard rule.pointee.conditions.contains(.anonymous) else { return false }
+            return roleMatches(rule, "viewer", rank: 0, minimumRank: minimumRank)
+                && otherConditionsHold(rule, request, context, policy: policy)
         }
-        if trustLevels != nil {
-            guard let trust = request.principal?.trust, trustLevels?.contains(trust) == true else { return false }
+        if let trustLevels = rule.pointee.trustLevels {
+            guard let trust = request.principal?.trust, trustLevels.contains(trust) else { return false }
         }
-        return roleMatches(request.principal?.role ?? "", rank: context.principalRank, minimumRank: minimumRank)
-            && otherConditionsHold(request, context, policy: policy)
+        return roleMatches(rule, request.principal?.role ?? "", rank: context.principalRank, minimumRank: minimumRank)
+            && otherConditionsHold(rule, request, context, policy: policy)
     }
 
-    @inline(__always)
-    private func roleMatches(_ role: String, rank: Int?, minimumRank: Int?) -> Bool {
-        if roles == nil, minimumRole == nil { return true }
-        if roles?.contains(role) == true { return true }
+    private static func roleMatches(_ rule: UnsafePointer<PolicyRule>, _ role: String, rank: Int?, minimumRank: Int?) -> Bool {
+        if rule.pointee.roles == nil, rule.pointee.minimumRole == nil { return true }
+        if let roles = rule.pointee.roles, roles.contains(role) { return true }
         if let minimumRank, let rank, rank >= minimumRank { return true }
         return false
     }
 
-    @inline(__always)
-    private func otherConditionsHold(_ request: PolicyRequest, _ context: Policy.MatchContext, policy: Policy) -> Bool {
-        for condition in conditions {
+    private static func otherConditionsHold(
+        _ rule: UnsafePointer<PolicyRule>, _ request: PolicyRequest, _ context: Policy.MatchContext, policy: Policy
+    ) -> Bool {
+        for condition in rule.pointee.conditions {
             switch condition {
             case .anonymous: continue
             case .loopback: if !request.isLoopback { return false }
@@ -144,7 +148,7 @@ public struct PolicyRule: Hashable, Sendable {
                 guard let user = request.principal?.user, context.parameters["user"] == user else { return false }
             }
         }
-        if let requiredGrant {
+        if let requiredGrant = rule.pointee.requiredGrant {
             guard let resource = context.resource, policy.grantLevel(of: request.principal, on: resource) >= requiredGrant else {
                 return false
             }
