@@ -116,11 +116,6 @@ extension SecurityPipeline {
         }
     }
 
-    /// The token of an `Authorization: Bearer <token>` value; `nil` for any other scheme or shape.
-    static func bearerToken(_ value: String) -> Substring? {
-        bearerTokenRange(value).map { slice(value[...], utf8: $0) }
-    }
-
     private static let bearerScheme: [UInt8] = Array("bearer".utf8)
 
     /// Whether `bytes` holds a space, eight bytes at a time: a token is a couple of hundred bytes.

@@ -209,7 +209,7 @@ struct SecurityPipelineTests {
                 }
             }
         }
-        #expect(SecurityPipeline.bearerToken("Bearer a b") == nil)
+        #expect(SecurityPipeline.bearerTokenRange("Bearer a b") == nil)
         #expect(SecurityPipeline.bearerTokenRange("Bearer a b", checkingSpaces: false) == 7..<10)
     }
 
