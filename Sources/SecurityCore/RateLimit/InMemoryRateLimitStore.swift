@@ -3,9 +3,12 @@ import Synchronization
 /// Rate-limit buckets in this process's memory, with a hard cap on how many keys it tracks.
 ///
 /// Keys are hashed with the standard library's per-process random seed (SipHash), so a client
-/// cannot choose keys that collide; scope and key together pick one of 16 shards, each behind its
-/// own lock, so the two cores rarely wait on each other. A call that touches several shards locks
-/// them in index order. Memory stays under the cap: see ``BucketTable`` for what is dropped first.
+/// cannot choose keys that collide; scope and key together pick one of 16 shards. Charging or
+/// checking a bucket that is already tracked takes no lock: one 16-byte compare-and-swap on its
+/// slot, so two cores charging different clients write no memory in common. A new key, and a call
+/// that must decide several buckets together, lock the shards involved (in index order). Memory
+/// stays under the cap: see ``BucketTable`` for what is dropped first and how the lock-free path
+/// stays correct.
 ///
 /// ```swift
 /// let store = InMemoryRateLimitStore(maximumKeys: 1_000_000)
@@ -15,15 +18,10 @@ public final class InMemoryRateLimitStore: RateLimitStore {
     public static let defaultMaximumKeys = 1_000_000
     static let shardCount = 16
 
-    final class Shard: Sendable {
-        let table: Mutex<BucketTable>
-
-        init(maximumCount: Int) {
-            table = Mutex(BucketTable(maximumCount: maximumCount))
-        }
-    }
-
-    private let shards: [Shard]
+    private let shards: [BucketTable]
+    /// The same tables, reached without touching their reference counts: the two cores would
+    /// otherwise both write each table's header on every call.
+    private let tables: [Unmanaged<BucketTable>]
     /// The cap on tracked buckets across all shards.
     public let maximumKeys: Int
 
@@ -31,107 +29,116 @@ public final class InMemoryRateLimitStore: RateLimitStore {
     public init(maximumKeys: Int = InMemoryRateLimitStore.defaultMaximumKeys) {
         let perShard = max(1, (maximumKeys + Self.shardCount - 1) / Self.shardCount)
         self.maximumKeys = perShard * Self.shardCount
-        self.shards = (0..<Self.shardCount).map { _ in Shard(maximumCount: perShard) }
+        shards = (0..<Self.shardCount).map { _ in BucketTable(maximumCount: perShard) }
+        tables = shards.map { Unmanaged.passUnretained($0) }
     }
 
     /// How many buckets are tracked now.
     public var trackedKeys: Int {
-        shards.reduce(0) { total, shard in total + shard.table.withLock { $0.count } }
+        shards.reduce(0) { total, table in total + table.count }
     }
 
     /// Bytes held by the bucket tables (slots only; the fixed per-shard overhead is not counted).
     public var tableBytes: Int {
-        shards.reduce(0) { total, shard in
-            total + shard.table.withLock { $0.capacity } * MemoryLayout<BucketTable.Slot>.stride
-        }
+        shards.reduce(0) { total, table in total + table.capacity * SlotBuffer.slotBytes }
     }
 
     public func acquire(_ request: BucketRequest, mode: AcquireMode, now: Int64) -> BucketState {
         let hash = Self.hash(scope: request.scope, key: request.key)
-        return shards[Self.shard(of: hash)].table.withLock { table in
-            let (state, arrival) = GCRA.evaluate(stored: table.arrival(of: hash), request: request, now: now)
-            if Self.commits(mode, allowed: state.allowed) {
-                table.store(hash, arrival: Self.charged(arrival, state: state, request: request), now: now)
-            }
-            return state
+        return tables[Self.shard(of: hash)]._withUnsafeGuaranteedRef { table in
+            table.tryAcquire(hash, request: request, mode: mode, now: now)
+                ?? table.withLock { locked in Self.acquireLocked(request, hash: hash, in: locked, mode: mode, now: now) }
         }
     }
 
-    public func acquire(_ requests: [BucketRequest], mode: AcquireMode, now: Int64) -> [BucketState] {
-        if requests.count == 1 { return [acquire(requests[0], mode: mode, now: now)] }
-        if requests.count == 2 {
-            let (first, second) = acquire(requests[0], requests[1], mode: mode, now: now)
-            return [first, second]
+    private static func acquireLocked(
+        _ request: BucketRequest, hash: UInt64, in table: BucketTable.Locked, mode: AcquireMode, now: Int64
+    ) -> BucketState {
+        guard let index = table.find(hash) else {
+            let (state, arrival) = GCRA.evaluate(stored: nil, request: request, now: now)
+            if commits(mode, allowed: state.allowed) {
+                table.store(hash, arrival: charged(arrival, state: state, request: request), now: now)
+            }
+            return state
         }
-        let hashes = requests.map { Self.hash(scope: $0.scope, key: $0.key) }
-        let shardIndices = hashes.map(Self.shard(of:))
-        let ordered = Array(Set(shardIndices)).sorted()
-        return withLocks(ordered[...], held: []) { tables in
-            // Evaluate in order against what the earlier requests of this call would leave, so two
-            // requests for one bucket are checked together; write only after all are decided.
-            var pending = [UInt64: Int64]()
-            var states = [BucketState]()
-            for (index, request) in requests.enumerated() {
-                let table = tables[ordered.firstIndex(of: shardIndices[index])!]
-                let stored = pending[hashes[index]] ?? table.pointee.arrival(of: hashes[index])
-                let (state, arrival) = GCRA.evaluate(stored: stored, request: request, now: now)
-                states.append(state)
-                pending[hashes[index]] = Self.charged(arrival, state: state, request: request)
-            }
-            guard Self.commits(mode, allowed: states.allSatisfy(\.allowed)) else { return states }
-            for (index, hash) in hashes.enumerated() {
-                tables[ordered.firstIndex(of: shardIndices[index])!].pointee.store(hash, arrival: pending[hash]!, now: now)
-            }
-            return states
+        if mode == .check {
+            return GCRA.evaluate(stored: table.arrival(at: index), request: request, now: now).state
+        }
+        let stored = table.take(index)
+        let (state, arrival) = GCRA.evaluate(stored: stored, request: request, now: now)
+        table.put(index, arrival: commits(mode, allowed: state.allowed) ? charged(arrival, state: state, request: request) : stored)
+        return state
+    }
+
+    public func acquire(_ requests: [BucketRequest], mode: AcquireMode, now: Int64) -> [BucketState] {
+        switch requests.count {
+        case 0: return []
+        case 1: return [acquire(requests[0], mode: mode, now: now)]
+        default: return acquireLocked(requests, hashes: requests.map { Self.hash(scope: $0.scope, key: $0.key) }, mode: mode, now: now)
         }
     }
 
     /// Two buckets (a request scope and the authentication-failure scope, the pipeline's usual
-    /// pair), without the general path's arrays and dictionary.
+    /// pair). A check of two different buckets takes no lock; one bucket named twice is checked
+    /// under the lock, the second request seeing what the first would leave.
     public func acquire(
         _ first: BucketRequest, _ second: BucketRequest, mode: AcquireMode, now: Int64
     ) -> (BucketState, BucketState) {
         let firstHash = Self.hash(scope: first.scope, key: first.key)
         let secondHash = Self.hash(scope: second.scope, key: second.key)
-        return withTables(Self.shard(of: firstHash), Self.shard(of: secondHash)) { firstTable, secondTable in
-            let (firstState, firstArrival) = GCRA.evaluate(stored: firstTable.pointee.arrival(of: firstHash), request: first, now: now)
-            let firstCharged = Self.charged(firstArrival, state: firstState, request: first)
-            // The same bucket twice: the second sees what the first would leave.
-            let secondStored = secondHash == firstHash ? firstCharged : secondTable.pointee.arrival(of: secondHash)
-            let (secondState, secondArrival) = GCRA.evaluate(stored: secondStored, request: second, now: now)
-            let secondCharged = Self.charged(secondArrival, state: secondState, request: second)
-            if Self.commits(mode, allowed: firstState.allowed && secondState.allowed) {
-                if secondHash != firstHash { firstTable.pointee.store(firstHash, arrival: firstCharged, now: now) }
-                secondTable.pointee.store(secondHash, arrival: secondCharged, now: now)
-            }
+        if mode == .check, firstHash != secondHash,
+            let firstState = tables[Self.shard(of: firstHash)]._withUnsafeGuaranteedRef({
+                $0.tryAcquire(firstHash, request: first, mode: mode, now: now)
+            }),
+            let secondState = tables[Self.shard(of: secondHash)]._withUnsafeGuaranteedRef({
+                $0.tryAcquire(secondHash, request: second, mode: mode, now: now)
+            })
+        {
             return (firstState, secondState)
         }
+        let states = acquireLocked([first, second], hashes: [firstHash, secondHash], mode: mode, now: now)
+        return (states[0], states[1])
     }
 
-    /// Locks the shards `first` and `second` (once when they are the same, else the lower first)
-    /// and lends `body` their tables in that order.
-    private func withTables(
-        _ first: Int, _ second: Int,
-        _ body: (UnsafeMutablePointer<BucketTable>, UnsafeMutablePointer<BucketTable>) -> (BucketState, BucketState)
-    ) -> (BucketState, BucketState) {
-        if first == second {
-            return shards[first].table.withLock { table in
-                withUnsafeMutablePointer(to: &table) { body($0, $0) }
+    /// Several buckets decided together, with every shard involved locked (in index order).
+    private func acquireLocked(_ requests: [BucketRequest], hashes: [UInt64], mode: AcquireMode, now: Int64) -> [BucketState] {
+        let shardIndices = hashes.map(Self.shard(of:))
+        let ordered = Array(Set(shardIndices)).sorted()
+        return withLocks(ordered[...], held: []) { locked in
+            let tableOf = { (position: Int) in locked[ordered.firstIndex(of: shardIndices[position])!] }
+            // Freeze every tracked bucket involved, so lock-free charges of them wait for this call.
+            var taken = [UInt64: (index: Int, arrival: Int64)]()
+            for (position, hash) in hashes.enumerated() where taken[hash] == nil {
+                let table = tableOf(position)
+                if let index = table.find(hash) { taken[hash] = (index, table.take(index)) }
             }
-        }
-        let (low, high) = first < second ? (first, second) : (second, first)
-        return shards[low].table.withLock { lowTable in
-            withUnsafeMutablePointer(to: &lowTable) { lowPointer in
-                shards[high].table.withLock { highTable in
-                    withUnsafeMutablePointer(to: &highTable) { highPointer in
-                        first < second ? body(lowPointer, highPointer) : body(highPointer, lowPointer)
-                    }
-                }
+            // Evaluate in order against what the earlier requests of this call would leave, so two
+            // requests for one bucket are checked together; write only after all are decided.
+            var pending = [UInt64: Int64]()
+            var states = [BucketState]()
+            for (position, request) in requests.enumerated() {
+                let hash = hashes[position]
+                let (state, arrival) = GCRA.evaluate(stored: pending[hash] ?? taken[hash]?.arrival, request: request, now: now)
+                states.append(state)
+                pending[hash] = Self.charged(arrival, state: state, request: request)
             }
+            let commit = Self.commits(mode, allowed: states.allSatisfy(\.allowed))
+            // Put every frozen bucket back before storing new keys, which may move slots.
+            for (position, hash) in hashes.enumerated() {
+                guard let (index, arrival) = taken.removeValue(forKey: hash) else { continue }
+                tableOf(position).put(index, arrival: commit ? pending[hash]! : arrival)
+            }
+            guard commit else { return states }
+            for (position, hash) in hashes.enumerated() {
+                guard let arrival = pending.removeValue(forKey: hash) else { continue }
+                let table = tableOf(position)
+                if table.find(hash) == nil { table.store(hash, arrival: arrival, now: now) }
+            }
+            return states
         }
     }
 
-    private static func commits(_ mode: AcquireMode, allowed: Bool) -> Bool {
+    static func commits(_ mode: AcquireMode, allowed: Bool) -> Bool {
         switch mode {
         case .check: false
         case .ifAllAllowed: allowed
@@ -141,20 +148,17 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
     /// The arrival time to store: a refused event that is counted anyway (``AcquireMode/always``)
     /// still moves the bucket on by its cost.
-    private static func charged(_ arrival: Int64, state: BucketState, request: BucketRequest) -> Int64 {
+    static func charged(_ arrival: Int64, state: BucketState, request: BucketRequest) -> Int64 {
         state.allowed ? arrival : arrival + request.scope.emissionInterval * Int64(request.cost)
     }
 
     /// Locks the shards in `indices` in order and lends `body` their tables.
     private func withLocks(
-        _ indices: ArraySlice<Int>, held: [UnsafeMutablePointer<BucketTable>],
-        _ body: ([UnsafeMutablePointer<BucketTable>]) -> [BucketState]
+        _ indices: ArraySlice<Int>, held: [BucketTable.Locked], _ body: ([BucketTable.Locked]) -> [BucketState]
     ) -> [BucketState] {
         guard let first = indices.first else { return body(held) }
-        return shards[first].table.withLock { table in
-            withUnsafeMutablePointer(to: &table) { pointer in
-                withLocks(indices.dropFirst(), held: held + [pointer], body)
-            }
+        return shards[first].withLock { locked in
+            withLocks(indices.dropFirst(), held: held + [locked], body)
         }
     }
 

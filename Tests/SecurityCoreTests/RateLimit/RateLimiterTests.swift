@@ -201,24 +201,6 @@ struct InMemoryRateLimitStoreTests {
         #expect(store.tableBytes <= 32 * 100_000)
     }
 
-    @Test func bucketTableSurvivesChurn() {
-        var table = BucketTable(maximumCount: 5000)
-        var reference = [UInt64: Int64]()
-        var generator = SystemRandomNumberGenerator()
-        for step in 0..<40_000 {
-            let hash = UInt64.random(in: 1...3000, using: &generator) &* 0x9E37_79B9_7F4A_7C15
-            if step % 3 == 0 {
-                table.remove(hash)
-                reference[hash] = nil
-            } else {
-                table.store(hash, arrival: Int64(step) + 1_000_000, now: 0)
-                reference[hash] = Int64(step) + 1_000_000
-            }
-        }
-        #expect(table.count == reference.count)
-        for (hash, arrival) in reference { #expect(table.arrival(of: hash) == arrival) }
-    }
-
     @Test func multiBucketCallsAreAllOrNothing() throws {
         let a = try RateLimitScope(name: "a", limit: 1, period: .seconds(60))
         let b = try RateLimitScope(name: "b", limit: 3, period: .seconds(60))
@@ -230,6 +212,22 @@ struct InMemoryRateLimitStoreTests {
         #expect(second.map { $0.allowed } == [true, false])
         // b was not charged by the refused call: two left.
         #expect(store.acquire(BucketRequest(scope: b, key: "k"), mode: .check, now: 0).remaining == 1)
+    }
+
+    @Test func aPairCheckOfOneBucketTwiceSeesTheFirstRequestsCharge() throws {
+        let scope = try RateLimitScope(name: "one", limit: 2, period: .seconds(60))
+        let store = InMemoryRateLimitStore()
+        let request = BucketRequest(scope: scope, key: "k")
+        #expect(store.acquire(request, mode: .ifAllAllowed, now: 0).allowed)  // tracked, one left
+        let (first, second) = store.acquire(request, request, mode: .check, now: 0)
+        #expect(first.allowed)
+        #expect(!second.allowed)
+        // A check charges nothing; two different tracked buckets are checked without the lock.
+        let other = BucketRequest(scope: scope, key: "other")
+        #expect(store.acquire(other, mode: .ifAllAllowed, now: 0).allowed)
+        let (mine, theirs) = store.acquire(request, other, mode: .check, now: 0)
+        #expect(mine.remaining == 0 && theirs.remaining == 0)
+        #expect(store.acquire(request, mode: .ifAllAllowed, now: 0).allowed)
     }
 
     @Test func twoRequestsForOneBucketInOneCallAreCheckedTogether() throws {
