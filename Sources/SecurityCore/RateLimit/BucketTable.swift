@@ -77,8 +77,7 @@ final class BucketTable: Sendable {
             // Untracked means full. Believe it only if no writer moved slots meanwhile.
             let (state, _) = GCRA.evaluate(stored: nil, request: request, now: now)
             if InMemoryRateLimitStore.commits(mode, allowed: state.allowed) { return nil }
-            atomicMemoryFence(ordering: .acquiring)
-            return version.load(ordering: .relaxed) == before ? state : nil
+            return unmoved(since: before) ? state : nil
         }
         var slot = WordPair(first: UInt(hash), second: slots.arrivalWord(index))
         for _ in 0..<4 {
@@ -86,8 +85,7 @@ final class BucketTable: Sendable {
             let (state, arrival) = GCRA.evaluate(stored: Self.decode(slot.second), request: request, now: now)
             guard InMemoryRateLimitStore.commits(mode, allowed: state.allowed) else {
                 // Nothing to write: the arrival read is this bucket's if no writer moved slots.
-                atomicMemoryFence(ordering: .acquiring)
-                return version.load(ordering: .relaxed) == before ? state : nil
+                return unmoved(since: before) ? state : nil
             }
             let charged = Self.encode(InMemoryRateLimitStore.charged(arrival, state: state, request: request))
             // Succeeds only if the slot still holds this bucket with the value just evaluated.
@@ -97,6 +95,13 @@ final class BucketTable: Sendable {
             slot = seen
         }
         return nil
+    }
+
+    /// Whether no writer has moved slots since the version read `before` (even), so what a
+    /// lock-free reader read in between is a true picture of the table.
+    private func unmoved(since before: UInt) -> Bool {
+        atomicMemoryFence(ordering: .acquiring)
+        return version.load(ordering: .relaxed) == before
     }
 
     // MARK: Under the writer lock
@@ -114,9 +119,6 @@ final class BucketTable: Sendable {
         fileprivate let writer: UnsafeMutablePointer<Writer>
 
         fileprivate var slots: SlotBuffer { SlotBuffer(address: table.current.load(ordering: .relaxed)) }
-
-        /// How many buckets are tracked.
-        var count: Int { writer.pointee.count }
 
         /// The slot index holding `hash`, if any. Slots only move under this lock.
         func find(_ hash: UInt64) -> Int? {
@@ -336,7 +338,6 @@ struct SlotBuffer {
 
     /// Writer only: sets the arrival word of the live slot at `index` to the frozen marker and
     /// returns the slot's latest value.
-    @discardableResult
     func freeze(_ index: Int) -> WordPair {
         var slot = load(index)
         while true {
