@@ -55,6 +55,22 @@ struct ConstantTimeTests {
         // Sequences that are not contiguous work too.
         #expect(ConstantTime.equals((1...5).map { UInt8($0) }, stride(from: 1, through: 5, by: 1).lazy.map { UInt8($0) }))
     }
+
+    /// The tag lengths take their own compare routines: every byte and every bit of them counts,
+    /// and so do the lengths on either side, which take the general one.
+    @Test(arguments: [15, 16, 17, 31, 32, 33, 63, 64, 65])
+    func everyBitCountsAtAndAroundTagLengths(count: Int) {
+        let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        #expect(ConstantTime.equals(bytes, bytes.map { $0 }))
+        for index in 0..<count {
+            for bit in 0..<8 {
+                var changed = bytes
+                changed[index] ^= UInt8(1) << UInt8(bit)
+                #expect(!ConstantTime.equals(bytes, changed), "byte \(index) bit \(bit)")
+            }
+        }
+        #expect(!ConstantTime.equals(bytes, Array(bytes.dropLast())))
+    }
 }
 
 struct SecureRandomTests {
