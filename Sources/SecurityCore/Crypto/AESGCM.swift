@@ -181,10 +181,12 @@ struct EVPCipher: @unchecked Sendable {
 
 /// Cipher contexts keyed once, handed out one task at a time.
 final class ContextPool: Sendable {
-    /// A context is used by one task at a time: it is either in `idle` (behind the mutex) or held by
-    /// exactly one caller between `take` and `give`.
-    // @unchecked: the pointer is an OpenSSL cipher context, which is not thread-safe; the pool's
-    // mutex guards it while idle, and otherwise exactly one caller owns it, so it is never shared.
+    /// A context is used by one task at a time: it is either idle (in a direction's atomic slot or
+    /// in its list behind the mutex) or held by exactly one caller between `take` and `give`.
+    // @unchecked: the pointer is an OpenSSL cipher context, which is not thread-safe. While idle it
+    // is guarded either by the pool's mutex (the lists) or by its atomic slot, which hands it to
+    // exactly one taker through an acquiring exchange; otherwise exactly one caller owns it, so it
+    // is never shared.
     struct Context: @unchecked Sendable {
         let pointer: OpaquePointer
     }
@@ -352,16 +354,9 @@ final class ContextPool: Sendable {
     private func start(
         _ context: OpaquePointer, encrypting: Bool, nonce: UnsafeRawBufferPointer, expectedTag: UnsafeRawBufferPointer?
     ) -> Bool {
-        Self.start(context, encrypting: encrypting, nonce: nonce, expectedTag: expectedTag, byParameter: noncesByParameter)
-    }
-
-    private static func start(
-        _ context: OpaquePointer, encrypting: Bool, nonce: UnsafeRawBufferPointer, expectedTag: UnsafeRawBufferPointer?,
-        byParameter: Bool
-    ) -> Bool {
         let end = OSSL_PARAM()
-        let tag = expectedTag.map { octetString(tagParameterName, $0.baseAddress, count: $0.count) }
-        guard byParameter else {
+        let tag = expectedTag.map { Self.octetString(Self.tagParameterName, $0.baseAddress, count: $0.count) }
+        guard noncesByParameter else {
             // The tag, if any, is an init parameter: one provider call instead of a separate
             // EVP_CIPHER_CTX_ctrl(SET_TAG), which OpenSSL 3 translates into parameters anyway.
             var parameters = (tag ?? end, end)
@@ -373,7 +368,7 @@ final class ContextPool: Sendable {
             }
         }
         // Length -1 (size_t's largest value) is the "whole IV" case; OpenSSL copies the 12 bytes.
-        let wholeIV = octetString(wholeIVParameterName, nonce.baseAddress, count: -1)
+        let wholeIV = Self.octetString(Self.wholeIVParameterName, nonce.baseAddress, count: -1)
         // The tag first: OpenSSL looks each name up in this list in turn, and "tag" is the first it asks for.
         var parameters = tag.map { ($0, wholeIV, end) } ?? (wholeIV, end, end)
         return withUnsafeMutableBytes(of: &parameters) { raw in
@@ -394,77 +389,68 @@ final class ContextPool: Sendable {
     }
 
     /// Whether this OpenSSL takes the nonce as the whole-IV parameter, decided once per process by
-    /// a known-answer check: two messages sealed under different nonces on one context must match,
-    /// byte for byte, what the documented init call produces, and must open again. When the check
-    /// fails (a future OpenSSL that reads the parameter differently), every context uses the
-    /// documented init call, so a mismatch can cost speed but never a wrong nonce.
+    /// a known-answer check through the pools' own `seal` and `open`: two messages sealed under
+    /// different nonces on one context must match, byte for byte, what the documented init call
+    /// produces, and each must open on one context after a try with a flipped tag bit, which must
+    /// be refused. When the check fails (a future OpenSSL that reads the parameter differently),
+    /// every context uses the documented init call, so a mismatch can cost speed but never a
+    /// wrong nonce.
     static let noncesByParameterWork: Bool = {
         guard let cipher = EVPCipher.aes256GCM.pointer else { return false }
-        let key = [UInt8](repeating: 0x5A, count: AESGCMKey.keyByteCount)
+        let key = SecureBytes(copying: [UInt8](repeating: 0x5A, count: AESGCMKey.keyByteCount))
+        guard let documented = try? ContextPool(cipher: cipher, key: key, noncesByParameter: false),
+              let candidate = try? ContextPool(cipher: cipher, key: key, noncesByParameter: true)
+        else { return false }
         let aad = [UInt8]((0..<20).map { UInt8($0) })
         let message = [UInt8]((0..<67).map { UInt8(truncatingIfNeeded: $0 &* 7) })
-        let nonces = [[UInt8]((1...12).map { UInt8($0) }), [UInt8]((1...12).map { UInt8(0xF0 - $0) })]
-        // Runs `body` on a fresh context keyed for one direction.
-        func run(encrypting: Bool, _ body: (OpaquePointer) -> Bool) -> Bool {
-            guard let context = EVP_CIPHER_CTX_new() else { return false }
-            defer { EVP_CIPHER_CTX_free(context) }
-            let keyed = encrypting
-                ? EVP_EncryptInit_ex2(context, cipher, key, nil, nil) : EVP_DecryptInit_ex2(context, cipher, key, nil, nil)
-            return keyed == 1 && body(context)
-        }
-        // Seals both messages on one context; returns ciphertext ‖ tag for each, or nil.
-        func sealBoth(byParameter: Bool) -> [[UInt8]]? {
-            var results: [[UInt8]] = []
-            let ok = run(encrypting: true) { context in
-                for nonce in nonces {
-                    var output = [UInt8](repeating: 0, count: message.count + AESGCMKey.tagByteCount)
-                    var written: Int32 = 0
-                    let sealed = nonce.withUnsafeBytes { nonceBytes in
-                        output.withUnsafeMutableBufferPointer { out in
-                            start(context, encrypting: true, nonce: nonceBytes, expectedTag: nil, byParameter: byParameter)
-                                && EVP_EncryptUpdate(context, nil, &written, aad, Int32(aad.count)) == 1
-                                && EVP_EncryptUpdate(context, out.baseAddress, &written, message, Int32(message.count)) == 1
-                                && EVP_EncryptFinal_ex(context, out.baseAddress! + message.count, &written) == 1
-                                && EVP_CIPHER_CTX_ctrl(
-                                    context, EVP_CTRL_GCM_GET_TAG, Int32(AESGCMKey.tagByteCount),
-                                    out.baseAddress! + message.count
-                                ) == 1
+        let tagStart = message.count
+        // ciphertext ‖ tag, or nil when sealing failed.
+        func seal(_ pool: ContextPool, nonce: [UInt8]) -> [UInt8]? {
+            var output = [UInt8](repeating: 0, count: message.count + AESGCMKey.tagByteCount)
+            let sealed: ()? = try? output.withUnsafeMutableBytes { out in
+                try message.withUnsafeBytes { plaintext in
+                    try aad.withUnsafeBytes { aadBytes in
+                        try nonce.withUnsafeBytes { nonceBytes in
+                            try pool.seal(
+                                plaintext, into: out.baseAddress!, nonce: nonceBytes, aad: aadBytes,
+                                tag: UnsafeMutableRawBufferPointer(rebasing: out[tagStart...])
+                            )
                         }
                     }
-                    guard sealed else { return false }
-                    results.append(output)
                 }
-                return true
             }
-            return ok ? results : nil
+            return sealed == nil ? nil : output
         }
-        guard let documented = sealBoth(byParameter: false), let fast = sealBoth(byParameter: true),
-              documented == fast, documented[0] != documented[1]
-        else { return false }
-        // Both open on one context through the parameter path, each after a try with a flipped tag
-        // bit, which must be refused and must not spoil the context for the next message.
-        return run(encrypting: false) { context in
-            for (nonce, sealed) in zip(nonces, documented) {
-                for flip in [UInt8(1), 0] {
-                    var tag = [UInt8](sealed[message.count...])
-                    tag[0] ^= flip
-                    var output = [UInt8](repeating: 0, count: message.count)
-                    var written: Int32 = 0
-                    let opened = nonce.withUnsafeBytes { nonceBytes in
-                        tag.withUnsafeBytes { tagBytes in
-                            output.withUnsafeMutableBufferPointer { out in
-                                start(context, encrypting: false, nonce: nonceBytes, expectedTag: tagBytes, byParameter: true)
-                                    && EVP_DecryptUpdate(context, nil, &written, aad, Int32(aad.count)) == 1
-                                    && EVP_DecryptUpdate(context, out.baseAddress, &written, sealed, Int32(message.count)) == 1
-                                    && EVP_DecryptFinal_ex(context, out.baseAddress! + message.count, &written) == 1
+        // Whether `sealed` opens to `message` with its tag's first bit flipped or not.
+        func opens(_ sealed: [UInt8], nonce: [UInt8], flippingTag flip: UInt8) -> Bool {
+            var tag = [UInt8](sealed[tagStart...])
+            tag[0] ^= flip
+            var output = [UInt8](repeating: 0, count: message.count)
+            let opened: ()? = try? output.withUnsafeMutableBytes { out in
+                try sealed.withUnsafeBytes { box in
+                    try aad.withUnsafeBytes { aadBytes in
+                        try nonce.withUnsafeBytes { nonceBytes in
+                            try tag.withUnsafeBytes { tagBytes in
+                                try candidate.open(
+                                    UnsafeRawBufferPointer(rebasing: box[..<tagStart]), into: out.baseAddress!,
+                                    nonce: nonceBytes, aad: aadBytes, tag: tagBytes
+                                )
                             }
                         }
                     }
-                    guard opened == (flip == 0), flip == 1 || output == message else { return false }
                 }
             }
-            return true
+            return opened != nil && output == message
         }
+        var previous: [UInt8]?
+        for nonce in [(1...12).map { UInt8($0) }, (1...12).map { UInt8(0xF0 - $0) }] {
+            guard let expected = seal(documented, nonce: nonce), seal(candidate, nonce: nonce) == expected,
+                  expected != previous, !opens(expected, nonce: nonce, flippingTag: 1),
+                  opens(expected, nonce: nonce, flippingTag: 0)
+            else { return false }
+            previous = expected
+        }
+        return true
     }()
 }
 
