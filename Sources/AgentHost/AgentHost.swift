@@ -1,4 +1,5 @@
 public import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
 public import SecurityCore
@@ -73,8 +74,9 @@ public enum AgentHost {
             )
             self.pipeline = SecurityPipeline(configuration: .init(
                 verifier: verifier, mode: configuration.mode,
-                // /metrics needs no credential only on a loopback address, or when the operator says so.
-                publicPaths: configuration.metricsArePublic ? ["/health", "/metrics"] : ["/health"],
+                // /metrics needs no credential from a local client, or from anyone when the operator says so.
+                publicPaths: configuration.metricsPublic ? ["/health", "/metrics"] : ["/health"],
+                localPaths: configuration.metricsPublic ? [] : ["/metrics"],
                 policy: policy, rateLimiter: limiter,
                 clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
                 bodyLimits: bodyLimits, cors: cors, credentials: authenticator,
@@ -152,11 +154,30 @@ public enum AgentHost {
     ) -> some ApplicationProtocol {
         Application(
             router: router(components: components),
-            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(components: components)),
+            server: server(limits: configuration.connectionLimits, components: components),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agenthost"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
         )
+    }
+
+    /// HTTP/1 with the operator stream's WebSocket upgrade, every connection held to `limits` by a
+    /// ``ConnectionGuard``. The parser's own limits are set to the same sizes: the guard counts
+    /// every head it sees begin, and the parser catches a pipelined one it did not.
+    static func server(limits: ConnectionLimits, components: Components) -> HTTPServerBuilder {
+        let webSocketResponder = webSocketRouter(components: components).buildResponder()
+        let http1 = HTTP1Channel.Configuration(
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: limits.headBytes, maxHeaderListSize: limits.headBytes, maxHeaderFieldCount: limits.headerFields
+            )
+        )
+        let slots = ConnectionSlots(limit: limits.connections)
+        return HTTPServerBuilder { responder in
+            GuardedServerChannel(
+                base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: .init(http1: http1)),
+                limits: limits, slots: slots, metrics: components.metrics
+            )
+        }
     }
 
     /// How long an accepted webhook delivery (and so its id) is kept: 7 days.

@@ -95,17 +95,24 @@ extension AgentHostCLI {
         return PolicyTestReport(lines: results.map(\.description) + [summary], passed: failed == 0 && !results.isEmpty)
     }
 
-    /// What `agenthost policy explain` prints: the decision for one request and why.
-    public static func explainPolicy(policyPath: String?, principal: String, request: String, loopback: Bool) throws -> [String] {
+    /// What `agenthost policy explain` prints: the decision for one request and why, and whether
+    /// its client counts as local (``ClientAddressResolver/isLocal(peer:headers:)``, as `serve`
+    /// decides it): a `peer` on loopback that is not one of `trustedProxies`, with no forwarding
+    /// header among `headers`. Without a peer the client is not local.
+    public static func explainPolicy(
+        policyPath: String?, principal: String, request: String, peer: String? = nil, headers: [HeaderField] = [],
+        trustedProxies: [IPNetwork] = []
+    ) throws -> [String] {
         let policy = try policyPath.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) } ?? DefaultPolicy.load()
         guard let parsedPrincipal = PolicyTestSuite.principal(parsing: principal) else {
             throw AgentHostError("--principal must be 'anonymous' or role=ROLE[,agent=ID][,team=TEAM]")
         }
-        guard let parsedRequest = PolicyTestSuite.request(parsing: request, principal: parsedPrincipal, isLoopback: loopback) else {
+        let local = ClientAddressResolver(trustedProxies: trustedProxies).isLocal(peer: peer, headers: headers)
+        guard let parsedRequest = PolicyTestSuite.request(parsing: request, principal: parsedPrincipal, isLoopback: local) else {
             throw AgentHostError("--request must be 'METHOD /path', such as 'POST /api/agents'")
         }
         let decision = policy.decide(parsedRequest)
-        var lines = ["\(decision.effect.rawValue.uppercased())", "reason: \(decision.reason)"]
+        var lines = ["\(decision.effect.rawValue.uppercased())", "reason: \(decision.reason)", "client: \(local ? "local" : "not local")"]
         if let action = decision.action { lines.append("action: \(action)") }
         if let resource = decision.resource { lines.append("resource: \(resource)") }
         if !decision.rules.isEmpty { lines.append("rules: \(decision.rules.joined(separator: ", "))") }

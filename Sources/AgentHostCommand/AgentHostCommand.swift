@@ -81,6 +81,39 @@ struct TokenPolicyOptions: ParsableArguments {
     }
 }
 
+/// `serve`'s limits on each connection (Docs/OPERATING.md, "Connection limits").
+struct ConnectionLimitOptions: ParsableArguments {
+    @Option(name: .customLong("max-head-bytes"), help: "Largest request head (request line and headers) in bytes; larger is answered 431.")
+    var headBytes = ConnectionLimits().headBytes
+    @Option(name: .customLong("max-request-line-bytes"), help: "Longest request line in bytes; longer is answered 414.")
+    var requestLineBytes = ConnectionLimits().requestLineBytes
+    @Option(name: .customLong("max-header-fields"), help: "Most header fields in one request; more is answered 431.")
+    var headerFields = ConnectionLimits().headerFields
+    @Option(name: .customLong("head-timeout"), help: "Time a client has to send a request head (e.g. 10s); then 408 and closed.")
+    var headTimeout = "10s"
+    @Option(name: .customLong("idle-timeout"), help: "Time a keep-alive connection may wait between requests; then closed.")
+    var idleTimeout = "75s"
+    @Option(name: .customLong("body-timeout"), help: "Time a request body may pause between two reads; then closed.")
+    var bodyTimeout = "30s"
+    @Option(name: .customLong("max-connections"), help: "Most connections open at once; past it a new one is answered 503 and closed.")
+    var connections = ConnectionLimits().connections
+
+    func limits() throws -> ConnectionLimits {
+        func duration(_ text: String, _ option: String) throws -> Duration {
+            do {
+                return try DurationParser.parse(text)
+            } catch let error as AgentHostError {
+                throw ValidationError("--\(option): \(error.message)")
+            }
+        }
+        return ConnectionLimits(
+            headBytes: headBytes, requestLineBytes: requestLineBytes, headerFields: headerFields,
+            headTimeout: try duration(headTimeout, "head-timeout"), idleTimeout: try duration(idleTimeout, "idle-timeout"),
+            bodyTimeout: try duration(bodyTimeout, "body-timeout"), connections: connections
+        )
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the AgentHost HTTP server.")
 
@@ -97,17 +130,19 @@ struct Serve: AsyncParsableCommand {
         help: "Change a rate-limit scope: NAME=LIMIT/PERIOD[/BURST], such as general=600/1m; repeat for more. Scopes: general, sensitive, auth-failures, login-failures."
     )
     var rateLimits: [String] = []
-    @Flag(name: .customLong("metrics-public"), help: "Serve GET /metrics without a credential also on a non-loopback address.")
+    @Flag(name: .customLong("metrics-public"), help: "Serve GET /metrics without a credential to every client, not only to local ones.")
     var metricsPublic = false
     @Option(name: .customLong("cors-origin"), help: "A browser origin (https://host[:port]) allowed to call the API; repeat for more.")
     var corsOrigins: [String] = []
     @OptionGroup var data: DataDirectoryOption
     @OptionGroup var store: DatabaseOption
     @OptionGroup var tokens: TokenPolicyOptions
+    @OptionGroup var connections: ConnectionLimitOptions
 
     func validate() throws {
         do {
             _ = try AgentHostConfiguration.rateLimitScopes(RateLimitScope.defaults, overriddenBy: rateLimits)
+            try connections.limits().validate()
         } catch let error as AgentHostError {
             throw ValidationError(error.message)
         }
@@ -131,6 +166,7 @@ struct Serve: AsyncParsableCommand {
             trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins
         )
         settings.metricsPublic = metricsPublic
+        settings.connectionLimits = try connections.limits()
         settings.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(settings.rateLimitScopes, overriddenBy: rateLimits)
         let configuration = settings
         try configuration.validate()
@@ -456,10 +492,33 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(help: "Policy file; the embedded default when not given.") var policy: String?
         @Option(help: "role=ROLE[,agent=ID][,team=TEAM], or anonymous.") var principal: String
         @Option(help: "The request, such as 'POST /api/agents'.") var request: String
-        @Flag(help: "Decide as if the client were on a loopback address.") var loopback = false
+        @Option(help: "The client's socket address, such as 127.0.0.1; the policy's loopback condition holds only for a local client.")
+        var peer: String?
+        @Flag(help: "Short for --peer 127.0.0.1: a client on this machine.") var loopback = false
+        @Option(name: .customLong("trusted-proxy"), help: "A trusted proxy (address or CIDR), as serve takes it; repeat for more.")
+        var trustedProxies: [String] = []
+        @Option(name: .customLong("header"), help: "A request header, 'Name: value' (such as 'X-Forwarded-For: 203.0.113.9'); repeat for more.")
+        var headers: [String] = []
 
         func run() async throws {
-            for line in try AgentHostCLI.explainPolicy(policyPath: policy, principal: principal, request: request, loopback: loopback) {
+            var proxies = [IPNetwork]()
+            for proxy in trustedProxies {
+                guard let network = IPNetwork(proxy) else {
+                    throw ValidationError("--trusted-proxy '\(proxy.prefix(64))' is not an address or CIDR such as 10.0.0.0/8")
+                }
+                proxies.append(network)
+            }
+            var fields = [HeaderField]()
+            for header in headers {
+                let parts = header.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--header must be 'Name: value'") }
+                fields.append(HeaderField(name: String(parts[0]), value: parts[1].trimmingCharacters(in: .whitespaces)))
+            }
+            let lines = try AgentHostCLI.explainPolicy(
+                policyPath: policy, principal: principal, request: request, peer: peer ?? (loopback ? "127.0.0.1" : nil), headers: fields,
+                trustedProxies: proxies
+            )
+            for line in lines {
                 print(line)
             }
         }

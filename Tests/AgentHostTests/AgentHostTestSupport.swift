@@ -39,15 +39,17 @@ struct HostFixture {
         bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil,
         revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil, webhooks: [WebhookVerifier] = [],
         webhookStore: (any WebhookDeliveryStore)? = nil, keyring: Keyring? = nil, host: String = "127.0.0.1",
-        clock: ManualTimeSource = ManualTimeSource(1_800_000_000)
+        clock: ManualTimeSource = ManualTimeSource(1_800_000_000), configure: (inout AgentHostConfiguration) -> Void = { _ in }
     ) throws {
         self.clock = clock
         self.keyring = try keyring ?? Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
-        configuration = AgentHostConfiguration(
+        var configuration = AgentHostConfiguration(
             host: host, port: 0, mode: mode, tokenPolicy: try TokenPolicy(), policy: policy,
             trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins, rateLimitScopes: scopes,
             bodyLimit: bodyLimit
         )
+        configure(&configuration)
+        self.configuration = configuration
         components = try AgentHost.Components(
             configuration: configuration, keyring: self.keyring, credentials: credentials, revocationStore: revocationStore,
             accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: webhookStore, clock: clock, ticks: clock

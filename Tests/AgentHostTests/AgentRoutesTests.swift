@@ -287,16 +287,40 @@ struct AgentRoutesTests {
         #expect(failing.lines.last == "1 passed, 1 failed")
         #expect(throws: AgentHostError.self) { try AgentHostCLI.testPolicy(policyPath: policyPath, casesPath: nil) }
 
-        let explained = try AgentHostCLI.explainPolicy(policyPath: nil, principal: "role=member,agent=x", request: "POST /api/agents", loopback: false)
+        let explained = try AgentHostCLI.explainPolicy(policyPath: nil, principal: "role=member,agent=x", request: "POST /api/agents")
         #expect(explained.first == "DENY")
         #expect(explained.contains("action: agents.create"))
-        let permitted = try AgentHostCLI.explainPolicy(policyPath: policyPath, principal: "role=ceo,agent=c", request: "POST /api/agents", loopback: false)
+        let permitted = try AgentHostCLI.explainPolicy(policyPath: policyPath, principal: "role=ceo,agent=c", request: "POST /api/agents")
         #expect(permitted.first == "PERMIT" && permitted.contains("rules: admins-create-agents"))
         #expect(throws: AgentHostError.self) {
-            try AgentHostCLI.explainPolicy(policyPath: nil, principal: "boss", request: "POST /api/agents", loopback: false)
+            try AgentHostCLI.explainPolicy(policyPath: nil, principal: "boss", request: "POST /api/agents")
         }
         #expect(throws: AgentHostError.self) {
-            try AgentHostCLI.explainPolicy(policyPath: nil, principal: "role=ceo", request: "/api/agents", loopback: false)
+            try AgentHostCLI.explainPolicy(policyPath: nil, principal: "role=ceo", request: "/api/agents")
+        }
+
+        // The loopback condition holds for a local client only, as serve decides it: a proxy on this
+        // host, trusted or naming another hop, is not local.
+        try """
+            version: 1
+            actions: [debug.read]
+            routes: [{id: debug, method: GET, path: /debug, action: debug.read}]
+            rules: [{id: local-debug, effect: permit, actions: [debug.read], conditions: [loopback]}]
+            """.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        func explain(peer: String?, headers: [HeaderField] = [], proxies: [String] = []) throws -> [String] {
+            try AgentHostCLI.explainPolicy(
+                policyPath: policyPath, principal: "role=member,agent=x", request: "GET /debug", peer: peer, headers: headers,
+                trustedProxies: proxies.compactMap { IPNetwork($0) }
+            )
+        }
+        let local = try explain(peer: "127.0.0.1")
+        #expect(local.first == "PERMIT" && local.contains("client: local"))
+        for (peer, headers, proxies) in [
+            (nil, [], []), ("10.0.0.9", [], []), ("127.0.0.1", [HeaderField(name: "X-Forwarded-For", value: "203.0.113.9")], []),
+            ("127.0.0.1", [], ["127.0.0.1"]), ("::1", [HeaderField(name: "Forwarded", value: "for=203.0.113.9")], ["10.0.0.0/8"]),
+        ] as [(String?, [HeaderField], [String])] {
+            let decided = try explain(peer: peer, headers: headers, proxies: proxies)
+            #expect(decided.first == "DENY" && decided.contains("client: not local"), "\(peer ?? "no peer") \(headers) \(proxies)")
         }
 
         // A broken policy file is a load error naming the line.

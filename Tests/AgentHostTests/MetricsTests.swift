@@ -13,6 +13,7 @@ struct MetricsTests {
         let scope = try RateLimitScope(name: "tight", limit: 2, period: .seconds(60), routes: [#require(RouteMatch("/api/*"))])
         let fixture = try HostFixture(scopes: [scope])
         let token = try fixture.token().token
+        let admin = try fixture.token(agent: "ops", role: "admin").token
         try await fixture.application().test(.router) { client in
             try await client.execute(uri: "/api/whoami", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
                 #expect(response.status == .ok)
@@ -23,8 +24,8 @@ struct MetricsTests {
             try await client.execute(uri: "/api/whoami", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
                 #expect(response.status == .tooManyRequests)
             }
-            // Open without a credential on a loopback address.
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            // The router test has no peer: not local, so an admin reads it.
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(admin)"]) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
                 let text = String(buffer: response.body)
@@ -38,7 +39,7 @@ struct MetricsTests {
         }
     }
 
-    @Test func onAnOpenAddressMetricsNeedAnAdmin() async throws {
+    @Test func fromAfarMetricsNeedAnAdmin() async throws {
         let fixture = try HostFixture(host: "0.0.0.0")
         let admin = try fixture.token(agent: "ops", role: "admin").token
         let member = try fixture.token(agent: "dev", role: "member").token
@@ -50,6 +51,40 @@ struct MetricsTests {
                 #expect(response.status == .forbidden)
             }
             try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(admin)"]) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
+    /// Open without a credential only to a local client: not through a proxy on this host, whether
+    /// or not it is configured as trusted, and not to a request that names another hop. Served by
+    /// the real server, so the peer is 127.0.0.1.
+    @Test(arguments: [false, true])
+    func onlyALocalClientReadsMetricsWithoutACredential(proxyIsTrusted: Bool) async throws {
+        let fixture = try HostFixture(trustedProxies: proxyIsTrusted ? ["127.0.0.1"] : [])
+        let admin = try fixture.token(agent: "ops", role: "admin").token
+        try await fixture.application().test(.live) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == (proxyIsTrusted ? .unauthorized : .ok))
+            }
+            for header in ["X-Forwarded-For", "Forwarded", "X-Real-IP"] {
+                let value = header == "Forwarded" ? "for=203.0.113.9" : "203.0.113.9"
+                try await client.execute(uri: "/metrics", method: .get, headers: [HTTPField.Name(header)!: value]) { response in
+                    #expect(response.status == .unauthorized, "\(header)")
+                }
+            }
+            try await client.execute(
+                uri: "/metrics", method: .get, headers: [HTTPField.Name("X-Forwarded-For")!: "203.0.113.9", .authorization: "Bearer \(admin)"]
+            ) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
+    @Test func metricsPublicOpensThemToEveryone() async throws {
+        let fixture = try HostFixture(trustedProxies: ["127.0.0.1"]) { $0.metricsPublic = true }
+        try await fixture.application().test(.live) { client in
+            try await client.execute(uri: "/metrics", method: .get, headers: [HTTPField.Name("X-Forwarded-For")!: "203.0.113.9"]) { response in
                 #expect(response.status == .ok)
             }
         }

@@ -27,11 +27,12 @@ public struct AgentHostConfiguration: Sendable {
     public var rateLimitKeys: Int
     /// The body cap of every route, in bytes.
     public var bodyLimit: Int
-    /// Serve `GET /metrics` without a credential even on a non-loopback address.
+    /// Serve `GET /metrics` without a credential to every client. Off by default: then only a local
+    /// client (``SecurityPipeline/isLocal(_:)``) reads it without one, and anyone else needs the
+    /// policy's `metrics.read`.
     public var metricsPublic: Bool = false
-
-    /// Whether `GET /metrics` is open: on a loopback address, or when the operator enabled it.
-    public var metricsArePublic: Bool { metricsPublic || Self.isLoopback(host) }
+    /// What one connection may send and how long it may take.
+    public var connectionLimits = ConnectionLimits()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = ".agenthost",
@@ -92,11 +93,13 @@ public struct AgentHostConfiguration: Sendable {
     }
 
     /// Refuses settings that would expose the server: header-trust mode on an address other than
-    /// loopback without ``allowUntrustedNetwork``, and ports out of range.
+    /// loopback without ``allowUntrustedNetwork``, ports out of range, and connection limits that
+    /// cannot work.
     public func validate() throws {
         guard (0...65_535).contains(port) else {
             throw AgentHostError("--port must be between 0 and 65535")
         }
+        try connectionLimits.validate()
         if mode == .headerTrust, !Self.isLoopback(host), !allowUntrustedNetwork {
             throw AgentHostError(
                 "header-trust mode believes any X-Agent-* header without proof, so it only binds a loopback "

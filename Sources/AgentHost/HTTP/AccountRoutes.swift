@@ -269,18 +269,12 @@ struct AccountRoutes: Sendable {
         return Response(status: .noContent)
     }
 
-    /// Whether the request comes from this machine itself: a loopback peer that is not a
-    /// configured trusted proxy and carries no forwarding header (a proxy on this host that is not
-    /// configured as one would otherwise make every client look local).
+    /// Whether the request comes from this machine itself, as every local-only rule decides it
+    /// (``SecurityPipeline/isLocal(_:)``).
     private func isLocal(_ request: Request, _ context: AgentRequestContext) -> Bool {
-        guard let text = context.remoteAddress?.ipAddress, let peer = IPAddress(text), peer.isLoopback else {
-            return false
-        }
-        guard !components.pipeline.configuration.clientAddresses.isTrustedProxy(peer) else { return false }
-        for name in ["Forwarded", "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host"] {
-            if let field = HTTPField.Name(name), request.headers[field] != nil { return false }
-        }
-        return true
+        components.pipeline.configuration.clientAddresses.isLocal(
+            peer: context.remoteAddress?.ipAddress, headers: request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
+        )
     }
 
     private func clientAddress(_ request: Request, _ context: AgentRequestContext) -> IPAddress? {

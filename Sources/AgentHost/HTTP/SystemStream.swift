@@ -281,9 +281,8 @@ struct SystemStream: Sendable {
             return refusal.problem.code
         case .success(let current):
             guard let policy = pipeline.configuration.policy else { return nil }
-            let client = pipeline.configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)
             let decision = policy.decide(PolicyRequest(
-                principal: current.policyPrincipal, method: "GET", path: path, isLoopback: client?.isLoopback ?? false
+                principal: current.policyPrincipal, method: "GET", path: path, isLoopback: pipeline.isLocal(facts)
             ))
             return decision.isPermitted ? nil : "forbidden"
         }

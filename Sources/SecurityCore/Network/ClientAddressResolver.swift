@@ -1,4 +1,5 @@
-/// Finds the address a request really came from, for rate limits and loopback-only rules.
+/// Finds the address a request really came from, for rate limits, and whether it came from this
+/// machine itself, for local-only rules.
 ///
 /// The socket peer is the answer unless the peer is a configured trusted proxy. Only then are
 /// `Forwarded` (RFC 7239, preferred when present) or `X-Forwarded-For` read, from the right: each
@@ -22,6 +23,27 @@ public struct ClientAddressResolver: Sendable {
     /// Whether `address` is one of the trusted proxies.
     public func isTrustedProxy(_ address: IPAddress) -> Bool {
         trustedProxies.contains { $0.contains(address) }
+    }
+
+    /// Whether the request comes from this machine itself: the peer is a loopback address, it is
+    /// not a trusted proxy, and the request carries no forwarding header (`Forwarded`,
+    /// `X-Real-IP` or any `X-Forwarded-*`).
+    ///
+    /// This is the one meaning of "local" for every local-only rule: `/metrics` without a
+    /// credential, onboarding without a setup token, and the policy's `loopback` condition. A
+    /// proxy on the same host relays every client from a loopback address, configured as a
+    /// trusted proxy or not, so neither such a peer nor a request that names another hop counts.
+    public func isLocal(peer: String?, headers: [HeaderField]) -> Bool {
+        guard let peer, let address = Self.parseNode(peer[...]), address.isLoopback, !isTrustedProxy(address) else {
+            return false
+        }
+        return !headers.contains { Self.isForwardingHeader($0.name) }
+    }
+
+    /// `Forwarded`, `X-Real-IP` or a name starting `X-Forwarded-`, in any case.
+    static func isForwardingHeader(_ name: String) -> Bool {
+        if name.utf8.count > 12, asciiCaseInsensitiveEquals(name.prefix(12), "x-forwarded-") { return true }
+        return asciiCaseInsensitiveEquals(name, "forwarded") || asciiCaseInsensitiveEquals(name, "x-real-ip")
     }
 
     /// The client's address, or `nil` when the peer is unknown or unparsable.

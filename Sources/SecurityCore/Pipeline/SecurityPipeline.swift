@@ -2,7 +2,8 @@
 ///
 /// ``evaluate(_:)`` runs DESIGN.md's order and stops at the first refusal:
 /// 1. size: a declared body over the route's cap → 413;
-/// 2. exempt paths (`/health`) are served from here on without a credential or limits;
+/// 2. exempt paths (`/health`), and local-only paths (`/metrics`) to a local client, are served
+///    from here on without a credential or limits;
 /// 3. the client's rate limits, and its budget of failed authentications → 429;
 ///    a CORS preflight is answered here, and a self-authenticating path (a login) is let through
 ///    with no principal, its handler checking the credential;
@@ -34,6 +35,10 @@ public struct SecurityPipeline: Sendable {
         /// Paths served without a credential or rate limits (exact match, query ignored), such as
         /// `/health`.
         public var publicPaths: Set<String>
+        /// Paths (exact, query ignored) served without a credential or rate limits to a local
+        /// client only (``ClientAddressResolver/isLocal(peer:headers:)``), such as `/metrics`; any
+        /// other client is authenticated and authorized as usual.
+        public var localPaths: Set<String>
         /// The realm named in `WWW-Authenticate`.
         public var realm: String
         /// The authorization policy. `nil` permits every authenticated principal everything, which
@@ -57,7 +62,7 @@ public struct SecurityPipeline: Sendable {
 
         public init(
             verifier: TokenVerifier, mode: AuthenticationMode = .secure,
-            publicPaths: Set<String> = ["/health"], realm: String = "agenthost",
+            publicPaths: Set<String> = ["/health"], localPaths: Set<String> = [], realm: String = "agenthost",
             policy: Policy? = nil, rateLimiter: RateLimiter? = RateLimiter(),
             clientAddresses: ClientAddressResolver = ClientAddressResolver(),
             bodyLimits: BodyLimits = .standard, cors: CORSPolicy? = nil,
@@ -66,6 +71,7 @@ public struct SecurityPipeline: Sendable {
             self.verifier = verifier
             self.mode = mode
             self.publicPaths = publicPaths
+            self.localPaths = localPaths
             self.realm = realm
             self.policy = policy
             self.rateLimiter = rateLimiter
@@ -104,12 +110,22 @@ public struct SecurityPipeline: Sendable {
         if Self.contains(configuration.publicPaths, pathText) {
             return .allow(principal: nil, headers: cors)
         }
+        if !configuration.localPaths.isEmpty, Self.contains(configuration.localPaths, pathText), isLocal(facts) {
+            return .allow(principal: nil, headers: cors)
+        }
         let client = configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)
         if let preflight = preflight(facts, path: path, client: client) { return preflight }
         if Self.contains(configuration.selfAuthenticatingPaths, pathText) {
             return admitUnauthenticated(method: facts.method, path: path, client: client, extraHeaders: cors)
         }
         return decide(method: facts.method, path: path, also: nil, facts: facts, client: client, extraHeaders: cors)
+    }
+
+    /// Whether the request comes from this machine itself
+    /// (``ClientAddressResolver/isLocal(peer:headers:)`` under the configured trusted proxies): what
+    /// ``Configuration/localPaths`` and the policy's `loopback` condition mean.
+    public func isLocal(_ facts: RequestFacts) -> Bool {
+        configuration.clientAddresses.isLocal(peer: facts.peerAddress, headers: facts.headers)
     }
 
     /// `paths.contains(path)`, comparing a handful of paths directly rather than hashing: the
@@ -149,7 +165,8 @@ public struct SecurityPipeline: Sendable {
         if let decision = configuration.policy?.decide(
             PolicyRequest(
                 principal: principal?.policyPrincipal,
-                method: method, path: String(path), isLoopback: client?.isLoopback ?? false
+                // Only a loopback client can be local: the cheap test first.
+                method: method, path: String(path), isLoopback: client?.isLoopback == true && isLocal(facts)
             )) {
             if !decision.isPermitted {
                 configuration.rateLimiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: false)

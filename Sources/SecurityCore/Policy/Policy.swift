@@ -217,7 +217,9 @@ public struct PolicyRequest: Hashable, Sendable {
     public var method: String
     /// The path (a query string is ignored).
     public var path: String
-    /// Whether the client is on a loopback address.
+    /// Whether the client is this machine itself: a loopback peer that is not a trusted proxy
+    /// and sends no forwarding header (``SecurityPipeline/isLocal(_:)``), not merely a loopback
+    /// address, which a proxy on the same host would give every client.
     public var isLoopback: Bool
 
     public init(principal: PolicyPrincipal?, method: String, path: String, isLoopback: Bool = false) {

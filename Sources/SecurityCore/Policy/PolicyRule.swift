@@ -66,7 +66,8 @@ public enum PolicyCondition: String, Hashable, Sendable, CaseIterable {
     case sameTeam = "same_team"
     /// The principal's agent id equals the route's `{agent}` parameter.
     case owner
-    /// The client is on a loopback address.
+    /// The client is local: a loopback peer that is not a trusted proxy and sends no forwarding
+    /// header (``PolicyRequest/isLoopback``).
     case loopback
     /// The rule also matches anonymous requests (when the policy enables them).
     case anonymous

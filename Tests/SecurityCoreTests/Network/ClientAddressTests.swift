@@ -93,4 +93,24 @@ struct ClientAddressResolverTests {
         #expect(proxies.clientAddress(peer: nil, headers: []) == nil)
         #expect(proxies.clientAddress(peer: "garbage", headers: []) == nil)
     }
+
+    @Test func localMeansALoopbackPeerThatIsNoProxyAndForwardsNothing() {
+        let direct = ClientAddressResolver()
+        let proxied = ClientAddressResolver(trustedProxies: [IPNetwork("127.0.0.1/32")!])
+        func fields(_ pairs: [(String, String)]) -> [HeaderField] { pairs.map { HeaderField(name: $0.0, value: $0.1) } }
+        for peer in ["127.0.0.1", "127.0.0.1:5000", "::1", "[::1]:80", "127.3.2.1"] {
+            #expect(direct.isLocal(peer: peer, headers: []), "\(peer)")
+        }
+        for peer in [nil, "", "10.0.0.1", "::2", "localhost", "garbage"] as [String?] {
+            #expect(!direct.isLocal(peer: peer, headers: []), "\(peer ?? "nil")")
+        }
+        // A proxy on this host relays every client from loopback: configured or not, it is not local.
+        #expect(!proxied.isLocal(peer: "127.0.0.1", headers: []))
+        #expect(proxied.isLocal(peer: "127.0.0.2", headers: []))
+        for header in ["X-Forwarded-For", "x-forwarded-for", "Forwarded", "X-Real-IP", "X-Forwarded-Host", "X-FORWARDED-PROTO"] {
+            #expect(!direct.isLocal(peer: "127.0.0.1", headers: fields([(header, "203.0.113.9")])), "\(header)")
+        }
+        // Names that only look alike do not count.
+        #expect(direct.isLocal(peer: "127.0.0.1", headers: fields([("X-Forwarded", "1"), ("X-Forwarded-", "1"), ("Forwarded-For", "1")])))
+    }
 }

@@ -43,6 +43,57 @@ struct SecurityPipelineTests {
         #expect(outcome == .allow(principal: nil, headers: []))
     }
 
+    @Test func localPathsAreOpenOnlyToALocalClient() throws {
+        for trusted in [[], [IPNetwork("127.0.0.1/32")!]] {
+            let pipeline = SecurityPipeline(configuration: .init(
+                verifier: fixture.verifier, localPaths: ["/metrics"], clientAddresses: ClientAddressResolver(trustedProxies: trusted)
+            ))
+            func outcome(peer: String, _ headers: [(String, String)] = []) -> SecurityOutcome {
+                pipeline.evaluate(RequestFacts(
+                    method: "GET", path: "/metrics", headers: headers.map { HeaderField(name: $0.0, value: $0.1) }, peerAddress: peer
+                ))
+            }
+            // From this machine, straight: open, unless the peer is the trusted proxy.
+            if trusted.isEmpty {
+                #expect(refused(outcome(peer: "127.0.0.1")) == nil)
+                #expect(refused(outcome(peer: "[::1]:40000")) == nil)
+            } else {
+                #expect(refused(outcome(peer: "127.0.0.1"))?.status == 401)
+            }
+            #expect(refused(outcome(peer: "127.0.0.1", [("X-Forwarded-For", "203.0.113.9")]))?.status == 401)
+            #expect(refused(outcome(peer: "203.0.113.9"))?.status == 401)
+            // Only the paths named: the rest still needs a credential from a local client too.
+            let other = pipeline.evaluate(RequestFacts(method: "GET", path: "/api/whoami", headers: [], peerAddress: "127.0.0.2"))
+            #expect(refused(other)?.status == 401)
+        }
+    }
+
+    @Test func thePolicysLoopbackConditionMeansALocalClient() throws {
+        let policy = try PolicyLoader.load(yaml: """
+            version: 1
+            actions: [debug.read]
+            routes: [{id: debug, method: GET, path: /debug, action: debug.read}]
+            rules: [{id: local-debug, effect: permit, actions: [debug.read], conditions: [loopback]}]
+            """)
+        let token = try fixture.mint().token
+        for trusted in [[], [IPNetwork("127.0.0.1/32")!]] {
+            let pipeline = SecurityPipeline(configuration: .init(
+                verifier: fixture.verifier, policy: policy, rateLimiter: nil, clientAddresses: ClientAddressResolver(trustedProxies: trusted)
+            ))
+            func status(peer: String, _ headers: [(String, String)] = []) -> Int {
+                let facts = RequestFacts(
+                    method: "GET", path: "/debug", headers: ([("Authorization", "Bearer \(token)")] + headers).map { HeaderField(name: $0.0, value: $0.1) },
+                    peerAddress: peer
+                )
+                return refused(pipeline.evaluate(facts))?.status ?? 200
+            }
+            #expect(status(peer: "127.0.0.1") == (trusted.isEmpty ? 200 : 403))
+            #expect(status(peer: "127.0.0.1", [("X-Forwarded-For", "127.0.0.1")]) == 403)
+            #expect(status(peer: "127.0.0.1", [("Forwarded", "for=203.0.113.9")]) == 403)
+            #expect(status(peer: "10.1.1.1") == 403)
+        }
+    }
+
     @Test func missingCredentialIs401WithChallenge() throws {
         let refusal = try #require(refused(pipeline().evaluate(facts([]))))
         #expect(refusal.status == 401 && refusal.problem.code == "missing_credential")

@@ -1,0 +1,117 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// A suite that runs the real `agenthost` binary: the contract users and scripts rely on.
+/// Traffic goes only to 127.0.0.1, every wait is bounded, and servers are stopped at the end.
+protocol AgentHostBinaryTests {
+    /// The built `agenthost` executable.
+    var binary: URL { get }
+}
+
+/// Finds the `agenthost` executable built beside the test bundle.
+func agentHostBinary() throws -> URL {
+    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let candidates = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("agenthost") }
+    return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "agenthost binary not built")
+}
+
+/// Output collected as a process writes it.
+final class OutputBuffer: Sendable {
+    let bytes = Mutex(Data())
+}
+
+/// A running process whose standard output and error are collected as they come.
+struct Launched {
+    let process: Process
+    let pipe: Pipe
+    let buffer: OutputBuffer
+
+    /// Everything written so far.
+    var output: String { buffer.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    /// Stops the process if it still runs, then ``finish()``.
+    func stop() {
+        if process.isRunning { process.terminate() }
+        finish()
+    }
+
+    /// Waits for the process to exit and stops collecting.
+    func finish() {
+        process.waitUntilExit()
+        pipe.fileHandleForReading.readabilityHandler = nil
+    }
+}
+
+extension AgentHostBinaryTests {
+    /// Runs the binary to completion (at most 30 s) and returns its exit status and output.
+    func run(
+        _ arguments: [String], environment: [String: String] = [:], input: String? = nil
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment
+            .filter { !$0.key.hasPrefix("AGENTHOST_") }
+            .merging(environment) { $1 }
+        let out = Pipe(), err = Pipe(), stdin = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = stdin
+        try process.run()
+        stdin.fileHandleForWriting.write(Data((input ?? "").utf8))
+        try stdin.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return (
+            process.terminationStatus,
+            String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        )
+    }
+
+    /// Starts the binary with `arguments`, without any AGENTHOST_ variable of this environment.
+    func launch(_ arguments: [String]) throws -> Launched {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AGENTHOST_") }
+        let launched = Launched(process: process, pipe: Pipe(), buffer: OutputBuffer())
+        launched.pipe.fileHandleForReading.readabilityHandler = { [buffer = launched.buffer] handle in
+            let chunk = handle.availableData
+            buffer.bytes.withLock { $0.append(chunk) }
+        }
+        process.standardError = launched.pipe
+        process.standardOutput = launched.pipe
+        try process.run()
+        return launched
+    }
+
+    /// Starts `serve` on a free loopback port over `directory`, with `options` added; stop it with
+    /// ``Launched/stop()``.
+    func serve(_ directory: TemporaryDirectory, _ options: [String] = []) async throws -> (Launched, Int) {
+        let launched = try launch(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path] + options)
+        do {
+            return (launched, try await listeningPort(launched))
+        } catch {
+            launched.stop()
+            throw error
+        }
+    }
+
+    /// Waits (at most 60 s) for a launched server's listening line and reads the port from it.
+    func listeningPort(_ launched: Launched) async throws -> Int {
+        var port: Int?
+        let deadline = Date().addingTimeInterval(60)
+        while port == nil, Date() < deadline, launched.process.isRunning {
+            let text = launched.output
+            if let range = text.range(of: "url=http://127.0.0.1:") {
+                port = Int(text[range.upperBound...].prefix { $0.isNumber })
+            }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return try #require(port, "server did not report listening: \(launched.output)")
+    }
+}

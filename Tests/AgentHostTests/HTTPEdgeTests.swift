@@ -1,0 +1,232 @@
+import Foundation
+import Testing
+
+/// The HTTP edge of the real `agenthost serve` (``ConnectionLimits``), driven with raw sockets on
+/// 127.0.0.1: oversized heads, stalled and idle connections, the connection cap, and a thousand
+/// slowloris clients. Every wait is bounded and every server is stopped.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct HTTPEdgeTests: AgentHostBinaryTests {
+    let binary: URL
+
+    init() throws {
+        binary = try agentHostBinary()
+        RawConnection.raiseFileLimit()
+    }
+
+    /// A request head of `fields` extra header fields of `valueBytes` bytes each.
+    static func head(path: String = "/health", fields: Int = 0, valueBytes: Int = 8, end: Bool = true) -> String {
+        var text = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        for index in 0..<fields { text += "X-Field-\(index): \(String(repeating: "v", count: valueBytes))\r\n" }
+        return text + (end ? "\r\n" : "")
+    }
+
+    /// The value of `name{reason="reason"}` in the server's metrics, read without a credential from
+    /// this machine; 0 when absent.
+    func closedCount(_ reason: String, port: Int) throws -> Int {
+        let connection = try RawConnection(port: port)
+        connection.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let response = try #require(connection.readResponse())
+        #expect(response.status == 200)
+        let prefix = #"agenthost_connections_closed_total{reason="\#(reason)"} "#
+        return response.body.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+    }
+
+    @Test func oversizedHeadsAreAnsweredAndClosed() async throws {
+        let directory = try TemporaryDirectory()
+        let (server, port) = try await serve(directory)
+        defer { server.stop() }
+
+        // The reported hang: 200 KB of header got no answer at all.
+        let cases: [(name: String, request: String, status: Int, code: String)] = [
+            ("a 200 KB header", Self.head(fields: 1, valueBytes: 200_000), 431, "head_too_large"),
+            ("33 KiB over several fields", Self.head(fields: 33, valueBytes: 1_000), 431, "head_too_large"),
+            ("101 header fields", Self.head(fields: 100), 431, "too_many_header_fields"),
+            ("a 9 KiB request line", Self.head(path: "/" + String(repeating: "a", count: 9 * 1_024)), 414, "request_line_too_long"),
+        ]
+        for (name, request, status, code) in cases {
+            let connection = try RawConnection(port: port)
+            connection.send(request)
+            let (bytes, closed) = connection.readUntilClosed(timeout: .seconds(10))
+            let response = try #require(RawResponse(bytes: bytes, requireBody: true), "\(name): \(bytes.count) bytes")
+            #expect(response.status == status, "\(name)")
+            #expect(response.headers["content-type"] == "application/problem+json", "\(name)")
+            #expect(response.headers["connection"] == "close", "\(name)")
+            #expect(response.body.contains(#""code":"\#(code)""#), "\(name): \(response.body)")
+            #expect(closed, "\(name): the connection stays open")
+        }
+        // Just inside every limit is served: 99 more fields (100 with Host), 32 KiB of head in all.
+        let inside = [Self.head(fields: 99), Self.head(fields: 1, valueBytes: 32 * 1_024 - 80)]
+        for request in inside {
+            #expect(request.utf8.count <= 32 * 1_024)
+            let connection = try RawConnection(port: port)
+            connection.send(request)
+            #expect(connection.readResponse()?.status == 200)
+        }
+        #expect(try closedCount("head_too_large", port: port) == 2)
+        #expect(try closedCount("too_many_header_fields", port: port) == 1)
+        #expect(try closedCount("request_line_too_long", port: port) == 1)
+    }
+
+    @Test func stalledAndIdleConnectionsAreClosedOnTime() async throws {
+        let directory = try TemporaryDirectory()
+        let (server, port) = try await serve(directory, ["--head-timeout", "1s", "--idle-timeout", "1s", "--body-timeout", "1s"])
+        defer { server.stop() }
+
+        /// How long until the server closes `connection`, and what it sent first.
+        func closing(_ connection: RawConnection) -> (seconds: Double, response: RawResponse?) {
+            let start = ContinuousClock.now
+            let (bytes, closed) = connection.readUntilClosed(timeout: .seconds(8))
+            #expect(closed, "still open after 8 s")
+            let elapsed = start.duration(to: .now)
+            return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, RawResponse(bytes: bytes, requireBody: false))
+        }
+
+        // Connected, silent: closed after the head timeout, with nothing to say.
+        let silent = try RawConnection(port: port)
+        let quiet = closing(silent)
+        #expect(quiet.seconds >= 0.8 && quiet.seconds < 4, "\(quiet.seconds)")
+        #expect(quiet.response == nil)
+
+        // Half a head, then nothing (slowloris): 408, then closed.
+        let stalled = try RawConnection(port: port)
+        stalled.send(Self.head(fields: 1, end: false))
+        let slow = closing(stalled)
+        #expect(slow.seconds >= 0.8 && slow.seconds < 4, "\(slow.seconds)")
+        #expect(slow.response?.status == 408 && slow.response?.body.contains(#""code":"head_timeout""#) == true)
+
+        // A slow but steady head still has only the head timeout in all.
+        let dripping = try RawConnection(port: port)
+        let dripStart = ContinuousClock.now
+        for byte in Self.head(fields: 20).utf8 {
+            guard dripping.send([byte]) else { break }
+            try await Task.sleep(for: .milliseconds(20))
+            if dripStart.duration(to: .now) > .seconds(5) { break }
+        }
+        let dripped = closing(dripping)
+        #expect(dripped.response?.status == 408)
+        #expect(dripStart.duration(to: .now) < .seconds(5))
+
+        // Kept alive after an answer, then idle: closed after the idle timeout.
+        let idle = try RawConnection(port: port)
+        idle.send(Self.head())
+        #expect(idle.readResponse()?.status == 200)
+        let idled = closing(idle)
+        #expect(idled.seconds >= 0.8 && idled.seconds < 4, "\(idled.seconds)")
+
+        // A body that stops arriving: closed after the body timeout.
+        let body = try RawConnection(port: port)
+        body.send("POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user")
+        let paused = closing(body)
+        #expect(paused.seconds >= 0.8 && paused.seconds < 4, "\(paused.seconds)")
+
+        #expect(try closedCount("head_timeout", port: port) == 3)
+        #expect(try closedCount("idle_timeout", port: port) >= 1)
+        #expect(try closedCount("body_timeout", port: port) == 1)
+    }
+
+    @Test func pastTheConnectionCapNewConnectionsAreRefusedAtOnce() async throws {
+        let directory = try TemporaryDirectory()
+        let (server, port) = try await serve(directory, ["--max-connections", "8"])
+        defer { server.stop() }
+        var held = try (0..<8).map { _ in try RawConnection(port: port) }
+        try await Task.sleep(for: .milliseconds(300))
+
+        let start = ContinuousClock.now
+        let refused = try RawConnection(port: port)
+        let (bytes, closed) = refused.readUntilClosed(timeout: .seconds(5))
+        let response = try #require(RawResponse(bytes: bytes, requireBody: true))
+        #expect(response.status == 503 && response.headers["retry-after"] == "1")
+        #expect(response.body.contains(#""code":"too_many_connections""#))
+        #expect(closed && start.duration(to: .now) < .seconds(4))
+
+        // A slot freed is a slot to use.
+        held.removeLast().close()
+        try await Task.sleep(for: .milliseconds(300))
+        let next = try RawConnection(port: port)
+        next.send(Self.head())
+        #expect(next.readResponse()?.status == 200)
+        next.close()
+        held.removeAll()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try closedCount("too_many_connections", port: port) == 1)
+    }
+
+    /// The reported growth: 300 clients sending 1 MB heads took the server from 46 to 108 MB, and
+    /// the heads were never answered. Now a thousand slowloris clients and 300 such heads neither
+    /// stop a real client nor stay in memory: a second round of the same ends where the first did.
+    @Test func aThousandStalledConnectionsNeitherStopServiceNorStayInMemory() async throws {
+        let directory = try TemporaryDirectory()
+        let (server, port) = try await serve(directory, ["--head-timeout", "3s"])
+        defer { server.stop() }
+        let pid = server.process.processIdentifier
+        for _ in 0..<50 {
+            let warm = try RawConnection(port: port)
+            warm.send(Self.head())
+            _ = warm.readResponse()
+        }
+        let baseline = residentBytes(of: pid)
+        var rounds = [(stalled: Int, flooded: Int, after: Int)]()
+        for _ in 0..<2 {
+            rounds.append(try await stallAndFlood(port: port, pid: pid))
+        }
+
+        let mebibytes = { (bytes: Int) in bytes / (1 << 20) }
+        print(
+            "edge memory: baseline \(mebibytes(baseline)) MiB; "
+                + rounds.map { "1,000 stalled \(mebibytes($0.stalled)), 300 floods \(mebibytes($0.flooded)), after \(mebibytes($0.after))" }
+                .joined(separator: "; ") + " MiB"
+        )
+        #expect(baseline > 0)
+        for round in rounds {
+            #expect(round.stalled - baseline < 48 << 20, "1,000 stalled heads grew the server by \(mebibytes(round.stalled - baseline)) MiB")
+            #expect(round.flooded - baseline < 64 << 20, "300 refused 1 MB heads grew it by \(mebibytes(round.flooded - baseline)) MiB")
+        }
+        #expect(rounds[1].after - rounds[0].after < 8 << 20, "a second round kept \(mebibytes(rounds[1].after - rounds[0].after)) MiB more")
+        #expect(try closedCount("head_timeout", port: port) == 2_000)
+        #expect(try closedCount("head_too_large", port: port) == 600)
+    }
+
+    /// A thousand clients that stop halfway through their heads, a real client served meanwhile,
+    /// then 300 clients that each send a 1 MB head: the server's resident memory at each step.
+    func stallAndFlood(port: Int, pid: Int32) async throws -> (stalled: Int, flooded: Int, after: Int) {
+        let start = ContinuousClock.now
+        var stalled = [RawConnection]()
+        for _ in 0..<1_000 {
+            let connection = try RawConnection(port: port)
+            connection.send(Self.head(fields: 3, end: false))
+            stalled.append(connection)
+        }
+        let served = try RawConnection(port: port)
+        served.send(Self.head())
+        #expect(served.readResponse(timeout: .seconds(2))?.status == 200, "a real client was not served")
+        let during = residentBytes(of: pid)
+
+        // Each is answered 408 and closed within the head timeout (3 s) and a margin.
+        var closedInTime = 0
+        for connection in stalled {
+            let left = ContinuousClock.now.duration(to: start + .seconds(8))
+            if connection.readUntilClosed(timeout: max(.milliseconds(1), left)).closed { closedInTime += 1 }
+        }
+        #expect(closedInTime == 1_000)
+        stalled.removeAll()
+
+        // Refused after 32 KiB, answered 431, and closed.
+        var flooding = [RawConnection]()
+        let megabyte = Array(Self.head(fields: 1, valueBytes: 1 << 20).utf8)
+        for _ in 0..<300 {
+            let connection = try RawConnection(port: port)
+            connection.send(megabyte)
+            flooding.append(connection)
+        }
+        var refused = 0
+        for connection in flooding {
+            let (bytes, _) = connection.readUntilClosed(timeout: .seconds(5))
+            if RawResponse(bytes: bytes, requireBody: false)?.status == 431 { refused += 1 }
+        }
+        #expect(refused == 300)
+        let flooded = residentBytes(of: pid)
+        flooding.removeAll()
+        try await Task.sleep(for: .seconds(3))  // the refused connections' linger ends
+        return (during, flooded, residentBytes(of: pid))
+    }
+}
