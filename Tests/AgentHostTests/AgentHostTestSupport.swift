@@ -78,7 +78,7 @@ extension HostFixture {
     /// hashing passwords with Argon2id's cheapest parameters; `nil` when that backend is not
     /// available here.
     static func withAccounts(
-        _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [], trustedProxies: [String] = []
+        _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [], trustedProxies: [String] = [], webhooks: [WebhookVerifier] = []
     ) async throws -> (fixture: HostFixture, store: SQLSecurityStore, accounts: AccountService)? {
         guard let (store, _) = try await backend.open() else { return nil }
         let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
@@ -90,7 +90,7 @@ extension HostFixture {
         let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: logger, checkpointInterval: 5, clock: clock)
         let fixture = try HostFixture(
             scopes: scopes, trustedProxies: trustedProxies, credentials: credentials, revocationStore: store, accounts: accounts,
-            audit: AuditRecorder(trail: trail), clock: clock
+            audit: AuditRecorder(trail: trail), webhooks: webhooks, webhookStore: webhooks.isEmpty ? nil : store, clock: clock
         )
         return (fixture, store, accounts)
     }
