@@ -36,6 +36,31 @@ struct AgentRoutesTests {
         }
     }
 
+    /// `ttl` takes whole seconds or the duration strings `--ttl` takes.
+    @Test func theLifetimeIsSecondsOrADurationString() async throws {
+        let fixture = try HostFixture(scopes: [])
+        let ceo = try fixture.token(agent: "orchestrator", role: "ceo").token
+        try await fixture.application().test(.router) { client in
+            for (ttl, seconds) in [("3600", 3_600), (#""1h""#, 3_600), (#""1h30m""#, 5_400), (#""90""#, 90), (#""7d""#, 604_800)] {
+                let (headers, body) = create(#"{"agent_id": "w", "role": "developer", "ttl": \#(ttl)}"#, token: ceo)
+                try await client.execute(uri: "/api/agents", method: .post, headers: headers, body: body) { response in
+                    #expect(response.status == .created, "\(ttl)")
+                    let token = try #require(try json(response.body)["token"] as? String)
+                    let claims = try fixture.components.pipeline.configuration.verifier.verify(token)
+                    #expect(claims.expiresAt - claims.issuedAt == Int64(seconds), "\(ttl)")
+                }
+            }
+            for (ttl, code) in [(#""1x""#, "invalid_duration"), (#""0s""#, "below_minimum"), (#""8d""#, "above_maximum"), ("true", "wrong_type")] {
+                let (headers, body) = create(#"{"agent_id": "w", "role": "developer", "ttl": \#(ttl)}"#, token: ceo)
+                try await client.execute(uri: "/api/agents", method: .post, headers: headers, body: body) { response in
+                    #expect(response.status == .badRequest)
+                    let errors = try #require(try json(response.body)["errors"] as? [[String: Any]])
+                    #expect(errors.first?["field"] as? String == "/ttl" && errors.first?["code"] as? String == code, "\(ttl)")
+                }
+            }
+        }
+    }
+
     @Test func onlyAdminsAndOwnersMintAndNeverAboveThemselves() async throws {
         let fixture = try HostFixture()
         let developer = try fixture.token(role: "developer").token
@@ -90,7 +115,9 @@ struct AgentRoutesTests {
             (#"{"agent_id": "w"}"#, "application/json", .badRequest, "validation_failed"),
             (#"{"agent_id": "bad id", "role": "x", "ttl": 999999999, "extra": 1}"#, "application/json", .badRequest, "validation_failed"),
             (#"{"agent_id": "w", "role": "x", "team": "no spaces"}"#, "application/json", .badRequest, "validation_failed"),
-            (#"{"agent_id": "w", "role": "x", "ttl": "1h"}"#, "application/json", .badRequest, "validation_failed"),
+            (#"{"agent_id": "w", "role": "x", "ttl": "1 hour"}"#, "application/json", .badRequest, "validation_failed"),
+            (#"{"agent_id": "w", "role": "x", "ttl": 1.5}"#, "application/json", .badRequest, "validation_failed"),
+            (#"{"agent_id": "w", "role": "x", "ttl": "8d"}"#, "application/json", .badRequest, "validation_failed"),
             (#"{"agent_id": "w", "agent_id": "v", "role": "x"}"#, "application/json", .badRequest, "invalid_json"),
             (#"{"agent_id": "w""#, "application/json", .badRequest, "invalid_json"),
             ("", "application/json", .badRequest, "invalid_json"),

@@ -255,6 +255,31 @@ struct ServerProcessTests: AgentHostBinaryTests {
         #expect(audited.status == 0, "\(audited.stdout)")
     }
 
+    /// A vault key swapped under a store it did not seal: the start stops and names the server
+    /// key that does not open, instead of "set the secret again" (which would lose every API key).
+    @Test func aServerKeyThatDoesNotOpenStopsTheStartAndIsNamed() async throws {
+        let directory = try TemporaryDirectory()
+        let (first, _) = try await serve(directory)
+        first.stop()
+        let path = KeyringFile(dataDirectory: directory.path).path
+        var keyring = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        var vault = try #require(keyring["vault"] as? [String: Any])
+        var keys = try #require(vault["keys"] as? [[String: Any]])
+        let original = try #require(keys[0]["secret"] as? String)
+        let replacement = Base64URL.encode(Array(SecureBytes.random(count: 32).withUnsafeBytes { Array($0) }))
+        keys[0]["secret"] = replacement
+        vault["keys"] = keys
+        keyring["vault"] = vault
+        try JSONSerialization.data(withJSONObject: keyring).write(to: URL(fileURLWithPath: path))
+
+        let refused = try run(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("the server key agenthost/access-key-pepper (vault record "), "\(refused.stderr)")
+        #expect(refused.stderr.contains("checks every API key and device secret") && refused.stderr.contains("restore the keyring file"))
+        #expect(!refused.stderr.contains(original) && !refused.stderr.contains(replacement))
+        #expect(!refused.stdout.contains(original) && !refused.stdout.contains(replacement))
+    }
+
     /// Whether the SQLite file (or its write-ahead log) holds `text` anywhere in its bytes.
     func databaseHolds(_ text: String, at path: String) -> Bool {
         [path, path + "-wal", path + "-journal"].contains { file in

@@ -95,10 +95,30 @@ public final class CredentialService: Sendable {
         return key
     }
 
+    /// The server key `name`, or `nil` when none is stored yet. A record that is there but does not
+    /// open stops the caller (a server starting, a command) with an ``AgentHostError`` that names
+    /// the record, what depends on it, and what to do: making a new key would silently invalidate
+    /// every API key and device, or break the audit chain.
     private func openSystemKey(named name: String) async throws -> HMACSHA256Key? {
         guard let row = try await store.record(owner: Self.systemOwner, name: name) else { return nil }
-        return try vault.withSecret(in: row.sealed, for: row.identity) { HMACSHA256Key(copying: $0) }
+        do {
+            return try vault.withSecret(in: row.sealed, for: row.identity) { HMACSHA256Key(copying: $0) }
+        } catch let error as VaultError {
+            let guards = Self.systemKeyPurposes[name].map { " It \($0)." } ?? ""
+            throw AgentHostError(
+                "the server key \(Self.systemOwner)/\(name) (vault record \(row.id), sealed under vault key version "
+                    + "\(row.sealed.keyVersion)) does not open: \(error.code.rawValue).\(guards) The vault keys in use are not the "
+                    + "ones it was sealed with, or the record was altered: restore the keyring file or AGENTHOST_VAULT_KEY that "
+                    + "sealed it. 'agenthost vault verify' lists every record that does not open."
+            )
+        }
     }
+
+    /// What each server key protects, for the message when it does not open.
+    private static let systemKeyPurposes = [
+        "access-key-pepper": "checks every API key and device secret",
+        "audit-key": "signs the audit log's chain",
+    ]
 
     /// Whether `bytes` are valid UTF-8, decoded in place (no copy of the secret is made).
     static func isUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {

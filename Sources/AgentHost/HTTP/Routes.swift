@@ -116,7 +116,7 @@ struct CreateAgent: Sendable {
             "agent_id": .required(.string(format: .identifier)),
             "role": .required(.string(format: .identifier)),
             "team": .optional(.string(length: 0...128, pattern: Self.teamPattern)),
-            "ttl": .optional(.integer(1...components.minter.policy.maximumLifetime)),
+            "ttl": .optional(.duration(1...components.minter.policy.maximumLifetime)),
         ])
     }
 
@@ -149,7 +149,7 @@ struct CreateAgent: Sendable {
             minted = try minter.mint(
                 agent: AgentID(value["agent_id"]?.stringValue ?? ""), role: Role(requestedRole),
                 team: Team(value["team"]?.stringValue ?? ""),
-                lifetime: value["ttl"]?.integerValue.map { .seconds($0) }
+                lifetime: Schema.durationSeconds(value["ttl"]).map { .seconds($0) }
             )
         } catch is IdentityError {
             // The schema already checks these; this keeps a gap between the two from becoming a 500.

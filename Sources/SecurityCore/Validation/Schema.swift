@@ -16,6 +16,7 @@ public struct Schema: Sendable {
     indirect enum Kind: Sendable {
         case string(StringRule)
         case integer(ClosedRange<Int64>?)
+        case duration(ClosedRange<Int64>?)
         case number(ClosedRange<Double>?)
         case boolean
         case object([String: Field], allowsUnknownFields: Bool)
@@ -94,6 +95,20 @@ public struct Schema: Sendable {
 
     /// An integer (no fraction or exponent), optionally within `range`.
     public static func integer(_ range: ClosedRange<Int64>? = nil) -> Schema { Schema(kind: .integer(range)) }
+    /// A duration in whole seconds, optionally within `range`: an integer of seconds (`3600`), or a
+    /// string in ``DurationText``'s forms (`"1h"`, `"90s"`, `"1h30m"`). Read the value with
+    /// ``durationSeconds(_:)``. A string that is no duration fails `invalid_duration`.
+    public static func duration(_ range: ClosedRange<Int64>? = nil) -> Schema { Schema(kind: .duration(range)) }
+
+    /// The seconds a value that passed ``duration(_:)`` names; `nil` for anything else.
+    public static func durationSeconds(_ value: JSONValue?) -> Int64? {
+        switch value {
+        case .integer(let seconds)?: seconds
+        case .string(let text)?: DurationText.seconds(text)
+        default: nil
+        }
+    }
+
     /// Any number, optionally within `range`.
     public static func number(_ range: ClosedRange<Double>? = nil) -> Schema { Schema(kind: .number(range)) }
     /// `true` or `false`.
@@ -146,6 +161,16 @@ public struct Schema: Sendable {
             if let range {
                 if number < range.lowerBound { fail(.belowMinimum, limit: range.lowerBound) }
                 if number > range.upperBound { fail(.aboveMaximum, limit: range.upperBound) }
+            }
+        case .duration(let range):
+            switch value {
+            case .integer, .string: break
+            default: return fail(.wrongType)
+            }
+            guard let seconds = Self.durationSeconds(value) else { return fail(.invalidDuration) }
+            if let range {
+                if seconds < range.lowerBound { fail(.belowMinimum, limit: range.lowerBound) }
+                if seconds > range.upperBound { fail(.aboveMaximum, limit: range.upperBound) }
             }
         case .number(let range):
             let number: Double
@@ -255,6 +280,7 @@ public struct ValidationIssue: Hashable, Sendable, CustomStringConvertible {
         case aboveMaximum = "above_maximum"
         case invalidIdentifier = "invalid_identifier"
         case invalidURL = "invalid_url"
+        case invalidDuration = "invalid_duration"
         case unknownField = "unknown_field"
         case tooFewItems = "too_few_items"
         case tooManyItems = "too_many_items"

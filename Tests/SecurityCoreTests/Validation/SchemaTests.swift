@@ -139,3 +139,38 @@ struct PathGuardTests {
         #expect(throws: PathGuardError.self) { try PathGuard(root: directory + "/missing") }
     }
 }
+
+/// Durations in a body: whole seconds or ``DurationText``'s strings, in one range.
+struct DurationSchemaTests {
+    let schema = Schema.object(["ttl": .required(.duration(1...86_400))])
+
+    func check(_ ttl: String) throws -> (issues: [String], seconds: Int64?) {
+        let value = try JSONValue.parse(Array(#"{"ttl": \#(ttl)}"#.utf8))
+        return (schema.validate(value).map(\.description), Schema.durationSeconds(value["ttl"]))
+    }
+
+    @Test(arguments: [("3600", 3_600), (#""1h""#, 3_600), (#""1h30m""#, 5_400), (#""45""#, 45), (#""1d""#, 86_400), (#""23h60m""#, 86_400)])
+    func acceptsSecondsAndDurationStrings(ttl: String, seconds: Int64) throws {
+        let (issues, parsed) = try check(ttl)
+        #expect(issues.isEmpty)
+        #expect(parsed == seconds)
+    }
+
+    @Test(arguments: [
+        (#""1x""#, "/ttl: invalid_duration"), (#""""#, "/ttl: invalid_duration"), (#""-5m""#, "/ttl: invalid_duration"),
+        (#""1.5h""#, "/ttl: invalid_duration"), (#""h""#, "/ttl: invalid_duration"), (#""１h""#, "/ttl: invalid_duration"),
+        (#""99999999999999999999d""#, "/ttl: invalid_duration"), ("0", "/ttl: below_minimum (limit 1)"), (#""0s""#, "/ttl: below_minimum (limit 1)"),
+        (#""2d""#, "/ttl: above_maximum (limit 86400)"), ("1.5", "/ttl: wrong_type"), ("true", "/ttl: wrong_type"), ("[60]", "/ttl: wrong_type"),
+    ])
+    func refusesWhatIsNoDurationInRange(ttl: String, issue: String) throws {
+        #expect(try check(ttl).issues == [issue])
+    }
+
+    @Test func durationTextReadsEachUnit() {
+        #expect(DurationText.seconds("90s") == 90 && DurationText.seconds("15m") == 900)
+        #expect(DurationText.seconds("12h") == 43_200 && DurationText.seconds("7d") == 604_800)
+        #expect(DurationText.seconds("1d1h1m1s") == 90_061 && DurationText.seconds("007") == 7)
+        #expect(DurationText.seconds(String(repeating: "1", count: 33)) == nil)
+        #expect(DurationText.seconds("9223372036854775807") == Int64.max && DurationText.seconds("9223372036854775808") == nil)
+    }
+}
