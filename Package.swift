@@ -73,11 +73,14 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
             ],
             resources: [
                 // Compiled into the binary, so `agenthost` needs no files beside it.
                 .embedInCode("Policy/default-policy.yaml"),
                 .embedInCode("Policy/default-policy.cases.yaml"),
+                // A link to Docs/openapi.yaml, served at GET /openapi.json.
+                .embedInCode("OpenAPI/openapi.yaml"),
             ]
         ),
         .executableTarget(
@@ -129,6 +132,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
     ]

@@ -75,7 +75,7 @@ public enum AgentHost {
             self.pipeline = SecurityPipeline(configuration: .init(
                 verifier: verifier, mode: configuration.mode,
                 // /metrics needs no credential from a local client, or from anyone when the operator says so.
-                publicPaths: configuration.metricsPublic ? ["/health", "/metrics"] : ["/health"],
+                publicPaths: configuration.metricsPublic ? ["/health", OpenAPIDocument.path, "/metrics"] : ["/health", OpenAPIDocument.path],
                 localPaths: configuration.metricsPublic ? [] : ["/metrics"],
                 policy: policy, rateLimiter: limiter,
                 clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),

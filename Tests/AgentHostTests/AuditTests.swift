@@ -63,6 +63,9 @@ struct AuditTests {
                 let body = try json(response.body)
                 let listed = try #require(body["records"] as? [[String: Any]])
                 #expect(listed.count == 1 && listed[0]["actor"] as? String == "orchestrator" && body["next"] is NSNull)
+                // RFC 3339 in UTC, with milliseconds: the time had lost its Z (found by scripts/api-fuzz).
+                let time = try #require(listed[0]["time"] as? String)
+                #expect(time.wholeMatch(of: #/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/#) != nil, "\(time)")
             }
             try await client.execute(uri: "/api/audit?limit=501", method: .get, headers: headers(admin)) { response in
                 #expect(response.status == .badRequest)

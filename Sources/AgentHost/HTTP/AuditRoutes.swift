@@ -40,7 +40,7 @@ struct AuditRoutes: Sendable {
         let event = record.event
         return .object([
             "sequence": .integer(Int64(clamping: record.sequence)),
-            "time": .string(Date(timeIntervalSince1970: TimeInterval(event.time) / 1000).ISO8601Format(.iso8601.time(includingFractionalSeconds: true).year().month().day())),
+            "time": .string(UTCTimestamp.string(milliseconds: event.time)),
             "actor": .string(event.actor), "action": .string(event.action), "target": .string(event.target),
             "decision": .string(event.decision), "rule": .string(event.rule), "request_id": .string(event.requestID),
             "client": .string(event.client), "details": .object(event.details.mapValues { .string($0) }),

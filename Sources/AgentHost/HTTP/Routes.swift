@@ -72,6 +72,12 @@ extension AgentHost {
             pipeline: components.pipeline, audit: components.audit, metrics: components.metrics, events: components.events
         ))
         router.get("/health") { _, _ in Health(status: "ok") }
+        router.get(RouterPath(OpenAPIDocument.path)) { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json))
+            )
+        }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4", .cacheControl: "no-store"],

@@ -2,14 +2,19 @@
 ///
 /// Percent-escapes are decoded, so `/api/%61gents` is decided as `/api/agents`, the path the
 /// application behind will see. Paths that have no single meaning are refused rather than guessed:
-/// an escaped `/` or `\` (one server splits on it, another does not), NUL and other control
-/// characters, a broken escape, bytes that are not UTF-8, and anything not starting with `/`. An
-/// escaped space (`%20`) is decoded like any other character; a raw one is refused.
+/// an escaped `/` or `\` (one server splits on it, another does not), an escaped `?` or `#` (the
+/// decoded path would seem to end there, so a policy would decide a shorter path than the one the
+/// application routes), NUL and other control characters, a broken escape, bytes that are not
+/// UTF-8, and anything not starting with `/`. An escaped space (`%20`) is decoded like any other
+/// character; a raw one is refused.
 /// Dot segments and empty segments are kept as they are: policy path templates never match them,
 /// so they fall to the default deny.
 enum RequestPath {
     /// The longest path accepted, in bytes.
     static let maximumLength = 8_192
+
+    /// Characters that are refused escaped: `/`, `\`, `?` and `#`.
+    static let structural: [UInt8] = [UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "?"), UInt8(ascii: "#")]
 
     /// The decoded path, or `nil` when it is refused.
     static func canonical(_ raw: Substring) -> Substring? {
@@ -42,8 +47,9 @@ enum RequestPath {
             guard index != bytes.endIndex, let low = hexDigitValue(bytes[index]) else { return nil }
             index = bytes.index(after: index)
             let value = high << 4 | low
-            // An escaped space is fine (a file name can have one); control characters are not.
-            guard value >= 0x20, value != 0x7F, value != UInt8(ascii: "/"), value != UInt8(ascii: "\\") else { return nil }
+            // An escaped space is fine (a file name can have one); control characters are not, nor
+            // is anything that would change where the path or its segments end.
+            guard value >= 0x20, value != 0x7F, !Self.structural.contains(value) else { return nil }
             decoded.append(value)
         }
         guard let text = String(validating: decoded, as: UTF8.self) else { return nil }

@@ -34,6 +34,21 @@ public enum UTCTimestamp {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// `milliseconds` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`, clamped as
+    /// ``string(seconds:)`` is: the form of audit record times.
+    public static func string(milliseconds: Int64) -> String {
+        // Floor division, so times before 1970 count their fraction forward from a whole second.
+        let (quotient, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1_000)
+        let seconds = remainder < 0 ? quotient - 1 : quotient
+        let fraction = remainder < 0 ? remainder + 1_000 : remainder
+        var text = string(seconds: seconds)
+        guard seconds == min(max(seconds, minimum), maximum) else {
+            return text.dropLast() + (seconds < minimum ? ".000Z" : ".999Z")
+        }
+        text.removeLast()
+        return text + "." + String(fraction + 1_000).dropFirst() + "Z"
+    }
+
     /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
     static let minimum: Int64 = -62_167_219_200
     static let maximum: Int64 = 253_402_300_799

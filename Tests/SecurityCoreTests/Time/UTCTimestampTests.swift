@@ -24,6 +24,24 @@ import Testing
         }
     }
 
+    @Test func millisecondsKeepTheirFractionAndTheZ() {
+        #expect(UTCTimestamp.string(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(UTCTimestamp.string(milliseconds: 1_795_379_200_007) == "2026-11-22T20:26:40.007Z")
+        #expect(UTCTimestamp.string(milliseconds: 1_795_379_200_999) == "2026-11-22T20:26:40.999Z")
+        #expect(UTCTimestamp.string(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(UTCTimestamp.string(milliseconds: .max) == "9999-12-31T23:59:59.999Z")
+        #expect(UTCTimestamp.string(milliseconds: .min) == "0000-01-01T00:00:00.000Z")
+        // The whole seconds as Foundation writes them, the fraction exact (Foundation's float
+        // rounding writes 999 ms as .998).
+        for milliseconds: Int64 in [1, 999, 1_000, 86_399_999, 951_782_399_500, -86_400_001] {
+            let seconds = Int64((Double(milliseconds) / 1000).rounded(.down))
+            let fraction = milliseconds - seconds * 1000
+            let whole = Date(timeIntervalSince1970: TimeInterval(seconds)).ISO8601Format().dropLast()
+            let expected = whole + "." + String(fraction + 1000).dropFirst() + "Z"
+            #expect(UTCTimestamp.string(milliseconds: milliseconds) == expected, "at \(milliseconds)")
+        }
+    }
+
     @Test func outOfRangeTimesAreClampedToFourDigitYears() {
         #expect(UTCTimestamp.string(seconds: .max) == "9999-12-31T23:59:59Z")
         #expect(UTCTimestamp.string(seconds: .min) == "0000-01-01T00:00:00Z")
