@@ -186,10 +186,15 @@ struct GitCredentialTests {
         let watch = ArgvWatch(token)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "sleep 0.3", token]
+        process.arguments = ["-c", "sleep 5", token]
         try process.run()
-        try await Task.sleep(for: .milliseconds(150))
+        // Until the watch has seen it, or 4 s on a slow (sanitized, loaded) machine.
+        let deadline = ContinuousClock.now + .seconds(4)
+        while ContinuousClock.now < deadline, watch.seen.state.withLock({ $0.hits.isEmpty }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let seen = await watch.stop()
+        process.terminate()
         process.waitUntilExit()
         #expect(seen.hits.contains { $0.contains(token) } && seen.scans > 0)
     }

@@ -176,14 +176,17 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
                 + rounds.map { "1,000 stalled \(mebibytes($0.stalled)), 300 floods \(mebibytes($0.flooded)), after \(mebibytes($0.after))" }
                 .joined(separator: "; ") + " MiB"
         )
+        #expect(try closedCount("head_timeout", port: port) == 2_000)
+        #expect(try closedCount("head_too_large", port: port) == 600)
         #expect(baseline > 0)
+        // Under AddressSanitizer (scripts/sanitize) freed memory waits in quarantine and every
+        // allocation has red zones: the figures mean nothing there, the behaviour still does.
+        guard ProcessInfo.processInfo.environment["AGENTHOST_SANITIZER"] == nil else { return }
         for round in rounds {
             #expect(round.stalled - baseline < 48 << 20, "1,000 stalled heads grew the server by \(mebibytes(round.stalled - baseline)) MiB")
             #expect(round.flooded - baseline < 64 << 20, "300 refused 1 MB heads grew it by \(mebibytes(round.flooded - baseline)) MiB")
         }
         #expect(rounds[1].after - rounds[0].after < 8 << 20, "a second round kept \(mebibytes(rounds[1].after - rounds[0].after)) MiB more")
-        #expect(try closedCount("head_timeout", port: port) == 2_000)
-        #expect(try closedCount("head_too_large", port: port) == 600)
     }
 
     /// A thousand clients that stop halfway through their heads, a real client served meanwhile,

@@ -74,6 +74,11 @@ public enum Base64URL {
         return out
     }
 
+    /// Whether `byte` is one of the 64 base64url characters (`A-Z a-z 0-9 - _`).
+    static func isAlphabet(_ byte: UInt8) -> Bool {
+        reverse[Int(byte)] != 0xFF
+    }
+
     /// Decodes `text`, or returns `nil` if it is not canonical unpadded base64url.
     public static func decode<Text: StringProtocol>(_ text: Text) -> [UInt8]? {
         var text = String(text)

@@ -17,6 +17,10 @@ import Synchronization
 public final class SecretRedactor: Sendable {
     /// What replaces a registered secret.
     public static let marker = "[REDACTED]"
+    /// What replaces a whole text that keeps holding a secret after every round of redaction (a
+    /// secret that the marker itself spells, say): shorter than any registered secret, so it cannot
+    /// hold one.
+    public static let redactedText = "[***]"
     /// The shortest secret registered, in bytes.
     public static let minimumLength = 8
 
@@ -93,9 +97,26 @@ public final class SecretRedactor: Sendable {
     }
 
     /// `text` with every registered secret and every known token shape replaced.
+    ///
+    /// What a replacement leaves can itself hold a secret (text before a secret, the marker and
+    /// text after it can spell one out), so the output is scanned again until nothing is found;
+    /// after a few rounds the whole text becomes ``redactedText`` rather than risk a leak.
     public func redact(_ text: String) -> String {
+        guard var current = redactOnce(text, tokenShapes: true) else { return text }
+        // Later rounds look for registered secrets only: a token shape's replacement
+        // (`Bearer [REDACTED]`) would match its own shape again.
+        for _ in 0..<3 {
+            guard let next = redactOnce(current, tokenShapes: false) else { return current }
+            current = next
+        }
+        return redactOnce(current, tokenShapes: false) == nil ? current : Self.redactedText
+    }
+
+    /// `text` with each registered secret (and, with `tokenShapes`, each known token shape) found
+    /// replaced once, or `nil` when none was found.
+    private func redactOnce(_ text: String, tokenShapes: Bool) -> String? {
         let bytes = Array(text.utf8)
-        var ranges = tokenRanges(in: bytes)
+        var ranges = tokenShapes ? tokenRanges(in: bytes) : []
         state.withLock { state in
             guard !state.forms.isEmpty, bytes.count >= Self.minimumLength else { return }
             for start in 0..<(bytes.count - 1) {
@@ -109,7 +130,7 @@ public final class SecretRedactor: Sendable {
                 if longest > 0 { ranges.append((start, start + longest, 0)) }
             }
         }
-        guard !ranges.isEmpty else { return text }
+        guard !ranges.isEmpty else { return nil }
         // Replace from left to right; overlapping ranges merge.
         ranges.sort { $0.start < $1.start }
         var output = [UInt8]()

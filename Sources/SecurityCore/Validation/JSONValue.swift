@@ -1,9 +1,9 @@
 /// A JSON value, parsed strictly (RFC 8259) with a nesting limit, and written back compactly.
 ///
 /// The parser refuses what lenient parsers let through and attackers use for smuggling: duplicate
-/// object keys, lone UTF-16 surrogates, invalid UTF-8, trailing bytes, leading zeros, and nesting
-/// deeper than the limit (checked while parsing, so a deep document is refused before it can
-/// exhaust the stack).
+/// object keys, lone UTF-16 surrogates, invalid UTF-8, trailing bytes, trailing commas, leading
+/// zeros, and nesting deeper than the limit (checked while parsing, so a deep document is refused
+/// before it can exhaust the stack).
 ///
 /// ```swift
 /// let value = try JSONValue.parse(Array(#"{"agent_id": "builder-7"}"#.utf8))
@@ -178,6 +178,8 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
+            // The empty object was handled above, so a `}` here follows a comma.
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { throw fail("trailing comma") }
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
             let keyOffset = index
             let key = try string()
@@ -212,7 +214,12 @@ struct JSONParser {
             items.append(try value())
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                skipWhitespace()
+                if index < bytes.count, bytes[index] == UInt8(ascii: "]") { throw fail("trailing comma") }
+                continue
+            }
             guard bytes[index] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
             index += 1
             depth -= 1

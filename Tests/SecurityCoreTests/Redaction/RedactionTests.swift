@@ -59,6 +59,25 @@ struct SecretRedactorTests {
         #expect(redactor.redact("first-secret-1 second-secret-2 third-secret-3") == "first-secret-1 [REDACTED] [REDACTED]")
     }
 
+    /// What is left around a replaced secret can spell it again with the marker's own characters:
+    /// the output is scanned until nothing remains.
+    @Test func aSecretSpelledByTheMarkerAndWhatFollowsIsRedactedToo() {
+        let redactor = SecretRedactor()
+        let secret = "D]AAAAAA"
+        redactor.register(SecureBytes(copying: Array(secret.utf8)))
+        let redacted = redactor.redact("D]AAAAAAAAAAAAAA")
+        #expect(!redacted.contains(secret), "\(redacted)")
+        #expect(redacted.contains(SecretRedactor.marker))
+        // A secret the marker itself spells: the text ends as a placeholder too short to hold one.
+        let marker = SecretRedactor()
+        marker.register(SecureBytes(copying: Array("REDACTED".utf8)))
+        #expect(marker.redact("user REDACTED logged in") == SecretRedactor.redactedText)
+        // Text that keeps producing the secret ends up without it too.
+        let looping = SecretRedactor()
+        looping.register(SecureBytes(copying: Array("ED]ED]ED]".utf8)))
+        #expect(!looping.redact("[RED" + String(repeating: "ED]", count: 12)).contains("ED]ED]ED]"))
+    }
+
     @Test func overlappingSecretsAreCoveredWhole() {
         let redactor = SecretRedactor()
         redactor.register(SecureBytes(copying: Array("abcdefgh1234".utf8)))

@@ -25,6 +25,13 @@ struct JSONValueTests {
         #expect(throws: JSONParseError.self) { try parse(text) }
     }
 
+    /// Foundation's JSONSerialization reads these; found by scripts/fuzz (the json target).
+    @Test(arguments: [("[1,]", "trailing comma"), ("[1, ]", "trailing comma"), ("{\"a\":1, }", "trailing comma"), ("1\u{0}", "unexpected bytes after the JSON value")])
+    func refusesWhatLenientParsersRead(text: String, reason: String) {
+        let error = #expect(throws: JSONParseError.self) { try parse(text) }
+        #expect(error?.reason == reason)
+    }
+
     @Test func refusesInvalidUTF8() {
         #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0xFF, 0x22]) }
         #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0xC0, 0xAF, 0x22]) }

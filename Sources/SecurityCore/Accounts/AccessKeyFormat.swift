@@ -1,5 +1,3 @@
-import SecurityCore
-
 /// The text form of API keys, device credentials and setup tokens:
 /// `<prefix><16 base64url characters>.<43 base64url characters>`, the part before the dot being
 /// the public id (`ahk_…` for API keys, `ahd_…` for devices, `ahs_…` for setup tokens) and the
@@ -8,15 +6,17 @@ import SecurityCore
 /// Only a digest of the secret is stored: HMAC-SHA256 under the server's pepper over the label
 /// `agenthost/access-key/v1`, the id and the secret, each length-prefixed. A copy of the database
 /// alone lets nobody test guesses; the pepper lives sealed in the vault.
-enum AccessKeyFormat {
-    static let label: [UInt8] = Array("agenthost/access-key/v1".utf8)
-    static let idRandomByteCount = 12
-    static let secretByteCount = 32
+///
+/// Package access: AgentHost issues and checks these; embedders see only the ``AccessKeyRecord``s.
+package enum AccessKeyFormat {
+    package static let label: [UInt8] = Array("agenthost/access-key/v1".utf8)
+    package static let idRandomByteCount = 12
+    package static let secretByteCount = 32
     /// The id's length: a 4-character prefix and 16 base64url characters.
-    static let idLength = 4 + Base64URL.encodedLength(of: idRandomByteCount)
-    static let secretLength = Base64URL.encodedLength(of: secretByteCount)
+    package static let idLength = 4 + Base64URL.encodedLength(of: idRandomByteCount)
+    package static let secretLength = Base64URL.encodedLength(of: secretByteCount)
 
-    static func prefix(_ kind: AccessKeyRecord.Kind) -> String {
+    package static func prefix(_ kind: AccessKeyRecord.Kind) -> String {
         switch kind {
         case .apiKey: "ahk_"
         case .device: "ahd_"
@@ -25,18 +25,23 @@ enum AccessKeyFormat {
     }
 
     /// A fresh id and secret for `kind`.
-    static func generate(_ kind: AccessKeyRecord.Kind) -> (id: String, secret: String) {
+    package static func generate(_ kind: AccessKeyRecord.Kind) -> (id: String, secret: String) {
         let id = prefix(kind) + SecureBytes.random(count: idRandomByteCount).withUnsafeBytes { Base64URL.encode($0) }
         let secret = SecureBytes.random(count: secretByteCount).withUnsafeBytes { Base64URL.encode($0) }
         return (id, secret)
     }
 
-    /// The kind, id and secret of `text`, or `nil` when it does not have the shape of one.
-    static func parse(_ text: String) -> (kind: AccessKeyRecord.Kind, id: String, secret: Substring)? {
+    /// The kind, id and secret of `text`, or `nil` when it does not have the shape of one: a known
+    /// prefix, then only base64url characters of the right lengths either side of the one dot. A
+    /// credential that passes can be logged by its id without carrying anything else into a log.
+    package static func parse(_ text: String) -> (kind: AccessKeyRecord.Kind, id: String, secret: Substring)? {
         let utf8 = text.utf8
         guard utf8.count == idLength + 1 + secretLength,
               let dot = utf8.firstIndex(of: UInt8(ascii: ".")), utf8.distance(from: utf8.startIndex, to: dot) == idLength
         else { return nil }
+        for (offset, byte) in utf8.enumerated() where offset >= 4 && offset != idLength {
+            guard Base64URL.isAlphabet(byte) else { return nil }
+        }
         let kind: AccessKeyRecord.Kind
         switch text.prefix(4) {
         case "ahk_": kind = .apiKey
@@ -48,7 +53,7 @@ enum AccessKeyFormat {
     }
 
     /// The digest stored for `id` and `secret`.
-    static func digest(pepper: HMACSHA256Key, id: String, secret: some StringProtocol) -> [UInt8] {
+    package static func digest(pepper: HMACSHA256Key, id: String, secret: some StringProtocol) -> [UInt8] {
         var message = [UInt8]()
         message.reserveCapacity(label.count + idLength + secretLength + 8)
         for part in [label, Array(id.utf8), Array(secret.utf8)] {
