@@ -2,6 +2,7 @@ public import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
+public import ServiceLifecycle
 public import SecurityCore
 
 /// Builds the AgentHost HTTP application: routes behind the security middleware.
@@ -145,17 +146,20 @@ public enum AgentHost {
     }
 
     /// A Hummingbird application serving AgentHost on the configured address, with the
-    /// operator stream's WebSocket upgrade.
+    /// operator stream's WebSocket upgrade. ``AgentHostServer`` builds one over a store; this is the
+    /// part for an embedder that assembles its own components.
     ///
+    /// `services` run beside the server: started before it, stopped after it.
     /// `onServerRunning` receives the bound port (useful with port 0).
     public static func application(
-        configuration: AgentHostConfiguration, components: Components, logger: Logger,
+        configuration: AgentHostConfiguration, components: Components, logger: Logger, services: [any Service] = [],
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: router(components: components),
             server: server(limits: configuration.connectionLimits, components: components),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agenthost"),
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
         )

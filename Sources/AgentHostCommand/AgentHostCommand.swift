@@ -159,16 +159,17 @@ struct Serve: AsyncParsableCommand {
         guard let mode = AuthenticationMode(rawValue: mode) else {
             throw ValidationError("--mode must be secure or header-trust")
         }
-        var settings = AgentHostConfiguration(
+        var configuration = AgentHostConfiguration(
             host: host, port: port, dataDirectory: data.resolved(environment), mode: mode,
             allowUntrustedNetwork: allowUntrustedNetwork, tokenPolicy: try tokens.policy(),
             policy: try policy.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) },
             trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins
         )
-        settings.metricsPublic = metricsPublic
-        settings.connectionLimits = try connections.limits()
-        settings.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(settings.rateLimitScopes, overriddenBy: rateLimits)
-        let configuration = settings
+        configuration.policyFile = policy
+        configuration.databaseURL = store.database
+        configuration.metricsPublic = metricsPublic
+        configuration.connectionLimits = try connections.limits()
+        configuration.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(configuration.rateLimitScopes, overriddenBy: rateLimits)
         try configuration.validate()
 
         // Every log line passes through the redactor, which learns each secret as it is loaded.
@@ -179,162 +180,8 @@ struct Serve: AsyncParsableCommand {
             return RedactingLogHandler(wrapping: handler, redactor: redactor)
         }
         let logger = Logger(label: "agenthost")
-
-        let loaded = try KeySource.load(
-            dataDirectory: configuration.dataDirectory, environment: environment, createIfMissing: true,
-            now: SystemTimeSource().now()
-        )
-        switch loaded.source {
-        case .environment:
-            logger.info("token keys loaded from the environment", metadata: ["keys": "\(loaded.keyring.keys.count)"])
-        case .file(let path) where loaded.created:
-            logger.notice(
-                "created a new keyring (mode 0600); keep it secret and back it up",
-                metadata: ["path": "\(path)", "primary_key": "\(loaded.keyring.primary?.id.rawValue ?? "-")"]
-            )
-        case .file(let path):
-            logger.info("token keys loaded", metadata: ["path": "\(path)", "keys": "\(loaded.keyring.keys.count)"])
-        }
-        for key in loaded.keyring.keys { redactor.register(key.secret) }
-        if loaded.keyring.primary == nil {
-            logger.warning("the keyring has no primary key: tokens verify, but none can be minted")
-        }
-        if configuration.mode == .headerTrust {
-            for line in AgentHost.headerTrustWarning { logger.warning("\(line)") }
-        }
-
-        let vaultKeys = try VaultKeySource.load(
-            dataDirectory: configuration.dataDirectory, environment: environment, createIfMissing: true, now: SystemTimeSource().now()
-        )
-        for entry in vaultKeys.keys.entries { redactor.register(entry.secret) }
-        if vaultKeys.created {
-            logger.notice("added a vault key to the keyring; back the keyring up with the database, or stored credentials cannot be opened")
-        }
         store.warnAboutArgv(logger)
-        let database = try await AgentHostCLI.openStore(
-            url: store.url(dataDirectory: configuration.dataDirectory, environment: environment),
-            dataDirectory: configuration.dataDirectory, logger: logger
-        )
-        // Whatever stops the start or the server from here on, the store is closed before the error
-        // is reported (an unclosed SQLite connection is a crash in a debug build, not a message).
-        do {
-            let credentials = try await CredentialService.open(keys: vaultKeys.keys.keyring, store: database, redactor: redactor)
-            logger.info(
-                "credential store open",
-                metadata: ["database": "\(database.dialect.rawValue)", "vault_versions": "\(vaultKeys.keys.keyring.versions)", "vault_primary": "\(vaultKeys.keys.primaryVersion)"]
-            )
-            if credentials.vault.rotationAdvised {
-                logger.warning("the vault key has sealed over 2^30 secrets; run 'agenthost vault rotate' soon")
-            }
-
-            let accounts = try await AccountService.open(store: database, credentials: credentials, hasher: try PasswordHasher())
-            if loaded.created {
-                // The first start: printed once on standard output, never logged.
-                let setup = try await accounts.issueSetupToken(createdBy: "first-start")
-                redactor.register(SecureBytes(copying: setup.credential.utf8))
-                FileHandle.standardOutput.write(Data((AgentHost.setupTokenNotice + [setup.credential, ""]).joined(separator: "\n").utf8))
-            }
-            let webhooks = try Self.webhookVerifiers(environment: environment, redactor: redactor)
-            for verifier in webhooks { logger.info("webhook endpoint enabled", metadata: ["path": "/webhooks/\(verifier.provider.rawValue)"]) }
-            _ = try await database.pruneDeliveries(now: SystemTimeSource().now())
-            let trail = try await AuditTrail.open(store: database, credentials: credentials, logger: logger)
-            let metrics = AgentHostMetrics()
-            let audit = AuditRecorder(trail: trail, metrics: metrics)
-            let components = try AgentHost.Components(
-                configuration: configuration, keyring: loaded.keyring, credentials: credentials, revocationStore: database,
-                accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: database, metrics: metrics
-            )
-            let started = try await trail.append([AuditEvent(
-                time: SystemTimeSource().now() * 1000, actor: "agenthost", action: "server.started", target: "\(configuration.host):\(configuration.port)",
-                details: [
-                    "mode": configuration.mode.rawValue, "policy": policy ?? "default", "policy_rules": "\(components.policy.rules.count)",
-                    "token_primary_key": loaded.keyring.primary?.id.rawValue ?? "-", "vault_primary_version": "\(vaultKeys.keys.primaryVersion)",
-                ]
-            )])
-            // Key rotations and revocations, from this server, the command line or another server, to
-            // the operator stream.
-            let relay = Task {
-                await components.events.follow(database, after: started?.sequence ?? 0) { error in
-                    logger.warning("could not read the audit log for the operator stream", metadata: ["error": "\(error)"])
-                }
-            }
-            // Audit events queued by requests are written every second.
-            let auditFlush = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
-                    do {
-                        try await audit.flush()
-                    } catch {
-                        logger.error("could not write the audit log; events stay queued (bounded)", metadata: ["error": "\(error)"])
-                    }
-                }
-            }
-            _ = try await database.pruneRevocations(now: SystemTimeSource().now())
-            try await components.refreshRevocations()
-            // Revocations, users and keys changed through another server or the command line take
-            // effect here within seconds.
-            let revocationRefresh = Task {
-                var rounds = 0
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(3))
-                    rounds += 1
-                    do {
-                        try await components.refreshRevocations()
-                        try await accounts.refresh()
-                        // Expired webhook delivery ids, every 10 minutes.
-                        if rounds % 200 == 0 { _ = try await database.pruneDeliveries(now: SystemTimeSource().now()) }
-                    } catch {
-                        logger.warning("could not refresh revocations, users and keys from the store", metadata: ["error": "\(error)"])
-                    }
-                }
-            }
-
-            logger.info(
-                "policy loaded",
-                metadata: ["source": "\(policy ?? "default")", "rules": "\(components.policy.rules.count)", "trusted_proxies": "\(trustedProxies.count)"]
-            )
-            let application = AgentHost.application(configuration: configuration, components: components, logger: logger) {
-                port in
-                logger.notice("agenthost listening", metadata: ["url": "http://\(configuration.host):\(port)", "mode": "\(configuration.mode.rawValue)"])
-            }
-            var failure: (any Error)?
-            do {
-                try await application.runService()
-            } catch {
-                failure = error
-            }
-            relay.cancel()
-            components.events.finishAll()
-            revocationRefresh.cancel()
-            auditFlush.cancel()
-            try? await audit.flush()
-            if let failure { throw failure }
-        } catch {
-            try? await database.close()
-            throw error
-        }
-        try await database.close()
-    }
-}
-
-extension Serve {
-    /// The variables that hold the webhook secrets; unset means that endpoint does not exist.
-    static let webhookVariables: [(WebhookVerifier.Provider, String)] = [
-        (.gitlab, "AGENTHOST_GITLAB_WEBHOOK_SECRET"), (.github, "AGENTHOST_GITHUB_WEBHOOK_SECRET"),
-    ]
-
-    /// A verifier for each webhook secret set in the environment. A secret shorter than 16 bytes
-    /// stops the start: a guessable secret would make the endpoint open in all but name.
-    static func webhookVerifiers(environment: [String: String], redactor: SecretRedactor) throws -> [WebhookVerifier] {
-        try webhookVariables.compactMap { provider, variable in
-            guard let value = environment[variable] else { return nil }
-            guard value.utf8.count >= 16 else {
-                throw ValidationError("\(variable) must be at least 16 characters (generate one with: openssl rand -hex 32)")
-            }
-            let secret = SecureBytes(copying: value.utf8)
-            redactor.register(secret)
-            return WebhookVerifier(provider: provider, secret: secret)
-        }
+        try await AgentHostServer(configuration: configuration, environment: environment, redactor: redactor, logger: logger).runService()
     }
 }
 

@@ -255,6 +255,39 @@ struct ServerProcessTests: AgentHostBinaryTests {
         #expect(audited.status == 0, "\(audited.stdout)")
     }
 
+    /// SIGTERM is a graceful shutdown: a request whose body is still arriving is answered, no new
+    /// connection is taken, the audit events queued so far are written, and the process exits 0.
+    @Test func sigtermDrainsTheRequestInFlightThenStops() async throws {
+        let directory = try TemporaryDirectory()
+        let (launched, port) = try await serve(directory)
+        defer { launched.stop() }
+        let body = #"{"username": "nobody", "password": "not the password"}"#
+        let connection = try RawConnection(port: port)
+        #expect(connection.send(
+            "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                + body.prefix(10)
+        ))
+        try await Task.sleep(for: .milliseconds(300))  // the head is in: the request is in flight
+        launched.process.terminate()
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(launched.process.isRunning, "the server stopped with a request in flight")
+        #expect(throws: (any Error).self, "a new connection was accepted during the shutdown") {
+            let late = try RawConnection(port: port)
+            if late.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), late.readResponse(timeout: .seconds(2)) != nil { return }
+            throw POSIXError(.ECONNREFUSED)
+        }
+        #expect(connection.send(String(body.dropFirst(10))))
+        let response = try #require(connection.readResponse(), "no answer to the request in flight")
+        #expect(response.status == 401 && response.body.contains("invalid_login"), "\(response.status) \(response.body)")
+        let deadline = Date().addingTimeInterval(15)
+        while launched.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!launched.process.isRunning)
+        #expect(launched.process.terminationStatus == 0, "\(launched.output)")
+        // The failed login, queued by the request just answered, reached the audit log at shutdown.
+        let audited = try run(["audit", "verify", "--data-dir", directory.path])
+        #expect(audited.status == 0 && audited.stdout.hasPrefix("ok: 2 records"), "\(audited.stdout)\(audited.stderr)")
+    }
+
     /// A vault key swapped under a store it did not seal: the start stops and names the server
     /// key that does not open, instead of "set the secret again" (which would lose every API key).
     @Test func aServerKeyThatDoesNotOpenStopsTheStartAndIsNamed() async throws {

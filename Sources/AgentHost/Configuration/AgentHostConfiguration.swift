@@ -16,6 +16,12 @@ public struct AgentHostConfiguration: Sendable {
     public var tokenPolicy: TokenPolicy
     /// The authorization policy; `nil` for the embedded default (``DefaultPolicy``).
     public var policy: Policy?
+    /// The file ``policy`` was loaded from, named in the start-up log and audit record; `nil` for
+    /// the embedded default or a policy built in code.
+    public var policyFile: String?
+    /// The store: `postgres://user:password@host:port/db` or `sqlite:PATH`. `nil` means
+    /// `AGENTHOST_DATABASE_URL` when set, else `agenthost.sqlite` in the data directory.
+    public var databaseURL: String?
     /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed, and which may call
     /// `/auth/verify`.
     public var trustedProxies: [IPNetwork]

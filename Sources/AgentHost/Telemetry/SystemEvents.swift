@@ -133,21 +133,4 @@ public final class SystemEvents: Sendable {
             if records.count < limit { return last }
         }
     }
-
-    /// Relays audit records written after `sequence` every `interval`, until cancelled. (One
-    /// indexed read a second; when nobody watches, ``publish(_:_:)`` drops the lines unbuilt.)
-    public func follow(
-        _ store: any AuditLogStore, after sequence: UInt64, every interval: Duration = .seconds(1),
-        onError: @Sendable (any Error) -> Void = { _ in }
-    ) async {
-        var last = sequence
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            do {
-                last = try await relay(from: store, after: last)
-            } catch {
-                onError(error)
-            }
-        }
-    }
 }

@@ -1,15 +1,15 @@
 import Foundation
-public import Logging
-public import SecurityCore
-public import SecurityStore
+package import Logging
+package import SecurityCore
+package import SecurityStore
 
 extension AgentHostCLI {
     /// The variable that names the database when `--database` is not given.
-    public static let databaseVariable = "AGENTHOST_DATABASE_URL"
+    package static let databaseVariable = "AGENTHOST_DATABASE_URL"
 
     /// The database to use: `--database`, else `AGENTHOST_DATABASE_URL`, else the SQLite file
     /// `agenthost.sqlite` in the data directory.
-    public static func databaseURL(option: String?, dataDirectory: String, environment: [String: String]) -> String {
+    package static func databaseURL(option: String?, dataDirectory: String, environment: [String: String]) -> String {
         if let option, !option.isEmpty { return option }
         if let value = environment[databaseVariable], !value.isEmpty { return value }
         return "sqlite:" + (dataDirectory as NSString).appendingPathComponent("agenthost.sqlite")
@@ -17,7 +17,7 @@ extension AgentHostCLI {
 
     /// Opens the store `url` names, creating the data directory (mode 0700) for the default
     /// SQLite file. Errors name the database kind, never the URL (it may hold a password).
-    public static func openStore(url: String, dataDirectory: String, logger: Logger) async throws -> SQLSecurityStore {
+    package static func openStore(url: String, dataDirectory: String, logger: Logger) async throws -> SQLSecurityStore {
         if url.hasPrefix("sqlite:"), !FileManager.default.fileExists(atPath: dataDirectory) {
             do {
                 try FileManager.default.createDirectory(
@@ -35,7 +35,7 @@ extension AgentHostCLI {
     }
 
     /// Opens the store, runs `body` with it, and closes it whether `body` succeeds or throws.
-    public static func withStore<Result>(
+    package static func withStore<Result>(
         url: String, dataDirectory: String, logger: Logger, _ body: (SQLSecurityStore) async throws -> Result
     ) async throws -> Result {
         let store = try await openStore(url: url, dataDirectory: dataDirectory, logger: logger)
@@ -51,15 +51,15 @@ extension AgentHostCLI {
     }
 
     /// What a `vault` command works with: the keys, the open store, and the service over both.
-    public struct VaultSession: Sendable {
-        public let keys: VaultKeySource.Loaded
-        public let store: SQLSecurityStore
-        public let credentials: CredentialService
+    package struct VaultSession: Sendable {
+        package let keys: VaultKeySource.Loaded
+        package let store: SQLSecurityStore
+        package let credentials: CredentialService
     }
 
     /// Loads the vault keys (never creating them), opens the store, runs `body`, and closes the
     /// store whether `body` succeeds or throws.
-    public static func withVault<Result>(
+    package static func withVault<Result>(
         databaseURL: String, dataDirectory: String, environment: [String: String], logger: Logger,
         _ body: (VaultSession) async throws -> Result
     ) async throws -> Result {
@@ -71,13 +71,13 @@ extension AgentHostCLI {
     }
 
     /// What `vault rotate` did.
-    public struct VaultRotation: Sendable {
+    package struct VaultRotation: Sendable {
         /// The primary version records are now sealed under.
-        public let primaryVersion: UInt32
+        package let primaryVersion: UInt32
         /// Whether this run added that version to the keyring file (a run that resumes an
         /// interrupted rotation adds none).
-        public let addedKey: Bool
-        public let progress: CredentialService.ResealProgress
+        package let addedKey: Bool
+        package let progress: CredentialService.ResealProgress
     }
 
     /// Rotates the vault key: re-seals every record under the primary version, in batched
@@ -85,7 +85,7 @@ extension AgentHostCLI {
     /// added to the keyring file first; when some are not (an interrupted rotation, or keys
     /// changed in the environment), it re-seals those. Killed at any moment, running it again
     /// finishes the job.
-    public static func rotateVault(
+    package static func rotateVault(
         databaseURL: String, dataDirectory: String, environment: [String: String], batchSize: Int, logger: Logger,
         clock: any TimeSource = SystemTimeSource(), progress: (CredentialService.ResealProgress) -> Void = { _ in }
     ) async throws -> VaultRotation {

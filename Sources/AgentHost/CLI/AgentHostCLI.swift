@@ -1,9 +1,10 @@
-public import SecurityCore
+package import SecurityCore
 
-/// What the `agenthost` subcommands do, as functions the tests can call without a process.
-public enum AgentHostCLI {
+/// What the `agenthost` subcommands and the server share, in one place: package access, not public
+/// API. The executable only parses arguments and calls these; tests call them without a process.
+package enum AgentHostCLI {
     /// Mints a token with the keys of `dataDirectory` (or the environment). Never creates keys.
-    public static func mint(
+    package static func mint(
         agent: AgentID, role: Role, team: Team, lifetime: Duration, policy: TokenPolicy,
         dataDirectory: String, environment: [String: String], clock: any TimeSource = SystemTimeSource()
     ) throws -> MintedToken {
@@ -25,7 +26,7 @@ public enum AgentHostCLI {
 
     /// Creates the keyring file with one primary token key and vault key version 1; refuses to
     /// overwrite an existing one.
-    public static func initializeKeyring(dataDirectory: String, clock: any TimeSource = SystemTimeSource()) throws -> KeyID {
+    package static func initializeKeyring(dataDirectory: String, clock: any TimeSource = SystemTimeSource()) throws -> KeyID {
         let file = KeyringFile(dataDirectory: dataDirectory)
         guard !file.exists else {
             throw AgentHostError("\(file.path) already exists; use 'agenthost keys rotate' to add a key")
@@ -37,7 +38,7 @@ public enum AgentHostCLI {
     }
 
     /// Adds a new primary key to the keyring file; the old primary becomes verify-only.
-    public static func rotate(
+    package static func rotate(
         dataDirectory: String, environment: [String: String], clock: any TimeSource = SystemTimeSource()
     ) throws -> KeyID {
         let file = try editableFile(dataDirectory: dataDirectory, environment: environment)
@@ -47,7 +48,7 @@ public enum AgentHostCLI {
     }
 
     /// Retires key `id` in the keyring file.
-    public static func retire(_ id: KeyID, dataDirectory: String, environment: [String: String]) throws {
+    package static func retire(_ id: KeyID, dataDirectory: String, environment: [String: String]) throws {
         let file = try editableFile(dataDirectory: dataDirectory, environment: environment)
         let keyring: Keyring
         do {
@@ -74,16 +75,16 @@ public enum AgentHostCLI {
 
 extension AgentHostCLI {
     /// What `agenthost policy test` prints and whether every case passed.
-    public struct PolicyTestReport: Sendable {
+    package struct PolicyTestReport: Sendable {
         /// One line per case, then a summary line.
-        public let lines: [String]
+        package let lines: [String]
         /// Whether every case passed.
-        public let passed: Bool
+        package let passed: Bool
     }
 
     /// Runs a cases file against a policy: the embedded default policy and its cases when both
     /// paths are `nil`. A custom policy needs its own cases.
-    public static func testPolicy(policyPath: String?, casesPath: String?) throws -> PolicyTestReport {
+    package static func testPolicy(policyPath: String?, casesPath: String?) throws -> PolicyTestReport {
         if policyPath != nil, casesPath == nil {
             throw AgentHostError("--policy needs --cases: the default cases describe the default policy")
         }
@@ -99,7 +100,7 @@ extension AgentHostCLI {
     /// its client counts as local (``ClientAddressResolver/isLocal(peer:headers:)``, as `serve`
     /// decides it): a `peer` on loopback that is not one of `trustedProxies`, with no forwarding
     /// header among `headers`. Without a peer the client is not local.
-    public static func explainPolicy(
+    package static func explainPolicy(
         policyPath: String?, principal: String, request: String, peer: String? = nil, headers: [HeaderField] = [],
         trustedProxies: [IPNetwork] = []
     ) throws -> [String] {

@@ -1,0 +1,203 @@
+import Foundation
+import Hummingbird
+public import Logging
+public import SecurityCore
+import SecurityStore
+public import ServiceLifecycle
+public import UnixSignals
+
+/// AgentHost's whole server as one value: build it from a configuration, then run it.
+///
+/// ``run()`` loads the keys (creating a keyring file on a first start), opens the store, the vault,
+/// the accounts and the audit trail, and serves HTTP and the operator stream until its service group
+/// shuts down. The background work runs as services of that group (``AuditFlushService``,
+/// ``StoreRefreshService``, ``SystemEventRelay``), started before the HTTP server and stopped after
+/// it. A graceful shutdown (SIGTERM or SIGINT with ``runService(gracefulShutdownSignals:)``) lets the
+/// requests in flight finish, ends the operator streams, writes the last audit events, and closes
+/// the store, in that order. A failure at any step closes the store before the error is thrown.
+///
+/// ```swift
+/// var configuration = AgentHostConfiguration(tokenPolicy: try TokenPolicy())
+/// configuration.port = 9000
+/// try await AgentHostServer(configuration: configuration, logger: Logger(label: "agenthost")).runService()
+/// ```
+///
+/// To run it beside services of your own, add it to your `ServiceGroup` instead.
+public struct AgentHostServer: Service {
+    /// How the server is set up.
+    public var configuration: AgentHostConfiguration
+    /// Where token keys, vault keys, the database URL and webhook secrets are looked up
+    /// (Docs/OPERATING.md lists the variables).
+    public var environment: [String: String]
+    /// Learns each secret as it is loaded. Install a ``RedactingLogHandler`` over it so that no log
+    /// line shows one; the executable does.
+    public var redactor: SecretRedactor
+    /// Where the server logs.
+    public var logger: Logger
+    /// Called with the bound port once the server listens (after it has logged so).
+    public var onServerRunning: @Sendable (Int) async -> Void
+    /// Receives the notice with the one-time setup token that a first start issues. It is never
+    /// logged; by default it is written to standard output.
+    public var announceSetupToken: @Sendable (String) -> Void
+
+    /// `environment` defaults to the process's; `announceSetupToken` to writing on standard output.
+    public init(
+        configuration: AgentHostConfiguration, environment: [String: String]? = nil, redactor: SecretRedactor = SecretRedactor(),
+        logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        announceSetupToken: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.configuration = configuration
+        self.environment = environment ?? ProcessInfo.processInfo.environment
+        self.redactor = redactor
+        self.logger = logger
+        self.onServerRunning = onServerRunning
+        self.announceSetupToken = announceSetupToken ?? { FileHandle.standardOutput.write(Data($0.utf8)) }
+    }
+
+    /// Runs the server in a service group of its own that shuts down gracefully on
+    /// `gracefulShutdownSignals`.
+    public func runService(gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        try await ServiceGroup(
+            configuration: .init(services: [self], gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
+        ).run()
+    }
+
+    public func run() async throws {
+        try configuration.validate()
+        let now = SystemTimeSource().now()
+        let tokenKeys = try KeySource.load(
+            dataDirectory: configuration.dataDirectory, environment: environment, createIfMissing: true, now: now
+        )
+        logLoaded(tokenKeys)
+        for key in tokenKeys.keyring.keys { redactor.register(key.secret) }
+        if configuration.mode == .headerTrust {
+            for line in AgentHost.headerTrustWarning { logger.warning("\(line)") }
+        }
+        let vaultKeys = try VaultKeySource.load(
+            dataDirectory: configuration.dataDirectory, environment: environment, createIfMissing: true, now: now
+        )
+        for entry in vaultKeys.keys.entries { redactor.register(entry.secret) }
+        if vaultKeys.created {
+            logger.notice("added a vault key to the keyring; back the keyring up with the database, or stored credentials cannot be opened")
+        }
+        let store = try await AgentHostCLI.openStore(
+            url: AgentHostCLI.databaseURL(
+                option: configuration.databaseURL, dataDirectory: configuration.dataDirectory, environment: environment
+            ),
+            dataDirectory: configuration.dataDirectory, logger: logger
+        )
+        // An unclosed SQLite connection is a crash in a debug build, not a message: whatever stops
+        // the start or the server, the store is closed before the error is reported.
+        do {
+            try await serve(tokenKeys: tokenKeys, vaultKeys: vaultKeys, store: store)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+    }
+
+    /// Everything over the open store, then the HTTP server and its services until shutdown.
+    private func serve(tokenKeys: KeySource.Loaded, vaultKeys: VaultKeySource.Loaded, store: SQLSecurityStore) async throws {
+        let clock = SystemTimeSource()
+        let credentials = try await CredentialService.open(keys: vaultKeys.keys.keyring, store: store, redactor: redactor)
+        logger.info(
+            "credential store open",
+            metadata: [
+                "database": "\(store.dialect.rawValue)", "vault_versions": "\(vaultKeys.keys.keyring.versions)",
+                "vault_primary": "\(vaultKeys.keys.primaryVersion)",
+            ]
+        )
+        if credentials.vault.rotationAdvised {
+            logger.warning("the vault key has sealed over 2^30 secrets; run 'agenthost vault rotate' soon")
+        }
+        let accounts = try await AccountService.open(store: store, credentials: credentials, hasher: try PasswordHasher())
+        if tokenKeys.created {
+            // The first start: announced once, never logged.
+            let setup = try await accounts.issueSetupToken(createdBy: "first-start")
+            redactor.register(SecureBytes(copying: setup.credential.utf8))
+            announceSetupToken((AgentHost.setupTokenNotice + [setup.credential, ""]).joined(separator: "\n"))
+        }
+        let webhooks = try Self.webhookVerifiers(environment: environment, redactor: redactor)
+        for verifier in webhooks {
+            logger.info("webhook endpoint enabled", metadata: ["path": "/webhooks/\(verifier.provider.rawValue)"])
+        }
+        _ = try await store.pruneDeliveries(now: clock.now())
+        let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: logger)
+        let metrics = AgentHostMetrics()
+        let audit = AuditRecorder(trail: trail, metrics: metrics)
+        let components = try AgentHost.Components(
+            configuration: configuration, keyring: tokenKeys.keyring, credentials: credentials, revocationStore: store,
+            accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: store, metrics: metrics
+        )
+        let policySource = configuration.policyFile ?? "default"
+        let started = try await trail.append([AuditEvent(
+            time: clock.now() * 1000, actor: "agenthost", action: "server.started", target: "\(configuration.host):\(configuration.port)",
+            details: [
+                "mode": configuration.mode.rawValue, "policy": policySource, "policy_rules": "\(components.policy.rules.count)",
+                "token_primary_key": tokenKeys.keyring.primary?.id.rawValue ?? "-",
+                "vault_primary_version": "\(vaultKeys.keys.primaryVersion)",
+            ]
+        )])
+        _ = try await store.pruneRevocations(now: clock.now())
+        try await components.refreshRevocations()
+        logger.info(
+            "policy loaded",
+            metadata: [
+                "source": "\(policySource)", "rules": "\(components.policy.rules.count)",
+                "trusted_proxies": "\(configuration.trustedProxies.count)",
+            ]
+        )
+
+        let logger = self.logger, configuration = self.configuration, onServerRunning = self.onServerRunning
+        let application = AgentHost.application(
+            configuration: configuration, components: components, logger: logger,
+            // Started in this order before the HTTP server, and stopped in the reverse order after it.
+            services: [
+                AuditFlushService(recorder: audit, logger: logger),
+                StoreRefreshService(components: components, store: store, logger: logger),
+                SystemEventRelay(events: components.events, store: store, after: started?.sequence ?? 0, logger: logger),
+            ]
+        ) { port in
+            logger.notice("agenthost listening", metadata: ["url": "http://\(configuration.host):\(port)", "mode": "\(configuration.mode.rawValue)"])
+            await onServerRunning(port)
+        }
+        try await application.run()
+    }
+
+    private func logLoaded(_ loaded: KeySource.Loaded) {
+        switch loaded.source {
+        case .environment:
+            logger.info("token keys loaded from the environment", metadata: ["keys": "\(loaded.keyring.keys.count)"])
+        case .file(let path) where loaded.created:
+            logger.notice(
+                "created a new keyring (mode 0600); keep it secret and back it up",
+                metadata: ["path": "\(path)", "primary_key": "\(loaded.keyring.primary?.id.rawValue ?? "-")"]
+            )
+        case .file(let path):
+            logger.info("token keys loaded", metadata: ["path": "\(path)", "keys": "\(loaded.keyring.keys.count)"])
+        }
+        if loaded.keyring.primary == nil {
+            logger.warning("the keyring has no primary key: tokens verify, but none can be minted")
+        }
+    }
+
+    /// The variables that hold the webhook secrets; unset means that endpoint does not exist.
+    static let webhookVariables: [(WebhookVerifier.Provider, String)] = [
+        (.gitlab, "AGENTHOST_GITLAB_WEBHOOK_SECRET"), (.github, "AGENTHOST_GITHUB_WEBHOOK_SECRET"),
+    ]
+
+    /// A verifier for each webhook secret set in `environment`. A secret shorter than 16 bytes
+    /// stops the start: a guessable secret would make the endpoint open in all but name.
+    static func webhookVerifiers(environment: [String: String], redactor: SecretRedactor) throws -> [WebhookVerifier] {
+        try webhookVariables.compactMap { provider, variable in
+            guard let value = environment[variable] else { return nil }
+            guard value.utf8.count >= 16 else {
+                throw AgentHostError("\(variable) must be at least 16 characters (generate one with: openssl rand -hex 32)")
+            }
+            let secret = SecureBytes(copying: value.utf8)
+            redactor.register(secret)
+            return WebhookVerifier(provider: provider, secret: secret)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+public import Logging
+import SecurityCore
+public import SecurityStore
+public import ServiceLifecycle
+
+/// Brings in what other servers and the command line changed in the shared store: revocations,
+/// users and keys every few seconds, and it drops expired webhook delivery ids every ten minutes.
+public struct StoreRefreshService: Service {
+    let components: AgentHost.Components
+    let store: SQLSecurityStore
+    let interval: Duration
+    let pruneInterval: Duration
+    let logger: Logger
+
+    public init(
+        components: AgentHost.Components, store: SQLSecurityStore, interval: Duration = .seconds(3),
+        pruneInterval: Duration = .seconds(600), logger: Logger
+    ) {
+        self.components = components
+        self.store = store
+        self.interval = interval
+        self.pruneInterval = pruneInterval
+        self.logger = logger
+    }
+
+    public func run() async {
+        let clock = ContinuousClock()
+        var lastPrune = clock.now
+        await repeatUntilShutdown(every: interval) {
+            do {
+                try await components.refreshRevocations()
+                try await components.accounts?.refresh()
+                if lastPrune.duration(to: clock.now) >= pruneInterval {
+                    lastPrune = clock.now
+                    _ = try await store.pruneDeliveries(now: components.clock.now())
+                }
+            } catch {
+                logger.warning("could not refresh revocations, users and keys from the store", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
