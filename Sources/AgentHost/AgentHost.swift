@@ -135,7 +135,11 @@ public enum AgentHost {
     /// The router with every AgentHost route.
     public static func router(components: Components) -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
+        // Outermost, so every error below it, an unknown route's included, becomes problem+json.
+        let routes = RouteTable()
+        router.add(middleware: ProblemMiddleware(routes: routes))
         addRoutes(to: router, components: components)
+        routes.install(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
         return router
     }
 

@@ -218,7 +218,7 @@ struct Token: AsyncParsableCommand {
                 lifetime: try DurationParser.parse(ttl), policy: try tokens.policy(),
                 dataDirectory: data.resolved(environment), environment: environment
             )
-            let expiry = Date(timeIntervalSince1970: TimeInterval(minted.claims.expiresAt)).ISO8601Format()
+            let expiry = UTCTimestamp.string(seconds: minted.claims.expiresAt)
             FileHandle.standardError.write(Data(
                 "minted token \(minted.claims.tokenID) for agent \(minted.claims.agent) (role \(minted.claims.role)), expires \(expiry)\n".utf8
             ))
@@ -295,7 +295,7 @@ struct Keys: AsyncParsableCommand {
                 dataDirectory: data.resolved(environment), environment: environment, createIfMissing: false, now: 0
             )
             for key in loaded.keyring.keys {
-                let created = Date(timeIntervalSince1970: TimeInterval(key.createdAt)).ISO8601Format()
+                let created = UTCTimestamp.string(seconds: key.createdAt)
                 print("\(key.id)\t\(key.status.rawValue)\t\(created)")
             }
             let vault: VaultKeySource.Loaded
@@ -310,7 +310,7 @@ struct Keys: AsyncParsableCommand {
             }
             for entry in vault.keys.entries {
                 let status = entry.version == vault.keys.primaryVersion ? "primary" : entry.version < vault.keys.minimumVersion ? "retired" : "opens"
-                let created = Date(timeIntervalSince1970: TimeInterval(entry.createdAt)).ISO8601Format()
+                let created = UTCTimestamp.string(seconds: entry.createdAt)
                 print("vault-v\(entry.version)\t\(status)\t\(created)")
             }
         }

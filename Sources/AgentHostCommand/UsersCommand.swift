@@ -51,7 +51,7 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             let users = try await database.withStore(data: data) { store in try await store.users() }
             for user in users {
-                print("\(user.username)\t\(user.role)\t\(Date(timeIntervalSince1970: TimeInterval(user.createdAt)).ISO8601Format())")
+                print("\(user.username)\t\(user.role)\t\(UTCTimestamp.string(seconds: user.createdAt))")
             }
         }
     }

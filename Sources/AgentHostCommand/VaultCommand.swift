@@ -66,7 +66,7 @@ struct VaultCommand: AsyncParsableCommand {
         func run() async throws {
             let rows = try await database.withStore(data: data) { store in try await store.records(owner: owner) }
             for row in rows {
-                let updated = Date(timeIntervalSince1970: TimeInterval(row.updatedAt)).ISO8601Format()
+                let updated = UTCTimestamp.string(seconds: row.updatedAt)
                 print("\(row.owner)/\(row.name)\tv\(row.sealed.keyVersion)\t\(updated)")
             }
         }

@@ -153,7 +153,7 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
 
     /// The reported growth: 300 clients sending 1 MB heads took the server from 46 to 108 MB, and
     /// the heads were never answered. Now a thousand slowloris clients and 300 such heads neither
-    /// stop a real client nor stay in memory: a second round of the same ends where the first did.
+    /// stop a real client nor stay in memory: of two more rounds of the same, one ends where the first did.
     @Test func aThousandStalledConnectionsNeitherStopServiceNorStayInMemory() async throws {
         let directory = try TemporaryDirectory()
         let (server, port) = try await serve(directory, ["--head-timeout", "3s"])
@@ -166,7 +166,7 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         }
         let baseline = residentBytes(of: pid)
         var rounds = [(stalled: Int, flooded: Int, after: Int)]()
-        for _ in 0..<2 {
+        for _ in 0..<3 {
             rounds.append(try await stallAndFlood(port: port, pid: pid))
         }
 
@@ -176,8 +176,8 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
                 + rounds.map { "1,000 stalled \(mebibytes($0.stalled)), 300 floods \(mebibytes($0.flooded)), after \(mebibytes($0.after))" }
                 .joined(separator: "; ") + " MiB"
         )
-        #expect(try closedCount("head_timeout", port: port) == 2_000)
-        #expect(try closedCount("head_too_large", port: port) == 600)
+        #expect(try closedCount("head_timeout", port: port) == 1_000 * rounds.count)
+        #expect(try closedCount("head_too_large", port: port) == 300 * rounds.count)
         #expect(baseline > 0)
         // Under AddressSanitizer (scripts/sanitize) freed memory waits in quarantine and every
         // allocation has red zones: the figures mean nothing there, the behaviour still does.
@@ -186,7 +186,11 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
             #expect(round.stalled - baseline < 48 << 20, "1,000 stalled heads grew the server by \(mebibytes(round.stalled - baseline)) MiB")
             #expect(round.flooded - baseline < 64 << 20, "300 refused 1 MB heads grew it by \(mebibytes(round.flooded - baseline)) MiB")
         }
-        #expect(rounds[1].after - rounds[0].after < 8 << 20, "a second round kept \(mebibytes(rounds[1].after - rounds[0].after)) MiB more")
+        // A leak grows every round. One round may end higher without one: glibc returns freed
+        // memory only below the highest allocation still live, and where that lands varies from
+        // run to run. So the later rounds must come back, at least once, to the first one's level.
+        let settled = rounds.dropFirst().map(\.after).min() ?? 0
+        #expect(settled - rounds[0].after < 8 << 20, "later rounds kept \(mebibytes(settled - rounds[0].after)) MiB more than the first")
     }
 
     /// A thousand clients that stop halfway through their heads, a real client served meanwhile,

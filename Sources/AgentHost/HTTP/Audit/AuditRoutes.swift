@@ -15,13 +15,13 @@ struct AuditRoutes: Sendable {
 
     private func list(_ request: Request, context: AgentRequestContext) async throws -> Response {
         guard let audit = components.audit else {
-            return AccountRoutes.refuse(503, "audit_unavailable", "This server was started without a store, so it keeps no audit log.")
+            throw HTTPRefusal(503, "audit_unavailable", "This server was started without a store, so it keeps no audit log.")
         }
         let query = request.uri.queryParameters
-        guard let (after, limit) = Paging.parse(query) else { return Paging.refusal("a record number") }
+        guard let (after, limit) = Paging.parse(query) else { throw Paging.refusal("a record number") }
         let actor = query["actor"].map(String.init), action = query["action"].map(String.init)
         for value in [actor, action] where (value?.utf8.count ?? 0) > 256 {
-            return AccountRoutes.refuse(400, "invalid_request", "actor and action are at most 256 bytes.")
+            throw HTTPRefusal(400, "invalid_request", "actor and action are at most 256 bytes.")
         }
         do {
             // Events still queued are written first, so a reader sees what has happened.
@@ -32,7 +32,7 @@ struct AuditRoutes: Sendable {
                 "next": records.count == limit ? .integer(Int64(clamping: records[records.count - 1].sequence)) : .null,
             ]))
         } catch let error as StoreError {
-            return AccountRoutes.storeFailed(error, context)
+            throw HTTPRefusal.storeFailed(error, context)
         }
     }
 
@@ -45,21 +45,5 @@ struct AuditRoutes: Sendable {
             "decision": .string(event.decision), "rule": .string(event.rule), "request_id": .string(event.requestID),
             "client": .string(event.client), "details": .object(event.details.mapValues { .string($0) }),
         ])
-    }
-}
-
-/// `after` and `limit` of a paged listing: `after` a number from 0 (default 0), `limit` 1-500
-/// (default 100).
-enum Paging {
-    static func parse(_ query: Parameters) -> (after: Int64, limit: Int)? {
-        let after = query["after"].map { Int64(String($0)) } ?? 0
-        let limit = query["limit"].map { Int(String($0)) } ?? 100
-        guard let after, let limit, after >= 0, (1...500).contains(limit) else { return nil }
-        return (after, limit)
-    }
-
-    /// The `400` for a bad `after` or `limit`; `what` names what `after` counts.
-    static func refusal(_ what: String) -> Response {
-        AccountRoutes.refuse(400, "invalid_request", "after must be \(what) and limit 1-500.")
     }
 }

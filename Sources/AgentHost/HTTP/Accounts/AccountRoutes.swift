@@ -57,12 +57,8 @@ struct AccountRoutes: Sendable {
     // MARK: Login
 
     private func login(_ request: Request, context: AgentRequestContext) async throws -> Response {
-        guard let accounts = components.accounts else { return Self.unavailable }
-        let value: JSONValue
-        switch try await JSONBody.read(request, schema: loginSchema) {
-        case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityResponses.response(for: refusal)
-        }
+        guard let accounts = components.accounts else { throw AccountRoutes.unavailable }
+        let value = try await JSONBody.read(request, schema: loginSchema)
         let username = value["username"]?.stringValue ?? ""
         let password = value["password"]?.stringValue ?? ""
         let limiter = components.pipeline.configuration.rateLimiter
@@ -74,13 +70,13 @@ struct AccountRoutes: Sendable {
         let path = Self.loginPath[...]
         if let refusal = limiter?.checkAccount(method: "POST", path: path, client: client, account: account).refusal {
             context.logger.notice("login refused: failure budget spent", metadata: ["user": .string(shownName)])
-            return SecurityResponses.response(for: refusal)
+            throw HTTPRefusal(refusal)
         }
         let user: UserRecord?
         do {
             user = try await accounts.login(username: username, password: password)
         } catch let error as StoreError {
-            return Self.storeFailed(error, context)
+            throw HTTPRefusal.storeFailed(error, context)
         }
         guard let user, let agent = try? AgentID(user.username), let role = try? Role(user.role) else {
             limiter?.recordFailedLogin(method: "POST", path: path, client: client, account: account)
@@ -89,7 +85,7 @@ struct AccountRoutes: Sendable {
                 requestID: context.id
             )
             context.logger.notice("login failed", metadata: ["user": .string(shownName), "peer": .string(client ?? "-")])
-            return SecurityResponses.response(for: Refusal(
+            throw HTTPRefusal(Refusal(
                 status: 401, code: "invalid_login", detail: "The user name or the password is wrong."
             ))
         }
@@ -97,7 +93,7 @@ struct AccountRoutes: Sendable {
         do {
             minted = try components.sessionMinter.mint(agent: agent, role: role)
         } catch let error as TokenError where error.code == .noSigningKey {
-            return SecurityResponses.response(for: Refusal(
+            throw HTTPRefusal(Refusal(
                 status: 503, code: "no_signing_key", detail: "The server's keyring has no primary key, so it cannot issue sessions."
             ))
         }
@@ -107,28 +103,24 @@ struct AccountRoutes: Sendable {
         )
         return JSONBody.response(.object([
             "token": .string(minted.token), "token_id": .string(minted.claims.tokenID.hex), "user": .string(user.username),
-            "role": .string(user.role), "expires_at": .string(Self.timestamp(minted.claims.expiresAt)),
+            "role": .string(user.role), "expires_at": .string(UTCTimestamp.string(seconds: minted.claims.expiresAt)),
         ]))
     }
 
     // MARK: API keys and devices
 
     private func create(_ kind: AccessKeyRecord.Kind, _ request: Request, context: AgentRequestContext) async throws -> Response {
-        guard let accounts = components.accounts else { return Self.unavailable }
+        guard let accounts = components.accounts else { throw AccountRoutes.unavailable }
         guard let caller = context.principal, caller.mayIssueCredentials else {
-            return Self.refuse(
+            throw HTTPRefusal(
                 403, "token_required",
                 "Keys and devices are created by a caller authenticated by an agent token or a user session, not by a header-trust identity, API key or device."
             )
         }
-        let value: JSONValue
-        switch try await JSONBody.read(request, schema: kind == .device ? deviceSchema : keySchema) {
-        case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityResponses.response(for: refusal)
-        }
+        let value = try await JSONBody.read(request, schema: kind == .device ? deviceSchema : keySchema)
         let roleText = value["role"]?.stringValue ?? "viewer"
         guard let role = try? Role(roleText), components.policy.mayGrant(roleText, caller: caller.role.rawValue) else {
-            return Self.refuse(403, "role_above_caller", "A key or device may not have a role that ranks above the caller's own.")
+            throw HTTPRefusal(403, "role_above_caller", "A key or device may not have a role that ranks above the caller's own.")
         }
         let trust = value["trust"]?.stringValue.flatMap(DeviceTrust.init(name:))
         let issued: AccountService.IssuedKey
@@ -137,7 +129,7 @@ struct AccountRoutes: Sendable {
                 kind: kind, name: value["name"]?.stringValue ?? "", role: role, trust: trust, createdBy: caller.subject
             )
         } catch let error as StoreError {
-            return Self.storeFailed(error, context)
+            throw HTTPRefusal.storeFailed(error, context)
         }
         components.audit(
             context.id, kind == .device ? "device.registered" : "key.created", actor: caller.subject, target: issued.record.id,
@@ -158,24 +150,24 @@ struct AccountRoutes: Sendable {
     }
 
     private func list(_ kind: AccessKeyRecord.Kind, context: AgentRequestContext) async throws -> Response {
-        guard let accounts = components.accounts else { return Self.unavailable }
+        guard let accounts = components.accounts else { throw AccountRoutes.unavailable }
         do {
             let records = try await accounts.keys(of: kind)
             return JSONBody.response(.object([kind == .device ? "devices" : "keys": .array(records.map { .object(Self.describe($0)) })]))
         } catch let error as StoreError {
-            return Self.storeFailed(error, context)
+            throw HTTPRefusal.storeFailed(error, context)
         }
     }
 
     private func delete(_ kind: AccessKeyRecord.Kind, parameter: String, context: AgentRequestContext) async throws -> Response {
-        guard let accounts = components.accounts else { return Self.unavailable }
+        guard let accounts = components.accounts else { throw AccountRoutes.unavailable }
         let id = context.parameters.get(parameter) ?? ""
         do {
             guard try await accounts.deleteKey(id: id, kind: kind) else {
-                return Self.refuse(404, "not_found", kind == .device ? "There is no such device." : "There is no such API key.")
+                throw HTTPRefusal(404, "not_found", kind == .device ? "There is no such device." : "There is no such API key.")
             }
         } catch let error as StoreError {
-            return Self.storeFailed(error, context)
+            throw HTTPRefusal.storeFailed(error, context)
         }
         components.audit(context.id, kind == .device ? "device.deleted" : "key.deleted", actor: context.principal?.subject ?? "anonymous", target: id)
         context.logger.notice(kind == .device ? "device deleted" : "API key deleted", metadata: [
@@ -188,7 +180,7 @@ struct AccountRoutes: Sendable {
     static func describe(_ record: AccessKeyRecord) -> [String: JSONValue] {
         var fields: [String: JSONValue] = [
             "id": .string(record.id), "name": .string(record.name), "role": .string(record.role),
-            "created_by": .string(record.createdBy), "created_at": .string(timestamp(record.createdAt)),
+            "created_by": .string(record.createdBy), "created_at": .string(UTCTimestamp.string(seconds: record.createdAt)),
         ]
         if let trust = record.trust { fields["trust"] = .string(trust.name) }
         return fields
@@ -199,35 +191,31 @@ struct AccountRoutes: Sendable {
     /// `POST /api/credentials`: stores credentials during first-run setup. Accepted from a
     /// loopback peer that is not a trusted proxy and forwards nothing, or with the setup token.
     private func onboard(_ request: Request, context: AgentRequestContext) async throws -> Response {
-        guard let credentials = components.credentials, let accounts = components.accounts else { return Self.unavailable }
+        guard let credentials = components.credentials, let accounts = components.accounts else { throw AccountRoutes.unavailable }
         let setupTokens = request.headers[values: HTTPField.Name("X-Setup-Token")!]
         guard setupTokens.count <= 1 else {
-            return Self.refuse(400, "ambiguous_credentials", "Send X-Setup-Token at most once.")
+            throw HTTPRefusal(400, "ambiguous_credentials", "Send X-Setup-Token at most once.")
         }
         let local = isLocal(request, context)
         guard local || setupTokens.count == 1 else {
             context.logger.notice("onboarding refused: not local", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
-            return Self.refuse(
+            throw HTTPRefusal(
                 403, "local_only",
                 "Onboarding is accepted only from this machine (not through a proxy), or with the setup token the first start printed, sent as X-Setup-Token."
             )
         }
-        let value: JSONValue
-        switch try await JSONBody.read(request, schema: onboardingSchema) {
-        case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityResponses.response(for: refusal)
-        }
-        guard case .array(let items)? = value["credentials"] else { return Self.refuse(400, "invalid_request", "credentials must be a list.") }
+        let value = try await JSONBody.read(request, schema: onboardingSchema)
+        guard case .array(let items)? = value["credentials"] else { throw HTTPRefusal(400, "invalid_request", "credentials must be a list.") }
         var entries = [(SecretPath, SecureBytes)]()
         for (index, item) in items.enumerated() {
             guard let path = try? SecretPath(item["path"]?.stringValue ?? "") else {
-                return Self.refuse(400, "invalid_secret_path", "credentials[\(index)].path must be a secret path such as projects/p1/git-token.")
+                throw HTTPRefusal(400, "invalid_secret_path", "credentials[\(index)].path must be a secret path such as projects/p1/git-token.")
             }
             let secret = SecureBytes(copying: (item["secret"]?.stringValue ?? "").utf8)
             do {
                 try CredentialService.checkSecret(secret)
             } catch {
-                return Self.refuse(400, error.code.rawValue, "credentials[\(index)]: \(error.reason).")
+                throw HTTPRefusal(400, error.code.rawValue, "credentials[\(index)]: \(error.reason).")
             }
             entries.append((path, secret))
         }
@@ -245,7 +233,7 @@ struct AccountRoutes: Sendable {
                         actor: "anonymous", target: "POST " + Self.onboardingPath, requestID: context.id
                     )
                     context.logger.notice("onboarding refused: bad setup token", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
-                    return Self.refuse(
+                    throw HTTPRefusal(
                         403, "invalid_setup_token",
                         "The setup token is wrong, used or expired; run 'agenthost setup-token' on the server for a new one."
                     )
@@ -253,10 +241,12 @@ struct AccountRoutes: Sendable {
                 consumed = record
             }
             for (path, secret) in entries { try await credentials.set(path, secret: secret) }
+        } catch let refusal as HTTPRefusal {
+            throw refusal
         } catch {
             if let consumed { try? await accounts.restoreSetupToken(consumed) }
             context.logger.error("onboarding failed", metadata: ["error": .string(String(describing: type(of: error)))])
-            return Self.refuse(503, "store_unavailable", "The credentials could not be stored; nothing was lost, try again.")
+            throw HTTPRefusal(503, "store_unavailable", "The credentials could not be stored; nothing was lost, try again.")
         }
         components.metrics.increment("agenthost_vault_operations_total", [("operation", "onboard")], by: entries.count)
         components.audit(
@@ -285,18 +275,6 @@ struct AccountRoutes: Sendable {
 
     // MARK: Answers
 
-    static let unavailable = refuse(503, "accounts_unavailable", "This server was started without a store, so it has no users, keys or devices.")
+    static let unavailable = HTTPRefusal(503, "accounts_unavailable", "This server was started without a store, so it has no users, keys or devices.")
 
-    static func storeFailed(_ error: StoreError, _ context: AgentRequestContext) -> Response {
-        context.logger.error("store refused", metadata: ["code": .string(error.code.rawValue), "reason": .string(error.reason)])
-        return refuse(503, "store_unavailable", "The store could not be reached; nothing was changed. Try again.")
-    }
-
-    static func timestamp(_ seconds: Int64) -> String {
-        Date(timeIntervalSince1970: TimeInterval(seconds)).ISO8601Format()
-    }
-
-    static func refuse(_ status: Int, _ code: String, _ detail: String) -> Response {
-        SecurityResponses.response(for: Refusal(status: status, code: code, detail: detail))
-    }
 }

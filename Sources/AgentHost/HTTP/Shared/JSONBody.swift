@@ -5,15 +5,18 @@ import SecurityCore
 
 /// Reading and writing the JSON bodies of AgentHost's routes.
 enum JSONBody {
-    /// The request body as JSON checked against `schema`, or the refusal to answer with: `415` for
-    /// another content type, `400` for invalid JSON or fields. The middleware has already read the
-    /// body within the route's cap.
-    static func read(_ request: Request, schema: Schema) async throws -> Result<JSONValue, Refusal> {
+    /// The request body as JSON checked against `schema`. Throws the ``HTTPRefusal`` to answer
+    /// with: `415` for another content type, `400` for invalid JSON or fields. The middleware has
+    /// already read the body within the route's cap.
+    static func read(_ request: Request, schema: Schema) async throws -> JSONValue {
         guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
-            return .failure(Refusal(status: 415, code: "unsupported_media_type", detail: "Send the body as application/json."))
+            throw HTTPRefusal(status: 415, code: "unsupported_media_type", detail: "Send the body as application/json.")
         }
         let body = try await request.body.collect(upTo: .max)
-        return schema.check(body: Array(body.readableBytesView))
+        switch schema.check(body: Array(body.readableBytesView)) {
+        case .success(let value): return value
+        case .failure(let refusal): throw HTTPRefusal(refusal)
+        }
     }
 
     /// A JSON response that no cache keeps.

@@ -89,20 +89,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
         return bare.utf8.count <= 256 ? String(bare) : String(bare.prefix(256))
     }
 
-    /// `GET /auth/verify`: 200 with the verified identity headers, or the refusal.
-    private func forwardAuth(_ facts: RequestFacts, context: Context) -> Response {
-        switch pipeline.evaluateForwardAuth(facts) {
-        case .allow(_, let headers), .preflight(let headers):
-            var response = Response(status: .ok, headers: [.cacheControl: "no-store"])
-            SecurityResponses.append(headers, to: &response.headers)
-            return response
-        case .deny(let refusal):
-            log(refusal, facts, context)
-            return SecurityResponses.response(for: refusal)
-        }
-    }
-
-    private func log(_ refusal: Refusal, _ facts: RequestFacts, _ context: Context) {
+    func log(_ refusal: Refusal, _ facts: RequestFacts, _ context: Context) {
         if let metrics {
             var scope: String?
             if refusal.status == 429, case .string(let name)? = refusal.problem.extensions["scope"] { scope = name }
@@ -141,39 +128,6 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
                 "method": .string(facts.method), "path": .string(Self.loggedPath(facts.path)),
                 "peer": .string(facts.peerAddress ?? "-"),
             ]
-        )
-    }
-}
-
-/// The HTTP side of the pipeline's answers, shared by every route and middleware.
-public enum SecurityResponses {
-    static func append(_ fields: [HeaderField], to headers: inout HTTPFields) {
-        for field in fields {
-            if let name = knownNames[field.name] ?? HTTPField.Name(field.name) {
-                headers.append(HTTPField(name: name, value: field.value))
-            }
-        }
-    }
-
-    /// The names the pipeline writes on every allowed request, parsed once: `HTTPField.Name(_:)`
-    /// validates and lowercases (allocating) on each call.
-    private static let knownNames: [String: HTTPField.Name] = {
-        let names = [
-            "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit", "RateLimit-Policy",
-            "Retry-After", "Vary", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
-            "Access-Control-Expose-Headers", "X-Auth-Agent-ID", "X-Auth-Role", "X-Auth-Team", "X-Auth-Method",
-        ]
-        return Dictionary(uniqueKeysWithValues: names.compactMap { text in HTTPField.Name(text).map { (text, $0) } })
-    }()
-
-    /// The HTTP response for a refusal: its status, headers and problem+json body.
-    public static func response(for refusal: Refusal) -> Response {
-        var headers: HTTPFields = [.contentType: Problem.mediaType, .cacheControl: "no-store"]
-        append(refusal.headers, to: &headers)
-        return Response(
-            status: HTTPResponse.Status(code: refusal.status),
-            headers: headers,
-            body: ResponseBody(byteBuffer: ByteBuffer(string: refusal.problem.json))
         )
     }
 }

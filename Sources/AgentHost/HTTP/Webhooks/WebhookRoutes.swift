@@ -44,13 +44,13 @@ struct WebhookRoutes: Sendable {
                 action: "webhook.rejected", code: refusal.problem.code, client: client?.description ?? "-", actor: "anonymous",
                 target: "POST " + path, requestID: context.id
             )
-            return SecurityResponses.response(for: refusal)
+            throw HTTPRefusal(refusal)
         }
         guard case .object? = try? JSONValue.parse(body) else {
-            return AccountRoutes.refuse(400, "invalid_json", "The delivery body is not a JSON object; it was not kept.")
+            throw HTTPRefusal(400, "invalid_json", "The delivery body is not a JSON object; it was not kept.")
         }
         guard let store = components.webhookStore else {
-            return AccountRoutes.refuse(503, "store_unavailable", "This server was started without a store, so it cannot keep deliveries.")
+            throw HTTPRefusal(503, "store_unavailable", "This server was started without a store, so it cannot keep deliveries.")
         }
         let now = components.clock.now()
         let isNew: Bool
@@ -60,7 +60,7 @@ struct WebhookRoutes: Sendable {
                 at: now, expiresAt: now + AgentHost.webhookRetention
             )
         } catch let error as StoreError {
-            return AccountRoutes.storeFailed(error, context)
+            throw HTTPRefusal.storeFailed(error, context)
         }
         guard isNew else { return JSONBody.response(.object(["status": .string("duplicate")])) }
         components.audit(
@@ -72,23 +72,23 @@ struct WebhookRoutes: Sendable {
 
     private func list(_ request: Request, context: AgentRequestContext) async throws -> Response {
         guard let store = components.webhookStore else {
-            return AccountRoutes.refuse(503, "store_unavailable", "This server was started without a store, so it keeps no deliveries.")
+            throw HTTPRefusal(503, "store_unavailable", "This server was started without a store, so it keeps no deliveries.")
         }
-        guard let (after, limit) = Paging.parse(request.uri.queryParameters) else { return Paging.refusal("a delivery sequence number") }
+        guard let (after, limit) = Paging.parse(request.uri.queryParameters) else { throw Paging.refusal("a delivery sequence number") }
         do {
             let records = try await store.deliveries(after: after, limit: limit)
             return JSONBody.response(.object([
                 "deliveries": .array(records.map { record in
                     .object([
                         "sequence": .integer(record.sequence), "provider": .string(record.provider), "id": .string(record.id),
-                        "event": .string(record.event), "received_at": .string(AccountRoutes.timestamp(record.receivedAt)),
+                        "event": .string(record.event), "received_at": .string(UTCTimestamp.string(seconds: record.receivedAt)),
                         "body": (try? JSONValue.parse(Array(record.body.utf8))) ?? .string(record.body),
                     ])
                 }),
                 "next": records.count == limit ? .integer(records[records.count - 1].sequence) : .null,
             ]))
         } catch let error as StoreError {
-            return AccountRoutes.storeFailed(error, context)
+            throw HTTPRefusal.storeFailed(error, context)
         }
     }
 }

@@ -18,20 +18,16 @@ struct RevokeTokens: Sendable {
 
     func handle(_ request: Request, context: AgentRequestContext) async throws -> Response {
         guard let caller = context.principal, caller.mayIssueCredentials else {
-            return SecurityResponses.response(for: Refusal(
+            throw HTTPRefusal(Refusal(
                 status: 403, code: "token_required",
                 detail: "Revoking needs a caller authenticated by an agent token or a user session, not a header-trust identity, API key or device."
             ))
         }
-        let value: JSONValue
-        switch try await JSONBody.read(request, schema: schema) {
-        case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityResponses.response(for: refusal)
-        }
+        let value = try await JSONBody.read(request, schema: schema)
         let tokenID = value["token_id"]?.stringValue.flatMap { TokenID(hex: $0) }
         let agent = value["agent_id"]?.stringValue.flatMap { try? AgentID($0) }
         guard (tokenID == nil) != (agent == nil) else {
-            return SecurityResponses.response(for: Refusal(
+            throw HTTPRefusal(Refusal(
                 status: 400, code: "invalid_request", detail: "Give exactly one of token_id or agent_id."
             ))
         }
@@ -50,7 +46,7 @@ struct RevokeTokens: Sendable {
             }
         } catch let error as StoreError {
             context.logger.error("store refused", metadata: ["code": .string(error.code.rawValue), "reason": .string(error.reason)])
-            return SecurityResponses.response(for: Refusal(
+            throw HTTPRefusal(Refusal(
                 status: 503, code: "store_unavailable", detail: "The revocation could not be stored, so it has not taken effect. Try again."
             ))
         }

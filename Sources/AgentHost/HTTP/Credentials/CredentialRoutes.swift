@@ -92,7 +92,7 @@ struct CredentialRoutes: Sendable {
                 let agent = try Self.agent(context)
                 let env = context.parameters.get("env") ?? ""
                 guard try await credentials.store.deleteGrant(agent: agent.rawValue, env: env) else {
-                    return Self.refuse(404, "not_found", "Agent \(agent) has no grant named \(env.prefix(128)).")
+                    throw HTTPRefusal(404, "not_found", "Agent \(agent) has no grant named \(env.prefix(128)).")
                 }
                 context.logger.notice("revoked secret grant", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "by": Self.caller(context)])
                 components.audit(context.id, "grant.removed", actor: Self.subject(context), target: agent.rawValue, details: ["env": env])
@@ -109,11 +109,7 @@ struct CredentialRoutes: Sendable {
     private func set(
         _ path: SecretPath, field: String, schema: Schema, request: Request, context: AgentRequestContext, credentials: CredentialService
     ) async throws -> Response {
-        let value: JSONValue
-        switch try await JSONBody.read(request, schema: schema) {
-        case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityResponses.response(for: refusal)
-        }
+        let value = try await JSONBody.read(request, schema: schema)
         var bytes = Array((value[field]?.stringValue ?? "").utf8)
         defer { SecureBytes.wipe(&bytes) }
         try await credentials.set(path, secret: SecureBytes(copying: bytes))
@@ -125,7 +121,7 @@ struct CredentialRoutes: Sendable {
 
     private func delete(_ path: SecretPath, context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
         guard try await credentials.delete(path) else {
-            return Self.refuse(404, "not_set", "No secret is set at \(path).")
+            throw HTTPRefusal(404, "not_set", "No secret is set at \(path).")
         }
         context.logger.notice("deleted secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
         components.audit(context.id, "secret.deleted", actor: Self.subject(context), target: path.description)
@@ -135,16 +131,12 @@ struct CredentialRoutes: Sendable {
 
     private func grant(_ request: Request, context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
         let agent = try Self.agent(context)
-        let value: JSONValue
-        switch try await JSONBody.read(request, schema: grantSchema) {
-        case .success(let checked): value = checked
-        case .failure(let refusal): return SecurityResponses.response(for: refusal)
-        }
+        let value = try await JSONBody.read(request, schema: grantSchema)
         let path: SecretPath
         do {
             path = try SecretPath(value["secret"]?.stringValue ?? "")
         } catch let error as AgentHostError {
-            return Self.refuse(400, "invalid_secret_path", error.message)
+            throw HTTPRefusal(400, "invalid_secret_path", error.message)
         }
         let env = value["env"]?.stringValue ?? ""
         try await credentials.grant(agent: agent, secret: path, env: env)
@@ -163,7 +155,7 @@ struct CredentialRoutes: Sendable {
     private func release(context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
         let agent = try Self.agent(context)
         guard let caller = context.principal, caller.isProven else {
-            return Self.refuse(403, "token_required", "Secrets are released only to a caller that proved who it is, never to header-trust identities.")
+            throw HTTPRefusal(403, "token_required", "Secrets are released only to a caller that proved who it is, never to header-trust identities.")
         }
         var body: [UInt8] = []
         defer { SecureBytes.wipe(&body) }
@@ -197,51 +189,45 @@ struct CredentialRoutes: Sendable {
     /// problem responses that never carry secret bytes.
     private func run(_ context: AgentRequestContext, _ body: (CredentialService) async throws -> Response) async throws -> Response {
         guard let credentials else {
-            return Self.refuse(503, "vault_unavailable", "This server was started without a credential store.")
+            throw HTTPRefusal(503, "vault_unavailable", "This server was started without a credential store.")
         }
         do {
             return try await body(credentials)
-        } catch let error as InvalidName {
-            return Self.refuse(400, "invalid_name", error.detail)
         } catch let error as CredentialError {
-            return Self.refuse(400, error.code.rawValue, error.reason)
+            throw HTTPRefusal(400, error.code.rawValue, error.reason)
         } catch let error as VaultError {
             context.logger.error("vault refused", metadata: ["code": .string(error.code.rawValue)])
             switch error.code {
             case .recordMismatch, .unknownKeyVersion, .keyVersionRetired, .malformed:
-                return Self.refuse(409, "secret_unreadable", "The stored secret does not open (\(error.code.rawValue)); set it again.")
+                throw HTTPRefusal(409, "secret_unreadable", "The stored secret does not open (\(error.code.rawValue)); set it again.")
             case .secretTooLarge:
-                return Self.refuse(400, "invalid_secret", error.reason)
+                throw HTTPRefusal(400, "invalid_secret", error.reason)
             case .rotationRequired:
-                return Self.refuse(503, "rotation_required", error.reason)
+                throw HTTPRefusal(503, "rotation_required", error.reason)
             case .noKey, .invalidKeyring, .backendFailure:
-                return Self.refuse(500, "vault_failure", "The vault failed; nothing was changed.")
+                throw HTTPRefusal(500, "vault_failure", "The vault failed; nothing was changed.")
             }
         } catch let error as StoreError {
             context.logger.error("store refused", metadata: ["code": .string(error.code.rawValue), "reason": .string(error.reason)])
             if error.code == .corrupt {
-                return Self.refuse(409, "secret_unreadable", "The stored secret is damaged; set it again.")
+                throw HTTPRefusal(409, "secret_unreadable", "The stored secret is damaged; set it again.")
             }
-            return Self.refuse(503, "store_unavailable", "The credential store cannot be reached; nothing was changed. Try again later.")
+            throw HTTPRefusal(503, "store_unavailable", "The credential store cannot be reached; nothing was changed. Try again later.")
         }
-    }
-
-    private struct InvalidName: Error {
-        let detail: String
     }
 
     /// A path parameter that must be 1-128 of A-Z a-z 0-9 _ -.
     private static func name(_ context: AgentRequestContext, _ parameter: String) throws -> String {
         let value = context.parameters.get(parameter) ?? ""
         guard (try? AgentID(value)) != nil else {
-            throw InvalidName(detail: "The \(parameter) name must be 1-128 of A-Z a-z 0-9 _ -.")
+            throw HTTPRefusal(400, "invalid_name", "The \(parameter) name must be 1-128 of A-Z a-z 0-9 _ -.")
         }
         return value
     }
 
     private static func agent(_ context: AgentRequestContext) throws -> AgentID {
         guard let agent = try? AgentID(context.parameters.get("agent") ?? "") else {
-            throw InvalidName(detail: "The agent id must be 1-128 of A-Z a-z 0-9 _ -.")
+            throw HTTPRefusal(400, "invalid_name", "The agent id must be 1-128 of A-Z a-z 0-9 _ -.")
         }
         return agent
     }
@@ -255,10 +241,6 @@ struct CredentialRoutes: Sendable {
     }
 
     private static func timestamp(_ seconds: Int64?) -> JSONValue {
-        seconds.map { .string(Date(timeIntervalSince1970: TimeInterval($0)).ISO8601Format()) } ?? .null
-    }
-
-    private static func refuse(_ status: Int, _ code: String, _ detail: String) -> Response {
-        SecurityResponses.response(for: Refusal(status: status, code: code, detail: detail))
+        seconds.map { .string(UTCTimestamp.string(seconds: $0)) } ?? .null
     }
 }

@@ -1,0 +1,101 @@
+import HTTPTypes
+public import Hummingbird
+import Logging
+import SecurityCore
+import Synchronization
+
+/// Makes every error the server sends problem+json: the outermost middleware of AgentHost's router.
+///
+/// - An ``HTTPRefusal`` renders itself.
+/// - A request no route matches is `404 not_found`; one whose path a route matches under other
+///   methods is `405 method_not_allowed` with `Allow` naming them.
+/// - Hummingbird's own `HTTPError`s keep their status, with a problem body.
+/// - Anything else is logged and answered `500 internal_error`, without its text: an error's
+///   description is for the log, not for a client.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: RouteTable
+
+    /// `routes` names the methods of each route, for `405`'s `Allow`; fill it once the router's
+    /// routes are added (``RouteTable/install(_:)``).
+    public init(routes: RouteTable) {
+        self.routes = routes
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let refusal as HTTPRefusal {
+            return SecurityResponses.response(for: refusal.refusal)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = routes.methods(for: request.uri.path)
+            guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else {
+                return SecurityResponses.response(for: Refusal(status: 404, code: "not_found", detail: "No route matches this path."))
+            }
+            return SecurityResponses.response(for: Refusal(
+                status: 405, code: "method_not_allowed", detail: "This path does not accept this method.",
+                extensions: ["allow": .array(allowed.map { .string($0) })],
+                headers: [HeaderField(name: "Allow", value: allowed.joined(separator: ", "))]
+            ))
+        } catch let error as any HTTPResponseError {
+            let status = Int(error.status.code)
+            let code = Self.code(of: error.status)
+            return SecurityResponses.response(for: Refusal(status: status, code: code, detail: "\(error.status.reasonPhrase)."))
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            return SecurityResponses.response(for: Refusal(
+                status: 500, code: "internal_error", detail: "The server failed to answer this request; the log has the cause."
+            ))
+        }
+    }
+
+    /// `unauthorized` for 401, `bad_request` for 400: the reason phrase in snake case.
+    static func code(of status: HTTPResponse.Status) -> String {
+        let words = status.reasonPhrase.lowercased().split { !$0.isLetter && !$0.isNumber }
+        return words.isEmpty ? "http_\(status.code)" : words.joined(separator: "_")
+    }
+}
+
+/// The methods each route of a router answers, for `405 Method Not Allowed`.
+///
+/// Filled once, after the routes are added (the middleware that reads it is added before them);
+/// read only when no route matched.
+public final class RouteTable: Sendable {
+    /// A route's path as segments: a literal, or a parameter (`{name}` or `:name`, any one
+    /// segment), or `*` (one segment) or `**` (the rest).
+    private let entries = Mutex<[(segments: [Substring], methods: [String])]>([])
+
+    public init() {}
+
+    /// Records `routes` (a method and a path template each).
+    public func install(_ routes: [(method: String, path: String)]) {
+        var grouped: [String: [String]] = [:]
+        var order: [String] = []
+        for route in routes {
+            if grouped[route.path] == nil { order.append(route.path) }
+            grouped[route.path, default: []].append(route.method)
+        }
+        let built = order.map { path in (segments: path.split(separator: "/"), methods: grouped[path] ?? []) }
+        entries.withLock { $0 = built }
+    }
+
+    /// Every method some route answers at `path`, sorted.
+    public func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        let found = entries.withLock { entries in
+            entries.filter { Self.matches($0.segments, segments) }.flatMap(\.methods)
+        }
+        return Array(Set(found)).sorted()
+    }
+
+    static func matches(_ template: [Substring], _ path: [Substring]) -> Bool {
+        var index = 0
+        for part in template {
+            if part == "**" { return true }
+            guard index < path.count else { return false }
+            let isParameter = part == "*" || part.hasPrefix(":") || (part.hasPrefix("{") && part.hasSuffix("}"))
+            if !isParameter, part != path[index] { return false }
+            index += 1
+        }
+        return index == path.count
+    }
+}
