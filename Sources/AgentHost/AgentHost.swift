@@ -50,13 +50,14 @@ public enum AgentHost {
             let revocations = InMemoryRevocationList(clock: clock)
             let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
             let sessionPolicy = try Self.sessionPolicy(configuration.tokenPolicy)
-            let authenticator = accounts.map { accounts in
-                AccountAuthenticator(
-                    sessions: TokenVerifier(
-                        keyring: keyring, policy: sessionPolicy, clock: clock, revocations: SessionRevocations(list: revocations)
-                    ),
-                    directory: accounts.directory
-                )
+            // After agent tokens, the pipeline asks these in turn; each claims its own kind.
+            var authenticators: [any Authenticator] = []
+            if let accounts {
+                let sessions = TokenVerifier(keyring: keyring, policy: sessionPolicy, clock: clock, revocations: SessionRevocations(list: revocations))
+                authenticators.append(SessionAuthenticator(sessions: sessions, directory: accounts.directory))
+                authenticators.append(AccessKeyAuthenticator(kind: .apiKey, directory: accounts.directory))
+                authenticators.append(AccessKeyAuthenticator(kind: .device, directory: accounts.directory))
+                authenticators.append(SetupTokenAuthenticator())
             }
             let policy = try configuration.policy ?? DefaultPolicy.load()
             let cors: CORSPolicy?
@@ -80,7 +81,7 @@ public enum AgentHost {
                 localPaths: configuration.metricsPublic ? [] : ["/metrics"],
                 policy: policy, rateLimiter: limiter,
                 clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
-                bodyLimits: bodyLimits, cors: cors, credentials: authenticator,
+                bodyLimits: bodyLimits, cors: cors, authenticators: authenticators,
                 // Webhook paths always: without a secret their route does not exist (404), never 401.
                 selfAuthenticatingPaths: Set([AccountRoutes.loginPath, AccountRoutes.onboardingPath] + WebhookRoutes.paths)
             ))

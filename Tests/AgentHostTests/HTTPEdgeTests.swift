@@ -153,7 +153,7 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
 
     /// The reported growth: 300 clients sending 1 MB heads took the server from 46 to 108 MB, and
     /// the heads were never answered. Now a thousand slowloris clients and 300 such heads neither
-    /// stop a real client nor stay in memory: of two more rounds of the same, one ends where the first did.
+    /// stop a real client nor stay in memory: two more rounds of the same peak where the first did.
     @Test func aThousandStalledConnectionsNeitherStopServiceNorStayInMemory() async throws {
         let directory = try TemporaryDirectory()
         let (server, port) = try await serve(directory, ["--head-timeout", "3s"])
@@ -186,11 +186,14 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
             #expect(round.stalled - baseline < 48 << 20, "1,000 stalled heads grew the server by \(mebibytes(round.stalled - baseline)) MiB")
             #expect(round.flooded - baseline < 64 << 20, "300 refused 1 MB heads grew it by \(mebibytes(round.flooded - baseline)) MiB")
         }
-        // A leak grows every round. One round may end higher without one: glibc returns freed
-        // memory only below the highest allocation still live, and where that lands varies from
-        // run to run. So the later rounds must come back, at least once, to the first one's level.
-        let settled = rounds.dropFirst().map(\.after).min() ?? 0
-        #expect(settled - rounds[0].after < 8 << 20, "later rounds kept \(mebibytes(settled - rounds[0].after)) MiB more than the first")
+        // A leak grows every round, so every round must peak where the first did. What is left
+        // after a round is no measure of one: glibc returns freed memory only below the highest
+        // allocation still live, and where that lands varies from run to run (seven rounds ended
+        // at 78, 91, 82, 75, 74, 78 and 83 MiB while each peaked at 93-94). It stays under the peak.
+        for round in rounds.dropFirst() {
+            #expect(round.flooded - rounds[0].flooded < 8 << 20, "a later round peaked \(mebibytes(round.flooded - rounds[0].flooded)) MiB higher than the first")
+            #expect(round.after < rounds[0].flooded + (4 << 20), "a round ended at \(mebibytes(round.after)) MiB, above the first round's peak")
+        }
     }
 
     /// A thousand clients that stop halfway through their heads, a real client served meanwhile,

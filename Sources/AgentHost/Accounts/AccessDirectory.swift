@@ -64,18 +64,17 @@ public final class AccessDirectory: Sendable {
         state.withLock { $0.users[username] }
     }
 
-    /// The principal an API key or device credential proves, a ``TokenError`` when it has their
-    /// shape but is not valid, `nil` when it is something else. Setup tokens never authenticate.
-    func authenticateKey(_ credential: String) -> Result<Principal, TokenError>? {
-        guard let (kind, id, secret) = AccessKeyFormat.parse(credential) else { return nil }
+    /// The principal an access key of `kind` proves (an API key or a device), or the failure:
+    /// unknown id, wrong secret or another kind. The digest is computed and compared whether or not
+    /// the id is known, so an unknown id costs what a wrong secret costs.
+    func authenticate(_ kind: AccessKeyRecord.Kind, id: String, secret: Substring) -> Result<Principal, AuthenticationFailure> {
         let key = state.withLock { $0.keys[id] }
-        // The digest is computed and compared whether or not the id is known.
         let matches = ConstantTime.equals(AccessKeyFormat.digest(pepper: pepper, id: id, secret: secret), key?.digest ?? absentDigest)
-        guard matches, let key, key.kind == kind, kind != .setup, let agent = try? AgentID(id) else {
-            return .failure(TokenError(.invalidSignature, "unknown or wrong access key"))
+        guard matches, let key, key.kind == kind, let name = try? AgentID(id) else {
+            return .failure(AuthenticationFailure(.invalidCredential, "unknown or wrong access key"))
         }
-        let authentication: Principal.Authentication = kind == .device ? .device(key.trust ?? .anonymous) : .apiKey
-        return .success(Principal(agent: agent, role: key.role, team: .none, authentication: authentication))
+        let subject: Subject = kind == .device ? .device(name, key.trust ?? .anonymous) : .apiKey(name)
+        return .success(Principal(subject: subject, role: key.role, team: .none))
     }
 
     private static func user(_ record: UserRecord) -> User? {
@@ -86,31 +85,6 @@ public final class AccessDirectory: Sendable {
     private static func key(_ record: AccessKeyRecord) -> Key? {
         guard let role = try? Role(record.role), record.digest.count == HMACSHA256Key.tagByteCount else { return nil }
         return Key(kind: record.kind, role: role, trust: record.trust, digest: record.digest)
-    }
-}
-
-/// The pipeline's authenticator for everything but agent tokens: user sessions (agent-token
-/// format, the session audience), API keys and devices.
-struct AccountAuthenticator: CredentialAuthenticator {
-    let sessions: TokenVerifier
-    let directory: AccessDirectory
-
-    func authenticate(_ credential: String) -> Result<Principal, TokenError>? {
-        guard credential.utf8.starts(with: "ah1.".utf8) else { return directory.authenticateKey(credential) }
-        let claims: AgentTokenClaims
-        switch sessions.check(credential) {
-        case .success(let verified): claims = verified
-        case .failure(let error) where error.code == .wrongAudience: return nil
-        case .failure(let error): return .failure(error)
-        }
-        guard let user = directory.user(claims.agent.rawValue) else {
-            return .failure(TokenError(.revoked, "the user no longer exists"))
-        }
-        guard claims.issuedAt >= user.sessionsNotBefore else {
-            return .failure(TokenError(.revoked, "the session was ended by a password change"))
-        }
-        // The role is the user's current one: a demotion takes effect on open sessions too.
-        return .success(Principal(agent: claims.agent, role: user.role, team: claims.team, authentication: .userSession(claims)))
     }
 }
 

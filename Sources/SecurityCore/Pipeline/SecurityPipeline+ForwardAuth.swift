@@ -53,10 +53,10 @@ extension SecurityPipeline {
     public static func identityHeaders(for principal: Principal?) -> [HeaderField] {
         guard let principal else { return [HeaderField(name: "X-Auth-Method", value: "anonymous")] }
         return [
-            HeaderField(name: "X-Auth-Agent-ID", value: principal.subject),
+            HeaderField(name: "X-Auth-Agent-ID", value: principal.id),
             HeaderField(name: "X-Auth-Role", value: principal.role.rawValue),
             HeaderField(name: "X-Auth-Team", value: principal.team.rawValue),
-            HeaderField(name: "X-Auth-Method", value: principal.authenticationMethod),
+            HeaderField(name: "X-Auth-Method", value: principal.subject.method),
         ]
     }
 }

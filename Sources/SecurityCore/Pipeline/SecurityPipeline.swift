@@ -13,9 +13,10 @@
 /// 6. every applicable rate limit, client and principal keyed, spent together → 429;
 /// 7. allow, with the rate-limit and CORS headers to add to the response.
 ///
-/// A credential that is presented is always verified, in every mode. Bearer credentials that are
-/// not agent tokens go to the configured ``CredentialAuthenticator`` (sessions, API keys, devices). Credentials are read from
-/// `Authorization: Bearer …` or `X-Agent-Token`, never from the query string.
+/// A credential that is presented is always verified, in every mode: the ``Authenticator``s claim
+/// it by its shape (agent tokens first, then ``Configuration/authenticators``). Credentials are read
+/// from `Authorization: Bearer …` or `X-Agent-Token`, and on the routes ``CredentialLocations``
+/// names from HTTP Basic's password or a named header; never from the query string.
 ///
 /// ```swift
 /// let pipeline = SecurityPipeline(configuration: .init(verifier: verifier, policy: policy))
@@ -28,7 +29,7 @@
 public struct SecurityPipeline: Sendable {
     /// What the pipeline enforces.
     public struct Configuration: Sendable {
-        /// Verifies agent tokens.
+        /// Verifies agent tokens: the first authenticator.
         public var verifier: TokenVerifier
         /// Secure (credential required) or header-trust.
         public var mode: AuthenticationMode
@@ -52,9 +53,11 @@ public struct SecurityPipeline: Sendable {
         public var bodyLimits: BodyLimits
         /// Which browser origins may call; `nil` sends no CORS headers and refuses preflights.
         public var cors: CORSPolicy?
-        /// Authenticates bearer credentials that are not agent tokens (user sessions, API keys,
-        /// devices); `nil` accepts agent tokens only.
-        public var credentials: (any CredentialAuthenticator)?
+        /// The authenticators of other credentials (user sessions, API keys, devices), asked in
+        /// order after the agent-token one; empty accepts agent tokens only.
+        public var authenticators: [any Authenticator]
+        /// Where else than `Authorization: Bearer` and `X-Agent-Token` a credential may be.
+        public var credentialLocations: CredentialLocations
         /// Paths (exact, query ignored) that are rate-limited like any other but need no credential
         /// and skip the policy, because their handler authenticates on its own: `POST /api/login`
         /// checks a password, onboarding a loopback peer or a setup token.
@@ -66,7 +69,8 @@ public struct SecurityPipeline: Sendable {
             policy: Policy? = nil, rateLimiter: RateLimiter? = RateLimiter(),
             clientAddresses: ClientAddressResolver = ClientAddressResolver(),
             bodyLimits: BodyLimits = .standard, cors: CORSPolicy? = nil,
-            credentials: (any CredentialAuthenticator)? = nil, selfAuthenticatingPaths: Set<String> = []
+            authenticators: [any Authenticator] = [], credentialLocations: CredentialLocations = CredentialLocations(),
+            selfAuthenticatingPaths: Set<String> = []
         ) {
             self.verifier = verifier
             self.mode = mode
@@ -78,16 +82,22 @@ public struct SecurityPipeline: Sendable {
             self.clientAddresses = clientAddresses
             self.bodyLimits = bodyLimits
             self.cors = cors
-            self.credentials = credentials
+            self.authenticators = authenticators
+            self.credentialLocations = credentialLocations
             self.selfAuthenticatingPaths = selfAuthenticatingPaths
         }
     }
 
     /// The configuration in force.
     public let configuration: Configuration
+    /// Every authenticator, in the order they are asked: agent tokens, then the configured ones.
+    let authenticators: [any Authenticator]
+    let extractor: CredentialExtractor
 
     public init(configuration: Configuration) {
         self.configuration = configuration
+        self.authenticators = [AgentTokenAuthenticator(verifier: configuration.verifier)] + configuration.authenticators
+        self.extractor = CredentialExtractor(locations: configuration.credentialLocations)
     }
 
     /// The body cap of a request, for servers that enforce it while reading.
@@ -151,10 +161,10 @@ public struct SecurityPipeline: Sendable {
         }
 
         var principal: Principal?
-        if configuration.policy?.allowsAnonymous == true, !presentsCredential(facts) {
+        if configuration.policy?.allowsAnonymous == true, !presentsCredential(facts, method: method, path: path) {
             principal = nil
         } else {
-            switch identify(facts) {
+            switch identify(facts, path: path) {
             case .success(let authenticated): principal = authenticated
             case .failure(let failure):
                 configuration.rateLimiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: true)
@@ -170,7 +180,9 @@ public struct SecurityPipeline: Sendable {
             )) {
             if !decision.isPermitted {
                 configuration.rateLimiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: false)
-                var refusal = principal == nil ? unauthorized(.missingCredential) : Self.forbidden(decision)
+                var refusal = principal == nil
+                    ? unauthorized(AuthenticationFailure(.missingCredential, "the policy allows no anonymous request here"))
+                    : Self.forbidden(decision)
                 refusal.principal = principal
                 return .deny(refusal.adding(extraHeaders))
             }
@@ -178,7 +190,7 @@ public struct SecurityPipeline: Sendable {
 
         var headers = extraHeaders
         if let decision = configuration.rateLimiter?.admit(
-            method: method, path: path, also: also, client: clientKey, principal: principal?.subject, at: now
+            method: method, path: path, also: also, client: clientKey, principal: principal?.id, at: now
         ) {
             if !decision.allowed, var refusal = decision.refusal {
                 refusal.principal = principal

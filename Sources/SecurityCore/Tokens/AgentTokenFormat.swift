@@ -60,8 +60,8 @@ enum AgentTokenFormat {
         return "ah1." + Base64URL.encode(body) + "." + Base64URL.encode(signature)
     }
 
-    /// Parses `text`, finds its key in `keyring`, checks the tag in constant time and only then
-    /// reads the claims, which must name `audience`, into `claims`. Returns the error instead when
+    /// Parses `text`, finds its key in `keyring`, checks that it names `audience`, checks the tag
+    /// in constant time and only then reads the claims into `claims`. Returns the error instead when
     /// any step fails (and leaves `claims` alone). Time and revocation are the verifier's job.
     ///
     /// The claims are a 120-byte value: handing them back through each closure as a `Result` cost
@@ -108,6 +108,16 @@ enum AgentTokenFormat {
             guard let key = keyring.verificationKey(forIDBytes: keyIDBytes) else {
                 return TokenError(.unknownKey, "token was signed by an unknown or retired key")
             }
+            // The audience decides which verifier checks the token (an agent token's, a user
+            // session's), so it is compared before the tag, never trusted: a token for another
+            // audience is left to that audience's verifier, and its tag is computed once, there.
+            var ahead = reader
+            guard ahead.next() != nil, ahead.next() != nil, ahead.next() != nil, let audienceField = ahead.next() else {
+                return TokenError(.malformed, "token body fields are invalid")
+            }
+            guard FieldReader.field(audienceField, equals: audience) else {
+                return TokenError(.wrongAudience, "token was minted for another audience")
+            }
             tag(body: UnsafeRawBufferPointer(body), key: key, into: expected.baseAddress!)
             guard ConstantTime.equals(UnsafeRawBufferPointer(expected), UnsafeRawBufferPointer(presented)) else {
                 return TokenError(.invalidSignature, "token signature does not match")
@@ -116,8 +126,8 @@ enum AgentTokenFormat {
         }
     }
 
-    /// Reads the fields after the key id from an authenticated body. The audience field is
-    /// compared with the expected one as bytes, and the expected `String` is reused.
+    /// Reads the fields after the key id from an authenticated body whose audience field was
+    /// already found to be `audience` (the expected `String` is reused).
     @inline(__always)
     private static func readClaims(
         _ reader: inout FieldReader, key: TokenKey, audience: String, into claims: inout AgentTokenClaims?
@@ -125,12 +135,9 @@ enum AgentTokenFormat {
         guard let agent = reader.identifier(allowEmpty: false),
               let role = reader.identifier(allowEmpty: false),
               let team = reader.identifier(allowEmpty: true),
-              let audienceField = reader.next()
+              reader.next() != nil
         else {
             return TokenError(.malformed, "token body fields are invalid")
-        }
-        guard FieldReader.field(audienceField, equals: audience) else {
-            return TokenError(.wrongAudience, "token was minted for another audience")
         }
         guard let issuedAt = reader.int64(),
               let expiresAt = reader.int64(),

@@ -1,5 +1,5 @@
-/// Verifies agent tokens: signature first, in constant time, then audience, lifetime, expiry,
-/// issue time and revocation.
+/// Verifies agent tokens: the audience it names (compared, not trusted), then the signature in
+/// constant time, then lifetime, expiry, issue time and revocation (Docs/TOKENS.md).
 ///
 /// Every failure is a ``TokenError``; nothing about a refused token is trusted or returned.
 ///
@@ -52,7 +52,7 @@ public struct TokenVerifier: Sendable {
     }
 
     /// ``check(_:)`` of the token's UTF-8 bytes, read in place.
-    func check(bytes token: UnsafeRawBufferPointer) -> Result<AgentTokenClaims, TokenError> {
+    public func check(bytes token: UnsafeRawBufferPointer) -> Result<AgentTokenClaims, TokenError> {
         let policy = storage.policy
         var authenticated: AgentTokenClaims?
         if let error = AgentTokenFormat.authenticate(token, keyring: storage.keyring, audience: policy.audience, into: &authenticated) {

@@ -33,8 +33,8 @@ struct SecurityPipelineTests {
                         [("Authorization", "  BEARER   \(token)  ")],
                         [("Authorization", "Bearer \(token)"), ("X-Agent-Token", token)]] {
             let principal = try #require(allowed(pipeline().evaluate(facts(headers))))
-            #expect(principal.agent.rawValue == "builder-7")
-            #expect(principal.authenticationMethod == "agent-token")
+            #expect(principal.subject.name == "builder-7")
+            #expect(principal.subject.method == "agent-token")
         }
     }
 
@@ -134,16 +134,16 @@ struct SecurityPipelineTests {
 
     @Test func aSpaceAnywhereInATokenIsFound() {
         let token = Array(String(repeating: "ah1.abcdefgh", count: 5).utf8)
-        #expect(!token.withUnsafeBytes { SecurityPipeline.containsSpace($0) })
+        #expect(!token.withUnsafeBytes { CredentialExtractor.containsSpace($0) })
         for position in token.indices {
             var spaced = token
             spaced[position] = UInt8(ascii: " ")
-            #expect(spaced.withUnsafeBytes { SecurityPipeline.containsSpace($0) }, "position \(position)")
+            #expect(spaced.withUnsafeBytes { CredentialExtractor.containsSpace($0) }, "position \(position)")
             // Bytes next to a space in value (0x1F, 0x21, 0xA0) are not spaces.
             for near in [UInt8(0x1F), 0x21, 0xA0] {
                 var other = token
                 other[position] = near
-                #expect(!other.withUnsafeBytes { SecurityPipeline.containsSpace($0) }, "position \(position)")
+                #expect(!other.withUnsafeBytes { CredentialExtractor.containsSpace($0) }, "position \(position)")
             }
         }
     }
@@ -190,8 +190,8 @@ struct SecurityPipelineTests {
     @Test func headerTrustBelievesHeadersWithoutAToken() throws {
         let trusted = pipeline(.headerTrust)
         let principal = try #require(allowed(trusted.evaluate(facts([("X-Agent-ID", "ceo-1"), ("X-Agent-Role", "ceo")]))))
-        #expect(principal.agent.rawValue == "ceo-1" && principal.role.rawValue == "ceo" && principal.team.isEmpty)
-        #expect(principal.authentication == .trustedHeaders)
+        #expect(principal.subject.name == "ceo-1" && principal.role.rawValue == "ceo" && principal.team.isEmpty)
+        #expect(principal.subject == .trustedAgent(try AgentID("ceo-1")))
 
         #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "ceo-1")])))?.problem.code == "missing_credential")
         #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "ceo 1"), ("X-Agent-Role", "ceo")])))?.problem.code == "invalid_identity_headers")
@@ -210,20 +210,21 @@ struct SecurityPipelineTests {
     }
 
     /// Accepts `good-<agent>` as a principal of that name, refuses `bad-…`, knows nothing else.
-    struct StubAuthenticator: CredentialAuthenticator {
-        func authenticate(_ credential: String) -> Result<Principal, TokenError>? {
+    struct StubAuthenticator: Authenticator {
+        func authenticate(_ presented: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
+            let credential = presented.text
             if credential.hasPrefix("good-"), let agent = try? AgentID(String(credential.dropFirst(5))) {
-                return .success(Principal(agent: agent, role: try! Role("member"), team: .none, authentication: .apiKey))
+                return .success(Principal(subject: .apiKey(agent), role: try! Role("member"), team: .none))
             }
-            if credential.hasPrefix("bad-") { return .failure(TokenError(.invalidSignature, "no")) }
+            if credential.hasPrefix("bad-") { return .failure(AuthenticationFailure(.invalidCredential, "no")) }
             return nil
         }
     }
 
     @Test func otherCredentialsGoToTheAuthenticatorAndAgentTokensDoNot() throws {
-        let pipeline = SecurityPipeline(configuration: .init(verifier: fixture.verifier, credentials: StubAuthenticator()))
+        let pipeline = SecurityPipeline(configuration: .init(verifier: fixture.verifier, authenticators: [StubAuthenticator()]))
         let principal = try #require(allowed(pipeline.evaluate(facts([("Authorization", "Bearer good-k1")]))))
-        #expect(principal.subject == "key:k1" && principal.authenticationMethod == "api-key")
+        #expect(principal.id == "key:k1" && principal.subject.method == "api-key")
         for credential in ["bad-k1", "unknown"] {
             let refusal = try #require(refused(pipeline.evaluate(facts([("Authorization", "Bearer \(credential)")]))))
             #expect(refusal.status == 401 && refusal.problem.code == "invalid_token")
@@ -232,7 +233,7 @@ struct SecurityPipelineTests {
         let mismatch = try #require(refused(pipeline.evaluate(facts([("Authorization", "Bearer good-k1"), ("X-Agent-ID", "k2")]))))
         #expect(mismatch.problem.code == "identity_mismatch")
         let token = try fixture.mint().token
-        #expect(allowed(pipeline.evaluate(facts([("Authorization", "Bearer \(token)")])))?.authenticationMethod == "agent-token")
+        #expect(allowed(pipeline.evaluate(facts([("Authorization", "Bearer \(token)")])))?.subject.method == "agent-token")
     }
 
     /// The pipeline looks for a space inside a bearer token only once something has failed; the
@@ -241,7 +242,7 @@ struct SecurityPipelineTests {
         let token = Array(try fixture.mint().token)
         // Made anew for each request, so the failure budget of the default limits never runs out.
         let pipelines: [() -> SecurityPipeline] = [
-            { pipeline() }, { SecurityPipeline(configuration: .init(verifier: fixture.verifier, credentials: StubAuthenticator())) },
+            { pipeline() }, { SecurityPipeline(configuration: .init(verifier: fixture.verifier, authenticators: [StubAuthenticator()])) },
         ]
         for position in [4, token.count / 2, token.count - 2] {
             var spaced = token
@@ -260,8 +261,8 @@ struct SecurityPipelineTests {
                 }
             }
         }
-        #expect(SecurityPipeline.bearerTokenRange("Bearer a b") == nil)
-        #expect(SecurityPipeline.bearerTokenRange("Bearer a b", checkingSpaces: false) == 7..<10)
+        #expect(CredentialExtractor.bearerTokenRange("Bearer a b") == nil)
+        #expect(CredentialExtractor.bearerTokenRange("Bearer a b", checkingSpaces: false) == 7..<10)
     }
 
     @Test func selfAuthenticatingPathsAreRateLimitedButNeedNoCredential() throws {

@@ -126,18 +126,18 @@ struct AccountRoutes: Sendable {
         let issued: AccountService.IssuedKey
         do {
             issued = try await accounts.createKey(
-                kind: kind, name: value["name"]?.stringValue ?? "", role: role, trust: trust, createdBy: caller.subject
+                kind: kind, name: value["name"]?.stringValue ?? "", role: role, trust: trust, createdBy: caller.id
             )
         } catch let error as StoreError {
             throw HTTPRefusal.storeFailed(error, context)
         }
         components.audit(
-            context.id, kind == .device ? "device.registered" : "key.created", actor: caller.subject, target: issued.record.id,
+            context.id, kind == .device ? "device.registered" : "key.created", actor: caller.id, target: issued.record.id,
             details: ["role": role.rawValue, "trust": issued.record.trust?.name ?? ""]
         )
         context.logger.notice(
             kind == .device ? "device registered" : "API key created",
-            metadata: ["id": .string(issued.record.id), "role": .string(role.rawValue), "by": .string(caller.subject)]
+            metadata: ["id": .string(issued.record.id), "role": .string(role.rawValue), "by": .string(caller.id)]
         )
         var reply = Self.describe(issued.record)
         if kind == .device {
@@ -169,9 +169,9 @@ struct AccountRoutes: Sendable {
         } catch let error as StoreError {
             throw HTTPRefusal.storeFailed(error, context)
         }
-        components.audit(context.id, kind == .device ? "device.deleted" : "key.deleted", actor: context.principal?.subject ?? "anonymous", target: id)
+        components.audit(context.id, kind == .device ? "device.deleted" : "key.deleted", actor: context.principal?.id ?? "anonymous", target: id)
         context.logger.notice(kind == .device ? "device deleted" : "API key deleted", metadata: [
-            "id": .string(String(id.prefix(64))), "by": .string(context.principal?.subject ?? "-"),
+            "id": .string(String(id.prefix(64))), "by": .string(context.principal?.id ?? "-"),
         ])
         return Response(status: .noContent)
     }

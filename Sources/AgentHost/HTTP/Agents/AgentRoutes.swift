@@ -38,20 +38,15 @@ struct WhoAmI: ResponseGenerator {
     let trust: String?
 
     init(_ principal: Principal) {
-        agentID = principal.agent.rawValue
+        agentID = principal.subject.name
         role = principal.role.rawValue
         team = principal.team.rawValue
-        authenticatedBy = principal.authenticationMethod
-        subject = principal.subject
-        trust = principal.deviceTrust?.name
-        switch principal.authentication {
-        case .agentToken(let claims), .userSession(let claims):
-            tokenID = claims.tokenID.hex
-            expiresAt = UTCTimestamp.string(seconds: claims.expiresAt)
-        case .trustedHeaders, .apiKey, .device:
-            tokenID = nil
-            expiresAt = nil
-        }
+        authenticatedBy = principal.subject.method
+        subject = principal.id
+        trust = principal.subject.deviceTrust?.name
+        let claims = principal.subject.tokenClaims
+        tokenID = claims?.tokenID.hex
+        expiresAt = claims.map { UTCTimestamp.string(seconds: $0.expiresAt) }
     }
 
     /// `{"agent_id":…,"role":…,"team":…,"token_id":…,"expires_at":…,"authenticated_by":…,"subject":…}`,
@@ -145,11 +140,11 @@ struct CreateAgent: Sendable {
             "minted agent token",
             metadata: [
                 "token_id": .string(minted.claims.tokenID.hex), "agent": .string(minted.claims.agent.rawValue),
-                "role": .string(minted.claims.role.rawValue), "by": .string(caller.subject),
+                "role": .string(minted.claims.role.rawValue), "by": .string(caller.id),
             ]
         )
         components.audit(
-            context.id, "token.minted", actor: caller.subject, target: minted.claims.agent.rawValue,
+            context.id, "token.minted", actor: caller.id, target: minted.claims.agent.rawValue,
             details: ["token_id": minted.claims.tokenID.hex, "role": minted.claims.role.rawValue]
         )
         let expires = UTCTimestamp.string(seconds: minted.claims.expiresAt)
@@ -167,10 +162,7 @@ extension Principal {
     /// or a user session. Header-trust identities are unproven, and a leaked API key or device
     /// must not be able to make itself new credentials that outlive its deletion.
     var mayIssueCredentials: Bool {
-        switch authentication {
-        case .agentToken, .userSession: true
-        case .trustedHeaders, .apiKey, .device: false
-        }
+        subject.tokenClaims != nil
     }
 }
 

@@ -51,12 +51,12 @@ struct RevokeTokens: Sendable {
             ))
         }
         components.audit(
-            context.id, "token.revoked", actor: caller.subject, target: tokenID.map { "token:" + $0.hex } ?? "agent:" + (agent?.rawValue ?? "")
+            context.id, "token.revoked", actor: caller.id, target: tokenID.map { "token:" + $0.hex } ?? "agent:" + (agent?.rawValue ?? "")
         )
         context.logger.notice(
             "revoked tokens",
             metadata: [
-                "token_id": .string(tokenID?.hex ?? "-"), "agent": .string(agent?.rawValue ?? "-"), "by": .string(caller.subject),
+                "token_id": .string(tokenID?.hex ?? "-"), "agent": .string(agent?.rawValue ?? "-"), "by": .string(caller.id),
             ]
         )
         return Response(status: .noContent)

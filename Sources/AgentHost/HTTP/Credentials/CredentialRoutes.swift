@@ -154,7 +154,7 @@ struct CredentialRoutes: Sendable {
     /// anyone on the network could claim to be the agent.
     private func release(context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
         let agent = try Self.agent(context)
-        guard let caller = context.principal, caller.isProven else {
+        guard let caller = context.principal, caller.subject.isProven else {
             throw HTTPRefusal(403, "token_required", "Secrets are released only to a caller that proved who it is, never to header-trust identities.")
         }
         var body: [UInt8] = []
@@ -162,7 +162,7 @@ struct CredentialRoutes: Sendable {
         let summary = try await credentials.release(agent: agent, into: &body)
         components.metrics.increment("agenthost_vault_operations_total", [("operation", "release")])
         components.audit(
-            context.id, "secret.released", actor: caller.subject, target: agent.rawValue,
+            context.id, "secret.released", actor: caller.id, target: agent.rawValue,
             details: [
                 "env": summary.released.joined(separator: ","), "missing": summary.missing.joined(separator: ","),
                 "unreadable": summary.unreadable.joined(separator: ","),
@@ -171,7 +171,7 @@ struct CredentialRoutes: Sendable {
         context.logger.notice(
             "released secrets",
             metadata: [
-                "agent": .string(agent.rawValue), "by": .string(caller.subject),
+                "agent": .string(agent.rawValue), "by": .string(caller.id),
                 "env": .array(summary.released.map { .string($0) }), "missing": .array(summary.missing.map { .string($0) }),
                 "unreadable": .array(summary.unreadable.map { .string($0) }),
             ]
@@ -233,11 +233,11 @@ struct CredentialRoutes: Sendable {
     }
 
     private static func caller(_ context: AgentRequestContext) -> Logger.MetadataValue {
-        .string(context.principal?.subject ?? "-")
+        .string(context.principal?.id ?? "-")
     }
 
     private static func subject(_ context: AgentRequestContext) -> String {
-        context.principal?.subject ?? "anonymous"
+        context.principal?.id ?? "anonymous"
     }
 
     private static func timestamp(_ seconds: Int64?) -> JSONValue {

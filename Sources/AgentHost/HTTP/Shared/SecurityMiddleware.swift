@@ -103,7 +103,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
         }
         if let action, audit != nil || events?.isWatched == true {
             let client = pipeline.configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)?.description ?? "-"
-            let actor = refusal.principal?.subject ?? "anonymous"
+            let actor = refusal.principal?.id ?? "anonymous"
             let target = facts.method + " " + Self.loggedPath(facts.path)
             // The deciding rules of a policy denial (none when nothing permits: default deny).
             var rule: String?

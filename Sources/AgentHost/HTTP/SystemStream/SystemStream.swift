@@ -108,7 +108,7 @@ struct SystemStream: Sendable {
     /// Past the security middleware (authenticated, allowed by the policy, within the rate
     /// limits): a proven credential, an allowed origin, the protocol, and room for one more.
     func shouldUpgrade(_ request: Request, context: SystemStreamContext) -> RouterShouldUpgrade {
-        guard let principal = context.principal, principal.isProven else {
+        guard let principal = context.principal, principal.subject.isProven else {
             return refuse("credential_required", request, context)
         }
         let origins = request.headers[values: .origin]
@@ -144,7 +144,7 @@ struct SystemStream: Sendable {
     private func refuse(_ code: String, _ request: Request, _ context: SystemStreamContext) -> RouterShouldUpgrade {
         let client = client(context, request.headers)
         components.audit?.recordRefusal(
-            action: "stream.refused", code: code, client: client, actor: context.principal?.subject ?? "anonymous", target: Self.path,
+            action: "stream.refused", code: code, client: client, actor: context.principal?.id ?? "anonymous", target: Self.path,
             requestID: context.id
         )
         components.metrics.increment("agenthost_requests_total", [("outcome", "refused"), ("status", "400")])
@@ -186,14 +186,14 @@ struct SystemStream: Sendable {
             return
         }
         let client = client(requestContext, context.request.headers)
-        components.audit(requestContext.id, "stream.opened", actor: principal.subject, target: Self.path, client: client)
+        components.audit(requestContext.id, "stream.opened", actor: principal.id, target: Self.path, client: client)
         let ending = EndingBox()
         let facts = RequestFacts(
             method: "GET", path: Self.path,
             headers: Self.credentialHeaders(context.request.headers).map { HeaderField(name: $0.name.canonicalName, value: $0.value) },
             peerAddress: requestContext.remoteAddress?.ipAddress, bodyLength: nil
         )
-        var hello = ["type": "hello", "subject": principal.subject, "role": principal.role.rawValue]
+        var hello = ["type": "hello", "subject": principal.id, "role": principal.role.rawValue]
         if let expiry = Self.expiry(of: principal) { hello["expires_at"] = SystemEvents.timestamp(milliseconds: expiry * 1000) }
         hello["time"] = SystemEvents.timestamp(milliseconds: components.clock.now() * 1000)
 
@@ -248,7 +248,7 @@ struct SystemStream: Sendable {
             break
         }
         components.audit(
-            requestContext.id, "stream.closed", actor: principal.subject, target: Self.path, client: client,
+            requestContext.id, "stream.closed", actor: principal.id, target: Self.path, client: client,
             details: ["reason": Self.describe(reason)]
         )
     }
@@ -264,10 +264,7 @@ struct SystemStream: Sendable {
 
     /// When a token-based principal's credential expires (seconds), or `nil` for API keys and devices.
     static func expiry(of principal: Principal) -> Int64? {
-        switch principal.authentication {
-        case .agentToken(let claims), .userSession(let claims): claims.expiresAt
-        case .trustedHeaders, .apiKey, .device: nil
-        }
+        principal.subject.tokenClaims?.expiresAt
     }
 
     /// Why the stream's credential no longer holds, or `nil` while it does: expired (without the
