@@ -189,6 +189,10 @@ public enum AgentHost {
         }
     }
 
+    /// The namespace of AgentHost's problem types: every problem+json it sends has the type
+    /// `urn:agenthost:problem:` and its code with dashes.
+    public static let problemNamespace = "urn:agenthost:problem:"
+
     /// How long an accepted webhook delivery (and so its id) is kept: 7 days.
     public static let webhookRetention: Int64 = 7 * 86_400
 

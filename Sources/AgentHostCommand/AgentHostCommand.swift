@@ -141,7 +141,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         do {
-            _ = try AgentHostConfiguration.rateLimitScopes(RateLimitScope.defaults, overriddenBy: rateLimits)
+            _ = try AgentHostConfiguration.rateLimitScopes(RateLimitScope.agentHost, overriddenBy: rateLimits)
             try connections.limits().validate()
         } catch let error as AgentHostError {
             throw ValidationError(error.message)

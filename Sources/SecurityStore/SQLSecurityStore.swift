@@ -28,7 +28,9 @@ public final class SQLSecurityStore: VaultRecordStore {
     public let dialect: Dialect
     private let closer: @Sendable () async throws -> Void
     /// One connection: transactions and single statements take turns.
-    private let gate = SerialGate()
+    /// One operation at a time: the store talks to its database over one connection, so a
+    /// transaction (`BEGIN` ... `COMMIT`) must not let another task's statement run in between.
+    private let gate = AsyncSemaphore(permits: 1)
 
     init(database: any SQLDatabase, dialect: Dialect, close: @escaping @Sendable () async throws -> Void) {
         self.database = database
@@ -462,7 +464,7 @@ public final class SQLSecurityStore: VaultRecordStore {
     /// Runs `body` when every earlier operation has finished, turning driver errors into
     /// ``StoreError`` so no SQL text or bound value reaches a caller's message.
     func run<Result>(_ body: () async throws -> Result) async throws -> Result {
-        try await gate.run {
+        try await gate.withPermit {
             do {
                 return try await body()
             } catch let error as StoreError {

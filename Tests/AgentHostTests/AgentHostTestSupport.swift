@@ -35,7 +35,7 @@ struct HostFixture {
     let components: AgentHost.Components
 
     init(
-        mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.defaults, trustedProxies: [String] = [],
+        mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.agentHost, trustedProxies: [String] = [],
         bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil,
         revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil, webhooks: [WebhookVerifier] = [],
         webhookStore: (any WebhookDeliveryStore)? = nil, keyring: Keyring? = nil, host: String = "127.0.0.1",

@@ -79,18 +79,31 @@ struct CommandTests {
         #expect(throws: Never.self) { try AgentHostConfiguration(host: "0.0.0.0", mode: .secure, tokenPolicy: policy).validate() }
     }
 
+    /// AgentHost's scopes are what Docs/OPERATING.md says they are.
+    @Test func agentHostsRateLimitScopesAreTheDocumentedOnes() {
+        let scopes = RateLimitScope.agentHost
+        #expect(scopes.map(\.name) == ["general", "sensitive", "auth-failures", "login-failures"])
+        #expect(scopes.map(\.routes.count) == [3, 4, 0, 1])
+        #expect(scopes.map(\.limit) == [100, 20, 10, 10])
+        #expect(scopes.map(\.key) == [.client, .client, .client, .principal])
+        #expect(scopes.map { $0.routes.map(\.description) } == [
+            ["/api/*", "/v1/*", "/auth/verify"], ["POST /api/agents", "/api/tokens*", "/api/credentials*", "POST /api/login"],
+            [], ["POST /api/login"],
+        ])
+    }
+
     @Test func rateLimitsCanBeChangedScopeByScope() throws {
         let scopes = try AgentHostConfiguration.rateLimitScopes(
-            RateLimitScope.defaults, overriddenBy: ["general=600/1m", "auth-failures=20/30s/40"]
+            RateLimitScope.agentHost, overriddenBy: ["general=600/1m", "auth-failures=20/30s/40"]
         )
         let general = try #require(scopes.first { $0.name == "general" })
         #expect(general.limit == 600 && general.period == .seconds(60) && general.burst == 600)
-        #expect(general.routes == RateLimitScope.defaults[0].routes && general.key == .client)
+        #expect(general.routes == RateLimitScope.agentHost[0].routes && general.key == .client)
         let failures = try #require(scopes.first { $0.name == "auth-failures" })
         #expect(failures.limit == 20 && failures.period == .seconds(30) && failures.burst == 40 && failures.counts == .authenticationFailures)
-        #expect(scopes.first { $0.name == "sensitive" } == RateLimitScope.defaults[1])
+        #expect(scopes.first { $0.name == "sensitive" } == RateLimitScope.agentHost[1])
         for bad in ["general", "general=600", "general=x/1m", "general=600/1x", "general=600/1m/x", "nope=1/1m", "general=0/1m", "general=600/2d"] {
-            #expect(throws: AgentHostError.self, "\(bad)") { try AgentHostConfiguration.rateLimitScopes(RateLimitScope.defaults, overriddenBy: [bad]) }
+            #expect(throws: AgentHostError.self, "\(bad)") { try AgentHostConfiguration.rateLimitScopes(RateLimitScope.agentHost, overriddenBy: [bad]) }
         }
         #expect(throws: (any Error).self) { try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "nope=1/1m"]) }
         _ = try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "general=100000/1m"])

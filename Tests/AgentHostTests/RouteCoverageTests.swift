@@ -56,6 +56,23 @@ struct RouteCoverageTests {
         }
     }
 
+    /// Every route a rate-limit scope names is a route of the router (or forward auth's
+    /// `/auth/verify`, which the middleware answers): a pattern that matches none would be a limit
+    /// that protects nothing.
+    @Test func everyRateLimitRouteIsARoute() throws {
+        let fixture = try HostFixture()
+        let routes = Self.routes(of: fixture)
+        for scope in RateLimitScope.agentHost {
+            for pattern in scope.routes {
+                #expect(
+                    routes.contains { pattern.matches(method: $0.method, path: $0.path[...]) }
+                        || pattern.matches(method: "GET", path: SecurityPipeline.forwardAuthPath[...]),
+                    "scope \(scope.name): \(pattern) matches no route"
+                )
+            }
+        }
+    }
+
     /// A principal the policy refuses gets 403 on the wire, whatever the route; one it permits gets
     /// neither 403 nor a 5xx. Each built-in role is tried on every route, with an empty JSON body
     /// where one may be sent, as an agent that owns nothing the path names.

@@ -44,7 +44,7 @@ public struct AgentHostConfiguration: Sendable {
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = ".agenthost",
         mode: AuthenticationMode = .secure, allowUntrustedNetwork: Bool = false, tokenPolicy: TokenPolicy,
         policy: Policy? = nil, trustedProxies: [IPNetwork] = [], corsOrigins: [String] = [],
-        rateLimitScopes: [RateLimitScope] = RateLimitScope.defaults, rateLimitKeys: Int = 1_000_000,
+        rateLimitScopes: [RateLimitScope] = RateLimitScope.agentHost, rateLimitKeys: Int = 1_000_000,
         bodyLimit: Int = 1 << 20
     ) {
         self.host = host

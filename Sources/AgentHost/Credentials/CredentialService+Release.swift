@@ -62,9 +62,9 @@ extension CredentialService {
                 try vault.withSecret(in: row.sealed, for: row.identity) { secret in
                     redactor?.register(bytes: secret)
                     if !summary.released.isEmpty { body.append(UInt8(ascii: ",")) }
-                    JSONBytes.appendString(grant.env.utf8, to: &body)
+                    JSONWriter.append(string: grant.env.utf8, to: &body)
                     body.append(UInt8(ascii: ":"))
-                    JSONBytes.appendString(secret, to: &body)
+                    JSONWriter.append(string: secret, to: &body)
                 }
                 summary.released.append(grant.env)
             } catch is VaultError {
@@ -72,9 +72,9 @@ extension CredentialService {
             }
         }
         body.append(contentsOf: #"},"missing":"#.utf8)
-        JSONBytes.appendArray(summary.missing, to: &body)
+        JSONWriter.append(array: summary.missing, to: &body)
         body.append(contentsOf: #","unreadable":"#.utf8)
-        JSONBytes.appendArray(summary.unreadable, to: &body)
+        JSONWriter.append(array: summary.unreadable, to: &body)
         body.append(UInt8(ascii: "}"))
         return summary
     }

@@ -87,13 +87,10 @@ public final class SystemEvents: Sendable {
         for subscriber in subscribers { subscriber.finish() }
     }
 
-    /// One JSON object on one line, keys sorted. Control characters in values are escaped by the
-    /// encoder, so no field can start a line of its own.
+    /// One JSON object on one line, keys sorted. Control characters in values are escaped, so no
+    /// field can start a line of its own.
     static func line(_ event: [String: String]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(event)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self) + "\n"
+        JSONValue.object(event.mapValues { .string($0) }).json + "\n"
     }
 
     static func timestamp(milliseconds: Int64) -> String {

@@ -73,7 +73,7 @@ public struct AuditHead: Hashable, Sendable {
     /// The MAC as lower-case hex, for logs and `audit verify`'s output. Not secret: it proves
     /// nothing without the audit key.
     public var macHex: String {
-        String(decoding: mac.flatMap { byte in [hexDigit(byte >> 4), hexDigit(byte & 0xF)] }, as: UTF8.self)
+        Hex.encode(mac)
     }
 }
 
@@ -91,10 +91,6 @@ public struct AuditCheckpoint: Hashable, Sendable {
         self.time = time
         self.mac = mac
     }
-}
-
-private func hexDigit(_ value: UInt8) -> UInt8 {
-    value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
 }
 
 /// Where the audit chain is kept. SecurityStore implements it over SQLite and PostgreSQL.

@@ -41,7 +41,7 @@ public final class PasswordHasher: Sendable {
     public let parameters: Parameters
     /// How many hash or verify operations may run at the same time.
     public let maximumConcurrent: Int
-    private let gate: AsyncGate
+    private let gate: AsyncSemaphore
 
     /// Creates a hasher. Throws ``CryptoError/Code/invalidParameters`` when the parameters are
     /// below Argon2id's minimum or `maximumConcurrent` is not positive.
@@ -57,7 +57,7 @@ public final class PasswordHasher: Sendable {
         }
         self.parameters = parameters
         self.maximumConcurrent = maximumConcurrent
-        self.gate = AsyncGate(permits: maximumConcurrent)
+        self.gate = AsyncSemaphore(permits: maximumConcurrent)
     }
 
     /// Hashes `password` with a fresh random salt.
@@ -119,51 +119,12 @@ public final class PasswordHasher: Sendable {
 
     /// Runs `work` on a Dispatch worker once the gate lets it through.
     private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        await gate.acquire()
-        defer { gate.release() }
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result { try work() })
-            }
-        }
-    }
-}
-
-/// A counting semaphore for async code: waiters are suspended, not blocked, and woken in order.
-final class AsyncGate: Sendable {
-    private struct State {
-        var permits: Int
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private let state: Mutex<State>
-
-    init(permits: Int) {
-        state = Mutex(State(permits: permits))
-    }
-
-    func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let admitted = state.withLock { state -> Bool in
-                if state.permits > 0 {
-                    state.permits -= 1
-                    return true
+        try await gate.withPermit {
+            try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global(qos: .userInitiated).async {
+                    continuation.resume(with: Result { try work() })
                 }
-                state.waiters.append(continuation)
-                return false
             }
-            if admitted { continuation.resume() }
         }
-    }
-
-    func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty {
-                state.permits += 1
-                return nil
-            }
-            return state.waiters.removeFirst()
-        }
-        next?.resume()
     }
 }

@@ -174,7 +174,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
                 guard !group.isEmpty, group.count <= 4 else { return nil }
                 var value: UInt16 = 0
                 for byte in group {
-                    guard let digit = hexDigitValue(byte) else { return nil }
+                    guard let digit = Hex.value(of: byte) else { return nil }
                     value = value << 4 | UInt16(digit)
                 }
                 parsed.append(value)
@@ -200,15 +200,5 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
             return index
         }
         return nil
-    }
-}
-
-/// The value of one hexadecimal digit, either case; `nil` for any other byte.
-func hexDigitValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
     }
 }

@@ -27,13 +27,21 @@ public struct Problem: Hashable, Sendable {
         self.extensions = extensions.filter { !Self.standardMembers.contains($0.key) }
     }
 
-    /// A problem of AgentHost's own: its type is `urn:agenthost:problem:` and the code with
-    /// dashes, its title the status's reason phrase.
+    /// A problem with no type of its own (`about:blank`, RFC 9457 §4.2.1): the title is the
+    /// status's reason phrase and `code` says what went wrong. Every refusal of this library is one;
+    /// a server that names its problem types gives them one with ``typed(namespace:)``.
     public init(status: Int, code: String, detail: String, extensions: [String: JSONValue] = [:]) {
-        self.init(
-            type: "urn:agenthost:problem:" + String(code.map { $0 == "_" ? "-" : $0 }), title: Self.title(of: status),
-            status: status, detail: detail, code: code, extensions: extensions
-        )
+        self.init(type: "about:blank", title: Self.title(of: status), status: status, detail: detail, code: code, extensions: extensions)
+    }
+
+    /// The problem with a type of the server's own when it has none: `namespace` and the code with
+    /// dashes (`urn:example:problem:` and `rate_limited` give `urn:example:problem:rate-limited`).
+    /// A problem that already has a type keeps it.
+    public func typed(namespace: String) -> Problem {
+        guard type == "about:blank" else { return self }
+        var copy = self
+        copy.type = namespace + String(code.map { $0 == "_" ? "-" : $0 })
+        return copy
     }
 
     /// The reason phrase of the statuses the pipeline sends.
@@ -64,37 +72,23 @@ public struct Problem: Hashable, Sendable {
 
     /// The problem as a compact JSON object.
     public var json: String {
-        var out = "{\"type\":\(jsonString(type)),\"title\":\(jsonString(title)),\"status\":\(status),"
-            + "\"detail\":\(jsonString(detail)),\"code\":\(jsonString(code))"
+        var writer = JSONWriter(capacity: 192)
+        writer.raw("{")
+        writer.key("type", first: true)
+        writer.string(type)
+        writer.key("title")
+        writer.string(title)
+        writer.key("status")
+        writer.raw(String(status))
+        writer.key("detail")
+        writer.string(detail)
+        writer.key("code")
+        writer.string(code)
         for key in extensions.keys.sorted() {
-            out += "," + jsonString(key) + ":"
-            extensions[key]!.write(to: &out)
+            writer.key(key)
+            writer.value(extensions[key]!)
         }
-        return out + "}"
+        writer.raw("}")
+        return writer.text
     }
-}
-
-/// `text` as a JSON string literal, quotes included.
-func jsonString(_ text: String) -> String {
-    // Most texts (codes, details, scope names) need no escaping: every refusal's body is built
-    // here, so a refused request must not cost more than an allowed one.
-    let plain = text.utf8.withContiguousStorageIfAvailable { bytes in
-        !bytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
-    }
-    if plain == true { return "\"" + text + "\"" }
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

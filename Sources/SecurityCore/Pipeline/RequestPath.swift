@@ -42,9 +42,9 @@ enum RequestPath {
                 decoded.append(byte)
                 continue
             }
-            guard index != bytes.endIndex, let high = hexDigitValue(bytes[index]) else { return nil }
+            guard index != bytes.endIndex, let high = Hex.value(of: bytes[index]) else { return nil }
             index = bytes.index(after: index)
-            guard index != bytes.endIndex, let low = hexDigitValue(bytes[index]) else { return nil }
+            guard index != bytes.endIndex, let low = Hex.value(of: bytes[index]) else { return nil }
             index = bytes.index(after: index)
             let value = high << 4 | low
             // An escaped space is fine (a file name can have one); control characters are not, nor

@@ -130,8 +130,8 @@ public struct RateLimitScope: Hashable, Sendable {
         self.init(checked: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes)
     }
 
-    /// Builds a scope from values already known to be valid.
-    private init(
+    /// Builds a scope from values already known to be valid (constants, checked by tests).
+    package init(
         checked name: String, limit: Int, period: Duration, burst: Int, key: Key, counts: Counts, routes: [RouteMatch]
     ) {
         fields = Fields(name: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes)
@@ -142,25 +142,15 @@ public struct RateLimitScope: Hashable, Sendable {
         routes.isEmpty || routes.contains { $0.matches(method: method, path: path) }
     }
 
-    /// agtOS's defaults: `general` 100 per minute per client on `/api/*`, `/v1/*` and
-    /// `/auth/verify`; `sensitive` 20 per minute per client on token minting, credentials and login;
-    /// `auth-failures` 10 failed authentications per minute per client; `login-failures` 10 failed
-    /// logins per account, one more every 90 seconds (``RateLimiter/checkAccount(method:path:client:account:)``).
+    /// Defaults that fit any server: `general`, 100 requests per minute per client on every route,
+    /// and `auth-failures`, 10 failed authentications per minute per client. A server adds scopes of
+    /// its own for its routes (AgentHost's are in `AgentHostRateLimits.swift`).
     public static var defaults: [RateLimitScope] {
-        func routes(_ texts: [String]) -> [RouteMatch] { texts.compactMap(RouteMatch.init) }
-        return [
+        [
+            RateLimitScope(checked: "general", limit: 100, period: .seconds(60), burst: 100, key: .client, counts: .requests, routes: []),
             RateLimitScope(
-                checked: "general", limit: 100, period: .seconds(60), burst: 100, key: .client, counts: .requests,
-                routes: routes(["/api/*", "/v1/*", "/auth/verify"])),
-            RateLimitScope(
-                checked: "sensitive", limit: 20, period: .seconds(60), burst: 20, key: .client, counts: .requests,
-                routes: routes(["POST /api/agents", "/api/tokens*", "/api/credentials*", "POST /api/login", "/auth/login"])),
-            RateLimitScope(
-                checked: "auth-failures", limit: 10, period: .seconds(60), burst: 10, key: .client,
-                counts: .authenticationFailures, routes: []),
-            RateLimitScope(
-                checked: "login-failures", limit: 10, period: .seconds(900), burst: 10, key: .principal,
-                counts: .authenticationFailures, routes: routes(["POST /api/login"])),
+                checked: "auth-failures", limit: 10, period: .seconds(60), burst: 10, key: .client, counts: .authenticationFailures,
+                routes: []),
         ]
     }
 }

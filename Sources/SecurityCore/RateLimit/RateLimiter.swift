@@ -272,10 +272,7 @@ public struct RateLimitDecision: Hashable, Sendable {
             : "Rate limit of scope \(scope.name) reached: \(scope.limit) requests per \(scope.period.components.seconds) s; retry in \(wait) s."
         return Refusal(
             status: 429,
-            problem: Problem(
-                type: "urn:agenthost:problem:rate-limited", title: "Too Many Requests", status: 429,
-                detail: detail, code: "rate_limited", extensions: ["scope": .string(scope.name)]
-            ),
+            problem: Problem(status: 429, code: "rate_limited", detail: detail, extensions: ["scope": .string(scope.name)]),
             headers: headers
         )
     }

@@ -55,15 +55,7 @@ public struct TokenID: Hashable, Sendable, CustomStringConvertible {
 
     /// 32 lowercase hex digits.
     public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(32)
-        for word in [high, low] {
-            for shift in stride(from: 60, through: 0, by: -4) {
-                text.append(digits[Int(word >> UInt64(shift) & 0xF)])
-            }
-        }
-        return String(decoding: text, as: UTF8.self)
+        withBytes { Hex.encode($0) }
     }
 
     public var description: String { hex }

@@ -63,34 +63,9 @@ public enum JSONValue: Hashable, Sendable {
 
     /// Compact JSON text, object keys sorted so equal values print the same.
     public var json: String {
-        var out = ""
-        write(to: &out)
-        return out
-    }
-
-    func write(to out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .integer(let value): out += String(value)
-        case .double(let value): out += value.isFinite ? "\(value)" : "null"
-        case .string(let text): out += jsonString(text)
-        case .array(let items):
-            out += "["
-            for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
-                item.write(to: &out)
-            }
-            out += "]"
-        case .object(let members):
-            out += "{"
-            for (index, key) in members.keys.sorted().enumerated() {
-                if index > 0 { out += "," }
-                out += jsonString(key) + ":"
-                members[key]!.write(to: &out)
-            }
-            out += "}"
-        }
+        var writer = JSONWriter()
+        writer.value(self)
+        return writer.text
     }
 }
 

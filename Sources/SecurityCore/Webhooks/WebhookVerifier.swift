@@ -61,7 +61,7 @@ public struct WebhookVerifier: Sendable {
             events = values("x-gitlab-event")
         case .github:
             let signatures = values("x-hub-signature-256")
-            if signatures.count == 1, signatures[0].hasPrefix("sha256="), let tag = Self.hexBytes(signatures[0].dropFirst(7)), tag.count == 32 {
+            if signatures.count == 1, signatures[0].hasPrefix("sha256="), let tag = Hex.decode(signatures[0].dropFirst(7)), tag.count == 32 {
                 authentic = key.isValidAuthenticationCode(tag, for: body)
             } else {
                 authentic = false
@@ -96,26 +96,6 @@ public struct WebhookVerifier: Sendable {
             default: false
             }
         }
-    }
-
-    static func hexBytes(_ text: Substring) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        func value(_ digit: UInt8) -> UInt8? {
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(digits.count / 2)
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
     }
 }
 

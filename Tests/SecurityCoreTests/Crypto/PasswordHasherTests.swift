@@ -48,25 +48,4 @@ struct PasswordHasherTests {
         }
         #expect(results == Array(repeating: true, count: 8))
     }
-
-    @Test func gateCapsConcurrency() async {
-        let gate = AsyncGate(permits: 2)
-        final class Counters: Sendable {
-            let state = Mutex((active: 0, peak: 0))
-        }
-        let counters = Counters()
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<20 {
-                group.addTask {
-                    await gate.acquire()
-                    counters.state.withLock { $0.active += 1; $0.peak = max($0.peak, $0.active) }
-                    for _ in 0..<10 { await Task.yield() }
-                    counters.state.withLock { $0.active -= 1 }
-                    gate.release()
-                }
-            }
-        }
-        let final = counters.state.withLock { $0 }
-        #expect(final.peak <= 2 && final.peak >= 1 && final.active == 0)
-    }
 }

@@ -30,7 +30,7 @@ struct PipelineOrderTests {
     }
 
     static func pipeline(
-        _ fixture: TokenFixture, anonymous: Bool = false, scopes: [RateLimitScope] = RateLimitScope.defaults,
+        _ fixture: TokenFixture, anonymous: Bool = false, scopes: [RateLimitScope] = RateLimitScope.agtOSStyle,
         trustedProxies: [String] = [], cors: CORSPolicy? = nil, bodyLimits: BodyLimits = .standard
     ) throws -> SecurityPipeline {
         let policy = try PolicyLoader.load(yaml: policyText

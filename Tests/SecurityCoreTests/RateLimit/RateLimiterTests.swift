@@ -17,7 +17,7 @@ final class BatchOnlyStore: RateLimitStore {
 struct RateLimiterTests {
     let clock = ManualTimeSource(1_800_000_000)
 
-    func limiter(_ scopes: [RateLimitScope] = RateLimitScope.defaults, maximumKeys: Int = 1000) -> RateLimiter {
+    func limiter(_ scopes: [RateLimitScope] = RateLimitScope.agtOSStyle, maximumKeys: Int = 1000) -> RateLimiter {
         RateLimiter(scopes: scopes, store: InMemoryRateLimitStore(maximumKeys: maximumKeys), ticks: clock)
     }
 
@@ -70,7 +70,7 @@ struct RateLimiterTests {
 
     @Test func aStoreWithOnlyTheBatchFormGetsOneAndTwoBucketCallsAsBatches() {
         let store = BatchOnlyStore()
-        let limiter = RateLimiter(scopes: RateLimitScope.defaults, store: store, ticks: clock)
+        let limiter = RateLimiter(scopes: RateLimitScope.agtOSStyle, store: store, ticks: clock)
         // The client check: `general` and `auth-failures`, one call of two.
         for _ in 0..<10 {
             #expect(limiter.check(method: "GET", path: "/api/whoami", client: "5.5.5.5").allowed)
@@ -122,7 +122,7 @@ struct RateLimiterTests {
 
     @Test func loginFailuresAreCountedPerAccountAndPerClient() throws {
         let clock = ManualTimeSource(0)
-        let limiter = RateLimiter(scopes: RateLimitScope.defaults, ticks: clock)
+        let limiter = RateLimiter(scopes: RateLimitScope.agtOSStyle, ticks: clock)
         for _ in 0..<10 { limiter.recordFailedLogin(method: "POST", path: "/api/login", client: "10.0.0.1", account: "user:alice") }
         let alice = limiter.checkAccount(method: "POST", path: "/api/login", client: "10.0.0.2", account: "user:alice")
         #expect(alice.refusal?.problem.extensions["scope"] == .string("login-failures"))
@@ -141,11 +141,13 @@ struct RateLimiterTests {
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x", limit: 1, period: .milliseconds(10)) }
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x", limit: 1, period: .seconds(86_401)) }
         #expect(throws: RateLimitError.self) { try RateLimitScope(name: "x", limit: 1, period: .seconds(1), burst: 0) }
+        // The library's defaults name no route of any server.
         let defaults = RateLimitScope.defaults
-        #expect(defaults.map(\.name) == ["general", "sensitive", "auth-failures", "login-failures"])
-        #expect(defaults.map(\.routes.count) == [3, 5, 0, 1])
-        #expect(defaults.map(\.limit) == [100, 20, 10, 10])
-        #expect(defaults.map(\.key) == [.client, .client, .client, .principal])
+        #expect(defaults.map(\.name) == ["general", "auth-failures"])
+        #expect(defaults.map(\.routes.count) == [0, 0])
+        #expect(defaults.map(\.limit) == [100, 10])
+        #expect(defaults.map(\.key) == [.client, .client])
+        #expect(defaults.map(\.counts) == [.requests, .authenticationFailures])
         #expect(RouteMatch("api") == nil)
         #expect(RouteMatch("GET /a/*/b") == nil)
         #expect(RouteMatch("get /a")?.description == "GET /a")

@@ -53,7 +53,7 @@ struct WhoAmI: ResponseGenerator {
     /// plus `"trust"` for a device. `token_id` and `expires_at` are always present (null when not
     /// applicable), so clients see a stable shape.
     var json: [UInt8] {
-        var object = JSONBytes.Object()
+        var object = JSONWriter.Object()
         object.add("agent_id", agentID)
         object.add("role", role)
         object.add("team", team)

@@ -300,6 +300,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         count(reason, context)
         let extensions: [String: JSONValue] = limit.map { ["limit": .integer(Int64($0))] } ?? [:]
         let problem = Problem(status: status, code: reason.rawValue, detail: detail, extensions: extensions)
+            .typed(namespace: AgentHost.problemNamespace)
         let body = problem.json
         var head = "HTTP/1.1 \(status) \(problem.title)\r\nContent-Type: \(Problem.mediaType)\r\nCache-Control: no-store\r\n"
         if retryAfter { head += "Retry-After: 1\r\n" }

@@ -31,7 +31,7 @@ public enum SecurityResponses {
         return Response(
             status: HTTPResponse.Status(code: refusal.status),
             headers: headers,
-            body: ResponseBody(byteBuffer: ByteBuffer(string: refusal.problem.json))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: refusal.problem.typed(namespace: AgentHost.problemNamespace).json))
         )
     }
 }
