@@ -66,9 +66,9 @@ public enum AgentHost {
                 cors = configuration.corsOrigins.isEmpty ? nil : try CORSPolicy(allowedOrigins: configuration.corsOrigins)
                 bodyLimits = try BodyLimits(default: configuration.bodyLimit)
             } catch let error as CORSConfigurationError {
-                throw AgentHostError("--cors-origin: \(error.reason)")
+                throw AgentHostError(.configuration, "--cors-origin: \(error.reason)")
             } catch {
-                throw AgentHostError("\(error)")
+                throw AgentHostError(.configuration, "\(error)")
             }
             let limiter = RateLimiter(
                 scopes: configuration.rateLimitScopes,
@@ -121,7 +121,7 @@ public enum AgentHost {
                     defaultLifetime: .seconds(min(tokens.defaultLifetime, 12 * 3600)), leeway: .seconds(tokens.leeway)
                 )
             } catch {
-                throw AgentHostError("the session token rules cannot be derived from the token rules: \(error)")
+                throw AgentHostError(.configuration, "the session token rules cannot be derived from the token rules: \(error)")
             }
         }
 

@@ -82,7 +82,7 @@ struct GitCommand: AsyncParsableCommand {
         let path = try SecretPath(options.secret)
         let finding = try await database.withVault(data: data) { session -> WorkspaceScrubber.Finding? in
             guard let secret = try await session.credentials.withSecret(path, { SecureBytes(copying: $0) }) else {
-                throw AgentHostError("no secret is set at \(path)")
+                throw AgentHostError(.notFound, "no secret is set at \(path)")
             }
             let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
             try await trail.append(UsersCommand.event("secret.released", target: path.description, details: ["purpose": action]))
@@ -90,7 +90,7 @@ struct GitCommand: AsyncParsableCommand {
             do throws(ScrubError) {
                 scrubber = try WorkspaceScrubber(secrets: [secret])
             } catch {
-                throw AgentHostError(error.reason)
+                throw error
             }
             do throws(GitError) {
                 let runner = try GitCredentialRunner()
@@ -98,13 +98,13 @@ struct GitCommand: AsyncParsableCommand {
                 _ = try await body(runner, credential)
             } catch {
                 try await trail.append(UsersCommand.event(action, target: workspace, details: ["outcome": "failed"]))
-                throw AgentHostError(error.reason)
+                throw error
             }
             let outcome: WorkspaceScrubber.Outcome
             do throws(ScrubError) {
                 outcome = try scrubber.scrub(workspace)
             } catch {
-                throw AgentHostError(error.reason)
+                throw error
             }
             try await trail.append(UsersCommand.event(
                 action, target: workspace, details: ["outcome": outcome.finding == nil ? "clean" : "credential_found", "found_in": outcome.finding?.path ?? ""]

@@ -39,7 +39,7 @@ struct ScrubCommand: AsyncParsableCommand {
             var loaded = [SecureBytes]()
             for path in paths {
                 guard let secret = try await session.credentials.withSecret(path, { SecureBytes(copying: $0) }) else {
-                    throw AgentHostError("no secret is set at \(path)")
+                    throw AgentHostError(.notFound, "no secret is set at \(path)")
                 }
                 loaded.append(secret)
             }
@@ -47,13 +47,13 @@ struct ScrubCommand: AsyncParsableCommand {
             do throws(ScrubError) {
                 scrubber = try WorkspaceScrubber(secrets: loaded)
             } catch {
-                throw AgentHostError(error.reason)
+                throw error
             }
             let scrubbed: WorkspaceScrubber.Outcome
             do throws(ScrubError) {
                 scrubbed = try scrubber.scrub(workspace)
             } catch {
-                throw AgentHostError(error.reason)
+                throw error
             }
             let (finding, cleaned) = (scrubbed.finding, scrubbed.cleaned)
             let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)

@@ -38,7 +38,7 @@ struct UsersCommand: AsyncParsableCommand {
                 try await trail.append(UsersCommand.event("user.added", target: "user:" + username, details: ["role": role]))
                 return true
             }
-            guard added else { throw AgentHostError("a user called \(username) already exists") }
+            guard added else { throw AgentHostError(.conflict, "a user called \(username) already exists") }
             print("added user \(username) (\(role))")
         }
     }
@@ -72,7 +72,7 @@ struct UsersCommand: AsyncParsableCommand {
                 try await trail.append(UsersCommand.event("user.password_set", target: "user:" + username))
                 return true
             }
-            guard found else { throw AgentHostError("there is no user called \(username.prefix(128))") }
+            guard found else { throw AgentHostError(.notFound, "there is no user called \(username.prefix(128))") }
             print("password of \(username) changed; their sessions have ended")
         }
     }
@@ -89,7 +89,7 @@ struct UsersCommand: AsyncParsableCommand {
                 try await trail.append(UsersCommand.event("user.deleted", target: "user:" + username))
                 return true
             }
-            guard deleted else { throw AgentHostError("there is no user called \(username.prefix(128))") }
+            guard deleted else { throw AgentHostError(.notFound, "there is no user called \(username.prefix(128))") }
             print("deleted user \(username)")
         }
     }
@@ -104,12 +104,12 @@ struct UsersCommand: AsyncParsableCommand {
         if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
         if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
         guard let password = String(validating: bytes, as: UTF8.self) else {
-            throw AgentHostError("the password must be UTF-8 text")
+            throw AgentHostError(.invalidInput, "the password must be UTF-8 text")
         }
         do {
             try AccountService.checkNewPassword(password)
         } catch {
-            throw AgentHostError(error.reason)
+            throw error
         }
         return password
     }
@@ -130,7 +130,7 @@ struct UsersCommand: AsyncParsableCommand {
             do {
                 return try await body(accounts, trail)
             } catch let error as AccountError {
-                throw AgentHostError(error.reason)
+                throw error
             }
         }
     }

@@ -49,7 +49,7 @@ struct VaultCommand: AsyncParsableCommand {
                 do {
                     try await session.credentials.set(secretPath, secret: SecureBytes(copying: bytes))
                 } catch let error as CredentialError {
-                    throw AgentHostError(error.reason)
+                    throw error
                 }
                 return session.keys.keys.primaryVersion
             }

@@ -513,15 +513,26 @@ extension SQLSecurityStore: SecretGrantStore {
 }
 
 /// A store failure. Its reason never carries SQL, bound values or secret bytes.
-public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Stable codes.
-    public enum Code: String, Hashable, Sendable {
+public struct StoreError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case unavailable
+            case incompatible
+            case corrupt
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
         /// The database cannot be reached or refused the operation.
-        case unavailable
+        public static let unavailable = Code(.unavailable)
         /// The database's schema is newer than this build.
-        case incompatible
+        public static let incompatible = Code(.incompatible)
         /// Stored data is not what it should be.
-        case corrupt
+        public static let corrupt = Code(.corrupt)
+
+        public var description: String { value.rawValue }
     }
 
     public let code: Code
@@ -531,8 +542,6 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         self.code = code
         self.reason = reason
     }
-
-    public var description: String { "store: \(reason)" }
 }
 
 // MARK: Revocations

@@ -33,7 +33,9 @@ struct CommandTests {
         var verifier = TokenVerifier(keyring: try KeyringFile(dataDirectory: directory.path).load(), policy: policy, clock: clock)
         #expect(throws: Never.self) { try verifier.verify(oldToken.token) }
 
-        #expect(throws: AgentHostError.self) { try AgentHostCLI.retire(second, dataDirectory: directory.path, environment: [:]) }
+        // The primary key cannot be retired.
+        let refused = #expect(throws: TokenError.self) { try AgentHostCLI.retire(second, dataDirectory: directory.path, environment: [:]) }
+        #expect(refused?.code == .invalidKeyring)
         try AgentHostCLI.retire(first, dataDirectory: directory.path, environment: [:])
         verifier = TokenVerifier(keyring: try KeyringFile(dataDirectory: directory.path).load(), policy: policy, clock: clock)
         #expect(throws: TokenError.self) { try verifier.verify(oldToken.token) }

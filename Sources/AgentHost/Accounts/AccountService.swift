@@ -213,11 +213,26 @@ public final class AccountService: Sendable {
 }
 
 /// Why an account operation was refused. Never carries a password or a key.
-public struct AccountError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Hashable, Sendable {
-        case invalidUsername = "invalid_username"
-        case invalidRole = "invalid_role"
-        case weakPassword = "weak_password"
+public struct AccountError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case invalidUsername = "invalid_username"
+            case invalidRole = "invalid_role"
+            case weakPassword = "weak_password"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// Not a user name: 1-128 of `A-Z a-z 0-9 _ -`.
+        public static let invalidUsername = Code(.invalidUsername)
+        /// A role that is not known.
+        public static let invalidRole = Code(.invalidRole)
+        /// A password shorter than 12 characters.
+        public static let weakPassword = Code(.weakPassword)
+
+        public var description: String { value.rawValue }
     }
 
     public let code: Code
@@ -227,6 +242,4 @@ public struct AccountError: Error, Hashable, Sendable, CustomStringConvertible {
         self.code = code
         self.reason = reason
     }
-
-    public var description: String { reason }
 }

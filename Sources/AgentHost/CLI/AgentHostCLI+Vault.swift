@@ -24,13 +24,13 @@ extension AgentHostCLI {
                     atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
                 )
             } catch {
-                throw AgentHostError("cannot create data directory \(dataDirectory)")
+                throw AgentHostError(.store, "cannot create data directory \(dataDirectory)")
             }
         }
         do {
             return try await SQLSecurityStore.open(url: url, logger: logger)
         } catch let error as StoreError {
-            throw AgentHostError("the credential store did not open: \(error.reason)")
+            throw AgentHostError(.store, "the credential store did not open: \(error.reason)")
         }
     }
 
@@ -95,7 +95,7 @@ extension AgentHostCLI {
             var added = false
             if stale == 0 {
                 guard case .file(let path) = keys.source else {
-                    throw AgentHostError(
+                    throw AgentHostError(.keys, 
                         "every record is already sealed under vault key version \(keys.keys.primaryVersion). Vault keys come from "
                             + "\(VaultKeySet.primaryVariable): to rotate, set it to a new version, move the old key to "
                             + "\(VaultKeySet.olderVariable), and run this again"

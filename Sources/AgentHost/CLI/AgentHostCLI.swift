@@ -16,11 +16,11 @@ package enum AgentHostCLI {
                 .mint(agent: agent, role: role, team: team, lifetime: lifetime)
         } catch let error as TokenError where error.code == .noSigningKey {
             throw AgentHostError(
-                "the keyring has no primary key, so no token can be minted: run 'agenthost keys rotate' "
+                .keys, "the keyring has no primary key, so no token can be minted: run 'agenthost keys rotate' "
                     + "or set \(KeySource.primaryVariable)"
             )
         } catch let error as TokenError {
-            throw AgentHostError(error.reason)
+            throw error
         }
     }
 
@@ -29,7 +29,7 @@ package enum AgentHostCLI {
     package static func initializeKeyring(dataDirectory: String, clock: any TimeSource = SystemTimeSource()) throws -> KeyID {
         let file = KeyringFile(dataDirectory: dataDirectory)
         guard !file.exists else {
-            throw AgentHostError("\(file.path) already exists; use 'agenthost keys rotate' to add a key")
+            throw AgentHostError(.conflict, "\(file.path) already exists; use 'agenthost keys rotate' to add a key")
         }
         let key = try TokenKey.generate(status: .primary, now: clock.now())
         try file.save(try Keyring(keys: [key]))
@@ -54,7 +54,7 @@ package enum AgentHostCLI {
         do {
             keyring = try file.load().retiring(id)
         } catch let error as TokenError {
-            throw AgentHostError(error.reason)
+            throw error
         }
         try file.save(keyring)
     }
@@ -62,12 +62,12 @@ package enum AgentHostCLI {
     private static func editableFile(dataDirectory: String, environment: [String: String]) throws -> KeyringFile {
         if environment[KeySource.primaryVariable] != nil || environment[KeySource.verifyVariable] != nil {
             throw AgentHostError(
-                "token keys come from \(KeySource.primaryVariable) / \(KeySource.verifyVariable); rotate them there, not in a file"
+                .keys, "token keys come from \(KeySource.primaryVariable) / \(KeySource.verifyVariable); rotate them there, not in a file"
             )
         }
         let file = KeyringFile(dataDirectory: dataDirectory)
         guard file.exists else {
-            throw AgentHostError("no keyring at \(file.path); create one with 'agenthost keys init'")
+            throw AgentHostError(.keys, "no keyring at \(file.path); create one with 'agenthost keys init'")
         }
         return file
     }
@@ -86,7 +86,7 @@ extension AgentHostCLI {
     /// paths are `nil`. A custom policy needs its own cases.
     package static func testPolicy(policyPath: String?, casesPath: String?) throws -> PolicyTestReport {
         if policyPath != nil, casesPath == nil {
-            throw AgentHostError("--policy needs --cases: the default cases describe the default policy")
+            throw AgentHostError(.invalidInput, "--policy needs --cases: the default cases describe the default policy")
         }
         let policy = try policyPath.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) } ?? DefaultPolicy.load()
         let suite = try casesPath.map { path throws(PolicyLoadError) in try PolicyTestSuite.load(contentsOf: path) } ?? DefaultPolicy.cases()
@@ -106,11 +106,11 @@ extension AgentHostCLI {
     ) throws -> [String] {
         let policy = try policyPath.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) } ?? DefaultPolicy.load()
         guard let parsedPrincipal = PolicyTestSuite.principal(parsing: principal) else {
-            throw AgentHostError("--principal must be 'anonymous' or role=ROLE[,agent=ID][,team=TEAM]")
+            throw AgentHostError(.invalidInput, "--principal must be 'anonymous' or role=ROLE[,agent=ID][,team=TEAM]")
         }
         let local = ClientAddressResolver(trustedProxies: trustedProxies).isLocal(peer: peer, headers: headers)
         guard let parsedRequest = PolicyTestSuite.request(parsing: request, principal: parsedPrincipal, isLoopback: local) else {
-            throw AgentHostError("--request must be 'METHOD /path', such as 'POST /api/agents'")
+            throw AgentHostError(.invalidInput, "--request must be 'METHOD /path', such as 'POST /api/agents'")
         }
         let decision = policy.decide(parsedRequest)
         var lines = ["\(decision.effect.rawValue.uppercased())", "reason: \(decision.reason)", "client: \(local ? "local" : "not local")"]

@@ -71,13 +71,13 @@ public struct AgentHostConfiguration: Sendable {
         for specification in specifications {
             let usage = "--rate-limit '\(specification.prefix(64))': write NAME=LIMIT/PERIOD[/BURST], such as general=600/1m"
             let halves = specification.split(separator: "=", maxSplits: 1).map(String.init)
-            guard halves.count == 2 else { throw AgentHostError(usage) }
+            guard halves.count == 2 else { throw AgentHostError(.configuration, usage) }
             let parts = halves[1].split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 2 || parts.count == 3, let limit = Int(parts[0]) else { throw AgentHostError(usage) }
-            let burst = try parts.count == 3 ? Int(parts[2]) ?? { throw AgentHostError(usage) }() : nil
+            guard parts.count == 2 || parts.count == 3, let limit = Int(parts[0]) else { throw AgentHostError(.configuration, usage) }
+            let burst = try parts.count == 3 ? Int(parts[2]) ?? { throw AgentHostError(.configuration, usage) }() : nil
             guard let index = scopes.firstIndex(where: { $0.name == halves[0] }) else {
                 let names = scopes.map(\.name).joined(separator: ", ")
-                throw AgentHostError("--rate-limit: there is no scope '\(halves[0].prefix(64))'; the scopes are \(names)")
+                throw AgentHostError(.configuration, "--rate-limit: there is no scope '\(halves[0].prefix(64))'; the scopes are \(names)")
             }
             let old = scopes[index]
             do {
@@ -86,7 +86,7 @@ public struct AgentHostConfiguration: Sendable {
                     counts: old.counts, routes: old.routes
                 )
             } catch let error as RateLimitError {
-                throw AgentHostError("--rate-limit: \(error.reason)")
+                throw AgentHostError(.configuration, "--rate-limit: \(error.reason)")
             }
         }
         return scopes
@@ -103,12 +103,12 @@ public struct AgentHostConfiguration: Sendable {
     /// cannot work.
     public func validate() throws {
         guard (0...65_535).contains(port) else {
-            throw AgentHostError("--port must be between 0 and 65535")
+            throw AgentHostError(.configuration, "--port must be between 0 and 65535")
         }
         try connectionLimits.validate()
         if mode == .headerTrust, !Self.isLoopback(host), !allowUntrustedNetwork {
             throw AgentHostError(
-                "header-trust mode believes any X-Agent-* header without proof, so it only binds a loopback "
+                .configuration, "header-trust mode believes any X-Agent-* header without proof, so it only binds a loopback "
                     + "address. '\(host)' is not loopback. Use --host 127.0.0.1, switch to --mode secure, or pass "
                     + "--allow-untrusted-network if this network really is trusted."
             )

@@ -42,7 +42,7 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// count below its floor (a head must fit a request line, a request line a short path) or a
     /// timeout that is not positive.
     public func validate() throws {
-        func require(_ ok: Bool, _ message: String) throws { if !ok { throw AgentHostError(message) } }
+        func require(_ ok: Bool, _ message: String) throws { if !ok { throw AgentHostError(.configuration, message) } }
         try require((256...(1 << 20)).contains(headBytes), "--max-head-bytes must be between 256 and 1048576")
         try require((64...headBytes).contains(requestLineBytes), "--max-request-line-bytes must be between 64 and --max-head-bytes")
         try require((8...10_000).contains(headerFields), "--max-header-fields must be between 8 and 10000")

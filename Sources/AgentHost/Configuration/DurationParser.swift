@@ -6,7 +6,7 @@ public enum DurationParser {
     /// The duration `text` names, or an ``AgentHostError`` saying what is accepted.
     public static func parse(_ text: String) throws -> Duration {
         guard let seconds = DurationText.seconds(text) else {
-            throw AgentHostError("'\(text.prefix(32))' is not a duration; write e.g. 90s, 15m, 12h, 7d or 1h30m")
+            throw AgentHostError(.configuration, "'\(text.prefix(32))' is not a duration; write e.g. 90s, 15m, 12h, 7d or 1h30m")
         }
         return .seconds(seconds)
     }

@@ -13,13 +13,13 @@ extension CredentialService {
         init(_ row: VaultRecordRow, _ error: VaultError) {
             id = row.id
             path = row.owner + "/" + row.name
-            code = error.code.rawValue
+            code = error.code.description
         }
 
         init(id: String, owner: String, name: String) {
             self.id = id
             path = owner + "/" + name
-            code = VaultError.Code.malformed.rawValue
+            code = VaultError.Code.malformed.description
         }
     }
 

@@ -90,7 +90,7 @@ public final class CredentialService: Sendable {
         try await store.recordEncryptions(version: sealed.keyVersion, count: 1)
         _ = try await store.insert(VaultRecordRow(id: id, owner: Self.systemOwner, name: name, sealed: sealed, updatedAt: clock.now()))
         guard let key = try await openSystemKey(named: name) else {
-            throw AgentHostError("the server key \(Self.systemOwner)/\(name) was written but cannot be read back")
+            throw AgentHostError(.keys, "the server key \(Self.systemOwner)/\(name) was written but cannot be read back")
         }
         return key
     }
@@ -106,8 +106,8 @@ public final class CredentialService: Sendable {
         } catch let error as VaultError {
             let guards = Self.systemKeyPurposes[name].map { " It \($0)." } ?? ""
             throw AgentHostError(
-                "the server key \(Self.systemOwner)/\(name) (vault record \(row.id), sealed under vault key version "
-                    + "\(row.sealed.keyVersion)) does not open: \(error.code.rawValue).\(guards) The vault keys in use are not the "
+                .keys, "the server key \(Self.systemOwner)/\(name) (vault record \(row.id), sealed under vault key version "
+                    + "\(row.sealed.keyVersion)) does not open: \(error.code.description).\(guards) The vault keys in use are not the "
                     + "ones it was sealed with, or the record was altered: restore the keyring file or AGENTHOST_VAULT_KEY that "
                     + "sealed it. 'agenthost vault verify' lists every record that does not open."
             )
@@ -144,12 +144,23 @@ public final class CredentialService: Sendable {
 }
 
 /// Why a credential operation was refused. Never carries secret bytes.
-public struct CredentialError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Hashable, Sendable {
+public struct CredentialError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case invalidSecret = "invalid_secret"
+            case invalidEnvironmentName = "invalid_env"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
         /// Empty, too large, not UTF-8, or holds NUL.
-        case invalidSecret = "invalid_secret"
+        public static let invalidSecret = Code(.invalidSecret)
         /// The environment variable name cannot be granted.
-        case invalidEnvironmentName = "invalid_env"
+        public static let invalidEnvironmentName = Code(.invalidEnvironmentName)
+
+        public var description: String { value.rawValue }
     }
 
     public let code: Code
@@ -159,6 +170,4 @@ public struct CredentialError: Error, Hashable, Sendable, CustomStringConvertibl
         self.code = code
         self.reason = reason
     }
-
-    public var description: String { reason }
 }

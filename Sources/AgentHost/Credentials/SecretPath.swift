@@ -17,7 +17,7 @@ public struct SecretPath: Hashable, Sendable, CustomStringConvertible {
         let segments = text.split(separator: "/", omittingEmptySubsequences: false)
         guard (3...Self.maximumSegments).contains(segments.count), segments.allSatisfy(Self.isSegment) else {
             throw AgentHostError(
-                "a secret path is owner-kind/owner/name, such as projects/p1/git-token: 3 to \(Self.maximumSegments) segments of "
+                .invalidInput, "a secret path is owner-kind/owner/name, such as projects/p1/git-token: 3 to \(Self.maximumSegments) segments of "
                     + "1-128 of A-Z a-z 0-9 _ - . (not . or ..)"
             )
         }

@@ -39,7 +39,7 @@ public enum KeySource: Sendable, Equatable {
         }
         guard createIfMissing else {
             throw AgentHostError(
-                "no token keys: set \(primaryVariable)=<key id>:<base64url secret> (32+ bytes), or create "
+                .keys, "no token keys: set \(primaryVariable)=<key id>:<base64url secret> (32+ bytes), or create "
                     + "\(file.path) with 'agenthost keys init --data-dir \(dataDirectory)' "
                     + "(or by starting 'agenthost serve' once)"
             )
@@ -63,23 +63,23 @@ public enum KeySource: Sendable, Equatable {
         do {
             return try Keyring(keys: keys)
         } catch {
-            throw AgentHostError("\(primaryVariable) / \(verifyVariable) are inconsistent: \(error)")
+            throw AgentHostError(.keys, "\(primaryVariable) / \(verifyVariable) are inconsistent: \(error)")
         }
     }
 
     private static func parseKey(_ text: String, status: TokenKey.Status, variable: String) throws -> TokenKey {
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, let id = try? KeyID(String(parts[0])) else {
-            throw AgentHostError("\(variable) must look like <key id>:<base64url secret>; the key id part is invalid")
+            throw AgentHostError(.keys, "\(variable) must look like <key id>:<base64url secret>; the key id part is invalid")
         }
         guard var bytes = Base64URL.decode(parts[1]) else {
-            throw AgentHostError("\(variable): the secret of key \(id) is not unpadded base64url")
+            throw AgentHostError(.keys, "\(variable): the secret of key \(id) is not unpadded base64url")
         }
         defer { SecureBytes.wipe(&bytes) }
         do {
             return try TokenKey(id: id, secret: SecureBytes(copying: bytes), status: status)
         } catch {
-            throw AgentHostError("\(variable): key \(id) is unusable: \(error)")
+            throw AgentHostError(.keys, "\(variable): key \(id) is unusable: \(error)")
         }
     }
 }

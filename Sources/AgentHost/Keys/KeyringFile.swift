@@ -43,22 +43,22 @@ public struct KeyringFile: Sendable {
         var keys: [TokenKey] = []
         for entry in stored.keys {
             guard let id = try? KeyID(entry.id) else {
-                throw AgentHostError("keyring \(path) holds an invalid key id")
+                throw AgentHostError(.keys, "keyring \(path) holds an invalid key id")
             }
             guard var bytes = Base64URL.decode(entry.secret) else {
-                throw AgentHostError("keyring \(path): the secret of key \(id) is not base64url")
+                throw AgentHostError(.keys, "keyring \(path): the secret of key \(id) is not base64url")
             }
             defer { SecureBytes.wipe(&bytes) }
             do {
                 keys.append(try TokenKey(id: id, secret: SecureBytes(copying: bytes), status: entry.status, createdAt: entry.createdAt))
             } catch {
-                throw AgentHostError("keyring \(path): key \(id) is unusable: \(error)")
+                throw AgentHostError(.keys, "keyring \(path): key \(id) is unusable: \(error)")
             }
         }
         do {
             return try Keyring(keys: keys)
         } catch {
-            throw AgentHostError("keyring \(path) is inconsistent: \(error)")
+            throw AgentHostError(.keys, "keyring \(path) is inconsistent: \(error)")
         }
     }
 
@@ -68,7 +68,7 @@ public struct KeyringFile: Sendable {
         var entries: [VaultKeySet.Entry] = []
         for entry in vault.keys {
             guard var bytes = Base64URL.decode(entry.secret) else {
-                throw AgentHostError("keyring \(path): the secret of vault key version \(entry.version) is not base64url")
+                throw AgentHostError(.keys, "keyring \(path): the secret of vault key version \(entry.version) is not base64url")
             }
             defer { SecureBytes.wipe(&bytes) }
             entries.append(VaultKeySet.Entry(version: entry.version, createdAt: entry.createdAt, secret: SecureBytes(copying: bytes)))
@@ -76,7 +76,7 @@ public struct KeyringFile: Sendable {
         do {
             return try VaultKeySet(entries: entries, primaryVersion: vault.primaryVersion, minimumVersion: vault.minimumVersion)
         } catch let error as AgentHostError {
-            throw AgentHostError("keyring \(path): \(error.message)")
+            throw AgentHostError(.keys, "keyring \(path): \(error.message)")
         }
     }
 
@@ -96,12 +96,12 @@ public struct KeyringFile: Sendable {
     private func readStored() throws -> StoredKeyring {
         var status = stat()
         guard stat(path, &status) == 0 else {
-            throw AgentHostError("no keyring at \(path)")
+            throw AgentHostError(.keys, "no keyring at \(path)")
         }
         let permissions = status.st_mode & 0o777
         guard permissions & 0o077 == 0 else {
             throw AgentHostError(
-                "refusing keyring \(path): its mode is \(String(permissions, radix: 8)), so other users can read it. "
+                .keys, "refusing keyring \(path): its mode is \(String(permissions, radix: 8)), so other users can read it. "
                     + "Run 'chmod 600 \(path)' (and consider rotating the keys it holds)."
             )
         }
@@ -109,17 +109,17 @@ public struct KeyringFile: Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw AgentHostError("cannot read keyring \(path)")
+            throw AgentHostError(.keys, "cannot read keyring \(path)")
         }
         defer { data.resetBytes(in: 0..<data.count) }
         let stored: StoredKeyring
         do {
             stored = try JSONDecoder().decode(StoredKeyring.self, from: data)
         } catch {
-            throw AgentHostError("keyring \(path) is not valid keyring JSON")
+            throw AgentHostError(.keys, "keyring \(path) is not valid keyring JSON")
         }
         guard stored.format == Self.format else {
-            throw AgentHostError("keyring \(path) has format '\(stored.format.prefix(40))', expected \(Self.format)")
+            throw AgentHostError(.keys, "keyring \(path) has format '\(stored.format.prefix(40))', expected \(Self.format)")
         }
         return stored
     }
@@ -132,7 +132,7 @@ public struct KeyringFile: Sendable {
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
                 )
             } catch {
-                throw AgentHostError("cannot create data directory \(directory)")
+                throw AgentHostError(.store, "cannot create data directory \(directory)")
             }
         }
         let encoder = JSONEncoder()
@@ -143,14 +143,14 @@ public struct KeyringFile: Sendable {
         unlink(temporary)  // a leftover from a crashed writer; O_EXCL below still refuses any race
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0o600)
         guard descriptor >= 0 else {
-            throw AgentHostError("cannot create \(temporary): \(String(cString: strerror(errno)))")
+            throw AgentHostError(.keys, "cannot create \(temporary): \(String(cString: strerror(errno)))")
         }
         let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         let synced = fsync(descriptor) == 0
         close(descriptor)
         guard written == data.count, synced, rename(temporary, path) == 0 else {
             unlink(temporary)
-            throw AgentHostError("cannot write keyring \(path)")
+            throw AgentHostError(.keys, "cannot write keyring \(path)")
         }
     }
 }

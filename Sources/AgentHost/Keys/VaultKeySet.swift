@@ -36,7 +36,7 @@ public struct VaultKeySet: Sendable, CustomStringConvertible {
                 minimumDecryptionVersion: minimumVersion
             )
         } catch {
-            throw AgentHostError("the vault keys are unusable: \(error.reason)")
+            throw AgentHostError(.keys, "the vault keys are unusable: \(error.reason)")
         }
         self.entries = entries.sorted { $0.version < $1.version }
         self.primaryVersion = primaryVersion
@@ -53,7 +53,7 @@ public struct VaultKeySet: Sendable, CustomStringConvertible {
     public func rotated(now: Int64) throws -> VaultKeySet {
         let next = (entries.map(\.version).max() ?? 0) + 1
         guard next <= VaultKeyring.maximumVersion else {
-            throw AgentHostError("the vault has used every key version up to \(VaultKeyring.maximumVersion)")
+            throw AgentHostError(.keys, "the vault has used every key version up to \(VaultKeyring.maximumVersion)")
         }
         return try VaultKeySet(
             entries: entries + [Entry(version: next, createdAt: now, secret: .random(count: 32))], primaryVersion: next,
@@ -69,7 +69,7 @@ public struct VaultKeySet: Sendable, CustomStringConvertible {
     static func fromEnvironment(_ environment: [String: String]) throws -> VaultKeySet? {
         guard let primaryText = environment[primaryVariable] else {
             if environment[olderVariable] != nil {
-                throw AgentHostError("\(olderVariable) is set but \(primaryVariable) is not: the vault needs a primary key")
+                throw AgentHostError(.keys, "\(olderVariable) is set but \(primaryVariable) is not: the vault needs a primary key")
             }
             return nil
         }
@@ -86,14 +86,14 @@ public struct VaultKeySet: Sendable, CustomStringConvertible {
     private static func parse(_ text: String, variable: String) throws -> Entry {
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, let version = UInt32(parts[0]), (1...VaultKeyring.maximumVersion).contains(version) else {
-            throw AgentHostError("\(variable) must look like <version>:<base64url secret>, with a version from 1 to \(VaultKeyring.maximumVersion)")
+            throw AgentHostError(.keys, "\(variable) must look like <version>:<base64url secret>, with a version from 1 to \(VaultKeyring.maximumVersion)")
         }
         guard var bytes = Base64URL.decode(parts[1]) else {
-            throw AgentHostError("\(variable): the secret of vault key version \(version) is not unpadded base64url")
+            throw AgentHostError(.keys, "\(variable): the secret of vault key version \(version) is not unpadded base64url")
         }
         defer { SecureBytes.wipe(&bytes) }
         guard bytes.count == 32 else {
-            throw AgentHostError("\(variable): vault key version \(version) must be 32 bytes (43 base64url characters)")
+            throw AgentHostError(.keys, "\(variable): vault key version \(version) must be 32 bytes (43 base64url characters)")
         }
         return Entry(version: version, createdAt: 0, secret: SecureBytes(copying: bytes))
     }
@@ -132,7 +132,7 @@ public enum VaultKeySource {
             }
         }
         throw AgentHostError(
-            "no vault key, so no credential can be sealed or opened: set \(VaultKeySet.primaryVariable)=1:<base64url of 32 random bytes>, "
+            .keys, "no vault key, so no credential can be sealed or opened: set \(VaultKeySet.primaryVariable)=1:<base64url of 32 random bytes>, "
                 + "or keep the keys in \(file.path) ('agenthost keys init', or start 'agenthost serve' once without token keys in the environment)"
         )
     }

@@ -193,7 +193,7 @@ public struct AgentHostServer: Service {
         try webhookVariables.compactMap { provider, variable in
             guard let value = environment[variable] else { return nil }
             guard value.utf8.count >= 16 else {
-                throw AgentHostError("\(variable) must be at least 16 characters (generate one with: openssl rand -hex 32)")
+                throw AgentHostError(.configuration, "\(variable) must be at least 16 characters (generate one with: openssl rand -hex 32)")
             }
             let secret = SecureBytes(copying: value.utf8)
             redactor.register(secret)

@@ -3,7 +3,7 @@
 /// The ``code`` is stable; the ``reason`` is for logs and never holds the credential or a key. The
 /// pipeline answers each with a 401 whose `code` says as little as a client needs (every kind of
 /// forged or unknown credential is `invalid_token`).
-public struct AuthenticationFailure: Error, Hashable, Sendable, CustomStringConvertible {
+public struct AuthenticationFailure: CodedError, Hashable, Sendable {
     /// A stable identifier for the kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
@@ -81,5 +81,4 @@ public struct AuthenticationFailure: Error, Hashable, Sendable, CustomStringConv
         }
     }
 
-    public var description: String { "AuthenticationFailure(\(code)): \(reason)" }
 }

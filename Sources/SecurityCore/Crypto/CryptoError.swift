@@ -2,10 +2,10 @@
 ///
 /// The ``code`` is stable and safe to match on; the ``reason`` is for people. Neither ever contains
 /// key material, plaintext or a tag.
-public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct CryptoError: CodedError, Hashable, Sendable {
     /// A stable identifier for the kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        enum Backing: String, Hashable, Sendable {
+        private enum Backing: String, Hashable, Sendable {
             case invalidKeySize = "invalid_key_size"
             case invalidNonceSize = "invalid_nonce_size"
             case invalidTagSize = "invalid_tag_size"
@@ -18,7 +18,8 @@ public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
             case invalidParameters = "invalid_parameters"
         }
 
-        let backing: Backing
+        private let backing: Backing
+        private init(backing: Backing) { self.backing = backing }
 
         /// A key of the wrong length for the algorithm.
         public static let invalidKeySize = Code(backing: .invalidKeySize)
@@ -54,7 +55,6 @@ public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    public var description: String { "CryptoError(\(code)): \(reason)" }
 
     static func authenticationFailed() -> CryptoError {
         CryptoError(.authenticationFailed, "authentication failed")

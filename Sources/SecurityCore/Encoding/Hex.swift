@@ -1,8 +1,8 @@
 /// Lower-case hexadecimal: the one encoder for token ids, audit MACs and JSON escapes, and the one
 /// decoder for hex signatures.
-public enum Hex {
+package enum Hex {
     /// `bytes` as two lower-case hex digits each.
-    public static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+    package static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
         var text = [UInt8]()
         text.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
@@ -13,7 +13,7 @@ public enum Hex {
     }
 
     /// The bytes `text` spells (an even number of hex digits, either case), or `nil`.
-    public static func decode<Text: StringProtocol>(_ text: Text) -> [UInt8]? {
+    package static func decode<Text: StringProtocol>(_ text: Text) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count % 2 == 0 else { return nil }
         var bytes = [UInt8]()

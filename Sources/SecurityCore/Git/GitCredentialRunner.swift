@@ -33,11 +33,11 @@ public struct GitCredentialRunner: Sendable {
         /// character: git's credential protocol is line-based, so such a value could add fields.
         public init(username: String, secret: SecureBytes) throws(GitError) {
             guard !username.isEmpty, username.utf8.count <= 256, Self.isPlain(Array(username.utf8)) else {
-                throw GitError("the git user name must be 1 to 256 characters without control characters")
+                throw GitError(.invalidInput, "the git user name must be 1 to 256 characters without control characters")
             }
             let plain = secret.withUnsafeBytes { Self.isPlain(Array($0)) }
             guard secret.count > 0, plain else {
-                throw GitError("the git credential is empty or holds a control character")
+                throw GitError(.invalidInput, "the git credential is empty or holds a control character")
             }
             self.username = username
             self.secret = secret
@@ -64,12 +64,12 @@ public struct GitCredentialRunner: Sendable {
     /// Finds `git` on `PATH` unless `git` names it.
     public init(git: String? = nil, timeout: Duration = .seconds(600)) throws(GitError) {
         if let git {
-            guard FileManager.default.isExecutableFile(atPath: git) else { throw GitError("\(git) is not an executable") }
+            guard FileManager.default.isExecutableFile(atPath: git) else { throw GitError(.gitMissing, "\(git) is not an executable") }
             self.git = git
         } else {
             let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
             let found = path.split(separator: ":").map { "\($0)/git" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-            guard let found else { throw GitError("git was not found on PATH; install git") }
+            guard let found else { throw GitError(.gitMissing, "git was not found on PATH; install git") }
             self.git = found
         }
         self.timeout = timeout
@@ -80,7 +80,7 @@ public struct GitCredentialRunner: Sendable {
     public func clone(_ remote: GitRemote, into directory: String, credential: Credential, branch: String? = nil) async throws(GitError) -> Outcome {
         var arguments = ["clone", "--quiet", "--no-local"]
         if let branch {
-            guard Self.isSafeReference(branch) else { throw GitError("the branch name is not a plain git reference") }
+            guard Self.isSafeReference(branch) else { throw GitError(.invalidInput, "the branch name is not a plain git reference") }
             arguments += ["--branch", branch]
         }
         arguments += ["--", remote.url, directory]
@@ -91,7 +91,7 @@ public struct GitCredentialRunner: Sendable {
     /// must pass the same checks as a URL given to ``clone(_:into:credential:branch:)``.
     @discardableResult
     public func fetch(in directory: String, remoteName: String = "origin", credential: Credential) async throws(GitError) -> Outcome {
-        guard Self.isSafeReference(remoteName) else { throw GitError("the remote name is not a plain git name") }
+        guard Self.isSafeReference(remoteName) else { throw GitError(.invalidInput, "the remote name is not a plain git name") }
         let configured = try await invoke(["config", "--get", "remote.\(remoteName).url"], in: directory, remote: nil, credential: nil)
         let remote = try GitRemote(configured.output.trimmingCharacters(in: .whitespacesAndNewlines))
         return try await invoke(["fetch", "--quiet", "--prune", "--", remoteName], in: directory, remote: remote, credential: credential).outcome
@@ -192,7 +192,7 @@ public struct GitCredentialRunner: Sendable {
         do {
             try process.run()
         } catch {
-            throw GitError("git could not be started: \(error.localizedDescription)")
+            throw GitError(.gitFailed, "git could not be started: \(error.localizedDescription)")
         }
         // Drain both pipes while git runs, on threads of their own (not the cooperative pool's), so a
         // chatty git never blocks on a full pipe and a long clone holds no shared thread.
@@ -209,10 +209,10 @@ public struct GitCredentialRunner: Sendable {
         let messages = String(decoding: stderr.prefix(64 * 1_024), as: UTF8.self)
         guard status == 0 else {
             if process.terminationReason == .uncaughtSignal {
-                throw GitError("git \(arguments[0]) was stopped after \(timeout)")
+                throw GitError(.gitFailed, "git \(arguments[0]) was stopped after \(timeout)")
             }
             let last = messages.split(whereSeparator: \.isNewline).last.map(String.init) ?? "no message"
-            throw GitError("git \(arguments[0]) failed (exit \(status)): \(last)")
+            throw GitError(.gitFailed, "git \(arguments[0]) failed (exit \(status)): \(last)")
         }
         return (Outcome(messages: messages), String(decoding: stdout.prefix(64 * 1_024), as: UTF8.self))
     }
@@ -238,7 +238,7 @@ public struct GitRemote: Hashable, Sendable, CustomStringConvertible {
 
     public init(_ url: String) throws(GitError) {
         guard url.utf8.count <= 2_048, !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
-            throw GitError("the git URL is too long or holds spaces or control characters")
+            throw GitError(.invalidInput, "the git URL is too long or holds spaces or control characters")
         }
         let lowered = url.lowercased()
         let scheme: String
@@ -247,20 +247,20 @@ public struct GitRemote: Hashable, Sendable, CustomStringConvertible {
         } else if lowered.hasPrefix("http://") {
             scheme = "http"
         } else {
-            throw GitError("only https:// git URLs are accepted (http:// to a loopback address)")
+            throw GitError(.invalidInput, "only https:// git URLs are accepted (http:// to a loopback address)")
         }
         let rest = url.dropFirst(scheme.count + 3)
         let authority = String(rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" })
         guard !authority.contains("@") else {
-            throw GitError("the git URL holds user info; give the credential separately")
+            throw GitError(.invalidInput, "the git URL holds user info; give the credential separately")
         }
         guard !authority.isEmpty, let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
-            throw GitError("the git URL has no host")
+            throw GitError(.invalidInput, "the git URL has no host")
         }
         if scheme == "http" {
             let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
             guard bare == "localhost" || bare == "::1" || bare.hasPrefix("127.") else {
-                throw GitError("http:// git URLs are accepted only for a loopback address; use https://")
+                throw GitError(.invalidInput, "http:// git URLs are accepted only for a loopback address; use https://")
             }
         }
         self.url = url
@@ -272,12 +272,35 @@ public struct GitRemote: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Why a git run was refused or failed. Never holds the credential.
-public struct GitError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let reason: String
+public struct GitError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case invalidInput = "invalid_input"
+            case gitMissing = "git_missing"
+            case gitFailed = "git_failed"
+        }
 
-    init(_ reason: String) {
-        self.reason = reason
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// A URL, user name, credential, branch or remote name that is refused.
+        public static let invalidInput = Code(.invalidInput)
+        /// No git executable to run.
+        public static let gitMissing = Code(.gitMissing)
+        /// git could not start, failed, or was stopped at its timeout.
+        public static let gitFailed = Code(.gitFailed)
+
+        public var description: String { value.rawValue }
     }
 
-    public var description: String { reason }
+    /// What went wrong, as a stable code.
+    public let code: Code
+    /// What is wrong, without secrets.
+    public let reason: String
+
+    init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
 }

@@ -25,7 +25,7 @@ public struct BodyLimits: Hashable, Sendable {
     /// Throws ``BodyLimitsError`` for a cap below 0 or above 1 GiB.
     public init(default defaultLimit: Int = 1 << 20, routes: [(RouteMatch, Int)] = []) throws {
         for limit in [defaultLimit] + routes.map(\.1) where !(0...(1 << 30)).contains(limit) {
-            throw BodyLimitsError(reason: "a body cap must be between 0 bytes and 1 GiB, not \(limit)")
+            throw BodyLimitsError(.invalidLimit, "a body cap must be between 0 bytes and 1 GiB, not \(limit)")
         }
         self.init(checkedDefault: defaultLimit, routes: routes.map { RouteLimit(route: $0.0, limit: $0.1) })
     }
@@ -43,8 +43,29 @@ public struct BodyLimits: Hashable, Sendable {
 }
 
 /// A body cap that cannot be used.
-public struct BodyLimitsError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What is wrong.
+public struct BodyLimitsError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case invalidLimit = "invalid_limit"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// A body cap outside 0 bytes to 1 GiB.
+        public static let invalidLimit = Code(.invalidLimit)
+
+        public var description: String { value.rawValue }
+    }
+
+    /// What went wrong, as a stable code.
+    public let code: Code
+    /// What is wrong, without secrets.
     public let reason: String
-    public var description: String { reason }
+
+    init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
 }

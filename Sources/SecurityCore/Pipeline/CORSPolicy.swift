@@ -40,27 +40,27 @@ public struct CORSPolicy: Hashable, Sendable {
             let lowered = origin.lowercased()
             if lowered == "*" {
                 guard !allowsCredentials else {
-                    throw CORSConfigurationError("the origin * cannot be combined with credentials; list the origins instead")
+                    throw CORSConfigurationError(.invalidOrigin, "the origin * cannot be combined with credentials; list the origins instead")
                 }
             } else {
                 guard lowered != "null" else {
-                    throw CORSConfigurationError("the origin null is shared by every sandboxed page and file: URL; it cannot be allowed")
+                    throw CORSConfigurationError(.invalidOrigin, "the origin null is shared by every sandboxed page and file: URL; it cannot be allowed")
                 }
                 guard Self.isOrigin(lowered) else {
-                    throw CORSConfigurationError("'\(origin.prefix(100))' is not an origin: write scheme://host[:port] with no path")
+                    throw CORSConfigurationError(.invalidOrigin, "'\(origin.prefix(100))' is not an origin: write scheme://host[:port] with no path")
                 }
             }
             origins.insert(lowered)
         }
-        guard !origins.isEmpty else { throw CORSConfigurationError("a CORS policy needs at least one origin") }
+        guard !origins.isEmpty else { throw CORSConfigurationError(.noOrigins, "a CORS policy needs at least one origin") }
         guard origins.count == 1 || !origins.contains("*") else {
-            throw CORSConfigurationError("the origin * already allows every origin; list no others")
+            throw CORSConfigurationError(.invalidOrigin, "the origin * already allows every origin; list no others")
         }
         let token = { (name: String) in !name.isEmpty && name.utf8.allSatisfy { isTokenByte($0) } }
         guard allowedMethods.allSatisfy(token), allowedHeaders.allSatisfy(token), exposedHeaders.allSatisfy(token) else {
-            throw CORSConfigurationError("CORS methods and header names must be HTTP tokens")
+            throw CORSConfigurationError(.invalidSetting, "CORS methods and header names must be HTTP tokens")
         }
-        guard (0...86_400).contains(maxAge) else { throw CORSConfigurationError("CORS max age must be 0 to 86400 seconds") }
+        guard (0...86_400).contains(maxAge) else { throw CORSConfigurationError(.invalidSetting, "CORS max age must be 0 to 86400 seconds") }
         self.allowedOrigins = origins
         self.allowedMethods = allowedMethods.map { $0.uppercased() }
         self.allowedHeaders = allowedHeaders.map { $0.lowercased() }
@@ -147,15 +147,37 @@ public struct CORSPolicy: Hashable, Sendable {
 }
 
 /// A CORS configuration that cannot be used.
-public struct CORSConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What is wrong.
-    public let reason: String
+public struct CORSConfigurationError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case invalidOrigin = "invalid_origin"
+            case noOrigins = "no_origins"
+            case invalidSetting = "invalid_setting"
+        }
 
-    init(_ reason: String) {
-        self.reason = reason
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// An origin that is not scheme://host[:port], or one that cannot be allowed (`null`, `*` with credentials or beside others).
+        public static let invalidOrigin = Code(.invalidOrigin)
+        /// No origin at all.
+        public static let noOrigins = Code(.noOrigins)
+        /// A method, header name or max age that cannot be used.
+        public static let invalidSetting = Code(.invalidSetting)
+
+        public var description: String { value.rawValue }
     }
 
-    public var description: String { reason }
+    /// What went wrong, as a stable code.
+    public let code: Code
+    /// What is wrong, without secrets.
+    public let reason: String
+
+    init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
 }
 
 /// Whether `byte` may appear in an HTTP token (RFC 9110 `tchar`).

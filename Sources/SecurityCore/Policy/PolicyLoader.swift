@@ -2,13 +2,37 @@ import Foundation
 import Yams
 
 /// Why a policy file was refused: where, which rule, and what is wrong.
-public struct PolicyLoadError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct PolicyLoadError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case unreadable
+            case syntax
+            case invalid
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// The file could not be read.
+        public static let unreadable = Code(.unreadable)
+        /// Not YAML or JSON.
+        public static let syntax = Code(.syntax)
+        /// Read, but not a policy (or cases file) that can be used: a missing or unknown key, an
+        /// unknown role or action, an unreachable or duplicate rule.
+        public static let invalid = Code(.invalid)
+
+        public var description: String { value.rawValue }
+    }
+
     /// A reason without a location, for helpers that do not know where they are.
-    public struct Reason: Error, Hashable, Sendable {
-        public let text: String
+    struct Reason: Error, Hashable, Sendable {
+        let text: String
         init(_ text: String) { self.text = text }
     }
 
+    /// What kind of failure, as a stable code.
+    public let code: Code
     /// The file (or name) the policy came from.
     public let source: String
     /// The line, starting at 1; 0 when unknown.
@@ -18,8 +42,17 @@ public struct PolicyLoadError: Error, Hashable, Sendable, CustomStringConvertibl
     /// What is wrong.
     public let reason: String
 
+    init(_ code: Code = .invalid, source: String, line: Int, item: String?, reason: String) {
+        self.code = code
+        self.source = source
+        self.line = line
+        self.item = item
+        self.reason = reason
+    }
+
+    /// `PolicyLoadError(code): source:line: item: reason`: where, then what.
     public var description: String {
-        "\(source):\(line): " + (item.map { "\($0): " } ?? "") + reason
+        "PolicyLoadError(\(code)): \(source):\(line): " + (item.map { "\($0): " } ?? "") + reason
     }
 }
 
@@ -52,7 +85,7 @@ public enum PolicyLoader {
     /// Reads and checks the file at `path`.
     public static func load(contentsOf path: String) throws(PolicyLoadError) -> Policy {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw PolicyLoadError(source: path, line: 0, item: nil, reason: "cannot read the file")
+            throw PolicyLoadError(.unreadable, source: path, line: 0, item: nil, reason: "cannot read the file")
         }
         return try load(yaml: text, source: path)
     }
@@ -60,8 +93,8 @@ public enum PolicyLoader {
     struct Reader {
         let source: String
 
-        func fail(_ node: Node?, _ item: String?, _ reason: String) -> PolicyLoadError {
-            PolicyLoadError(source: source, line: node?.mark?.line ?? 0, item: item, reason: reason)
+        func fail(_ node: Node?, _ item: String?, _ reason: String, code: PolicyLoadError.Code = .invalid) -> PolicyLoadError {
+            PolicyLoadError(code, source: source, line: node?.mark?.line ?? 0, item: item, reason: reason)
         }
 
         /// The mapping's pairs, refusing duplicate and unknown keys.
@@ -113,9 +146,9 @@ public enum PolicyLoader {
             } catch let error as PolicyLoadError {
                 throw error
             } catch let error as YamlError {
-                throw fail(nil, nil, "not valid YAML or JSON: \(Self.describe(error))")
+                throw fail(nil, nil, "not valid YAML or JSON: \(Self.describe(error))", code: .syntax)
             } catch {
-                throw fail(nil, nil, "not valid YAML or JSON")
+                throw fail(nil, nil, "not valid YAML or JSON", code: .syntax)
             }
             let top = try members(root, item: nil, allowed: ["version", "roles", "actions", "anonymous", "routes", "rules", "grants"])
             guard let version = top["version"], case .scalar(let versionScalar) = version, versionScalar.string == "1" else {

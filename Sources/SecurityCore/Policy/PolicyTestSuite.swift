@@ -83,7 +83,7 @@ public struct PolicyTestSuite: Sendable {
     /// Reads a cases file from disk.
     public static func load(contentsOf path: String) throws(PolicyLoadError) -> PolicyTestSuite {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw PolicyLoadError(source: path, line: 0, item: nil, reason: "cannot read the file")
+            throw PolicyLoadError(.unreadable, source: path, line: 0, item: nil, reason: "cannot read the file")
         }
         return try load(yaml: text, source: path)
     }

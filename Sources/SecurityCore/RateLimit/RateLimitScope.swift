@@ -113,19 +113,19 @@ public struct RateLimitScope: Hashable, Sendable {
         counts: Counts = .requests, routes: [RouteMatch] = []
     ) throws {
         guard (try? IdentifierRule.check(name, kind: "scope")) != nil else {
-            throw RateLimitError("scope name must be 1-128 characters of A-Z a-z 0-9 _ -")
+            throw RateLimitError(.invalidScope, "scope name must be 1-128 characters of A-Z a-z 0-9 _ -")
         }
         let (seconds, attoseconds) = period.components
         let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         guard seconds >= 1, seconds <= 86_400 else {
-            throw RateLimitError("scope \(name): period must be between 1 second and 1 day")
+            throw RateLimitError(.invalidScope, "scope \(name): period must be between 1 second and 1 day")
         }
         guard limit >= 1, limit <= nanoseconds / 1000 else {
-            throw RateLimitError("scope \(name): limit must be at least 1 and at most one per microsecond")
+            throw RateLimitError(.invalidScope, "scope \(name): limit must be at least 1 and at most one per microsecond")
         }
         let burst = burst ?? limit
         guard burst >= 1, burst <= 1_000_000 else {
-            throw RateLimitError("scope \(name): burst must be between 1 and 1000000")
+            throw RateLimitError(.invalidScope, "scope \(name): burst must be between 1 and 1000000")
         }
         self.init(checked: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes)
     }
@@ -190,15 +190,31 @@ public struct RouteMatch: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A rate-limit configuration that cannot work.
-public struct RateLimitError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What is wrong.
-    public let reason: String
+public struct RateLimitError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case invalidScope = "invalid_scope"
+        }
 
-    init(_ reason: String) {
-        self.reason = reason
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// A scope's name, period, limit or burst is out of range.
+        public static let invalidScope = Code(.invalidScope)
+
+        public var description: String { value.rawValue }
     }
 
-    public var description: String { reason }
+    /// What went wrong, as a stable code.
+    public let code: Code
+    /// What is wrong, without secrets.
+    public let reason: String
+
+    init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
 }
 
 /// Whether the bytes of `text` equal those of `pattern` (or start with them, when `prefixOnly`):

@@ -42,7 +42,7 @@ public struct WorkspaceScrubber: Sendable {
         var forms = [[UInt8]]()
         for secret in secrets {
             guard secret.count >= SecretRedactor.minimumLength else {
-                throw ScrubError("a secret to search for is shorter than \(SecretRedactor.minimumLength) bytes")
+                throw ScrubError(.invalidInput, "a secret to search for is shorter than \(SecretRedactor.minimumLength) bytes")
             }
             secret.withUnsafeBytes { forms += SecretRedactor.forms(of: Array($0)) }
         }
@@ -63,14 +63,14 @@ public struct WorkspaceScrubber: Sendable {
         let root = URL(fileURLWithPath: workspace).standardizedFileURL
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ScrubError("\(workspace) is not a directory")
+            throw ScrubError(.invalidInput, "\(workspace) is not a directory")
         }
         let cleaned = try cleanGitConfiguration(root)
         if let finding = try search(root) {
             do {
                 try FileManager.default.removeItem(at: root)
             } catch {
-                throw ScrubError("a credential was found in \(finding.path), and the workspace could not be deleted: remove \(workspace) by hand")
+                throw ScrubError(.credentialFound, "a credential was found in \(finding.path), and the workspace could not be deleted: remove \(workspace) by hand")
             }
             return Outcome(cleaned: cleaned, finding: finding)
         }
@@ -106,7 +106,7 @@ public struct WorkspaceScrubber: Sendable {
             do {
                 try Data(kept.joined(separator: "\n").utf8).write(to: file.url, options: .atomic)
             } catch {
-                throw ScrubError("cannot rewrite \(file.relative)")
+                throw ScrubError(.unwritable, "cannot rewrite \(file.relative)")
             }
             cleaned.files.append(file.relative)
             cleaned.lines += changed
@@ -134,7 +134,7 @@ public struct WorkspaceScrubber: Sendable {
         guard longest > 0 else { return nil }
         for file in try regularFiles(under: root) {
             guard let handle = try? FileHandle(forReadingFrom: file.url) else {
-                throw ScrubError("cannot read \(file.relative); the workspace was not checked")
+                throw ScrubError(.unreadable, "cannot read \(file.relative); the workspace was not checked")
             }
             defer { try? handle.close() }
             // Chunks overlap by the longest form less one byte, so a secret across a boundary is found.
@@ -144,7 +144,7 @@ public struct WorkspaceScrubber: Sendable {
                 do {
                     chunk = try handle.read(upToCount: Self.chunkSize) ?? Data()
                 } catch {
-                    throw ScrubError("cannot read \(file.relative); the workspace was not checked")
+                    throw ScrubError(.unreadable, "cannot read \(file.relative); the workspace was not checked")
                 }
                 if chunk.isEmpty { break }
                 var window = carry
@@ -176,7 +176,7 @@ public struct WorkspaceScrubber: Sendable {
     func regularFiles(under root: URL) throws(ScrubError) -> [(url: URL, relative: String)] {
         let keys: [URLResourceKey] = [.isRegularFileKey, .isSymbolicLinkKey]
         guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: keys, options: []) else {
-            throw ScrubError("cannot list \(root.path)")
+            throw ScrubError(.unreadable, "cannot list \(root.path)")
         }
         var files = [(url: URL, relative: String)]()
         let prefix = root.path.hasSuffix("/") ? root.path : root.path + "/"
@@ -195,12 +195,38 @@ public struct WorkspaceScrubber: Sendable {
 }
 
 /// Why a scrub could not be done. Never carries a secret.
-public struct ScrubError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let reason: String
+public struct ScrubError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case invalidInput = "invalid_input"
+            case credentialFound = "credential_found"
+            case unreadable
+            case unwritable
+        }
 
-    init(_ reason: String) {
-        self.reason = reason
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// A secret too short to search for, or a workspace that is not a directory.
+        public static let invalidInput = Code(.invalidInput)
+        /// A credential was found where none may stay; the workspace was deleted.
+        public static let credentialFound = Code(.credentialFound)
+        /// A file or directory could not be read or listed: the workspace was not checked.
+        public static let unreadable = Code(.unreadable)
+        /// A file could not be rewritten without its credential.
+        public static let unwritable = Code(.unwritable)
+
+        public var description: String { value.rawValue }
     }
 
-    public var description: String { reason }
+    /// What went wrong, as a stable code.
+    public let code: Code
+    /// What is wrong, without secrets.
+    public let reason: String
+
+    init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
 }

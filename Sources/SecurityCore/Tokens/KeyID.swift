@@ -11,7 +11,7 @@ public struct KeyID: ValidatedIdentifier {
     /// Validates `value`, throwing ``IdentityError`` if it does not follow the rule.
     public init(_ value: String) throws {
         guard value.utf8.count <= Self.maximumLength else {
-            throw IdentityError(kind: "key id", reason: "longer than \(Self.maximumLength) characters")
+            throw IdentityError(.tooLong, kind: "key id", "longer than \(Self.maximumLength) characters")
         }
         try IdentifierRule.check(value, kind: "key id")
         self.rawValue = value

@@ -3,41 +3,59 @@
 /// The ``code`` is stable; the ``reason`` is for logs and operators. Neither contains the token,
 /// a key or a secret. A verifier's caller should tell clients little more than "invalid token":
 /// ``isClientVisible`` says which codes are safe to name in a response.
-public struct TokenError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct TokenError: CodedError, Hashable, Sendable {
     /// A stable identifier for the kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let rawValue: String
+        private enum Value: String, Hashable, Sendable {
+            case malformed = "token_malformed"
+            case unsupportedVersion = "token_unsupported_version"
+            case unknownKey = "token_unknown_key"
+            case invalidSignature = "token_invalid_signature"
+            case expired = "token_expired"
+            case notYetValid = "token_not_yet_valid"
+            case lifetimeExceeded = "token_lifetime_exceeded"
+            case wrongAudience = "token_wrong_audience"
+            case revoked = "token_revoked"
+            case noSigningKey = "no_signing_key"
+            case invalidLifetime = "invalid_lifetime"
+            case weakKey = "weak_key"
+            case invalidKeyring = "invalid_keyring"
+            case invalidConfiguration = "invalid_configuration"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
 
         /// Not a token of this format: bad prefix, encoding, length or field layout.
-        public static let malformed = Code(rawValue: "token_malformed")
+        public static let malformed = Code(.malformed)
         /// A token version this library does not know.
-        public static let unsupportedVersion = Code(rawValue: "token_unsupported_version")
+        public static let unsupportedVersion = Code(.unsupportedVersion)
         /// The token names a key that is unknown or retired.
-        public static let unknownKey = Code(rawValue: "token_unknown_key")
+        public static let unknownKey = Code(.unknownKey)
         /// The signature does not match.
-        public static let invalidSignature = Code(rawValue: "token_invalid_signature")
+        public static let invalidSignature = Code(.invalidSignature)
         /// The token has expired.
-        public static let expired = Code(rawValue: "token_expired")
+        public static let expired = Code(.expired)
         /// The token's issue time is in the future.
-        public static let notYetValid = Code(rawValue: "token_not_yet_valid")
+        public static let notYetValid = Code(.notYetValid)
         /// The token lives longer than the verifier's maximum lifetime allows.
-        public static let lifetimeExceeded = Code(rawValue: "token_lifetime_exceeded")
+        public static let lifetimeExceeded = Code(.lifetimeExceeded)
         /// The token was minted for another audience.
-        public static let wrongAudience = Code(rawValue: "token_wrong_audience")
+        public static let wrongAudience = Code(.wrongAudience)
         /// The token, or every token of its agent from before a date, was revoked.
-        public static let revoked = Code(rawValue: "token_revoked")
+        public static let revoked = Code(.revoked)
         /// Minting needs a primary key and the keyring has none.
-        public static let noSigningKey = Code(rawValue: "no_signing_key")
+        public static let noSigningKey = Code(.noSigningKey)
         /// A requested lifetime is not positive or exceeds the maximum.
-        public static let invalidLifetime = Code(rawValue: "invalid_lifetime")
+        public static let invalidLifetime = Code(.invalidLifetime)
         /// A key secret is too short.
-        public static let weakKey = Code(rawValue: "weak_key")
+        public static let weakKey = Code(.weakKey)
         /// A keyring is inconsistent (duplicate ids, two primaries, unknown key).
-        public static let invalidKeyring = Code(rawValue: "invalid_keyring")
+        public static let invalidKeyring = Code(.invalidKeyring)
         /// A configuration value (audience, leeway) is invalid.
-        public static let invalidConfiguration = Code(rawValue: "invalid_configuration")
+        public static let invalidConfiguration = Code(.invalidConfiguration)
 
-        public var description: String { rawValue }
+        public var description: String { value.rawValue }
     }
 
     /// What went wrong.
@@ -51,5 +69,4 @@ public struct TokenError: Error, Hashable, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    public var description: String { "TokenError(\(code)): \(reason)" }
 }

@@ -70,15 +70,47 @@ public enum JSONValue: Hashable, Sendable {
 }
 
 /// Why a document is not acceptable JSON.
-public struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What was wrong.
+public struct JSONParseError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case syntax
+            case tooDeep = "too_deep"
+            case duplicateName = "duplicate_name"
+            case invalidUTF8 = "invalid_utf8"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// Not JSON: a bad token, number, escape or structure, or bytes after the value.
+        public static let syntax = Code(.syntax)
+        /// Nested deeper than the parser allows.
+        public static let tooDeep = Code(.tooDeep)
+        /// An object names a member twice.
+        public static let duplicateName = Code(.duplicateName)
+        /// A string that is not UTF-8.
+        public static let invalidUTF8 = Code(.invalidUTF8)
+
+        public var description: String { value.rawValue }
+    }
+
+    /// What kind of failure, as a stable code.
+    public let code: Code
+    /// What was wrong, without the offset.
     public let reason: String
     /// The byte offset where it was found.
     public let offset: Int
     /// Whether the nesting limit was the problem.
-    public let tooDeep: Bool
+    public var tooDeep: Bool { code == .tooDeep }
 
-    public var description: String { "\(reason) at byte \(offset)" }
+    public var description: String { "JSONParseError(\(code)): \(reason) at byte \(offset)" }
+
+    init(_ code: Code, _ reason: String, offset: Int) {
+        self.code = code
+        self.reason = reason
+        self.offset = offset
+    }
 }
 
 struct JSONParser {
@@ -93,7 +125,7 @@ struct JSONParser {
     }
 
     func fail(_ reason: String, tooDeep: Bool = false) -> JSONParseError {
-        JSONParseError(reason: reason, offset: index, tooDeep: tooDeep)
+        JSONParseError(tooDeep ? .tooDeep : .syntax, reason, offset: index)
     }
 
     mutating func document() throws(JSONParseError) -> JSONValue {
@@ -163,7 +195,7 @@ struct JSONParser {
             index += 1
             let item = try value()
             guard members.updateValue(item, forKey: key) == nil else {
-                throw JSONParseError(reason: "duplicate member name", offset: keyOffset, tooDeep: false)
+                throw JSONParseError(.duplicateName, "duplicate member name", offset: keyOffset)
             }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input") }
@@ -215,7 +247,7 @@ struct JSONParser {
                 switch decoder.decode(&iterator) {
                 case .scalarValue(let scalar): scalars.append(scalar)
                 case .emptyInput: break loop
-                case .error: throw JSONParseError(reason: "invalid UTF-8 in a string", offset: runStart, tooDeep: false)
+                case .error: throw JSONParseError(.invalidUTF8, "invalid UTF-8 in a string", offset: runStart)
                 }
             }
         }

@@ -79,17 +79,41 @@ public struct PathGuard: Sendable {
 }
 
 /// Why a path was refused by ``PathGuard``.
-public struct PathGuardError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Stable codes.
-    public enum Code: String, Hashable, Sendable {
-        case empty
-        case tooLong = "too_long"
-        case forbiddenCharacter = "forbidden_character"
-        case absolute
-        case outsideRoot = "outside_root"
-        case tooManyLinks = "too_many_links"
-        case notAbsoluteRoot = "root_not_absolute"
-        case rootMissing = "root_missing"
+public struct PathGuardError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case empty
+            case tooLong = "too_long"
+            case forbiddenCharacter = "forbidden_character"
+            case absolute
+            case outsideRoot = "outside_root"
+            case tooManyLinks = "too_many_links"
+            case notAbsoluteRoot = "root_not_absolute"
+            case rootMissing = "root_missing"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// An empty path.
+        public static let empty = Code(.empty)
+        /// A path longer than allowed.
+        public static let tooLong = Code(.tooLong)
+        /// A NUL or control character.
+        public static let forbiddenCharacter = Code(.forbiddenCharacter)
+        /// An absolute path where a relative one is required.
+        public static let absolute = Code(.absolute)
+        /// A path that leaves the root, by `..` or a link.
+        public static let outsideRoot = Code(.outsideRoot)
+        /// Too many symbolic links to follow.
+        public static let tooManyLinks = Code(.tooManyLinks)
+        /// The root is not an absolute path.
+        public static let notAbsoluteRoot = Code(.notAbsoluteRoot)
+        /// The root does not exist.
+        public static let rootMissing = Code(.rootMissing)
+
+        public var description: String { value.rawValue }
     }
 
     /// What kind of refusal.
@@ -101,6 +125,4 @@ public struct PathGuardError: Error, Hashable, Sendable, CustomStringConvertible
         self.code = code
         self.reason = reason
     }
-
-    public var description: String { reason }
 }

@@ -69,7 +69,7 @@ public struct Schema: Sendable {
                 regex = try Regex(source)
                 _ = try regex.wholeMatch(in: "")
             } catch {
-                throw SchemaError(reason: "pattern /\(source.prefix(200))/ does not compile")
+                throw SchemaError(.invalidPattern, "pattern /\(source.prefix(200))/ does not compile")
             }
             self.source = source
         }
@@ -315,8 +315,29 @@ public struct ValidationIssue: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A schema that cannot be built.
-public struct SchemaError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What is wrong.
+public struct SchemaError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case invalidPattern = "invalid_pattern"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// A string pattern that does not compile.
+        public static let invalidPattern = Code(.invalidPattern)
+
+        public var description: String { value.rawValue }
+    }
+
+    /// What went wrong, as a stable code.
+    public let code: Code
+    /// What is wrong, without secrets.
     public let reason: String
-    public var description: String { reason }
+
+    init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
 }

@@ -126,21 +126,44 @@ public final class Vault: Sendable {
 }
 
 /// Why the vault refused. The reason never contains secret bytes.
-public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Stable codes.
-    public enum Code: String, Hashable, Sendable {
+public struct VaultError: CodedError, Hashable, Sendable {
+    /// A stable identifier for the kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case noKey = "no_key"
+            case invalidKeyring = "invalid_keyring"
+            case malformed
+            case recordMismatch = "record_mismatch"
+            case unknownKeyVersion = "unknown_key_version"
+            case keyVersionRetired = "key_version_retired"
+            case rotationRequired = "rotation_required"
+            case secretTooLarge = "secret_too_large"
+            case backendFailure = "backend_failure"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
         /// No key, or the primary version is missing: the vault does not open.
-        case noKey = "no_key"
-        case invalidKeyring = "invalid_keyring"
+        public static let noKey = Code(.noKey)
+        /// The keyring is inconsistent (duplicate or missing versions).
+        public static let invalidKeyring = Code(.invalidKeyring)
         /// The stored bytes are not a sealed record.
-        case malformed
+        public static let malformed = Code(.malformed)
         /// The record does not open as the identity asked for: altered, or copied from another record.
-        case recordMismatch = "record_mismatch"
-        case unknownKeyVersion = "unknown_key_version"
-        case keyVersionRetired = "key_version_retired"
-        case rotationRequired = "rotation_required"
-        case secretTooLarge = "secret_too_large"
-        case backendFailure = "backend_failure"
+        public static let recordMismatch = Code(.recordMismatch)
+        /// The record names a key version the keyring does not have.
+        public static let unknownKeyVersion = Code(.unknownKeyVersion)
+        /// The record's key version is older than the oldest that still opens.
+        public static let keyVersionRetired = Code(.keyVersionRetired)
+        /// The primary key version has sealed as many records as it safely may: rotate.
+        public static let rotationRequired = Code(.rotationRequired)
+        /// A secret larger than a record holds.
+        public static let secretTooLarge = Code(.secretTooLarge)
+        /// The crypto library failed unexpectedly.
+        public static let backendFailure = Code(.backendFailure)
+
+        public var description: String { value.rawValue }
     }
 
     public let code: Code
@@ -150,6 +173,4 @@ public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
         self.code = code
         self.reason = reason
     }
-
-    public var description: String { "vault: \(reason)" }
 }

@@ -190,7 +190,9 @@ struct PolicyTests {
         let error = #expect(throws: PolicyLoadError.self) { try PolicyLoader.load(yaml: text, source: "p.yaml") }
         #expect(error?.line == line, "\(String(describing: error))")
         #expect(error?.description.contains(fragment) == true, "\(String(describing: error))")
-        #expect(error?.description.hasPrefix("p.yaml:") == true)
+        // Type and code first, then where: `PolicyLoadError(invalid): p.yaml:3: rule r: …`.
+        #expect(error?.description.hasPrefix("PolicyLoadError(\(error?.code.description ?? "")): p.yaml:\(line): ") == true, "\(String(describing: error))")
+        #expect(error?.code == (fragment == "not valid YAML" ? .syntax : .invalid))
     }
 
     @Test func casesFilesRunAndReportMismatches() throws {

@@ -215,7 +215,7 @@ struct AccountRoutes: Sendable {
             do {
                 try CredentialService.checkSecret(secret)
             } catch {
-                throw HTTPRefusal(400, error.code.rawValue, "credentials[\(index)]: \(error.reason).")
+                throw HTTPRefusal(400, error.code.description, "credentials[\(index)]: \(error.reason).")
             }
             entries.append((path, secret))
         }

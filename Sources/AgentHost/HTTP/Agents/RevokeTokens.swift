@@ -45,7 +45,7 @@ struct RevokeTokens: Sendable {
                 components.revocations.revokeAll(of: agent, issuedBefore: now + 1)
             }
         } catch let error as StoreError {
-            context.logger.error("store refused", metadata: ["code": .string(error.code.rawValue), "reason": .string(error.reason)])
+            context.logger.error("store refused", metadata: ["code": .string(error.code.description), "reason": .string(error.reason)])
             throw HTTPRefusal(Refusal(
                 status: 503, code: "store_unavailable", detail: "The revocation could not be stored, so it has not taken effect. Try again."
             ))

@@ -194,21 +194,21 @@ struct CredentialRoutes: Sendable {
         do {
             return try await body(credentials)
         } catch let error as CredentialError {
-            throw HTTPRefusal(400, error.code.rawValue, error.reason)
+            throw HTTPRefusal(400, error.code.description, error.reason)
         } catch let error as VaultError {
-            context.logger.error("vault refused", metadata: ["code": .string(error.code.rawValue)])
+            context.logger.error("vault refused", metadata: ["code": .string(error.code.description)])
             switch error.code {
             case .recordMismatch, .unknownKeyVersion, .keyVersionRetired, .malformed:
-                throw HTTPRefusal(409, "secret_unreadable", "The stored secret does not open (\(error.code.rawValue)); set it again.")
+                throw HTTPRefusal(409, "secret_unreadable", "The stored secret does not open (\(error.code.description)); set it again.")
             case .secretTooLarge:
                 throw HTTPRefusal(400, "invalid_secret", error.reason)
             case .rotationRequired:
                 throw HTTPRefusal(503, "rotation_required", error.reason)
-            case .noKey, .invalidKeyring, .backendFailure:
+            default:  // no key, an inconsistent keyring, a crypto failure
                 throw HTTPRefusal(500, "vault_failure", "The vault failed; nothing was changed.")
             }
         } catch let error as StoreError {
-            context.logger.error("store refused", metadata: ["code": .string(error.code.rawValue), "reason": .string(error.reason)])
+            context.logger.error("store refused", metadata: ["code": .string(error.code.description), "reason": .string(error.reason)])
             if error.code == .corrupt {
                 throw HTTPRefusal(409, "secret_unreadable", "The stored secret is damaged; set it again.")
             }

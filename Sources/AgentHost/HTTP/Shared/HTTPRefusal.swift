@@ -27,7 +27,7 @@ public struct HTTPRefusal: HTTPResponseError {
 
     /// The `503` for a store that refused: logged with its code and reason, answered without them.
     static func storeFailed(_ error: StoreError, _ context: some RequestContext) -> HTTPRefusal {
-        context.logger.error("store refused", metadata: ["code": .string(error.code.rawValue), "reason": .string(error.reason)])
+        context.logger.error("store refused", metadata: ["code": .string(error.code.description), "reason": .string(error.reason)])
         return HTTPRefusal(503, "store_unavailable", "The store could not be reached; nothing was changed. Try again.")
     }
 
