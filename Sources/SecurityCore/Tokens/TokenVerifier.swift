@@ -52,7 +52,7 @@ public struct TokenVerifier: Sendable {
     }
 
     /// ``check(_:)`` of the token's UTF-8 bytes, read in place.
-    public func check(bytes token: UnsafeRawBufferPointer) -> Result<AgentTokenClaims, TokenError> {
+    package func check(bytes token: UnsafeRawBufferPointer) -> Result<AgentTokenClaims, TokenError> {
         let policy = storage.policy
         var authenticated: AgentTokenClaims?
         if let error = AgentTokenFormat.authenticate(token, keyring: storage.keyring, audience: policy.audience, into: &authenticated) {
