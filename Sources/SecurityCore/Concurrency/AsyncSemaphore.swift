@@ -14,8 +14,9 @@ package final class AsyncSemaphore: Sendable {
         var permits: Int
         var waiters: [Waiter] = []
         var nextID: UInt64 = 0
-        /// Waiters cancelled before they were queued: refused when they arrive.
-        var cancelled: Set<UInt64> = []
+        /// Waiters given an id but not queued yet. One that is cancelled in between is taken out
+        /// of here, and finds itself missing when it comes to queue.
+        var arriving: Set<UInt64> = []
     }
 
     private let state: Mutex<State>
@@ -41,6 +42,7 @@ package final class AsyncSemaphore: Sendable {
                 return nil
             }
             state.nextID += 1
+            state.arriving.insert(state.nextID)
             return state.nextID
         }
         guard let id else { return }
@@ -48,7 +50,7 @@ package final class AsyncSemaphore: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 enum Next { case wait, resume, cancel }
                 let next: Next = state.withLock { state in
-                    if state.cancelled.remove(id) != nil { return .cancel }
+                    guard state.arriving.remove(id) != nil else { return .cancel }
                     if state.permits > 0 {
                         state.permits -= 1
                         return .resume
@@ -64,11 +66,12 @@ package final class AsyncSemaphore: Sendable {
             }
         } onCancel: {
             let waiter: Waiter? = state.withLock { state in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else {
-                    state.cancelled.insert(id)  // not queued yet: refused when it arrives
-                    return nil
+                if let index = state.waiters.firstIndex(where: { $0.id == id }) {
+                    return state.waiters.remove(at: index)
                 }
-                return state.waiters.remove(at: index)
+                // Not queued yet: refused when it arrives. (Already resumed: nothing to do.)
+                state.arriving.remove(id)
+                return nil
             }
             waiter?.continuation.resume(throwing: CancellationError())
         }
@@ -89,4 +92,5 @@ package final class AsyncSemaphore: Sendable {
     /// How many wait, and how many permits are free: for tests.
     var queuedForTesting: Int { state.withLock { $0.waiters.count } }
     var permitsForTesting: Int { state.withLock { $0.permits } }
+    var arrivingForTesting: Int { state.withLock { $0.arriving.count } }
 }

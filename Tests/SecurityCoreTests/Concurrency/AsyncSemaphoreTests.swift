@@ -58,6 +58,17 @@ struct AsyncSemaphoreTests {
         #expect(try await next.value == 42)
         // Every permit is back: one can be taken without waiting.
         #expect(semaphore.permitsForTesting == 1)
+        #expect(semaphore.arrivingForTesting == 0)
+    }
+
+    /// A waiter cancelled after it was given its permit keeps the permit and leaves nothing behind.
+    @Test func cancellingAfterThePermitCameChangesNothing() async throws {
+        let semaphore = AsyncSemaphore(permits: 0)
+        let holder = Task { try await semaphore.withPermit { withUnsafeCurrentTask { $0?.cancel() } } }
+        while semaphore.queuedForTesting < 1 { await Task.yield() }
+        semaphore.signal()
+        try await holder.value
+        #expect(semaphore.permitsForTesting == 1 && semaphore.queuedForTesting == 0 && semaphore.arrivingForTesting == 0)
     }
 
     /// Cancelled before it even queues: refused at once, nothing left waiting.
@@ -68,6 +79,6 @@ struct AsyncSemaphoreTests {
             try await semaphore.wait()
         }
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(semaphore.queuedForTesting == 0)
+        #expect(semaphore.queuedForTesting == 0 && semaphore.arrivingForTesting == 0)
     }
 }
