@@ -12,13 +12,13 @@
 ///
 /// ```swift
 /// struct PartnerKeyAuthenticator: Authenticator {
-///     let keys: [String: Role]
+///     let keys: [String: (id: AgentID, role: Role)]
 ///     func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
-///         guard credential.text.hasPrefix("pk_") else { return nil }       // not ours
-///         guard let role = keys[credential.text] else {                    // ours, but not valid
+///         guard credential.hasPrefix("pk_") else { return nil }            // not ours
+///         guard let key = keys[credential.text] else {                     // ours, but not valid
 ///             return .failure(AuthenticationFailure(.invalidCredential, "unknown partner key"))
 ///         }
-///         return .success(Principal(subject: .apiKey(try! AgentID("partner")), role: role, team: .none))
+///         return .success(Principal(subject: .apiKey(key.id), role: key.role, team: .none))
 ///     }
 /// }
 /// ```
