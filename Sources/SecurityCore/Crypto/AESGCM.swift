@@ -28,18 +28,13 @@ public struct AESGCMKey: Sendable {
 
     /// Prepares a 32-byte key. Throws ``CryptoError/Code/invalidKeySize`` for any other length.
     public init(_ key: SecureBytes) throws {
-        try self.init(key, noncesByParameter: ContextPool.noncesByParameterWork)
-    }
-
-    /// ``init(_:)`` with the way nonces reach OpenSSL chosen (tests run both ways).
-    init(_ key: SecureBytes, noncesByParameter: Bool) throws {
         guard key.count == Self.keyByteCount else {
             throw CryptoError(.invalidKeySize, "AES-256-GCM needs a 32-byte key")
         }
         guard let cipher = EVPCipher.aes256GCM.pointer else {
             throw CryptoError(.backendFailure, "OpenSSL has no AES-256-GCM implementation")
         }
-        self.contexts = try ContextPool(cipher: cipher, key: key, noncesByParameter: noncesByParameter)
+        self.contexts = try ContextPool(cipher: cipher, key: key)
     }
 
     /// Encrypts `plaintext` under a fresh nonce and authenticates it with `associatedData`.
@@ -181,66 +176,35 @@ struct EVPCipher: @unchecked Sendable {
 
 /// Cipher contexts keyed once, handed out one task at a time.
 final class ContextPool: Sendable {
-    /// A context is used by one task at a time: it is either idle (in a direction's atomic slot or
-    /// in its list behind the mutex) or held by exactly one caller between `take` and `give`.
+    /// A context is used by one task at a time: it is either idle (in a list behind the pool's
+    /// mutex) or held by exactly one caller between `take` and `give`.
     // @unchecked: the pointer is an OpenSSL cipher context, which is not thread-safe. While idle it
-    // is guarded either by the pool's mutex (the lists) or by its atomic slot, which hands it to
-    // exactly one taker through an acquiring exchange; otherwise exactly one caller owns it, so it
-    // is never shared.
+    // is guarded by the pool's mutex; otherwise exactly one caller owns it, so it is never shared.
     struct Context: @unchecked Sendable {
         let pointer: OpaquePointer
     }
 
     private static let maximumIdle = 16
-    /// `OSSL_CIPHER_PARAM_AEAD_TAG` ("tag") with a static address: OSSL_PARAM keeps the pointer.
-    private static var tagParameterName: UnsafePointer<CChar> {
-        UnsafeRawPointer(("tag" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
-    }
-    /// `OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED` ("tlsivfixed"), likewise.
-    private static var wholeIVParameterName: UnsafePointer<CChar> {
-        UnsafeRawPointer(("tlsivfixed" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
-    }
     let nonces: NonceSequence
-    /// Whether nonces go in as a parameter (see ``start(_:encrypting:nonce:expectedTag:)``):
-    /// ``noncesByParameterWork`` unless a test asks for the documented init call.
-    let noncesByParameter: Bool
     private let cipher: EVPCipher
     private let key: SecureBytes
-    /// One idle context per direction waits here, taken and put back with one atomic exchange
-    /// each: the common case of one task at a time never touches a lock. The pointer is stored
-    /// as its address, 0 for none.
-    private let readySealer = Atomic<UInt>(0)
-    private let readyOpener = Atomic<UInt>(0)
-    /// Contexts beyond the one in each slot, when several tasks use the key at once.
-    private let idleSealers = Mutex<[Context]>([])
-    private let idleOpeners = Mutex<[Context]>([])
+    /// Idle contexts per direction, kept for the next seal or open.
+    private let idle = Mutex<(sealers: [Context], openers: [Context])>(([], []))
 
-    init(cipher: OpaquePointer, key: SecureBytes, noncesByParameter: Bool) throws {
+    init(cipher: OpaquePointer, key: SecureBytes) throws {
         self.nonces = try NonceSequence()
-        self.noncesByParameter = noncesByParameter
         self.cipher = EVPCipher(pointer: cipher)
         self.key = key
-        idleSealers.withLock { $0.reserveCapacity(Self.maximumIdle) }
-        idleOpeners.withLock { $0.reserveCapacity(Self.maximumIdle) }
     }
 
     deinit {
         // EVP_CIPHER_CTX_free cleanses the expanded key schedule before freeing it.
-        if let pointer = OpaquePointer(bitPattern: readySealer.load(ordering: .acquiring)) { EVP_CIPHER_CTX_free(pointer) }
-        if let pointer = OpaquePointer(bitPattern: readyOpener.load(ordering: .acquiring)) { EVP_CIPHER_CTX_free(pointer) }
-        idleSealers.withLock { contexts in contexts.forEach { EVP_CIPHER_CTX_free($0.pointer) } }
-        idleOpeners.withLock { contexts in contexts.forEach { EVP_CIPHER_CTX_free($0.pointer) } }
+        idle.withLock { idle in (idle.sealers + idle.openers).forEach { EVP_CIPHER_CTX_free($0.pointer) } }
     }
 
     private func take(encrypting: Bool) throws -> Context {
-        // Acquiring: the previous user's writes to the context happen before this use.
-        let waiting = encrypting
-            ? readySealer.exchange(0, ordering: .acquiring) : readyOpener.exchange(0, ordering: .acquiring)
-        if let pointer = OpaquePointer(bitPattern: waiting) { return Context(pointer: pointer) }
-        let idle = encrypting
-            ? idleSealers.withLock { $0.popLast() }
-            : idleOpeners.withLock { $0.popLast() }
-        if let idle { return idle }
+        let waiting = idle.withLock { encrypting ? $0.sealers.popLast() : $0.openers.popLast() }
+        if let waiting { return waiting }
         guard let pointer = EVP_CIPHER_CTX_new() else {
             throw CryptoError(.backendFailure, "OpenSSL could not allocate a cipher context")
         }
@@ -258,18 +222,16 @@ final class ContextPool: Sendable {
     }
 
     private func give(_ context: Context, encrypting: Bool) {
-        let address = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(context.pointer)))
-        // Releasing: this use's writes happen before the next taker's.
-        let parked = encrypting
-            ? readySealer.compareExchange(expected: 0, desired: address, ordering: .releasing).exchanged
-            : readyOpener.compareExchange(expected: 0, desired: address, ordering: .releasing).exchanged
-        if parked { return }
-        func keep(_ contexts: inout [Context]) -> Bool {
-            guard contexts.count < Self.maximumIdle else { return false }
-            contexts.append(context)
+        let kept = idle.withLock { idle in
+            if encrypting {
+                guard idle.sealers.count < Self.maximumIdle else { return false }
+                idle.sealers.append(context)
+            } else {
+                guard idle.openers.count < Self.maximumIdle else { return false }
+                idle.openers.append(context)
+            }
             return true
         }
-        let kept = encrypting ? idleSealers.withLock { keep(&$0) } : idleOpeners.withLock { keep(&$0) }
         if !kept { EVP_CIPHER_CTX_free(context.pointer) }
     }
 
@@ -295,7 +257,8 @@ final class ContextPool: Sendable {
         let ok = try withContext(encrypting: true) { context in
             var written: Int32 = 0
             let out = output.assumingMemoryBound(to: UInt8.self)
-            guard start(context, encrypting: true, nonce: nonce, expectedTag: nil) else { return false }
+            // The context keeps its key; this sets only the nonce (12 bytes, GCM's default length).
+            guard EVP_EncryptInit_ex2(context, nil, nil, typed(nonce), nil) == 1 else { return false }
             if aad.count > 0 {
                 guard EVP_EncryptUpdate(context, nil, &written, typed(aad), Int32(aad.count)) == 1 else { return false }
             }
@@ -320,7 +283,7 @@ final class ContextPool: Sendable {
         _ = try withContext(encrypting: false) { context in
             var written: Int32 = 0
             let out = output.assumingMemoryBound(to: UInt8.self)
-            guard start(context, encrypting: false, nonce: nonce, expectedTag: tag) else { return false }
+            guard EVP_DecryptInit_ex2(context, nil, nil, typed(nonce), nil) == 1 else { return false }
             if aad.count > 0 {
                 guard EVP_DecryptUpdate(context, nil, &written, typed(aad), Int32(aad.count)) == 1 else { return false }
             }
@@ -331,6 +294,9 @@ final class ContextPool: Sendable {
                 }
                 produced = Int(written)
             }
+            // OpenSSL only reads the expected tag; the mutable pointer is its API's signature.
+            let expected = UnsafeMutableRawPointer(mutating: tag.baseAddress)
+            guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tag.count), expected) == 1 else { return false }
             // A tag mismatch leaves the context in a well-defined state: the next use sets a new nonce.
             authentic = EVP_DecryptFinal_ex(context, out + produced, &written) == 1
             return true
@@ -341,117 +307,6 @@ final class ContextPool: Sendable {
             throw CryptoError.authenticationFailed()
         }
     }
-
-    /// Readies a keyed context for one message: sets the 12-byte nonce and, when opening, the tag
-    /// the message must carry.
-    ///
-    /// The documented way is `EVP_EncryptInit_ex2`/`EVP_DecryptInit_ex2` with the nonce, but in
-    /// OpenSSL 3.0 each such call also asks the provider for the nonce length through a parameter
-    /// query: about 90 of the 255 ns a 64-byte open costs. Where ``noncesByParameter`` holds, the
-    /// nonce goes in as GCM's whole-IV parameter instead ("tlsivfixed" with length -1, which
-    /// OpenSSL's GCM code has treated as "this is the whole IV" since 1.0.1), in the same
-    /// `EVP_CIPHER_CTX_set_params` call as the tag. The nonce length was checked by the caller.
-    private func start(
-        _ context: OpaquePointer, encrypting: Bool, nonce: UnsafeRawBufferPointer, expectedTag: UnsafeRawBufferPointer?
-    ) -> Bool {
-        let end = OSSL_PARAM()
-        let tag = expectedTag.map { Self.octetString(Self.tagParameterName, $0.baseAddress, count: $0.count) }
-        guard noncesByParameter else {
-            // The tag, if any, is an init parameter: one provider call instead of a separate
-            // EVP_CIPHER_CTX_ctrl(SET_TAG), which OpenSSL 3 translates into parameters anyway.
-            var parameters = (tag ?? end, end)
-            return withUnsafeMutableBytes(of: &parameters) { raw in
-                let list = raw.baseAddress!.assumingMemoryBound(to: OSSL_PARAM.self)
-                return encrypting
-                    ? EVP_EncryptInit_ex2(context, nil, nil, typed(nonce), list) == 1
-                    : EVP_DecryptInit_ex2(context, nil, nil, typed(nonce), list) == 1
-            }
-        }
-        // Length -1 (size_t's largest value) is the "whole IV" case; OpenSSL copies the 12 bytes.
-        let wholeIV = Self.octetString(Self.wholeIVParameterName, nonce.baseAddress, count: -1)
-        // The tag first: OpenSSL looks each name up in this list in turn, and "tag" is the first it asks for.
-        var parameters = tag.map { ($0, wholeIV, end) } ?? (wholeIV, end, end)
-        return withUnsafeMutableBytes(of: &parameters) { raw in
-            EVP_CIPHER_CTX_set_params(context, raw.baseAddress!.assumingMemoryBound(to: OSSL_PARAM.self)) == 1
-        }
-    }
-
-    /// What `OSSL_PARAM_construct_octet_string` builds, built in place: the call returns its
-    /// 40-byte struct through memory, and reading it back stalled on every message. A zeroed
-    /// `OSSL_PARAM()` is the list's end marker.
-    @inline(__always)
-    private static func octetString(_ name: UnsafePointer<CChar>, _ bytes: UnsafeRawPointer?, count: Int) -> OSSL_PARAM {
-        // return_size starts as OSSL_PARAM_UNMODIFIED, ((size_t)-1), as the constructor sets it.
-        OSSL_PARAM(
-            key: name, data_type: UInt32(OSSL_PARAM_OCTET_STRING), data: UnsafeMutableRawPointer(mutating: bytes),
-            data_size: count, return_size: -1
-        )
-    }
-
-    /// Whether this OpenSSL takes the nonce as the whole-IV parameter, decided once per process by
-    /// a known-answer check through the pools' own `seal` and `open`: two messages sealed under
-    /// different nonces on one context must match, byte for byte, what the documented init call
-    /// produces, and each must open on one context after a try with a flipped tag bit, which must
-    /// be refused. When the check fails (a future OpenSSL that reads the parameter differently),
-    /// every context uses the documented init call, so a mismatch can cost speed but never a
-    /// wrong nonce.
-    static let noncesByParameterWork: Bool = {
-        guard let cipher = EVPCipher.aes256GCM.pointer else { return false }
-        let key = SecureBytes(copying: [UInt8](repeating: 0x5A, count: AESGCMKey.keyByteCount))
-        guard let documented = try? ContextPool(cipher: cipher, key: key, noncesByParameter: false),
-              let candidate = try? ContextPool(cipher: cipher, key: key, noncesByParameter: true)
-        else { return false }
-        let aad = [UInt8]((0..<20).map { UInt8($0) })
-        let message = [UInt8]((0..<67).map { UInt8(truncatingIfNeeded: $0 &* 7) })
-        let tagStart = message.count
-        // ciphertext ‖ tag, or nil when sealing failed.
-        func seal(_ pool: ContextPool, nonce: [UInt8]) -> [UInt8]? {
-            var output = [UInt8](repeating: 0, count: message.count + AESGCMKey.tagByteCount)
-            let sealed: ()? = try? output.withUnsafeMutableBytes { out in
-                try message.withUnsafeBytes { plaintext in
-                    try aad.withUnsafeBytes { aadBytes in
-                        try nonce.withUnsafeBytes { nonceBytes in
-                            try pool.seal(
-                                plaintext, into: out.baseAddress!, nonce: nonceBytes, aad: aadBytes,
-                                tag: UnsafeMutableRawBufferPointer(rebasing: out[tagStart...])
-                            )
-                        }
-                    }
-                }
-            }
-            return sealed == nil ? nil : output
-        }
-        // Whether `sealed` opens to `message` with its tag's first bit flipped or not.
-        func opens(_ sealed: [UInt8], nonce: [UInt8], flippingTag flip: UInt8) -> Bool {
-            var tag = [UInt8](sealed[tagStart...])
-            tag[0] ^= flip
-            var output = [UInt8](repeating: 0, count: message.count)
-            let opened: ()? = try? output.withUnsafeMutableBytes { out in
-                try sealed.withUnsafeBytes { box in
-                    try aad.withUnsafeBytes { aadBytes in
-                        try nonce.withUnsafeBytes { nonceBytes in
-                            try tag.withUnsafeBytes { tagBytes in
-                                try candidate.open(
-                                    UnsafeRawBufferPointer(rebasing: box[..<tagStart]), into: out.baseAddress!,
-                                    nonce: nonceBytes, aad: aadBytes, tag: tagBytes
-                                )
-                            }
-                        }
-                    }
-                }
-            }
-            return opened != nil && output == message
-        }
-        var previous: [UInt8]?
-        for nonce in [(1...12).map { UInt8($0) }, (1...12).map { UInt8(0xF0 - $0) }] {
-            guard let expected = seal(documented, nonce: nonce), seal(candidate, nonce: nonce) == expected,
-                  expected != previous, !opens(expected, nonce: nonce, flippingTag: 1),
-                  opens(expected, nonce: nonce, flippingTag: 0)
-            else { return false }
-            previous = expected
-        }
-        return true
-    }()
 }
 
 /// 96-bit nonces for one key object: a random start, then +1 per nonce (NIST SP 800-38D §8.2.1's

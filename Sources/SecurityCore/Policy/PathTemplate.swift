@@ -12,15 +12,7 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
     }
 
     let segments: [Segment]
-    /// The same segments with literals as bytes, for matching without String indices.
-    let compiled: [CompiledSegment]
     public let description: String
-
-    enum CompiledSegment: Hashable, Sendable {
-        case literal([UInt8])
-        case parameter
-        case rest
-    }
 
     /// Whether the template has any `{parameter}`.
     let hasParameters: Bool
@@ -54,14 +46,7 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
             }
         }
         self.segments = segments
-        self.compiled = segments.map { segment in
-            switch segment {
-            case .literal(let literal): .literal(Array(literal.utf8))
-            case .parameter: .parameter
-            case .rest: .rest
-            }
-        }
-        self.hasParameters = self.compiled.contains(.parameter)
+        self.hasParameters = segments.contains { if case .parameter = $0 { true } else { false } }
         self.description = text
     }
 
@@ -75,93 +60,62 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
         return prefix
     }
 
-    /// Whether `path` matches, without allocating.
+    /// Whether `path` (no query) matches.
     func matches(_ path: Substring) -> Bool {
-        var path = path
-        return path.withUTF8 { matches(bytes: $0) }
+        PathSegments(path).map(matches) ?? false
     }
 
-    /// Whether the path in `bytes` (no query) matches.
-    func matches(bytes path: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let first = path.first, first == UInt8(ascii: "/") else { return false }
+    /// Whether the path split into `parts` matches.
+    func matches(_ parts: PathSegments) -> Bool {
         // The root: "/" has one empty segment, which only a template that is all rest covers.
-        if path.count == 1, compiled.first == .rest { return true }
-        var segments = ByteSegments(path)
-        for segment in compiled {
+        if parts.isRoot, segments.first == .rest { return true }
+        for (index, segment) in segments.enumerated() {
             switch segment {
             case .rest:
-                while let part = segments.next() {
-                    if !Self.isPlain(part, in: path) { return false }
-                }
-                return true
+                return parts.all[index...].allSatisfy(PathSegments.isPlain)
             case .literal(let literal):
-                guard let part = segments.next(), Self.equals(path, part, literal) else { return false }
+                guard index < parts.count, parts.all[index].elementsEqual(literal.utf8) else { return false }
             case .parameter:
-                guard let part = segments.next(), Self.isPlain(part, in: path) else { return false }
+                guard index < parts.count, PathSegments.isPlain(parts.all[index]) else { return false }
             }
         }
-        return segments.next() == nil
+        return parts.count == segments.count
     }
 
     /// The captured parameters when `path` matches, else `nil`.
     public func match(_ path: Substring) -> [String: String]? {
-        var path = path
-        return path.withUTF8 { captures(bytes: $0) }
+        PathSegments(path).flatMap(captures)
     }
 
-    /// The captured parameters when the path in `bytes` matches, else `nil`.
-    func captures(bytes path: UnsafeBufferPointer<UInt8>) -> [String: String]? {
-        guard matches(bytes: path) else { return nil }
+    /// The captured parameters when the path split into `parts` matches, else `nil`.
+    func captures(_ parts: PathSegments) -> [String: String]? {
+        guard matches(parts) else { return nil }
         var captured = [String: String]()
-        var parts = ByteSegments(path)
-        for segment in segments {
-            guard let part = parts.next() else { break }
-            if case .parameter(let name) = segment {
-                captured[name] = String(decoding: UnsafeBufferPointer(rebasing: path[part]), as: UTF8.self)
-            }
+        for (segment, part) in zip(segments, parts.all) {
+            if case .parameter(let name) = segment { captured[name] = String(Substring(part)) }
         }
         return captured
     }
-
-    /// Not empty, `.` or `..`.
-    private static func isPlain(_ part: Range<Int>, in path: UnsafeBufferPointer<UInt8>) -> Bool {
-        let dot = UInt8(ascii: ".")
-        switch part.count {
-        case 0: return false
-        case 1: return path[part.lowerBound] != dot
-        case 2: return path[part.lowerBound] != dot || path[part.lowerBound + 1] != dot
-        default: return true
-        }
-    }
-
-    static func equals(_ path: UnsafeBufferPointer<UInt8>, _ part: Range<Int>, _ literal: [UInt8]) -> Bool {
-        guard part.count == literal.count else { return false }
-        var offset = 0
-        for byte in literal {
-            guard path[part.lowerBound + offset] == byte else { return false }
-            offset += 1
-        }
-        return true
-    }
 }
 
-/// The `/`-separated segments of a path's bytes after its leading `/`, as ranges.
-struct ByteSegments {
-    private let path: UnsafeBufferPointer<UInt8>
-    private var position = 1
-    private var done: Bool
+/// A path's `/`-separated segments after its leading `/`, split on the byte `/` (never on
+/// Characters, which a combining mark after `/` would join) and compared as bytes.
+struct PathSegments {
+    let all: [Substring.UTF8View]
 
-    init(_ path: UnsafeBufferPointer<UInt8>) {
-        self.path = path
-        self.done = path.isEmpty
+    /// Splits `path` (no query); nil when it does not start with `/`.
+    init?(_ path: Substring) {
+        guard path.utf8.first == UInt8(ascii: "/") else { return nil }
+        all = path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
     }
 
-    mutating func next() -> Range<Int>? {
-        guard !done else { return nil }
-        var end = position
-        while end < path.count, path[end] != UInt8(ascii: "/") { end += 1 }
-        let part = position..<end
-        if end >= path.count { done = true } else { position = end + 1 }
-        return part
+    var count: Int { all.count }
+
+    /// Whether the path is `/` alone.
+    var isRoot: Bool { all.count == 1 && all[0].isEmpty }
+
+    /// Not empty, `.` or `..`.
+    static func isPlain(_ part: Substring.UTF8View) -> Bool {
+        !part.isEmpty && !part.elementsEqual(".".utf8) && !part.elementsEqual("..".utf8)
     }
 }

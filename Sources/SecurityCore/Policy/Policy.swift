@@ -70,51 +70,36 @@ public struct Policy: Sendable {
 
     /// The rank of `role`, or `nil` when it has none (unknown or unranked roles).
     public func rank(of role: String) -> Int? {
-        guard let ranks = storage.index.roleRanks else { return storage.roles[role] ?? nil }
-        for entry in ranks where entry.role == role { return entry.rank }
-        return nil
+        storage.roles[role] ?? nil
     }
 
     /// The route a request maps to, with its captured parameters.
     public func route(method: String, path: Substring) -> (PolicyRoute, [String: String])? {
-        var path = withoutQuery(path)
-        return path.withUTF8 { bytes in
-            guard let index = routeIndex(method: method, path: bytes) else { return nil }
-            return (routes[index], routes[index].path.captures(bytes: bytes) ?? [:])
-        }
+        guard let parts = PathSegments(withoutQuery(path)), let index = routeIndex(method: method, parts) else { return nil }
+        return (routes[index], routes[index].path.captures(parts) ?? [:])
     }
 
-    /// The index of the first route matching `method` and the path in `bytes`.
-    func routeIndex(method: String, path: UnsafeBufferPointer<UInt8>) -> Int? {
-        // Through a buffer pointer: the routes are read in place, not copied out of the array.
-        storage.routes.withUnsafeBufferPointer { routes in
-            for index in storage.index.candidates(for: path)
-            where routes[index].method == method || routes[index].method == "*" {
-                if routes[index].path.matches(bytes: path) { return index }
-            }
-            return nil
+    /// The index of the first route matching `method` and the path split into `parts`.
+    func routeIndex(method: String, _ parts: PathSegments) -> Int? {
+        storage.index.candidates(for: parts).first { index in
+            (routes[index].method == method || routes[index].method == "*") && routes[index].path.matches(parts)
         }
     }
 
     /// Decides one request. Never throws: anything unexpected is a deny with a reason.
     public func decide(_ request: PolicyRequest) -> PolicyDecision {
-        var path = withoutQuery(request.path[...])
-        return path.withUTF8 { decide(request, path: $0) }
-    }
-
-    private func decide(_ request: PolicyRequest, path: UnsafeBufferPointer<UInt8>) -> PolicyDecision {
-        guard let routeIndex = routeIndex(method: request.method, path: path) else {
+        guard let parts = PathSegments(withoutQuery(request.path[...])),
+              let routeIndex = routeIndex(method: request.method, parts)
+        else {
             return PolicyDecision(effect: .deny, rules: [], explanation: .noRoute(method: request.method, path: request.path))
         }
-        // The route's fields are read in place: a copy of the whole route retains all of them.
-        let routes = storage.routes
-        let parameters = routes[routeIndex].path.hasParameters ? (routes[routeIndex].path.captures(bytes: path) ?? [:]) : [:]
-        let resource = routes[routeIndex].resource.flatMap { reference in
+        let route = routes[routeIndex]
+        let parameters = route.path.hasParameters ? (route.path.captures(parts) ?? [:]) : [:]
+        let resource = route.resource.flatMap { reference in
             parameters[reference.parameter].map { "\(reference.type):\($0)" }
         }
-        let action = routes[routeIndex].action
         func decision(_ effect: PolicyDecision.Effect, _ rules: [String], _ explanation: PolicyDecision.Explanation) -> PolicyDecision {
-            PolicyDecision(effect: effect, rules: rules, explanation: explanation, action: action, resource: resource)
+            PolicyDecision(effect: effect, rules: rules, explanation: explanation, action: route.action, resource: resource)
         }
         let principalRank: Int?
         if let role = request.principal?.role {
@@ -125,36 +110,16 @@ public struct Policy: Sendable {
             principalRank = nil
         }
         let context = MatchContext(parameters: parameters, resource: resource, principalRank: principalRank)
-        let index = storage.index
-        if let forbidding = matchingRules(index.forbidCandidates[routeIndex], request, context) {
-            return decision(.deny, forbidding, .forbidden)
-        }
-        if let permitting = matchingRules(index.permitCandidates[routeIndex], request, context) {
-            return decision(.permit, permitting, .permitted)
-        }
+        let forbidding = matchingRules(index.forbidCandidates[routeIndex], request, context)
+        if !forbidding.isEmpty { return decision(.deny, forbidding, .forbidden) }
+        let permitting = matchingRules(index.permitCandidates[routeIndex], request, context)
+        if !permitting.isEmpty { return decision(.permit, permitting, .permitted) }
         return decision(.deny, [], .noRulePermits)
     }
 
-    /// The ids of the rules among `candidates` that match, in order; `nil` when none does. One
-    /// match, the usual case, reuses the index's one-element array.
-    private func matchingRules(_ candidates: [Int], _ request: PolicyRequest, _ context: MatchContext) -> [String]? {
-        let index = storage.index
-        var first: Int?
-        var all: [String]?
-        storage.rules.withUnsafeBufferPointer { buffer in
-            // Rules are read in place, through a pointer (see `PolicyRule.matches`).
-            guard let rules = buffer.baseAddress else { return }
-            for ruleIndex in candidates
-            where PolicyRule.matches(rules + ruleIndex, request, context, in: self, minimumRank: index.minimumRanks[ruleIndex]) {
-                if let found = first {
-                    if all == nil { all = [rules[found].id] }
-                    all?.append(rules[ruleIndex].id)
-                } else {
-                    first = ruleIndex
-                }
-            }
-        }
-        return all ?? first.map { index.singleRuleIDs[$0] }
+    /// The ids of the rules among `candidates` that match, in order.
+    private func matchingRules(_ candidates: [Int], _ request: PolicyRequest, _ context: MatchContext) -> [String] {
+        candidates.filter { rules[$0].matches(request, context, in: self, minimumRank: index.minimumRanks[$0]) }.map { rules[$0].id }
     }
 
     /// The grant level `principal` holds on `resource`: the highest of the grants naming its

@@ -102,42 +102,32 @@ public struct PolicyRule: Hashable, Sendable {
     /// Where the rule was defined (line in the policy file).
     public let line: Int
 
-    /// Whether the rule at `rule` matches. The policy's index has already checked `actions`, and
-    /// `methods` against the route; `minimumRank` is the rank of `minimumRole`.
-    ///
-    /// A static function reading the rule's fields through a pointer into the policy's array, one
-    /// at a time: as a method on an element of that array, the whole rule (every set and string in
-    /// it) was copied out first. For the same reason the principal is never bound or compared
-    /// with `nil` as a whole (`principal != nil` copied it), only read field by field.
-    static func matches(
-        _ rule: UnsafePointer<PolicyRule>, _ request: PolicyRequest, _ context: Policy.MatchContext, in policy: Policy,
-        minimumRank: Int?
-    ) -> Bool {
-        if let methods = rule.pointee.methods, !methods.contains(request.method) { return false }
-        if case .none = request.principal {
+    /// Whether the rule matches. The policy's index has already checked `actions`, and `methods`
+    /// against the route; `minimumRank` is the rank of `minimumRole`.
+    func matches(_ request: PolicyRequest, _ context: Policy.MatchContext, in policy: Policy, minimumRank: Int?) -> Bool {
+        if let methods, !methods.contains(request.method) { return false }
+        guard let principal = request.principal else {
             // Anonymous: only rules that say so, acting as a viewer.
-            guard rule.pointee.conditions.contains(.anonymous) else { return false }
-            return roleMatches(rule, "viewer", rank: 0, minimumRank: minimumRank)
-                && otherConditionsHold(rule, request, context, policy: policy)
+            guard conditions.contains(.anonymous) else { return false }
+            return roleMatches("viewer", rank: 0, minimumRank: minimumRank)
+                && otherConditionsHold(request, context, policy: policy)
         }
-        if let trustLevels = rule.pointee.trustLevels {
-            guard let trust = request.principal?.trust, trustLevels.contains(trust) else { return false }
+        if let trustLevels {
+            guard let trust = principal.trust, trustLevels.contains(trust) else { return false }
         }
-        return roleMatches(rule, request.principal?.role ?? "", rank: context.principalRank, minimumRank: minimumRank)
-            && otherConditionsHold(rule, request, context, policy: policy)
+        return roleMatches(principal.role, rank: context.principalRank, minimumRank: minimumRank)
+            && otherConditionsHold(request, context, policy: policy)
     }
 
-    private static func roleMatches(_ rule: UnsafePointer<PolicyRule>, _ role: String, rank: Int?, minimumRank: Int?) -> Bool {
-        if rule.pointee.roles == nil, rule.pointee.minimumRole == nil { return true }
-        if let roles = rule.pointee.roles, roles.contains(role) { return true }
+    private func roleMatches(_ role: String, rank: Int?, minimumRank: Int?) -> Bool {
+        if roles == nil, minimumRole == nil { return true }
+        if let roles, roles.contains(role) { return true }
         if let minimumRank, let rank, rank >= minimumRank { return true }
         return false
     }
 
-    private static func otherConditionsHold(
-        _ rule: UnsafePointer<PolicyRule>, _ request: PolicyRequest, _ context: Policy.MatchContext, policy: Policy
-    ) -> Bool {
-        for condition in rule.pointee.conditions {
+    private func otherConditionsHold(_ request: PolicyRequest, _ context: Policy.MatchContext, policy: Policy) -> Bool {
+        for condition in conditions {
             switch condition {
             case .anonymous: continue
             case .loopback: if !request.isLoopback { return false }
@@ -149,7 +139,7 @@ public struct PolicyRule: Hashable, Sendable {
                 guard let user = request.principal?.user, context.parameters["user"] == user else { return false }
             }
         }
-        if let requiredGrant = rule.pointee.requiredGrant {
+        if let requiredGrant {
             guard let resource = context.resource, policy.grantLevel(of: request.principal, on: resource) >= requiredGrant else {
                 return false
             }

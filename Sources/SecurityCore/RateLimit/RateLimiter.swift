@@ -234,33 +234,12 @@ public struct RateLimitDecision: Hashable, Sendable {
             HeaderField(name: "X-RateLimit-Remaining", value: remaining),
             HeaderField(name: "X-RateLimit-Reset", value: reset),
             HeaderField(name: "RateLimit-Policy", value: scope.policyText),
-            HeaderField(name: "RateLimit", value: Self.stateText(prefix: scope.stateTextPrefix, remaining: remaining, reset: reset)),
+            HeaderField(name: "RateLimit", value: scope.stateTextPrefix + remaining + ";t=" + reset),
         ]
         if !state.allowed {
             fields.append(HeaderField(name: "Retry-After", value: String(max(1, Self.seconds(state.retryAfter)))))
         }
         return fields
-    }
-
-    /// `"name";r=REMAINING;t=RESET`, written into one allocation: joining it with `+` cost three
-    /// appends, each more than the allocation.
-    static func stateText(prefix: String, remaining: String, reset: String) -> String {
-        var prefix = prefix, remaining = remaining, reset = reset
-        let separator: StaticString = ";t="
-        let count = prefix.utf8.count + remaining.utf8.count + separator.utf8CodeUnitCount + reset.utf8.count
-        return String(unsafeUninitializedCapacity: count) { buffer in
-            var offset = 0
-            func put(_ bytes: UnsafeBufferPointer<UInt8>) {
-                guard let source = bytes.baseAddress, let target = buffer.baseAddress else { return }
-                (target + offset).initialize(from: source, count: bytes.count)
-                offset += bytes.count
-            }
-            prefix.withUTF8(put)
-            remaining.withUTF8(put)
-            put(UnsafeBufferPointer(start: separator.utf8Start, count: separator.utf8CodeUnitCount))
-            reset.withUTF8(put)
-            return offset
-        }
     }
 
     /// The 429 to send, or `nil` when the request may go on.

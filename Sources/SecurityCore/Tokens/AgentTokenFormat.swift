@@ -176,22 +176,12 @@ struct FieldReader {
         guard let field = next(), field.count <= IdentifierRule.maximumLength, allowEmpty || field.count > 0,
               field.allSatisfy(IdentifierRule.isAllowed)
         else { return nil }
-        // Identifiers are ASCII, checked above: up to 15 bytes go straight into a small string,
-        // without `String(decoding:)`'s UTF-8 validation and repair pass.
-        guard field.count <= 15 else { return String(decoding: field, as: UTF8.self) }
-        return String(unsafeUninitializedCapacity: field.count) { buffer in
-            buffer.initialize(fromContentsOf: field)
-        }
+        return String(decoding: field, as: UTF8.self)
     }
 
     /// Whether `field` holds exactly the UTF-8 bytes of `text` (not secret; an early exit is fine).
     static func field(_ field: UnsafeRawBufferPointer, equals text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { expected in
-            guard expected.count == field.count else { return false }
-            for index in 0..<expected.count where expected[index] != field[index] { return false }
-            return true
-        }
+        field.elementsEqual(text.utf8)
     }
 
     mutating func int64() -> Int64? {

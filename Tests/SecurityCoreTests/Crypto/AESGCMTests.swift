@@ -2,11 +2,10 @@
 import Testing
 
 struct AESGCMTests {
-    /// Every vector, both ways of handing OpenSSL the nonce (see `ContextPool.start`). For valid
-    /// vectors each key object is used twice per direction, so the second use runs on a context
-    /// that already finished (sealing) or failed (opening) a message under another nonce or tag.
-    @Test(arguments: [true, false])
-    func wycheproofVectors(noncesByParameter: Bool) throws {
+    /// Every vector. For valid vectors each key object is used twice per direction, so the second
+    /// use runs on a context that already finished (sealing) or failed (opening) a message under
+    /// another nonce or tag.
+    @Test func wycheproofVectors() throws {
         let file = try Wycheproof.load("aes_gcm_test", as: Wycheproof.AEADGroup.self)
         var supported = 0, valid = 0, invalid = 0, rejectedShapes = 0
         for group in file.testGroups {
@@ -17,13 +16,13 @@ struct AESGCMTests {
                 guard group.keySize == 256, group.ivSize == 96, group.tagSize == 128 else {
                     // Other sizes are outside this API: they must be refused cleanly.
                     #expect(throws: CryptoError.self, "tc \(test.tcId)") {
-                        try AESGCMKey(key, noncesByParameter: noncesByParameter).open(box, authenticating: aad)
+                        try AESGCMKey(key).open(box, authenticating: aad)
                     }
                     rejectedShapes += 1
                     continue
                 }
                 supported += 1
-                let aes = try AESGCMKey(key, noncesByParameter: noncesByParameter)
+                let aes = try AESGCMKey(key)
                 if test.result == "valid" {
                     valid += 1
                     // (Only for valid vectors: some invalid ones are a valid tag with one bit flipped.)
@@ -47,14 +46,6 @@ struct AESGCMTests {
         }
         #expect(supported > 50 && valid > 0 && invalid > 0 && rejectedShapes > 0)
         #expect(supported + rejectedShapes == file.numberOfTests)
-    }
-
-    /// OpenSSL 3.0, which this package is built and tested against, passes the known-answer check
-    /// that lets nonces go in as a parameter; if it stopped passing, seal and open would quietly
-    /// fall back to the slower init call, so this says so instead.
-    @Test func theNonceParameterPathIsInUse() throws {
-        #expect(ContextPool.noncesByParameterWork)
-        #expect(try AESGCMKey(.random(count: 32)).contexts.noncesByParameter)
     }
 
     @Test func roundTripAndTamperDetection() throws {
