@@ -4,16 +4,23 @@ import HummingbirdWebSocket
 public import Logging
 public import ServiceLifecycle
 public import SecurityCore
+import Synchronization
 
 /// Builds the AgentHost HTTP application: routes behind the security middleware.
 public enum AgentHost {
     /// Everything a running server needs, assembled from a configuration and a keyring.
+    ///
+    /// The keyring, the policy and the rate-limit numbers can be replaced while the server runs
+    /// (``reload(keyring:policy:rateLimitScopes:)``, which SIGHUP calls): the pipeline, the minters
+    /// and the policy are read anew by every request, everything else stays.
     public struct Components: Sendable {
-        public let pipeline: SecurityPipeline
-        public let minter: TokenMinter
+        /// The pipeline in force.
+        public var pipeline: SecurityPipeline { live.current.pipeline }
+        /// Mints agent tokens with the primary key in force.
+        public var minter: TokenMinter { live.current.minter }
         public let revocations: InMemoryRevocationList
         /// The policy in force.
-        public let policy: Policy
+        public var policy: Policy { live.current.policy }
         /// Credentials in the vault; `nil` when the server runs without a store (the credential
         /// routes then answer `503`).
         public let credentials: CredentialService?
@@ -24,7 +31,7 @@ public enum AgentHost {
         public let accounts: AccountService?
         /// Mints user session tokens: the agent-token format under the session audience, so a
         /// session never passes as an agent token or the other way round.
-        public let sessionMinter: TokenMinter
+        public var sessionMinter: TokenMinter { live.current.sessionMinter }
         /// Where security events go (refusals, releases, mints, revocations, account changes);
         /// `nil` records nothing.
         public let audit: AuditRecorder?
@@ -37,6 +44,26 @@ public enum AgentHost {
         /// The operator stream's feed (`GET /ws/system`).
         public let events: SystemEvents
         let clock: any TimeSource
+        /// What a reload keeps: the configuration the parts are built from, and the buckets.
+        private let configuration: AgentHostConfiguration
+        private let rateLimitStore: InMemoryRateLimitStore
+        private let ticks: any TickSource
+        private let live: Live
+
+        /// The parts a reload replaces, swapped as one.
+        struct Current: Sendable {
+            let pipeline: SecurityPipeline
+            let minter: TokenMinter
+            let sessionMinter: TokenMinter
+            let policy: Policy
+        }
+
+        final class Live: Sendable {
+            private let state: Mutex<Current>
+            init(_ current: Current) { state = Mutex(current) }
+            var current: Current { state.withLock { $0 } }
+            func replace(with current: Current) { state.withLock { $0 = current } }
+        }
 
         /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
         /// ``PolicyLoadError`` if the embedded default policy does not load.
@@ -47,9 +74,44 @@ public enum AgentHost {
             metrics: AgentHostMetrics = AgentHostMetrics(), events: SystemEvents? = nil, clock: any TimeSource = SystemTimeSource(),
             ticks: any TickSource = SystemTickSource()
         ) throws {
-            let revocations = InMemoryRevocationList(clock: clock)
+            self.configuration = configuration
+            self.rateLimitStore = InMemoryRateLimitStore(maximumKeys: configuration.rateLimitKeys)
+            self.ticks = ticks
+            self.revocations = InMemoryRevocationList(clock: clock)
+            self.accounts = accounts
+            self.clock = clock
+            self.audit = audit
+            self.webhooks = webhooks
+            self.webhookStore = webhookStore
+            self.metrics = metrics
+            self.events = events ?? SystemEvents(clock: clock)
+            self.credentials = credentials
+            self.revocationStore = revocationStore
+            self.live = Live(try Self.parts(
+                configuration: configuration, keyring: keyring, policy: configuration.policy ?? DefaultPolicy.load(),
+                rateLimitScopes: configuration.rateLimitScopes, revocations: revocations, accounts: accounts,
+                rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
+            ))
+        }
+
+        /// Puts `keyring`, `policy` and `rateLimitScopes` in force for every request from now on.
+        /// Buckets, revocations and everything else stay. Throws, changing nothing, when the parts
+        /// cannot be built.
+        public func reload(keyring: Keyring, policy: Policy, rateLimitScopes: [RateLimitScope]) throws {
+            live.replace(with: try Self.parts(
+                configuration: configuration, keyring: keyring, policy: policy, rateLimitScopes: rateLimitScopes,
+                revocations: revocations, accounts: accounts, rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
+            ))
+        }
+
+        /// The pipeline, the minters and the policy over `keyring`, `policy` and `rateLimitScopes`.
+        private static func parts(
+            configuration: AgentHostConfiguration, keyring: Keyring, policy: Policy, rateLimitScopes: [RateLimitScope],
+            revocations: InMemoryRevocationList, accounts: AccountService?, rateLimitStore: InMemoryRateLimitStore,
+            ticks: any TickSource, clock: any TimeSource
+        ) throws -> Current {
             let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
-            let sessionPolicy = try Self.sessionPolicy(configuration.tokenPolicy)
+            let sessionPolicy = try sessionPolicy(configuration.tokenPolicy)
             // After agent tokens, the pipeline asks these in turn; each claims its own kind.
             var authenticators: [any Authenticator] = []
             if let accounts {
@@ -59,7 +121,6 @@ public enum AgentHost {
                 authenticators.append(AccessKeyAuthenticator(kind: .device, directory: accounts.directory))
                 authenticators.append(SetupTokenAuthenticator())
             }
-            let policy = try configuration.policy ?? DefaultPolicy.load()
             let cors: CORSPolicy?
             let bodyLimits: BodyLimits
             do {
@@ -70,34 +131,23 @@ public enum AgentHost {
             } catch {
                 throw AgentHostError(.configuration, "\(error)")
             }
-            let limiter = RateLimiter(
-                scopes: configuration.rateLimitScopes,
-                store: InMemoryRateLimitStore(maximumKeys: configuration.rateLimitKeys), ticks: ticks
-            )
-            self.pipeline = SecurityPipeline(configuration: .init(
+            let pipeline = SecurityPipeline(configuration: .init(
                 verifier: verifier, mode: configuration.mode,
                 // /metrics needs no credential from a local client, or from anyone when the operator says so.
                 publicPaths: configuration.metricsPublic ? ["/health", OpenAPIDocument.path, "/metrics"] : ["/health", OpenAPIDocument.path],
                 localPaths: configuration.metricsPublic ? [] : ["/metrics"],
-                policy: policy, rateLimiter: limiter,
+                policy: policy, rateLimiter: RateLimiter(scopes: rateLimitScopes, store: rateLimitStore, ticks: ticks),
                 clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
                 bodyLimits: bodyLimits, cors: cors, authenticators: authenticators,
                 // Webhook paths always: without a secret their route does not exist (404), never 401.
                 selfAuthenticatingPaths: Set([AccountRoutes.loginPath, AccountRoutes.onboardingPath] + WebhookRoutes.paths)
             ))
-            self.sessionMinter = TokenMinter(keyring: keyring, policy: sessionPolicy, clock: clock)
-            self.accounts = accounts
-            self.audit = audit
-            self.webhooks = webhooks
-            self.webhookStore = webhookStore
-            self.metrics = metrics
-            self.events = events ?? SystemEvents(clock: clock)
-            self.minter = TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock)
-            self.revocations = revocations
-            self.policy = policy
-            self.credentials = credentials
-            self.revocationStore = revocationStore
-            self.clock = clock
+            return Current(
+                pipeline: pipeline,
+                minter: TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock),
+                sessionMinter: TokenMinter(keyring: keyring, policy: sessionPolicy, clock: clock),
+                policy: policy
+            )
         }
 
         /// Queues an event done by `actor` (a subject) for request `requestID` for the audit log,

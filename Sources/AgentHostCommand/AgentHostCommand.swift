@@ -12,7 +12,7 @@ struct AgentHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agenthost",
         abstract: "Agent identity, tokens and request security for self-hosted agent platforms.",
-        subcommands: [Serve.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self, AuditCommand.self, ScrubCommand.self, GitCommand.self, PolicyCommand.self]
+        subcommands: [Serve.self, ConfigCommand.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self, AuditCommand.self, ScrubCommand.self, GitCommand.self, PolicyCommand.self]
     )
 }
 
@@ -60,16 +60,9 @@ struct DatabaseOption: ParsableArguments {
             environment: environment, logger: VaultCommand.logger, body
         )
     }
-
-    /// Says so when a password was given on the command line, where `ps` shows it.
-    func warnAboutArgv(_ logger: Logger) {
-        if let database, URLComponents(string: database)?.password != nil {
-            logger.warning("--database holds a password, which other local users can read from the process list; set \(AgentHostCLI.databaseVariable) instead")
-        }
-    }
 }
 
-/// `--max-ttl`, shared by `serve` and `token mint` so both apply the same limit.
+/// `token mint`'s `--max-ttl`, with the default `serve` applies.
 struct TokenPolicyOptions: ParsableArguments {
     @Option(name: .customLong("max-ttl"), help: "Longest token lifetime minted or accepted (e.g. 7d, 12h).")
     var maximumLifetime: String = "7d"
@@ -83,45 +76,47 @@ struct TokenPolicyOptions: ParsableArguments {
 
 /// `serve`'s limits on each connection (Docs/OPERATING.md, "Connection limits").
 struct ConnectionLimitOptions: ParsableArguments {
-    @Option(name: .customLong("max-head-bytes"), help: "Largest request head (request line and headers) in bytes; larger is answered 431.")
-    var headBytes = ConnectionLimits().headBytes
-    @Option(name: .customLong("max-request-line-bytes"), help: "Longest request line in bytes; longer is answered 414.")
-    var requestLineBytes = ConnectionLimits().requestLineBytes
-    @Option(name: .customLong("max-header-fields"), help: "Most header fields in one request; more is answered 431.")
-    var headerFields = ConnectionLimits().headerFields
-    @Option(name: .customLong("head-timeout"), help: "Time a client has to send a request head (e.g. 10s); then 408 and closed.")
-    var headTimeout = "10s"
-    @Option(name: .customLong("idle-timeout"), help: "Time a keep-alive connection may wait between requests; then closed.")
-    var idleTimeout = "75s"
-    @Option(name: .customLong("body-timeout"), help: "Time a request body may pause between two reads; then closed.")
-    var bodyTimeout = "30s"
-    @Option(name: .customLong("max-connections"), help: "Most connections open at once; past it a new one is answered 503 and closed.")
-    var connections = ConnectionLimits().connections
+    @Option(name: .customLong("max-head-bytes"), help: "Largest request head (request line and headers) in bytes; larger is answered 431 (default \(ConnectionLimits().headBytes)).")
+    var headBytes: Int?
+    @Option(name: .customLong("max-request-line-bytes"), help: "Longest request line in bytes; longer is answered 414 (default \(ConnectionLimits().requestLineBytes)).")
+    var requestLineBytes: Int?
+    @Option(name: .customLong("max-header-fields"), help: "Most header fields in one request; more is answered 431 (default \(ConnectionLimits().headerFields)).")
+    var headerFields: Int?
+    @Option(name: .customLong("head-timeout"), help: "Time a client has to send a request head, then 408 and closed (default 10s).")
+    var headTimeout: String?
+    @Option(name: .customLong("idle-timeout"), help: "Time a keep-alive connection may wait between requests, then closed (default 75s).")
+    var idleTimeout: String?
+    @Option(name: .customLong("body-timeout"), help: "Time a request body may pause between two reads, then closed (default 30s).")
+    var bodyTimeout: String?
+    @Option(name: .customLong("max-connections"), help: "Most connections open at once; past it a new one is answered 503 and closed (default \(ConnectionLimits().connections)).")
+    var connections: Int?
 
-    func limits() throws -> ConnectionLimits {
-        func duration(_ text: String, _ option: String) throws -> Duration {
-            do {
-                return try DurationParser.parse(text)
-            } catch let error as AgentHostError {
-                throw ValidationError("--\(option): \(error.message)")
-            }
-        }
-        return ConnectionLimits(
-            headBytes: headBytes, requestLineBytes: requestLineBytes, headerFields: headerFields,
-            headTimeout: try duration(headTimeout, "head-timeout"), idleTimeout: try duration(idleTimeout, "idle-timeout"),
-            bodyTimeout: try duration(bodyTimeout, "body-timeout"), connections: connections
-        )
+    var given: [String: String?] {
+        [
+            "max_head_bytes": headBytes.map(String.init), "max_request_line_bytes": requestLineBytes.map(String.init),
+            "max_header_fields": headerFields.map(String.init), "head_timeout": headTimeout, "idle_timeout": idleTimeout,
+            "body_timeout": bodyTimeout, "max_connections": connections.map(String.init),
+        ]
     }
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the AgentHost HTTP server.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the AgentHost HTTP server.",
+        discussion: """
+            Every option can also be set in a YAML file (--config) and in a variable: --max-ttl is max_ttl in the file \
+            and AGENTHOST_MAX_TTL in the environment. Options win over variables, variables over the file, the file \
+            over the defaults. 'agenthost config check' shows what is in force and where it came from. SIGHUP reloads \
+            the keyring, the policy and the rate limits.
+            """
+    )
 
-    @Option(help: "Address to bind.") var host = "127.0.0.1"
-    @Option(help: "Port to bind (0 picks a free one).") var port = 8080
-    @Option(help: "secure (a credential is required) or header-trust (trusted LAN only).") var mode = "secure"
-    @Flag(help: "Allow header-trust mode on a non-loopback address.") var allowUntrustedNetwork = false
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "YAML configuration file (default: $AGENTHOST_CONFIG, else none).") var config: String?
+    @Option(help: "Address to bind (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to bind; 0 picks a free one (default 8080).") var port: Int?
+    @Option(help: "secure (a credential is required; the default) or header-trust (trusted LAN only).") var mode: String?
+    @Flag(inversion: .prefixedNo, help: "Allow header-trust mode on a non-loopback address.") var allowUntrustedNetwork: Bool?
+    @Option(help: "Log level: trace, debug, info (the default), notice, warning, error, critical.") var logLevel: String?
     @Option(help: "Policy file (YAML or JSON); the embedded default policy when not given.") var policy: String?
     @Option(name: .customLong("trusted-proxy"), help: "A proxy (address or CIDR) whose X-Forwarded-For is believed and that may call /auth/verify; repeat for more.")
     var trustedProxies: [String] = []
@@ -130,58 +125,69 @@ struct Serve: AsyncParsableCommand {
         help: "Change a rate-limit scope: NAME=LIMIT/PERIOD[/BURST], such as general=600/1m; repeat for more. Scopes: general, sensitive, auth-failures, login-failures."
     )
     var rateLimits: [String] = []
-    @Flag(name: .customLong("metrics-public"), help: "Serve GET /metrics without a credential to every client, not only to local ones.")
-    var metricsPublic = false
+    @Flag(name: .customLong("metrics-public"), inversion: .prefixedNo, help: "Serve GET /metrics without a credential to every client, not only to local ones.")
+    var metricsPublic: Bool?
     @Option(name: .customLong("cors-origin"), help: "A browser origin (https://host[:port]) allowed to call the API; repeat for more.")
     var corsOrigins: [String] = []
+    @Option(name: .customLong("max-ttl"), help: "Longest token lifetime minted or accepted (default 7d).") var maximumLifetime: String?
     @OptionGroup var data: DataDirectoryOption
     @OptionGroup var store: DatabaseOption
-    @OptionGroup var tokens: TokenPolicyOptions
     @OptionGroup var connections: ConnectionLimitOptions
 
-    func validate() throws {
-        do {
-            _ = try AgentHostConfiguration.rateLimitScopes(RateLimitScope.agentHost, overriddenBy: rateLimits)
-            try connections.limits().validate()
-        } catch let error as AgentHostError {
-            throw ValidationError(error.message)
+    /// The options given, by setting name.
+    func commandLine() throws -> ServeSettings {
+        var given: [String: [String]] = [:]
+        let single: [String: String?] = [
+            "host": host, "port": port.map(String.init), "mode": mode, "allow_untrusted_network": allowUntrustedNetwork.map(String.init),
+            "log_level": logLevel, "policy": policy, "metrics_public": metricsPublic.map(String.init), "max_ttl": maximumLifetime,
+            "data_dir": data.dataDirectory, "database": store.database,
+        ].merging(connections.given) { first, _ in first }
+        for case let (name, value?) in single { given[name] = [value] }
+        for (name, list) in [("trusted_proxy", trustedProxies), ("rate_limit", rateLimits), ("cors_origin", corsOrigins)] where !list.isEmpty {
+            given[name] = list
         }
-        for proxy in trustedProxies where IPNetwork(proxy) == nil {
-            throw ValidationError("--trusted-proxy '\(proxy.prefix(64))' is not an address or CIDR such as 10.0.0.0/8 (host bits must be zero)")
-        }
+        return try ServeSettings(given, origin: .commandLine)
     }
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
-        guard let mode = AuthenticationMode(rawValue: mode) else {
-            throw ValidationError("--mode must be secure or header-trust")
-        }
-        var configuration = AgentHostConfiguration(
-            host: host, port: port, dataDirectory: data.resolved(environment), mode: mode,
-            allowUntrustedNetwork: allowUntrustedNetwork, tokenPolicy: try tokens.policy(),
-            policy: try policy.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) },
-            trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins
-        )
-        configuration.policyFile = policy
-        configuration.databaseURL = store.database
-        configuration.metricsPublic = metricsPublic
-        configuration.connectionLimits = try connections.limits()
-        configuration.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(configuration.rateLimitScopes, overriddenBy: rateLimits)
-        try configuration.validate()
+        let source = ServeSettings.Source(configFile: config, environment: ProcessInfo.processInfo.environment, commandLine: try commandLine())
+        let settings = try source.load()
+        let resolved = try settings.resolve()
 
         // Every log line passes through the redactor, which learns each secret as it is loaded.
         let redactor = SecretRedactor()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            handler.logLevel = resolved.logLevel
             return RedactingLogHandler(wrapping: handler, redactor: redactor)
         }
         let logger = Logger(label: "agenthost")
-        store.warnAboutArgv(logger)
-        try await AgentHostServer(configuration: configuration, environment: environment, redactor: redactor, logger: logger).runService()
+        if let file = source.file { logger.info("configuration file read", metadata: ["path": "\(file)"]) }
+        for warning in settings.warnings() { logger.warning("\(warning)") }
+        var server = AgentHostServer(configuration: resolved.configuration, environment: source.environment, redactor: redactor, logger: logger)
+        server.reloadConfiguration = { try source.load().resolve().configuration }
+        try await server.runService()
+    }
+}
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Check serve's configuration.", subcommands: [Check.self]
+    )
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the settings serve would run with and where each came from (secrets redacted); exit 1 if invalid.",
+            discussion: "Reads the defaults, the file, then the AGENTHOST_* variables, as serve does; the output is itself a configuration file."
+        )
+        @Option(help: "YAML configuration file (default: $AGENTHOST_CONFIG, else none).") var config: String?
+
+        func run() async throws {
+            let report = AgentHostCLI.checkConfiguration(file: config, environment: ProcessInfo.processInfo.environment)
+            for line in report.lines { print(line) }
+            for line in report.problems { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            if !report.valid { throw ExitCode(1) }
+        }
     }
 }
 
@@ -229,7 +235,7 @@ struct Token: AsyncParsableCommand {
 
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage the token keyring file. A running server picks up changes when restarted.",
+        abstract: "Manage the token keyring file. A running server picks up changes on SIGHUP or a restart.",
         subcommands: [Initialize.self, Rotate.self, Retire.self, List.self]
     )
 
@@ -252,7 +258,7 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             let key = try AgentHostCLI.rotate(dataDirectory: data.resolved(environment), environment: environment)
-            print("new primary key \(key); restart agenthost serve to sign with it")
+            print("new primary key \(key); reload agenthost serve (SIGHUP) to sign with it")
             await Keys.record("keys.rotated", key: "\(key)", data: data, database: database)
         }
     }
@@ -267,7 +273,7 @@ struct Keys: AsyncParsableCommand {
             let environment = ProcessInfo.processInfo.environment
             guard let id = try? KeyID(keyID) else { throw ValidationError("'\(keyID.prefix(64))' is not a key id") }
             try AgentHostCLI.retire(id, dataDirectory: data.resolved(environment), environment: environment)
-            print("retired key \(id); restart agenthost serve to stop accepting its tokens")
+            print("retired key \(id); reload agenthost serve (SIGHUP) to stop accepting its tokens")
             await Keys.record("keys.retired", key: "\(id)", data: data, database: database)
         }
     }

@@ -107,8 +107,14 @@ struct CommandTests {
         for bad in ["general", "general=600", "general=x/1m", "general=600/1x", "general=600/1m/x", "nope=1/1m", "general=0/1m", "general=600/2d"] {
             #expect(throws: AgentHostError.self, "\(bad)") { try AgentHostConfiguration.rateLimitScopes(RateLimitScope.agentHost, overriddenBy: [bad]) }
         }
-        #expect(throws: (any Error).self) { try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "nope=1/1m"]) }
-        _ = try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "general=100000/1m"])
+        // serve's options are checked with the file and the variables (ServeSettingsTests); these parse.
+        let serve = try #require(try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "general=100000/1m", "--no-metrics-public"]) as? Serve)
+        let given = try serve.commandLine()
+        #expect(given.values["rate_limit"]?.items == ["general=100000/1m"] && given.values["metrics_public"]?.items == ["false"])
+        #expect(given.values["port"] == nil, "an option not given leaves the file's or the default")
+        let bad = try #require(try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "nope=1/1m"]) as? Serve)
+        let error = #expect(throws: AgentHostError.self) { try ServeSettings.defaults.overlaid(by: bad.commandLine()).resolve() }
+        #expect(error?.reason.hasPrefix("--rate-limit: there is no scope 'nope'") == true)
     }
 
     @Test func durations() throws {

@@ -69,7 +69,7 @@ public struct AgentHostConfiguration: Sendable {
     public static func rateLimitScopes(_ scopes: [RateLimitScope], overriddenBy specifications: [String]) throws -> [RateLimitScope] {
         var scopes = scopes
         for specification in specifications {
-            let usage = "--rate-limit '\(specification.prefix(64))': write NAME=LIMIT/PERIOD[/BURST], such as general=600/1m"
+            let usage = "'\(specification.prefix(64))': write NAME=LIMIT/PERIOD[/BURST], such as general=600/1m"
             let halves = specification.split(separator: "=", maxSplits: 1).map(String.init)
             guard halves.count == 2 else { throw AgentHostError(.configuration, usage) }
             let parts = halves[1].split(separator: "/", omittingEmptySubsequences: false).map(String.init)
@@ -77,7 +77,7 @@ public struct AgentHostConfiguration: Sendable {
             let burst = try parts.count == 3 ? Int(parts[2]) ?? { throw AgentHostError(.configuration, usage) }() : nil
             guard let index = scopes.firstIndex(where: { $0.name == halves[0] }) else {
                 let names = scopes.map(\.name).joined(separator: ", ")
-                throw AgentHostError(.configuration, "--rate-limit: there is no scope '\(halves[0].prefix(64))'; the scopes are \(names)")
+                throw AgentHostError(.configuration, "there is no scope '\(halves[0].prefix(64))'; the scopes are \(names)")
             }
             let old = scopes[index]
             do {
@@ -86,7 +86,7 @@ public struct AgentHostConfiguration: Sendable {
                     counts: old.counts, routes: old.routes
                 )
             } catch let error as RateLimitError {
-                throw AgentHostError(.configuration, "--rate-limit: \(error.reason)")
+                throw AgentHostError(.configuration, "'\(specification.prefix(64))': \(error.reason)")
             }
         }
         return scopes

@@ -13,9 +13,7 @@ extension AgentHost {
     /// new route also needs a policy route of its own (RouteCoverageTests fails without one) and a
     /// place in Docs/openapi.yaml (OpenAPITests).
     static func addRoutes(to router: Router<AgentRequestContext>, components: Components) {
-        router.add(middleware: SecurityMiddleware(
-            pipeline: components.pipeline, audit: components.audit, metrics: components.metrics, events: components.events
-        ))
+        router.add(middleware: SecurityMiddleware(components: components))
         router.get("/health") { _, _ in Health(status: "ok") }
         router.get(RouterPath(OpenAPIDocument.path)) { _, _ in
             Response(

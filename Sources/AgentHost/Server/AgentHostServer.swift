@@ -39,8 +39,13 @@ public struct AgentHostServer: Service {
     /// Receives the notice with the one-time setup token that a first start issues. It is never
     /// logged; by default it is written to standard output.
     public var announceSetupToken: @Sendable (String) -> Void
+    /// Reads the settings anew for a reload (SIGHUP, ``ReloadService``). By default the
+    /// configuration stays as it is, with its policy read again from ``AgentHostConfiguration/policyFile``;
+    /// `agenthost serve` reads its configuration file and options again.
+    public var reloadConfiguration: (@Sendable () throws -> AgentHostConfiguration)?
 
     /// `environment` defaults to the process's; `announceSetupToken` to writing on standard output.
+    /// SIGHUP reloads the keyring, the policy and the rate limits (``ReloadService``).
     public init(
         configuration: AgentHostConfiguration, environment: [String: String]? = nil, redactor: SecretRedactor = SecretRedactor(),
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
@@ -157,12 +162,25 @@ public struct AgentHostServer: Service {
                 AuditFlushService(recorder: audit, logger: logger),
                 StoreRefreshService(components: components, store: store, logger: logger),
                 SystemEventRelay(events: components.events, store: store, after: started?.sequence ?? 0, logger: logger),
+                ReloadService(
+                    components: components, running: configuration, readConfiguration: reloadConfiguration ?? Self.rereadPolicy(configuration),
+                    environment: environment, redactor: redactor, logger: logger
+                ),
             ]
         ) { port in
             logger.notice("agenthost listening", metadata: ["url": "http://\(configuration.host):\(port)", "mode": "\(configuration.mode.rawValue)"])
             await onServerRunning(port)
         }
         try await application.run()
+    }
+
+    /// `configuration` with its policy read again from its file, if it has one.
+    static func rereadPolicy(_ configuration: AgentHostConfiguration) -> @Sendable () throws -> AgentHostConfiguration {
+        {
+            var next = configuration
+            if let file = configuration.policyFile { next.policy = try PolicyLoader.load(contentsOf: file) }
+            return next
+        }
     }
 
     private func logLoaded(_ loaded: KeySource.Loaded) {

@@ -82,14 +82,12 @@ struct WhoAmI: ResponseGenerator {
 /// token that still works after the server leaves header-trust mode.
 struct CreateAgent: Sendable {
     let components: AgentHost.Components
-    let minter: TokenMinter
-    let policy: Policy
+    var minter: TokenMinter { components.minter }
+    var policy: Policy { components.policy }
     let schema: Schema
 
     init(components: AgentHost.Components) {
         self.components = components
-        minter = components.minter
-        policy = components.policy
         schema = .object([
             "agent_id": .required(.string(format: .identifier)),
             "role": .required(.string(format: .identifier)),

@@ -4,7 +4,7 @@ import SecurityCore
 
 extension SecurityMiddleware {
     /// `GET /auth/verify`: 200 with the verified identity headers, or the refusal.
-    func forwardAuth(_ facts: RequestFacts, context: Context) -> Response {
+    func forwardAuth(_ facts: RequestFacts, pipeline: SecurityPipeline, context: Context) -> Response {
         switch pipeline.evaluateForwardAuth(facts) {
         case .allow(_, let headers), .preflight(let headers):
             var response = Response(status: .ok, headers: [.cacheControl: "no-store"])

@@ -11,7 +11,8 @@ public import SecurityCore
 /// Refusals are logged (at debug; summarised each second by ``AuditRecorder``) with their code,
 /// method, path and peer, never with a header value.
 public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddleware {
-    let pipeline: SecurityPipeline
+    /// The pipeline in force, read for each request (a reload may replace it).
+    let currentPipeline: @Sendable () -> SecurityPipeline
     let audit: AuditRecorder?
     let metrics: AgentHostMetrics?
     let events: SystemEvents?
@@ -19,7 +20,20 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
     /// `audit` receives every 401, 403 and 429 (aggregated per client and code); `metrics` counts
     /// every outcome; `events` streams the refusals to operators watching `/ws/system`.
     public init(pipeline: SecurityPipeline, audit: AuditRecorder? = nil, metrics: AgentHostMetrics? = nil, events: SystemEvents? = nil) {
-        self.pipeline = pipeline
+        self.init(currentPipeline: { pipeline }, audit: audit, metrics: metrics, events: events)
+    }
+
+    /// The middleware of AgentHost's own routers, which asks `components` for the pipeline in force.
+    init(components: AgentHost.Components) {
+        self.init(
+            currentPipeline: { components.pipeline }, audit: components.audit, metrics: components.metrics, events: components.events
+        )
+    }
+
+    private init(
+        currentPipeline: @escaping @Sendable () -> SecurityPipeline, audit: AuditRecorder?, metrics: AgentHostMetrics?, events: SystemEvents?
+    ) {
+        self.currentPipeline = currentPipeline
         self.audit = audit
         self.metrics = metrics
         self.events = events
@@ -28,6 +42,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        let pipeline = currentPipeline()
         let facts = RequestFacts(
             method: request.method.rawValue,
             path: request.uri.path,
@@ -36,7 +51,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
             bodyLength: request.headers[.contentLength].flatMap { Int($0) }
         )
         if facts.path == SecurityPipeline.forwardAuthPath, request.method == .get || request.method == .head {
-            return forwardAuth(facts, context: context)
+            return forwardAuth(facts, pipeline: pipeline, context: context)
         }
         switch pipeline.evaluate(facts) {
         case .allow(let principal, let headers):
@@ -102,7 +117,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
         default: nil
         }
         if let action, audit != nil || events?.isWatched == true {
-            let client = pipeline.configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)?.description ?? "-"
+            let client = currentPipeline().configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)?.description ?? "-"
             let actor = refusal.principal?.id ?? "anonymous"
             let target = facts.method + " " + Self.loggedPath(facts.path)
             // The deciding rules of a policy denial (none when nothing permits: default deny).

@@ -53,9 +53,7 @@ struct SystemStream: Sendable {
     static func router(components: AgentHost.Components) -> Router<SystemStreamContext> {
         let router = Router(context: SystemStreamContext.self)
         router.add(middleware: CredentialFromSubprotocol())
-        router.add(middleware: SecurityMiddleware(
-            pipeline: components.pipeline, audit: components.audit, metrics: components.metrics, events: components.events
-        ))
+        router.add(middleware: SecurityMiddleware(components: components))
         let stream = SystemStream(components: components)
         router.ws(
             RouterPath(path),

@@ -1,0 +1,189 @@
+@testable import AgentHost
+import Foundation
+import Logging
+import SecurityCore
+import Synchronization
+import Testing
+
+/// `serve --config FILE`, the variables and the options: precedence, errors that name their place,
+/// `config check`, and the reload SIGHUP runs.
+struct ServeSettingsTests {
+    func write(_ text: String, to directory: TemporaryDirectory, name: String = "agenthost.yaml") throws -> String {
+        let path = directory.path + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func optionsWinOverVariablesOverTheFileOverTheDefaults() throws {
+        let directory = try TemporaryDirectory()
+        let file = try write(
+            """
+            # a comment
+            port: 9001
+            host: 127.0.0.2
+            log_level: debug
+            trusted_proxy: [10.0.0.0/8, 192.168.0.0/16]
+            rate_limit:
+              - general=600/1m
+            data_dir: state
+            """, to: directory)
+        let source = ServeSettings.Source(
+            configFile: file, environment: ["AGENTHOST_PORT": "9002", "AGENTHOST_TRUSTED_PROXY": "172.16.0.0/12", "AGENTHOST_HOST": ""],
+            commandLine: try ServeSettings(["port": ["9003"]], origin: .commandLine)
+        )
+        let settings = try source.load()
+        #expect(settings.values["port"] == .init(items: ["9003"], origin: .commandLine))
+        #expect(settings.values["host"] == .init(items: ["127.0.0.2"], origin: .file(path: file, line: 3)), "an empty variable is unset")
+        #expect(settings.values["trusted_proxy"] == .init(items: ["172.16.0.0/12"], origin: .environment("AGENTHOST_TRUSTED_PROXY")))
+        #expect(settings.values["mode"]?.origin == .defaultValue)
+        #expect(settings.values["rate_limit"]?.origin == .file(path: file, line: 6))
+        let resolved = try settings.resolve()
+        #expect(resolved.configuration.port == 9003)
+        #expect(resolved.configuration.host == "127.0.0.2")
+        #expect(resolved.logLevel == .debug)
+        #expect(resolved.configuration.trustedProxies.map(\.description) == ["172.16.0.0/12"])
+        #expect(resolved.configuration.rateLimitScopes.first { $0.name == "general" }?.limit == 600)
+        #expect(resolved.configuration.dataDirectory == directory.path + "/state", "a relative path is read from the file's folder")
+        #expect(resolved.configuration.connectionLimits == ConnectionLimits())
+        #expect(resolved.configuration.tokenPolicy.maximumLifetime == 7 * 86_400)
+
+        // Without a file the defaults are exactly what serve used before configuration files.
+        let plain = try ServeSettings.Source(configFile: nil, environment: [:]).load().resolve()
+        #expect(plain.configuration.host == "127.0.0.1" && plain.configuration.port == 8080 && plain.configuration.mode == .secure)
+        #expect(plain.configuration.dataDirectory == ".agenthost" && plain.configuration.policy == nil && plain.logLevel == .info)
+        #expect(plain.configuration.rateLimitScopes == RateLimitScope.agentHost)
+        // AGENTHOST_CONFIG names the file when --config does not.
+        #expect(ServeSettings.Source(configFile: nil, environment: ["AGENTHOST_CONFIG": file]).file == file)
+    }
+
+    /// A file that cannot be used is refused with the line of the setting, before anything starts.
+    @Test(arguments: [
+        ("port: 80\nprot: 81\n", ":2: unknown setting 'prot'"),
+        ("port: 80\nport: 81\n", ":2: port is set twice"),
+        ("host: [a, b]\n", ":1: host takes one value, not a list"),
+        ("rate_limit: {general: 1/1m}\n", ":1: rate_limit takes a list of values, not a mapping"),
+        ("policy:\n", ":1: policy has no value"),
+        ("- port\n", ":1: expected a mapping of setting: value"),
+        ("port: [\n", "not valid YAML"),
+    ])
+    func aMalformedFileIsRefusedWithItsLine(text: String, expected: String) throws {
+        let directory = try TemporaryDirectory()
+        let file = try write(text, to: directory)
+        let error = #expect(throws: AgentHostError.self) { try ServeSettings(file: file) }
+        #expect(error?.reason.hasPrefix(file) == true, "\(error?.reason ?? "")")
+        #expect(error?.reason.contains(expected) == true, "\(error?.reason ?? "")")
+    }
+
+    /// A value that parses but is wrong names its place: the file and line, the variable, or the option.
+    @Test func aBadValueNamesWhereItCameFrom() throws {
+        let directory = try TemporaryDirectory()
+        let file = try write("host: 127.0.0.1\n\nport: 70000\n", to: directory)
+        func reason(_ source: ServeSettings.Source) -> String {
+            (#expect(throws: AgentHostError.self) { try source.load().resolve() })?.reason ?? ""
+        }
+        #expect(reason(.init(configFile: file, environment: [:])) == "\(file):3: port: '70000' is not a whole number from 0 to 65535")
+        #expect(reason(.init(configFile: nil, environment: ["AGENTHOST_MODE": "open"])) == "AGENTHOST_MODE: 'open' is not secure or header-trust")
+        let options = try ServeSettings(["rate_limit": ["general=600/1m", "nope=1/1m"]], origin: .commandLine)
+        #expect(reason(.init(configFile: nil, environment: [:], commandLine: options)).hasPrefix("--rate-limit: there is no scope 'nope'"))
+        for (name, value) in [
+            ("max_ttl", "soon"), ("trusted_proxy", "10.0.0.1/8"), ("cors_origin", "ftp://x"), ("database", "mysql://x"),
+            ("metrics_public", "yes"), ("head_timeout", "0s"), ("max_connections", "0"), ("log_level", "loud"), ("policy", "/nonexistent"),
+        ] {
+            let given = try ServeSettings([name: [value]], origin: .commandLine)
+            let text = reason(.init(configFile: nil, environment: [:], commandLine: given))
+            #expect(text.hasPrefix(ServeSettings.key(name)!.option + ": "), "\(name): \(text)")
+        }
+        #expect(throws: AgentHostError.self) { try ServeSettings(["prot": ["1"]], origin: .commandLine) }
+        // Combinations are checked too: header-trust stays on loopback unless allowed.
+        let headerTrust = try ServeSettings(["mode": ["header-trust"], "host": ["0.0.0.0"]], origin: .commandLine)
+        #expect(reason(.init(configFile: nil, environment: [:], commandLine: headerTrust)).contains("allow-untrusted-network"))
+    }
+
+    @Test func aPolicyPathInTheFileIsReadFromTheFilesFolder() throws {
+        let directory = try TemporaryDirectory()
+        try DefaultPolicy.text.write(toFile: directory.path + "/policy.yaml", atomically: true, encoding: .utf8)
+        let file = try write("policy: policy.yaml\n", to: directory)
+        let resolved = try ServeSettings.Source(configFile: file, environment: [:]).load().resolve()
+        #expect(resolved.configuration.policyFile == directory.path + "/policy.yaml")
+        #expect(resolved.configuration.policy?.rules.count == (try DefaultPolicy.load()).rules.count)
+    }
+
+    /// `config check` prints a file that reads back to the same settings, a password redacted, and
+    /// warns when a file that holds a password is readable by others.
+    @Test func checkPrintsAFileThatReadsBackWithThePasswordRedacted() throws {
+        let directory = try TemporaryDirectory()
+        let file = try write(
+            "port: 9100\ncors_origin: [\"https://app.example\"]\ndatabase: postgres://app:hunter2-secret@db.internal/agenthost\n",
+            to: directory)
+        chmod(file, 0o644)
+        let report = AgentHostCLI.checkConfiguration(file: file, environment: ["AGENTHOST_MAX_TTL": "2d"])
+        #expect(report.valid)
+        let text = report.lines.joined(separator: "\n")
+        #expect(!text.contains("hunter2"))
+        #expect(text.contains("postgres://app:REDACTED@db.internal/agenthost"))
+        #expect(text.contains("port: \"9100\"") && text.contains("# \(file):1"))
+        #expect(text.contains("max_ttl: \"2d\"") && text.contains("# AGENTHOST_MAX_TTL"))
+        #expect(text.contains("# policy: not set"))
+        #expect(report.problems.contains { $0.contains("chmod 600") })
+        chmod(file, 0o600)
+        #expect(AgentHostCLI.checkConfiguration(file: file, environment: [:]).problems.isEmpty)
+
+        let echoed = try write(text, to: directory, name: "echoed.yaml")
+        let again = try ServeSettings.Source(configFile: echoed, environment: [:]).load().resolve().configuration
+        #expect(again.port == 9100 && again.corsOrigins == ["https://app.example"] && again.tokenPolicy.maximumLifetime == 2 * 86_400)
+
+        let broken = try write("port: 9100\nmax_connections: lots\n", to: directory, name: "broken.yaml")
+        let refused = AgentHostCLI.checkConfiguration(file: broken, environment: [:])
+        #expect(!refused.valid)
+        #expect(refused.problems == ["invalid: \(broken):2: max_connections: 'lots' is not a whole number from 1 to 1000000"])
+        #expect(!AgentHostCLI.checkConfiguration(file: directory.path + "/missing.yaml", environment: [:]).valid)
+    }
+
+    /// A reload replaces the keyring, the policy and the rate limits for the next request; a
+    /// reload that fails changes nothing.
+    @Test func aReloadPutsNewKeysPolicyAndLimitsInForceAndABadOneChangesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let file = KeyringFile(dataDirectory: directory.path)
+        let first = try TokenKey.generate(status: .primary, now: 1)
+        try file.save(try Keyring(keys: [first]))
+        var configuration = AgentHostConfiguration(dataDirectory: directory.path, tokenPolicy: try TokenPolicy())
+        let components = try AgentHost.Components(configuration: configuration, keyring: try Keyring(keys: [first]))
+        let oldToken = try components.minter.mint(agent: try AgentID("a"), role: try Role("admin")).token
+
+        let second = try TokenKey.generate(status: .primary, now: 2)
+        try file.save(try Keyring(keys: [try TokenKey(id: first.id, secret: first.secret, status: .verifyOnly, createdAt: 1), second]))
+        configuration.policy = try PolicyLoader.load(
+            yaml: """
+                version: 1
+                actions: [noop]
+                routes:
+                  - {method: GET, path: /noop, action: noop}
+                rules:
+                  - {id: all, effect: permit, actions: [noop]}
+                """, source: "small.yaml"
+        )
+        configuration.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(RateLimitScope.agentHost, overriddenBy: ["general=7/1m"])
+        let next = configuration
+        let failing = Mutex(false)
+        let service = ReloadService(
+            components: components, running: configuration,
+            readConfiguration: { if failing.withLock({ $0 }) { throw AgentHostError(.configuration, "broken.yaml:1: nope") }; return next },
+            environment: [:], redactor: SecretRedactor(), logger: Logger(label: "test")
+        )
+        #expect(service.reload())
+        #expect(components.minter.keyring.primary?.id == second.id)
+        #expect(components.policy.routes.map(\.action) == ["noop"])
+        #expect(components.pipeline.configuration.rateLimiter?.scopes.first { $0.name == "general" }?.limit == 7)
+        #expect(throws: Never.self, "a token of the old primary still verifies") { try components.pipeline.configuration.verifier.verify(oldToken) }
+
+        failing.withLock { $0 = true }
+        #expect(!service.reload())
+        #expect(components.minter.keyring.primary?.id == second.id)
+        #expect(components.policy.routes.map(\.action) == ["noop"])
+        failing.withLock { $0 = false }
+        try "not a keyring".write(toFile: file.path, atomically: true, encoding: .utf8)
+        #expect(!service.reload(), "a keyring file that does not parse is refused")
+        #expect(components.minter.keyring.primary?.id == second.id)
+        #expect(ReloadService.restartOnlyChanges(from: configuration, to: { var c = configuration; c.port = 1; return c }()) == ["port"])
+    }
+}
