@@ -3,6 +3,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import SecurityCore
 import SecurityStore
 
@@ -34,31 +36,9 @@ struct DatabaseOption: ParsableArguments {
     )
     var database: String?
 
-    func url(dataDirectory: String, environment: [String: String]) -> String {
-        AgentHostCLI.databaseURL(option: database, dataDirectory: dataDirectory, environment: environment)
-    }
-
-    /// Opens the store for the data directory `data` names (quietly: these commands report on
-    /// standard output and errors), runs `body`, and closes it.
-    func withStore<Result>(data: DataDirectoryOption, _ body: (SQLSecurityStore) async throws -> Result) async throws -> Result {
-        let environment = ProcessInfo.processInfo.environment
-        let directory = data.resolved(environment)
-        return try await AgentHostCLI.withStore(
-            url: url(dataDirectory: directory, environment: environment), dataDirectory: directory, logger: VaultCommand.logger, body
-        )
-    }
-
-    /// Loads the vault keys, opens the store for the data directory `data` names, runs `body` with
-    /// both, and closes the store.
-    func withVault<Result>(
-        data: DataDirectoryOption, _ body: (AgentHostCLI.VaultSession) async throws -> Result
-    ) async throws -> Result {
-        let environment = ProcessInfo.processInfo.environment
-        let directory = data.resolved(environment)
-        return try await AgentHostCLI.withVault(
-            databaseURL: url(dataDirectory: directory, environment: environment), dataDirectory: directory,
-            environment: environment, logger: VaultCommand.logger, body
-        )
+    /// Where the command finds its keyring and store: these options, else the variables.
+    func place(data: DataDirectoryOption) -> AgentHostCLI.Place {
+        AgentHostCLI.Place(dataDirectory: data.dataDirectory, database: database, environment: ProcessInfo.processInfo.environment)
     }
 }
 
@@ -165,6 +145,8 @@ struct Serve: AsyncParsableCommand {
         if let file = source.file { logger.info("configuration file read", metadata: ["path": "\(file)"]) }
         for warning in settings.warnings() { logger.warning("\(warning)") }
         var server = AgentHostServer(configuration: resolved.configuration, environment: source.environment, redactor: redactor, logger: logger)
+        // Hummingbird's request metrics go to the registry GET /metrics serves.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.metrics.registry))
         server.reloadConfiguration = { try source.load().resolve().configuration }
         try await server.runService()
     }
@@ -278,16 +260,10 @@ struct Keys: AsyncParsableCommand {
         }
     }
 
-    /// Records a keyring change in the audit log. The change itself is made: a failure here is
-    /// reported, and the command still succeeds.
+    /// Records a keyring change in the audit log; a failure to record is a warning.
     static func record(_ action: String, key: String, data: DataDirectoryOption, database: DatabaseOption) async {
-        do {
-            try await database.withVault(data: data) { session in
-                let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
-                try await trail.append(UsersCommand.event(action, target: key))
-            }
-        } catch {
-            FileHandle.standardError.write(Data("warning: the change is made, but could not be recorded in the audit log: \(error)\n".utf8))
+        if let warning = await AgentHostCLI.recordKeyChange(action, key: key, at: database.place(data: data)) {
+            FileHandle.standardError.write(Data((warning + "\n").utf8))
         }
     }
 
@@ -296,29 +272,11 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var data: DataDirectoryOption
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let loaded = try KeySource.load(
-                dataDirectory: data.resolved(environment), environment: environment, createIfMissing: false, now: 0
-            )
-            for key in loaded.keyring.keys {
-                let created = UTCTimestamp.string(seconds: key.createdAt)
-                print("\(key.id)\t\(key.status.rawValue)\t\(created)")
-            }
-            let vault: VaultKeySource.Loaded
-            do {
-                vault = try VaultKeySource.load(
-                    dataDirectory: data.resolved(environment), environment: environment, createIfMissing: false, now: 0
-                )
-            } catch {
-                // The token keys are listed; say why the vault's are not, rather than staying silent.
-                FileHandle.standardError.write(Data("vault keys: \(error)\n".utf8))
-                return
-            }
-            for entry in vault.keys.entries {
-                let status = entry.version == vault.keys.primaryVersion ? "primary" : entry.version < vault.keys.minimumVersion ? "retired" : "opens"
-                let created = UTCTimestamp.string(seconds: entry.createdAt)
-                print("vault-v\(entry.version)\t\(status)\t\(created)")
-            }
+            let place = AgentHostCLI.Place(dataDirectory: data.dataDirectory, database: nil, environment: ProcessInfo.processInfo.environment)
+            let (lines, vaultProblem) = try AgentHostCLI.keyLines(at: place)
+            for line in lines { print(line) }
+            // The token keys are listed; say why the vault's are not, rather than staying silent.
+            if let vaultProblem { FileHandle.standardError.write(Data((vaultProblem + "\n").utf8)) }
         }
     }
 }

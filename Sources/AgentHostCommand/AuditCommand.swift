@@ -20,10 +20,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let (problem, head, verified) = try await database.withVault(data: data) { session in
-                let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
-                return try await trail.verify()
-            }
+            let (problem, head, verified) = try await AgentHostCLI.verifyAudit(at: database.place(data: data))
             if let problem {
                 print("FAILED: \(problem)")
                 print("the \(verified) records before it verify" + (head.map { "; the last of them is \($0.sequence)" } ?? ""))

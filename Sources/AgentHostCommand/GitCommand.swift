@@ -74,43 +74,16 @@ struct GitCommand: AsyncParsableCommand {
         }
     }
 
-    /// Opens the secret, runs git with it, records the release, then scrubs the workspace for it.
+    /// Opens the secret, runs git with it, records the release, then scrubs the workspace for it;
+    /// exits 1 when the secret is found there afterwards.
     static func withCredential(
         _ options: CredentialOptions, data: DataDirectoryOption, database: DatabaseOption, workspace: String, action: String,
         _ body: (GitCredentialRunner, GitCredentialRunner.Credential) async throws(GitError) -> GitCredentialRunner.Outcome
     ) async throws {
-        let path = try SecretPath(options.secret)
-        let finding = try await database.withVault(data: data) { session -> WorkspaceScrubber.Finding? in
-            guard let secret = try await session.credentials.withSecret(path, { SecureBytes(copying: $0) }) else {
-                throw AgentHostError(.notFound, "no secret is set at \(path)")
-            }
-            let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
-            try await trail.append(UsersCommand.event("secret.released", target: path.description, details: ["purpose": action]))
-            let scrubber: WorkspaceScrubber
-            do throws(ScrubError) {
-                scrubber = try WorkspaceScrubber(secrets: [secret])
-            } catch {
-                throw error
-            }
-            do throws(GitError) {
-                let runner = try GitCredentialRunner()
-                let credential = try GitCredentialRunner.Credential(username: options.username, secret: secret)
-                _ = try await body(runner, credential)
-            } catch {
-                try await trail.append(UsersCommand.event(action, target: workspace, details: ["outcome": "failed"]))
-                throw error
-            }
-            let outcome: WorkspaceScrubber.Outcome
-            do throws(ScrubError) {
-                outcome = try scrubber.scrub(workspace)
-            } catch {
-                throw error
-            }
-            try await trail.append(UsersCommand.event(
-                action, target: workspace, details: ["outcome": outcome.finding == nil ? "clean" : "credential_found", "found_in": outcome.finding?.path ?? ""]
-            ))
-            return outcome.finding
-        }
+        let finding = try await AgentHostCLI.withGitCredential(
+            try SecretPath(options.secret), username: options.username, workspace: workspace, action: action,
+            at: database.place(data: data), body
+        )
         if let finding {
             FileHandle.standardError.write(Data("git: \(finding)\n".utf8))
             throw ExitCode(1)

@@ -34,40 +34,12 @@ struct ScrubCommand: AsyncParsableCommand {
 
     func run() async throws {
         let paths = try secrets.map { try SecretPath($0) }
-        let workspace = directory
-        let outcome = try await database.withVault(data: data) { session -> (WorkspaceScrubber.Finding?, WorkspaceScrubber.Cleaned) in
-            var loaded = [SecureBytes]()
-            for path in paths {
-                guard let secret = try await session.credentials.withSecret(path, { SecureBytes(copying: $0) }) else {
-                    throw AgentHostError(.notFound, "no secret is set at \(path)")
-                }
-                loaded.append(secret)
-            }
-            let scrubber: WorkspaceScrubber
-            do throws(ScrubError) {
-                scrubber = try WorkspaceScrubber(secrets: loaded)
-            } catch {
-                throw error
-            }
-            let scrubbed: WorkspaceScrubber.Outcome
-            do throws(ScrubError) {
-                scrubbed = try scrubber.scrub(workspace)
-            } catch {
-                throw error
-            }
-            let (finding, cleaned) = (scrubbed.finding, scrubbed.cleaned)
-            let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
-            try await trail.append(UsersCommand.event(
-                "workspace.scrubbed", target: workspace,
-                details: ["git_config_lines": "\(cleaned.lines)", "found_in": finding?.path ?? "", "deleted": "\(finding != nil)"]
-            ))
-            return (finding, cleaned)
-        }
-        for file in outcome.1.files { print("cleaned \(file)") }
-        if let finding = outcome.0 {
+        let outcome = try await AgentHostCLI.scrub(directory, secrets: paths, at: database.place(data: data))
+        for file in outcome.cleaned.files { print("cleaned \(file)") }
+        if let finding = outcome.finding {
             FileHandle.standardError.write(Data("scrub: \(finding)\n".utf8))
             throw ExitCode(1)
         }
-        print("clean: no secret found in \(workspace)")
+        print("clean: no secret found in \(directory)")
     }
 }

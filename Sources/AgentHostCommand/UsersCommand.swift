@@ -33,12 +33,7 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let password = try UsersCommand.readPassword()
-            let added = try await UsersCommand.withAccounts(data: data, database: database) { accounts, trail in
-                guard try await accounts.addUser(username: username, role: role, password: password) else { return false }
-                try await trail.append(UsersCommand.event("user.added", target: "user:" + username, details: ["role": role]))
-                return true
-            }
-            guard added else { throw AgentHostError(.conflict, "a user called \(username) already exists") }
+            try await AgentHostCLI.addUser(username: username, role: role, password: password, at: database.place(data: data))
             print("added user \(username) (\(role))")
         }
     }
@@ -49,7 +44,7 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let users = try await database.withStore(data: data) { store in try await store.users() }
+            let users = try await AgentHostCLI.users(at: database.place(data: data))
             for user in users {
                 print("\(user.username)\t\(user.role)\t\(UTCTimestamp.string(seconds: user.createdAt))")
             }
@@ -67,12 +62,7 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let password = try UsersCommand.readPassword()
-            let found = try await UsersCommand.withAccounts(data: data, database: database) { accounts, trail in
-                guard try await accounts.setPassword(username: username, password: password) else { return false }
-                try await trail.append(UsersCommand.event("user.password_set", target: "user:" + username))
-                return true
-            }
-            guard found else { throw AgentHostError(.notFound, "there is no user called \(username.prefix(128))") }
+            try await AgentHostCLI.setPassword(username: username, password: password, at: database.place(data: data))
             print("password of \(username) changed; their sessions have ended")
         }
     }
@@ -84,55 +74,19 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let deleted = try await UsersCommand.withAccounts(data: data, database: database) { accounts, trail in
-                guard try await accounts.deleteUser(username: username) else { return false }
-                try await trail.append(UsersCommand.event("user.deleted", target: "user:" + username))
-                return true
-            }
-            guard deleted else { throw AgentHostError(.notFound, "there is no user called \(username.prefix(128))") }
+            try await AgentHostCLI.deleteUser(username: username, at: database.place(data: data))
             print("deleted user \(username)")
         }
     }
 
-    /// The password from standard input, without one trailing newline, checked.
+    /// The password from standard input, checked.
     static func readPassword() throws -> String {
         if isatty(STDIN_FILENO) == 1 {
             FileHandle.standardError.write(Data("reading the password from standard input; end it with Ctrl-D\n".utf8))
         }
-        var bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
-        defer { SecureBytes.wipe(&bytes) }
-        if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
-        if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-        guard let password = String(validating: bytes, as: UTF8.self) else {
-            throw AgentHostError(.invalidInput, "the password must be UTF-8 text")
-        }
-        do {
-            try AccountService.checkNewPassword(password)
-        } catch {
-            throw error
-        }
-        return password
-    }
-
-    /// An event done from the command line, for the audit log.
-    static func event(_ action: String, target: String, details: [String: String] = [:]) -> AuditEvent {
-        AuditEvent(time: SystemTimeSource().now() * 1000, actor: "cli", action: action, target: target, details: details)
-    }
-
-    /// Opens the vault (for the pepper and the audit key), the accounts over the store, and the
-    /// audit trail.
-    static func withAccounts<Result>(
-        data: DataDirectoryOption, database: DatabaseOption, _ body: (AccountService, AuditTrail) async throws -> Result
-    ) async throws -> Result {
-        return try await database.withVault(data: data) { session in
-            let accounts = try await AccountService.open(store: session.store, credentials: session.credentials, hasher: try PasswordHasher())
-            let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
-            do {
-                return try await body(accounts, trail)
-            } catch let error as AccountError {
-                throw error
-            }
-        }
+        var input = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+        defer { SecureBytes.wipe(&input) }
+        return try AgentHostCLI.password(from: input)
     }
 }
 
@@ -146,11 +100,6 @@ struct SetupTokenCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOption
 
     func run() async throws {
-        let issued = try await UsersCommand.withAccounts(data: data, database: database) { accounts, trail in
-            let issued = try await accounts.issueSetupToken(createdBy: "cli")
-            try await trail.append(UsersCommand.event("setup_token.issued", target: issued.record.id))
-            return issued
-        }
-        print(issued.credential)
+        print(try await AgentHostCLI.issueSetupToken(at: database.place(data: data)))
     }
 }

@@ -12,13 +12,6 @@ struct VaultCommand: AsyncParsableCommand {
         subcommands: [Put.self, List.self, Rotate.self, Verify.self]
     )
 
-    /// A quiet logger: these commands report on standard output and errors.
-    static var logger: Logger {
-        var logger = Logger(label: "agenthost.vault")
-        logger.logLevel = .error
-        return logger
-    }
-
     struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Seal a secret read from standard input (never from argv) as PATH.",
@@ -40,19 +33,10 @@ struct VaultCommand: AsyncParsableCommand {
             if isatty(STDIN_FILENO) == 1 {
                 FileHandle.standardError.write(Data("reading the secret from standard input; end it with Ctrl-D\n".utf8))
             }
-            var bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
-            defer { SecureBytes.wipe(&bytes) }
-            if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
-            if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+            var input = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+            defer { SecureBytes.wipe(&input) }
             let secretPath = try SecretPath(path)
-            let version = try await database.withVault(data: data) { session in
-                do {
-                    try await session.credentials.set(secretPath, secret: SecureBytes(copying: bytes))
-                } catch let error as CredentialError {
-                    throw error
-                }
-                return session.keys.keys.primaryVersion
-            }
+            let version = try await AgentHostCLI.putSecret(secretPath, input: input, at: database.place(data: data))
             print("sealed \(secretPath) under vault key version \(version)")
         }
     }
@@ -64,7 +48,7 @@ struct VaultCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let rows = try await database.withStore(data: data) { store in try await store.records(owner: owner) }
+            let rows = try await AgentHostCLI.secrets(owner: owner, at: database.place(data: data))
             for row in rows {
                 let updated = UTCTimestamp.string(seconds: row.updatedAt)
                 print("\(row.owner)/\(row.name)\tv\(row.sealed.keyVersion)\t\(updated)")
@@ -78,7 +62,7 @@ struct VaultCommand: AsyncParsableCommand {
             discussion: """
                 Adds a new primary vault key version to the keyring file, then re-seals every record under it. \
                 If interrupted, run it again: it finishes the records still under an older version before adding any new key. \
-                Restart agenthost serve afterwards so it seals with the new version.
+                Restart agenthost serve afterwards so it seals with the new version (SIGHUP does not reload vault keys).
                 """
         )
         @Option(help: "Records per transaction.") var batchSize = 200
@@ -90,25 +74,11 @@ struct VaultCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let directory = data.resolved(environment)
-            let rotation = try await AgentHostCLI.rotateVault(
-                databaseURL: database.url(dataDirectory: directory, environment: environment), dataDirectory: directory,
-                environment: environment, batchSize: batchSize, logger: VaultCommand.logger
-            ) { progress in
+            let rotation = try await AgentHostCLI.rotateVault(batchSize: batchSize, at: database.place(data: data)) { progress in
                 // Unbuffered, so a supervisor (or a test) sees each committed batch.
                 FileHandle.standardOutput.write(Data("resealed \(progress.resealed)\n".utf8))
             }
             let progress = rotation.progress
-            try await database.withVault(data: data) { session in
-                let trail = try await AuditTrail.open(store: session.store, credentials: session.credentials, logger: VaultCommand.logger)
-                try await trail.append(UsersCommand.event(
-                    "vault.rotated", target: "v\(rotation.primaryVersion)",
-                    details: [
-                        "added_key": "\(rotation.addedKey)", "resealed": "\(progress.resealed)", "failures": "\(progress.failures.count)",
-                    ]
-                ))
-            }
             print(
                 (rotation.addedKey ? "added vault key version \(rotation.primaryVersion); " : "vault key version \(rotation.primaryVersion) is primary; ")
                     + "re-sealed \(progress.resealed) records, \(progress.current) already current, \(progress.changedMeanwhile) set again meanwhile"
@@ -125,7 +95,7 @@ struct VaultCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            let result = try await database.withVault(data: data) { session in try await session.credentials.verifyAll() }
+            let result = try await AgentHostCLI.verifyVault(at: database.place(data: data))
             let versions = result.byKeyVersion.keys.sorted().map { "v\($0): \(result.byKeyVersion[$0]!)" }.joined(separator: ", ")
             print("checked \(result.checked) records (\(versions.isEmpty ? "none" : versions)); \(result.failures.count) do not open")
             try report(result.failures)

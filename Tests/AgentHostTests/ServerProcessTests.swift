@@ -257,6 +257,30 @@ struct ServerProcessTests: AgentHostBinaryTests {
 
     /// SIGTERM is a graceful shutdown: a request whose body is still arriving is answered, no new
     /// connection is taken, the audit events queued so far are written, and the process exits 0.
+    /// The executable serves Hummingbird's request metrics beside AgentHost's own, by route
+    /// template (never the raw path), and every metric has a `# HELP` line.
+    @Test func metricsHaveHelpAndRequestDurationsByRoute() async throws {
+        let directory = try TemporaryDirectory()
+        let (launched, port) = try await serve(directory)
+        defer { launched.stop() }
+        let connection = try RawConnection(port: port)
+        for path in ["/health", "/api/agents/ghp_NotAToken0123456789/tokens", "/metrics"] {
+            #expect(connection.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            _ = try #require(connection.readResponse())
+        }
+        #expect(connection.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        let metrics = try #require(connection.readResponse())
+        #expect(metrics.status == 200)
+        let lines = metrics.body.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("# TYPE http_server_request_duration") && $0.hasSuffix("histogram") }, "\(metrics.body)")
+        #expect(metrics.body.contains(#"http_route="/health""#))
+        #expect(!metrics.body.contains("ghp_NotAToken"), "a raw path reached a label")
+        for (index, line) in lines.enumerated() where line.hasPrefix("# TYPE ") {
+            let name = line.split(separator: " ")[2]
+            #expect(index > 0 && lines[index - 1].hasPrefix("# HELP \(name) "), "no HELP for \(name)")
+        }
+    }
+
     @Test func sigtermDrainsTheRequestInFlightThenStops() async throws {
         let directory = try TemporaryDirectory()
         let (launched, port) = try await serve(directory)

@@ -39,6 +39,10 @@ public struct AgentHostServer: Service {
     /// Receives the notice with the one-time setup token that a first start issues. It is never
     /// logged; by default it is written to standard output.
     public var announceSetupToken: @Sendable (String) -> Void
+    /// Counters served at `GET /metrics`. Bootstrap swift-metrics with its registry
+    /// (`PrometheusMetricsFactory(registry: metrics.registry)`) to serve Hummingbird's request
+    /// metrics beside them, as the executable does.
+    public var metrics = AgentHostMetrics()
     /// Reads the settings anew for a reload (SIGHUP, ``ReloadService``). By default the
     /// configuration stays as it is, with its policy read again from ``AgentHostConfiguration/policyFile``;
     /// `agenthost serve` reads its configuration file and options again.
@@ -129,7 +133,6 @@ public struct AgentHostServer: Service {
         }
         _ = try await store.pruneDeliveries(now: clock.now())
         let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: logger)
-        let metrics = AgentHostMetrics()
         let audit = AuditRecorder(trail: trail, metrics: metrics)
         let components = try AgentHost.Components(
             configuration: configuration, keyring: tokenKeys.keyring, credentials: credentials, revocationStore: store,

@@ -4,15 +4,11 @@ import Synchronization
 
 /// AgentHost's counters, kept in a Prometheus registry of their own (no process-wide bootstrap,
 /// so two servers or two tests never share counts) through swift-metrics' API, and served as
-/// Prometheus text at `GET /metrics`.
+/// Prometheus text at `GET /metrics`, each with the `# HELP` line of ``help``.
 ///
-/// | metric | labels |
-/// | --- | --- |
-/// | `agenthost_requests_total` | `outcome`: allowed, refused, preflight; `status` |
-/// | `agenthost_auth_failures_total` | `reason`: the 401's code |
-/// | `agenthost_rate_limited_total` | `scope` |
-/// | `agenthost_vault_operations_total` | `operation`: set, delete, release, onboard |
-/// | `agenthost_audit_appends_total` | (records appended) |
+/// The executable also bootstraps swift-metrics with this registry, so the request metrics of
+/// Hummingbird's `MetricsMiddleware` (a duration histogram per route, method and status) are served
+/// beside these; a server embedded without that bootstrap serves AgentHost's own only.
 public final class AgentHostMetrics: Sendable {
     /// Where the counters live.
     public let registry: PrometheusCollectorRegistry
@@ -77,8 +73,32 @@ public final class AgentHostMetrics: Sendable {
         }
     }
 
-    /// Every metric in the Prometheus text format.
+    /// What each metric counts: its `# HELP` text. Metrics made through swift-metrics carry none,
+    /// so ``exposition()`` adds these. A metric missing here fails `MetricsTests`.
+    public static let help: [String: String] = [
+        "agenthost_requests_total": "Requests the security pipeline decided, by outcome (allowed, refused, preflight) and status.",
+        "agenthost_auth_failures_total": "Requests refused with 401, by the problem code.",
+        "agenthost_rate_limited_total": "Requests refused with 429, by rate-limit scope.",
+        "agenthost_vault_operations_total": "Vault operations, by kind (set, delete, release, onboard).",
+        "agenthost_audit_appends_total": "Records appended to the audit chain.",
+        "agenthost_connections_closed_total": "Connections the server closed itself, by reason.",
+        "hb_requests": "HTTP requests answered, by route, method and status.",
+        "hb_request_errors": "HTTP requests that ended in an error, by route, method and status.",
+        "http_server_request_duration": "Time from a request's arrival to the end of its response, in seconds, by route, method and status.",
+        "http_server_active_requests": "Requests in progress, by method.",
+    ]
+
+    /// Every metric in the Prometheus text format, each with a `# HELP` line.
     public func exposition() -> [UInt8] {
-        registry.emitToBuffer()
+        let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
+        var output = ""
+        output.reserveCapacity(text.utf8.count + 1024)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first, let help = Self.help[String(name)] {
+                output += "# HELP \(name) \(help)\n"
+            }
+            output += line + "\n"
+        }
+        return Array(output.utf8)
     }
 }

@@ -57,8 +57,8 @@ public struct AESGCMKey: Sendable {
         }
     }
 
-    /// ``seal(_:authenticating:)`` for arrays, without the generic detour (the common case).
-    public func seal(_ plaintext: [UInt8], authenticating associatedData: [UInt8]) throws -> SealedBox {
+    /// ``seal(_:authenticating:)`` for arrays, as the vault calls it.
+    func seal(_ plaintext: [UInt8], authenticating associatedData: [UInt8]) throws -> SealedBox {
         let nonce = contexts.nonces.next()
         return try plaintext.withUnsafeBytes { message in
             try associatedData.withUnsafeBytes { aad in try seal(message, nonce: nonce, aad: aad) }
@@ -95,8 +95,8 @@ public struct AESGCMKey: Sendable {
         try withBytes(of: associatedData) { aad in try open(box, aad: aad) }
     }
 
-    /// ``open(_:authenticating:)`` for arrays, without the generic detour (the common case).
-    public func open(_ box: SealedBox, authenticating associatedData: [UInt8]) throws -> SecureBytes {
+    /// ``open(_:authenticating:)`` for arrays, as the vault calls it.
+    func open(_ box: SealedBox, authenticating associatedData: [UInt8]) throws -> SecureBytes {
         try associatedData.withUnsafeBytes { aad in try open(box, aad: aad) }
     }
 

@@ -46,26 +46,13 @@ public protocol RateLimitStore: Sendable {
     /// `mode` says, and returns the states in the order of `requests`.
     func acquire(_ requests: [BucketRequest], mode: AcquireMode, now: Int64) -> [BucketState]
 
-    /// ``acquire(_:mode:now:)`` for one bucket, the common case; stores may make it cheaper.
+    /// ``acquire(_:mode:now:)`` for one bucket.
     func acquire(_ request: BucketRequest, mode: AcquireMode, now: Int64) -> BucketState
-
-    /// ``acquire(_:mode:now:)`` for two buckets (a request scope and the authentication-failure
-    /// budget, the pipeline's usual pair); stores may make it cheaper.
-    func acquire(
-        _ first: BucketRequest, _ second: BucketRequest, mode: AcquireMode, now: Int64
-    ) -> (BucketState, BucketState)
 }
 
 extension RateLimitStore {
     public func acquire(_ request: BucketRequest, mode: AcquireMode, now: Int64) -> BucketState {
         acquire([request], mode: mode, now: now)[0]
-    }
-
-    public func acquire(
-        _ first: BucketRequest, _ second: BucketRequest, mode: AcquireMode, now: Int64
-    ) -> (BucketState, BucketState) {
-        let states = acquire([first, second], mode: mode, now: now)
-        return (states[0], states[1])
     }
 }
 

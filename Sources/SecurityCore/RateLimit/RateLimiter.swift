@@ -59,7 +59,7 @@ public struct RateLimiter: Sendable {
     }
 
     func check(method: String, path: Substring, also: RouteTarget?, client: String?, at now: Int64? = nil) -> RateLimitDecision {
-        spend(collect(method: method, path: path, also: also, client: client, principal: nil, counting: nil), mode: .check, at: now)
+        spend(buckets(method: method, path: path, also: also, client: client, principal: nil, counting: nil), mode: .check, at: now)
     }
 
     /// Step 5, after authorization: spends one request from every applicable request scope
@@ -72,7 +72,7 @@ public struct RateLimiter: Sendable {
         method: String, path: Substring, also: RouteTarget?, client: String?, principal: String?, at now: Int64? = nil
     ) -> RateLimitDecision {
         spend(
-            collect(method: method, path: path, also: also, client: client, principal: principal, counting: .requests),
+            buckets(method: method, path: path, also: also, client: client, principal: principal, counting: .requests),
             mode: .ifAllAllowed, at: now
         )
     }
@@ -100,7 +100,7 @@ public struct RateLimiter: Sendable {
     /// for good.
     public func checkAccount(method: String, path: Substring, client: String?, account: String) -> RateLimitDecision {
         spend(
-            collect(method: method, path: path, client: client, principal: account, counting: .authenticationFailures),
+            buckets(method: method, path: path, client: client, principal: account, counting: .authenticationFailures),
             mode: .check
         )
     }
@@ -126,16 +126,7 @@ public struct RateLimiter: Sendable {
         method: String, path: Substring, also: RouteTarget? = nil, client: String?, principal: String?,
         counting: RateLimitScope.Counts?
     ) -> [BucketRequest] {
-        collect(method: method, path: path, also: also, client: client, principal: principal, counting: counting).all
-    }
-
-    /// ``buckets(method:path:also:client:principal:counting:)`` without an array for the usual one
-    /// or two buckets: this runs twice on every request.
-    private func collect(
-        method: String, path: Substring, also: RouteTarget? = nil, client: String?, principal: String?,
-        counting: RateLimitScope.Counts?
-    ) -> Buckets {
-        var buckets = Buckets()
+        var buckets = [BucketRequest]()
         let clientKey = client ?? Self.unknownClient
         for scope in scopes
         where scope.applies(method: method, path: path) || also.map({ scope.applies(method: $0.method, path: $0.path) }) == true {
@@ -155,42 +146,11 @@ public struct RateLimiter: Sendable {
         return buckets
     }
 
-    /// Up to two buckets inline, the rest in an array.
-    struct Buckets {
-        private(set) var first: BucketRequest?
-        private(set) var second: BucketRequest?
-        private(set) var more: [BucketRequest] = []
-        private(set) var count = 0
-
-        mutating func append(_ request: BucketRequest) {
-            switch count {
-            case 0: first = request
-            case 1: second = request
-            default: more.append(request)
-            }
-            count += 1
-        }
-
-        var all: [BucketRequest] { [first, second].compactMap { $0 } + more }
-    }
-
     /// Asks the store about `buckets` at `now` (the clock's reading when `nil`) and reports the
     /// scope that decides.
-    private func spend(_ buckets: Buckets, mode: AcquireMode, at now: Int64? = nil) -> RateLimitDecision {
-        guard buckets.count > 0 else { return .unlimited }
-        let now = now ?? self.now()
-        switch (buckets.count, buckets.first, buckets.second) {
-        case (1, let first?, _):
-            return RateLimitDecision(scope: first.scope, state: storage.store.acquire(first, mode: mode, now: now))
-        case (2, let first?, let second?):
-            let (firstState, secondState) = storage.store.acquire(first, second, mode: mode, now: now)
-            return Self.reports(secondState, over: firstState)
-                ? RateLimitDecision(scope: second.scope, state: secondState)
-                : RateLimitDecision(scope: first.scope, state: firstState)
-        default:
-            let requests = buckets.all
-            return decide(requests, storage.store.acquire(requests, mode: mode, now: now))
-        }
+    private func spend(_ buckets: [BucketRequest], mode: AcquireMode, at now: Int64? = nil) -> RateLimitDecision {
+        guard !buckets.isEmpty else { return .unlimited }
+        return decide(buckets, storage.store.acquire(buckets, mode: mode, now: now ?? self.now()))
     }
 
     private func decide(_ requests: [BucketRequest], _ states: [BucketState]) -> RateLimitDecision {

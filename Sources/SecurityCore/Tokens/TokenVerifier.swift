@@ -45,7 +45,7 @@ public struct TokenVerifier: Sendable {
         try check(token).get()
     }
 
-    /// ``verify(_:)`` as a `Result`, for hot paths that would rather not throw.
+    /// ``verify(_:)`` as a `Result` whose failure is typed, for callers that switch on it.
     public func check(_ token: String) -> Result<AgentTokenClaims, TokenError> {
         var token = token
         return token.withUTF8 { check(bytes: UnsafeRawBufferPointer($0)) }

@@ -221,14 +221,14 @@ struct InMemoryRateLimitStoreTests {
         let store = InMemoryRateLimitStore()
         let request = BucketRequest(scope: scope, key: "k")
         #expect(store.acquire(request, mode: .ifAllAllowed, now: 0).allowed)  // tracked, one left
-        let (first, second) = store.acquire(request, request, mode: .check, now: 0)
-        #expect(first.allowed)
-        #expect(!second.allowed)
-        // A check charges nothing; two different tracked buckets are checked without the lock.
+        let pair = store.acquire([request, request], mode: .check, now: 0)
+        #expect(pair[0].allowed)
+        #expect(!pair[1].allowed)
+        // A check charges nothing.
         let other = BucketRequest(scope: scope, key: "other")
         #expect(store.acquire(other, mode: .ifAllAllowed, now: 0).allowed)
-        let (mine, theirs) = store.acquire(request, other, mode: .check, now: 0)
-        #expect(mine.remaining == 0 && theirs.remaining == 0)
+        let both = store.acquire([request, other], mode: .check, now: 0)
+        #expect(both[0].remaining == 0 && both[1].remaining == 0)
         #expect(store.acquire(request, mode: .ifAllAllowed, now: 0).allowed)
     }
 
