@@ -58,10 +58,62 @@ public final class InMemoryRateLimitStore: RateLimitStore {
     }
 
     public func acquire(_ requests: [BucketRequest], mode: AcquireMode, now: Int64) -> [BucketState] {
-        if requests.count == 1 { return [acquire(requests[0], mode: mode, now: now)] }
+        switch requests.count {
+        case 1: return [acquire(requests[0], mode: mode, now: now)]
+        case 2: return acquirePair(requests[0], requests[1], mode: mode, now: now)
+        default: break
+        }
         let hashes = requests.map { Self.hash(scope: $0.scope, key: $0.key) }
         let shardsInOrder = Set(hashes.map(Self.shard(of:))).sorted()
         return acquireLocking(shardsInOrder[...], requests: requests, hashes: hashes, stored: [:], mode: mode, now: now).states
+    }
+
+    /// Two buckets, the pipeline's usual pair (a request scope and the authentication-failure
+    /// budget), decided with their one or two shards locked (the lower index first). Kept because
+    /// the general path's sets and dictionaries cost about 2 % of a request's server CPU under
+    /// `scripts/loadtest`: `RateLimiter.check`'s share of a `perf` profile was 3.0 % through the
+    /// general path and is 1.2 % through this one (2026-12-04, Docs/BENCHMARKS.md).
+    private func acquirePair(_ first: BucketRequest, _ second: BucketRequest, mode: AcquireMode, now: Int64) -> [BucketState] {
+        let firstHash = Self.hash(scope: first.scope, key: first.key)
+        let secondHash = Self.hash(scope: second.scope, key: second.key)
+        // What each bucket holds in, and the arrival times to write back when the call commits.
+        func decide(_ firstStored: Int64?, _ secondStored: Int64?) -> (states: [BucketState], charged: (Int64, Int64)?) {
+            let (firstState, firstArrival) = GCRA.evaluate(stored: firstStored, request: first, now: now)
+            let firstCharged = Self.charged(firstArrival, state: firstState, request: first)
+            // The same bucket twice: the second request sees what the first would leave.
+            let (secondState, secondArrival) = GCRA.evaluate(
+                stored: secondHash == firstHash ? firstCharged : secondStored, request: second, now: now)
+            let secondCharged = Self.charged(secondArrival, state: secondState, request: second)
+            let commit = Self.commits(mode, allowed: firstState.allowed && secondState.allowed)
+            return ([firstState, secondState], commit ? (firstCharged, secondCharged) : nil)
+        }
+        let (firstShard, secondShard) = (Self.shard(of: firstHash), Self.shard(of: secondHash))
+        if firstShard == secondShard {
+            return shards[firstShard].table.withLock { table in
+                let result = decide(table.arrival(of: firstHash), table.arrival(of: secondHash))
+                if let (firstArrival, secondArrival) = result.charged {
+                    table.store(firstHash, arrival: firstArrival, now: now)
+                    table.store(secondHash, arrival: secondArrival, now: now)  // the same bucket: the later value
+                }
+                return result.states
+            }
+        }
+        func decideAcross(_ firstTable: inout BucketTable, _ secondTable: inout BucketTable) -> [BucketState] {
+            let result = decide(firstTable.arrival(of: firstHash), secondTable.arrival(of: secondHash))
+            if let (firstArrival, secondArrival) = result.charged {
+                firstTable.store(firstHash, arrival: firstArrival, now: now)
+                secondTable.store(secondHash, arrival: secondArrival, now: now)
+            }
+            return result.states
+        }
+        if firstShard < secondShard {
+            return shards[firstShard].table.withLock { firstTable in
+                shards[secondShard].table.withLock { secondTable in decideAcross(&firstTable, &secondTable) }
+            }
+        }
+        return shards[secondShard].table.withLock { secondTable in
+            shards[firstShard].table.withLock { firstTable in decideAcross(&firstTable, &secondTable) }
+        }
     }
 
     /// Locks the first shard of `remaining`, reads its buckets into `stored`, and recurses; once
