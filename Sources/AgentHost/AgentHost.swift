@@ -87,21 +87,23 @@ public enum AgentHost {
             self.events = events ?? SystemEvents(clock: clock)
             self.credentials = credentials
             self.revocationStore = revocationStore
-            self.live = Live(try Self.parts(
-                configuration: configuration, keyring: keyring, policy: configuration.policy ?? DefaultPolicy.load(),
-                rateLimitScopes: configuration.rateLimitScopes, revocations: revocations, accounts: accounts,
-                rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
-            ))
+            self.live = Live(
+                try Self.parts(
+                    configuration: configuration, keyring: keyring, policy: configuration.policy ?? DefaultPolicy.load(),
+                    rateLimitScopes: configuration.rateLimitScopes, revocations: revocations, accounts: accounts,
+                    rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
+                ))
         }
 
         /// Puts `keyring`, `policy` and `rateLimitScopes` in force for every request from now on.
         /// Buckets, revocations and everything else stay. Throws, changing nothing, when the parts
         /// cannot be built.
         public func reload(keyring: Keyring, policy: Policy, rateLimitScopes: [RateLimitScope]) throws {
-            live.replace(with: try Self.parts(
-                configuration: configuration, keyring: keyring, policy: policy, rateLimitScopes: rateLimitScopes,
-                revocations: revocations, accounts: accounts, rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
-            ))
+            live.replace(
+                with: try Self.parts(
+                    configuration: configuration, keyring: keyring, policy: policy, rateLimitScopes: rateLimitScopes,
+                    revocations: revocations, accounts: accounts, rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
+                ))
         }
 
         /// The pipeline, the minters and the policy over `keyring`, `policy` and `rateLimitScopes`.
@@ -115,7 +117,8 @@ public enum AgentHost {
             // After agent tokens, the pipeline asks these in turn; each claims its own kind.
             var authenticators: [any Authenticator] = []
             if let accounts {
-                let sessions = TokenVerifier(keyring: keyring, policy: sessionPolicy, clock: clock, revocations: SessionRevocations(list: revocations))
+                let sessions = TokenVerifier(
+                    keyring: keyring, policy: sessionPolicy, clock: clock, revocations: SessionRevocations(list: revocations))
                 authenticators.append(SessionAuthenticator(sessions: sessions, directory: accounts.directory))
                 authenticators.append(AccessKeyAuthenticator(kind: .apiKey, directory: accounts.directory))
                 authenticators.append(AccessKeyAuthenticator(kind: .device, directory: accounts.directory))
@@ -131,17 +134,19 @@ public enum AgentHost {
             } catch {
                 throw AgentHostError(.configuration, "\(error)")
             }
-            let pipeline = SecurityPipeline(configuration: .init(
-                verifier: verifier, mode: configuration.mode,
-                // /metrics needs no credential from a local client, or from anyone when the operator says so.
-                publicPaths: configuration.metricsPublic ? ["/health", OpenAPIDocument.path, "/metrics"] : ["/health", OpenAPIDocument.path],
-                localPaths: configuration.metricsPublic ? [] : ["/metrics"],
-                policy: policy, rateLimiter: RateLimiter(scopes: rateLimitScopes, store: rateLimitStore, ticks: ticks),
-                clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
-                bodyLimits: bodyLimits, cors: cors, authenticators: authenticators,
-                // Webhook paths always: without a secret their route does not exist (404), never 401.
-                selfAuthenticatingPaths: Set([AccountRoutes.loginPath, AccountRoutes.onboardingPath] + WebhookRoutes.paths)
-            ))
+            let pipeline = SecurityPipeline(
+                configuration: .init(
+                    verifier: verifier, mode: configuration.mode,
+                    // /metrics needs no credential from a local client, or from anyone when the operator says so.
+                    publicPaths: configuration.metricsPublic
+                        ? ["/health", OpenAPIDocument.path, "/metrics"] : ["/health", OpenAPIDocument.path],
+                    localPaths: configuration.metricsPublic ? [] : ["/metrics"],
+                    policy: policy, rateLimiter: RateLimiter(scopes: rateLimitScopes, store: rateLimitStore, ticks: ticks),
+                    clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
+                    bodyLimits: bodyLimits, cors: cors, authenticators: authenticators,
+                    // Webhook paths always: without a secret their route does not exist (404), never 401.
+                    selfAuthenticatingPaths: Set([AccountRoutes.loginPath, AccountRoutes.onboardingPath] + WebhookRoutes.paths)
+                ))
             return Current(
                 pipeline: pipeline,
                 minter: TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock),
@@ -156,10 +161,11 @@ public enum AgentHost {
             _ requestID: String, _ action: String, actor: String, target: String = "", client: String = "",
             details: [String: String] = [:]
         ) {
-            audit?.record(AuditEvent(
-                time: clock.now() * 1000, actor: actor, action: action, target: target, requestID: requestID, client: client,
-                details: details
-            ))
+            audit?.record(
+                AuditEvent(
+                    time: clock.now() * 1000, actor: actor, action: action, target: target, requestID: requestID, client: client,
+                    details: details
+                ))
         }
 
         /// The token rules of user sessions: the agent tokens' rules under the audience
@@ -235,7 +241,8 @@ public enum AgentHost {
         let slots = ConnectionSlots(limit: limits.connections)
         return HTTPServerBuilder { responder in
             GuardedServerChannel(
-                base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: .init(http1: http1)),
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder, configuration: .init(http1: http1)),
                 limits: limits, slots: slots, metrics: components.metrics
             )
         }

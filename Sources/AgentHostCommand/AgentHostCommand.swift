@@ -14,7 +14,10 @@ struct AgentHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agenthost",
         abstract: "Agent identity, tokens and request security for self-hosted agent platforms.",
-        subcommands: [Serve.self, ConfigCommand.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self, AuditCommand.self, ScrubCommand.self, GitCommand.self, PolicyCommand.self]
+        subcommands: [
+            Serve.self, ConfigCommand.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self,
+            AuditCommand.self, ScrubCommand.self, GitCommand.self, PolicyCommand.self,
+        ]
     )
 }
 
@@ -32,7 +35,8 @@ struct DataDirectoryOption: ParsableArguments {
 struct DatabaseOption: ParsableArguments {
     @Option(
         name: .customLong("database"),
-        help: "postgres://user:password@host:port/db or sqlite:PATH (default: $AGENTHOST_DATABASE_URL, else agenthost.sqlite in the data directory). Prefer the variable for URLs with a password: argv is visible to other users."
+        help:
+            "postgres://user:password@host:port/db or sqlite:PATH (default: $AGENTHOST_DATABASE_URL, else agenthost.sqlite in the data directory). Prefer the variable for URLs with a password: argv is visible to other users."
     )
     var database: String?
 
@@ -56,11 +60,17 @@ struct TokenPolicyOptions: ParsableArguments {
 
 /// `serve`'s limits on each connection (Docs/OPERATING.md, "Connection limits").
 struct ConnectionLimitOptions: ParsableArguments {
-    @Option(name: .customLong("max-head-bytes"), help: "Largest request head (request line and headers) in bytes; larger is answered 431 (default \(ConnectionLimits().headBytes)).")
+    @Option(
+        name: .customLong("max-head-bytes"),
+        help: "Largest request head (request line and headers) in bytes; larger is answered 431 (default \(ConnectionLimits().headBytes)).")
     var headBytes: Int?
-    @Option(name: .customLong("max-request-line-bytes"), help: "Longest request line in bytes; longer is answered 414 (default \(ConnectionLimits().requestLineBytes)).")
+    @Option(
+        name: .customLong("max-request-line-bytes"),
+        help: "Longest request line in bytes; longer is answered 414 (default \(ConnectionLimits().requestLineBytes)).")
     var requestLineBytes: Int?
-    @Option(name: .customLong("max-header-fields"), help: "Most header fields in one request; more is answered 431 (default \(ConnectionLimits().headerFields)).")
+    @Option(
+        name: .customLong("max-header-fields"),
+        help: "Most header fields in one request; more is answered 431 (default \(ConnectionLimits().headerFields)).")
     var headerFields: Int?
     @Option(name: .customLong("head-timeout"), help: "Time a client has to send a request head, then 408 and closed (default 10s).")
     var headTimeout: String?
@@ -68,7 +78,9 @@ struct ConnectionLimitOptions: ParsableArguments {
     var idleTimeout: String?
     @Option(name: .customLong("body-timeout"), help: "Time a request body may pause between two reads, then closed (default 30s).")
     var bodyTimeout: String?
-    @Option(name: .customLong("max-connections"), help: "Most connections open at once; past it a new one is answered 503 and closed (default \(ConnectionLimits().connections)).")
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Most connections open at once; past it a new one is answered 503 and closed (default \(ConnectionLimits().connections)).")
     var connections: Int?
 
     var given: [String: String?] {
@@ -98,14 +110,19 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Allow header-trust mode on a non-loopback address.") var allowUntrustedNetwork: Bool?
     @Option(help: "Log level: trace, debug, info (the default), notice, warning, error, critical.") var logLevel: String?
     @Option(help: "Policy file (YAML or JSON); the embedded default policy when not given.") var policy: String?
-    @Option(name: .customLong("trusted-proxy"), help: "A proxy (address or CIDR) whose X-Forwarded-For is believed and that may call /auth/verify; repeat for more.")
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help: "A proxy (address or CIDR) whose X-Forwarded-For is believed and that may call /auth/verify; repeat for more.")
     var trustedProxies: [String] = []
     @Option(
         name: .customLong("rate-limit"),
-        help: "Change a rate-limit scope: NAME=LIMIT/PERIOD[/BURST], such as general=600/1m; repeat for more. Scopes: general, sensitive, auth-failures, login-failures."
+        help:
+            "Change a rate-limit scope: NAME=LIMIT/PERIOD[/BURST], such as general=600/1m; repeat for more. Scopes: general, sensitive, auth-failures, login-failures."
     )
     var rateLimits: [String] = []
-    @Flag(name: .customLong("metrics-public"), inversion: .prefixedNo, help: "Serve GET /metrics without a credential to every client, not only to local ones.")
+    @Flag(
+        name: .customLong("metrics-public"), inversion: .prefixedNo,
+        help: "Serve GET /metrics without a credential to every client, not only to local ones.")
     var metricsPublic: Bool?
     @Option(name: .customLong("cors-origin"), help: "A browser origin (https://host[:port]) allowed to call the API; repeat for more.")
     var corsOrigins: [String] = []
@@ -123,14 +140,16 @@ struct Serve: AsyncParsableCommand {
             "data_dir": data.dataDirectory, "database": store.database,
         ].merging(connections.given) { first, _ in first }
         for case let (name, value?) in single { given[name] = [value] }
-        for (name, list) in [("trusted_proxy", trustedProxies), ("rate_limit", rateLimits), ("cors_origin", corsOrigins)] where !list.isEmpty {
+        for (name, list) in [("trusted_proxy", trustedProxies), ("rate_limit", rateLimits), ("cors_origin", corsOrigins)]
+        where !list.isEmpty {
             given[name] = list
         }
         return try ServeSettings(given, origin: .commandLine)
     }
 
     func run() async throws {
-        let source = ServeSettings.Source(configFile: config, environment: ProcessInfo.processInfo.environment, commandLine: try commandLine())
+        let source = ServeSettings.Source(
+            configFile: config, environment: ProcessInfo.processInfo.environment, commandLine: try commandLine())
         let settings = try source.load()
         let resolved = try settings.resolve()
 
@@ -144,7 +163,8 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "agenthost")
         if let file = source.file { logger.info("configuration file read", metadata: ["path": "\(file)"]) }
         for warning in settings.warnings() { logger.warning("\(warning)") }
-        var server = AgentHostServer(configuration: resolved.configuration, environment: source.environment, redactor: redactor, logger: logger)
+        var server = AgentHostServer(
+            configuration: resolved.configuration, environment: source.environment, redactor: redactor, logger: logger)
         // Hummingbird's request metrics go to the registry GET /metrics serves.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.metrics.registry))
         server.reloadConfiguration = { try source.load().resolve().configuration }
@@ -160,7 +180,8 @@ struct ConfigCommand: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the settings serve would run with and where each came from (secrets redacted); exit 1 if invalid.",
-            discussion: "Reads the defaults, the file, then the AGENTHOST_* variables, as serve does; the output is itself a configuration file."
+            discussion:
+                "Reads the defaults, the file, then the AGENTHOST_* variables, as serve does; the output is itself a configuration file."
         )
         @Option(help: "YAML configuration file (default: $AGENTHOST_CONFIG, else none).") var config: String?
 
@@ -207,9 +228,11 @@ struct Token: AsyncParsableCommand {
                 dataDirectory: data.resolved(environment), environment: environment
             )
             let expiry = UTCTimestamp.string(seconds: minted.claims.expiresAt)
-            FileHandle.standardError.write(Data(
-                "minted token \(minted.claims.tokenID) for agent \(minted.claims.agent) (role \(minted.claims.role)), expires \(expiry)\n".utf8
-            ))
+            FileHandle.standardError.write(
+                Data(
+                    "minted token \(minted.claims.tokenID) for agent \(minted.claims.agent) (role \(minted.claims.role)), expires \(expiry)\n"
+                        .utf8
+                ))
             print(minted.token)
         }
     }
@@ -272,7 +295,8 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var data: DataDirectoryOption
 
         func run() async throws {
-            let place = AgentHostCLI.Place(dataDirectory: data.dataDirectory, database: nil, environment: ProcessInfo.processInfo.environment)
+            let place = AgentHostCLI.Place(
+                dataDirectory: data.dataDirectory, database: nil, environment: ProcessInfo.processInfo.environment)
             let (lines, vaultProblem) = try AgentHostCLI.keyLines(at: place)
             for line in lines { print(line) }
             // The token keys are listed; say why the vault's are not, rather than staying silent.
@@ -311,7 +335,8 @@ struct PolicyCommand: AsyncParsableCommand {
         @Flag(help: "Short for --peer 127.0.0.1: a client on this machine.") var loopback = false
         @Option(name: .customLong("trusted-proxy"), help: "A trusted proxy (address or CIDR), as serve takes it; repeat for more.")
         var trustedProxies: [String] = []
-        @Option(name: .customLong("header"), help: "A request header, 'Name: value' (such as 'X-Forwarded-For: 203.0.113.9'); repeat for more.")
+        @Option(
+            name: .customLong("header"), help: "A request header, 'Name: value' (such as 'X-Forwarded-For: 203.0.113.9'); repeat for more.")
         var headers: [String] = []
 
         func run() async throws {

@@ -14,7 +14,8 @@ struct AuditCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify every audit record and checkpoint; name the first record altered, removed or inserted.",
-            discussion: "Prints the head (last record and its MAC) when the log is intact: compare it with the checkpoints in the server's log. Exits 1 when the log is not intact."
+            discussion:
+                "Prints the head (last record and its MAC) when the log is intact: compare it with the checkpoints in the server's log. Exits 1 when the log is not intact."
         )
         @OptionGroup var data: DataDirectoryOption
         @OptionGroup var database: DatabaseOption

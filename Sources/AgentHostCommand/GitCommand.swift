@@ -51,7 +51,8 @@ struct GitCommand: AsyncParsableCommand {
 
         func run() async throws {
             let remote = try GitRemote(url)
-            try await GitCommand.withCredential(credential, data: data, database: database, workspace: directory, action: "git.clone") { (runner, git) throws(GitError) in
+            try await GitCommand.withCredential(credential, data: data, database: database, workspace: directory, action: "git.clone") {
+                (runner, git) throws(GitError) in
                 try await runner.clone(remote, into: directory, credential: git, branch: branch)
             }
             print("cloned \(remote) into \(directory)")
@@ -67,7 +68,8 @@ struct GitCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() async throws {
-            try await GitCommand.withCredential(credential, data: data, database: database, workspace: directory, action: "git.fetch") { (runner, git) throws(GitError) in
+            try await GitCommand.withCredential(credential, data: data, database: database, workspace: directory, action: "git.fetch") {
+                (runner, git) throws(GitError) in
                 try await runner.fetch(in: directory, remoteName: remote, credential: git)
             }
             print("fetched \(remote) in \(directory)")

@@ -15,7 +15,8 @@ struct VaultCommand: AsyncParsableCommand {
     struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Seal a secret read from standard input (never from argv) as PATH.",
-            discussion: "PATH is owner-kind/owner/name, such as projects/p1/git-token or users/alice/keys/openai. One trailing newline is dropped."
+            discussion:
+                "PATH is owner-kind/owner/name, such as projects/p1/git-token or users/alice/keys/openai. One trailing newline is dropped."
         )
         @Argument(help: "The secret's path.") var path: String
         @OptionGroup var data: DataDirectoryOption
@@ -80,7 +81,8 @@ struct VaultCommand: AsyncParsableCommand {
             }
             let progress = rotation.progress
             print(
-                (rotation.addedKey ? "added vault key version \(rotation.primaryVersion); " : "vault key version \(rotation.primaryVersion) is primary; ")
+                (rotation.addedKey
+                    ? "added vault key version \(rotation.primaryVersion); " : "vault key version \(rotation.primaryVersion) is primary; ")
                     + "re-sealed \(progress.resealed) records, \(progress.current) already current, \(progress.changedMeanwhile) set again meanwhile"
             )
             try report(progress.failures)

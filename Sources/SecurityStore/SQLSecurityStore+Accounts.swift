@@ -7,20 +7,24 @@ import SQLKit
 extension SQLSecurityStore: UserStore {
     public func createUser(_ user: UserRecord) async throws -> Bool {
         try await run {
-            try await !database.raw("""
+            try await !database.raw(
+                """
                 INSERT INTO users (username, role, password_hash, created_at, sessions_not_before)
                 VALUES (\(bind: user.username), \(bind: user.role), \(bind: user.passwordHash), \(bind: user.createdAt),
                         \(bind: user.sessionsNotBefore))
                 ON CONFLICT (username) DO NOTHING RETURNING username
-                """).all().isEmpty
+                """
+            ).all().isEmpty
         }
     }
 
     public func user(named username: String) async throws -> UserRecord? {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT username, role, password_hash, created_at, sessions_not_before FROM users WHERE username = \(bind: username)
-                """).first().map(Self.userRecord)
+                """
+            ).first().map(Self.userRecord)
         }
     }
 
@@ -34,19 +38,23 @@ extension SQLSecurityStore: UserStore {
 
     public func replacePasswordHash(username: String, expected: String, with hash: String) async throws -> Bool {
         try await run {
-            try await !database.raw("""
+            try await !database.raw(
+                """
                 UPDATE users SET password_hash = \(bind: hash)
                 WHERE username = \(bind: username) AND password_hash = \(bind: expected) RETURNING username
-                """).all().isEmpty
+                """
+            ).all().isEmpty
         }
     }
 
     public func setPassword(username: String, hash: String, at now: Int64) async throws -> Bool {
         try await run {
-            try await !database.raw("""
+            try await !database.raw(
+                """
                 UPDATE users SET password_hash = \(bind: hash), sessions_not_before = \(bind: now)
                 WHERE username = \(bind: username) RETURNING username
-                """).all().isEmpty
+                """
+            ).all().isEmpty
         }
     }
 
@@ -71,12 +79,14 @@ extension SQLSecurityStore: UserStore {
 extension SQLSecurityStore: AccessKeyStore {
     public func putAccessKey(_ record: AccessKeyRecord) async throws {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO access_keys (id, kind, name, role, trust, digest, created_by, created_at)
                 VALUES (\(bind: record.id), \(bind: record.kind.rawValue), \(bind: record.name), \(bind: record.role),
                         \(bind: record.trust.map { Int64($0.rawValue) }), \(bind: Data(record.digest)), \(bind: record.createdBy),
                         \(bind: record.createdAt))
-                """).run()
+                """
+            ).run()
         }
     }
 

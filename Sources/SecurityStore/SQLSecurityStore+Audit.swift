@@ -26,21 +26,25 @@ extension SQLSecurityStore: AuditLogStore {
                 for record in records {
                     let event = record.event
                     let details = JSONValue.object(event.details.mapValues { .string($0) }).json
-                    try await database.raw("""
+                    try await database.raw(
+                        """
                         INSERT INTO audit_log (sequence, time, actor, action, target, decision, rule, request_id, client, details, mac)
                         VALUES (\(bind: Int64(record.sequence)), \(bind: event.time), \(bind: event.actor), \(bind: event.action),
                                 \(bind: event.target), \(bind: event.decision), \(bind: event.rule), \(bind: event.requestID),
                                 \(bind: event.client), \(bind: details), \(bind: Data(record.mac)))
-                        """).run()
+                        """
+                    ).run()
                     head = record.head
                 }
                 if let checkpoint {
-                    try await database.raw("""
+                    try await database.raw(
+                        """
                         INSERT INTO audit_checkpoints (sequence, head_mac, time, mac)
                         VALUES (\(bind: Int64(checkpoint.head.sequence)), \(bind: Data(checkpoint.head.mac)), \(bind: checkpoint.time),
                                 \(bind: Data(checkpoint.mac)))
                         ON CONFLICT (sequence) DO NOTHING
-                        """).run()
+                        """
+                    ).run()
                 }
                 return head
             }
@@ -49,12 +53,19 @@ extension SQLSecurityStore: AuditLogStore {
 
     public func auditRecords(after sequence: UInt64, limit: Int, actor: String?, action: String?) async throws -> [AuditRecord] {
         try await run {
-            var query = SQLQueryString("""
+            var query = SQLQueryString(
+                """
                 SELECT sequence, time, actor, action, target, decision, rule, request_id, client, details, mac FROM audit_log
                 WHERE sequence > \(bind: Int64(clamping: sequence))
                 """)
-            if let actor { query.appendInterpolation(unsafeRaw: " AND actor = "); query.appendInterpolation(bind: actor) }
-            if let action { query.appendInterpolation(unsafeRaw: " AND action = "); query.appendInterpolation(bind: action) }
+            if let actor {
+                query.appendInterpolation(unsafeRaw: " AND actor = ")
+                query.appendInterpolation(bind: actor)
+            }
+            if let action {
+                query.appendInterpolation(unsafeRaw: " AND action = ")
+                query.appendInterpolation(bind: action)
+            }
             query.appendInterpolation(unsafeRaw: " ORDER BY sequence LIMIT ")
             query.appendInterpolation(bind: max(1, limit))
             return try await database.raw(query).all().map(Self.auditRecord)

@@ -48,7 +48,9 @@ public final class SQLSecurityStore: VaultRecordStore {
         if url.hasPrefix("sqlite:") {
             var path = String(url.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path.removeFirst(2) }  // sqlite:///abs/path
-            guard !path.isEmpty else { throw StoreError(.unavailable, "sqlite: needs a path, such as sqlite:/var/lib/agenthost/agenthost.sqlite") }
+            guard !path.isEmpty else {
+                throw StoreError(.unavailable, "sqlite: needs a path, such as sqlite:/var/lib/agenthost/agenthost.sqlite")
+            }
             return try await openSQLite(path: path, logger: logger)
         }
         throw StoreError(.unavailable, "the database URL must start with postgres://, postgresql:// or sqlite:")
@@ -136,101 +138,119 @@ public final class SQLSecurityStore: VaultRecordStore {
     static func migrations(for dialect: Dialect) -> [(version: Int, statements: [String])] {
         let bytes = dialect == .postgres ? "BYTEA" : "BLOB"
         return [
-            (1, [
-                """
-                CREATE TABLE vault_records (
-                    id TEXT PRIMARY KEY,
-                    owner TEXT NOT NULL,
-                    name TEXT NOT NULL,
-                    key_version BIGINT NOT NULL,
-                    sealed \(bytes) NOT NULL,
-                    updated_at BIGINT NOT NULL,
-                    UNIQUE (owner, name)
-                )
-                """,
-                "CREATE INDEX vault_records_key_version ON vault_records (key_version)",
-            ]),
-            (2, [
-                "CREATE TABLE vault_key_usage (version BIGINT PRIMARY KEY, encryptions BIGINT NOT NULL)",
-                """
-                CREATE TABLE secret_grants (
-                    agent TEXT NOT NULL,
-                    env TEXT NOT NULL,
-                    owner TEXT NOT NULL,
-                    name TEXT NOT NULL,
-                    created_at BIGINT NOT NULL,
-                    PRIMARY KEY (agent, env)
-                )
-                """,
-            ]),
-            (3, [
-                "CREATE TABLE token_revocations (token_id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL)",
-                "CREATE TABLE agent_revocations (agent TEXT PRIMARY KEY, issued_before BIGINT NOT NULL, revoked_at BIGINT NOT NULL)",
-            ]),
-            (4, [
-                """
-                CREATE TABLE users (
-                    username TEXT PRIMARY KEY,
-                    role TEXT NOT NULL,
-                    password_hash TEXT NOT NULL,
-                    created_at BIGINT NOT NULL,
-                    sessions_not_before BIGINT NOT NULL
-                )
-                """,
-                """
-                CREATE TABLE access_keys (
-                    id TEXT PRIMARY KEY,
-                    kind TEXT NOT NULL,
-                    name TEXT NOT NULL,
-                    role TEXT NOT NULL,
-                    trust BIGINT,
-                    digest \(bytes) NOT NULL,
-                    created_by TEXT NOT NULL,
-                    created_at BIGINT NOT NULL
-                )
-                """,
-            ]),
-            (5, [
-                """
-                CREATE TABLE audit_log (
-                    sequence BIGINT PRIMARY KEY,
-                    time BIGINT NOT NULL,
-                    actor TEXT NOT NULL,
-                    action TEXT NOT NULL,
-                    target TEXT NOT NULL,
-                    decision TEXT NOT NULL,
-                    rule TEXT NOT NULL,
-                    request_id TEXT NOT NULL,
-                    client TEXT NOT NULL,
-                    details TEXT NOT NULL,
-                    mac \(bytes) NOT NULL
-                )
-                """,
-                "CREATE INDEX audit_log_time ON audit_log (time)",
-                """
-                CREATE TABLE audit_checkpoints (
-                    sequence BIGINT PRIMARY KEY,
-                    head_mac \(bytes) NOT NULL,
-                    time BIGINT NOT NULL,
-                    mac \(bytes) NOT NULL
-                )
-                """,
-            ]),
-            (6, [
-                """
-                CREATE TABLE webhook_deliveries (
-                    sequence \(dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"),
-                    provider TEXT NOT NULL,
-                    delivery_id TEXT NOT NULL,
-                    event TEXT NOT NULL,
-                    body TEXT NOT NULL,
-                    received_at BIGINT NOT NULL,
-                    expires_at BIGINT NOT NULL,
-                    UNIQUE (provider, delivery_id)
-                )
-                """,
-                "CREATE INDEX webhook_deliveries_expiry ON webhook_deliveries (expires_at)",
-            ]),
+            (
+                1,
+                [
+                    """
+                    CREATE TABLE vault_records (
+                        id TEXT PRIMARY KEY,
+                        owner TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        key_version BIGINT NOT NULL,
+                        sealed \(bytes) NOT NULL,
+                        updated_at BIGINT NOT NULL,
+                        UNIQUE (owner, name)
+                    )
+                    """,
+                    "CREATE INDEX vault_records_key_version ON vault_records (key_version)",
+                ]
+            ),
+            (
+                2,
+                [
+                    "CREATE TABLE vault_key_usage (version BIGINT PRIMARY KEY, encryptions BIGINT NOT NULL)",
+                    """
+                    CREATE TABLE secret_grants (
+                        agent TEXT NOT NULL,
+                        env TEXT NOT NULL,
+                        owner TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        PRIMARY KEY (agent, env)
+                    )
+                    """,
+                ]
+            ),
+            (
+                3,
+                [
+                    "CREATE TABLE token_revocations (token_id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL)",
+                    "CREATE TABLE agent_revocations (agent TEXT PRIMARY KEY, issued_before BIGINT NOT NULL, revoked_at BIGINT NOT NULL)",
+                ]
+            ),
+            (
+                4,
+                [
+                    """
+                    CREATE TABLE users (
+                        username TEXT PRIMARY KEY,
+                        role TEXT NOT NULL,
+                        password_hash TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        sessions_not_before BIGINT NOT NULL
+                    )
+                    """,
+                    """
+                    CREATE TABLE access_keys (
+                        id TEXT PRIMARY KEY,
+                        kind TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        trust BIGINT,
+                        digest \(bytes) NOT NULL,
+                        created_by TEXT NOT NULL,
+                        created_at BIGINT NOT NULL
+                    )
+                    """,
+                ]
+            ),
+            (
+                5,
+                [
+                    """
+                    CREATE TABLE audit_log (
+                        sequence BIGINT PRIMARY KEY,
+                        time BIGINT NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        decision TEXT NOT NULL,
+                        rule TEXT NOT NULL,
+                        request_id TEXT NOT NULL,
+                        client TEXT NOT NULL,
+                        details TEXT NOT NULL,
+                        mac \(bytes) NOT NULL
+                    )
+                    """,
+                    "CREATE INDEX audit_log_time ON audit_log (time)",
+                    """
+                    CREATE TABLE audit_checkpoints (
+                        sequence BIGINT PRIMARY KEY,
+                        head_mac \(bytes) NOT NULL,
+                        time BIGINT NOT NULL,
+                        mac \(bytes) NOT NULL
+                    )
+                    """,
+                ]
+            ),
+            (
+                6,
+                [
+                    """
+                    CREATE TABLE webhook_deliveries (
+                        sequence \(dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"),
+                        provider TEXT NOT NULL,
+                        delivery_id TEXT NOT NULL,
+                        event TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        received_at BIGINT NOT NULL,
+                        expires_at BIGINT NOT NULL,
+                        UNIQUE (provider, delivery_id)
+                    )
+                    """,
+                    "CREATE INDEX webhook_deliveries_expiry ON webhook_deliveries (expires_at)",
+                ]
+            ),
         ]
     }
 
@@ -242,7 +262,7 @@ public final class SQLSecurityStore: VaultRecordStore {
     private func appliedSchemaVersion() async throws -> Int {
         // MAX over no rows is one row holding NULL: no migration yet.
         guard let row = try await database.raw("SELECT MAX(version) AS version FROM schema_migrations").first(),
-              try !row.decodeNil(column: "version")
+            try !row.decodeNil(column: "version")
         else { return 0 }
         return try row.decode(column: "version", as: Int.self)
     }
@@ -278,7 +298,8 @@ public final class SQLSecurityStore: VaultRecordStore {
         let known = Self.migrations(for: dialect)
         if let newest = known.last?.version, applied > newest {
             throw StoreError(
-                .incompatible, "the database is at schema version \(applied), newer than this agenthost knows (\(newest)); upgrade agenthost"
+                .incompatible,
+                "the database is at schema version \(applied), newer than this agenthost knows (\(newest)); upgrade agenthost"
             )
         }
         for migration in known where migration.version > applied {
@@ -313,41 +334,49 @@ public final class SQLSecurityStore: VaultRecordStore {
 
     public func put(_ row: VaultRecordRow) async throws {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO vault_records (id, owner, name, key_version, sealed, updated_at)
                 VALUES (\(bind: row.id), \(bind: row.owner), \(bind: row.name), \(bind: Int64(row.sealed.keyVersion)),
                         \(bind: Data(row.sealed.bytes)), \(bind: row.updatedAt))
                 ON CONFLICT (owner, name) DO UPDATE SET
                     id = excluded.id, key_version = excluded.key_version, sealed = excluded.sealed,
                     updated_at = excluded.updated_at
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func insert(_ row: VaultRecordRow) async throws -> Bool {
         try await run {
-            try await !database.raw("""
+            try await !database.raw(
+                """
                 INSERT INTO vault_records (id, owner, name, key_version, sealed, updated_at)
                 VALUES (\(bind: row.id), \(bind: row.owner), \(bind: row.name), \(bind: Int64(row.sealed.keyVersion)),
                         \(bind: Data(row.sealed.bytes)), \(bind: row.updatedAt))
                 ON CONFLICT (owner, name) DO NOTHING RETURNING id
-                """).all().isEmpty
+                """
+            ).all().isEmpty
         }
     }
 
     public func record(owner: String, name: String) async throws -> VaultRecordRow? {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT id, owner, name, sealed, updated_at FROM vault_records WHERE owner = \(bind: owner) AND name = \(bind: name)
-                """).first().map(Self.vaultRow)
+                """
+            ).first().map(Self.vaultRow)
         }
     }
 
     public func delete(owner: String, name: String) async throws -> Bool {
         try await run {
-            try await !database.raw("""
+            try await !database.raw(
+                """
                 DELETE FROM vault_records WHERE owner = \(bind: owner) AND name = \(bind: name) RETURNING id
-                """).all().isEmpty
+                """
+            ).all().isEmpty
         }
     }
 
@@ -355,9 +384,11 @@ public final class SQLSecurityStore: VaultRecordStore {
         try await run {
             let rows: [any SQLRow]
             if let owner {
-                rows = try await database.raw("""
+                rows = try await database.raw(
+                    """
                     SELECT id, owner, name, sealed, updated_at FROM vault_records WHERE owner = \(bind: owner) ORDER BY owner, name
-                    """).all()
+                    """
+                ).all()
             } else {
                 rows = try await database.raw(
                     "SELECT id, owner, name, sealed, updated_at FROM vault_records ORDER BY owner, name"
@@ -369,10 +400,12 @@ public final class SQLSecurityStore: VaultRecordStore {
 
     public func records(after id: String?, limit: Int) async throws -> [VaultRecordScan] {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT id, owner, name, sealed, updated_at FROM vault_records
                 WHERE id > \(bind: id ?? "") ORDER BY id LIMIT \(bind: max(1, limit))
-                """).all().map { row in
+                """
+            ).all().map { row in
                 do {
                     return .record(try Self.vaultRow(row))
                 } catch let error as StoreError where error.code == .corrupt {
@@ -387,11 +420,13 @@ public final class SQLSecurityStore: VaultRecordStore {
 
     public func replace(id: String, expected: SealedRecord, with sealed: SealedRecord, now: Int64) async throws -> Bool {
         try await run {
-            try await !database.raw("""
+            try await !database.raw(
+                """
                 UPDATE vault_records SET sealed = \(bind: Data(sealed.bytes)), key_version = \(bind: Int64(sealed.keyVersion)),
                     updated_at = \(bind: now)
                 WHERE id = \(bind: id) AND sealed = \(bind: Data(expected.bytes)) RETURNING id
-                """).all().isEmpty
+                """
+            ).all().isEmpty
         }
     }
 
@@ -401,11 +436,13 @@ public final class SQLSecurityStore: VaultRecordStore {
             try await inTransaction {
                 var applied = 0
                 for change in batch {
-                    let rows = try await database.raw("""
+                    let rows = try await database.raw(
+                        """
                         UPDATE vault_records SET sealed = \(bind: Data(change.sealed.bytes)),
                             key_version = \(bind: Int64(change.sealed.keyVersion)), updated_at = \(bind: now)
                         WHERE id = \(bind: change.id) AND sealed = \(bind: Data(change.expected.bytes)) RETURNING id
-                        """).all()
+                        """
+                    ).all()
                     applied += rows.count
                 }
                 return applied
@@ -439,10 +476,12 @@ public final class SQLSecurityStore: VaultRecordStore {
 
     public func recordEncryptions(version: UInt32, count: UInt64) async throws {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO vault_key_usage (version, encryptions) VALUES (\(bind: Int64(version)), \(bind: Int64(clamping: count)))
                 ON CONFLICT (version) DO UPDATE SET encryptions = vault_key_usage.encryptions + excluded.encryptions
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -481,19 +520,23 @@ public final class SQLSecurityStore: VaultRecordStore {
 extension SQLSecurityStore: SecretGrantStore {
     public func putGrant(_ grant: SecretGrant) async throws {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO secret_grants (agent, env, owner, name, created_at)
                 VALUES (\(bind: grant.agent), \(bind: grant.env), \(bind: grant.owner), \(bind: grant.name), \(bind: grant.createdAt))
                 ON CONFLICT (agent, env) DO UPDATE SET owner = excluded.owner, name = excluded.name, created_at = excluded.created_at
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func grants(agent: String) async throws -> [SecretGrant] {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT agent, env, owner, name, created_at FROM secret_grants WHERE agent = \(bind: agent) ORDER BY env
-                """).all().map { row in
+                """
+            ).all().map { row in
                 SecretGrant(
                     agent: try row.decode(column: "agent", as: String.self), env: try row.decode(column: "env", as: String.self),
                     owner: try row.decode(column: "owner", as: String.self), name: try row.decode(column: "name", as: String.self),
@@ -505,9 +548,11 @@ extension SQLSecurityStore: SecretGrantStore {
 
     public func deleteGrant(agent: String, env: String) async throws -> Bool {
         try await run {
-            try await !database.raw("""
+            try await !database.raw(
+                """
                 DELETE FROM secret_grants WHERE agent = \(bind: agent) AND env = \(bind: env) RETURNING agent
-                """).all().isEmpty
+                """
+            ).all().isEmpty
         }
     }
 }
@@ -549,21 +594,25 @@ public struct StoreError: CodedError, Hashable, Sendable {
 extension SQLSecurityStore: RevocationStore {
     public func recordRevocation(tokenID: TokenID, expiresAt: Int64, at now: Int64) async throws {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO token_revocations (token_id, expires_at, revoked_at) VALUES (\(bind: tokenID.hex), \(bind: expiresAt), \(bind: now))
                 ON CONFLICT (token_id) DO UPDATE SET expires_at = CASE WHEN excluded.expires_at > token_revocations.expires_at
                     THEN excluded.expires_at ELSE token_revocations.expires_at END
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func recordRevocation(agent: AgentID, issuedBefore: Int64, at now: Int64) async throws {
         try await run {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO agent_revocations (agent, issued_before, revoked_at) VALUES (\(bind: agent.rawValue), \(bind: issuedBefore), \(bind: now))
                 ON CONFLICT (agent) DO UPDATE SET issued_before = CASE WHEN excluded.issued_before > agent_revocations.issued_before
                     THEN excluded.issued_before ELSE agent_revocations.issued_before END, revoked_at = excluded.revoked_at
-                """).run()
+                """
+            ).run()
         }
     }
 

@@ -40,7 +40,9 @@ struct AccountRoutesTests {
         #expect(try await accounts.addUser(username: "alice", role: "owner", password: password) == false)
         let agentAlice = try fixture.token(agent: "alice", role: "member").token
         try await fixture.application().test(.router) { client in
-            for attempt in [#"{"username": "alice", "password": "wrong password!"}"#, #"{"username": "nobody", "password": "\#(password)"}"#] {
+            for attempt in [
+                #"{"username": "alice", "password": "wrong password!"}"#, #"{"username": "nobody", "password": "\#(password)"}"#,
+            ] {
                 try await client.execute(uri: "/api/login", method: .post, headers: headers(), body: body(attempt)) { response in
                     #expect(response.status == .unauthorized)
                     #expect(code(response) == "invalid_login")
@@ -70,7 +72,8 @@ struct AccountRoutesTests {
             ) { response in
                 #expect(response.status == .forbidden)
             }
-            try await client.execute(uri: "/v1/secrets/agents/alice/env", method: .get, headers: headers(session, json: false)) { response in
+            try await client.execute(uri: "/v1/secrets/agents/alice/env", method: .get, headers: headers(session, json: false)) {
+                response in
                 #expect(response.status == .forbidden)
             }
             // A session is not an agent token for minting's sake, and an agent token is not a session.
@@ -95,10 +98,11 @@ struct AccountRoutesTests {
             }
             // Bob is demoted in the store by another server; the refresh brings it here.
             _ = try await store.deleteUser(named: "bob")
-            _ = try await store.createUser(UserRecord(
-                username: "bob", role: "viewer", passwordHash: try await accounts.hasher.hash(password: password),
-                createdAt: fixture.clock.now(), sessionsNotBefore: 0
-            ))
+            _ = try await store.createUser(
+                UserRecord(
+                    username: "bob", role: "viewer", passwordHash: try await accounts.hasher.hash(password: password),
+                    createdAt: fixture.clock.now(), sessionsNotBefore: 0
+                ))
             try await accounts.refresh()
             try await client.execute(uri: "/api/keys", method: .get, headers: headers(bob, json: false)) { response in
                 #expect(response.status == .forbidden)
@@ -135,8 +139,9 @@ struct AccountRoutesTests {
 
     @Test func failedLoginsAreLimitedPerAccountWithoutALockout() async throws {
         let scopes = try [
-            RateLimitScope(name: "login-failures", limit: 3, period: .seconds(300), key: .principal, counts: .authenticationFailures,
-                           routes: [#require(RouteMatch("POST /api/login"))]),
+            RateLimitScope(
+                name: "login-failures", limit: 3, period: .seconds(300), key: .principal, counts: .authenticationFailures,
+                routes: [#require(RouteMatch("POST /api/login"))])
         ]
         guard let (fixture, store, accounts) = try await HostFixture.withAccounts(scopes: scopes) else { return }
         _ = try await accounts.addUser(username: "alice", role: "member", password: password)
@@ -198,11 +203,15 @@ struct AccountRoutesTests {
                 }
             }
             // A key cannot make keys; a caller cannot give a key more than its own role.
-            try await client.execute(uri: "/api/keys", method: .post, headers: headers(key), body: body(#"{"name": "x", "role": "viewer"}"#)) {
+            try await client.execute(
+                uri: "/api/keys", method: .post, headers: headers(key), body: body(#"{"name": "x", "role": "viewer"}"#)
+            ) {
                 response in
                 #expect(response.status == .forbidden)
             }
-            try await client.execute(uri: "/api/keys", method: .post, headers: headers(admin), body: body(#"{"name": "x", "role": "owner"}"#)) {
+            try await client.execute(
+                uri: "/api/keys", method: .post, headers: headers(admin), body: body(#"{"name": "x", "role": "owner"}"#)
+            ) {
                 response in
                 #expect(response.status == .forbidden)
                 #expect(code(response) == "role_above_caller")
@@ -281,7 +290,8 @@ struct AccountRoutesTests {
                 #expect(response.status == .unauthorized)
             }
         }
-        let other = try await AccountService.open(store: store, credentials: try #require(fixture.components.credentials), hasher: cheapHasher())
+        let other = try await AccountService.open(
+            store: store, credentials: try #require(fixture.components.credentials), hasher: cheapHasher())
         let issued = try await other.createKey(kind: .device, name: "elsewhere", role: Role("viewer"), createdBy: "test")
         try await fixture.application().test(.router) { client in
             try await client.execute(uri: "/api/whoami", method: .get, headers: headers(issued.credential, json: false)) { response in
@@ -314,7 +324,8 @@ struct AccountRoutesTests {
             var right = headers()
             right[HTTPField.Name("X-Setup-Token")!] = setup.credential
             // A bad body does not use the token up.
-            try await client.execute(uri: "/api/credentials", method: .post, headers: right, body: body(#"{"credentials": []}"#)) { response in
+            try await client.execute(uri: "/api/credentials", method: .post, headers: right, body: body(#"{"credentials": []}"#)) {
+                response in
                 #expect(response.status == .badRequest)
             }
             try await client.execute(uri: "/api/credentials", method: .post, headers: right, body: payload) { response in
@@ -369,7 +380,8 @@ struct AccountRoutesTests {
                 ("/api/keys/ahk_AAAAAAAAAAAAAAAA", .delete, admin, ""),
             ]
             for (uri, method, token, text) in requests {
-                try await client.execute(uri: uri, method: method, headers: headers(token, json: !text.isEmpty), body: body(text)) { response in
+                try await client.execute(uri: uri, method: method, headers: headers(token, json: !text.isEmpty), body: body(text)) {
+                    response in
                     #expect(response.status == .serviceUnavailable, "\(method) \(uri)")
                     #expect(code(response) == "store_unavailable")
                     #expect(!String(buffer: response.body).contains(password))

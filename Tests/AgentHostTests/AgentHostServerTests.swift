@@ -51,7 +51,8 @@ struct AgentHostServerTests {
 
     @Test func aBadConfigurationStopsTheStartBeforeAnythingIsCreated() async throws {
         let directory = try TemporaryDirectory()
-        var configuration = AgentHostConfiguration(host: "0.0.0.0", port: 0, dataDirectory: directory.path + "/data", mode: .headerTrust, tokenPolicy: try TokenPolicy())
+        var configuration = AgentHostConfiguration(
+            host: "0.0.0.0", port: 0, dataDirectory: directory.path + "/data", mode: .headerTrust, tokenPolicy: try TokenPolicy())
         configuration.databaseURL = "sqlite:" + directory.path + "/data/never.sqlite"
         let server = AgentHostServer(configuration: configuration, environment: [:], logger: quiet)
         await #expect(throws: AgentHostError.self) { try await server.run() }

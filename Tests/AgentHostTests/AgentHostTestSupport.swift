@@ -37,7 +37,8 @@ struct HostFixture {
     init(
         mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = RateLimitScope.agentHost, trustedProxies: [String] = [],
         bodyLimit: Int = 1 << 20, policy: Policy? = nil, corsOrigins: [String] = [], credentials: CredentialService? = nil,
-        revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil, webhooks: [WebhookVerifier] = [],
+        revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil,
+        webhooks: [WebhookVerifier] = [],
         webhookStore: (any WebhookDeliveryStore)? = nil, keyring: Keyring? = nil, host: String = "127.0.0.1",
         clock: ManualTimeSource = ManualTimeSource(1_800_000_000), configure: (inout AgentHostConfiguration) -> Void = { _ in }
     ) throws {

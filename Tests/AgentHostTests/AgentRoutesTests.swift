@@ -50,7 +50,9 @@ struct AgentRoutesTests {
                     #expect(claims.expiresAt - claims.issuedAt == Int64(seconds), "\(ttl)")
                 }
             }
-            for (ttl, code) in [(#""1x""#, "invalid_duration"), (#""0s""#, "below_minimum"), (#""8d""#, "above_maximum"), ("true", "wrong_type")] {
+            for (ttl, code) in [
+                (#""1x""#, "invalid_duration"), (#""0s""#, "below_minimum"), (#""8d""#, "above_maximum"), ("true", "wrong_type"),
+            ] {
                 let (headers, body) = create(#"{"agent_id": "w", "role": "developer", "ttl": \#(ttl)}"#, token: ceo)
                 try await client.execute(uri: "/api/agents", method: .post, headers: headers, body: body) { response in
                     #expect(response.status == .badRequest)
@@ -223,7 +225,9 @@ struct AgentRoutesTests {
         let developer = try trusted.token(agent: "dev-1", role: "developer", team: "core").token
         let viewer = try trusted.token(role: "viewer").token
         try await trusted.application().test(.live) { client in
-            func verify(_ method: String, _ uri: String, token: String?, check: @escaping @Sendable (TestResponse) throws -> Void) async throws {
+            func verify(_ method: String, _ uri: String, token: String?, check: @escaping @Sendable (TestResponse) throws -> Void)
+                async throws
+            {
                 var headers: HTTPFields = [HTTPField.Name("X-Original-Method")!: method, HTTPField.Name("X-Original-URI")!: uri]
                 if let token { headers[.authorization] = "Bearer \(token)" }
                 try await client.execute(uri: "/auth/verify", method: .get, headers: headers) { try check($0) }
@@ -242,18 +246,24 @@ struct AgentRoutesTests {
                 #expect(response.headers[.wwwAuthenticate] != nil)
             }
             // A client's own identity headers are not believed in secure mode.
-            try await client.execute(uri: "/auth/verify", method: .get, headers: [
-                HTTPField.Name("X-Original-Method")!: "GET", HTTPField.Name("X-Original-URI")!: "/x",
-                HTTPField.Name("X-Agent-ID")!: "ceo-1", HTTPField.Name("X-Agent-Role")!: "ceo",
-            ]) { #expect($0.status == .unauthorized) }
+            try await client.execute(
+                uri: "/auth/verify", method: .get,
+                headers: [
+                    HTTPField.Name("X-Original-Method")!: "GET", HTTPField.Name("X-Original-URI")!: "/x",
+                    HTTPField.Name("X-Agent-ID")!: "ceo-1", HTTPField.Name("X-Agent-Role")!: "ceo",
+                ]
+            ) { #expect($0.status == .unauthorized) }
         }
         // Without trusted proxies, nobody may ask.
         let closed = try HostFixture()
         let token = try closed.token().token
         try await closed.application().test(.live) { client in
-            try await client.execute(uri: "/auth/verify", method: .get, headers: [
-                .authorization: "Bearer \(token)", HTTPField.Name("X-Original-Method")!: "GET", HTTPField.Name("X-Original-URI")!: "/x",
-            ]) { response in
+            try await client.execute(
+                uri: "/auth/verify", method: .get,
+                headers: [
+                    .authorization: "Bearer \(token)", HTTPField.Name("X-Original-Method")!: "GET", HTTPField.Name("X-Original-URI")!: "/x",
+                ]
+            ) { response in
                 #expect(response.status == .forbidden)
                 let codeValue = try json(response.body)["code"] as? String
                 #expect(codeValue == "untrusted_proxy")
@@ -304,10 +314,10 @@ struct AgentRoutesTests {
         try DefaultPolicy.text.write(toFile: policyPath, atomically: true, encoding: .utf8)
         // One wrong expectation: the run reports it and fails.
         try """
-            cases:
-              - {name: developer creates agents, principal: {agent: d, role: developer}, request: POST /api/agents, expect: permit}
-              - {name: ceo creates agents, principal: {agent: c, role: ceo}, request: POST /api/agents, expect: permit, rule: admins-create-agents}
-            """.write(toFile: casesPath, atomically: true, encoding: .utf8)
+        cases:
+          - {name: developer creates agents, principal: {agent: d, role: developer}, request: POST /api/agents, expect: permit}
+          - {name: ceo creates agents, principal: {agent: c, role: ceo}, request: POST /api/agents, expect: permit, rule: admins-create-agents}
+        """.write(toFile: casesPath, atomically: true, encoding: .utf8)
         let failing = try AgentHostCLI.testPolicy(policyPath: policyPath, casesPath: casesPath)
         #expect(!failing.passed)
         #expect(failing.lines.first?.hasPrefix("FAIL developer creates agents") == true)
@@ -329,11 +339,11 @@ struct AgentRoutesTests {
         // The loopback condition holds for a local client only, as serve decides it: a proxy on this
         // host, trusted or naming another hop, is not local.
         try """
-            version: 1
-            actions: [debug.read]
-            routes: [{id: debug, method: GET, path: /debug, action: debug.read}]
-            rules: [{id: local-debug, effect: permit, actions: [debug.read], conditions: [loopback]}]
-            """.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        version: 1
+        actions: [debug.read]
+        routes: [{id: debug, method: GET, path: /debug, action: debug.read}]
+        rules: [{id: local-debug, effect: permit, actions: [debug.read], conditions: [loopback]}]
+        """.write(toFile: policyPath, atomically: true, encoding: .utf8)
         func explain(peer: String?, headers: [HeaderField] = [], proxies: [String] = []) throws -> [String] {
             try AgentHostCLI.explainPolicy(
                 policyPath: policyPath, principal: "role=member,agent=x", request: "GET /debug", peer: peer, headers: headers,

@@ -44,7 +44,8 @@ struct AuditTests {
             try await audit.flush()
             let records = try await store.auditRecords(after: 0, limit: 100, actor: nil, action: nil)
             let failures = try #require(records.first { $0.event.action == "auth.failed" })
-            #expect(failures.event.details["count"] == "40" && failures.event.rule == "invalid_token" && failures.event.actor == "anonymous")
+            #expect(
+                failures.event.details["count"] == "40" && failures.event.rule == "invalid_token" && failures.event.actor == "anonymous")
             #expect(failures.event.target == "GET /api/whoami")
             // The first and the last request of the aggregate are named.
             let last = try #require(failures.event.details["last_request_id"])
@@ -83,7 +84,10 @@ struct AuditTests {
         guard let (fixture, store, _) = try await HostFixture.withAccounts() else { return }
         let recorder = AuditRecorder(trail: try #require(fixture.components.audit).trail, capacity: 3)
         for index in 0..<5 { recorder.record(AuditEvent(time: Int64(index), actor: "a", action: "test")) }
-        for client in 0..<5 { recorder.recordRefusal(action: "auth.failed", code: "invalid_token", client: "10.0.0.\(client)", actor: "anonymous", target: "/") }
+        for client in 0..<5 {
+            recorder.recordRefusal(
+                action: "auth.failed", code: "invalid_token", client: "10.0.0.\(client)", actor: "anonymous", target: "/")
+        }
         try await recorder.flush()
         let records = try await store.auditRecords(after: 0, limit: 100, actor: nil, action: nil)
         #expect(records.filter { $0.event.action == "test" }.count == 3)
@@ -95,7 +99,9 @@ struct AuditTests {
     @Test func verifyNamesTheRecordThatWasChanged() async throws {
         guard let (fixture, store, _) = try await HostFixture.withAccounts() else { return }
         let trail = try #require(fixture.components.audit).trail
-        for index in 1...12 { try await trail.append(AuditEvent(time: Int64(index), actor: "cli", action: "user.added", target: "user:u\(index)")) }
+        for index in 1...12 {
+            try await trail.append(AuditEvent(time: Int64(index), actor: "cli", action: "user.added", target: "user:u\(index)"))
+        }
         #expect(try await store.auditCheckpoints().map(\.head.sequence) == [5, 10])
         #expect(try await trail.verify().problem == nil)
         try await store.database.raw("UPDATE audit_log SET target = 'user:someone' WHERE sequence = 7").run()

@@ -88,10 +88,11 @@ struct CommandTests {
         #expect(scopes.map(\.routes.count) == [3, 4, 0, 1])
         #expect(scopes.map(\.limit) == [100, 20, 10, 10])
         #expect(scopes.map(\.key) == [.client, .client, .client, .principal])
-        #expect(scopes.map { $0.routes.map(\.description) } == [
-            ["/api/*", "/v1/*", "/auth/verify"], ["POST /api/agents", "/api/tokens*", "/api/credentials*", "POST /api/login"],
-            [], ["POST /api/login"],
-        ])
+        #expect(
+            scopes.map { $0.routes.map(\.description) } == [
+                ["/api/*", "/v1/*", "/auth/verify"], ["POST /api/agents", "/api/tokens*", "/api/credentials*", "POST /api/login"],
+                [], ["POST /api/login"],
+            ])
     }
 
     @Test func rateLimitsCanBeChangedScopeByScope() throws {
@@ -102,13 +103,19 @@ struct CommandTests {
         #expect(general.limit == 600 && general.period == .seconds(60) && general.burst == 600)
         #expect(general.routes == RateLimitScope.agentHost[0].routes && general.key == .client)
         let failures = try #require(scopes.first { $0.name == "auth-failures" })
-        #expect(failures.limit == 20 && failures.period == .seconds(30) && failures.burst == 40 && failures.counts == .authenticationFailures)
+        #expect(
+            failures.limit == 20 && failures.period == .seconds(30) && failures.burst == 40 && failures.counts == .authenticationFailures)
         #expect(scopes.first { $0.name == "sensitive" } == RateLimitScope.agentHost[1])
-        for bad in ["general", "general=600", "general=x/1m", "general=600/1x", "general=600/1m/x", "nope=1/1m", "general=0/1m", "general=600/2d"] {
-            #expect(throws: AgentHostError.self, "\(bad)") { try AgentHostConfiguration.rateLimitScopes(RateLimitScope.agentHost, overriddenBy: [bad]) }
+        for bad in [
+            "general", "general=600", "general=x/1m", "general=600/1x", "general=600/1m/x", "nope=1/1m", "general=0/1m", "general=600/2d",
+        ] {
+            #expect(throws: AgentHostError.self, "\(bad)") {
+                try AgentHostConfiguration.rateLimitScopes(RateLimitScope.agentHost, overriddenBy: [bad])
+            }
         }
         // serve's options are checked with the file and the variables (ServeSettingsTests); these parse.
-        let serve = try #require(try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "general=100000/1m", "--no-metrics-public"]) as? Serve)
+        let serve = try #require(
+            try AgentHostCommand.parseAsRoot(["serve", "--rate-limit", "general=100000/1m", "--no-metrics-public"]) as? Serve)
         let given = try serve.commandLine()
         #expect(given.values["rate_limit"]?.items == ["general=100000/1m"] && given.values["metrics_public"]?.items == ["false"])
         #expect(given.values["port"] == nil, "an option not given leaves the file's or the default")

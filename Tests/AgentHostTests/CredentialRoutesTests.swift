@@ -26,7 +26,8 @@ struct CredentialRoutesTests {
         let secret = "ghp_ProjectToken0123456789"
         try await fixture.application().test(.router) { client in
             try await client.execute(
-                uri: "/api/projects/p1/git-token", method: .put, headers: headers(admin), body: ByteBuffer(string: #"{"token": "\#(secret)"}"#)
+                uri: "/api/projects/p1/git-token", method: .put, headers: headers(admin),
+                body: ByteBuffer(string: #"{"token": "\#(secret)"}"#)
             ) { response in
                 #expect(response.status == .noContent)
             }
@@ -70,7 +71,8 @@ struct CredentialRoutesTests {
                 #expect(reply["provider"] as? String == "openai" && reply["has_key"] as? Bool == false && reply["updated_at"] is NSNull)
             }
             try await client.execute(
-                uri: "/api/users/alice/keys/openai", method: .put, headers: headers(admin), body: ByteBuffer(string: #"{"key": "sk-proj-abc"}"#)
+                uri: "/api/users/alice/keys/openai", method: .put, headers: headers(admin),
+                body: ByteBuffer(string: #"{"key": "sk-proj-abc"}"#)
             ) { response in
                 #expect(response.status == .noContent)
             }
@@ -84,7 +86,8 @@ struct CredentialRoutesTests {
                 let value = try json(response.body)["has_key"] as? Bool
                 #expect(value == false)
             }
-            try await client.execute(uri: "/api/users/alice/keys/openai", method: .delete, headers: headers(admin, json: false)) { response in
+            try await client.execute(uri: "/api/users/alice/keys/openai", method: .delete, headers: headers(admin, json: false)) {
+                response in
                 #expect(response.status == .noContent)
             }
         }
@@ -101,7 +104,9 @@ struct CredentialRoutesTests {
         let secret = "ghp_\"quoted\"\\slash\u{01}é"
         let body = try String(decoding: JSONSerialization.data(withJSONObject: ["token": secret]), as: UTF8.self)
         try await fixture.application().test(.router) { client in
-            try await client.execute(uri: "/api/projects/p1/git-token", method: .put, headers: headers(admin), body: ByteBuffer(string: body)) { response in
+            try await client.execute(
+                uri: "/api/projects/p1/git-token", method: .put, headers: headers(admin), body: ByteBuffer(string: body)
+            ) { response in
                 #expect(response.status == .noContent)
             }
             for (env, path) in [("GITHUB_TOKEN", "projects/p1/git-token"), ("OPENAI_API_KEY", "users/alice/keys/openai")] {
@@ -118,7 +123,8 @@ struct CredentialRoutesTests {
                 #expect(!text(response.body).contains("ghp_"))
             }
             for token in [agent, admin] {
-                try await client.execute(uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: headers(token, json: false)) { response in
+                try await client.execute(uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: headers(token, json: false)) {
+                    response in
                     #expect(response.status == .ok)
                     #expect(response.headers[.cacheControl] == "no-store")
                     let reply = try json(response.body)
@@ -128,7 +134,8 @@ struct CredentialRoutesTests {
                 }
             }
             // Another agent, or nobody, gets nothing.
-            try await client.execute(uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: headers(other, json: false)) { response in
+            try await client.execute(uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: headers(other, json: false)) {
+                response in
                 #expect(response.status == .forbidden)
                 #expect(!text(response.body).contains("ghp_"))
             }
@@ -142,10 +149,13 @@ struct CredentialRoutesTests {
             ) { response in
                 #expect(response.status == .forbidden)
             }
-            try await client.execute(uri: "/api/agents/builder-7/grants/GITHUB_TOKEN", method: .delete, headers: headers(admin, json: false)) { response in
+            try await client.execute(
+                uri: "/api/agents/builder-7/grants/GITHUB_TOKEN", method: .delete, headers: headers(admin, json: false)
+            ) { response in
                 #expect(response.status == .noContent)
             }
-            try await client.execute(uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: headers(agent, json: false)) { response in
+            try await client.execute(uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: headers(agent, json: false)) {
+                response in
                 let value = try json(response.body)["env"] as? [String: String]
                 #expect(value == [:])
             }
@@ -155,10 +165,12 @@ struct CredentialRoutesTests {
 
     @Test func headerTrustIdentitiesGetNoSecrets() async throws {
         guard let (fixture, store) = try await HostFixture.withVault(mode: .headerTrust) else { return }
-        try await fixture.components.credentials?.grant(agent: AgentID("builder-7"), secret: SecretPath("projects/p1/git-token"), env: "GITHUB_TOKEN")
+        try await fixture.components.credentials?.grant(
+            agent: AgentID("builder-7"), secret: SecretPath("projects/p1/git-token"), env: "GITHUB_TOKEN")
         try await fixture.application().test(.router) { client in
             try await client.execute(
-                uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: [HTTPField.Name("X-Agent-ID")!: "builder-7", HTTPField.Name("X-Agent-Role")!: "admin"]
+                uri: "/v1/secrets/agents/builder-7/env", method: .get,
+                headers: [HTTPField.Name("X-Agent-ID")!: "builder-7", HTTPField.Name("X-Agent-Role")!: "admin"]
             ) { response in
                 #expect(response.status == .forbidden)
                 let value = try json(response.body)["code"] as? String
@@ -173,7 +185,9 @@ struct CredentialRoutesTests {
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
         let secret = "ghp_MustNeverBeEchoed"
         try await fixture.application().test(.router) { client in
-            func expect(_ method: HTTPRequest.Method, _ uri: String, _ body: String?, json: Bool = true, status: HTTPResponse.Status, code: String) async throws {
+            func expect(
+                _ method: HTTPRequest.Method, _ uri: String, _ body: String?, json: Bool = true, status: HTTPResponse.Status, code: String
+            ) async throws {
                 try await client.execute(
                     uri: uri, method: method, headers: headers(admin, json: json), body: body.map { ByteBuffer(string: $0) }
                 ) { response in
@@ -185,15 +199,22 @@ struct CredentialRoutesTests {
             }
             try await expect(.put, "/api/projects/p.1/git-token", #"{"token": "\#(secret)"}"#, status: .badRequest, code: "invalid_name")
             try await expect(.put, "/api/users/alice/keys/open%20ai", #"{"key": "\#(secret)"}"#, status: .badRequest, code: "invalid_name")
-            try await expect(.put, "/api/projects/p1/git-token", #"{"token": "\#(secret)"}"#, json: false, status: .unsupportedMediaType, code: "unsupported_media_type")
+            try await expect(
+                .put, "/api/projects/p1/git-token", #"{"token": "\#(secret)"}"#, json: false, status: .unsupportedMediaType,
+                code: "unsupported_media_type")
             try await expect(.put, "/api/projects/p1/git-token", #"{"tokn": "\#(secret)"}"#, status: .badRequest, code: "validation_failed")
             try await expect(.put, "/api/projects/p1/git-token", #"{"token": ""}"#, status: .badRequest, code: "validation_failed")
-            try await expect(.put, "/api/projects/p1/git-token", #"{"token": "\#(secret)\u0000"}"#, status: .badRequest, code: "invalid_secret")
+            try await expect(
+                .put, "/api/projects/p1/git-token", #"{"token": "\#(secret)\u0000"}"#, status: .badRequest, code: "invalid_secret")
             let huge = String(repeating: "x", count: Vault.maximumSecretByteCount + 1)
             try await expect(.put, "/api/projects/p1/git-token", #"{"token": "\#(huge)"}"#, status: .badRequest, code: "validation_failed")
-            try await expect(.post, "/api/agents/builder-7/grants", #"{"secret": "../etc/passwd", "env": "X"}"#, status: .badRequest, code: "invalid_secret_path")
+            try await expect(
+                .post, "/api/agents/builder-7/grants", #"{"secret": "../etc/passwd", "env": "X"}"#, status: .badRequest,
+                code: "invalid_secret_path")
             for env in ["PATH", "LD_PRELOAD", "lower", "1ABC", "A-B"] {
-                try await expect(.post, "/api/agents/builder-7/grants", #"{"secret": "projects/p1/git-token", "env": "\#(env)"}"#, status: .badRequest, code: "invalid_env")
+                try await expect(
+                    .post, "/api/agents/builder-7/grants", #"{"secret": "projects/p1/git-token", "env": "\#(env)"}"#, status: .badRequest,
+                    code: "invalid_env")
             }
             try await expect(.delete, "/api/agents/builder-7/grants/NOPE", nil, json: false, status: .notFound, code: "not_found")
         }
@@ -210,7 +231,8 @@ struct CredentialRoutesTests {
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
         for project in ["p1", "p2", "p3"] {
             try await credentials.set(try .projectGitToken(project), secret: SecureBytes(copying: Array("ghp_\(project)".utf8)))
-            try await credentials.grant(agent: AgentID("builder-7"), secret: try .projectGitToken(project), env: "TOKEN_\(project.uppercased())")
+            try await credentials.grant(
+                agent: AgentID("builder-7"), secret: try .projectGitToken(project), env: "TOKEN_\(project.uppercased())")
         }
         // Someone with database access copies p2's ciphertext into p1's row, and truncates p3's.
         let one = try #require(try await store.record(owner: "projects/p1", name: "git-token"))
@@ -218,10 +240,12 @@ struct CredentialRoutesTests {
         let three = try #require(try await store.record(owner: "projects/p3", name: "git-token"))
         try await store.put(VaultRecordRow(id: one.id, owner: one.owner, name: one.name, sealed: two.sealed, updatedAt: one.updatedAt))
         let truncated = try SealedRecord(bytes: Array(three.sealed.bytes.dropLast(1)))
-        try await store.put(VaultRecordRow(id: three.id, owner: three.owner, name: three.name, sealed: truncated, updatedAt: three.updatedAt))
+        try await store.put(
+            VaultRecordRow(id: three.id, owner: three.owner, name: three.name, sealed: truncated, updatedAt: three.updatedAt))
 
         try await fixture.application().test(.router) { client in
-            try await client.execute(uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: headers(agent, json: false)) { response in
+            try await client.execute(uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: headers(agent, json: false)) {
+                response in
                 #expect(response.status == .ok)
                 let reply = try json(response.body)
                 #expect((reply["env"] as? [String: String]) == ["TOKEN_P2": "ghp_p2"])
@@ -230,7 +254,8 @@ struct CredentialRoutesTests {
             }
             // Setting it again repairs it.
             try await client.execute(
-                uri: "/api/projects/p1/git-token", method: .put, headers: headers(admin), body: ByteBuffer(string: #"{"token": "ghp_p1_again"}"#)
+                uri: "/api/projects/p1/git-token", method: .put, headers: headers(admin),
+                body: ByteBuffer(string: #"{"token": "ghp_p1_again"}"#)
             ) { response in
                 #expect(response.status == .noContent)
             }
@@ -247,7 +272,8 @@ struct CredentialRoutesTests {
         try await store.close()
         try await fixture.application().test(.router) { client in
             try await client.execute(
-                uri: "/api/projects/p1/git-token", method: .put, headers: headers(admin), body: ByteBuffer(string: #"{"token": "ghp_down"}"#)
+                uri: "/api/projects/p1/git-token", method: .put, headers: headers(admin),
+                body: ByteBuffer(string: #"{"token": "ghp_down"}"#)
             ) { response in
                 #expect(response.status == .serviceUnavailable)
                 let value = try json(response.body)["code"] as? String

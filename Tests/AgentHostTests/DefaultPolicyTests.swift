@@ -15,11 +15,13 @@ struct DefaultPolicyTests {
     @Test func everyRoleTimesEveryActionIsCovered() throws {
         let policy = try DefaultPolicy.load()
         let suite = try DefaultPolicy.cases()
-        let covered = Set(suite.cases.compactMap { testCase -> String? in
-            guard let role = testCase.request.principal?.role,
-                  let action = policy.decide(testCase.request).action else { return nil }
-            return "\(role) \(action)"
-        })
+        let covered = Set(
+            suite.cases.compactMap { testCase -> String? in
+                guard let role = testCase.request.principal?.role,
+                    let action = policy.decide(testCase.request).action
+                else { return nil }
+                return "\(role) \(action)"
+            })
         for role in Policy.builtInRoles + ["ceo", "developer"] {
             for action in policy.actions {
                 #expect(covered.contains("\(role) \(action)"), "no case for \(role) × \(action)")

@@ -27,8 +27,15 @@ struct GitCredentialTests {
     static func git(_ arguments: [String], in directory: String? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try GitCredentialRunner().git)
-        process.arguments = ["-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"] + arguments
-        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent"]
+        process.arguments =
+            [
+                "-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "init.defaultBranch=main", "-c",
+                "commit.gpgsign=false",
+            ] + arguments
+        process.environment = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
+        ]
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let output = Pipe()
         process.standardOutput = output
@@ -90,7 +97,10 @@ struct GitCredentialTests {
             task = Task.detached {
                 while !Task.isCancelled {
                     let found = GitCredentialTests.argvHolding(bytes)
-                    seen.state.withLock { $0.hits += found; $0.scans += 1 }
+                    seen.state.withLock {
+                        $0.hits += found
+                        $0.scans += 1
+                    }
                     try? await Task.sleep(for: .milliseconds(2))
                 }
             }
@@ -136,7 +146,8 @@ struct GitCredentialTests {
         process.executableURL = URL(fileURLWithPath: try GitCredentialRunner().git)
         process.arguments = ["http-backend"]
         var environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
             "GIT_PROJECT_ROOT": root, "GIT_HTTP_EXPORT_ALL": "1", "REMOTE_USER": user, "REMOTE_ADDR": "127.0.0.1",
             "REQUEST_METHOD": request.method.rawValue, "PATH_INFO": String(request.uri.path.dropFirst("/git".count)),
             "QUERY_STRING": request.uri.query ?? "", "CONTENT_LENGTH": "\(body.count)",
@@ -269,7 +280,10 @@ struct GitCredentialTests {
         process.standardOutput = out
         process.standardError = err
         let exited = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { exited.continuation.yield($0.terminationStatus); exited.continuation.finish() }
+        process.terminationHandler = {
+            exited.continuation.yield($0.terminationStatus)
+            exited.continuation.finish()
+        }
         try process.run()
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
@@ -306,14 +320,19 @@ struct GitCredentialTests {
             #expect(!(cloned.stdout + cloned.stderr).contains(token))
             #expect(FileManager.default.fileExists(atPath: root.path + "/ws/README"))
 
-            let fetched = try await Self.agenthost(["git", "fetch", root.path + "/ws", "--secret", "projects/p1/git-token", "--username", username, "--data-dir", data])
+            let fetched = try await Self.agenthost([
+                "git", "fetch", root.path + "/ws", "--secret", "projects/p1/git-token", "--username", username, "--data-dir", data,
+            ])
             #expect(fetched.status == 0, "\(fetched.stderr)")
 
             let withUserInfo = try await Self.agenthost([
-                "git", "clone", "http://oauth2:x@127.0.0.1:\(port)/git/repo.git", root.path + "/other", "--secret", "projects/p1/git-token", "--data-dir", data,
+                "git", "clone", "http://oauth2:x@127.0.0.1:\(port)/git/repo.git", root.path + "/other", "--secret", "projects/p1/git-token",
+                "--data-dir", data,
             ])
             #expect(withUserInfo.status != 0 && withUserInfo.stderr.contains("user info"))
-            let unknown = try await Self.agenthost(["git", "clone", url, root.path + "/other", "--secret", "projects/none/token", "--data-dir", data])
+            let unknown = try await Self.agenthost([
+                "git", "clone", url, root.path + "/other", "--secret", "projects/none/token", "--data-dir", data,
+            ])
             #expect(unknown.status != 0 && unknown.stderr.contains("no secret is set at projects/none/token"))
 
             let audit = try await Self.agenthost(["audit", "verify", "--data-dir", data])
@@ -324,7 +343,9 @@ struct GitCredentialTests {
         let records = try await store.auditRecords(after: 0, limit: 100, actor: nil, action: nil)
         try await store.close()
         let actions = records.map(\.event.action)
-        #expect(actions.filter { $0 == "secret.released" }.count == 2 && actions.contains("git.clone") && actions.contains("git.fetch"), "\(actions)")
+        #expect(
+            actions.filter { $0 == "secret.released" }.count == 2 && actions.contains("git.clone") && actions.contains("git.fetch"),
+            "\(actions)")
         let clone = try #require(records.first { $0.event.action == "git.clone" })
         #expect(clone.event.details["outcome"] == "clean" && clone.event.target == root.path + "/ws")
     }

@@ -78,7 +78,10 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
             let (bytes, closed) = connection.readUntilClosed(timeout: .seconds(8))
             #expect(closed, "still open after 8 s")
             let elapsed = start.duration(to: .now)
-            return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, RawResponse(bytes: bytes, requireBody: false))
+            return (
+                Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                RawResponse(bytes: bytes, requireBody: false)
+            )
         }
 
         // Connected, silent: closed after the head timeout, with nothing to say.
@@ -183,7 +186,8 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         // allocation has red zones: the figures mean nothing there, the behaviour still does.
         guard ProcessInfo.processInfo.environment["AGENTHOST_SANITIZER"] == nil else { return }
         for round in rounds {
-            #expect(round.stalled - baseline < 48 << 20, "1,000 stalled heads grew the server by \(mebibytes(round.stalled - baseline)) MiB")
+            #expect(
+                round.stalled - baseline < 48 << 20, "1,000 stalled heads grew the server by \(mebibytes(round.stalled - baseline)) MiB")
             #expect(round.flooded - baseline < 64 << 20, "300 refused 1 MB heads grew it by \(mebibytes(round.flooded - baseline)) MiB")
         }
         // A leak grows every round, so every round must peak where the first did. What is left
@@ -191,8 +195,11 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         // allocation still live, and where that lands varies from run to run (seven rounds ended
         // at 78, 91, 82, 75, 74, 78 and 83 MiB while each peaked at 93-94). It stays under the peak.
         for round in rounds.dropFirst() {
-            #expect(round.flooded - rounds[0].flooded < 8 << 20, "a later round peaked \(mebibytes(round.flooded - rounds[0].flooded)) MiB higher than the first")
-            #expect(round.after < rounds[0].flooded + (4 << 20), "a round ended at \(mebibytes(round.after)) MiB, above the first round's peak")
+            #expect(
+                round.flooded - rounds[0].flooded < 8 << 20,
+                "a later round peaked \(mebibytes(round.flooded - rounds[0].flooded)) MiB higher than the first")
+            #expect(
+                round.after < rounds[0].flooded + (4 << 20), "a round ended at \(mebibytes(round.after)) MiB, above the first round's peak")
         }
     }
 

@@ -59,7 +59,8 @@ struct KeysTests {
         let weak = Base64URL.encode([UInt8](repeating: 7, count: 16))
         for bad in ["k-env:\(weak)", "no-colon", "k env:\(secret)", "k-env:\(secret)=", "k-env:"] {
             let error = #expect(throws: AgentHostError.self) {
-                try KeySource.load(dataDirectory: directory.path, environment: [KeySource.primaryVariable: bad], createIfMissing: false, now: 0)
+                try KeySource.load(
+                    dataDirectory: directory.path, environment: [KeySource.primaryVariable: bad], createIfMissing: false, now: 0)
             }
             #expect(error.map { !$0.message.contains(weak) && !$0.message.contains(secret) } == true)
         }
@@ -79,7 +80,8 @@ struct KeysTests {
         let directory = try TemporaryDirectory()
         let tokens = try KeySource.load(dataDirectory: directory.path, environment: [:], createIfMissing: true, now: 1_800_000_000)
         let vault = try VaultKeySource.load(dataDirectory: directory.path, environment: [:], createIfMissing: true, now: 1_800_000_000)
-        #expect(vault.created && vault.keys.primaryVersion == 1 && vault.source == .file(path: KeyringFile(dataDirectory: directory.path).path))
+        #expect(
+            vault.created && vault.keys.primaryVersion == 1 && vault.source == .file(path: KeyringFile(dataDirectory: directory.path).path))
         // Rotating the token keys keeps the vault keys, and the other way round.
         _ = try AgentHostCLI.rotate(dataDirectory: directory.path, environment: [:])
         let file = KeyringFile(dataDirectory: directory.path)

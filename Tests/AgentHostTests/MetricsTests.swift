@@ -74,7 +74,8 @@ struct MetricsTests {
                 }
             }
             try await client.execute(
-                uri: "/metrics", method: .get, headers: [HTTPField.Name("X-Forwarded-For")!: "203.0.113.9", .authorization: "Bearer \(admin)"]
+                uri: "/metrics", method: .get,
+                headers: [HTTPField.Name("X-Forwarded-For")!: "203.0.113.9", .authorization: "Bearer \(admin)"]
             ) { response in
                 #expect(response.status == .ok)
             }
@@ -84,7 +85,8 @@ struct MetricsTests {
     @Test func metricsPublicOpensThemToEveryone() async throws {
         let fixture = try HostFixture(trustedProxies: ["127.0.0.1"]) { $0.metricsPublic = true }
         try await fixture.application().test(.live) { client in
-            try await client.execute(uri: "/metrics", method: .get, headers: [HTTPField.Name("X-Forwarded-For")!: "203.0.113.9"]) { response in
+            try await client.execute(uri: "/metrics", method: .get, headers: [HTTPField.Name("X-Forwarded-For")!: "203.0.113.9"]) {
+                response in
                 #expect(response.status == .ok)
             }
         }

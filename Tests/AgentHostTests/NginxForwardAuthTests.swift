@@ -10,16 +10,17 @@ import SecurityCore
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Debian's nginx, on 127.0.0.1, running `Docs/examples/nginx-forward-auth.conf` in front of a
 /// tiny upstream that echoes the identity headers it receives, with AgentHost answering
 /// `auth_request`. `scripts/bootstrap --test` fetches nginx when the machine has none.
 struct NginxForwardAuthTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// nginx from `$AGENTHOST_NGINX`, the copy `scripts/bootstrap --test` unpacks, or the system.
     static var nginx: String? {
@@ -42,7 +43,9 @@ struct NginxForwardAuthTests {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) == 0 && getsockname(socketFD, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socketFD, $0, length) == 0 && getsockname(socketFD, $0, &length) == 0
+            }
         }
         guard bound else { throw POSIXError(.EADDRINUSE) }
         return Int(UInt16(bigEndian: address.sin_port))
@@ -140,9 +143,11 @@ struct NginxForwardAuthTests {
                 #expect(anonymous.2.first(name: "WWW-Authenticate")?.hasPrefix("Bearer") == true)
 
                 // Allowed: the upstream sees the verified identity, not the client's claim, and no token.
-                let allowed = try await send(.GET, "/projects/1", [
-                    ("Authorization", "Bearer \(developer)"), ("X-Agent-ID", "boss"), ("X-Agent-Role", "ceo"),
-                ])
+                let allowed = try await send(
+                    .GET, "/projects/1",
+                    [
+                        ("Authorization", "Bearer \(developer)"), ("X-Agent-ID", "boss"), ("X-Agent-Role", "ceo"),
+                    ])
                 #expect(allowed.0 == 401, "identity headers that disagree with the token are refused")
                 let clean = try await send(.GET, "/projects/1", [("Authorization", "Bearer \(developer)")])
                 #expect(clean.0 == 200)
@@ -169,4 +174,3 @@ struct NginxForwardAuthTests {
         }
     }
 }
-

@@ -48,7 +48,9 @@ struct OpenAPITests {
     }
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedRouteExists() async throws {
-        let webhooks = WebhookVerifier.Provider.allCases.map { WebhookVerifier(provider: $0, secret: SecureBytes(copying: Array("s3cret-\($0)".utf8))) }
+        let webhooks = WebhookVerifier.Provider.allCases.map {
+            WebhookVerifier(provider: $0, secret: SecureBytes(copying: Array("s3cret-\($0)".utf8)))
+        }
         guard let (fixture, store, _) = try await HostFixture.withAccounts(webhooks: webhooks) else { return }
         let routes = Set(AgentHost.router(components: fixture.components).routes.map { "\($0.method.rawValue) \($0.path.description)" })
         let documented = try Self.operations(try Self.document())

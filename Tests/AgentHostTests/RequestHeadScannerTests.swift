@@ -24,7 +24,9 @@ struct RequestHeadScannerTests {
     }
 
     /// Every piece size gives the same answer.
-    func expectEverySplit(_ text: String, _ expected: RequestHeadScanner.Outcome, end: Int? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectEverySplit(
+        _ text: String, _ expected: RequestHeadScanner.Outcome, end: Int? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         for size in 1...max(1, text.utf8.count) {
             let (outcome, found) = scan(text, pieceSize: size)
             switch expected {

@@ -112,7 +112,9 @@ struct RevocationTests {
         try await fixture.application().test(.router) { client in
             try await client.execute(
                 uri: "/api/tokens/revoke", method: .post,
-                headers: [HTTPField.Name("X-Agent-ID")!: "boss", HTTPField.Name("X-Agent-Role")!: "owner", .contentType: "application/json"],
+                headers: [
+                    HTTPField.Name("X-Agent-ID")!: "boss", HTTPField.Name("X-Agent-Role")!: "owner", .contentType: "application/json",
+                ],
                 body: ByteBuffer(string: #"{"agent_id": "builder-7"}"#)
             ) { response in
                 #expect(response.status == .forbidden)

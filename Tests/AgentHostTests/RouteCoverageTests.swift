@@ -13,7 +13,9 @@ struct RouteCoverageTests {
     /// Runs `body` over a fixture with every store and both webhook senders, so that every route
     /// exists; the store is closed after.
     static func withFullFixture(_ body: (HostFixture) async throws -> Void) async throws {
-        let webhooks = WebhookVerifier.Provider.allCases.map { WebhookVerifier(provider: $0, secret: SecureBytes(copying: Array("s3cret-\($0)".utf8))) }
+        let webhooks = WebhookVerifier.Provider.allCases.map {
+            WebhookVerifier(provider: $0, secret: SecureBytes(copying: Array("s3cret-\($0)".utf8)))
+        }
         guard let (fixture, store, _) = try await HostFixture.withAccounts(webhooks: webhooks) else { return }
         do {
             try await body(fixture)
@@ -87,9 +89,10 @@ struct RouteCoverageTests {
             for (method, path, template) in Self.routes(of: fixture) where !Self.isUnguarded(path, fixture) {
                 for role in Policy.builtInRoles {
                     let minted = try fixture.token(agent: "probe-\(role)", role: role)
-                    let decision = policy.decide(PolicyRequest(
-                        principal: PolicyPrincipal(agent: "probe-\(role)", role: role, team: "core"), method: method, path: path
-                    ))
+                    let decision = policy.decide(
+                        PolicyRequest(
+                            principal: PolicyPrincipal(agent: "probe-\(role)", role: role, team: "core"), method: method, path: path
+                        ))
                     var headers: HTTPFields = [.authorization: "Bearer \(minted.token)"]
                     var body: ByteBuffer?
                     if method == "POST" || method == "PUT" {

@@ -91,14 +91,17 @@ struct RoutesTests {
         try await fixture.application().test(.router) { client in
             try await client.execute(
                 uri: "/api/whoami", method: .get,
-                headers: [HTTPField.Name("X-Agent-ID")!: "ceo-1", HTTPField.Name("X-Agent-Role")!: "ceo", HTTPField.Name("X-Agent-Team")!: "exec"]
+                headers: [
+                    HTTPField.Name("X-Agent-ID")!: "ceo-1", HTTPField.Name("X-Agent-Role")!: "ceo", HTTPField.Name("X-Agent-Team")!: "exec",
+                ]
             ) { response in
                 #expect(response.status == .ok)
                 let body = try json(response.body)
                 #expect(body["agent_id"] as? String == "ceo-1" && body["authenticated_by"] as? String == "header-trust")
                 #expect(body["token_id"] is NSNull)
             }
-            try await client.execute(uri: "/api/whoami", method: .get, headers: [HTTPField.Name("X-Agent-Token")!: "ah1.forged"]) { response in
+            try await client.execute(uri: "/api/whoami", method: .get, headers: [HTTPField.Name("X-Agent-Token")!: "ah1.forged"]) {
+                response in
                 #expect(response.status == .unauthorized)
             }
         }

@@ -82,7 +82,9 @@ struct ServeSettingsTests {
             (#expect(throws: AgentHostError.self) { try source.load().resolve() })?.reason ?? ""
         }
         #expect(reason(.init(configFile: file, environment: [:])) == "\(file):3: port: '70000' is not a whole number from 0 to 65535")
-        #expect(reason(.init(configFile: nil, environment: ["AGENTHOST_MODE": "open"])) == "AGENTHOST_MODE: 'open' is not secure or header-trust")
+        #expect(
+            reason(.init(configFile: nil, environment: ["AGENTHOST_MODE": "open"]))
+                == "AGENTHOST_MODE: 'open' is not secure or header-trust")
         let options = try ServeSettings(["rate_limit": ["general=600/1m", "nope=1/1m"]], origin: .commandLine)
         #expect(reason(.init(configFile: nil, environment: [:], commandLine: options)).hasPrefix("--rate-limit: there is no scope 'nope'"))
         for (name, value) in [
@@ -167,14 +169,19 @@ struct ServeSettingsTests {
         let failing = Mutex(false)
         let service = ReloadService(
             components: components, running: configuration,
-            readConfiguration: { if failing.withLock({ $0 }) { throw AgentHostError(.configuration, "broken.yaml:1: nope") }; return next },
+            readConfiguration: {
+                if failing.withLock({ $0 }) { throw AgentHostError(.configuration, "broken.yaml:1: nope") }
+                return next
+            },
             environment: [:], redactor: SecretRedactor(), logger: Logger(label: "test")
         )
         #expect(service.reload())
         #expect(components.minter.keyring.primary?.id == second.id)
         #expect(components.policy.routes.map(\.action) == ["noop"])
         #expect(components.pipeline.configuration.rateLimiter?.scopes.first { $0.name == "general" }?.limit == 7)
-        #expect(throws: Never.self, "a token of the old primary still verifies") { try components.pipeline.configuration.verifier.verify(oldToken) }
+        #expect(throws: Never.self, "a token of the old primary still verifies") {
+            try components.pipeline.configuration.verifier.verify(oldToken)
+        }
 
         failing.withLock { $0 = true }
         #expect(!service.reload())
@@ -184,6 +191,13 @@ struct ServeSettingsTests {
         try "not a keyring".write(toFile: file.path, atomically: true, encoding: .utf8)
         #expect(!service.reload(), "a keyring file that does not parse is refused")
         #expect(components.minter.keyring.primary?.id == second.id)
-        #expect(ReloadService.restartOnlyChanges(from: configuration, to: { var c = configuration; c.port = 1; return c }()) == ["port"])
+        #expect(
+            ReloadService.restartOnlyChanges(
+                from: configuration,
+                to: {
+                    var c = configuration
+                    c.port = 1
+                    return c
+                }()) == ["port"])
     }
 }

@@ -79,7 +79,8 @@ struct ServerProcessTests: AgentHostBinaryTests {
 
         let directory = try TemporaryDirectory()
         let broken = directory.path + "/broken.yaml"
-        try "version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /x, action: b}\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        try "version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /x, action: b}\n".write(
+            toFile: broken, atomically: true, encoding: .utf8)
         let refused = try run(["serve", "--port", "0", "--policy", broken, "--data-dir", directory.path])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("broken.yaml:4"))
@@ -106,7 +107,9 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let keyringText = try String(contentsOfFile: keyringPath, encoding: .utf8)
         let secret = try #require(keyringText.split(separator: "\"").drop { $0 != "secret" }.dropFirst(2).first)
 
-        let minted = try run(["token", "mint", "--agent", "builder-7", "--role", "developer", "--team", "core", "--ttl", "1h", "--data-dir", directory.path])
+        let minted = try run([
+            "token", "mint", "--agent", "builder-7", "--role", "developer", "--team", "core", "--ttl", "1h", "--data-dir", directory.path,
+        ])
         #expect(minted.status == 0)
         let token = try #require(minted.stdout.split(separator: "\n").last.map(String.init))
         #expect(token.hasPrefix("ah1."))
@@ -122,7 +125,8 @@ struct ServerProcessTests: AgentHostBinaryTests {
             #expect(json?["agent_id"] as? String == "builder-7")
             #expect(json?["team"] as? String == "core")
 
-            let anonymous = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/whoami"), timeout: .seconds(10))
+            let anonymous = try await client.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/whoami"), timeout: .seconds(10))
             #expect(anonymous.status.code == 401)
             // A refusal is logged with its path; a token in the path comes out redacted.
             let leaky = try await client.execute(
@@ -169,7 +173,8 @@ struct ServerProcessTests: AgentHostBinaryTests {
             var onboard = HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/credentials")
             onboard.method = .POST
             onboard.headers.add(name: "Content-Type", value: "application/json")
-            onboard.body = .bytes(ByteBuffer(string: #"{"credentials": [{"path": "users/alice/keys/anthropic", "secret": "sk-ant-Onboarded"}]}"#))
+            onboard.body = .bytes(
+                ByteBuffer(string: #"{"credentials": [{"path": "users/alice/keys/anthropic", "secret": "sk-ant-Onboarded"}]}"#))
             let onboarded = try await client.execute(onboard, timeout: .seconds(10))
             #expect(onboarded.status.code == 204)
         } catch {
@@ -287,10 +292,11 @@ struct ServerProcessTests: AgentHostBinaryTests {
         defer { launched.stop() }
         let body = #"{"username": "nobody", "password": "not the password"}"#
         let connection = try RawConnection(port: port)
-        #expect(connection.send(
-            "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
-                + body.prefix(10)
-        ))
+        #expect(
+            connection.send(
+                "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                    + body.prefix(10)
+            ))
         try await Task.sleep(for: .milliseconds(300))  // the head is in: the request is in flight
         launched.process.terminate()
         try await Task.sleep(for: .milliseconds(500))
@@ -361,7 +367,8 @@ struct ServerProcessTests: AgentHostBinaryTests {
         #expect(verified.status == 0 && verified.stdout.contains("checked 1 records (v1: 1); 0 do not open"))
         #expect(!databaseHolds("ghp_FromStdin", at: directory.path + "/agenthost.sqlite"))
         let unreachable = try run(
-            ["vault", "list", "--data-dir", directory.path], environment: ["AGENTHOST_DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"]
+            ["vault", "list", "--data-dir", directory.path],
+            environment: ["AGENTHOST_DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"]
         )
         #expect(unreachable.status != 0 && unreachable.stderr.contains("did not open") && !unreachable.stderr.contains("hunter2"))
     }
@@ -375,7 +382,8 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let total = 1_000
         try await AgentHostCLI.withVault(databaseURL: url, dataDirectory: directory.path, environment: [:], logger: quiet) { session in
             for index in 0..<total {
-                try await session.credentials.set(SecretPath("projects/p\(index)/git-token"), secret: SecureBytes(copying: Array("ghp_seed\(index)".utf8)))
+                try await session.credentials.set(
+                    SecretPath("projects/p\(index)/git-token"), secret: SecureBytes(copying: Array("ghp_seed\(index)".utf8)))
             }
         }
 

@@ -135,7 +135,10 @@ struct SystemStreamTests {
                 ("a viewer", "/ws/system", [.authorization: "Bearer \(viewer)"]),
                 ("a second origin", "/ws/system", [.authorization: "Bearer \(admin)", .origin: "https://ops.example"]),
                 ("a bearer protocol without agenthost.v1", "/ws/system", [.secWebSocketProtocol: "bearer.\(admin)"]),
-                ("two credentials", "/ws/system", [.authorization: "Bearer \(admin)", .secWebSocketProtocol: "agenthost.v1, bearer.\(viewer)"]),
+                (
+                    "two credentials", "/ws/system",
+                    [.authorization: "Bearer \(admin)", .secWebSocketProtocol: "agenthost.v1, bearer.\(viewer)"]
+                ),
                 ("another path", "/ws/other", [.authorization: "Bearer \(admin)"]),
             ]
             for (name, path, headers) in refused {

@@ -15,9 +15,12 @@ struct WebhookTests {
     static let gitlabSecret = "gitlab-webhook-secret-0123456789"
     static let githubSecret = "github-webhook-secret-0123456789"
 
-    func fixture(_ backend: Backend, store: SQLSecurityStore, clock: ManualTimeSource = ManualTimeSource(1_800_000_000)) throws -> HostFixture {
+    func fixture(_ backend: Backend, store: SQLSecurityStore, clock: ManualTimeSource = ManualTimeSource(1_800_000_000)) throws
+        -> HostFixture
+    {
         try HostFixture(
-            bodyLimit: 4096, webhooks: [
+            bodyLimit: 4096,
+            webhooks: [
                 WebhookVerifier(provider: .gitlab, secret: SecureBytes(copying: Self.gitlabSecret.utf8)),
                 WebhookVerifier(provider: .github, secret: SecureBytes(copying: Self.githubSecret.utf8)),
             ], webhookStore: store, clock: clock
@@ -50,7 +53,9 @@ struct WebhookTests {
         let body = ByteBuffer(string: #"{"object_kind": "push", "ref": "refs/heads/main"}"#)
         try await fixture(backend, store: store).application().test(.router) { client in
             // Forged first: refused, and the id stays unused.
-            try await client.execute(uri: "/webhooks/gitlab", method: .post, headers: gitlab(token: "wrong-secret-but-long-enough"), body: body) { response in
+            try await client.execute(
+                uri: "/webhooks/gitlab", method: .post, headers: gitlab(token: "wrong-secret-but-long-enough"), body: body
+            ) { response in
                 #expect(response.status == .unauthorized && code(response) == "invalid_webhook_signature")
             }
             try await client.execute(uri: "/webhooks/gitlab", method: .post, headers: gitlab(token: nil), body: body) { response in
@@ -59,7 +64,8 @@ struct WebhookTests {
             try await client.execute(uri: "/webhooks/gitlab", method: .post, headers: gitlab(uuid: nil), body: body) { response in
                 #expect(response.status == .badRequest && code(response) == "missing_delivery_id")
             }
-            try await client.execute(uri: "/webhooks/gitlab", method: .post, headers: gitlab(), body: ByteBuffer(string: "{not json")) { response in
+            try await client.execute(uri: "/webhooks/gitlab", method: .post, headers: gitlab(), body: ByteBuffer(string: "{not json")) {
+                response in
                 #expect(response.status == .badRequest && code(response) == "invalid_json")
             }
             try await client.execute(uri: "/webhooks/gitlab", method: .post, headers: gitlab(), body: body) { response in
@@ -70,7 +76,8 @@ struct WebhookTests {
             }
             // Oversized: cut off by the body cap.
             try await client.execute(
-                uri: "/webhooks/gitlab", method: .post, headers: gitlab(uuid: "other"), body: ByteBuffer(string: "{\"x\": \"" + String(repeating: "a", count: 5000) + "\"}")
+                uri: "/webhooks/gitlab", method: .post, headers: gitlab(uuid: "other"),
+                body: ByteBuffer(string: "{\"x\": \"" + String(repeating: "a", count: 5000) + "\"}")
             ) { response in
                 #expect(response.status == .contentTooLarge)
             }
@@ -94,26 +101,36 @@ struct WebhookTests {
         let admin = try fixture.token(agent: "consumer", role: "member").token
         let body = #"{"ref": "refs/heads/main", "after": "abc"}"#
         try await fixture.application().test(.router) { client in
-            try await client.execute(uri: "/webhooks/github", method: .post, headers: github(body), body: ByteBuffer(string: body + " ")) { response in
+            try await client.execute(uri: "/webhooks/github", method: .post, headers: github(body), body: ByteBuffer(string: body + " ")) {
+                response in
                 #expect(response.status == .unauthorized)
             }
-            try await client.execute(uri: "/webhooks/github", method: .post, headers: github(body, secret: "another-secret-0123456789"), body: ByteBuffer(string: body)) { response in
+            try await client.execute(
+                uri: "/webhooks/github", method: .post, headers: github(body, secret: "another-secret-0123456789"),
+                body: ByteBuffer(string: body)
+            ) { response in
                 #expect(response.status == .unauthorized)
             }
             var noPrefix = github(body)
             noPrefix[HTTPField.Name("X-Hub-Signature-256")!] = String(noPrefix[HTTPField.Name("X-Hub-Signature-256")!]!.dropFirst(7))
-            try await client.execute(uri: "/webhooks/github", method: .post, headers: noPrefix, body: ByteBuffer(string: body)) { response in
+            try await client.execute(uri: "/webhooks/github", method: .post, headers: noPrefix, body: ByteBuffer(string: body)) {
+                response in
                 #expect(response.status == .unauthorized)
             }
-            try await client.execute(uri: "/webhooks/github", method: .post, headers: github(body), body: ByteBuffer(string: body)) { response in
+            try await client.execute(uri: "/webhooks/github", method: .post, headers: github(body), body: ByteBuffer(string: body)) {
+                response in
                 #expect(response.status == .ok && status(response) == "accepted")
             }
-            try await client.execute(uri: "/webhooks/github", method: .post, headers: github(body), body: ByteBuffer(string: body)) { response in
+            try await client.execute(uri: "/webhooks/github", method: .post, headers: github(body), body: ByteBuffer(string: body)) {
+                response in
                 #expect(status(response) == "duplicate")
             }
-            try await client.execute(uri: "/api/webhooks/deliveries", method: .get, headers: [.authorization: "Bearer \(admin)"]) { response in
+            try await client.execute(uri: "/api/webhooks/deliveries", method: .get, headers: [.authorization: "Bearer \(admin)"]) {
+                response in
                 let deliveries = try #require(try json(response.body)["deliveries"] as? [[String: Any]])
-                #expect(deliveries.count == 1 && deliveries[0]["provider"] as? String == "github" && deliveries[0]["event"] as? String == "push")
+                #expect(
+                    deliveries.count == 1 && deliveries[0]["provider"] as? String == "github" && deliveries[0]["event"] as? String == "push"
+                )
                 #expect((deliveries[0]["body"] as? [String: Any])?["after"] as? String == "abc")
             }
         }
@@ -124,7 +141,8 @@ struct WebhookTests {
         let fixture = try HostFixture()
         try await fixture.application().test(.router) { client in
             for provider in ["gitlab", "github"] {
-                try await client.execute(uri: "/webhooks/\(provider)", method: .post, headers: gitlab(), body: ByteBuffer(string: "{}")) { response in
+                try await client.execute(uri: "/webhooks/\(provider)", method: .post, headers: gitlab(), body: ByteBuffer(string: "{}")) {
+                    response in
                     #expect(response.status == .notFound)
                 }
             }

@@ -11,7 +11,9 @@ struct AccountStoreTests {
         guard let (store, reopen) = try await backend.open() else { return }
         let alice = UserRecord(username: "alice", role: "member", passwordHash: "$argon2id$a", createdAt: 10, sessionsNotBefore: 10)
         #expect(try await store.createUser(alice))
-        #expect(try await store.createUser(UserRecord(username: "alice", role: "owner", passwordHash: "$argon2id$x", createdAt: 11, sessionsNotBefore: 11)) == false)
+        #expect(
+            try await store.createUser(
+                UserRecord(username: "alice", role: "owner", passwordHash: "$argon2id$x", createdAt: 11, sessionsNotBefore: 11)) == false)
         // A rehash that lost the race with a password change does not undo it.
         #expect(try await store.setPassword(username: "alice", hash: "$argon2id$b", at: 20))
         #expect(try await store.replacePasswordHash(username: "alice", expected: "$argon2id$a", with: "$argon2id$a2") == false)
@@ -35,9 +37,12 @@ struct AccountStoreTests {
         guard let (store, reopen) = try await backend.open() else { return }
         let digest = [UInt8](repeating: 7, count: 32)
         let records = [
-            AccessKeyRecord(id: "ahk_1", kind: .apiKey, name: "ci", role: "member", trust: nil, digest: digest, createdBy: "key:x", createdAt: 1),
-            AccessKeyRecord(id: "ahd_1", kind: .device, name: "kiosk", role: "viewer", trust: .verified, digest: digest, createdBy: "a", createdAt: 2),
-            AccessKeyRecord(id: "ahs_1", kind: .setup, name: "onboarding", role: "owner", trust: nil, digest: digest, createdBy: "cli", createdAt: 3),
+            AccessKeyRecord(
+                id: "ahk_1", kind: .apiKey, name: "ci", role: "member", trust: nil, digest: digest, createdBy: "key:x", createdAt: 1),
+            AccessKeyRecord(
+                id: "ahd_1", kind: .device, name: "kiosk", role: "viewer", trust: .verified, digest: digest, createdBy: "a", createdAt: 2),
+            AccessKeyRecord(
+                id: "ahs_1", kind: .setup, name: "onboarding", role: "owner", trust: nil, digest: digest, createdBy: "cli", createdAt: 3),
         ]
         for record in records { try await store.putAccessKey(record) }
         await #expect(throws: (any Error).self) { try await store.putAccessKey(records[0]) }

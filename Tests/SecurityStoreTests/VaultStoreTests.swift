@@ -20,7 +20,9 @@ struct VaultStoreTests {
         vault = Vault(keyring: try VaultKeyring(keys: [key], primaryVersion: 1))
     }
 
-    func row(owner: String = "project:p1", name: String = "git-token", secret: String, id: String = UUID().uuidString) throws -> VaultRecordRow {
+    func row(owner: String = "project:p1", name: String = "git-token", secret: String, id: String = UUID().uuidString) throws
+        -> VaultRecordRow
+    {
         let identity = RecordIdentity(owner: owner, recordID: id, name: name)
         let sealed = try vault.seal(SecureBytes(copying: Array(secret.utf8)), for: identity)
         return VaultRecordRow(id: id, owner: owner, name: name, sealed: sealed, updatedAt: 1_800_000_000)
@@ -66,7 +68,8 @@ struct VaultStoreTests {
         try await reopened.close()
 
         // The file holds no plaintext secret.
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: path)) + ((try? Data(contentsOf: URL(fileURLWithPath: path + "-wal"))) ?? Data())
+        let bytes =
+            try Data(contentsOf: URL(fileURLWithPath: path)) + ((try? Data(contentsOf: URL(fileURLWithPath: path + "-wal"))) ?? Data())
         #expect(bytes.range(of: Data("ghp_".utf8)) == nil)
     }
 
@@ -88,7 +91,8 @@ struct VaultStoreTests {
     func batchesWalkEveryRecordInIdOrder(backend: Backend) async throws {
         guard let (store, _) = try await backend.open() else { return }
         for index in 0..<25 {
-            try await store.put(try row(owner: "user:u\(index)", name: "provider:openai", secret: "sk-\(index)", id: String(format: "id-%03d", index)))
+            try await store.put(
+                try row(owner: "user:u\(index)", name: "provider:openai", secret: "sk-\(index)", id: String(format: "id-%03d", index)))
         }
         var seen = [String]()
         var after: String?
@@ -130,10 +134,12 @@ struct VaultStoreTests {
         #expect(try await store.delete(owner: "project:p2", name: "git-token"))
         #expect(!(try await store.delete(owner: "project:p2", name: "git-token")))
         // A corrupt row is reported as such, not as a crash or somebody else's secret.
-        try await store.database.raw("""
+        try await store.database.raw(
+            """
             INSERT INTO vault_records (id, owner, name, key_version, sealed, updated_at)
             VALUES ('x', 'o', 'n', 1, \(bind: Data([0])), 0)
-            """).run()
+            """
+        ).run()
         let corrupt = await #expect(throws: StoreError.self) { try await store.record(owner: "o", name: "n") }
         #expect(corrupt?.code == .corrupt)
         try await store.close()
@@ -154,9 +160,11 @@ struct VaultStoreTests {
         let path = directory + "/newer.sqlite"
         let store = try await SQLSecurityStore.openSQLite(path: path)
         try await store.database.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)").run()
-        try await store.database.raw("""
+        try await store.database.raw(
+            """
             INSERT INTO vault_records (id, owner, name, key_version, sealed, updated_at) VALUES ('x', 'o', 'n', 1, X'00', 0)
-            """).run()
+            """
+        ).run()
         let corrupt = await #expect(throws: StoreError.self) { try await store.record(owner: "o", name: "n") }
         #expect(corrupt?.code == .corrupt)
         try await store.close()
@@ -196,10 +204,13 @@ struct VaultStoreTests {
     @Test(arguments: Backend.allCases)
     func grantsArePerAgentAndVariable(backend: Backend) async throws {
         guard let (store, reopen) = try await backend.open() else { return }
-        try await store.putGrant(SecretGrant(agent: "builder-7", env: "GITHUB_TOKEN", owner: "projects/p1", name: "git-token", createdAt: 1))
-        try await store.putGrant(SecretGrant(agent: "builder-7", env: "OPENAI_API_KEY", owner: "users/alice", name: "keys/openai", createdAt: 2))
+        try await store.putGrant(
+            SecretGrant(agent: "builder-7", env: "GITHUB_TOKEN", owner: "projects/p1", name: "git-token", createdAt: 1))
+        try await store.putGrant(
+            SecretGrant(agent: "builder-7", env: "OPENAI_API_KEY", owner: "users/alice", name: "keys/openai", createdAt: 2))
         // Granting the same variable again points it elsewhere.
-        try await store.putGrant(SecretGrant(agent: "builder-7", env: "GITHUB_TOKEN", owner: "projects/p2", name: "git-token", createdAt: 3))
+        try await store.putGrant(
+            SecretGrant(agent: "builder-7", env: "GITHUB_TOKEN", owner: "projects/p2", name: "git-token", createdAt: 3))
         try await store.putGrant(SecretGrant(agent: "other", env: "GITHUB_TOKEN", owner: "projects/p9", name: "git-token", createdAt: 4))
         try await store.close()
         let store2 = try await reopen()

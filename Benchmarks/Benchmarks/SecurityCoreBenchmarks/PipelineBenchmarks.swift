@@ -50,7 +50,8 @@ func pipelineBenchmarks() {
     // MARK: Policy
 
     let policy = hundredRulePolicy()
-    let member = PolicyRequest(principal: PolicyPrincipal(agent: "builder-7", role: "member", team: "core"), method: "GET", path: "/api/r50/x1")
+    let member = PolicyRequest(
+        principal: PolicyPrincipal(agent: "builder-7", role: "member", team: "core"), method: "GET", path: "/api/r50/x1")
     Benchmark("policy decision, 100 rules (route 50)") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(policy.decide(member))
@@ -135,26 +136,29 @@ func pipelineBenchmarks() {
     let tokenPolicy = try! TokenPolicy()
     let token = try! TokenMinter(keyring: keyring, policy: tokenPolicy, clock: clock)
         .mint(agent: AgentID("builder-7"), role: Role("developer"), team: Team("core")).token
-    let pipelinePolicy = try! PolicyLoader.load(yaml: """
-        version: 1
-        roles: {ceo: owner, developer: member}
-        actions: [whoami.read, agents.create]
-        routes:
-          - {id: whoami, method: GET, path: /api/whoami, action: whoami.read}
-          - {id: create-agent, method: POST, path: /api/agents, action: agents.create}
-        rules:
-          - {id: whoami, effect: permit, actions: [whoami.read]}
-          - {id: admins-create-agents, effect: permit, actions: [agents.create], min_role: admin}
-          - {id: viewers-read-only, effect: forbid, roles: [viewer], methods: [POST, PUT, PATCH, DELETE]}
-        """, source: "bench")
+    let pipelinePolicy = try! PolicyLoader.load(
+        yaml: """
+            version: 1
+            roles: {ceo: owner, developer: member}
+            actions: [whoami.read, agents.create]
+            routes:
+              - {id: whoami, method: GET, path: /api/whoami, action: whoami.read}
+              - {id: create-agent, method: POST, path: /api/agents, action: agents.create}
+            rules:
+              - {id: whoami, effect: permit, actions: [whoami.read]}
+              - {id: admins-create-agents, effect: permit, actions: [agents.create], min_role: admin}
+              - {id: viewers-read-only, effect: forbid, roles: [viewer], methods: [POST, PUT, PATCH, DELETE]}
+            """, source: "bench")
     let general = try! RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/*")!])
     let failures = try! RateLimitScope(name: "auth-failures", limit: 10, period: .seconds(60), counts: .authenticationFailures)
-    let pipeline = SecurityPipeline(configuration: .init(
-        verifier: TokenVerifier(keyring: keyring, policy: tokenPolicy, clock: clock, revocations: InMemoryRevocationList(clock: clock)),
-        policy: pipelinePolicy, rateLimiter: RateLimiter(scopes: [general, failures])
-    ))
+    let pipeline = SecurityPipeline(
+        configuration: .init(
+            verifier: TokenVerifier(keyring: keyring, policy: tokenPolicy, clock: clock, revocations: InMemoryRevocationList(clock: clock)),
+            policy: pipelinePolicy, rateLimiter: RateLimiter(scopes: [general, failures])
+        ))
     let facts = RequestFacts(
-        method: "GET", path: "/api/whoami", headers: [
+        method: "GET", path: "/api/whoami",
+        headers: [
             HeaderField(name: "Host", value: "127.0.0.1:8080"), HeaderField(name: "User-Agent", value: "bench"),
             HeaderField(name: "Accept", value: "application/json"), HeaderField(name: "Authorization", value: "Bearer " + token),
         ], peerAddress: "192.0.2.10", bodyLength: 0
@@ -170,7 +174,8 @@ func pipelineBenchmarks() {
 // The vault's goals (issue 4): open of a 64-byte secret <= 250 ns, seal <= 800 ns including the
 // nonce.
 func vaultBenchmarks() {
-    let keyring = try! VaultKeyring(keys: [VaultKey(version: 1, secret: SecureBytes(copying: (0..<32).map { UInt8($0) }))], primaryVersion: 1)
+    let keyring = try! VaultKeyring(
+        keys: [VaultKey(version: 1, secret: SecureBytes(copying: (0..<32).map { UInt8($0) }))], primaryVersion: 1)
     let vault = Vault(keyring: keyring)
     let identity = RecordIdentity(owner: "project:p1", recordID: "r-1", name: "git-token")
     let secret = SecureBytes(copying: [UInt8](repeating: 0x61, count: 64))

@@ -87,11 +87,14 @@ private struct AccountBench {
     static func make() async throws -> AccountBench {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("agenthost-bench-\(UUID().uuidString).sqlite").path
         let store = try await SQLSecurityStore.openSQLite(path: path)
-        let credentials = try await CredentialService.open(keys: try VaultKeyring(keys: [key(1, version: 1)], primaryVersion: 1), store: store)
+        let credentials = try await CredentialService.open(
+            keys: try VaultKeyring(keys: [key(1, version: 1)], primaryVersion: 1), store: store)
         let accounts = try await AccountService.open(store: store, credentials: credentials, hasher: try PasswordHasher())
         _ = try await accounts.addUser(username: "alice", role: "member", password: "a long bench password")
         let issued = try await accounts.createKey(kind: .apiKey, name: "bench", role: try Role("member"), createdBy: "bench")
-        let keyring = try Keyring(keys: [TokenKey(id: KeyID("k-bench"), secret: SecureBytes(copying: [UInt8](repeating: 9, count: 32)), status: .primary)])
+        let keyring = try Keyring(keys: [
+            TokenKey(id: KeyID("k-bench"), secret: SecureBytes(copying: [UInt8](repeating: 9, count: 32)), status: .primary)
+        ])
         let general = try RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/*")!])
         let configuration = AgentHostConfiguration(tokenPolicy: try TokenPolicy(), rateLimitScopes: [general])
         let components = try AgentHost.Components(
@@ -109,7 +112,8 @@ private struct AccountBench {
 
     func facts(_ credential: String) -> RequestFacts {
         RequestFacts(
-            method: "GET", path: "/api/whoami", headers: [
+            method: "GET", path: "/api/whoami",
+            headers: [
                 HeaderField(name: "Host", value: "127.0.0.1:8080"), HeaderField(name: "User-Agent", value: "bench"),
                 HeaderField(name: "Accept", value: "application/json"), HeaderField(name: "Authorization", value: "Bearer " + credential),
             ], peerAddress: "192.0.2.10", bodyLength: 0
@@ -134,7 +138,11 @@ func accountBenchmarks() {
         } setup: {
             if bench == nil { bench = try await AccountBench.make() }
             let outcome = bench!.components.pipeline.evaluate(bench!.facts(bench![keyPath: pick]))
-            if case .allow = outcome { precondition(allowed, "\(name) must be refused") } else { precondition(!allowed, "\(name) must be allowed") }
+            if case .allow = outcome {
+                precondition(allowed, "\(name) must be refused")
+            } else {
+                precondition(!allowed, "\(name) must be allowed")
+            }
         }
     }
 }

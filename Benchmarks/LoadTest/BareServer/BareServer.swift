@@ -7,7 +7,8 @@ import Logging
 
 @main
 struct BareServer {
-    static let body = #"{"agent_id":"loadtest","authenticated_by":"agent_token","expires_at":"2026-11-22T18:00:00Z","role":"admin","subject":"loadtest","team":"","token_id":"00000000000000000000000000000000"}"#
+    static let body =
+        #"{"agent_id":"loadtest","authenticated_by":"agent_token","expires_at":"2026-11-22T18:00:00Z","role":"admin","subject":"loadtest","team":"","token_id":"00000000000000000000000000000000"}"#
 
     static func main() async throws {
         let port = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 0

@@ -19,6 +19,8 @@ enum AccessKeyTarget {
         }
         let (id, secret) = AccessKeyFormat.generate(chosen)
         let parsed = AccessKeyFormat.parse(id + "." + secret)
-        require(parsed?.kind == chosen && parsed?.id == id && parsed.map { String($0.secret) } == secret, "a generated credential does not parse")
+        require(
+            parsed?.kind == chosen && parsed?.id == id && parsed.map { String($0.secret) } == secret,
+            "a generated credential does not parse")
     }
 }

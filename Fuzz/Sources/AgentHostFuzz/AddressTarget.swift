@@ -13,7 +13,8 @@ import SecurityCore
 /// - a client is local only from a loopback peer that is not a trusted proxy and sends no
 ///   forwarding header.
 enum AddressTarget {
-    static let resolver = ClientAddressResolver(trustedProxies: ["10.0.0.0/8", "127.0.0.1", "::1", "fd00::/8"].compactMap { IPNetwork($0) })
+    static let resolver = ClientAddressResolver(
+        trustedProxies: ["10.0.0.0/8", "127.0.0.1", "::1", "fd00::/8"].compactMap { IPNetwork($0) })
 
     static func run(_ input: inout FuzzInput) {
         let first = input.chunk(until: UInt8(ascii: "\n")).text
@@ -58,12 +59,15 @@ enum AddressTarget {
         if !resolver.isTrustedProxy(peerAddress) {
             require(resolved == peerAddress, "an untrusted peer's headers were believed")
         } else {
-            let written = Set(headers.filter { ["x-forwarded-for", "forwarded"].contains($0.name.lowercased()) }.flatMap { candidates($0.value) })
+            let written = Set(
+                headers.filter { ["x-forwarded-for", "forwarded"].contains($0.name.lowercased()) }.flatMap { candidates($0.value) })
             require(resolved == peerAddress || written.contains(resolved), "\(resolved) is neither the peer nor written in a header")
         }
         if resolver.isLocal(peer: peer, headers: headers) {
             require(peerAddress.isLoopback && !resolver.isTrustedProxy(peerAddress), "local from \(peer)")
-            let forwarding = headers.contains { ["forwarded", "x-real-ip"].contains($0.name.lowercased()) || $0.name.lowercased().hasPrefix("x-forwarded-") }
+            let forwarding = headers.contains {
+                ["forwarded", "x-real-ip"].contains($0.name.lowercased()) || $0.name.lowercased().hasPrefix("x-forwarded-")
+            }
             require(!forwarding, "local with a forwarding header")
         }
     }
@@ -87,7 +91,9 @@ enum AddressTarget {
         var found = [IPAddress]()
         for piece in pieces {
             var forms = [piece]
-            if piece.hasPrefix("["), let close = piece.firstIndex(of: "]") { forms.append(piece[piece.index(after: piece.startIndex)..<close]) }
+            if piece.hasPrefix("["), let close = piece.firstIndex(of: "]") {
+                forms.append(piece[piece.index(after: piece.startIndex)..<close])
+            }
             if piece.filter({ $0 == ":" }).count == 1, let colon = piece.firstIndex(of: ":") { forms.append(piece[..<colon]) }
             found += forms.compactMap { IPAddress($0) }
         }

@@ -27,8 +27,10 @@ enum PolicyTarget {
             return loadCases(casesText, policy: nil)
         }
         for principal in principals {
-            for (method, path) in [("GET", "/api/whoami"), ("POST", "/api/agents"), ("DELETE", "/x/y/z"), ("GET", "/api/agents/a1/grants")] {
-                let decision = policy.decide(PolicyRequest(principal: principal, method: method, path: path, isLoopback: path.count % 2 == 0))
+            for (method, path) in [("GET", "/api/whoami"), ("POST", "/api/agents"), ("DELETE", "/x/y/z"), ("GET", "/api/agents/a1/grants")]
+            {
+                let decision = policy.decide(
+                    PolicyRequest(principal: principal, method: method, path: path, isLoopback: path.count % 2 == 0))
                 require(!decision.reason.isEmpty, "a decision without a reason")
                 if decision.isPermitted { require(!decision.rules.isEmpty, "a permit names no rule") }
             }

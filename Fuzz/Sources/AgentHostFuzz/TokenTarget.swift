@@ -25,7 +25,8 @@ enum TokenTarget {
             text = bytes
         } else {
             var tag = [UInt8](repeating: 0, count: HMACSHA256Key.tagByteCount)
-            bytes.withUnsafeBytes { body in tag.withUnsafeMutableBytes { AgentTokenFormat.tag(body: body, key: key, into: $0.baseAddress!) } }
+            bytes.withUnsafeBytes { body in tag.withUnsafeMutableBytes { AgentTokenFormat.tag(body: body, key: key, into: $0.baseAddress!) }
+            }
             text = Array(("ah1." + Base64URL.encode(bytes) + "." + Base64URL.encode(tag)).utf8)
         }
         for audience in audiences {

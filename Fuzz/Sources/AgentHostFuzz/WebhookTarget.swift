@@ -16,7 +16,8 @@ enum WebhookTarget {
         let verifier = verifiers[Int(choice & 1)]
         let gitlab = verifier.provider == .gitlab
         var headers = [HeaderField]()
-        let names = gitlab
+        let names =
+            gitlab
             ? ["X-Gitlab-Token", "X-Gitlab-Event-UUID", "X-Gitlab-Event", "x-gitlab-token", "X-GITLAB-EVENT-UUID", "Content-Type"]
             : ["X-Hub-Signature-256", "X-GitHub-Delivery", "X-GitHub-Event", "x-hub-signature-256", "X-GITHUB-DELIVERY", "Content-Type"]
         let body = input.chunk(until: 0)
@@ -25,7 +26,9 @@ enum WebhookTarget {
             if line.isEmpty { break }
             headers.append(HeaderField(name: names[Int(line[0]) % names.count], value: Array(line.dropFirst()).text))
         }
-        let signature = "sha256=" + HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: secret))
+        let signature =
+            "sha256="
+            + HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: secret))
             .map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         if choice & 2 != 0 {
             // A correct credential added: the rest decides.
@@ -35,8 +38,11 @@ enum WebhookTarget {
         let credentials = values(names[0])
         let ids = values(names[1])
         let authentic = credentials.count == 1 && (gitlab ? Array(credentials[0].utf8) == secret : credentials[0].lowercased() == signature)
-        let validID = ids.count == 1 && (1...128).contains(ids[0].utf8.count)
-            && ids[0].utf8.allSatisfy { $0 < 0x80 && (Character(UnicodeScalar($0)).isLetter || Character(UnicodeScalar($0)).isNumber || "-_.".utf8.contains($0)) }
+        let validID =
+            ids.count == 1 && (1...128).contains(ids[0].utf8.count)
+            && ids[0].utf8.allSatisfy {
+                $0 < 0x80 && (Character(UnicodeScalar($0)).isLetter || Character(UnicodeScalar($0)).isNumber || "-_.".utf8.contains($0))
+            }
         switch verifier.verify(headers: headers, body: body) {
         case .success(let delivery):
             require(authentic, "accepted without the right credential")

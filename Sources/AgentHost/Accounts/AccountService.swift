@@ -193,8 +193,8 @@ public final class AccountService: Sendable {
         guard let (kind, id, secret) = AccessKeyFormat.parse(text), kind == .setup else { return nil }
         let digest = AccessKeyFormat.digest(pepper: directory.pepper, id: id, secret: secret)
         guard let record = try await keys.accessKeys().first(where: { $0.id == id && $0.kind == .setup }),
-              ConstantTime.equals(digest, record.digest),
-              clock.now() - record.createdAt <= Self.setupTokenLifetime
+            ConstantTime.equals(digest, record.digest),
+            clock.now() - record.createdAt <= Self.setupTokenLifetime
         else { return nil }
         return try await keys.deleteAccessKey(id: id) ? record : nil
     }

@@ -63,7 +63,8 @@ public final class AuditRecorder: Sendable {
         action: String, code: String, rule: String? = nil, client: String, actor: String, target: String, requestID: String = ""
     ) {
         let key = RefusalKey(
-            action: action, code: code, rule: rule ?? code, client: client, actor: actor, target: target.utf8.count <= 256 ? target : String(target.prefix(256))
+            action: action, code: code, rule: rule ?? code, client: client, actor: actor,
+            target: target.utf8.count <= 256 ? target : String(target.prefix(256))
         )
         let now = trail.nowMilliseconds, capacity = self.capacity
         pending.withLock { pending in
@@ -119,17 +120,19 @@ public final class AuditRecorder: Sendable {
         for (key, entry) in taken.refusals.sorted(by: { $0.value.first < $1.value.first }) {
             var details = ["count": String(entry.count), "last": String(entry.last), "code": key.code]
             if entry.count > 1 { details["last_request_id"] = entry.lastRequest }
-            events.append(AuditEvent(
-                time: entry.first, actor: key.actor, action: key.action, target: key.target, decision: "deny", rule: key.rule,
-                requestID: entry.firstRequest, client: key.client, details: details
-            ))
+            events.append(
+                AuditEvent(
+                    time: entry.first, actor: key.actor, action: key.action, target: key.target, decision: "deny", rule: key.rule,
+                    requestID: entry.firstRequest, client: key.client, details: details
+                ))
         }
         logRefusals(taken.refusals)
         if taken.dropped > 0 {
-            events.append(AuditEvent(
-                time: trail.nowMilliseconds, actor: "agenthost", action: "audit.dropped", decision: "ok",
-                details: ["count": String(taken.dropped)]
-            ))
+            events.append(
+                AuditEvent(
+                    time: trail.nowMilliseconds, actor: "agenthost", action: "audit.dropped", decision: "ok",
+                    details: ["count": String(taken.dropped)]
+                ))
         }
         guard !events.isEmpty else { return }
         do {

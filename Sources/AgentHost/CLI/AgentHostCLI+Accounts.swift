@@ -17,7 +17,8 @@ extension AgentHostCLI {
     /// audit trail, and runs `body` with them.
     static func withAccounts<Result>(at place: Place, _ body: (AccountService, AuditTrail) async throws -> Result) async throws -> Result {
         try await place.withAudit { session, trail in
-            let accounts = try await AccountService.open(store: session.store, credentials: session.credentials, hasher: try PasswordHasher())
+            let accounts = try await AccountService.open(
+                store: session.store, credentials: session.credentials, hasher: try PasswordHasher())
             return try await body(accounts, trail)
         }
     }

@@ -26,7 +26,8 @@ extension AgentHostCLI {
             _ = try settings.resolve()
             return ConfigurationReport(lines: header + settings.rendered(), problems: warnings, valid: true)
         } catch {
-            return ConfigurationReport(lines: header + settings.rendered(), problems: warnings + ["invalid: \(reason(error))"], valid: false)
+            return ConfigurationReport(
+                lines: header + settings.rendered(), problems: warnings + ["invalid: \(reason(error))"], valid: false)
         }
     }
 

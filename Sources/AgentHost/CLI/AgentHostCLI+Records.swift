@@ -21,12 +21,14 @@ extension AgentHostCLI {
         }
         let vault: VaultKeySource.Loaded
         do {
-            vault = try VaultKeySource.load(dataDirectory: place.dataDirectory, environment: place.environment, createIfMissing: false, now: 0)
+            vault = try VaultKeySource.load(
+                dataDirectory: place.dataDirectory, environment: place.environment, createIfMissing: false, now: 0)
         } catch {
             return (lines, "vault keys: \(error)")
         }
         for entry in vault.keys.entries {
-            let status = entry.version == vault.keys.primaryVersion ? "primary" : entry.version < vault.keys.minimumVersion ? "retired" : "opens"
+            let status =
+                entry.version == vault.keys.primaryVersion ? "primary" : entry.version < vault.keys.minimumVersion ? "retired" : "opens"
             lines.append("vault-v\(entry.version)\t\(status)\t\(UTCTimestamp.string(seconds: entry.createdAt))")
         }
         return (lines, nil)

@@ -30,10 +30,11 @@ extension AgentHostCLI {
         )
         let done = rotation.progress
         try await place.withAudit { _, trail in
-            try await trail.append(event(
-                "vault.rotated", target: "v\(rotation.primaryVersion)",
-                details: ["added_key": "\(rotation.addedKey)", "resealed": "\(done.resealed)", "failures": "\(done.failures.count)"]
-            ))
+            try await trail.append(
+                event(
+                    "vault.rotated", target: "v\(rotation.primaryVersion)",
+                    details: ["added_key": "\(rotation.addedKey)", "resealed": "\(done.resealed)", "failures": "\(done.failures.count)"]
+                ))
         }
         return rotation
     }
@@ -62,13 +63,14 @@ extension AgentHostCLI {
         try await place.withAudit { session, trail in
             let scrubber = try WorkspaceScrubber(secrets: try await loadSecrets(paths, from: session))
             let outcome = try scrubber.scrub(workspace)
-            try await trail.append(event(
-                "workspace.scrubbed", target: workspace,
-                details: [
-                    "git_config_lines": "\(outcome.cleaned.lines)", "found_in": outcome.finding?.path ?? "",
-                    "deleted": "\(outcome.finding != nil)",
-                ]
-            ))
+            try await trail.append(
+                event(
+                    "workspace.scrubbed", target: workspace,
+                    details: [
+                        "git_config_lines": "\(outcome.cleaned.lines)", "found_in": outcome.finding?.path ?? "",
+                        "deleted": "\(outcome.finding != nil)",
+                    ]
+                ))
             return outcome
         }
     }
@@ -91,10 +93,11 @@ extension AgentHostCLI {
                 throw error
             }
             let outcome = try scrubber.scrub(workspace)
-            try await trail.append(event(
-                action, target: workspace,
-                details: ["outcome": outcome.finding == nil ? "clean" : "credential_found", "found_in": outcome.finding?.path ?? ""]
-            ))
+            try await trail.append(
+                event(
+                    action, target: workspace,
+                    details: ["outcome": outcome.finding == nil ? "clean" : "credential_found", "found_in": outcome.finding?.path ?? ""]
+                ))
             return outcome.finding
         }
     }

@@ -95,7 +95,8 @@ extension AgentHostCLI {
             var added = false
             if stale == 0 {
                 guard case .file(let path) = keys.source else {
-                    throw AgentHostError(.keys, 
+                    throw AgentHostError(
+                        .keys,
                         "every record is already sealed under vault key version \(keys.keys.primaryVersion). Vault keys come from "
                             + "\(VaultKeySet.primaryVariable): to rotate, set it to a new version, move the old key to "
                             + "\(VaultKeySet.olderVariable), and run this again"

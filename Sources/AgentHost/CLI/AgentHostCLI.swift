@@ -16,7 +16,8 @@ package enum AgentHostCLI {
                 .mint(agent: agent, role: role, team: team, lifetime: lifetime)
         } catch let error as TokenError where error.code == .noSigningKey {
             throw AgentHostError(
-                .keys, "the keyring has no primary key, so no token can be minted: run 'agenthost keys rotate' "
+                .keys,
+                "the keyring has no primary key, so no token can be minted: run 'agenthost keys rotate' "
                     + "or set \(KeySource.primaryVariable)"
             )
         } catch let error as TokenError {
@@ -89,7 +90,8 @@ extension AgentHostCLI {
             throw AgentHostError(.invalidInput, "--policy needs --cases: the default cases describe the default policy")
         }
         let policy = try policyPath.map { path throws(PolicyLoadError) in try PolicyLoader.load(contentsOf: path) } ?? DefaultPolicy.load()
-        let suite = try casesPath.map { path throws(PolicyLoadError) in try PolicyTestSuite.load(contentsOf: path) } ?? DefaultPolicy.cases()
+        let suite =
+            try casesPath.map { path throws(PolicyLoadError) in try PolicyTestSuite.load(contentsOf: path) } ?? DefaultPolicy.cases()
         let results = suite.run(against: policy)
         let failed = results.filter { !$0.passed }.count
         let summary = "\(results.count - failed) passed, \(failed) failed"

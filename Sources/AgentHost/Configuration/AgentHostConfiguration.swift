@@ -108,7 +108,8 @@ public struct AgentHostConfiguration: Sendable {
         try connectionLimits.validate()
         if mode == .headerTrust, !Self.isLoopback(host), !allowUntrustedNetwork {
             throw AgentHostError(
-                .configuration, "header-trust mode believes any X-Agent-* header without proof, so it only binds a loopback "
+                .configuration,
+                "header-trust mode believes any X-Agent-* header without proof, so it only binds a loopback "
                     + "address. '\(host)' is not loopback. Use --host 127.0.0.1, switch to --mode secure, or pass "
                     + "--allow-untrusted-network if this network really is trusted."
             )

@@ -96,9 +96,11 @@ package struct ServeSettings: Sendable {
     }
 
     /// Every setting's default; `policy` and `database` have none.
-    package static let defaults = ServeSettings(values: Dictionary(uniqueKeysWithValues: keys.compactMap { key in
-        key.defaultValue.map { (key.name, Value(items: $0, origin: .defaultValue)) }
-    }))
+    package static let defaults = ServeSettings(
+        values: Dictionary(
+            uniqueKeysWithValues: keys.compactMap { key in
+                key.defaultValue.map { (key.name, Value(items: $0, origin: .defaultValue)) }
+            }))
 
     /// No settings at all.
     package static let empty = ServeSettings(values: [:])
@@ -112,7 +114,8 @@ package struct ServeSettings: Sendable {
         var values = [String: Value]()
         for key in Self.keys {
             guard let text = environment[key.variable], !text.isEmpty else { continue }
-            let items = key.isList
+            let items =
+                key.isList
                 ? text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 : [text]
             values[key.name] = Value(items: items, origin: .environment(key.variable))
@@ -143,7 +146,8 @@ package struct ServeSettings: Sendable {
             let line = Self.secondLine(of: key, in: text) ?? context.mark.line
             throw AgentHostError(.configuration, "\(path):\(line): \(key.prefix(64)) is set twice")
         } catch let error as YamlError {
-            throw AgentHostError(.configuration, "\(path)\(Self.line(of: error).map { ":\($0)" } ?? ""): not valid YAML: \(Self.describe(error))")
+            throw AgentHostError(
+                .configuration, "\(path)\(Self.line(of: error).map { ":\($0)" } ?? ""): not valid YAML: \(Self.describe(error))")
         }
         guard let root else {
             values = [:]
@@ -321,7 +325,8 @@ extension ServeSettings {
         configuration.databaseURL = one("database")
         configuration.metricsPublic = try boolean("metrics_public")
         do {
-            configuration.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(RateLimitScope.agentHost, overriddenBy: list("rate_limit"))
+            configuration.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(
+                RateLimitScope.agentHost, overriddenBy: list("rate_limit"))
         } catch let error as AgentHostError {
             throw fail("rate_limit", error.reason)
         }
@@ -358,7 +363,8 @@ extension ServeSettings {
             }
             var items = value.items
             if key.name == "database" { items = items.map(Self.redactedDatabaseURL) }
-            let text = key.isList
+            let text =
+                key.isList
                 ? "[" + items.map(Self.quoted).joined(separator: ", ") + "]"
                 : Self.quoted(items.last ?? "")
             let line = "\(key.name): \(text)"
@@ -375,7 +381,9 @@ extension ServeSettings {
         }
         switch value.origin {
         case .commandLine:
-            return ["--database holds a password, which other local users can read from the process list; set \(AgentHostCLI.databaseVariable) instead"]
+            return [
+                "--database holds a password, which other local users can read from the process list; set \(AgentHostCLI.databaseVariable) instead"
+            ]
         case .file(let path, _):
             let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0
             guard mode & 0o077 != 0 else { return [] }

@@ -22,17 +22,23 @@ extension CredentialService {
     /// none that changes how a program is loaded or run (`PATH`, `LD_*`, ...).
     public static func checkEnvironmentName(_ name: String) throws(CredentialError) {
         let bytes = Array(name.utf8)
-        let shaped = (1...128).contains(bytes.count) && bytes.enumerated().allSatisfy { index, byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "_"): true
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): index > 0
-            default: false
+        let shaped =
+            (1...128).contains(bytes.count)
+            && bytes.enumerated().allSatisfy { index, byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "_"): true
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): index > 0
+                default: false
+                }
             }
-        }
         guard shaped else {
-            throw CredentialError(.invalidEnvironmentName, "env must be 1-128 of A-Z 0-9 _, not starting with a digit, such as GITHUB_TOKEN")
+            throw CredentialError(
+                .invalidEnvironmentName, "env must be 1-128 of A-Z 0-9 _, not starting with a digit, such as GITHUB_TOKEN")
         }
-        let reserved = ["PATH", "HOME", "SHELL", "USER", "IFS", "ENV", "BASH_ENV", "PWD", "TMPDIR", "NODE_OPTIONS", "PYTHONPATH", "PYTHONSTARTUP", "PERL5OPT", "RUBYOPT", "GIT_SSH_COMMAND", "GIT_CONFIG_GLOBAL"]
+        let reserved = [
+            "PATH", "HOME", "SHELL", "USER", "IFS", "ENV", "BASH_ENV", "PWD", "TMPDIR", "NODE_OPTIONS", "PYTHONPATH", "PYTHONSTARTUP",
+            "PERL5OPT", "RUBYOPT", "GIT_SSH_COMMAND", "GIT_CONFIG_GLOBAL",
+        ]
         guard !reserved.contains(name), !name.hasPrefix("LD_"), !name.hasPrefix("DYLD_") else {
             throw CredentialError(.invalidEnvironmentName, "\(name) changes how programs load or run; grant the secret under another name")
         }

@@ -46,7 +46,9 @@ extension CredentialService {
             var batch: [VaultReplacement] = []
             for item in items {
                 guard case .record(let row) = item else {
-                    if case .malformed(let id, let owner, let name) = item { result.failures.append(RecordFailure(id: id, owner: owner, name: name)) }
+                    if case .malformed(let id, let owner, let name) = item {
+                        result.failures.append(RecordFailure(id: id, owner: owner, name: name))
+                    }
                     continue
                 }
                 guard vault.needsResealing(row.sealed) else {
@@ -54,7 +56,8 @@ extension CredentialService {
                     continue
                 }
                 do throws(VaultError) {
-                    batch.append(VaultReplacement(id: row.id, expected: row.sealed, sealed: try vault.reseal(row.sealed, for: row.identity)))
+                    batch.append(
+                        VaultReplacement(id: row.id, expected: row.sealed, sealed: try vault.reseal(row.sealed, for: row.identity)))
                 } catch {
                     result.failures.append(RecordFailure(row, error))
                 }
@@ -86,7 +89,9 @@ extension CredentialService {
             for item in items {
                 report.checked += 1
                 guard case .record(let row) = item else {
-                    if case .malformed(let id, let owner, let name) = item { report.failures.append(RecordFailure(id: id, owner: owner, name: name)) }
+                    if case .malformed(let id, let owner, let name) = item {
+                        report.failures.append(RecordFailure(id: id, owner: owner, name: name))
+                    }
                     continue
                 }
                 report.byKeyVersion[row.sealed.keyVersion, default: 0] += 1

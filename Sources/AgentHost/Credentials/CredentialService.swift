@@ -22,7 +22,8 @@ public final class CredentialService: Sendable {
         keys: VaultKeyring, store: any CredentialStore, clock: any TimeSource = SystemTimeSource(), redactor: SecretRedactor? = nil
     ) async throws -> CredentialService {
         CredentialService(
-            vault: Vault(keyring: keys, encryptionCounts: try await store.encryptionCounts()), store: store, clock: clock, redactor: redactor
+            vault: Vault(keyring: keys, encryptionCounts: try await store.encryptionCounts()), store: store, clock: clock,
+            redactor: redactor
         )
     }
 
@@ -106,7 +107,8 @@ public final class CredentialService: Sendable {
         } catch let error as VaultError {
             let guards = Self.systemKeyPurposes[name].map { " It \($0)." } ?? ""
             throw AgentHostError(
-                .keys, "the server key \(Self.systemOwner)/\(name) (vault record \(row.id), sealed under vault key version "
+                .keys,
+                "the server key \(Self.systemOwner)/\(name) (vault record \(row.id), sealed under vault key version "
                     + "\(row.sealed.keyVersion)) does not open: \(error.code.description).\(guards) The vault keys in use are not the "
                     + "ones it was sealed with, or the record was altered: restore the keyring file or AGENTHOST_VAULT_KEY that "
                     + "sealed it. 'agenthost vault verify' lists every record that does not open."

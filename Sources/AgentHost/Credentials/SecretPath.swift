@@ -17,7 +17,8 @@ public struct SecretPath: Hashable, Sendable, CustomStringConvertible {
         let segments = text.split(separator: "/", omittingEmptySubsequences: false)
         guard (3...Self.maximumSegments).contains(segments.count), segments.allSatisfy(Self.isSegment) else {
             throw AgentHostError(
-                .invalidInput, "a secret path is owner-kind/owner/name, such as projects/p1/git-token: 3 to \(Self.maximumSegments) segments of "
+                .invalidInput,
+                "a secret path is owner-kind/owner/name, such as projects/p1/git-token: 3 to \(Self.maximumSegments) segments of "
                     + "1-128 of A-Z a-z 0-9 _ - . (not . or ..)"
             )
         }
@@ -42,7 +43,7 @@ public struct SecretPath: Hashable, Sendable, CustomStringConvertible {
         return segment.utf8.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
                 true
             default: false
             }

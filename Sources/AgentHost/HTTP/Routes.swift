@@ -36,4 +36,3 @@ extension AgentHost {
         WebhookRoutes(components: components).add(to: router)
     }
 }
-

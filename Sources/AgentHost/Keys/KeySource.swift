@@ -39,7 +39,8 @@ public enum KeySource: Sendable, Equatable {
         }
         guard createIfMissing else {
             throw AgentHostError(
-                .keys, "no token keys: set \(primaryVariable)=<key id>:<base64url secret> (32+ bytes), or create "
+                .keys,
+                "no token keys: set \(primaryVariable)=<key id>:<base64url secret> (32+ bytes), or create "
                     + "\(file.path) with 'agenthost keys init --data-dir \(dataDirectory)' "
                     + "(or by starting 'agenthost serve' once)"
             )

@@ -1,9 +1,9 @@
 import Foundation
 public import SecurityCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The keyring file in the data directory: JSON, mode 0600, refused when group or others can read
@@ -101,7 +101,8 @@ public struct KeyringFile: Sendable {
         let permissions = status.st_mode & 0o777
         guard permissions & 0o077 == 0 else {
             throw AgentHostError(
-                .keys, "refusing keyring \(path): its mode is \(String(permissions, radix: 8)), so other users can read it. "
+                .keys,
+                "refusing keyring \(path): its mode is \(String(permissions, radix: 8)), so other users can read it. "
                     + "Run 'chmod 600 \(path)' (and consider rotating the keys it holds)."
             )
         }
@@ -163,7 +164,9 @@ struct StoredKeyring: Codable {
         let secret: String
 
         enum CodingKeys: String, CodingKey {
-            case id, status, createdAt = "created_at", secret
+            case id, status
+            case createdAt = "created_at"
+            case secret
         }
     }
 
@@ -174,7 +177,9 @@ struct StoredKeyring: Codable {
             let secret: String
 
             enum CodingKeys: String, CodingKey {
-                case version, createdAt = "created_at", secret
+                case version
+                case createdAt = "created_at"
+                case secret
             }
         }
 
@@ -183,7 +188,9 @@ struct StoredKeyring: Codable {
         let keys: [Entry]
 
         enum CodingKeys: String, CodingKey {
-            case primaryVersion = "primary_version", minimumVersion = "minimum_version", keys
+            case primaryVersion = "primary_version"
+            case minimumVersion = "minimum_version"
+            case keys
         }
 
         init(_ set: VaultKeySet) {
@@ -203,6 +210,7 @@ struct StoredKeyring: Codable {
 
 extension StoredKeyring.Entry {
     init(_ key: TokenKey) {
-        self.init(id: key.id.rawValue, status: key.status, createdAt: key.createdAt, secret: key.secret.withUnsafeBytes { Base64URL.encode($0) })
+        self.init(
+            id: key.id.rawValue, status: key.status, createdAt: key.createdAt, secret: key.secret.withUnsafeBytes { Base64URL.encode($0) })
     }
 }

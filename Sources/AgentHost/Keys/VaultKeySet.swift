@@ -86,7 +86,8 @@ public struct VaultKeySet: Sendable, CustomStringConvertible {
     private static func parse(_ text: String, variable: String) throws -> Entry {
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, let version = UInt32(parts[0]), (1...VaultKeyring.maximumVersion).contains(version) else {
-            throw AgentHostError(.keys, "\(variable) must look like <version>:<base64url secret>, with a version from 1 to \(VaultKeyring.maximumVersion)")
+            throw AgentHostError(
+                .keys, "\(variable) must look like <version>:<base64url secret>, with a version from 1 to \(VaultKeyring.maximumVersion)")
         }
         guard var bytes = Base64URL.decode(parts[1]) else {
             throw AgentHostError(.keys, "\(variable): the secret of vault key version \(version) is not unpadded base64url")
@@ -132,7 +133,8 @@ public enum VaultKeySource {
             }
         }
         throw AgentHostError(
-            .keys, "no vault key, so no credential can be sealed or opened: set \(VaultKeySet.primaryVariable)=1:<base64url of 32 random bytes>, "
+            .keys,
+            "no vault key, so no credential can be sealed or opened: set \(VaultKeySet.primaryVariable)=1:<base64url of 32 random bytes>, "
                 + "or keep the keys in \(file.path) ('agenthost keys init', or start 'agenthost serve' once without token keys in the environment)"
         )
     }

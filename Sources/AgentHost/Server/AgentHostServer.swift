@@ -139,14 +139,17 @@ public struct AgentHostServer: Service {
             accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: store, metrics: metrics
         )
         let policySource = configuration.policyFile ?? "default"
-        let started = try await trail.append([AuditEvent(
-            time: clock.now() * 1000, actor: "agenthost", action: "server.started", target: "\(configuration.host):\(configuration.port)",
-            details: [
-                "mode": configuration.mode.rawValue, "policy": policySource, "policy_rules": "\(components.policy.rules.count)",
-                "token_primary_key": tokenKeys.keyring.primary?.id.rawValue ?? "-",
-                "vault_primary_version": "\(vaultKeys.keys.primaryVersion)",
-            ]
-        )])
+        let started = try await trail.append([
+            AuditEvent(
+                time: clock.now() * 1000, actor: "agenthost", action: "server.started",
+                target: "\(configuration.host):\(configuration.port)",
+                details: [
+                    "mode": configuration.mode.rawValue, "policy": policySource, "policy_rules": "\(components.policy.rules.count)",
+                    "token_primary_key": tokenKeys.keyring.primary?.id.rawValue ?? "-",
+                    "vault_primary_version": "\(vaultKeys.keys.primaryVersion)",
+                ]
+            )
+        ])
         _ = try await store.pruneRevocations(now: clock.now())
         try await components.refreshRevocations()
         logger.info(
@@ -166,12 +169,14 @@ public struct AgentHostServer: Service {
                 StoreRefreshService(components: components, store: store, logger: logger),
                 SystemEventRelay(events: components.events, store: store, after: started?.sequence ?? 0, logger: logger),
                 ReloadService(
-                    components: components, running: configuration, readConfiguration: reloadConfiguration ?? Self.rereadPolicy(configuration),
+                    components: components, running: configuration,
+                    readConfiguration: reloadConfiguration ?? Self.rereadPolicy(configuration),
                     environment: environment, redactor: redactor, logger: logger
                 ),
             ]
         ) { port in
-            logger.notice("agenthost listening", metadata: ["url": "http://\(configuration.host):\(port)", "mode": "\(configuration.mode.rawValue)"])
+            logger.notice(
+                "agenthost listening", metadata: ["url": "http://\(configuration.host):\(port)", "mode": "\(configuration.mode.rawValue)"])
             await onServerRunning(port)
         }
         try await application.run()

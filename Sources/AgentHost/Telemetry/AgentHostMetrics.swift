@@ -38,13 +38,15 @@ public final class AgentHostMetrics: Sendable {
     func countRefused(status: Int, code: String, scope: String?) {
         let key = RefusalKind(status: status, code: code, scope: scope)
         let found = refusals.withLock { $0[key] }
-        let counters = found ?? {
-            var made = [counter("agenthost_requests_total", [("outcome", "refused"), ("status", String(status))])]
-            if status == 401 { made.append(counter("agenthost_auth_failures_total", [("reason", code)])) }
-            if status == 429, let scope { made.append(counter("agenthost_rate_limited_total", [("scope", scope)])) }
-            refusals.withLock { $0[key] = made }
-            return made
-        }()
+        let counters =
+            found
+            ?? {
+                var made = [counter("agenthost_requests_total", [("outcome", "refused"), ("status", String(status))])]
+                if status == 401 { made.append(counter("agenthost_auth_failures_total", [("reason", code)])) }
+                if status == 429, let scope { made.append(counter("agenthost_rate_limited_total", [("scope", scope)])) }
+                refusals.withLock { $0[key] = made }
+                return made
+            }()
         for counter in counters { counter.increment() }
     }
 
@@ -84,7 +86,8 @@ public final class AgentHostMetrics: Sendable {
         "agenthost_connections_closed_total": "Connections the server closed itself, by reason.",
         "hb_requests": "HTTP requests answered, by route, method and status.",
         "hb_request_errors": "HTTP requests that ended in an error, by route, method and status.",
-        "http_server_request_duration": "Time from a request's arrival to the end of its response, in seconds, by route, method and status.",
+        "http_server_request_duration":
+            "Time from a request's arrival to the end of its response, in seconds, by route, method and status.",
         "http_server_active_requests": "Requests in progress, by method.",
     ]
 

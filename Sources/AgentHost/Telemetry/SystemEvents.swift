@@ -122,10 +122,12 @@ public final class SystemEvents: Sendable {
             for record in records {
                 last = record.sequence
                 guard let type = Self.relayedActions[record.event.action] else { continue }
-                publish(type, [
-                    "action": record.event.action, "actor": record.event.actor, "target": record.event.target,
-                    "sequence": "\(record.sequence)", "time": Self.timestamp(milliseconds: record.event.time),
-                ])
+                publish(
+                    type,
+                    [
+                        "action": record.event.action, "actor": record.event.actor, "target": record.event.target,
+                        "sequence": "\(record.sequence)", "time": Self.timestamp(milliseconds: record.event.time),
+                    ])
             }
             if records.count < limit { return last }
         }

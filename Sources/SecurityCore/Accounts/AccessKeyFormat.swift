@@ -37,7 +37,7 @@ package enum AccessKeyFormat {
     package static func parse(_ text: String) -> (kind: AccessKeyRecord.Kind, id: String, secret: Substring)? {
         let utf8 = text.utf8
         guard utf8.count == idLength + 1 + secretLength,
-              let dot = utf8.firstIndex(of: UInt8(ascii: ".")), utf8.distance(from: utf8.startIndex, to: dot) == idLength
+            let dot = utf8.firstIndex(of: UInt8(ascii: ".")), utf8.distance(from: utf8.startIndex, to: dot) == idLength
         else { return nil }
         for (offset, byte) in utf8.enumerated() where offset >= 4 && offset != idLength {
             guard Base64URL.isAlphabet(byte) else { return nil }

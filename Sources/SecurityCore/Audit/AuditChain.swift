@@ -28,7 +28,8 @@ public struct AuditChain: Sendable {
     /// The record that follows `head` (or starts the chain).
     public func record(_ event: AuditEvent, after head: AuditHead?) -> AuditRecord {
         let sequence = (head?.sequence ?? 0) + 1
-        return AuditRecord(sequence: sequence, event: event, mac: mac(sequence: sequence, previous: head?.mac ?? Self.genesis, event: event))
+        return AuditRecord(
+            sequence: sequence, event: event, mac: mac(sequence: sequence, previous: head?.mac ?? Self.genesis, event: event))
     }
 
     /// The records that follow `head`, in order.
@@ -80,7 +81,10 @@ public struct AuditChain: Sendable {
 
     private static func append(_ field: [UInt8], to bytes: inout [UInt8]) {
         let count = UInt32(truncatingIfNeeded: field.count)
-        bytes.append(contentsOf: [UInt8(count >> 24), UInt8(truncatingIfNeeded: count >> 16), UInt8(truncatingIfNeeded: count >> 8), UInt8(truncatingIfNeeded: count)])
+        bytes.append(contentsOf: [
+            UInt8(count >> 24), UInt8(truncatingIfNeeded: count >> 16), UInt8(truncatingIfNeeded: count >> 8),
+            UInt8(truncatingIfNeeded: count),
+        ])
         bytes.append(contentsOf: field)
     }
 

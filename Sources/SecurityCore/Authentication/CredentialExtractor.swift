@@ -13,7 +13,9 @@ struct CredentialExtractor: Sendable {
     let locations: CredentialLocations
 
     /// What the request presents: its credential (if any), and its credential and identity headers.
-    func extract(_ facts: RequestFacts, method: String, path: Substring) -> Result<(PresentedCredential?, CredentialHeaders), AuthenticationFailure> {
+    func extract(_ facts: RequestFacts, method: String, path: Substring) -> Result<
+        (PresentedCredential?, CredentialHeaders), AuthenticationFailure
+    > {
         let headers = CredentialHeaders(facts.headers)
         guard headers.authorizationCount <= 1, headers.tokenCount <= 1 else {
             return .failure(Self.ambiguous)
@@ -24,7 +26,8 @@ struct CredentialExtractor: Sendable {
                 // A space inside is looked for only once something fails (PresentedCredential.isSpacedBearer).
                 credential = PresentedCredential(container: value, range: range, source: .bearer)
             } else if !locations.basicPassword.isEmpty, locations.basicPassword.contains(where: { $0.matches(method: method, path: path) }),
-                      let password = Self.basicPassword(value) {
+                let password = Self.basicPassword(value)
+            {
                 credential = PresentedCredential(password, source: .basicPassword)
             } else {
                 return .failure(Self.unsupportedScheme)
@@ -98,7 +101,8 @@ struct CredentialExtractor: Sendable {
             while tokenEnd > tokenStart, bytes[tokenEnd - 1] == space { tokenEnd -= 1 }
             guard tokenStart < tokenEnd else { return nil }
             guard checkingSpaces else { return tokenStart..<tokenEnd }
-            return containsSpace(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[tokenStart..<tokenEnd]))) ? nil : tokenStart..<tokenEnd
+            return containsSpace(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[tokenStart..<tokenEnd])))
+                ? nil : tokenStart..<tokenEnd
         }
     }
 

@@ -8,7 +8,7 @@ import Synchronization
 /// runs; contexts are taken from the pool under a lock and returned after use, so one key serves
 /// any number of tasks. Any other key, nonce or tag length is rejected with a ``CryptoError``.
 ///
-/// Nonces are a random 96-bit start per key object plus a counter (see ``NonceSequence``); rotate
+/// Nonces are a random 96-bit start per key object plus a counter (a `NonceSequence`); rotate
 /// keys long before 2³² messages all the same, as NIST advises for GCM.
 ///
 /// ```swift
@@ -39,7 +39,7 @@ public struct AESGCMKey: Sendable {
 
     /// Encrypts `plaintext` under a fresh nonce and authenticates it with `associatedData`.
     ///
-    /// Nonces come from the key's ``NonceSequence``: a random 96-bit start, then a counter, so no
+    /// Nonces come from the key's nonce sequence: a random 96-bit start, then a counter, so no
     /// two seals through one key object share a nonce and none costs a random draw.
     public func seal<Plaintext: Sequence<UInt8>, AAD: Sequence<UInt8>>(
         _ plaintext: Plaintext, authenticating associatedData: AAD

@@ -55,7 +55,6 @@ public struct CryptoError: CodedError, Hashable, Sendable {
         self.reason = reason
     }
 
-
     static func authenticationFailed() -> CryptoError {
         CryptoError(.authenticationFailed, "authentication failed")
     }

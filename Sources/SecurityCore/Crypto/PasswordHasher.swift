@@ -48,10 +48,10 @@ public final class PasswordHasher: Sendable {
     public init(parameters: Parameters = .interactive, maximumConcurrent: Int = 2) throws {
         Sodium.ensureInitialized()
         guard parameters.operations >= Int(crypto_pwhash_opslimit_min()),
-              parameters.operations <= Int(clamping: crypto_pwhash_opslimit_max()),
-              parameters.memoryBytes >= Int(crypto_pwhash_memlimit_min()),
-              parameters.memoryBytes <= Int(clamping: crypto_pwhash_memlimit_max()),
-              maximumConcurrent > 0
+            parameters.operations <= Int(clamping: crypto_pwhash_opslimit_max()),
+            parameters.memoryBytes >= Int(crypto_pwhash_memlimit_min()),
+            parameters.memoryBytes <= Int(clamping: crypto_pwhash_memlimit_max()),
+            maximumConcurrent > 0
         else {
             throw CryptoError(.invalidParameters, "Argon2id parameters out of range")
         }

@@ -10,7 +10,7 @@ public enum SecureRandom {
     public static func fill(_ buffer: UnsafeMutableRawBufferPointer) throws {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         guard buffer.count <= Int(Int32.max),
-              RAND_bytes(base.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)) == 1
+            RAND_bytes(base.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)) == 1
         else {
             throw CryptoError(.randomFailure, "the random number generator failed")
         }

@@ -77,7 +77,9 @@ public struct GitCredentialRunner: Sendable {
 
     /// `git clone -- URL DIRECTORY`. `directory` must not exist yet, or be an empty directory.
     @discardableResult
-    public func clone(_ remote: GitRemote, into directory: String, credential: Credential, branch: String? = nil) async throws(GitError) -> Outcome {
+    public func clone(_ remote: GitRemote, into directory: String, credential: Credential, branch: String? = nil) async throws(GitError)
+        -> Outcome
+    {
         var arguments = ["clone", "--quiet", "--no-local"]
         if let branch {
             guard Self.isSafeReference(branch) else { throw GitError(.invalidInput, "the branch name is not a plain git reference") }
@@ -94,7 +96,8 @@ public struct GitCredentialRunner: Sendable {
         guard Self.isSafeReference(remoteName) else { throw GitError(.invalidInput, "the remote name is not a plain git name") }
         let configured = try await invoke(["config", "--get", "remote.\(remoteName).url"], in: directory, remote: nil, credential: nil)
         let remote = try GitRemote(configured.output.trimmingCharacters(in: .whitespacesAndNewlines))
-        return try await invoke(["fetch", "--quiet", "--prune", "--", remoteName], in: directory, remote: remote, credential: credential).outcome
+        return try await invoke(["fetch", "--quiet", "--prune", "--", remoteName], in: directory, remote: remote, credential: credential)
+            .outcome
     }
 
     /// Names that git accepts as branch or remote names and that cannot be read as an option.
@@ -109,7 +112,8 @@ public struct GitCredentialRunner: Sendable {
     /// The credential helper: answers `get` for the expected protocol and host only, ignores `store`
     /// and `erase`. `printf` is a shell built-in, so the credential is not in any argv even for an
     /// instant.
-    static let helper = #"!f() { test "$1" = get || { cat >/dev/null; exit 0; }; p=; h=; "#
+    static let helper =
+        #"!f() { test "$1" = get || { cat >/dev/null; exit 0; }; p=; h=; "#
         + #"while IFS= read -r line && test -n "$line"; do case "$line" in "#
         + #"protocol=*) p="${line#protocol=}";; host=*) h="${line#host=}";; esac; done; "#
         + #"test "$p" = "$AGENTHOST_GIT_PROTOCOL" && test "$h" = "$AGENTHOST_GIT_HOST" || exit 0; "#

@@ -125,7 +125,7 @@ public struct ClientAddressResolver: Sendable {
 
     static func trimmed(_ text: Substring) -> Substring {
         guard let first = text.firstIndex(where: { $0 != " " && $0 != "\t" }),
-              let last = text.lastIndex(where: { $0 != " " && $0 != "\t" })
+            let last = text.lastIndex(where: { $0 != " " && $0 != "\t" })
         else { return "" }
         return text[first...last]
     }

@@ -92,7 +92,10 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
             if index < 8, groups[index] == 0 {
                 if runStart < 0 { runStart = index }
             } else if runStart >= 0 {
-                if index - runStart > bestLength { bestStart = runStart; bestLength = index - runStart }
+                if index - runStart > bestLength {
+                    bestStart = runStart
+                    bestLength = index - runStart
+                }
                 runStart = -1
             }
         }

@@ -17,7 +17,7 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
         if parts.count == 2 {
             let digits = parts[1]
             guard !digits.isEmpty, digits.count <= 3, digits.allSatisfy(\.isASCII), let value = Int(digits),
-                  value >= 0, value <= width, digits.count == 1 || digits.first != "0"
+                value >= 0, value <= width, digits.count == 1 || digits.first != "0"
             else { return nil }
             length = value
         }

@@ -40,14 +40,17 @@ public struct CORSPolicy: Hashable, Sendable {
             let lowered = origin.lowercased()
             if lowered == "*" {
                 guard !allowsCredentials else {
-                    throw CORSConfigurationError(.invalidOrigin, "the origin * cannot be combined with credentials; list the origins instead")
+                    throw CORSConfigurationError(
+                        .invalidOrigin, "the origin * cannot be combined with credentials; list the origins instead")
                 }
             } else {
                 guard lowered != "null" else {
-                    throw CORSConfigurationError(.invalidOrigin, "the origin null is shared by every sandboxed page and file: URL; it cannot be allowed")
+                    throw CORSConfigurationError(
+                        .invalidOrigin, "the origin null is shared by every sandboxed page and file: URL; it cannot be allowed")
                 }
                 guard Self.isOrigin(lowered) else {
-                    throw CORSConfigurationError(.invalidOrigin, "'\(origin.prefix(100))' is not an origin: write scheme://host[:port] with no path")
+                    throw CORSConfigurationError(
+                        .invalidOrigin, "'\(origin.prefix(100))' is not an origin: write scheme://host[:port] with no path")
                 }
             }
             origins.insert(lowered)
@@ -60,7 +63,9 @@ public struct CORSPolicy: Hashable, Sendable {
         guard allowedMethods.allSatisfy(token), allowedHeaders.allSatisfy(token), exposedHeaders.allSatisfy(token) else {
             throw CORSConfigurationError(.invalidSetting, "CORS methods and header names must be HTTP tokens")
         }
-        guard (0...86_400).contains(maxAge) else { throw CORSConfigurationError(.invalidSetting, "CORS max age must be 0 to 86400 seconds") }
+        guard (0...86_400).contains(maxAge) else {
+            throw CORSConfigurationError(.invalidSetting, "CORS max age must be 0 to 86400 seconds")
+        }
         self.allowedOrigins = origins
         self.allowedMethods = allowedMethods.map { $0.uppercased() }
         self.allowedHeaders = allowedHeaders.map { $0.lowercased() }
@@ -91,7 +96,9 @@ public struct CORSPolicy: Hashable, Sendable {
     func preflight(origin: String, method: String, requestHeaders: [String]) -> Result<[HeaderField], PreflightRefusal> {
         guard allows(origin: origin) else { return .failure(.origin) }
         guard allowedMethods.contains(method) else { return .failure(.method) }
-        let asked = requestHeaders.flatMap { $0.split(separator: ",") }.map { ClientAddressResolver.trimmed($0).lowercased() }.filter { !$0.isEmpty }
+        let asked = requestHeaders.flatMap { $0.split(separator: ",") }.map { ClientAddressResolver.trimmed($0).lowercased() }.filter {
+            !$0.isEmpty
+        }
         guard asked.allSatisfy({ allowedHeaders.contains($0) }) else { return .failure(.headers) }
         var headers = [
             HeaderField(name: "Access-Control-Allow-Origin", value: allowedOrigins.contains("*") ? "*" : origin),
@@ -134,9 +141,11 @@ public struct CORSPolicy: Hashable, Sendable {
             let parts = rest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
             host = parts[0]
             port = parts.count == 2 ? parts[1] : nil
-            guard !host.isEmpty, host.utf8.allSatisfy({ byte in
-                (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x2E
-            }) else { return false }
+            guard !host.isEmpty,
+                host.utf8.allSatisfy({ byte in
+                    (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x2E
+                })
+            else { return false }
         }
         if let port {
             guard !port.isEmpty, port.count <= 5, port.allSatisfy(\.isASCII), let number = Int(port), (1...65_535).contains(number)

@@ -14,27 +14,31 @@ extension SecurityPipeline {
     /// platform never has to believe a client's own `X-Agent-*` headers.
     public func evaluateForwardAuth(_ facts: RequestFacts) -> SecurityOutcome {
         guard let peerText = facts.peerAddress, let peer = ClientAddressResolver.parseNode(peerText[...]),
-              configuration.clientAddresses.isTrustedProxy(peer)
+            configuration.clientAddresses.isTrustedProxy(peer)
         else {
-            return .deny(Refusal(
-                status: 403, code: "untrusted_proxy",
-                detail: "Forward-auth requests are answered only for a configured trusted proxy (agenthost serve --trusted-proxy)."
-            ))
+            return .deny(
+                Refusal(
+                    status: 403, code: "untrusted_proxy",
+                    detail: "Forward-auth requests are answered only for a configured trusted proxy (agenthost serve --trusted-proxy)."
+                ))
         }
         let useOriginal = !facts.values(of: "x-original-uri").isEmpty || !facts.values(of: "x-original-method").isEmpty
         let methods = facts.values(of: useOriginal ? "x-original-method" : "x-forwarded-method")
         let uris = facts.values(of: useOriginal ? "x-original-uri" : "x-forwarded-uri")
         guard methods.count == 1, uris.count == 1 else {
-            return .deny(Refusal(
-                status: 400, code: "missing_original_request",
-                detail: "Send the original request once each in X-Original-Method and X-Original-URI (or X-Forwarded-Method and X-Forwarded-Uri)."
-            ))
+            return .deny(
+                Refusal(
+                    status: 400, code: "missing_original_request",
+                    detail:
+                        "Send the original request once each in X-Original-Method and X-Original-URI (or X-Forwarded-Method and X-Forwarded-Uri)."
+                ))
         }
         let method = methods[0]
         guard (1...20).contains(method.utf8.count),
-              method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })
+            method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })
         else {
-            return .deny(Refusal(status: 400, code: "invalid_original_method", detail: "The original method must be 1-20 upper-case letters."))
+            return .deny(
+                Refusal(status: 400, code: "invalid_original_method", detail: "The original method must be 1-20 upper-case letters."))
         }
         let uri = withoutQuery(uris[0][...])
         guard let path = RequestPath.canonical(uri) else { return .deny(Self.badPath) }

@@ -156,7 +156,8 @@ public struct SecurityPipeline: Sendable {
         // One clock reading for both limiter steps: the request arrived once.
         let now = configuration.rateLimiter?.now()
         if let decision = configuration.rateLimiter?.check(method: method, path: path, also: also, client: clientKey, at: now),
-           !decision.allowed, let refusal = decision.refusal {
+            !decision.allowed, let refusal = decision.refusal
+        {
             return .deny(refusal.adding(extraHeaders))
         }
 
@@ -167,7 +168,8 @@ public struct SecurityPipeline: Sendable {
             switch identify(facts, path: path) {
             case .success(let authenticated): principal = authenticated
             case .failure(let failure):
-                configuration.rateLimiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: true)
+                configuration.rateLimiter?.recordRefused(
+                    method: method, path: path, also: also, client: clientKey, authenticationFailed: true)
                 return .deny(unauthorized(failure).adding(extraHeaders))
             }
         }
@@ -177,10 +179,13 @@ public struct SecurityPipeline: Sendable {
                 principal: principal?.policyPrincipal,
                 // Only a loopback client can be local: the cheap test first.
                 method: method, path: String(path), isLoopback: client?.isLoopback == true && isLocal(facts)
-            )) {
+            ))
+        {
             if !decision.isPermitted {
-                configuration.rateLimiter?.recordRefused(method: method, path: path, also: also, client: clientKey, authenticationFailed: false)
-                var refusal = principal == nil
+                configuration.rateLimiter?.recordRefused(
+                    method: method, path: path, also: also, client: clientKey, authenticationFailed: false)
+                var refusal =
+                    principal == nil
                     ? unauthorized(AuthenticationFailure(.missingCredential, "the policy allows no anonymous request here"))
                     : Self.forbidden(decision)
                 refusal.principal = principal
@@ -252,7 +257,8 @@ public struct SecurityPipeline: Sendable {
     static func forbidden(_ decision: PolicyDecision) -> Refusal {
         var extensions: [String: JSONValue] = ["rules": .array(decision.rules.map { .string($0) })]
         if let action = decision.action { extensions["action"] = .string(action) }
-        let detail = decision.rules.isEmpty
+        let detail =
+            decision.rules.isEmpty
             ? "No policy rule permits this request."
             : "The policy forbids this request (rule \(decision.rules.joined(separator: ", ")))."
         return Refusal(status: 403, code: "forbidden", detail: detail, extensions: extensions)

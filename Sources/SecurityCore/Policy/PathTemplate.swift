@@ -40,7 +40,7 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
                 segments.append(.parameter(name))
             } else {
                 guard !(part.isEmpty && parts.count > 1), !part.contains("{"), !part.contains("}"), !part.contains("*"),
-                      part != ".", part != ".."
+                    part != ".", part != ".."
                 else { throw .init("segment '\(part)' is not a literal, {parameter} or a final **") }
                 segments.append(.literal(String(part)))
             }

@@ -89,7 +89,7 @@ public struct Policy: Sendable {
     /// Decides one request. Never throws: anything unexpected is a deny with a reason.
     public func decide(_ request: PolicyRequest) -> PolicyDecision {
         guard let parts = PathSegments(withoutQuery(request.path[...])),
-              let routeIndex = routeIndex(method: request.method, parts)
+            let routeIndex = routeIndex(method: request.method, parts)
         else {
             return PolicyDecision(effect: .deny, rules: [], explanation: .noRoute(method: request.method, path: request.path))
         }

@@ -159,7 +159,9 @@ public enum PolicyLoader {
             var roles = [String: Int?]()
             for (index, name) in Policy.builtInRoles.enumerated() { roles[name] = index }
             if let roleNode = top["roles"] {
-                guard case .mapping(let mapping) = roleNode else { throw fail(roleNode, "roles", "expected a mapping of role: built-in rank or ~") }
+                guard case .mapping(let mapping) = roleNode else {
+                    throw fail(roleNode, "roles", "expected a mapping of role: built-in rank or ~")
+                }
                 for (key, value) in mapping {
                     let name = try string(key, item: "roles", what: "a role name")
                     guard (try? IdentifierRule.check(name, kind: "role")) != nil else {
@@ -171,7 +173,9 @@ public enum PolicyLoader {
                     } else {
                         let rankName = try string(value, item: "roles", what: "a rank")
                         guard let rank = Policy.builtInRoles.firstIndex(of: rankName) else {
-                            throw fail(value, "roles", "role '\(name)' ranks as unknown role '\(rankName)' (use viewer, member, admin, owner or ~)")
+                            throw fail(
+                                value, "roles", "role '\(name)' ranks as unknown role '\(rankName)' (use viewer, member, admin, owner or ~)"
+                            )
                         }
                         roles[name] = rank
                     }
@@ -205,7 +209,8 @@ public enum PolicyLoader {
                 let fields = try members(element, item: "route", allowed: ["id", "method", "path", "action", "resource"])
                 let method = try string(fields["method"], item: "route", what: "method").uppercased()
                 let pathText = try string(fields["path"], item: "route", what: "path")
-                let id = try fields["id"].map { node throws(PolicyLoadError) in try string(node, item: "route", what: "id") }
+                let id =
+                    try fields["id"].map { node throws(PolicyLoadError) in try string(node, item: "route", what: "id") }
                     ?? "\(method) \(pathText)"
                 guard method == "*" || method.allSatisfy({ $0.isASCII && $0.isLetter }) else {
                     throw fail(fields["method"], id, "method must be a word such as GET, or *")
@@ -226,9 +231,10 @@ public enum PolicyLoader {
                 guard !routes.contains(where: { $0.method == method && $0.path.segments == path.segments }) else {
                     throw fail(element, id, "duplicate route: the same method and path appear earlier")
                 }
-                routes.append(PolicyRoute(
-                    id: id, method: method, path: path, action: action, resource: resource, line: element.mark?.line ?? 0
-                ))
+                routes.append(
+                    PolicyRoute(
+                        id: id, method: method, path: path, action: action, resource: resource, line: element.mark?.line ?? 0
+                    ))
             }
             return routes
         }
@@ -298,7 +304,9 @@ public enum PolicyLoader {
                 var conditions = Set<PolicyCondition>()
                 for condition in try strings(fields["conditions"], item: id, what: "a condition") {
                     guard let parsed = PolicyCondition(rawValue: condition) else {
-                        throw fail(fields["conditions"], id, "unknown condition '\(condition)' (expected same_team, owner, self, loopback or anonymous)")
+                        throw fail(
+                            fields["conditions"], id,
+                            "unknown condition '\(condition)' (expected same_team, owner, self, loopback or anonymous)")
                     }
                     conditions.insert(parsed)
                 }

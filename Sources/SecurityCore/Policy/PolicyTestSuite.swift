@@ -65,8 +65,10 @@ public struct PolicyTestSuite: Sendable {
         }
         var cases = [Case]()
         for (index, element) in sequence.enumerated() {
-            let fields = try reader.members(element, item: "case \(index + 1)", allowed: ["name", "principal", "request", "expect", "rule"])
-            let name = try fields["name"].map { node throws(PolicyLoadError) in try reader.string(node, item: "case", what: "name") }
+            let fields = try reader.members(
+                element, item: "case \(index + 1)", allowed: ["name", "principal", "request", "expect", "rule"])
+            let name =
+                try fields["name"].map { node throws(PolicyLoadError) in try reader.string(node, item: "case", what: "name") }
                 ?? "case \(index + 1)"
             let principal = try Self.principal(fields["principal"], reader: reader, item: name)
             let request = try Self.request(fields["request"], principal: principal, reader: reader, item: name)
@@ -146,7 +148,9 @@ public struct PolicyTestSuite: Sendable {
         }
         values["team"] = fields["team"].flatMap { node -> String? in if case .scalar(let scalar) = node { scalar.string } else { nil } }
         guard let principal = principal(values, role: role) else {
-            throw reader.fail(node, item, "name at most one of agent, user and device, and a trust level (anonymous, basic, verified, trusted) only for a device")
+            throw reader.fail(
+                node, item,
+                "name at most one of agent, user and device, and a trust level (anonymous, basic, verified, trusted) only for a device")
         }
         return principal
     }

@@ -96,8 +96,14 @@ struct BucketTable {
         while seen < Self.evictionSample, scanned < slots.count {
             if slots[index].hash != 0 {
                 seen += 1
-                if slots[index].arrival <= now { victim = index; break }
-                if slots[index].arrival < oldest { oldest = slots[index].arrival; victim = index }
+                if slots[index].arrival <= now {
+                    victim = index
+                    break
+                }
+                if slots[index].arrival < oldest {
+                    oldest = slots[index].arrival
+                    victim = index
+                }
             }
             index += 1
             if index == slots.count { index = 0 }

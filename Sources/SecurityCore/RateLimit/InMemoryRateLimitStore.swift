@@ -5,7 +5,8 @@ import Synchronization
 /// Keys are hashed with the standard library's per-process random seed (SipHash), so a client
 /// cannot choose keys that collide; scope and key together pick one of 16 shards, each behind its
 /// own lock, so the two cores rarely wait on each other. A call that touches several shards locks
-/// them in index order. Memory stays under the cap: see ``BucketTable`` for what is dropped first.
+/// them in index order. Memory stays under the cap: when a shard grows, buckets that are already full
+/// are dropped first; at the cap a new key evicts a full bucket, else the least recently charged.
 ///
 /// ```swift
 /// let store = InMemoryRateLimitStore(maximumKeys: 1_000_000)

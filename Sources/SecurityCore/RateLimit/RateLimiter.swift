@@ -206,7 +206,8 @@ public struct RateLimitDecision: Hashable, Sendable {
     public var refusal: Refusal? {
         guard let scope, let state, !state.allowed else { return nil }
         let wait = max(1, Self.seconds(state.retryAfter))
-        let detail = scope.counts == .authenticationFailures
+        let detail =
+            scope.counts == .authenticationFailures
             ? "Too many failed authentications from this client (scope \(scope.name)); retry in \(wait) s."
             : "Rate limit of scope \(scope.name) reached: \(scope.limit) requests per \(scope.period.components.seconds) s; retry in \(wait) s."
         return Refusal(

@@ -165,7 +165,9 @@ public final class SecretRedactor: Sendable {
             upper += [upperHex[Int(byte >> 4)], upperHex[Int(byte & 0xF)]]
             // RFC 3986 leaves - . _ ~ alone; some encoders escape everything but letters and digits.
             if isUnreserved(byte) { percent.append(byte) } else { percent += escaped }
-            if isUnreserved(byte), byte != UInt8(ascii: "-"), byte != UInt8(ascii: "."), byte != UInt8(ascii: "_"), byte != UInt8(ascii: "~") {
+            if isUnreserved(byte), byte != UInt8(ascii: "-"), byte != UInt8(ascii: "."), byte != UInt8(ascii: "_"),
+                byte != UInt8(ascii: "~")
+            {
                 strict.append(byte)
             } else {
                 strict += escaped
@@ -180,7 +182,7 @@ public final class SecretRedactor: Sendable {
     static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
             true
         default: false
         }
@@ -203,7 +205,8 @@ public final class SecretRedactor: Sendable {
             var matched = false
             // "Bearer <anything up to whitespace>", any case of Bearer.
             if bytes[index] | 0x20 == UInt8(ascii: "b"), index + 7 < bytes.count,
-               bytes[index..<(index + 6)].map({ $0 | 0x20 }).elementsEqual("bearer".utf8), bytes[index + 6] == UInt8(ascii: " ") {
+                bytes[index..<(index + 6)].map({ $0 | 0x20 }).elementsEqual("bearer".utf8), bytes[index + 6] == UInt8(ascii: " ")
+            {
                 var end = index + 7
                 while end < bytes.count, bytes[end] == UInt8(ascii: " ") { end += 1 }
                 let bodyStart = end
@@ -235,7 +238,7 @@ public final class SecretRedactor: Sendable {
     static func isTokenByte(_ byte: UInt8, allowsDot: Bool) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "_"):
+            UInt8(ascii: "-"), UInt8(ascii: "_"):
             true
         case UInt8(ascii: "."): allowsDot
         default: false

@@ -70,7 +70,9 @@ public struct WorkspaceScrubber: Sendable {
             do {
                 try FileManager.default.removeItem(at: root)
             } catch {
-                throw ScrubError(.credentialFound, "a credential was found in \(finding.path), and the workspace could not be deleted: remove \(workspace) by hand")
+                throw ScrubError(
+                    .credentialFound,
+                    "a credential was found in \(finding.path), and the workspace could not be deleted: remove \(workspace) by hand")
             }
             return Outcome(cleaned: cleaned, finding: finding)
         }
@@ -90,7 +92,8 @@ public struct WorkspaceScrubber: Sendable {
             for line in original.split(separator: "\n", omittingEmptySubsequences: false) {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
                 if trimmed.hasPrefix("[") { section = trimmed.lowercased() }
-                let key = trimmed.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+                let key =
+                    trimmed.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
                 if key == "extraheader" || (section.hasPrefix("[credential") && key == "helper") {
                     changed += 1
                     continue

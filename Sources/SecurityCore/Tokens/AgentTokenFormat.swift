@@ -74,7 +74,7 @@ enum AgentTokenFormat {
             return TokenError(.malformed, "token is longer than \(maximumTextLength) characters")
         }
         guard text.count > prefix.count + 1 + tagTextLength, text[0] == UInt8(ascii: "a"), text[1] == UInt8(ascii: "h"),
-              text[2] == UInt8(ascii: "1"), text[3] == UInt8(ascii: ".")
+            text[2] == UInt8(ascii: "1"), text[3] == UInt8(ascii: ".")
         else {
             return TokenError(.malformed, "not an agent token (expected the ah1. prefix)")
         }
@@ -133,16 +133,16 @@ enum AgentTokenFormat {
         _ reader: inout FieldReader, key: TokenKey, audience: String, into claims: inout AgentTokenClaims?
     ) -> TokenError? {
         guard let agent = reader.identifier(allowEmpty: false),
-              let role = reader.identifier(allowEmpty: false),
-              let team = reader.identifier(allowEmpty: true),
-              reader.next() != nil
+            let role = reader.identifier(allowEmpty: false),
+            let team = reader.identifier(allowEmpty: true),
+            reader.next() != nil
         else {
             return TokenError(.malformed, "token body fields are invalid")
         }
         guard let issuedAt = reader.int64(),
-              let expiresAt = reader.int64(),
-              let tokenID = reader.next(), tokenID.count == TokenID.byteCount,
-              reader.isAtEnd
+            let expiresAt = reader.int64(),
+            let tokenID = reader.next(), tokenID.count == TokenID.byteCount,
+            reader.isAtEnd
         else {
             return TokenError(.malformed, "token body fields are invalid")
         }
@@ -174,7 +174,7 @@ struct FieldReader {
     /// A field that follows the identifier rule, as a `String`.
     mutating func identifier(allowEmpty: Bool) -> String? {
         guard let field = next(), field.count <= IdentifierRule.maximumLength, allowEmpty || field.count > 0,
-              field.allSatisfy(IdentifierRule.isAllowed)
+            field.allSatisfy(IdentifierRule.isAllowed)
         else { return nil }
         return String(decoding: field, as: UTF8.self)
     }

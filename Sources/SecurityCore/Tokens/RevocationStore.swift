@@ -1,7 +1,7 @@
 /// Where revocations persist, so they survive a restart and reach every server sharing the store.
 ///
 /// Verification never waits on it: a server loads the revocations into its
-/// ``InMemoryRevocationList`` at start and refreshes them in the background (``apply(to:)``).
+/// ``InMemoryRevocationList`` at start and refreshes them in the background (``StoredRevocations/apply(to:)``).
 public protocol RevocationStore: Sendable {
     /// Records that token `tokenID` is revoked; the entry may be dropped after `expiresAt`.
     func recordRevocation(tokenID: TokenID, expiresAt: Int64, at now: Int64) async throws

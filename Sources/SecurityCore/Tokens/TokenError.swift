@@ -2,7 +2,7 @@
 ///
 /// The ``code`` is stable; the ``reason`` is for logs and operators. Neither contains the token,
 /// a key or a secret. A verifier's caller should tell clients little more than "invalid token":
-/// ``isClientVisible`` says which codes are safe to name in a response.
+/// `isClientVisible` (internal) says which codes are safe to name in a response.
 public struct TokenError: CodedError, Hashable, Sendable {
     /// A stable identifier for the kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {

@@ -138,10 +138,11 @@ public struct Schema: Sendable {
         do {
             value = try JSONValue.parse(body, maximumDepth: maximumDepth)
         } catch {
-            return .failure(Refusal(
-                status: 400, code: "invalid_json", detail: "The body is not valid JSON: \(error.description).",
-                extensions: ["offset": .integer(Int64(error.offset))]
-            ))
+            return .failure(
+                Refusal(
+                    status: 400, code: "invalid_json", detail: "The body is not valid JSON: \(error.description).",
+                    extensions: ["offset": .integer(Int64(error.offset))]
+                ))
         }
         let issues = validate(value)
         guard issues.isEmpty else { return .failure(ValidationIssue.refusal(issues)) }

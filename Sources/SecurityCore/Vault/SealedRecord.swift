@@ -37,8 +37,10 @@ public struct SealedRecord: Hashable, Sendable, CustomStringConvertible {
 
     static func header(keyVersion: UInt32) -> [UInt8] {
         // Three bytes of key version: 16 million rotations is enough, and the header stays small.
-        magic + [formatVersion, aes256GCM, UInt8(truncatingIfNeeded: keyVersion >> 16),
-                 UInt8(truncatingIfNeeded: keyVersion >> 8), UInt8(truncatingIfNeeded: keyVersion)]
+        magic + [
+            formatVersion, aes256GCM, UInt8(truncatingIfNeeded: keyVersion >> 16),
+            UInt8(truncatingIfNeeded: keyVersion >> 8), UInt8(truncatingIfNeeded: keyVersion),
+        ]
     }
 
     public var description: String { "SealedRecord(key version \(keyVersion), \(bytes.count) bytes)" }

@@ -108,7 +108,8 @@ public final class Vault: Sendable {
             )
         }
         guard let key = keyring.keys[version] else {
-            throw VaultError(.unknownKeyVersion, "the record was sealed with vault key version \(version), which this keyring does not hold")
+            throw VaultError(
+                .unknownKeyVersion, "the record was sealed with vault key version \(version), which this keyring does not hold")
         }
         do {
             return try record.bytes.withUnsafeBytes { bytes in

@@ -54,14 +54,17 @@ public struct WebhookVerifier: Sendable {
         switch provider {
         case .gitlab:
             let tokens = values("x-gitlab-token")
-            authentic = tokens.count == 1 && secret.withUnsafeBytes { expected in
-                Array(tokens[0].utf8).withUnsafeBytes { ConstantTime.equals($0, expected) }
-            }
+            authentic =
+                tokens.count == 1
+                && secret.withUnsafeBytes { expected in
+                    Array(tokens[0].utf8).withUnsafeBytes { ConstantTime.equals($0, expected) }
+                }
             ids = values("x-gitlab-event-uuid")
             events = values("x-gitlab-event")
         case .github:
             let signatures = values("x-hub-signature-256")
-            if signatures.count == 1, signatures[0].hasPrefix("sha256="), let tag = Hex.decode(signatures[0].dropFirst(7)), tag.count == 32 {
+            if signatures.count == 1, signatures[0].hasPrefix("sha256="), let tag = Hex.decode(signatures[0].dropFirst(7)), tag.count == 32
+            {
                 authentic = key.isValidAuthenticationCode(tag, for: body)
             } else {
                 authentic = false
@@ -70,32 +73,36 @@ public struct WebhookVerifier: Sendable {
             events = values("x-github-event")
         }
         guard authentic else {
-            return .failure(Refusal(
-                status: 401, code: "invalid_webhook_signature",
-                detail: provider == .gitlab ? "X-Gitlab-Token is missing or wrong." : "X-Hub-Signature-256 is missing or does not match the body."
-            ))
+            return .failure(
+                Refusal(
+                    status: 401, code: "invalid_webhook_signature",
+                    detail: provider == .gitlab
+                        ? "X-Gitlab-Token is missing or wrong." : "X-Hub-Signature-256 is missing or does not match the body."
+                ))
         }
         guard ids.count == 1, Self.isDeliveryID(ids[0]) else {
-            return .failure(Refusal(
-                status: 400, code: "missing_delivery_id",
-                detail: provider == .gitlab
-                    ? "Send exactly one X-Gitlab-Event-UUID (1-128 of A-Z a-z 0-9 - _ .)."
-                    : "Send exactly one X-GitHub-Delivery (1-128 of A-Z a-z 0-9 - _ .)."
-            ))
+            return .failure(
+                Refusal(
+                    status: 400, code: "missing_delivery_id",
+                    detail: provider == .gitlab
+                        ? "Send exactly one X-Gitlab-Event-UUID (1-128 of A-Z a-z 0-9 - _ .)."
+                        : "Send exactly one X-GitHub-Delivery (1-128 of A-Z a-z 0-9 - _ .)."
+                ))
         }
         let event = events.count == 1 ? String(events[0].prefix(128)) : ""
         return .success(Delivery(provider: provider, id: ids[0], event: event))
     }
 
     static func isDeliveryID(_ text: String) -> Bool {
-        (1...maximumIDLength).contains(text.utf8.count) && text.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
-                true
-            default: false
+        (1...maximumIDLength).contains(text.utf8.count)
+            && text.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                    true
+                default: false
+                }
             }
-        }
     }
 }
 

@@ -5,7 +5,8 @@ struct AuditChainTests {
     let chain = AuditChain(key: HMACSHA256Key(copying: [UInt8](repeating: 5, count: 32)))
 
     func event(_ index: Int, actor: String = "builder-7", target: String = "") -> AuditEvent {
-        AuditEvent(time: 1_800_000_000_000 + Int64(index), actor: actor, action: "token.minted", target: target, details: ["n": String(index)])
+        AuditEvent(
+            time: 1_800_000_000_000 + Int64(index), actor: actor, action: "token.minted", target: target, details: ["n": String(index)])
     }
 
     /// Ten chained records.
@@ -69,7 +70,10 @@ struct AuditChainTests {
         let pairs: [(AuditEvent, AuditEvent)] = [
             (event(1, actor: "ab", target: ""), event(1, actor: "a", target: "b")),
             (event(1, actor: "a\naction=token.revoked"), event(1, actor: "a")),
-            (AuditEvent(time: 1, actor: "a", action: "x", details: ["k": "v"]), AuditEvent(time: 1, actor: "a", action: "x", details: ["kv": ""])),
+            (
+                AuditEvent(time: 1, actor: "a", action: "x", details: ["k": "v"]),
+                AuditEvent(time: 1, actor: "a", action: "x", details: ["kv": ""])
+            ),
         ]
         for (left, right) in pairs {
             #expect(chain.record(left, after: nil).mac != chain.record(right, after: nil).mac)

@@ -11,7 +11,9 @@ struct AuthenticatorTests {
     }
 
     func facts(_ headers: [(String, String)], method: String = "GET", path: String) -> RequestFacts {
-        RequestFacts(method: method, path: path, headers: headers.map { HeaderField(name: $0.0, value: $0.1) }, peerAddress: "127.0.0.1", bodyLength: nil)
+        RequestFacts(
+            method: method, path: path, headers: headers.map { HeaderField(name: $0.0, value: $0.1) }, peerAddress: "127.0.0.1",
+            bodyLength: nil)
     }
 
     func pipeline(_ locations: CredentialLocations) -> SecurityPipeline {
@@ -36,7 +38,9 @@ struct AuthenticatorTests {
         } else {
             Issue.record("a forged Basic password was accepted")
         }
-        for value in ["Basic " + Data("no-colon".utf8).base64EncodedString(), "Basic !!!", "Basic " + Data("u:".utf8).base64EncodedString()] {
+        for value in [
+            "Basic " + Data("no-colon".utf8).base64EncodedString(), "Basic !!!", "Basic " + Data("u:".utf8).base64EncodedString(),
+        ] {
             if case .failure(let refusal) = git.authenticate(facts([("Authorization", value)], path: "/git/r")) {
                 #expect(refusal.problem.code == "unsupported_scheme", "\(value)")
             } else {
@@ -89,10 +93,15 @@ struct AuthenticatorTests {
         let agents = AgentTokenAuthenticator(verifier: fixture.verifier)
         #expect(agents.authenticate(PresentedCredential(session, source: .bearer)) == nil)
         #expect(agents.authenticate(PresentedCredential(String(broken), source: .bearer)) == nil)
-        let sessions = AgentTokenAuthenticator(verifier: TokenVerifier(keyring: fixture.keyring, policy: sessionPolicy, clock: fixture.clock))
+        let sessions = AgentTokenAuthenticator(
+            verifier: TokenVerifier(keyring: fixture.keyring, policy: sessionPolicy, clock: fixture.clock))
         #expect((try? sessions.authenticate(PresentedCredential(session, source: .bearer))?.get()) != nil)
         let refused = sessions.authenticate(PresentedCredential(String(broken), source: .bearer))
-        if case .failure(let failure)? = refused { #expect(failure.code == .invalidCredential) } else { Issue.record("a broken tag was accepted") }
+        if case .failure(let failure)? = refused {
+            #expect(failure.code == .invalidCredential)
+        } else {
+            Issue.record("a broken tag was accepted")
+        }
         // Anything but ah1. is not an agent token's to judge.
         #expect(agents.authenticate(PresentedCredential("ahk_x.y", source: .bearer)) == nil)
     }

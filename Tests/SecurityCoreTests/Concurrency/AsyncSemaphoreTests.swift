@@ -14,7 +14,10 @@ struct AsyncSemaphoreTests {
             for _ in 0..<20 {
                 group.addTask {
                     try await semaphore.withPermit {
-                        counters.state.withLock { $0.active += 1; $0.peak = max($0.peak, $0.active) }
+                        counters.state.withLock {
+                            $0.active += 1
+                            $0.peak = max($0.peak, $0.active)
+                        }
                         for _ in 0..<10 { await Task.yield() }
                         counters.state.withLock { $0.active -= 1 }
                     }
@@ -32,9 +35,10 @@ struct AsyncSemaphoreTests {
         try await semaphore.wait()  // held: everyone below queues
         var waiters: [Task<Void, any Error>] = []
         for index in 0..<5 {
-            waiters.append(Task {
-                try await semaphore.withPermit { counters.state.withLock { $0.order.append(index) } }
-            })
+            waiters.append(
+                Task {
+                    try await semaphore.withPermit { counters.state.withLock { $0.order.append(index) } }
+                })
             // Each is queued before the next starts.
             while semaphore.queuedForTesting < index + 1 { await Task.yield() }
         }

@@ -131,7 +131,8 @@ struct AESGCMTests {
                 group.addTask {
                     let message = Array("message \(index)".utf8)
                     guard let box = try? aes.seal(message, authenticating: [UInt8(index)]),
-                          let opened = try? aes.open(box, authenticating: [UInt8(index)]) else { return false }
+                        let opened = try? aes.open(box, authenticating: [UInt8(index)])
+                    else { return false }
                     return opened == SecureBytes(copying: message)
                 }
             }

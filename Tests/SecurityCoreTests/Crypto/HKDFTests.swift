@@ -8,7 +8,8 @@ struct HKDFTests {
         for group in file.testGroups {
             for test in group.tests {
                 let derive = {
-                    try HKDF.deriveKey(from: SecureBytes(copying: hex(test.ikm)), salt: hex(test.salt), info: hex(test.info), count: test.size)
+                    try HKDF.deriveKey(
+                        from: SecureBytes(copying: hex(test.ikm)), salt: hex(test.salt), info: hex(test.info), count: test.size)
                 }
                 if test.result == "valid" {
                     #expect(try derive() == SecureBytes(copying: hex(test.okm)), "tc \(test.tcId)")

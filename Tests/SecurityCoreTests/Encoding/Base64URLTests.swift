@@ -19,7 +19,9 @@ struct Base64URLTests {
         #expect(Base64URL.decode("-_8") == [0xFB, 0xFF])
     }
 
-    @Test(arguments: ["Zg==", "Zg=", "+/8", "a", "abcde", "Zh", "Zk", "Zo", "Zm9", "Zm9vYk", "Zm9vYmF", "Zm9vYmG", "Zm9v YmFy", "é", "Zm9v\0"])
+    @Test(arguments: [
+        "Zg==", "Zg=", "+/8", "a", "abcde", "Zh", "Zk", "Zo", "Zm9", "Zm9vYk", "Zm9vYmF", "Zm9vYmG", "Zm9v YmFy", "é", "Zm9v\0",
+    ])
     func rejectsNonCanonicalText(text: String) {
         #expect(Base64URL.decode(text) == nil)
     }

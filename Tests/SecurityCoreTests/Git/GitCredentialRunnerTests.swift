@@ -54,7 +54,8 @@ struct GitCredentialRunnerTests {
         let runner = try GitCredentialRunner()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("git-\(UUID().uuidString)").path
         await #expect(throws: GitError.self) {
-            try await runner.clone(try GitRemote("https://gitlab.example/app.git"), into: directory, credential: try credential(), branch: "--upload-pack=x")
+            try await runner.clone(
+                try GitRemote("https://gitlab.example/app.git"), into: directory, credential: try credential(), branch: "--upload-pack=x")
         }
         await #expect(throws: GitError.self) { try await runner.fetch(in: directory, remoteName: "-x", credential: try credential()) }
         #expect(!FileManager.default.fileExists(atPath: directory))
@@ -102,7 +103,8 @@ struct GitCredentialRunnerTests {
     }
 
     @Test func theEnvironmentHoldsNoInheritedTracingAndNoHelperFromElsewhere() throws {
-        let environment = try GitCredentialRunner().environment(for: try GitRemote("https://gitlab.example/app.git"), credential: try credential())
+        let environment = try GitCredentialRunner().environment(
+            for: try GitRemote("https://gitlab.example/app.git"), credential: try credential())
         #expect(environment["GIT_TRACE"] == nil && environment["GIT_CURL_VERBOSE"] == nil && environment["GIT_TRACE_CURL"] == nil)
         #expect(environment["GIT_TERMINAL_PROMPT"] == "0" && environment["GIT_CONFIG_GLOBAL"] == "/dev/null")
         #expect(environment["GIT_CONFIG_KEY_0"] == "credential.helper" && environment["GIT_CONFIG_VALUE_0"] == "")

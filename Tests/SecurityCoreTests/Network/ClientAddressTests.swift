@@ -2,11 +2,12 @@ import SecurityCore
 import Testing
 
 struct IPAddressTests {
-    @Test(arguments: [
-        ("127.0.0.1", "127.0.0.1"), ("::1", "::1"), ("::ffff:10.1.2.3", "10.1.2.3"), ("2001:DB8::1", "2001:db8::1"),
-        ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"), ("::", "::"), ("fe80::1:2", "fe80::1:2"),
-        ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"), ("1::", "1::"), ("0.0.0.0", "0.0.0.0"),
-    ] as [(String, String)])
+    @Test(
+        arguments: [
+            ("127.0.0.1", "127.0.0.1"), ("::1", "::1"), ("::ffff:10.1.2.3", "10.1.2.3"), ("2001:DB8::1", "2001:db8::1"),
+            ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"), ("::", "::"), ("fe80::1:2", "fe80::1:2"),
+            ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"), ("1::", "1::"), ("0.0.0.0", "0.0.0.0"),
+        ] as [(String, String)])
     func parsesAndPrintsCanonically(text: String, canonical: String) throws {
         let address = try #require(IPAddress(text))
         #expect(address.description == canonical)

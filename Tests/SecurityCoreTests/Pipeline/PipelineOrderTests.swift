@@ -33,15 +33,18 @@ struct PipelineOrderTests {
         _ fixture: TokenFixture, anonymous: Bool = false, scopes: [RateLimitScope] = RateLimitScope.agtOSStyle,
         trustedProxies: [String] = [], cors: CORSPolicy? = nil, bodyLimits: BodyLimits = .standard
     ) throws -> SecurityPipeline {
-        let policy = try PolicyLoader.load(yaml: policyText
-            .replacingOccurrences(of: "ANONYMOUS", with: anonymous ? "true" : "false")
-            .replacingOccurrences(of: "CONDITIONS", with: anonymous ? ", conditions: [anonymous]" : ""), source: "test")
-        return SecurityPipeline(configuration: .init(
-            verifier: fixture.verifier, policy: policy,
-            rateLimiter: RateLimiter(scopes: scopes, ticks: fixture.clock),
-            clientAddresses: ClientAddressResolver(trustedProxies: trustedProxies.compactMap { IPNetwork($0) }),
-            bodyLimits: bodyLimits, cors: cors
-        ))
+        let policy = try PolicyLoader.load(
+            yaml:
+                policyText
+                .replacingOccurrences(of: "ANONYMOUS", with: anonymous ? "true" : "false")
+                .replacingOccurrences(of: "CONDITIONS", with: anonymous ? ", conditions: [anonymous]" : ""), source: "test")
+        return SecurityPipeline(
+            configuration: .init(
+                verifier: fixture.verifier, policy: policy,
+                rateLimiter: RateLimiter(scopes: scopes, ticks: fixture.clock),
+                clientAddresses: ClientAddressResolver(trustedProxies: trustedProxies.compactMap { IPNetwork($0) }),
+                bodyLimits: bodyLimits, cors: cors
+            ))
     }
 
     func request(
@@ -175,7 +178,10 @@ struct PipelineOrderTests {
         #expect(throws: BodyLimitsError.self) { try BodyLimits(default: -1) }
     }
 
-    @Test(arguments: ["/api/%2Fwhoami", "/api/%5cwhoami", "/api/whoami%3F", "/api/whoami%3fx", "/api/whoami%23", "/api/who%00ami", "/api/who%zzami", "/api/who%4", "api/whoami", "/api/%C3%28", "/api/who ami"])
+    @Test(arguments: [
+        "/api/%2Fwhoami", "/api/%5cwhoami", "/api/whoami%3F", "/api/whoami%3fx", "/api/whoami%23", "/api/who%00ami", "/api/who%zzami",
+        "/api/who%4", "api/whoami", "/api/%C3%28", "/api/who ami",
+    ])
     func ambiguousPathsAreRefused(path: String) throws {
         let token = try fixture.mint().token
         let refused = try #require(refusal(pipeline.evaluate(request("GET " + path, token: token))))
@@ -207,24 +213,37 @@ struct PipelineOrderTests {
         let refused = browser.evaluate(request("GET /api/whoami", headers: [("Origin", "https://console.example.com")]))
         #expect(status(refused) == 401 && headers(refused)["Access-Control-Allow-Origin"] != nil)
 
-        let preflight = browser.evaluate(request("OPTIONS /api/agents", headers: [
-            ("Origin", "https://console.example.com"), ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", "authorization, content-type"),
-        ]))
+        let preflight = browser.evaluate(
+            request(
+                "OPTIONS /api/agents",
+                headers: [
+                    ("Origin", "https://console.example.com"), ("Access-Control-Request-Method", "POST"),
+                    ("Access-Control-Request-Headers", "authorization, content-type"),
+                ]))
         #expect(status(preflight) == 204)
         #expect(headers(preflight)["Access-Control-Allow-Methods"]?.contains("POST") == true)
         #expect(headers(preflight)["Access-Control-Allow-Credentials"] == nil)
-        let badOrigin = browser.evaluate(request("OPTIONS /api/agents", headers: [
-            ("Origin", "https://evil.example"), ("Access-Control-Request-Method", "POST"),
-        ]))
+        let badOrigin = browser.evaluate(
+            request(
+                "OPTIONS /api/agents",
+                headers: [
+                    ("Origin", "https://evil.example"), ("Access-Control-Request-Method", "POST"),
+                ]))
         #expect(refusal(badOrigin)?.problem.code == "cors_refused")
-        let badHeader = browser.evaluate(request("OPTIONS /api/agents", headers: [
-            ("Origin", "https://console.example.com"), ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", "x-admin-override"),
-        ]))
+        let badHeader = browser.evaluate(
+            request(
+                "OPTIONS /api/agents",
+                headers: [
+                    ("Origin", "https://console.example.com"), ("Access-Control-Request-Method", "POST"),
+                    ("Access-Control-Request-Headers", "x-admin-override"),
+                ]))
         #expect(status(badHeader) == 403)
         // Without CORS configured, preflights are refused and responses carry nothing.
-        #expect(status(pipeline.evaluate(request("OPTIONS /api/agents", headers: [("Origin", "https://a.example"), ("Access-Control-Request-Method", "GET")]))) == 403)
+        #expect(
+            status(
+                pipeline.evaluate(
+                    request("OPTIONS /api/agents", headers: [("Origin", "https://a.example"), ("Access-Control-Request-Method", "GET")])))
+                == 403)
     }
 
     @Test func corsConfigurationIsChecked() throws {
@@ -255,11 +274,13 @@ struct PipelineOrderTests {
         #expect(headers(allowed)["X-Auth-Method"] == "agent-token")
 
         let developer = try fixture.mint().token
-        #expect(status(proxied.evaluateForwardAuth(request("GET /auth/verify", token: developer, peer: "127.0.0.1", headers: original))) == 403)
+        #expect(
+            status(proxied.evaluateForwardAuth(request("GET /auth/verify", token: developer, peer: "127.0.0.1", headers: original))) == 403)
         #expect(status(proxied.evaluateForwardAuth(request("GET /auth/verify", peer: "127.0.0.1", headers: original))) == 401)
         // Traefik's spelling.
         let traefik = [("X-Forwarded-Method", "GET"), ("X-Forwarded-Uri", "/api/whoami")]
-        #expect(status(proxied.evaluateForwardAuth(request("GET /auth/verify", token: developer, peer: "127.0.0.1", headers: traefik))) == 200)
+        #expect(
+            status(proxied.evaluateForwardAuth(request("GET /auth/verify", token: developer, peer: "127.0.0.1", headers: traefik))) == 200)
     }
 
     @Test(arguments: [
@@ -280,9 +301,12 @@ struct PipelineOrderTests {
         let proxied = try Self.pipeline(fixture, trustedProxies: ["127.0.0.1"])
         let ceo = try fixture.mint(agent: "boss", role: "ceo").token
         func verify(_ client: String) -> SecurityOutcome {
-            proxied.evaluateForwardAuth(request("GET /auth/verify", token: ceo, peer: "127.0.0.1", headers: [
-                ("X-Original-Method", "POST"), ("X-Original-URI", "/api/agents"), ("X-Forwarded-For", client),
-            ]))
+            proxied.evaluateForwardAuth(
+                request(
+                    "GET /auth/verify", token: ceo, peer: "127.0.0.1",
+                    headers: [
+                        ("X-Original-Method", "POST"), ("X-Original-URI", "/api/agents"), ("X-Forwarded-For", client),
+                    ]))
         }
         for _ in 0..<20 { #expect(status(verify("198.51.100.1")) == 200) }
         #expect(status(verify("198.51.100.1")) == 429)

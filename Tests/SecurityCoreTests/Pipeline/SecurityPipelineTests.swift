@@ -29,9 +29,11 @@ struct SecurityPipelineTests {
 
     @Test func bearerAndTokenHeaderBothAuthenticate() throws {
         let token = try fixture.mint().token
-        for headers in [[("Authorization", "Bearer \(token)")], [("authorization", "bearer \(token)")], [("X-Agent-Token", token)],
-                        [("Authorization", "  BEARER   \(token)  ")],
-                        [("Authorization", "Bearer \(token)"), ("X-Agent-Token", token)]] {
+        for headers in [
+            [("Authorization", "Bearer \(token)")], [("authorization", "bearer \(token)")], [("X-Agent-Token", token)],
+            [("Authorization", "  BEARER   \(token)  ")],
+            [("Authorization", "Bearer \(token)"), ("X-Agent-Token", token)],
+        ] {
             let principal = try #require(allowed(pipeline().evaluate(facts(headers))))
             #expect(principal.subject.name == "builder-7")
             #expect(principal.subject.method == "agent-token")
@@ -45,13 +47,15 @@ struct SecurityPipelineTests {
 
     @Test func localPathsAreOpenOnlyToALocalClient() throws {
         for trusted in [[], [IPNetwork("127.0.0.1/32")!]] {
-            let pipeline = SecurityPipeline(configuration: .init(
-                verifier: fixture.verifier, localPaths: ["/metrics"], clientAddresses: ClientAddressResolver(trustedProxies: trusted)
-            ))
-            func outcome(peer: String, _ headers: [(String, String)] = []) -> SecurityOutcome {
-                pipeline.evaluate(RequestFacts(
-                    method: "GET", path: "/metrics", headers: headers.map { HeaderField(name: $0.0, value: $0.1) }, peerAddress: peer
+            let pipeline = SecurityPipeline(
+                configuration: .init(
+                    verifier: fixture.verifier, localPaths: ["/metrics"], clientAddresses: ClientAddressResolver(trustedProxies: trusted)
                 ))
+            func outcome(peer: String, _ headers: [(String, String)] = []) -> SecurityOutcome {
+                pipeline.evaluate(
+                    RequestFacts(
+                        method: "GET", path: "/metrics", headers: headers.map { HeaderField(name: $0.0, value: $0.1) }, peerAddress: peer
+                    ))
             }
             // From this machine, straight: open, unless the peer is the trusted proxy.
             if trusted.isEmpty {
@@ -69,20 +73,24 @@ struct SecurityPipelineTests {
     }
 
     @Test func thePolicysLoopbackConditionMeansALocalClient() throws {
-        let policy = try PolicyLoader.load(yaml: """
-            version: 1
-            actions: [debug.read]
-            routes: [{id: debug, method: GET, path: /debug, action: debug.read}]
-            rules: [{id: local-debug, effect: permit, actions: [debug.read], conditions: [loopback]}]
-            """)
+        let policy = try PolicyLoader.load(
+            yaml: """
+                version: 1
+                actions: [debug.read]
+                routes: [{id: debug, method: GET, path: /debug, action: debug.read}]
+                rules: [{id: local-debug, effect: permit, actions: [debug.read], conditions: [loopback]}]
+                """)
         let token = try fixture.mint().token
         for trusted in [[], [IPNetwork("127.0.0.1/32")!]] {
-            let pipeline = SecurityPipeline(configuration: .init(
-                verifier: fixture.verifier, policy: policy, rateLimiter: nil, clientAddresses: ClientAddressResolver(trustedProxies: trusted)
-            ))
+            let pipeline = SecurityPipeline(
+                configuration: .init(
+                    verifier: fixture.verifier, policy: policy, rateLimiter: nil,
+                    clientAddresses: ClientAddressResolver(trustedProxies: trusted)
+                ))
             func status(peer: String, _ headers: [(String, String)] = []) -> Int {
                 let facts = RequestFacts(
-                    method: "GET", path: "/debug", headers: ([("Authorization", "Bearer \(token)")] + headers).map { HeaderField(name: $0.0, value: $0.1) },
+                    method: "GET", path: "/debug",
+                    headers: ([("Authorization", "Bearer \(token)")] + headers).map { HeaderField(name: $0.0, value: $0.1) },
                     peerAddress: peer
                 )
                 return refused(pipeline.evaluate(facts))?.status ?? 200
@@ -109,7 +117,10 @@ struct SecurityPipelineTests {
     @Test func identityHeadersMustMatchTheToken() throws {
         let token = try fixture.mint().token
         let bearer = ("Authorization", "Bearer \(token)")
-        #expect(allowed(pipeline().evaluate(facts([bearer, ("X-Agent-ID", "builder-7"), ("X-Agent-Role", "developer"), ("X-Agent-Team", "core")]))) != nil)
+        #expect(
+            allowed(
+                pipeline().evaluate(facts([bearer, ("X-Agent-ID", "builder-7"), ("X-Agent-Role", "developer"), ("X-Agent-Team", "core")])))
+                != nil)
         for mismatch in [("X-Agent-ID", "builder-8"), ("X-Agent-Role", "admin"), ("X-Agent-Team", ""), ("x-agent-team", "other")] {
             for mode in AuthenticationMode.allCases {
                 let refusal = try #require(refused(pipeline(mode).evaluate(facts([bearer, mismatch]))))
@@ -148,7 +159,9 @@ struct SecurityPipelineTests {
         }
     }
 
-    @Test(arguments: ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer a b", "Token abc", "", "Bearerx abc", "Bearer\tabc", "Béarer abc", "Bear"])
+    @Test(arguments: [
+        "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer a b", "Token abc", "", "Bearerx abc", "Bearer\tabc", "Béarer abc", "Bear",
+    ])
     func otherAuthorizationShapesAreRefused(value: String) throws {
         let refusal = try #require(refused(pipeline().evaluate(facts([("Authorization", value)]))))
         #expect(refusal.status == 401 && refusal.problem.code == "unsupported_scheme")
@@ -194,12 +207,17 @@ struct SecurityPipelineTests {
         #expect(principal.subject == .trustedAgent(try AgentID("ceo-1")))
 
         #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "ceo-1")])))?.problem.code == "missing_credential")
-        #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "ceo 1"), ("X-Agent-Role", "ceo")])))?.problem.code == "invalid_identity_headers")
+        #expect(
+            refused(trusted.evaluate(facts([("X-Agent-ID", "ceo 1"), ("X-Agent-Role", "ceo")])))?.problem.code == "invalid_identity_headers"
+        )
         #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "a"), ("X-Agent-Role", "r"), ("X-Agent-Team", "t/x")])))?.status == 401)
         // A presented token is still verified, and a bad one refused.
-        #expect(refused(trusted.evaluate(facts([("X-Agent-ID", "ceo-1"), ("X-Agent-Role", "ceo"), ("X-Agent-Token", "ah1.bad")])))?.status == 401)
+        #expect(
+            refused(trusted.evaluate(facts([("X-Agent-ID", "ceo-1"), ("X-Agent-Role", "ceo"), ("X-Agent-Token", "ah1.bad")])))?.status
+                == 401)
         // Secure mode ignores identity headers without a token.
-        #expect(refused(pipeline().evaluate(facts([("X-Agent-ID", "ceo-1"), ("X-Agent-Role", "ceo")])))?.problem.code == "missing_credential")
+        #expect(
+            refused(pipeline().evaluate(facts([("X-Agent-ID", "ceo-1"), ("X-Agent-Role", "ceo")])))?.problem.code == "missing_credential")
     }
 
     @Test func problemJSONEscapes() throws {
@@ -267,12 +285,17 @@ struct SecurityPipelineTests {
 
     @Test func selfAuthenticatingPathsAreRateLimitedButNeedNoCredential() throws {
         let scope = try RateLimitScope(name: "login", limit: 2, period: .seconds(60), routes: [#require(RouteMatch("POST /api/login"))])
-        let pipeline = SecurityPipeline(configuration: .init(
-            verifier: fixture.verifier, rateLimiter: RateLimiter(scopes: [scope], ticks: fixture.clock), selfAuthenticatingPaths: ["/api/login"]
-        ))
+        let pipeline = SecurityPipeline(
+            configuration: .init(
+                verifier: fixture.verifier, rateLimiter: RateLimiter(scopes: [scope], ticks: fixture.clock),
+                selfAuthenticatingPaths: ["/api/login"]
+            ))
         let login = RequestFacts(method: "POST", path: "/api/login", headers: [], peerAddress: "10.0.0.1")
         for _ in 0..<2 {
-            guard case .allow(nil, let headers) = pipeline.evaluate(login) else { Issue.record("login was not let through"); return }
+            guard case .allow(nil, let headers) = pipeline.evaluate(login) else {
+                Issue.record("login was not let through")
+                return
+            }
             #expect(headers.contains { $0.name == "X-RateLimit-Limit" })
         }
         #expect(refused(pipeline.evaluate(login))?.status == 429)

@@ -39,7 +39,8 @@ struct BucketTableTests {
                         mine[index] += 1
                     }
                     if index % 4 == 0 {
-                        _ = store.acquire(BucketRequest(scope: scope, key: "cold-\(thread)-\(round)-\(index)"), mode: .ifAllAllowed, now: now)
+                        _ = store.acquire(
+                            BucketRequest(scope: scope, key: "cold-\(thread)-\(round)-\(index)"), mode: .ifAllAllowed, now: now)
                     }
                 }
             }

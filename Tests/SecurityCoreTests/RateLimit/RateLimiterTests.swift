@@ -128,7 +128,9 @@ struct RateLimiterTests {
         #expect(alice.refusal?.problem.extensions["scope"] == .string("login-failures"))
         // Another account from another client is unaffected; the first client is out of failures.
         #expect(limiter.checkAccount(method: "POST", path: "/api/login", client: "10.0.0.2", account: "user:bob").allowed)
-        #expect(limiter.check(method: "POST", path: "/api/login", client: "10.0.0.1").refusal?.problem.extensions["scope"] == .string("auth-failures"))
+        #expect(
+            limiter.check(method: "POST", path: "/api/login", client: "10.0.0.1").refusal?.problem.extensions["scope"]
+                == .string("auth-failures"))
         // Refilled after 90 seconds: one more attempt, never a permanent lockout.
         clock.advance(by: 90)
         #expect(limiter.checkAccount(method: "POST", path: "/api/login", client: "10.0.0.2", account: "user:alice").allowed)

@@ -20,7 +20,10 @@ struct SecretRedactorTests {
                 .replacingOccurrences(of: "=", with: ""),
             bytes.map { String(format: "%02x", $0) }.joined(),
             bytes.map { String(format: "%02X", $0) }.joined(),
-            try #require(secret.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"))),
+            try #require(
+                secret.addingPercentEncoding(
+                    withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"))
+            ),
         ]
         for encoded in encodings {
             let line = "cloning with \(encoded) now"
@@ -35,7 +38,10 @@ struct SecretRedactorTests {
             ("token ghp_abcdefghijklmnopqrstuvwxyz012345 end", "token ghp_[REDACTED] end"),
             ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "github_pat_[REDACTED]"),
             ("ghs_abcdefghijklmnopqrstuv", "ghs_[REDACTED]"),
-            ("url https://oauth2:glpat-abcdefghijklmnopqrst@gitlab.example/x.git", "url https://oauth2:glpat-[REDACTED]@gitlab.example/x.git"),
+            (
+                "url https://oauth2:glpat-abcdefghijklmnopqrst@gitlab.example/x.git",
+                "url https://oauth2:glpat-[REDACTED]@gitlab.example/x.git"
+            ),
             ("key=sk-ant-api03-abcdefghijklmnop", "key=sk-ant-[REDACTED]"),
             ("Authorization: Bearer eyJhbGciOi.x.y", "Authorization: Bearer [REDACTED]"),
             ("authorization: bearer   abc", "authorization: bearer   [REDACTED]"),

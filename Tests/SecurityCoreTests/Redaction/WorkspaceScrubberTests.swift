@@ -13,16 +13,16 @@ struct WorkspaceScrubberTests {
         try FileManager.default.createDirectory(atPath: root + "/.git", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/src", withIntermediateDirectories: true)
         try """
-            [core]
-            \trepositoryformatversion = 0
-            [remote "origin"]
-            \turl = https://x-access-token:\(token)@github.com/acme/app.git
-            \tfetch = +refs/heads/*:refs/remotes/origin/*
-            [http "https://github.com/"]
-            \textraheader = AUTHORIZATION: basic \(Data("x:\(token)".utf8).base64EncodedString())
-            [credential]
-            \thelper = store --file=/tmp/creds
-            """.write(toFile: root + "/.git/config", atomically: true, encoding: .utf8)
+        [core]
+        \trepositoryformatversion = 0
+        [remote "origin"]
+        \turl = https://x-access-token:\(token)@github.com/acme/app.git
+        \tfetch = +refs/heads/*:refs/remotes/origin/*
+        [http "https://github.com/"]
+        \textraheader = AUTHORIZATION: basic \(Data("x:\(token)".utf8).base64EncodedString())
+        [credential]
+        \thelper = store --file=/tmp/creds
+        """.write(toFile: root + "/.git/config", atomically: true, encoding: .utf8)
         try "print('hello')\n".write(toFile: root + "/src/main.py", atomically: true, encoding: .utf8)
         return root
     }
@@ -48,13 +48,14 @@ struct WorkspaceScrubberTests {
         let root = try workspace()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bytes = Data(token.utf8)
-        let copy = switch encoding {
-        case "raw": token
-        case "base64": bytes.base64EncodedString()
-        case "base64url": bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        case "hex": bytes.map { String(format: "%02x", $0) }.joined()
-        default: token.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!  // "_" becomes %5F
-        }
+        let copy =
+            switch encoding {
+            case "raw": token
+            case "base64": bytes.base64EncodedString()
+            case "base64url": bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            case "hex": bytes.map { String(format: "%02x", $0) }.joined()
+            default: token.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!  // "_" becomes %5F
+            }
         try "cached = \(copy)\n".write(toFile: root + "/src/settings.cache", atomically: true, encoding: .utf8)
         let outcome = try scrubber().scrub(root)
         #expect(outcome.finding?.path == "src/settings.cache")

@@ -44,11 +44,13 @@ struct AgentTokenTests {
             tokenID: try #require(TokenID(hex: "00112233445566778899aabbccddeeff"))
         )
         let body = AgentTokenFormat.body(for: claims)
-        #expect(body == hex(
-            "0001" + "01" + "0006" + "6b2d74657374" + "0009" + "6275696c6465722d37" + "0009" + "646576656c6f706572"
-                + "0004" + "636f7265" + "0009" + "6167656e74686f7374" + "0008" + "000000006b49d200"
-                + "0008" + "000000006b4a7ac0" + "0010" + "00112233445566778899aabbccddeeff"
-        ))
+        #expect(
+            body
+                == hex(
+                    "0001" + "01" + "0006" + "6b2d74657374" + "0009" + "6275696c6465722d37" + "0009" + "646576656c6f706572"
+                        + "0004" + "636f7265" + "0009" + "6167656e74686f7374" + "0008" + "000000006b49d200"
+                        + "0008" + "000000006b4a7ac0" + "0010" + "00112233445566778899aabbccddeeff"
+                ))
         let token = AgentTokenFormat.encode(claims, key: fixture.key)
         #expect(token == Self.goldenToken)
         fixture.clock.set(1_800_000_100)
@@ -143,10 +145,11 @@ struct AgentTokenTests {
     }
 
     /// Authentic tokens with extreme times are refused, never a trap on overflow.
-    @Test(arguments: [
-        (Int64.min, Int64.max), (Int64.max, Int64.min), (0, Int64.max), (Int64.min, 0),
-        (Int64.max - 10, Int64.max), (Int64.min, Int64.min + 10),
-    ] as [(Int64, Int64)])
+    @Test(
+        arguments: [
+            (Int64.min, Int64.max), (Int64.max, Int64.min), (0, Int64.max), (Int64.min, 0),
+            (Int64.max - 10, Int64.max), (Int64.min, Int64.min + 10),
+        ] as [(Int64, Int64)])
     func extremeTimesAreRefusedWithoutOverflow(issuedAt: Int64, expiresAt: Int64) throws {
         let fixture = try TokenFixture()
         let claims = AgentTokenClaims(
@@ -212,7 +215,9 @@ struct AgentTokenTests {
         }
         #expect(error?.code == .noSigningKey)
         let empty = try Keyring(keys: [])
-        #expect(throws: TokenError.self) { try TokenMinter(keyring: empty, policy: fixture.policy).mint(agent: AgentID("a"), role: Role("r")) }
+        #expect(throws: TokenError.self) {
+            try TokenMinter(keyring: empty, policy: fixture.policy).mint(agent: AgentID("a"), role: Role("r"))
+        }
     }
 
     @Test func tokenIDHex() throws {

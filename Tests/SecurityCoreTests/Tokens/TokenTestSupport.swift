@@ -19,7 +19,9 @@ struct TokenFixture {
     var minter: TokenMinter { TokenMinter(keyring: keyring, policy: policy, clock: clock) }
     var verifier: TokenVerifier { TokenVerifier(keyring: keyring, policy: policy, clock: clock, revocations: revocations) }
 
-    func mint(agent: String = "builder-7", role: String = "developer", team: String = "core", lifetime: Duration? = nil) throws -> MintedToken {
+    func mint(agent: String = "builder-7", role: String = "developer", team: String = "core", lifetime: Duration? = nil) throws
+        -> MintedToken
+    {
         try minter.mint(agent: AgentID(agent), role: Role(role), team: Team(team), lifetime: lifetime)
     }
 }

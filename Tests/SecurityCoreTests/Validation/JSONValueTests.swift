@@ -26,7 +26,10 @@ struct JSONValueTests {
     }
 
     /// Foundation's JSONSerialization reads these; found by scripts/fuzz (the json target).
-    @Test(arguments: [("[1,]", "trailing comma"), ("[1, ]", "trailing comma"), ("{\"a\":1, }", "trailing comma"), ("1\u{0}", "unexpected bytes after the JSON value")])
+    @Test(arguments: [
+        ("[1,]", "trailing comma"), ("[1, ]", "trailing comma"), ("{\"a\":1, }", "trailing comma"),
+        ("1\u{0}", "unexpected bytes after the JSON value"),
+    ])
     func refusesWhatLenientParsersRead(text: String, reason: String) {
         let error = #expect(throws: JSONParseError.self) { try parse(text) }
         #expect(error?.reason == reason)

@@ -22,7 +22,8 @@ struct SchemaTests {
     }
 
     @Test func aValidDocumentPasses() throws {
-        let found = try issues(#"""
+        let found = try issues(
+            #"""
             {"agent_id": "builder-7", "text": "héllo", "title": "ab", "kind": "task", "code": "ABC-12",
              "priority": 5, "score": 0.5, "urgent": true, "callback": "https://hooks.example.com:8443/x?y=1",
              "tags": ["a", "b"], "owner": {"team": "core"}}
@@ -31,25 +32,27 @@ struct SchemaTests {
     }
 
     @Test func everyFailureIsCollectedWithItsPointer() throws {
-        let found = try issues(#"""
+        let found = try issues(
+            #"""
             {"text": "01234567890", "title": "ééééé", "kind": "other", "code": "abc-1", "priority": 9,
              "score": 2, "urgent": "yes", "callback": "ftp://x", "tags": ["a", "toolong", "c"],
              "owner": {"team": "no spaces"}, "a/b~": 1}
             """#)
-        #expect(found == [
-            "/agent_id: required",
-            "/callback: invalid_url",
-            "/code: pattern_mismatch",
-            "/kind: not_allowed",
-            "/owner/team: invalid_identifier",
-            "/priority: above_maximum (limit 5)",
-            "/score: above_maximum",
-            "/tags: too_many_items (limit 2)",
-            "/text: too_long (limit 10)",
-            "/title: too_many_bytes (limit 8)",
-            "/urgent: wrong_type",
-            "/a~1b~0: unknown_field",
-        ])
+        #expect(
+            found == [
+                "/agent_id: required",
+                "/callback: invalid_url",
+                "/code: pattern_mismatch",
+                "/kind: not_allowed",
+                "/owner/team: invalid_identifier",
+                "/priority: above_maximum (limit 5)",
+                "/score: above_maximum",
+                "/tags: too_many_items (limit 2)",
+                "/text: too_long (limit 10)",
+                "/title: too_many_bytes (limit 8)",
+                "/urgent: wrong_type",
+                "/a~1b~0: unknown_field",
+            ])
     }
 
     @Test func charactersAndBytesAreCountedApart() throws {
@@ -74,14 +77,23 @@ struct SchemaTests {
 
     @Test func checkBodyAnswersWithA400Problem() throws {
         let bad = Schema.object(["text": .required(.string(maxLength: 3))]).check(body: Array(#"{"text": "abcd"}"#.utf8))
-        guard case .failure(let refusal) = bad else { Issue.record("expected a refusal"); return }
+        guard case .failure(let refusal) = bad else {
+            Issue.record("expected a refusal")
+            return
+        }
         #expect(refusal.status == 400)
         #expect(refusal.problem.json.contains(#""errors":[{"code":"too_long","field":"/text","limit":3}]"#))
         let broken = Schema.boolean.check(body: Array("{".utf8))
-        guard case .failure(let parse) = broken else { Issue.record("expected a refusal"); return }
+        guard case .failure(let parse) = broken else {
+            Issue.record("expected a refusal")
+            return
+        }
         #expect(parse.problem.code == "invalid_json")
         let deep = Schema.boolean.check(body: Array((String(repeating: "[", count: 40) + String(repeating: "]", count: 40)).utf8))
-        guard case .failure(let tooDeep) = deep else { Issue.record("expected a refusal"); return }
+        guard case .failure(let tooDeep) = deep else {
+            Issue.record("expected a refusal")
+            return
+        }
         #expect(tooDeep.status == 400)
         #expect(throws: SchemaError.self) { try Schema.Pattern("[unclosed") }
     }
@@ -159,8 +171,10 @@ struct DurationSchemaTests {
     @Test(arguments: [
         (#""1x""#, "/ttl: invalid_duration"), (#""""#, "/ttl: invalid_duration"), (#""-5m""#, "/ttl: invalid_duration"),
         (#""1.5h""#, "/ttl: invalid_duration"), (#""h""#, "/ttl: invalid_duration"), (#""１h""#, "/ttl: invalid_duration"),
-        (#""99999999999999999999d""#, "/ttl: invalid_duration"), ("0", "/ttl: below_minimum (limit 1)"), (#""0s""#, "/ttl: below_minimum (limit 1)"),
-        (#""2d""#, "/ttl: above_maximum (limit 86400)"), ("1.5", "/ttl: wrong_type"), ("true", "/ttl: wrong_type"), ("[60]", "/ttl: wrong_type"),
+        (#""99999999999999999999d""#, "/ttl: invalid_duration"), ("0", "/ttl: below_minimum (limit 1)"),
+        (#""0s""#, "/ttl: below_minimum (limit 1)"),
+        (#""2d""#, "/ttl: above_maximum (limit 86400)"), ("1.5", "/ttl: wrong_type"), ("true", "/ttl: wrong_type"),
+        ("[60]", "/ttl: wrong_type"),
     ])
     func refusesWhatIsNoDurationInRange(ttl: String, issue: String) throws {
         #expect(try check(ttl).issues == [issue])

@@ -85,9 +85,10 @@ struct VaultTests {
         let resealed = try rotated.reseal(old, for: identity)
         #expect(resealed.keyVersion == 2 && !rotated.needsResealing(resealed))
 
-        let retired = Vault(keyring: try VaultKeyring(
-            keys: [Self.key(1, fill: 7), Self.key(2, fill: 9)], primaryVersion: 2, minimumDecryptionVersion: 2
-        ))
+        let retired = Vault(
+            keyring: try VaultKeyring(
+                keys: [Self.key(1, fill: 7), Self.key(2, fill: 9)], primaryVersion: 2, minimumDecryptionVersion: 2
+            ))
         #expect(code { _ = try opened(retired, old, as: identity) } == .keyVersionRetired)
         #expect(try opened(retired, resealed, as: identity) == secret)
 
@@ -103,7 +104,8 @@ struct VaultTests {
         #expect(code { _ = try VaultKeyring(keys: [Self.key(1, fill: 1)], primaryVersion: 2) } == .noKey)
         #expect(code { _ = try VaultKeyring(keys: [Self.key(1, fill: 1), Self.key(1, fill: 2)], primaryVersion: 1) } == .invalidKeyring)
         #expect(code { _ = try VaultKeyring(keys: [Self.key(0, fill: 1)], primaryVersion: 0) } == .invalidKeyring)
-        #expect(code { _ = try VaultKeyring(keys: [Self.key(1, fill: 1)], primaryVersion: 1, minimumDecryptionVersion: 2) } == .invalidKeyring)
+        #expect(
+            code { _ = try VaultKeyring(keys: [Self.key(1, fill: 1)], primaryVersion: 1, minimumDecryptionVersion: 2) } == .invalidKeyring)
         let short = VaultKey(version: 1, secret: SecureBytes(copying: [1, 2, 3]))
         #expect(code { _ = try VaultKeyring(keys: [short], primaryVersion: 1) } == .invalidKeyring)
         #expect(!"\(Self.key(1, fill: 0x41))".contains("AAAA"))

@@ -7,30 +7,33 @@ import SecurityCore
 // EXAMPLE_PARTNER_KEY: the partner key clients send in x-api-key, starting with pk_.
 let environment = ProcessInfo.processInfo.environment
 guard let encoded = environment["EXAMPLE_TOKEN_KEY"], let secret = Base64URL.decode(encoded), secret.count == 32,
-      let partnerKey = environment["EXAMPLE_PARTNER_KEY"], partnerKey.hasPrefix("pk_"), partnerKey.utf8.count >= 24
+    let partnerKey = environment["EXAMPLE_PARTNER_KEY"], partnerKey.hasPrefix("pk_"), partnerKey.utf8.count >= 24
 else {
-    FileHandle.standardError.write(Data("set EXAMPLE_TOKEN_KEY (32 bytes, base64url) and EXAMPLE_PARTNER_KEY (pk_…, 24+ characters)\n".utf8))
+    FileHandle.standardError.write(
+        Data("set EXAMPLE_TOKEN_KEY (32 bytes, base64url) and EXAMPLE_PARTNER_KEY (pk_…, 24+ characters)\n".utf8))
     exit(2)
 }
 
 let keyring = try Keyring(keys: [TokenKey(id: KeyID("k-example"), secret: SecureBytes(copying: secret), status: .primary)])
 let tokens = try TokenPolicy(audience: "embedded-example", maximumLifetime: .seconds(86_400))
-let policy = try PolicyLoader.load(yaml: """
-    version: 1
-    actions: [whoami.read]
-    routes:
-      - {method: GET, path: /whoami, action: whoami.read}
-    rules:
-      - {id: members, effect: permit, actions: [whoami.read], min_role: member}
-    """, source: "inline policy")
-let pipeline = SecurityPipeline(configuration: .init(
-    verifier: TokenVerifier(keyring: keyring, policy: tokens, revocations: InMemoryRevocationList()),
-    publicPaths: ["/health"],
-    policy: policy,
-    rateLimiter: RateLimiter(scopes: RateLimitScope.defaults),
-    authenticators: [PartnerKeys(key: SecureBytes(copying: partnerKey.utf8), partner: try AgentID("partner-1"))],
-    credentialLocations: CredentialLocations(namedHeaders: [.init(name: "x-api-key", routes: [RouteMatch("/whoami")!])])
-))
+let policy = try PolicyLoader.load(
+    yaml: """
+        version: 1
+        actions: [whoami.read]
+        routes:
+          - {method: GET, path: /whoami, action: whoami.read}
+        rules:
+          - {id: members, effect: permit, actions: [whoami.read], min_role: member}
+        """, source: "inline policy")
+let pipeline = SecurityPipeline(
+    configuration: .init(
+        verifier: TokenVerifier(keyring: keyring, policy: tokens, revocations: InMemoryRevocationList()),
+        publicPaths: ["/health"],
+        policy: policy,
+        rateLimiter: RateLimiter(scopes: RateLimitScope.defaults),
+        authenticators: [PartnerKeys(key: SecureBytes(copying: partnerKey.utf8), partner: try AgentID("partner-1"))],
+        credentialLocations: CredentialLocations(namedHeaders: [.init(name: "x-api-key", routes: [RouteMatch("/whoami")!])])
+    ))
 
 let router = Router(context: ExampleContext.self)
 router.add(middleware: PipelineMiddleware(pipeline: pipeline))

@@ -34,13 +34,14 @@ struct AccountRoutes: Sendable {
         "trust": .optional(.string(oneOf: Set(DeviceTrust.allCases.map(\.name)))),
     ])
     let onboardingSchema: Schema = .object([
-        "credentials": .required(.array(
-            of: .object([
-                "path": .required(.string(length: 5...1_040)),
-                "secret": .required(.string(length: 1...Vault.maximumSecretByteCount, maximumBytes: Vault.maximumSecretByteCount)),
-            ]),
-            count: 1...32
-        )),
+        "credentials": .required(
+            .array(
+                of: .object([
+                    "path": .required(.string(length: 5...1_040)),
+                    "secret": .required(.string(length: 1...Vault.maximumSecretByteCount, maximumBytes: Vault.maximumSecretByteCount)),
+                ]),
+                count: 1...32
+            ))
     ])
 
     func add(to router: Router<AgentRequestContext>) {
@@ -85,26 +86,30 @@ struct AccountRoutes: Sendable {
                 requestID: context.id
             )
             context.logger.notice("login failed", metadata: ["user": .string(shownName), "peer": .string(client ?? "-")])
-            throw HTTPRefusal(Refusal(
-                status: 401, code: "invalid_login", detail: "The user name or the password is wrong."
-            ))
+            throw HTTPRefusal(
+                Refusal(
+                    status: 401, code: "invalid_login", detail: "The user name or the password is wrong."
+                ))
         }
         let minted: MintedToken
         do {
             minted = try components.sessionMinter.mint(agent: agent, role: role)
         } catch let error as TokenError where error.code == .noSigningKey {
-            throw HTTPRefusal(Refusal(
-                status: 503, code: "no_signing_key", detail: "The server's keyring has no primary key, so it cannot issue sessions."
-            ))
+            throw HTTPRefusal(
+                Refusal(
+                    status: 503, code: "no_signing_key", detail: "The server's keyring has no primary key, so it cannot issue sessions."
+                ))
         }
         context.logger.notice("user logged in", metadata: ["user": .string(user.username), "token_id": .string(minted.claims.tokenID.hex)])
         components.audit(
-            context.id, "user.login", actor: account, target: account, client: client ?? "-", details: ["token_id": minted.claims.tokenID.hex]
+            context.id, "user.login", actor: account, target: account, client: client ?? "-",
+            details: ["token_id": minted.claims.tokenID.hex]
         )
-        return JSONBody.response(.object([
-            "token": .string(minted.token), "token_id": .string(minted.claims.tokenID.hex), "user": .string(user.username),
-            "role": .string(user.role), "expires_at": .string(UTCTimestamp.string(seconds: minted.claims.expiresAt)),
-        ]))
+        return JSONBody.response(
+            .object([
+                "token": .string(minted.token), "token_id": .string(minted.claims.tokenID.hex), "user": .string(user.username),
+                "role": .string(user.role), "expires_at": .string(UTCTimestamp.string(seconds: minted.claims.expiresAt)),
+            ]))
     }
 
     // MARK: API keys and devices
@@ -169,10 +174,13 @@ struct AccountRoutes: Sendable {
         } catch let error as StoreError {
             throw HTTPRefusal.storeFailed(error, context)
         }
-        components.audit(context.id, kind == .device ? "device.deleted" : "key.deleted", actor: context.principal?.id ?? "anonymous", target: id)
-        context.logger.notice(kind == .device ? "device deleted" : "API key deleted", metadata: [
-            "id": .string(String(id.prefix(64))), "by": .string(context.principal?.id ?? "-"),
-        ])
+        components.audit(
+            context.id, kind == .device ? "device.deleted" : "key.deleted", actor: context.principal?.id ?? "anonymous", target: id)
+        context.logger.notice(
+            kind == .device ? "device deleted" : "API key deleted",
+            metadata: [
+                "id": .string(String(id.prefix(64))), "by": .string(context.principal?.id ?? "-"),
+            ])
         return Response(status: .noContent)
     }
 
@@ -205,11 +213,14 @@ struct AccountRoutes: Sendable {
             )
         }
         let value = try await JSONBody.read(request, schema: onboardingSchema)
-        guard case .array(let items)? = value["credentials"] else { throw HTTPRefusal(400, "invalid_request", "credentials must be a list.") }
+        guard case .array(let items)? = value["credentials"] else {
+            throw HTTPRefusal(400, "invalid_request", "credentials must be a list.")
+        }
         var entries = [(SecretPath, SecureBytes)]()
         for (index, item) in items.enumerated() {
             guard let path = try? SecretPath(item["path"]?.stringValue ?? "") else {
-                throw HTTPRefusal(400, "invalid_secret_path", "credentials[\(index)].path must be a secret path such as projects/p1/git-token.")
+                throw HTTPRefusal(
+                    400, "invalid_secret_path", "credentials[\(index)].path must be a secret path such as projects/p1/git-token.")
             }
             let secret = SecureBytes(copying: (item["secret"]?.stringValue ?? "").utf8)
             do {
@@ -229,10 +240,12 @@ struct AccountRoutes: Sendable {
                         authenticationFailed: true
                     )
                     components.audit?.recordRefusal(
-                        action: "onboarding.refused", code: "invalid_setup_token", client: clientAddress(request, context)?.description ?? "-",
+                        action: "onboarding.refused", code: "invalid_setup_token",
+                        client: clientAddress(request, context)?.description ?? "-",
                         actor: "anonymous", target: "POST " + Self.onboardingPath, requestID: context.id
                     )
-                    context.logger.notice("onboarding refused: bad setup token", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
+                    context.logger.notice(
+                        "onboarding refused: bad setup token", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
                     throw HTTPRefusal(
                         403, "invalid_setup_token",
                         "The setup token is wrong, used or expired; run 'agenthost setup-token' on the server for a new one."
@@ -250,12 +263,15 @@ struct AccountRoutes: Sendable {
         }
         components.metrics.increment("agenthost_vault_operations_total", [("operation", "onboard")], by: entries.count)
         components.audit(
-            context.id, "credentials.onboarded", actor: local ? "loopback" : "setup-token", target: entries.map { $0.0.description }.joined(separator: ","),
+            context.id, "credentials.onboarded", actor: local ? "loopback" : "setup-token",
+            target: entries.map { $0.0.description }.joined(separator: ","),
             client: clientAddress(request, context)?.description ?? "-"
         )
-        context.logger.notice("onboarding stored credentials", metadata: [
-            "paths": .array(entries.map { .string($0.0.description) }), "by": .string(local ? "loopback" : "setup-token"),
-        ])
+        context.logger.notice(
+            "onboarding stored credentials",
+            metadata: [
+                "paths": .array(entries.map { .string($0.0.description) }), "by": .string(local ? "loopback" : "setup-token"),
+            ])
         return Response(status: .noContent)
     }
 
@@ -263,18 +279,21 @@ struct AccountRoutes: Sendable {
     /// (``SecurityPipeline/isLocal(_:)``).
     private func isLocal(_ request: Request, _ context: AgentRequestContext) -> Bool {
         components.pipeline.configuration.clientAddresses.isLocal(
-            peer: context.remoteAddress?.ipAddress, headers: request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
+            peer: context.remoteAddress?.ipAddress,
+            headers: request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
         )
     }
 
     private func clientAddress(_ request: Request, _ context: AgentRequestContext) -> IPAddress? {
         components.pipeline.configuration.clientAddresses.clientAddress(
-            peer: context.remoteAddress?.ipAddress, headers: request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
+            peer: context.remoteAddress?.ipAddress,
+            headers: request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
         )
     }
 
     // MARK: Answers
 
-    static let unavailable = HTTPRefusal(503, "accounts_unavailable", "This server was started without a store, so it has no users, keys or devices.")
+    static let unavailable = HTTPRefusal(
+        503, "accounts_unavailable", "This server was started without a store, so it has no users, keys or devices.")
 
 }

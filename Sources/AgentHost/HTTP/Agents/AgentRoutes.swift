@@ -103,18 +103,21 @@ struct CreateAgent: Sendable {
         guard let caller = context.principal else { throw HTTPError(.unauthorized) }
         guard caller.mayIssueCredentials else {
             // Header-trust identities are unproven; a token minted for one would outlive the mode.
-            throw HTTPRefusal(Refusal(
-                status: 403, code: "token_required",
-                detail: "Minting needs a caller authenticated by an agent token or a user session; header-trust identities, API keys and devices cannot mint. Use 'agenthost token mint' for the first token."
-            ))
+            throw HTTPRefusal(
+                Refusal(
+                    status: 403, code: "token_required",
+                    detail:
+                        "Minting needs a caller authenticated by an agent token or a user session; header-trust identities, API keys and devices cannot mint. Use 'agenthost token mint' for the first token."
+                ))
         }
         let value = try await JSONBody.read(request, schema: schema)
         let requestedRole = value["role"]?.stringValue ?? ""
         guard policy.mayGrant(requestedRole, caller: caller.role.rawValue) else {
-            throw HTTPRefusal(Refusal(
-                status: 403, code: "role_above_caller",
-                detail: "A token may not be minted for a role that ranks above the caller's own."
-            ))
+            throw HTTPRefusal(
+                Refusal(
+                    status: 403, code: "role_above_caller",
+                    detail: "A token may not be minted for a role that ranks above the caller's own."
+                ))
         }
         let minted: MintedToken
         do {
@@ -125,14 +128,18 @@ struct CreateAgent: Sendable {
             )
         } catch is IdentityError {
             // The schema already checks these; this keeps a gap between the two from becoming a 500.
-            throw HTTPRefusal(Refusal(
-                status: 400, code: "invalid_identity", detail: "agent_id, role and team must be 1-128 of A-Z a-z 0-9 _ - (team may be empty)."
-            ))
+            throw HTTPRefusal(
+                Refusal(
+                    status: 400, code: "invalid_identity",
+                    detail: "agent_id, role and team must be 1-128 of A-Z a-z 0-9 _ - (team may be empty)."
+                ))
         } catch let error as TokenError where error.code == .noSigningKey {
-            throw HTTPRefusal(Refusal(
-                status: 503, code: "no_signing_key",
-                detail: "The server's keyring has no primary key, so it cannot mint tokens; an operator must run 'agenthost keys rotate'."
-            ))
+            throw HTTPRefusal(
+                Refusal(
+                    status: 503, code: "no_signing_key",
+                    detail:
+                        "The server's keyring has no primary key, so it cannot mint tokens; an operator must run 'agenthost keys rotate'."
+                ))
         }
         context.logger.notice(
             "minted agent token",

@@ -18,18 +18,21 @@ struct RevokeTokens: Sendable {
 
     func handle(_ request: Request, context: AgentRequestContext) async throws -> Response {
         guard let caller = context.principal, caller.mayIssueCredentials else {
-            throw HTTPRefusal(Refusal(
-                status: 403, code: "token_required",
-                detail: "Revoking needs a caller authenticated by an agent token or a user session, not a header-trust identity, API key or device."
-            ))
+            throw HTTPRefusal(
+                Refusal(
+                    status: 403, code: "token_required",
+                    detail:
+                        "Revoking needs a caller authenticated by an agent token or a user session, not a header-trust identity, API key or device."
+                ))
         }
         let value = try await JSONBody.read(request, schema: schema)
         let tokenID = value["token_id"]?.stringValue.flatMap { TokenID(hex: $0) }
         let agent = value["agent_id"]?.stringValue.flatMap { try? AgentID($0) }
         guard (tokenID == nil) != (agent == nil) else {
-            throw HTTPRefusal(Refusal(
-                status: 400, code: "invalid_request", detail: "Give exactly one of token_id or agent_id."
-            ))
+            throw HTTPRefusal(
+                Refusal(
+                    status: 400, code: "invalid_request", detail: "Give exactly one of token_id or agent_id."
+                ))
         }
         let now = components.clock.now()
         let verifier = components.pipeline.configuration.verifier
@@ -46,9 +49,11 @@ struct RevokeTokens: Sendable {
             }
         } catch let error as StoreError {
             context.logger.error("store refused", metadata: ["code": .string(error.code.description), "reason": .string(error.reason)])
-            throw HTTPRefusal(Refusal(
-                status: 503, code: "store_unavailable", detail: "The revocation could not be stored, so it has not taken effect. Try again."
-            ))
+            throw HTTPRefusal(
+                Refusal(
+                    status: 503, code: "store_unavailable",
+                    detail: "The revocation could not be stored, so it has not taken effect. Try again."
+                ))
         }
         components.audit(
             context.id, "token.revoked", actor: caller.id, target: tokenID.map { "token:" + $0.hex } ?? "agent:" + (agent?.rawValue ?? "")

@@ -27,10 +27,11 @@ struct AuditRoutes: Sendable {
             // Events still queued are written first, so a reader sees what has happened.
             try await audit.flush()
             let records = try await audit.trail.store.auditRecords(after: UInt64(after), limit: limit, actor: actor, action: action)
-            return JSONBody.response(.object([
-                "records": .array(records.map(Self.json)),
-                "next": records.count == limit ? .integer(Int64(clamping: records[records.count - 1].sequence)) : .null,
-            ]))
+            return JSONBody.response(
+                .object([
+                    "records": .array(records.map(Self.json)),
+                    "next": records.count == limit ? .integer(Int64(clamping: records[records.count - 1].sequence)) : .null,
+                ]))
         } catch let error as StoreError {
             throw HTTPRefusal.storeFailed(error, context)
         }

@@ -31,21 +31,25 @@ struct CredentialRoutes: Sendable {
         router.put("/api/projects/{project}/git-token") { request, context in
             try await run(context) { credentials in
                 let path = try SecretPath.projectGitToken(try Self.name(context, "project"))
-                return try await set(path, field: "token", schema: tokenSchema, request: request, context: context, credentials: credentials)
+                return try await set(
+                    path, field: "token", schema: tokenSchema, request: request, context: context, credentials: credentials)
             }
         }
         router.get("/api/projects/{project}") { _, context in
             try await run(context) { credentials in
                 let project = try Self.name(context, "project")
                 let updated = try await credentials.updatedAt(try SecretPath.projectGitToken(project))
-                return JSONBody.response(.object([
-                    "project": .string(project), "has_git_token": .bool(updated != nil), "git_token_updated_at": Self.timestamp(updated),
-                ]))
+                return JSONBody.response(
+                    .object([
+                        "project": .string(project), "has_git_token": .bool(updated != nil),
+                        "git_token_updated_at": Self.timestamp(updated),
+                    ]))
             }
         }
         router.delete("/api/projects/{project}/git-token") { _, context in
             try await run(context) { credentials in
-                try await delete(try SecretPath.projectGitToken(try Self.name(context, "project")), context: context, credentials: credentials)
+                try await delete(
+                    try SecretPath.projectGitToken(try Self.name(context, "project")), context: context, credentials: credentials)
             }
         }
         router.put("/api/users/{user}/keys/{provider}") { request, context in
@@ -58,9 +62,10 @@ struct CredentialRoutes: Sendable {
             try await run(context) { credentials in
                 let provider = try Self.name(context, "provider")
                 let updated = try await credentials.updatedAt(try SecretPath.userKey(try Self.name(context, "user"), provider: provider))
-                return JSONBody.response(.object([
-                    "provider": .string(provider), "has_key": .bool(updated != nil), "updated_at": Self.timestamp(updated),
-                ]))
+                return JSONBody.response(
+                    .object([
+                        "provider": .string(provider), "has_key": .bool(updated != nil), "updated_at": Self.timestamp(updated),
+                    ]))
             }
         }
         router.delete("/api/users/{user}/keys/{provider}") { _, context in
@@ -76,15 +81,17 @@ struct CredentialRoutes: Sendable {
             try await run(context) { credentials in
                 let agent = try Self.agent(context)
                 let grants = try await credentials.store.grants(agent: agent.rawValue)
-                return JSONBody.response(.object([
-                    "agent": .string(agent.rawValue),
-                    "grants": .array(grants.map { grant in
-                        .object([
-                            "env": .string(grant.env), "secret": .string(grant.owner + "/" + grant.name),
-                            "created_at": Self.timestamp(grant.createdAt),
-                        ])
-                    }),
-                ]))
+                return JSONBody.response(
+                    .object([
+                        "agent": .string(agent.rawValue),
+                        "grants": .array(
+                            grants.map { grant in
+                                .object([
+                                    "env": .string(grant.env), "secret": .string(grant.owner + "/" + grant.name),
+                                    "created_at": Self.timestamp(grant.createdAt),
+                                ])
+                            }),
+                    ]))
             }
         }
         router.delete("/api/agents/{agent}/grants/{env}") { _, context in
@@ -94,7 +101,8 @@ struct CredentialRoutes: Sendable {
                 guard try await credentials.store.deleteGrant(agent: agent.rawValue, env: env) else {
                     throw HTTPRefusal(404, "not_found", "Agent \(agent) has no grant named \(env.prefix(128)).")
                 }
-                context.logger.notice("revoked secret grant", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "by": Self.caller(context)])
+                context.logger.notice(
+                    "revoked secret grant", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "by": Self.caller(context)])
                 components.audit(context.id, "grant.removed", actor: Self.subject(context), target: agent.rawValue, details: ["env": env])
                 return Response(status: .noContent)
             }
@@ -140,9 +148,14 @@ struct CredentialRoutes: Sendable {
         }
         let env = value["env"]?.stringValue ?? ""
         try await credentials.grant(agent: agent, secret: path, env: env)
-        components.audit(context.id, "grant.added", actor: Self.subject(context), target: agent.rawValue, details: ["env": env, "secret": path.description])
+        components.audit(
+            context.id, "grant.added", actor: Self.subject(context), target: agent.rawValue,
+            details: ["env": env, "secret": path.description])
         context.logger.notice(
-            "granted secret", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description), "by": Self.caller(context)]
+            "granted secret",
+            metadata: [
+                "agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description), "by": Self.caller(context),
+            ]
         )
         return JSONBody.response(
             .object(["agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description)]), status: .created
@@ -155,7 +168,8 @@ struct CredentialRoutes: Sendable {
     private func release(context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
         let agent = try Self.agent(context)
         guard let caller = context.principal, caller.subject.isProven else {
-            throw HTTPRefusal(403, "token_required", "Secrets are released only to a caller that proved who it is, never to header-trust identities.")
+            throw HTTPRefusal(
+                403, "token_required", "Secrets are released only to a caller that proved who it is, never to header-trust identities.")
         }
         var body: [UInt8] = []
         defer { SecureBytes.wipe(&body) }

@@ -139,13 +139,19 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 phase = .body
                 setDeadline(.now() + TimeAmount(limits.bodyTimeout))
             case .refused(.requestLineTooLong):
-                refuse(context, .requestLineTooLong, status: 414, detail: "The request line is longer than this server accepts.", limit: limits.requestLineBytes)
+                refuse(
+                    context, .requestLineTooLong, status: 414, detail: "The request line is longer than this server accepts.",
+                    limit: limits.requestLineBytes)
                 return
             case .refused(.headTooLarge):
-                refuse(context, .headTooLarge, status: 431, detail: "The request head is larger than this server accepts.", limit: limits.headBytes)
+                refuse(
+                    context, .headTooLarge, status: 431, detail: "The request head is larger than this server accepts.",
+                    limit: limits.headBytes)
                 return
             case .refused(.tooManyFields):
-                refuse(context, .tooManyHeaderFields, status: 431, detail: "The request has more header fields than this server accepts.", limit: limits.headerFields)
+                refuse(
+                    context, .tooManyHeaderFields, status: 431, detail: "The request has more header fields than this server accepts.",
+                    limit: limits.headerFields)
                 return
             }
         }
@@ -204,7 +210,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if error == .headerOverflow {
-            refuse(context, .headTooLarge, status: 431, detail: "The request head is larger than this server accepts.", limit: limits.headBytes)
+            refuse(
+                context, .headTooLarge, status: 431, detail: "The request head is larger than this server accepts.", limit: limits.headBytes
+            )
         } else {
             refuse(context, .invalidHTTP, status: 400, detail: "The request is not valid HTTP/1.1.")
         }
@@ -217,7 +225,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         activated = true
         guard slots.take() else {
             refuse(
-                context, .tooManyConnections, status: 503, detail: "The server has as many connections open as it accepts; try again shortly.",
+                context, .tooManyConnections, status: 503,
+                detail: "The server has as many connections open as it accepts; try again shortly.",
                 limit: slots.limit, retryAfter: true
             )
             return

@@ -31,20 +31,22 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else {
                 return SecurityResponses.response(for: Refusal(status: 404, code: "not_found", detail: "No route matches this path."))
             }
-            return SecurityResponses.response(for: Refusal(
-                status: 405, code: "method_not_allowed", detail: "This path does not accept this method.",
-                extensions: ["allow": .array(allowed.map { .string($0) })],
-                headers: [HeaderField(name: "Allow", value: allowed.joined(separator: ", "))]
-            ))
+            return SecurityResponses.response(
+                for: Refusal(
+                    status: 405, code: "method_not_allowed", detail: "This path does not accept this method.",
+                    extensions: ["allow": .array(allowed.map { .string($0) })],
+                    headers: [HeaderField(name: "Allow", value: allowed.joined(separator: ", "))]
+                ))
         } catch let error as any HTTPResponseError {
             let status = Int(error.status.code)
             let code = Self.code(of: error.status)
             return SecurityResponses.response(for: Refusal(status: status, code: code, detail: "\(error.status.reasonPhrase)."))
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            return SecurityResponses.response(for: Refusal(
-                status: 500, code: "internal_error", detail: "The server failed to answer this request; the log has the cause."
-            ))
+            return SecurityResponses.response(
+                for: Refusal(
+                    status: 500, code: "internal_error", detail: "The server failed to answer this request; the log has the cause."
+                ))
         }
     }
 

@@ -31,7 +31,8 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
     }
 
     private init(
-        currentPipeline: @escaping @Sendable () -> SecurityPipeline, audit: AuditRecorder?, metrics: AgentHostMetrics?, events: SystemEvents?
+        currentPipeline: @escaping @Sendable () -> SecurityPipeline, audit: AuditRecorder?, metrics: AgentHostMetrics?,
+        events: SystemEvents?
     ) {
         self.currentPipeline = currentPipeline
         self.audit = audit
@@ -110,14 +111,17 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
             if refusal.status == 429, case .string(let name)? = refusal.problem.extensions["scope"] { scope = name }
             metrics.countRefused(status: refusal.status, code: refusal.problem.code, scope: scope)
         }
-        let action: String? = switch refusal.status {
-        case 401: "auth.failed"
-        case 403: "policy.denied"
-        case 429: "rate.limited"
-        default: nil
-        }
+        let action: String? =
+            switch refusal.status {
+            case 401: "auth.failed"
+            case 403: "policy.denied"
+            case 429: "rate.limited"
+            default: nil
+            }
         if let action, audit != nil || events?.isWatched == true {
-            let client = currentPipeline().configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)?.description ?? "-"
+            let client =
+                currentPipeline().configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)?.description
+                ?? "-"
             let actor = refusal.principal?.id ?? "anonymous"
             let target = facts.method + " " + Self.loggedPath(facts.path)
             // The deciding rules of a policy denial (none when nothing permits: default deny).

@@ -154,7 +154,8 @@ struct SystemStream: Sendable {
     /// The client's address as the pipeline resolves it (forwarding headers from trusted proxies).
     private func client(_ context: SystemStreamContext, _ headers: HTTPFields) -> String {
         let fields = headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
-        return components.pipeline.configuration.clientAddresses.clientAddress(peer: context.remoteAddress?.ipAddress, headers: fields)?.description ?? "-"
+        return components.pipeline.configuration.clientAddresses.clientAddress(peer: context.remoteAddress?.ipAddress, headers: fields)?
+            .description ?? "-"
     }
 
     // MARK: The open stream
@@ -176,7 +177,9 @@ struct SystemStream: Sendable {
         }
     }
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<SystemStreamContext>) async throws {
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<SystemStreamContext>)
+        async throws
+    {
         let requestContext = context.requestContext
         guard let principal = requestContext.principal else { return }
         let events = components.events
@@ -277,9 +280,10 @@ struct SystemStream: Sendable {
             return refusal.problem.code
         case .success(let current):
             guard let policy = pipeline.configuration.policy else { return nil }
-            let decision = policy.decide(PolicyRequest(
-                principal: current.policyPrincipal, method: "GET", path: path, isLoopback: pipeline.isLocal(facts)
-            ))
+            let decision = policy.decide(
+                PolicyRequest(
+                    principal: current.policyPrincipal, method: "GET", path: path, isLoopback: pipeline.isLocal(facts)
+                ))
             return decision.isPermitted ? nil : "forbidden"
         }
     }

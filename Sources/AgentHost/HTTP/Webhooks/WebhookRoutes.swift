@@ -29,7 +29,8 @@ struct WebhookRoutes: Sendable {
     private func receive(_ request: Request, verifier: WebhookVerifier, context: AgentRequestContext) async throws -> Response {
         let body = Array(try await request.body.collect(upTo: .max).readableBytesView)
         let headers = request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
-        let client = components.pipeline.configuration.clientAddresses.clientAddress(peer: context.remoteAddress?.ipAddress, headers: headers)
+        let client = components.pipeline.configuration.clientAddresses.clientAddress(
+            peer: context.remoteAddress?.ipAddress, headers: headers)
         let path = "/webhooks/\(verifier.provider.rawValue)"
         let delivery: WebhookVerifier.Delivery
         switch verifier.verify(headers: headers, body: body) {
@@ -77,16 +78,18 @@ struct WebhookRoutes: Sendable {
         guard let (after, limit) = Paging.parse(request.uri.queryParameters) else { throw Paging.refusal("a delivery sequence number") }
         do {
             let records = try await store.deliveries(after: after, limit: limit)
-            return JSONBody.response(.object([
-                "deliveries": .array(records.map { record in
-                    .object([
-                        "sequence": .integer(record.sequence), "provider": .string(record.provider), "id": .string(record.id),
-                        "event": .string(record.event), "received_at": .string(UTCTimestamp.string(seconds: record.receivedAt)),
-                        "body": (try? JSONValue.parse(Array(record.body.utf8))) ?? .string(record.body),
-                    ])
-                }),
-                "next": records.count == limit ? .integer(records[records.count - 1].sequence) : .null,
-            ]))
+            return JSONBody.response(
+                .object([
+                    "deliveries": .array(
+                        records.map { record in
+                            .object([
+                                "sequence": .integer(record.sequence), "provider": .string(record.provider), "id": .string(record.id),
+                                "event": .string(record.event), "received_at": .string(UTCTimestamp.string(seconds: record.receivedAt)),
+                                "body": (try? JSONValue.parse(Array(record.body.utf8))) ?? .string(record.body),
+                            ])
+                        }),
+                    "next": records.count == limit ? .integer(records[records.count - 1].sequence) : .null,
+                ]))
         } catch let error as StoreError {
             throw HTTPRefusal.storeFailed(error, context)
         }
