@@ -195,8 +195,6 @@ public enum AgentHost {
         // Outermost, so every error below it, an unknown route's included, becomes problem+json.
         let routes = RouteTable()
         router.add(middleware: ProblemMiddleware(routes: routes))
-        // Request counts and durations by route template (never the raw path), through swift-metrics.
-        router.add(middleware: MetricsMiddleware())
         addRoutes(to: router, components: components)
         routes.install(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
         return router

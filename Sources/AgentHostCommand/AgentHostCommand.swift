@@ -3,8 +3,6 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
-import Metrics
-import Prometheus
 import SecurityCore
 import SecurityStore
 
@@ -165,8 +163,6 @@ struct Serve: AsyncParsableCommand {
         for warning in settings.warnings() { logger.warning("\(warning)") }
         var server = AgentHostServer(
             configuration: resolved.configuration, environment: source.environment, redactor: redactor, logger: logger)
-        // Hummingbird's request metrics go to the registry GET /metrics serves.
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.metrics.registry))
         server.reloadConfiguration = { try source.load().resolve().configuration }
         try await server.runService()
     }

@@ -262,9 +262,8 @@ struct ServerProcessTests: AgentHostBinaryTests {
 
     /// SIGTERM is a graceful shutdown: a request whose body is still arriving is answered, no new
     /// connection is taken, the audit events queued so far are written, and the process exits 0.
-    /// The executable serves Hummingbird's request metrics beside AgentHost's own, by route
-    /// template (never the raw path), and every metric has a `# HELP` line.
-    @Test func metricsHaveHelpAndRequestDurationsByRoute() async throws {
+    /// Every metric the executable serves has a `# HELP` line, and no label holds a raw path.
+    @Test func metricsHaveHelpAndNoRawPaths() async throws {
         let directory = try TemporaryDirectory()
         let (launched, port) = try await serve(directory)
         defer { launched.stop() }
@@ -277,8 +276,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let metrics = try #require(connection.readResponse())
         #expect(metrics.status == 200)
         let lines = metrics.body.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("# TYPE http_server_request_duration") && $0.hasSuffix("histogram") }, "\(metrics.body)")
-        #expect(metrics.body.contains(#"http_route="/health""#))
+        #expect(lines.contains { $0.hasPrefix("# TYPE agenthost_requests_total") }, "\(metrics.body)")
         #expect(!metrics.body.contains("ghp_NotAToken"), "a raw path reached a label")
         for (index, line) in lines.enumerated() where line.hasPrefix("# TYPE ") {
             let name = line.split(separator: " ")[2]

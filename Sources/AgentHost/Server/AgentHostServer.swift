@@ -39,9 +39,7 @@ public struct AgentHostServer: Service {
     /// Receives the notice with the one-time setup token that a first start issues. It is never
     /// logged; by default it is written to standard output.
     public var announceSetupToken: @Sendable (String) -> Void
-    /// Counters served at `GET /metrics`. Bootstrap swift-metrics with its registry
-    /// (`PrometheusMetricsFactory(registry: metrics.registry)`) to serve Hummingbird's request
-    /// metrics beside them, as the executable does.
+    /// Counters served at `GET /metrics`.
     public var metrics = AgentHostMetrics()
     /// Reads the settings anew for a reload (SIGHUP, ``ReloadService``). By default the
     /// configuration stays as it is, with its policy read again from ``AgentHostConfiguration/policyFile``;

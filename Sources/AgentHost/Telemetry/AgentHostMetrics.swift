@@ -6,9 +6,9 @@ import Synchronization
 /// so two servers or two tests never share counts) through swift-metrics' API, and served as
 /// Prometheus text at `GET /metrics`, each with the `# HELP` line of ``help``.
 ///
-/// The executable also bootstraps swift-metrics with this registry, so the request metrics of
-/// Hummingbird's `MetricsMiddleware` (a duration histogram per route, method and status) are served
-/// beside these; a server embedded without that bootstrap serves AgentHost's own only.
+/// Hummingbird's `MetricsMiddleware` is not installed: with swift-metrics bootstrapped on this
+/// registry it cost about 20 µs of server CPU per request under `scripts/loadtest` (a third of a
+/// request; Docs/BENCHMARKS.md). Its names keep their help text here for when it returns.
 public final class AgentHostMetrics: Sendable {
     /// Where the counters live.
     public let registry: PrometheusCollectorRegistry
