@@ -102,7 +102,7 @@ public struct AgentHostConfiguration: Sendable {
     /// loopback without ``allowUntrustedNetwork``, ports out of range, and connection limits that
     /// cannot work.
     public func validate() throws {
-        guard (0...65_535).contains(port) else {
+        guard Self.portRange.contains(port) else {
             throw AgentHostError(.configuration, "--port must be between 0 and 65535")
         }
         try connectionLimits.validate()
@@ -115,6 +115,9 @@ public struct AgentHostConfiguration: Sendable {
             )
         }
     }
+
+    /// The ports ``validate()`` accepts; 0 picks a free one.
+    static let portRange = 0...65_535
 
     /// Whether `host` is a loopback address (127.0.0.0/8, ::1 or localhost).
     public static func isLoopback(_ host: String) -> Bool {

@@ -38,17 +38,26 @@ public struct ConnectionLimits: Sendable, Equatable {
         self.connections = connections
     }
 
+    /// What ``validate()`` accepts for the sizes and counts (the request line's upper bound is
+    /// ``headBytes``).
+    static let headBytesRange = 256...(1 << 20)
+    static let requestLineBytesFloor = 64
+    static let headerFieldsRange = 8...10_000
+    static let connectionsRange = 1...1_000_000
+
     /// Throws ``AgentHostError`` naming the `serve` option of a limit that cannot work: a size or
     /// count below its floor (a head must fit a request line, a request line a short path) or a
     /// timeout that is not positive.
     public func validate() throws {
         func require(_ ok: Bool, _ message: String) throws { if !ok { throw AgentHostError(.configuration, message) } }
-        try require((256...(1 << 20)).contains(headBytes), "--max-head-bytes must be between 256 and 1048576")
-        try require((64...headBytes).contains(requestLineBytes), "--max-request-line-bytes must be between 64 and --max-head-bytes")
-        try require((8...10_000).contains(headerFields), "--max-header-fields must be between 8 and 10000")
+        try require(Self.headBytesRange.contains(headBytes), "--max-head-bytes must be between 256 and 1048576")
+        try require(
+            (Self.requestLineBytesFloor...max(Self.requestLineBytesFloor, headBytes)).contains(requestLineBytes),
+            "--max-request-line-bytes must be between 64 and --max-head-bytes")
+        try require(Self.headerFieldsRange.contains(headerFields), "--max-header-fields must be between 8 and 10000")
         try require(headTimeout > .zero, "--head-timeout must be more than 0")
         try require(idleTimeout > .zero, "--idle-timeout must be more than 0")
         try require(bodyTimeout > .zero, "--body-timeout must be more than 0")
-        try require((1...1_000_000).contains(connections), "--max-connections must be between 1 and 1000000")
+        try require(Self.connectionsRange.contains(connections), "--max-connections must be between 1 and 1000000")
     }
 }

@@ -276,7 +276,7 @@ extension ServeSettings {
         }
 
         guard let host = one("host"), !host.isEmpty else { throw fail("host", "is empty") }
-        let port = try integer("port", 0...65_535)
+        let port = try integer("port", AgentHostConfiguration.portRange)
         guard let mode = AuthenticationMode(rawValue: one("mode") ?? "") else {
             throw fail("mode", "'\(one("mode")?.prefix(64) ?? "")' is not secure or header-trust")
         }
@@ -331,11 +331,12 @@ extension ServeSettings {
             throw fail("rate_limit", error.reason)
         }
         configuration.connectionLimits = ConnectionLimits(
-            headBytes: try integer("max_head_bytes", 256...(1 << 20)),
-            requestLineBytes: try integer("max_request_line_bytes", 64...(1 << 20)),
-            headerFields: try integer("max_header_fields", 8...10_000),
+            headBytes: try integer("max_head_bytes", ConnectionLimits.headBytesRange),
+            requestLineBytes: try integer(
+                "max_request_line_bytes", ConnectionLimits.requestLineBytesFloor...ConnectionLimits.headBytesRange.upperBound),
+            headerFields: try integer("max_header_fields", ConnectionLimits.headerFieldsRange),
             headTimeout: try duration("head_timeout"), idleTimeout: try duration("idle_timeout"),
-            bodyTimeout: try duration("body_timeout"), connections: try integer("max_connections", 1...1_000_000)
+            bodyTimeout: try duration("body_timeout"), connections: try integer("max_connections", ConnectionLimits.connectionsRange)
         )
         do {
             try configuration.validate()

@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// Hummingbird's `MetricsMiddleware` is not installed: with swift-metrics bootstrapped on this
 /// registry it cost about 20 µs of server CPU per request under `scripts/loadtest` (a third of a
-/// request; Docs/BENCHMARKS.md). Its names keep their help text here for when it returns.
+/// request; Docs/BENCHMARKS.md).
 public final class AgentHostMetrics: Sendable {
     /// Where the counters live.
     public let registry: PrometheusCollectorRegistry
@@ -76,7 +76,7 @@ public final class AgentHostMetrics: Sendable {
     }
 
     /// What each metric counts: its `# HELP` text. Metrics made through swift-metrics carry none,
-    /// so ``exposition()`` adds these. A metric missing here fails `MetricsTests`.
+    /// so ``exposition()`` adds these. A metric missing here fails `metricsHaveHelpAndNoRawPaths`.
     public static let help: [String: String] = [
         "agenthost_requests_total": "Requests the security pipeline decided, by outcome (allowed, refused, preflight) and status.",
         "agenthost_auth_failures_total": "Requests refused with 401, by the problem code.",
@@ -84,11 +84,6 @@ public final class AgentHostMetrics: Sendable {
         "agenthost_vault_operations_total": "Vault operations, by kind (set, delete, release, onboard).",
         "agenthost_audit_appends_total": "Records appended to the audit chain.",
         "agenthost_connections_closed_total": "Connections the server closed itself, by reason.",
-        "hb_requests": "HTTP requests answered, by route, method and status.",
-        "hb_request_errors": "HTTP requests that ended in an error, by route, method and status.",
-        "http_server_request_duration":
-            "Time from a request's arrival to the end of its response, in seconds, by route, method and status.",
-        "http_server_active_requests": "Requests in progress, by method.",
     ]
 
     /// Every metric in the Prometheus text format, each with a `# HELP` line.

@@ -101,8 +101,7 @@ struct CredentialExtractor: Sendable {
             while tokenEnd > tokenStart, bytes[tokenEnd - 1] == space { tokenEnd -= 1 }
             guard tokenStart < tokenEnd else { return nil }
             guard checkingSpaces else { return tokenStart..<tokenEnd }
-            return containsSpace(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[tokenStart..<tokenEnd])))
-                ? nil : tokenStart..<tokenEnd
+            return bytes[tokenStart..<tokenEnd].contains(space) ? nil : tokenStart..<tokenEnd
         }
     }
 
