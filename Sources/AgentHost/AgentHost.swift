@@ -45,7 +45,7 @@ public enum AgentHost {
         public let events: SystemEvents
         let clock: any TimeSource
         /// What a reload keeps: the configuration the parts are built from, and the buckets.
-        private let configuration: AgentHostConfiguration
+        let configuration: AgentHostConfiguration
         private let rateLimitStore: InMemoryRateLimitStore
         private let ticks: any TickSource
         private let live: Live
@@ -189,12 +189,25 @@ public enum AgentHost {
         }
     }
 
+    /// Query parameters whose values a span never records: AgentHost reads no credential from a
+    /// URL, but a misconfigured client may still put one there.
+    static let credentialQueryParameters: Set<String> = [
+        "token", "access_token", "id_token", "refresh_token", "api_key", "apikey", "key", "secret", "client_secret",
+        "password", "code", "state", "signature", "sig", "auth", "authorization", "session", "x-api-key",
+    ]
+
     /// The router with every AgentHost route.
     public static func router(components: Components) -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
-        // Outermost, so every error below it, an unknown route's included, becomes problem+json.
+        // Request durations by route template (never the raw path), method and the status sent.
+        router.add(middleware: RequestMetricsMiddleware(metrics: components.metrics))
+        // Next, so every error below it, an unknown route's included, becomes problem+json.
         let routes = RouteTable()
         router.add(middleware: ProblemMiddleware(routes: routes))
+        if components.configuration.tracing {
+            // No header is recorded, and a query parameter that may hold a credential is redacted.
+            router.add(middleware: TracingMiddleware(redactingQueryParameters: AgentHost.credentialQueryParameters))
+        }
         addRoutes(to: router, components: components)
         routes.install(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
         return router

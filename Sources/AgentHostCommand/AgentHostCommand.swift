@@ -5,6 +5,8 @@ import Hummingbird
 import Logging
 import SecurityCore
 import SecurityStore
+import ServiceLifecycle
+import UnixSignals
 
 /// The `agenthost` command line: serve, mint tokens, manage keys.
 @main
@@ -125,6 +127,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("cors-origin"), help: "A browser origin (https://host[:port]) allowed to call the API; repeat for more.")
     var corsOrigins: [String] = []
     @Option(name: .customLong("max-ttl"), help: "Longest token lifetime minted or accepted (default 7d).") var maximumLifetime: String?
+    @Option(
+        name: .customLong("otlp-endpoint"),
+        help: "Send traces and metrics over OTLP/HTTP to this collector (http://host:4318); OTEL_EXPORTER_OTLP_* variables tune it.")
+    var otlpEndpoint: String?
     @OptionGroup var data: DataDirectoryOption
     @OptionGroup var store: DatabaseOption
     @OptionGroup var connections: ConnectionLimitOptions
@@ -135,7 +141,7 @@ struct Serve: AsyncParsableCommand {
         let single: [String: String?] = [
             "host": host, "port": port.map(String.init), "mode": mode, "allow_untrusted_network": allowUntrustedNetwork.map(String.init),
             "log_level": logLevel, "policy": policy, "metrics_public": metricsPublic.map(String.init), "max_ttl": maximumLifetime,
-            "data_dir": data.dataDirectory, "database": store.database,
+            "data_dir": data.dataDirectory, "database": store.database, "otlp_endpoint": otlpEndpoint,
         ].merging(connections.given) { first, _ in first }
         for case let (name, value?) in single { given[name] = [value] }
         for (name, list) in [("trusted_proxy", trustedProxies), ("rate_limit", rateLimits), ("cors_origin", corsOrigins)]
@@ -161,10 +167,16 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "agenthost")
         if let file = source.file { logger.info("configuration file read", metadata: ["path": "\(file)"]) }
         for warning in settings.warnings() { logger.warning("\(warning)") }
+        let telemetry = try resolved.otlpEndpoint.map { try OTLPTelemetry(endpoint: $0, logger: logger) }
         var server = AgentHostServer(
             configuration: resolved.configuration, environment: source.environment, redactor: redactor, logger: logger)
+        server.metrics = AgentHostMetrics(exporter: telemetry?.metrics)
         server.reloadConfiguration = { try source.load().resolve().configuration }
-        try await server.runService()
+        // The exporters start before the server and stop after it, so the last spans are sent.
+        try await ServiceGroup(
+            configuration: .init(
+                services: (telemetry?.services ?? []) + [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        ).run()
     }
 }
 

@@ -72,12 +72,15 @@ extension AgentHostBinaryTests {
         )
     }
 
-    /// Starts the binary with `arguments`, without any AGENTHOST_ variable of this environment.
-    func launch(_ arguments: [String]) throws -> Launched {
+    /// Starts the binary with `arguments`, without any AGENTHOST_ or OTEL_ variable of this
+    /// environment, and with `environment` added.
+    func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> Launched {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AGENTHOST_") }
+        process.environment = ProcessInfo.processInfo.environment
+            .filter { !$0.key.hasPrefix("AGENTHOST_") && !$0.key.hasPrefix("OTEL_") }
+            .merging(environment) { $1 }
         let launched = Launched(process: process, pipe: Pipe(), buffer: OutputBuffer())
         launched.pipe.fileHandleForReading.readabilityHandler = { [buffer = launched.buffer] handle in
             let chunk = handle.availableData
@@ -91,8 +94,11 @@ extension AgentHostBinaryTests {
 
     /// Starts `serve` on a free loopback port over `directory`, with `options` added; stop it with
     /// ``Launched/stop()``.
-    func serve(_ directory: TemporaryDirectory, _ options: [String] = []) async throws -> (Launched, Int) {
-        let launched = try launch(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path] + options)
+    func serve(
+        _ directory: TemporaryDirectory, _ options: [String] = [], environment: [String: String] = [:]
+    ) async throws -> (Launched, Int) {
+        let launched = try launch(
+            ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path] + options, environment: environment)
         do {
             return (launched, try await listeningPort(launched))
         } catch {

@@ -90,6 +90,7 @@ struct ServeSettingsTests {
         for (name, value) in [
             ("max_ttl", "soon"), ("trusted_proxy", "10.0.0.1/8"), ("cors_origin", "ftp://x"), ("database", "mysql://x"),
             ("metrics_public", "yes"), ("head_timeout", "0s"), ("max_connections", "0"), ("log_level", "loud"), ("policy", "/nonexistent"),
+            ("otlp_endpoint", "collector:4318"), ("otlp_endpoint", "grpc://127.0.0.1:4317"), ("otlp_endpoint", "https://u:p@otel.example"),
         ] {
             let given = try ServeSettings([name: [value]], origin: .commandLine)
             let text = reason(.init(configFile: nil, environment: [:], commandLine: given))
@@ -99,6 +100,20 @@ struct ServeSettingsTests {
         // Combinations are checked too: header-trust stays on loopback unless allowed.
         let headerTrust = try ServeSettings(["mode": ["header-trust"], "host": ["0.0.0.0"]], origin: .commandLine)
         #expect(reason(.init(configFile: nil, environment: [:], commandLine: headerTrust)).contains("allow-untrusted-network"))
+    }
+
+    /// An OTLP endpoint turns tracing on; a password in it never reaches an error message.
+    @Test func anOTLPEndpointTurnsTracingOn() throws {
+        let unset = try ServeSettings.Source(configFile: nil, environment: [:]).load().resolve()
+        #expect(unset.otlpEndpoint == nil && !unset.configuration.tracing)
+        let set = try ServeSettings.Source(configFile: nil, environment: ["AGENTHOST_OTLP_ENDPOINT": "http://127.0.0.1:4318/"]).load()
+            .resolve()
+        #expect(set.otlpEndpoint == "http://127.0.0.1:4318" && set.configuration.tracing)
+        let given = try ServeSettings(["otlp_endpoint": ["https://user:hunter2@otel.example"]], origin: .commandLine)
+        let error = #expect(throws: AgentHostError.self) {
+            try ServeSettings.Source(configFile: nil, environment: [:], commandLine: given).load().resolve()
+        }
+        #expect(error?.reason.contains("hunter2") == false, "\(error?.reason ?? "")")
     }
 
     @Test func aPolicyPathInTheFileIsReadFromTheFilesFolder() throws {

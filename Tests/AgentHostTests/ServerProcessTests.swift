@@ -268,8 +268,8 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let (launched, port) = try await serve(directory)
         defer { launched.stop() }
         let connection = try RawConnection(port: port)
-        for path in ["/health", "/api/agents/ghp_NotAToken0123456789/tokens", "/metrics"] {
-            #expect(connection.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        for request in ["GET /health", "GET /api/agents/ghp_NotAToken0123456789/tokens", "GET /metrics", "PROPFIND /health"] {
+            #expect(connection.send("\(request) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
             _ = try #require(connection.readResponse())
         }
         #expect(connection.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
@@ -278,6 +278,13 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let lines = metrics.body.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.hasPrefix("# TYPE agenthost_requests_total") }, "\(metrics.body)")
         #expect(!metrics.body.contains("ghp_NotAToken"), "a raw path reached a label")
+        // Request durations, by route template, method and status; a method outside HTTP's own is _OTHER.
+        #expect(
+            lines.contains(#"http_server_request_duration_seconds_count{route="/health",method="GET",status="200"} 1"#), "\(metrics.body)")
+        #expect(lines.contains { $0.hasPrefix("http_server_request_duration_seconds_bucket{") && $0.contains(#"le="0.001""#) })
+        #expect(
+            lines.contains { $0.hasPrefix("http_server_request_duration_seconds_count{") && $0.contains(#"method="_OTHER",status="405""#) })
+        #expect(!metrics.body.contains("PROPFIND"))
         for (index, line) in lines.enumerated() where line.hasPrefix("# TYPE ") {
             let name = line.split(separator: " ")[2]
             #expect(index > 0 && lines[index - 1].hasPrefix("# HELP \(name) "), "no HELP for \(name)")

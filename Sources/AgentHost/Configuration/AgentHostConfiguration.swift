@@ -39,6 +39,10 @@ public struct AgentHostConfiguration: Sendable {
     public var metricsPublic: Bool = false
     /// What one connection may send and how long it may take.
     public var connectionLimits = ConnectionLimits()
+    /// Records a span per request through swift-distributed-tracing (Hummingbird's
+    /// `TracingMiddleware`), for the tracer bootstrapped in `InstrumentationSystem`. Off by
+    /// default: without a tracer the spans go nowhere. `serve --otlp-endpoint` turns it on.
+    public var tracing = false
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = ".agenthost",

@@ -79,6 +79,7 @@ package struct ServeSettings: Sendable {
             Key("idle_timeout", default: ["\(limits.idleTimeout.components.seconds)s"]),
             Key("body_timeout", default: ["\(limits.bodyTimeout.components.seconds)s"]),
             Key("max_connections", default: ["\(limits.connections)"]),
+            Key("otlp_endpoint", default: nil),
         ]
     }()
 
@@ -95,7 +96,7 @@ package struct ServeSettings: Sendable {
         self.values = checked
     }
 
-    /// Every setting's default; `policy` and `database` have none.
+    /// Every setting's default; `policy`, `database` and `otlp_endpoint` have none.
     package static let defaults = ServeSettings(
         values: Dictionary(
             uniqueKeysWithValues: keys.compactMap { key in
@@ -241,6 +242,9 @@ extension ServeSettings {
     package struct Resolved: Sendable {
         package var configuration: AgentHostConfiguration
         package var logLevel: Logger.Level
+        /// Where traces and metrics go over OTLP/HTTP (`http(s)://host:port`, no trailing slash);
+        /// `nil` for no export.
+        package var otlpEndpoint: String?
     }
 
     /// Checks every value and builds the configuration. Throws ``AgentHostError`` naming the first
@@ -315,6 +319,17 @@ extension ServeSettings {
         if let database = one("database"), !Self.isDatabaseURL(database) {
             throw fail("database", "must start with postgres://, postgresql:// or sqlite:")
         }
+        let otlpEndpoint = one("otlp_endpoint").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        if let otlpEndpoint {
+            guard let url = URLComponents(string: otlpEndpoint), ["http", "https"].contains(url.scheme), url.host?.isEmpty == false,
+                url.query == nil, url.user == nil, url.password == nil
+            else {
+                throw fail(
+                    "otlp_endpoint",
+                    "'\(Self.redactedURL(otlpEndpoint).prefix(64))' is not an http:// or https:// URL such as http://127.0.0.1:4318 (credentials go in OTEL_EXPORTER_OTLP_HEADERS)"
+                )
+            }
+        }
 
         var configuration = AgentHostConfiguration(
             host: host, port: port, dataDirectory: dataDirectory, mode: mode,
@@ -324,6 +339,7 @@ extension ServeSettings {
         configuration.policyFile = one("policy")
         configuration.databaseURL = one("database")
         configuration.metricsPublic = try boolean("metrics_public")
+        configuration.tracing = otlpEndpoint != nil
         do {
             configuration.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(
                 RateLimitScope.agentHost, overriddenBy: list("rate_limit"))
@@ -343,7 +359,7 @@ extension ServeSettings {
         } catch let error as AgentHostError {
             throw AgentHostError(.configuration, error.reason)
         }
-        return Resolved(configuration: configuration, logLevel: logLevel)
+        return Resolved(configuration: configuration, logLevel: logLevel, otlpEndpoint: otlpEndpoint)
     }
 
     static func isDatabaseURL(_ text: String) -> Bool {
@@ -359,11 +375,16 @@ extension ServeSettings {
     package func rendered() -> [String] {
         Self.keys.map { key in
             guard let value = values[key.name] else {
-                let meaning = key.name == "policy" ? "the embedded default policy" : "sqlite:agenthost.sqlite in the data directory"
+                let meaning =
+                    switch key.name {
+                    case "policy": "the embedded default policy"
+                    case "otlp_endpoint": "no traces, and metrics only at GET /metrics"
+                    default: "sqlite:agenthost.sqlite in the data directory"
+                    }
                 return "# \(key.name): not set, so \(meaning)"
             }
             var items = value.items
-            if key.name == "database" { items = items.map(Self.redactedDatabaseURL) }
+            if key.name == "database" || key.name == "otlp_endpoint" { items = items.map(Self.redactedURL) }
             let text =
                 key.isList
                 ? "[" + items.map(Self.quoted).joined(separator: ", ") + "]"
@@ -411,7 +432,7 @@ extension ServeSettings {
     }
 
     /// `url` with any password replaced by `REDACTED`.
-    static func redactedDatabaseURL(_ url: String) -> String {
+    static func redactedURL(_ url: String) -> String {
         guard var components = URLComponents(string: url), components.password != nil else { return url }
         components.password = "REDACTED"
         return components.string ?? "REDACTED"

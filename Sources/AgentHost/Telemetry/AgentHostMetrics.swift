@@ -1,18 +1,17 @@
-import CoreMetrics
+public import CoreMetrics
 public import Prometheus
 import Synchronization
 
-/// AgentHost's counters, kept in a Prometheus registry of their own (no process-wide bootstrap,
+/// AgentHost's metrics, kept in a Prometheus registry of their own (no process-wide bootstrap,
 /// so two servers or two tests never share counts) through swift-metrics' API, and served as
-/// Prometheus text at `GET /metrics`, each with the `# HELP` line of ``help``.
-///
-/// Hummingbird's `MetricsMiddleware` is not installed: with swift-metrics bootstrapped on this
-/// registry it cost about 20 µs of server CPU per request under `scripts/loadtest` (a third of a
-/// request; Docs/BENCHMARKS.md).
+/// Prometheus text at `GET /metrics`, each with the `# HELP` line of ``help``: the security
+/// pipeline's counters, and a request-duration histogram by route, method and status
+/// (``RequestMetricsMiddleware``). Given another factory (an OTLP exporter's), every metric is
+/// recorded there too.
 public final class AgentHostMetrics: Sendable {
     /// Where the counters live.
     public let registry: PrometheusCollectorRegistry
-    private let factory: PrometheusMetricsFactory
+    private let factory: any MetricsFactory
     /// Counters by name and labels, made once: making one takes the registry's lock.
     private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
 
@@ -20,9 +19,16 @@ public final class AgentHostMetrics: Sendable {
     /// allowed request, so it skips the lookup.
     private let allowed: CoreMetrics.Counter
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// Metrics in `registry`, and in `exporter` too when one is given.
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), exporter: (any MetricsFactory)? = nil) {
         self.registry = registry
-        self.factory = PrometheusMetricsFactory(registry: registry)
+        var prometheus = PrometheusMetricsFactory(registry: registry)
+        // Most answers take about a millisecond: the default buckets start at 5 ms.
+        prometheus.defaultDurationHistogramBuckets = [
+            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
+        ]
+        self.factory = exporter.map { MultiplexMetricsHandler(factories: [prometheus, $0]) } ?? prometheus
         self.allowed = CoreMetrics.Counter(label: "agenthost_requests_total", dimensions: [("outcome", "allowed")], factory: factory)
     }
 
@@ -59,6 +65,31 @@ public final class AgentHostMetrics: Sendable {
     /// The counters of each kind of refusal seen; at most one entry per status, problem code and scope.
     private let refusals = Mutex<[RefusalKind: [CoreMetrics.Counter]]>([:])
 
+    /// Records one answered request (``RequestMetricsMiddleware``).
+    func recordRequest(route: String, method: String, status: Int, duration: Duration) {
+        let key = RequestKind(route: route, method: method, status: status)
+        let timer =
+            durations.withLock { $0[key] }
+            ?? {
+                let made = CoreMetrics.Timer(
+                    label: "http_server_request_duration_seconds",
+                    dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
+                durations.withLock { $0[key] = made }
+                return made
+            }()
+        let (seconds, attoseconds) = duration.components
+        timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    private struct RequestKind: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
+    /// One histogram per route template, method and status seen: bounded by the routes.
+    private let durations = Mutex<[RequestKind: CoreMetrics.Timer]>([:])
+
     /// Adds `amount` to the counter `name` with `dimensions`.
     func increment(_ name: String, _ dimensions: [(String, String)] = [], by amount: Int = 1) {
         counter(name, dimensions).increment(by: amount)
@@ -84,6 +115,7 @@ public final class AgentHostMetrics: Sendable {
         "agenthost_vault_operations_total": "Vault operations, by kind (set, delete, release, onboard).",
         "agenthost_audit_appends_total": "Records appended to the audit chain.",
         "agenthost_connections_closed_total": "Connections the server closed itself, by reason.",
+        "http_server_request_duration_seconds": "Time from a request's arrival to its answer, by route template, method and status.",
     ]
 
     /// Every metric in the Prometheus text format, each with a `# HELP` line.

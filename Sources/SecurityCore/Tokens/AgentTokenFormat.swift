@@ -92,7 +92,7 @@ enum AgentTokenFormat {
             let body = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<bodyLength])
             let presented = UnsafeMutableRawBufferPointer(rebasing: scratch[bodyLength..<(bodyLength + tagLength)])
             let expected = UnsafeMutableRawBufferPointer(rebasing: scratch[(bodyLength + tagLength)...])
-            guard Base64URL.decode(bodyText, into: body), Base64URL.decode(tagText, into: presented) else {
+            guard Base64URL.decode(bodyText, into: body) else {
                 return TokenError(.malformed, "token is not valid base64url")
             }
             var reader = FieldReader(bytes: UnsafeRawBufferPointer(body))
@@ -117,6 +117,10 @@ enum AgentTokenFormat {
             }
             guard FieldReader.field(audienceField, equals: audience) else {
                 return TokenError(.wrongAudience, "token was minted for another audience")
+            }
+            // Decoded only now: a token left to another audience's verifier is decoded there.
+            guard Base64URL.decode(tagText, into: presented) else {
+                return TokenError(.malformed, "token is not valid base64url")
             }
             tag(body: UnsafeRawBufferPointer(body), key: key, into: expected.baseAddress!)
             guard ConstantTime.equals(UnsafeRawBufferPointer(expected), UnsafeRawBufferPointer(presented)) else {

@@ -97,6 +97,14 @@ struct AgentTokenTests {
         #expect(error?.code == .malformed || error?.code == .unsupportedVersion)
     }
 
+    @Test func aTagThatIsNotBase64URLIsMalformed() throws {
+        let fixture = try TokenFixture()
+        let token = try fixture.mint().token
+        let forged = token.dropLast(43) + String(repeating: "!", count: 43)
+        let error = #expect(throws: TokenError.self) { try fixture.verifier.verify(String(forged)) }
+        #expect(error?.code == .malformed)
+    }
+
     @Test func truncatedAndExtendedTokensAreRefused() throws {
         let fixture = try TokenFixture()
         let token = try fixture.mint().token
