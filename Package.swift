@@ -17,6 +17,12 @@ let package = Package(
         .library(name: "AgentHost", targets: ["AgentHost"]),
         .executable(name: "agenthost", targets: ["AgentHostCommand"]),
     ],
+    traits: [
+        // `serve --otlp-endpoint`. scripts/sanitize builds without it: swift-otel 1.6.0 does not
+        // compile under -sanitize=thread with Swift 6.3 (a region-isolation error in its log processor).
+        .trait(name: "OTLP", description: "OTLP/HTTP export of traces and metrics through swift-otel"),
+        .default(enabledTraits: ["OTLP"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
@@ -103,7 +109,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
-                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLP"])),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]

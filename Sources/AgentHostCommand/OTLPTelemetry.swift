@@ -1,8 +1,12 @@
+import AgentHost
 import CoreMetrics
-import Instrumentation
 import Logging
-import OTel
 import ServiceLifecycle
+
+#if OTLP
+    import Instrumentation
+    import OTel
+#endif
 
 /// Traces and metrics sent over OTLP/HTTP to a collector, for `serve --otlp-endpoint`.
 ///
@@ -18,18 +22,25 @@ struct OTLPTelemetry {
     /// The exporters, to run beside the server.
     let services: [any Service]
 
-    init(endpoint: String, logger: Logger) throws {
-        var configuration = OTel.Configuration.default
-        configuration.serviceName = "agenthost"
-        configuration.diagnosticLogger = .custom(logger)
-        configuration.logs.enabled = false
-        configuration.traces.otlpExporter.endpoint = endpoint + "/v1/traces"
-        configuration.metrics.otlpExporter.endpoint = endpoint + "/v1/metrics"
-        let traces = try OTel.makeTracingBackend(configuration: configuration)
-        let metrics = try OTel.makeMetricsBackend(configuration: configuration)
-        InstrumentationSystem.bootstrap(traces.factory)
-        self.metrics = metrics.factory
-        self.services = [traces.service, metrics.service]
-        logger.info("sending traces and metrics over OTLP", metadata: ["endpoint": "\(endpoint)"])
-    }
+    #if OTLP
+        init(endpoint: String, logger: Logger) throws {
+            var configuration = OTel.Configuration.default
+            configuration.serviceName = "agenthost"
+            configuration.diagnosticLogger = .custom(logger)
+            configuration.logs.enabled = false
+            configuration.traces.otlpExporter.endpoint = endpoint + "/v1/traces"
+            configuration.metrics.otlpExporter.endpoint = endpoint + "/v1/metrics"
+            let traces = try OTel.makeTracingBackend(configuration: configuration)
+            let metrics = try OTel.makeMetricsBackend(configuration: configuration)
+            InstrumentationSystem.bootstrap(traces.factory)
+            self.metrics = metrics.factory
+            self.services = [traces.service, metrics.service]
+            logger.info("sending traces and metrics over OTLP", metadata: ["endpoint": "\(endpoint)"])
+        }
+    #else
+        /// This build has no exporter (built without the `OTLP` trait): asking for one is an error.
+        init(endpoint: String, logger: Logger) throws {
+            throw AgentHostError(.configuration, "--otlp-endpoint: this agenthost was built without the OTLP trait")
+        }
+    #endif
 }
