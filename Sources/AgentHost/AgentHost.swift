@@ -41,6 +41,8 @@ public enum AgentHost {
         public let webhookStore: (any WebhookDeliveryStore)?
         /// Counters served at `GET /metrics`.
         public let metrics: AgentHostMetrics
+        /// The upstreams of `/proxy/{upstream}/...` and their clients; `nil` when none is configured.
+        public let proxy: UpstreamProxy?
         /// The operator stream's feed (`GET /ws/system`).
         public let events: SystemEvents
         let clock: any TimeSource
@@ -87,6 +89,7 @@ public enum AgentHost {
             self.events = events ?? SystemEvents(clock: clock)
             self.credentials = credentials
             self.revocationStore = revocationStore
+            self.proxy = configuration.upstreams.isEmpty ? nil : try UpstreamProxy(upstreams: configuration.upstreams)
             self.live = Live(
                 try Self.parts(
                     configuration: configuration, keyring: keyring, policy: configuration.policy ?? DefaultPolicy.load(),
@@ -128,7 +131,11 @@ public enum AgentHost {
             let bodyLimits: BodyLimits
             do {
                 cors = configuration.corsOrigins.isEmpty ? nil : try CORSPolicy(allowedOrigins: configuration.corsOrigins)
-                bodyLimits = try BodyLimits(default: configuration.bodyLimit)
+                bodyLimits = try BodyLimits(
+                    default: configuration.bodyLimit,
+                    routes: configuration.upstreams.compactMap { upstream in
+                        RouteMatch(ProxyRoutes.prefix(upstream.name) + "*").map { ($0, upstream.maximumBodyBytes) }
+                    })
             } catch let error as CORSConfigurationError {
                 throw AgentHostError(.configuration, "--cors-origin: \(error.reason)")
             } catch {
@@ -141,9 +148,12 @@ public enum AgentHost {
                     publicPaths: configuration.metricsPublic
                         ? ["/health", OpenAPIDocument.path, "/metrics"] : ["/health", OpenAPIDocument.path],
                     localPaths: configuration.metricsPublic ? [] : ["/metrics"],
-                    policy: policy, rateLimiter: RateLimiter(scopes: rateLimitScopes, store: rateLimitStore, ticks: ticks),
+                    policy: policy,
+                    rateLimiter: RateLimiter(
+                        scopes: rateLimitScopes + configuration.upstreams.map(\.rateLimit), store: rateLimitStore, ticks: ticks),
                     clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
                     bodyLimits: bodyLimits, cors: cors, authenticators: authenticators,
+                    credentialLocations: ProxyRoutes.credentialLocations(configuration.upstreams),
                     // Webhook paths always: without a secret their route does not exist (404), never 401.
                     selfAuthenticatingPaths: Set([AccountRoutes.loginPath, AccountRoutes.onboardingPath] + WebhookRoutes.paths)
                 ))
@@ -233,7 +243,8 @@ public enum AgentHost {
             router: router(components: components),
             server: server(limits: configuration.connectionLimits, components: components),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agenthost"),
-            services: services,
+            // The proxy's clients are shut down after the server, once no call can use them.
+            services: (components.proxy.map { [$0] } ?? []) + services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
         )

@@ -251,6 +251,8 @@ public final class SQLSecurityStore: VaultRecordStore {
                     "CREATE INDEX webhook_deliveries_expiry ON webhook_deliveries (expires_at)",
                 ]
             ),
+            // Grants made before brokered credentials stay releasable, as they were.
+            (7, ["ALTER TABLE secret_grants ADD COLUMN proxy_only BIGINT NOT NULL DEFAULT 0"]),
         ]
     }
 
@@ -522,9 +524,11 @@ extension SQLSecurityStore: SecretGrantStore {
         try await run {
             try await database.raw(
                 """
-                INSERT INTO secret_grants (agent, env, owner, name, created_at)
-                VALUES (\(bind: grant.agent), \(bind: grant.env), \(bind: grant.owner), \(bind: grant.name), \(bind: grant.createdAt))
-                ON CONFLICT (agent, env) DO UPDATE SET owner = excluded.owner, name = excluded.name, created_at = excluded.created_at
+                INSERT INTO secret_grants (agent, env, owner, name, created_at, proxy_only)
+                VALUES (\(bind: grant.agent), \(bind: grant.env), \(bind: grant.owner), \(bind: grant.name), \(bind: grant.createdAt),
+                    \(bind: grant.proxyOnly ? 1 : 0))
+                ON CONFLICT (agent, env) DO UPDATE SET owner = excluded.owner, name = excluded.name, created_at = excluded.created_at,
+                    proxy_only = excluded.proxy_only
                 """
             ).run()
         }
@@ -534,16 +538,29 @@ extension SQLSecurityStore: SecretGrantStore {
         try await run {
             try await database.raw(
                 """
-                SELECT agent, env, owner, name, created_at FROM secret_grants WHERE agent = \(bind: agent) ORDER BY env
+                SELECT agent, env, owner, name, created_at, proxy_only FROM secret_grants WHERE agent = \(bind: agent) ORDER BY env
                 """
-            ).all().map { row in
-                SecretGrant(
-                    agent: try row.decode(column: "agent", as: String.self), env: try row.decode(column: "env", as: String.self),
-                    owner: try row.decode(column: "owner", as: String.self), name: try row.decode(column: "name", as: String.self),
-                    createdAt: try row.decode(column: "created_at", as: Int64.self)
-                )
-            }
+            ).all().map(Self.grant)
         }
+    }
+
+    public func grant(agent: String, env: String) async throws -> SecretGrant? {
+        try await run {
+            try await database.raw(
+                """
+                SELECT agent, env, owner, name, created_at, proxy_only FROM secret_grants WHERE agent = \(bind: agent) AND env = \(bind: env)
+                """
+            ).first().map(Self.grant)
+        }
+    }
+
+    private static func grant(_ row: any SQLRow) throws -> SecretGrant {
+        SecretGrant(
+            agent: try row.decode(column: "agent", as: String.self), env: try row.decode(column: "env", as: String.self),
+            owner: try row.decode(column: "owner", as: String.self), name: try row.decode(column: "name", as: String.self),
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
+            proxyOnly: try row.decode(column: "proxy_only", as: Int64.self) != 0
+        )
     }
 
     public func deleteGrant(agent: String, env: String) async throws -> Bool {

@@ -30,9 +30,33 @@ public final class AuditRecorder: Sendable {
         var lastRequest: String
     }
 
+    /// Proxied calls of one kind: one agent, upstream, method, path rule and status.
+    struct CallKey: Hashable {
+        let agent: String
+        let upstream: String
+        let method: String
+        let template: String
+        let status: Int
+        let outcome: String
+    }
+
+    /// Calls of one kind between two flushes: when, how many, bytes each way, and time spent.
+    struct CallAggregate {
+        var first: Int64
+        var last: Int64
+        var count: Int
+        var sent: Int
+        var received: Int
+        var milliseconds: Int64
+        var longest: Int64
+        var firstRequest: String
+        var lastRequest: String
+    }
+
     struct Pending {
         var events: [AuditEvent] = []
         var refusals: [RefusalKey: Aggregate] = [:]
+        var calls: [CallKey: CallAggregate] = [:]
         var dropped = 0
     }
 
@@ -75,6 +99,37 @@ public final class AuditRecorder: Sendable {
                 pending.refusals[key] = entry
             } else if pending.refusals.count < capacity {
                 pending.refusals[key] = Aggregate(first: now, last: now, count: 1, firstRequest: requestID, lastRequest: requestID)
+            } else {
+                pending.dropped += 1
+            }
+        }
+    }
+
+    /// Counts one proxied call toward its aggregate record (`proxy.call`): per agent, upstream,
+    /// method, path rule, status and outcome (`complete`, `interrupted`, `revoked`, or the problem
+    /// code of a call that got no answer).
+    func recordProxyCall(
+        agent: String, upstream: String, method: String, template: String, status: Int, sent: Int, received: Int,
+        duration: Duration, outcome: String, requestID: String
+    ) {
+        let key = CallKey(agent: agent, upstream: upstream, method: method, template: template, status: status, outcome: outcome)
+        let (seconds, attoseconds) = duration.components
+        let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let now = trail.nowMilliseconds, capacity = self.capacity
+        pending.withLock { pending in
+            if var entry = pending.calls[key] {
+                entry.last = now
+                entry.count += 1
+                entry.sent += sent
+                entry.received += received
+                entry.milliseconds += milliseconds
+                entry.longest = max(entry.longest, milliseconds)
+                entry.lastRequest = requestID
+                pending.calls[key] = entry
+            } else if pending.calls.count < capacity {
+                pending.calls[key] = CallAggregate(
+                    first: now, last: now, count: 1, sent: sent, received: received, milliseconds: milliseconds, longest: milliseconds,
+                    firstRequest: requestID, lastRequest: requestID)
             } else {
                 pending.dropped += 1
             }
@@ -124,6 +179,20 @@ public final class AuditRecorder: Sendable {
                 AuditEvent(
                     time: entry.first, actor: key.actor, action: key.action, target: key.target, decision: "deny", rule: key.rule,
                     requestID: entry.firstRequest, client: key.client, details: details
+                ))
+        }
+        for (key, entry) in taken.calls.sorted(by: { $0.value.first < $1.value.first }) {
+            var details = [
+                "count": String(entry.count), "last": String(entry.last), "method": key.method, "path": key.template,
+                "status": String(key.status), "outcome": key.outcome, "bytes_sent": String(entry.sent),
+                "bytes_received": String(entry.received), "duration_ms": String(entry.milliseconds),
+                "longest_ms": String(entry.longest),
+            ]
+            if entry.count > 1 { details["last_request_id"] = entry.lastRequest }
+            events.append(
+                AuditEvent(
+                    time: entry.first, actor: key.agent, action: "proxy.call", target: key.upstream,
+                    decision: key.outcome == "complete" ? "ok" : "error", requestID: entry.firstRequest, details: details
                 ))
         }
         logRefusals(taken.refusals)

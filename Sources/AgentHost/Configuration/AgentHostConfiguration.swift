@@ -25,6 +25,9 @@ public struct AgentHostConfiguration: Sendable {
     /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed, and which may call
     /// `/auth/verify`.
     public var trustedProxies: [IPNetwork]
+    /// The services agents reach through `/proxy/{name}/...` with a granted secret injected
+    /// (Docs/BROKERED.md); none by default. Read at start: a change needs a restart.
+    public var upstreams: [Upstream] = []
     /// Browser origins allowed by CORS; empty for none.
     public var corsOrigins: [String]
     /// The rate-limit scopes; agtOS's defaults unless configured.
@@ -110,6 +113,10 @@ public struct AgentHostConfiguration: Sendable {
             throw AgentHostError(.configuration, "--port must be between 0 and 65535")
         }
         try connectionLimits.validate()
+        var names = Set<String>()
+        for upstream in upstreams where !names.insert(upstream.name).inserted {
+            throw AgentHostError(.configuration, "upstream \(upstream.name) is configured twice")
+        }
         if mode == .headerTrust, !Self.isLoopback(host), !allowUntrustedNetwork {
             throw AgentHostError(
                 .configuration,

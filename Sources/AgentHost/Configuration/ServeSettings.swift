@@ -85,6 +85,9 @@ package struct ServeSettings: Sendable {
 
     /// The values set here, by setting name.
     package private(set) var values: [String: Value]
+    /// The upstreams of the proxy (a configuration file's `upstreams:` mapping; no option or
+    /// variable sets them); `nil` when not set here.
+    package private(set) var upstreams: [Upstream]?
 
     /// Values given directly (by setting name), such as the command line's options.
     package init(_ values: [String: [String]], origin: Origin) throws {
@@ -106,8 +109,9 @@ package struct ServeSettings: Sendable {
     /// No settings at all.
     package static let empty = ServeSettings(values: [:])
 
-    private init(values: [String: Value]) {
+    private init(values: [String: Value], upstreams: [Upstream]? = nil) {
         self.values = values
+        self.upstreams = upstreams
     }
 
     /// The settings `environment` sets. An empty variable counts as unset.
@@ -158,9 +162,14 @@ package struct ServeSettings: Sendable {
         let folder = (path as NSString).deletingLastPathComponent
         var values = [String: Value]()
         for (keyNode, valueNode) in mapping {
+            if keyNode.scalar?.string == "upstreams" {
+                upstreams = try Self.upstreams(from: valueNode, path: path)
+                continue
+            }
             guard case .scalar(let keyScalar) = keyNode, let key = Self.key(keyScalar.string) else {
                 let name = keyNode.scalar?.string.prefix(64) ?? "?"
-                throw fail(keyNode, "unknown setting '\(name)'; the settings are \(Self.keys.map(\.name).joined(separator: ", "))")
+                throw fail(
+                    keyNode, "unknown setting '\(name)'; the settings are \(Self.keys.map(\.name).joined(separator: ", ")) and upstreams")
             }
             guard values[key.name] == nil else { throw fail(keyNode, "\(key.name) is set twice") }
             var items: [String]
@@ -194,7 +203,7 @@ package struct ServeSettings: Sendable {
 
     /// These settings with `higher`'s values in place of theirs.
     package func overlaid(by higher: ServeSettings) -> ServeSettings {
-        ServeSettings(values: values.merging(higher.values) { _, higher in higher })
+        ServeSettings(values: values.merging(higher.values) { _, higher in higher }, upstreams: higher.upstreams ?? upstreams)
     }
 
     /// The setting called `name`.
@@ -340,6 +349,9 @@ extension ServeSettings {
         configuration.databaseURL = one("database")
         configuration.metricsPublic = try boolean("metrics_public")
         configuration.tracing = otlpEndpoint != nil
+        configuration.upstreams = upstreams ?? []
+        // Reads each CA file, as the server will.
+        if !configuration.upstreams.isEmpty { _ = try UpstreamProxy(upstreams: configuration.upstreams) }
         do {
             configuration.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(
                 RateLimitScope.agentHost, overriddenBy: list("rate_limit"))
@@ -373,7 +385,7 @@ extension ServeSettings {
     /// The settings as a YAML file, one per line with where it came from, secrets redacted (a
     /// database password reads `REDACTED`): what `agenthost config check` prints.
     package func rendered() -> [String] {
-        Self.keys.map { key in
+        Self.keys.map { key -> String in
             guard let value = values[key.name] else {
                 let meaning =
                     switch key.name {
@@ -392,7 +404,7 @@ extension ServeSettings {
             let line = "\(key.name): \(text)"
             let padding = String(repeating: " ", count: max(1, 44 - line.count))
             return line + padding + "# " + describe(value.origin, key: key)
-        }
+        } + Self.rendered(upstreams ?? [])
     }
 
     /// Warnings about where secrets sit: a database password in a file that others may read, or
@@ -425,7 +437,7 @@ extension ServeSettings {
     }
 
     /// A double-quoted YAML scalar (JSON's escapes, which YAML reads the same way).
-    private static func quoted(_ text: String) -> String {
+    static func quoted(_ text: String) -> String {
         var writer = JSONWriter(capacity: text.utf8.count + 2)
         writer.string(text)
         return writer.text

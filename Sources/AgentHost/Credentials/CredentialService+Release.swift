@@ -10,12 +10,16 @@ extension CredentialService {
         /// Variables whose stored secret does not open (altered, swapped, or its key retired):
         /// it must be set again.
         public var unreadable: [String] = []
+        /// Variables granted for the proxy only: never released.
+        public var proxyOnly: [String] = []
     }
 
-    /// Grants `agent` the secret at `path` as environment variable `env`.
-    public func grant(agent: AgentID, secret path: SecretPath, env: String) async throws {
+    /// Grants `agent` the secret at `path` under environment name `env`; a `proxyOnly` grant is
+    /// used only by the proxy, never released.
+    public func grant(agent: AgentID, secret path: SecretPath, env: String, proxyOnly: Bool = false) async throws {
         try Self.checkEnvironmentName(env)
-        try await store.putGrant(SecretGrant(agent: agent.rawValue, env: env, owner: path.owner, name: path.name, createdAt: clock.now()))
+        try await store.putGrant(
+            SecretGrant(agent: agent.rawValue, env: env, owner: path.owner, name: path.name, createdAt: clock.now(), proxyOnly: proxyOnly))
     }
 
     /// Environment variable names an agent may receive: `[A-Z_][A-Z0-9_]*`, at most 128 bytes, and
@@ -45,15 +49,20 @@ extension CredentialService {
     }
 
     /// The agent's environment as the JSON body of `GET /v1/secrets/agents/{agent}/env`, appended
-    /// to `body`: `{"env":{...},"missing":[...],"unreadable":[...]}`. Each secret goes from the
+    /// to `body`: `{"env":{...},"missing":[...],"unreadable":[...],"proxy_only":[...]}`. Proxy-only
+    /// grants are listed by name and never opened. Each secret goes from the
     /// vault into `body` without becoming a `String`, and `body` is given its worst-case capacity
     /// first, so it never moves (leaving a copy behind): the caller wipes it once it is sent.
     public func release(agent: AgentID, into body: inout [UInt8]) async throws -> ReleaseSummary {
         var summary = ReleaseSummary()
         var found: [(grant: SecretGrant, row: VaultRecordRow)] = []
-        var capacity = body.count + 64
+        var capacity = body.count + 96
         for grant in try await store.grants(agent: agent.rawValue) {
             capacity += 6 * grant.env.utf8.count + 8  // every byte may become \u00XX
+            if grant.proxyOnly {
+                summary.proxyOnly.append(grant.env)
+                continue
+            }
             guard let row = try await store.record(owner: grant.owner, name: grant.name) else {
                 summary.missing.append(grant.env)
                 continue
@@ -81,6 +90,8 @@ extension CredentialService {
         JSONWriter.append(array: summary.missing, to: &body)
         body.append(contentsOf: #","unreadable":"#.utf8)
         JSONWriter.append(array: summary.unreadable, to: &body)
+        body.append(contentsOf: #","proxy_only":"#.utf8)
+        JSONWriter.append(array: summary.proxyOnly, to: &body)
         body.append(UInt8(ascii: "}"))
         return summary
     }

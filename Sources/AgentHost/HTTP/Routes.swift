@@ -34,5 +34,6 @@ extension AgentHost {
         AccountRoutes(components: components).add(to: router)
         AuditRoutes(components: components).add(to: router)
         WebhookRoutes(components: components).add(to: router)
+        ProxyRoutes(components: components).add(to: router)
     }
 }

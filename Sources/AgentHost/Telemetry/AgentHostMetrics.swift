@@ -28,6 +28,11 @@ public final class AgentHostMetrics: Sendable {
             .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
             .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
         ]
+        // A proxied call lasts as long as its upstream takes: an LLM's answer streams for seconds to minutes.
+        prometheus.durationHistogramBuckets["agenthost_proxy_request_duration_seconds"] = [
+            .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(2), .seconds(5),
+            .seconds(10), .seconds(30), .seconds(60), .seconds(300),
+        ]
         self.factory = exporter.map { MultiplexMetricsHandler(factories: [prometheus, $0]) } ?? prometheus
         self.allowed = CoreMetrics.Counter(label: "agenthost_requests_total", dimensions: [("outcome", "allowed")], factory: factory)
     }
@@ -90,6 +95,29 @@ public final class AgentHostMetrics: Sendable {
     /// One histogram per route template, method and status seen: bounded by the routes.
     private let durations = Mutex<[RequestKind: CoreMetrics.Timer]>([:])
 
+    /// Records one proxied call: `agenthost_proxy_requests_total{upstream,status}` (by status
+    /// class, `2xx`...), `agenthost_proxy_bytes_total{upstream,direction}` and the duration
+    /// histogram `agenthost_proxy_request_duration_seconds{upstream}`. Upstream names come from the
+    /// configuration, so the labels are bounded.
+    func recordProxyCall(upstream: String, status: Int, sent: Int, received: Int, duration: Duration) {
+        increment("agenthost_proxy_requests_total", [("upstream", upstream), ("status", "\(status / 100)xx")])
+        if sent > 0 { increment("agenthost_proxy_bytes_total", [("upstream", upstream), ("direction", "sent")], by: sent) }
+        if received > 0 { increment("agenthost_proxy_bytes_total", [("upstream", upstream), ("direction", "received")], by: received) }
+        let timer =
+            proxyDurations.withLock { $0[upstream] }
+            ?? {
+                let made = CoreMetrics.Timer(
+                    label: "agenthost_proxy_request_duration_seconds", dimensions: [("upstream", upstream)], factory: factory)
+                proxyDurations.withLock { $0[upstream] = made }
+                return made
+            }()
+        let (seconds, attoseconds) = duration.components
+        timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// One histogram per upstream.
+    private let proxyDurations = Mutex<[String: CoreMetrics.Timer]>([:])
+
     /// Adds `amount` to the counter `name` with `dimensions`.
     func increment(_ name: String, _ dimensions: [(String, String)] = [], by amount: Int = 1) {
         counter(name, dimensions).increment(by: amount)
@@ -116,6 +144,9 @@ public final class AgentHostMetrics: Sendable {
         "agenthost_audit_appends_total": "Records appended to the audit chain.",
         "agenthost_connections_closed_total": "Connections the server closed itself, by reason.",
         "http_server_request_duration_seconds": "Time from a request's arrival to its answer, by route template, method and status.",
+        "agenthost_proxy_requests_total": "Calls proxied to an upstream, by upstream and status class of the answer.",
+        "agenthost_proxy_bytes_total": "Body bytes proxied, by upstream and direction (sent to the upstream, received from it).",
+        "agenthost_proxy_request_duration_seconds": "Time from a proxied call's arrival to the end of its answer, by upstream.",
     ]
 
     /// Every metric in the Prometheus text format, each with a `# HELP` line.

@@ -43,6 +43,19 @@ public enum Base64URL {
         }
     }
 
+    /// Encodes `bytes` in standard base64 with padding (RFC 4648 §4), as HTTP Basic credentials
+    /// are written, into a new array the caller can wipe.
+    package static func encodeStandard(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: encodedLength(of: bytes.count))
+        _ = output.withUnsafeMutableBytes { encode(bytes, into: $0) }
+        for index in output.indices {
+            if output[index] == UInt8(ascii: "-") { output[index] = UInt8(ascii: "+") }
+            if output[index] == UInt8(ascii: "_") { output[index] = UInt8(ascii: "/") }
+        }
+        output += repeatElement(UInt8(ascii: "="), count: (4 - output.count % 4) % 4)
+        return output
+    }
+
     /// Encodes `input` into `output`, which must hold ``encodedLength(of:)`` bytes; returns that count.
     static func encode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int {
         var out = 0

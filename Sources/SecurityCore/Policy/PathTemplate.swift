@@ -50,6 +50,22 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
         self.description = text
     }
 
+    /// Parses `text` for a caller outside a policy file (the proxy's path rules); the error's
+    /// reason says what is wrong.
+    package init(validating text: String) throws(PolicyLoadError) {
+        do {
+            try self.init(text)
+        } catch {
+            throw PolicyLoadError(source: "path", line: 0, item: nil, reason: error.text)
+        }
+    }
+
+    /// Whether `path` (starting with `/`, no query) has only plain segments: none empty, `.` or `..`.
+    package static func isPlainPath(_ path: Substring) -> Bool {
+        guard let parts = PathSegments(path) else { return false }
+        return parts.all.allSatisfy(PathSegments.isPlain)
+    }
+
     /// The leading literal segments (up to the first parameter or `**`), for the route index.
     var literalPrefix: [String] {
         var prefix = [String]()

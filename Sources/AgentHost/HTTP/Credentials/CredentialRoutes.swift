@@ -24,6 +24,7 @@ struct CredentialRoutes: Sendable {
         grantSchema = .object([
             "secret": .required(.string(length: 5...1_040)),
             "env": .required(.string(length: 1...128)),
+            "proxy_only": .optional(.boolean),
         ])
     }
 
@@ -88,7 +89,7 @@ struct CredentialRoutes: Sendable {
                             grants.map { grant in
                                 .object([
                                     "env": .string(grant.env), "secret": .string(grant.owner + "/" + grant.name),
-                                    "created_at": Self.timestamp(grant.createdAt),
+                                    "proxy_only": .bool(grant.proxyOnly), "created_at": Self.timestamp(grant.createdAt),
                                 ])
                             }),
                     ]))
@@ -147,18 +148,28 @@ struct CredentialRoutes: Sendable {
             throw HTTPRefusal(400, "invalid_secret_path", error.message)
         }
         let env = value["env"]?.stringValue ?? ""
-        try await credentials.grant(agent: agent, secret: path, env: env)
+        // A secret an upstream injects is not also released, unless the grant says so.
+        let proxyOnly: Bool
+        if case .bool(let given)? = value["proxy_only"] {
+            proxyOnly = given
+        } else {
+            proxyOnly = components.configuration.upstreams.contains { $0.grant == env }
+        }
+        try await credentials.grant(agent: agent, secret: path, env: env, proxyOnly: proxyOnly)
         components.audit(
             context.id, "grant.added", actor: Self.subject(context), target: agent.rawValue,
-            details: ["env": env, "secret": path.description])
+            details: ["env": env, "secret": path.description, "proxy_only": String(proxyOnly)])
         context.logger.notice(
             "granted secret",
             metadata: [
-                "agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description), "by": Self.caller(context),
+                "agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description),
+                "proxy_only": .stringConvertible(proxyOnly), "by": Self.caller(context),
             ]
         )
         return JSONBody.response(
-            .object(["agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description)]), status: .created
+            .object([
+                "agent": .string(agent.rawValue), "env": .string(env), "secret": .string(path.description), "proxy_only": .bool(proxyOnly),
+            ]), status: .created
         )
     }
 
@@ -174,12 +185,17 @@ struct CredentialRoutes: Sendable {
         var body: [UInt8] = []
         defer { SecureBytes.wipe(&body) }
         let summary = try await credentials.release(agent: agent, into: &body)
+        if summary.released.isEmpty, summary.missing.isEmpty, summary.unreadable.isEmpty, !summary.proxyOnly.isEmpty {
+            throw HTTPRefusal(
+                403, "proxy_only",
+                "Every secret granted to \(agent) is proxy-only: call its upstream through /proxy/{upstream}/... instead.")
+        }
         components.metrics.increment("agenthost_vault_operations_total", [("operation", "release")])
         components.audit(
             context.id, "secret.released", actor: caller.id, target: agent.rawValue,
             details: [
                 "env": summary.released.joined(separator: ","), "missing": summary.missing.joined(separator: ","),
-                "unreadable": summary.unreadable.joined(separator: ","),
+                "unreadable": summary.unreadable.joined(separator: ","), "proxy_only": summary.proxyOnly.joined(separator: ","),
             ]
         )
         context.logger.notice(

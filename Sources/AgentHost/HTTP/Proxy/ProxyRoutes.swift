@@ -1,0 +1,379 @@
+import AsyncAlgorithms
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import SecurityCore
+import SecurityStore
+import Synchronization
+
+/// `ANY /proxy/{upstream}/**`: an agent's call to an upstream, forwarded with the secret it was
+/// granted injected on the way out and scrubbed from the way back (Docs/BROKERED.md).
+///
+/// The security middleware has already authenticated the agent (its token may also come as the
+/// upstream's own API-key header or as the password of HTTP Basic), rate limited it under the
+/// upstream's scope, and asked the policy (action `proxy.use`, resource `upstream:<name>`). Here:
+/// the path and method must be ones the upstream allows; the agent must hold a grant of the
+/// upstream's secret; the secret is opened for this one call; and the answer streams back,
+/// scrubbed, until it ends, the agent goes away, or the agent's token is revoked or expires.
+struct ProxyRoutes: Sendable {
+    let components: AgentHost.Components
+
+    /// The methods the proxy forwards (those an upstream may allow).
+    static let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete]
+
+    /// The route's path template.
+    static let path = "/proxy/{upstream}/**"
+
+    /// Where an upstream's calls start: `/proxy/<name>/`.
+    static func prefix(_ name: String) -> String { "/proxy/\(name)/" }
+
+    /// How often a streaming answer checks that the agent's token still holds.
+    static let revocationCheckInterval = Duration.seconds(1)
+
+    /// Where the proxy's routes find an agent's token besides `Authorization: Bearer` and
+    /// `X-Agent-Token`: the password of HTTP Basic on every upstream (git sends it so), and the
+    /// header each upstream's secret goes in, on that upstream's routes (an SDK given the agent's
+    /// token as its API key sends it there).
+    static func credentialLocations(_ upstreams: [Upstream]) -> CredentialLocations {
+        guard !upstreams.isEmpty, let everyUpstream = RouteMatch("/proxy/*") else { return CredentialLocations() }
+        return CredentialLocations(
+            basicPassword: [everyUpstream],
+            namedHeaders: upstreams.compactMap { upstream in
+                guard case .header(let name, _, _) = upstream.injection, name != "authorization",
+                    let routes = RouteMatch(prefix(upstream.name) + "*")
+                else { return nil }
+                return CredentialLocations.NamedHeader(name: name, routes: [routes])
+            }
+        )
+    }
+
+    func add(to router: Router<AgentRequestContext>) {
+        for method in Self.methods {
+            router.on(RouterPath(Self.path), method: method) { request, context in
+                try await forward(request, context: context)
+            }
+        }
+    }
+
+    // MARK: Forwarding
+
+    private func forward(_ request: Request, context: AgentRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        let name = context.parameters.get("upstream") ?? ""
+        guard let proxy = components.proxy, let upstream = proxy.upstream(named: name) else {
+            throw HTTPRefusal(404, "unknown_upstream", "No upstream is configured under the name \(name.prefix(64)).")
+        }
+        guard let principal = context.principal, case .agent(let claims) = principal.subject else {
+            throw HTTPRefusal(
+                403, "token_required", "The proxy serves agents that present their own AgentHost token, never other identities.")
+        }
+        let rawPath = request.uri.path
+        let path = rawPath.dropFirst(Self.prefix(name).utf8.count - 1)
+        guard Self.isForwardable(path) else {
+            throw HTTPRefusal(
+                400, "invalid_path", "The path must be plain segments: no empty, . or .. segment, backslash or encoded / \\ . or NUL.")
+        }
+        guard upstream.methods.contains(request.method.rawValue), let template = upstream.template(matching: path) else {
+            throw HTTPRefusal(
+                status: 403, code: "not_allowed",
+                detail: "\(request.method.rawValue) on this path is not allowed through upstream \(name).",
+                extensions: [
+                    "upstream": .string(name), "methods": .array(upstream.methods.sorted().map { .string($0) }),
+                    "paths": .array(upstream.paths.map { .string($0.description) }),
+                ]
+            )
+        }
+        guard let credentials = components.credentials else {
+            throw HTTPRefusal(503, "vault_unavailable", "This server was started without a credential store.")
+        }
+        let secret = try await openSecret(of: upstream, for: claims.agent, credentials: credentials, context: context)
+        let call = ProxyCall(
+            upstream: upstream.name, agent: claims.agent.rawValue, method: request.method.rawValue, template: template.description,
+            requestID: context.id, started: started)
+
+        guard let client = proxy.client(for: upstream) else {
+            throw HTTPRefusal(503, "shutting_down", "The server is shutting down.")
+        }
+        let destination = upstream.destination(path: path, query: request.uri.query.map { $0[...] })
+        guard Self.origin(of: destination) == upstream.origin else {
+            throw HTTPRefusal(400, "invalid_path", "The path would leave the upstream's host.")
+        }
+        var outbound = HTTPClientRequest(url: destination)
+        outbound.method = HTTPMethod(rawValue: request.method.rawValue)
+        outbound.headers = ProxyHeaders.outbound(request.headers, upstream: upstream)
+        outbound.headers.replaceOrAdd(name: upstream.injection.headerName, value: secret.header)
+        let declaredLength = request.headers[.contentLength].flatMap { Int64($0) }
+        if SecurityMiddleware<AgentRequestContext>.mayHaveBody(request, declaredLength: declaredLength.map { Int($0) }) {
+            outbound.body = .stream(
+                CappedBody(base: request.body, limit: upstream.maximumBodyBytes, call: call),
+                length: declaredLength.map { .known($0) } ?? .unknown)
+        }
+
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(outbound, deadline: .distantFuture, logger: nil)
+        } catch {
+            let refusal = Self.refusal(for: error, upstream: upstream)
+            finish(call, status: refusal.refusal.status, context: context, failure: refusal.refusal.problem.code)
+            throw refusal
+        }
+        let encoding = response.headers[canonicalForm: "content-encoding"].filter { $0.lowercased() != "identity" }
+        guard encoding.isEmpty else {
+            let refusal = HTTPRefusal(
+                502, "upstream_encoding",
+                "Upstream \(name) answered with a compressed body (\(encoding.joined(separator: ", ").prefix(64))), which cannot be scrubbed."
+            )
+            finish(call, status: 502, context: context, failure: "upstream_encoding")
+            throw refusal
+        }
+        let status = Int(response.status.code)
+        let headers = ProxyHeaders.inbound(response.headers, scrubber: secret.scrubber)
+        let components = self.components
+        let leeway = components.configuration.tokenPolicy.leeway
+        let stillValid: @Sendable () -> Bool = {
+            !components.revocations.isRevoked(claims) && components.clock.now() <= claims.expiresAt + leeway
+        }
+        let body = ResponseBody { writer in
+            var scrubber = secret.scrubber
+            var outcome = "complete"
+            defer { finish(call, status: status, context: context, failure: outcome == "complete" ? nil : outcome) }
+            do {
+                let pieces = merge(UpstreamPieces(body: response.body), RevocationWatch(stillValid: stillValid))
+                loop: for try await piece in pieces {
+                    switch piece {
+                    case .data(let buffer):
+                        call.received.add(buffer.readableBytes, ordering: .relaxed)
+                        let scrubbed = scrubber.scrub(buffer.readableBytesView)
+                        if !scrubbed.isEmpty { try await writer.write(ByteBuffer(bytes: scrubbed)) }
+                    case .end:
+                        break loop
+                    case .revoked:
+                        outcome = "revoked"
+                        throw ProxyStreamEnded.revoked
+                    }
+                }
+                let tail = scrubber.finish()
+                if !tail.isEmpty { try await writer.write(ByteBuffer(bytes: tail)) }
+                try await writer.finish(nil)
+            } catch {
+                if outcome == "complete" { outcome = "interrupted" }
+                throw error
+            }
+        }
+        return Response(status: HTTPResponse.Status(code: status), headers: headers, body: body)
+    }
+
+    /// The injected header's value and a scrubber for the secret, made while the vault lends it.
+    private struct OpenedSecret: Sendable {
+        let header: String
+        let scrubber: StreamScrubber
+    }
+
+    /// Opens the secret `agent` was granted for `upstream`. Refuses `403 no_grant` without a
+    /// grant, `409` when the secret is not set or does not open, `503` when the store is down.
+    private func openSecret(
+        of upstream: Upstream, for agent: AgentID, credentials: CredentialService, context: AgentRequestContext
+    ) async throws -> OpenedSecret {
+        do {
+            guard let grant = try await credentials.store.grant(agent: agent.rawValue, env: upstream.grant) else {
+                throw HTTPRefusal(
+                    status: 403, code: "no_grant",
+                    detail: "Agent \(agent) holds no grant of \(upstream.grant), the secret upstream \(upstream.name) needs.",
+                    extensions: ["upstream": .string(upstream.name), "grant": .string(upstream.grant)])
+            }
+            let path = try SecretPath(grant.owner + "/" + grant.name)
+            let opened = try await credentials.withSecret(path) { secret in
+                OpenedSecret(
+                    header: Self.headerValue(upstream.injection, secret: secret),
+                    scrubber: StreamScrubber(secrets: [SecureBytes(copying: secret)]))
+            }
+            guard let opened else {
+                throw HTTPRefusal(409, "secret_missing", "The secret granted as \(upstream.grant) is not set; set it again.")
+            }
+            return opened
+        } catch let error as VaultError {
+            context.logger.error("vault refused", metadata: ["code": .string(error.code.description)])
+            throw HTTPRefusal(409, "secret_unreadable", "The secret granted as \(upstream.grant) does not open; set it again.")
+        } catch let error as StoreError {
+            throw HTTPRefusal.storeFailed(error, context)
+        }
+    }
+
+    /// The injected header's value: the format around the secret, or HTTP Basic's encoding of
+    /// `user:secret`. The working bytes are wiped; the `String` the HTTP client needs is not (a
+    /// Swift string cannot be), and lives until the request is sent.
+    static func headerValue(_ injection: Upstream.Injection, secret: UnsafeRawBufferPointer) -> String {
+        var bytes: [UInt8]
+        switch injection {
+        case .header(_, let prefix, let suffix):
+            bytes = Array(prefix.utf8) + Array(secret) + Array(suffix.utf8)
+        case .basic(let user):
+            var credential = Array(user.utf8) + [UInt8(ascii: ":")] + Array(secret)
+            bytes = Array("Basic ".utf8) + credential.withUnsafeBytes { Base64URL.encodeStandard($0) }
+            SecureBytes.wipe(&credential)
+        }
+        defer { SecureBytes.wipe(&bytes) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Whether a path below an upstream can be forwarded as it is: plain segments, no backslash,
+    /// and no percent-encoded `/`, `\`, `.` or NUL that the upstream might decode into a path of
+    /// its own.
+    static func isForwardable(_ path: Substring) -> Bool {
+        guard PathTemplate.isPlainPath(path), !path.utf8.contains(UInt8(ascii: "\\")) else { return false }
+        let lower = path.lowercased()
+        return !["%2f", "%5c", "%2e", "%00"].contains { lower.contains($0) }
+    }
+
+    /// The scheme, host and port `url` goes to.
+    static func origin(of url: String) -> Upstream.Origin? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            var host = components.host?.lowercased()
+        else { return nil }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return Upstream.Origin(scheme: scheme, host: host, port: components.port ?? (scheme == "https" ? 443 : 80))
+    }
+
+    /// The refusal for a call that got no answer: `413` over the body cap, `504` on a timeout,
+    /// `502` when the upstream cannot be reached or its TLS does not verify.
+    static func refusal(for error: any Error, upstream: Upstream) -> HTTPRefusal {
+        if error is CappedBody.TooLarge {
+            return HTTPRefusal(
+                status: 413, code: "body_too_large",
+                detail: "The request body is over this upstream's cap of \(upstream.maximumBodyBytes) bytes.",
+                extensions: ["limit": .integer(Int64(upstream.maximumBodyBytes))])
+        }
+        if let error = error as? HTTPClientError,
+            [HTTPClientError.readTimeout, .connectTimeout, .deadlineExceeded, .tlsHandshakeTimeout].contains(error)
+        {
+            return HTTPRefusal(504, "upstream_timeout", "Upstream \(upstream.name) did not answer in time.")
+        }
+        return HTTPRefusal(502, "upstream_unreachable", "Upstream \(upstream.name) could not be reached.")
+    }
+
+    /// Records a finished call: metrics, the audit chain (aggregated), and a debug log line.
+    private func finish(_ call: ProxyCall, status: Int, context: AgentRequestContext, failure: String?) {
+        let duration = ContinuousClock.now - call.started
+        let sent = call.sent.load(ordering: .relaxed), received = call.received.load(ordering: .relaxed)
+        components.metrics.recordProxyCall(upstream: call.upstream, status: status, sent: sent, received: received, duration: duration)
+        components.audit?.recordProxyCall(
+            agent: call.agent, upstream: call.upstream, method: call.method, template: call.template, status: status, sent: sent,
+            received: received, duration: duration, outcome: failure ?? "complete", requestID: call.requestID)
+        context.logger.debug(
+            "proxied call",
+            metadata: [
+                "upstream": .string(call.upstream), "method": .string(call.method), "path": .string(call.template),
+                "status": .stringConvertible(status), "outcome": .string(failure ?? "complete"),
+            ])
+    }
+}
+
+/// One proxied call, for its record: who, where, and the bytes each way.
+final class ProxyCall: Sendable {
+    let upstream: String
+    let agent: String
+    let method: String
+    let template: String
+    let requestID: String
+    let started: ContinuousClock.Instant
+    /// Request body bytes forwarded.
+    let sent = Atomic<Int>(0)
+    /// Answer body bytes received from the upstream.
+    let received = Atomic<Int>(0)
+
+    init(upstream: String, agent: String, method: String, template: String, requestID: String, started: ContinuousClock.Instant) {
+        self.upstream = upstream
+        self.agent = agent
+        self.method = method
+        self.template = template
+        self.requestID = requestID
+        self.started = started
+    }
+}
+
+/// Why a streamed answer was cut short by the proxy.
+enum ProxyStreamEnded: Error {
+    /// The agent's token was revoked, or expired, while the answer streamed.
+    case revoked
+}
+
+/// What the proxy's stream loop sees: a piece of the answer, its end, or the revocation watch firing.
+enum ProxyPiece: Sendable {
+    case data(ByteBuffer)
+    case end
+    case revoked
+}
+
+/// An upstream's answer as ``ProxyPiece``s, ending with `.end`.
+struct UpstreamPieces: AsyncSequence, Sendable {
+    let body: HTTPClientResponse.Body
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: HTTPClientResponse.Body.AsyncIterator
+        var ended = false
+
+        mutating func next() async throws -> ProxyPiece? {
+            guard !ended else { return nil }
+            if let buffer = try await base.next() { return .data(buffer) }
+            ended = true
+            return .end
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: body.makeAsyncIterator()) }
+}
+
+/// Yields `.revoked` once `stillValid` turns false, checking every
+/// ``ProxyRoutes/revocationCheckInterval``; never ends otherwise (the stream loop stops
+/// iterating, which cancels it).
+struct RevocationWatch: AsyncSequence, Sendable {
+    let stillValid: @Sendable () -> Bool
+    var interval = ProxyRoutes.revocationCheckInterval
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let stillValid: @Sendable () -> Bool
+        let interval: Duration
+        var fired = false
+
+        mutating func next() async throws -> ProxyPiece? {
+            guard !fired else { return nil }
+            while stillValid() { try await Task.sleep(for: interval) }
+            fired = true
+            return .revoked
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stillValid: stillValid, interval: interval) }
+}
+
+/// A request body that stops with ``TooLarge`` once more than `limit` bytes have come, counting
+/// them in `call`.
+struct CappedBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: RequestBody
+    let limit: Int
+    let call: ProxyCall
+
+    struct TooLarge: Error {}
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: RequestBody.AsyncIterator
+        let limit: Int
+        let call: ProxyCall
+        var total = 0
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard let buffer = try await base.next() else { return nil }
+            total += buffer.readableBytes
+            guard total <= limit else { throw TooLarge() }
+            call.sent.add(buffer.readableBytes, ordering: .relaxed)
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), limit: limit, call: call) }
+}

@@ -1,0 +1,323 @@
+import AgentHost
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import NIOHTTP1
+import SecurityCore
+import SecurityStore
+import StoreTestSupport
+import Synchronization
+import Testing
+
+@testable import AgentHost
+
+/// The proxy end to end, on 127.0.0.1: an AgentHost server forwarding to a ``FakeUpstream``.
+@Suite(.timeLimit(.minutes(2)))
+struct ProxyTests {
+    /// The provider key in the vault: the only thing the upstream accepts, and what the agent must never see.
+    static let secret = "sk-test-4f9a8b7c6d5e4f3a2b1c0d9e"
+
+    /// Everything a test needs: the server's parts, the store, what was logged, and the fake upstream.
+    struct Setup: Sendable {
+        let fixture: HostFixture
+        let store: SQLSecurityStore
+        let audit: AuditRecorder
+        let logs: LogCapture
+        let upstream: FakeUpstream
+        let port: Int
+
+        func token(_ agent: String = "builder-7", role: String = "developer") throws -> String {
+            try fixture.token(agent: agent, role: role).token
+        }
+    }
+
+    /// The upstreams of the fake on `port`: `fake` takes the key as `x-api-key`, `git` as HTTP
+    /// Basic with the user `x-access-token`; each allows GET and POST under `/v1/`.
+    static func upstreams(port: Int) throws -> [Upstream] {
+        [
+            try Upstream(
+                name: "fake", url: "http://127.0.0.1:\(port)", grant: "FAKE_API_KEY", inject: "x-api-key: {secret}",
+                methods: ["GET", "POST"], paths: ["/v1/**"], maximumBodyBytes: 64 << 10, timeout: .seconds(1)),
+            try Upstream(
+                name: "git", url: "http://127.0.0.1:\(port)", grant: "GIT_TOKEN", inject: "basic: x-access-token",
+                methods: ["GET"], paths: ["/v1/**"]),
+        ]
+    }
+
+    /// Runs `body` with a server over a fresh SQLite store whose agent `builder-7` is granted the
+    /// secret for both upstreams, and the fake upstream running.
+    static func withProxy(
+        upstreams makeUpstreams: @escaping @Sendable (Int) throws -> [Upstream] = { try upstreams(port: $0) },
+        _ body: @escaping @Sendable (Setup, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let upstream = FakeUpstream()
+        try await upstream.run { port in
+            guard let (store, _) = try await Backend.sqlite.open() else { return }
+            do {
+                let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
+                let clock = ManualTimeSource(1_800_000_000)
+                let credentials = try await CredentialService.open(keys: keys, store: store, clock: clock)
+                let quiet = Logger(label: "quiet") { _ in SwiftLogNoOpLogHandler() }
+                let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: quiet, clock: clock)
+                let audit = AuditRecorder(trail: trail)
+                let upstreams = try makeUpstreams(port)
+                let fixture = try HostFixture(
+                    credentials: credentials, revocationStore: store, audit: audit, clock: clock,
+                    configure: { $0.upstreams = upstreams })
+                let path = try SecretPath("projects/p1/provider-key")
+                try await credentials.set(path, secret: SecureBytes(copying: Array(secret.utf8)))
+                for env in ["FAKE_API_KEY", "GIT_TOKEN"] {
+                    try await credentials.grant(agent: AgentID("builder-7"), secret: path, env: env, proxyOnly: true)
+                }
+                let logs = LogCapture()
+                let app = AgentHost.application(configuration: fixture.configuration, components: fixture.components, logger: logs.logger)
+                let setup = Setup(fixture: fixture, store: store, audit: audit, logs: logs, upstream: upstream, port: port)
+                try await app.test(.live) { client in try await body(setup, client) }
+            } catch {
+                try await store.close()
+                throw error
+            }
+            try await store.close()
+        }
+    }
+
+    static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
+
+    static func problemCode(_ response: TestResponse) -> String? {
+        (try? json(response.body))?["code"] as? String
+    }
+
+    // MARK: Injection and scrubbing
+
+    @Test func theUpstreamGetsTheKeyAndTheAgentGetsItBackMasked() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            let response = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
+            #expect(response.status == .ok)
+            // The upstream saw the key, and nothing of the agent's.
+            let seen = try #require(setup.upstream.received.withLock { $0.last })
+            #expect(seen[HTTPField.Name("x-api-key")!] == Self.secret)
+            #expect(seen[.authorization] == nil && seen[HTTPField.Name("x-agent-token")!] == nil)
+            #expect(seen[.acceptEncoding] == "identity")
+            // Echoed back in JSON, in hex and in a header: masked to the same length every time.
+            let body = String(buffer: response.body)
+            #expect(!body.contains(Self.secret) && !body.contains(Self.hex(Self.secret)))
+            #expect(body.contains(String(repeating: "*", count: Self.secret.utf8.count)))
+            #expect(response.headers[HTTPField.Name("x-echo")!] == String(repeating: "*", count: Self.secret.utf8.count))
+            #expect(Int(response.headers[.contentLength] ?? "") == response.body.readableBytes)
+        }
+    }
+
+    @Test func anSDKsAPIKeyHeaderCarriesTheAgentToken() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            let response = try await client.execute(
+                uri: "/proxy/fake/v1/headers", method: .get, headers: [HTTPField.Name("x-api-key")!: token])
+            #expect(response.status == .ok)
+            let seen = String(buffer: response.body)
+            #expect(!seen.contains(token), "the agent's token reached the upstream")
+            #expect(seen.contains("x-api-key: " + String(repeating: "*", count: Self.secret.utf8.count)))
+        }
+    }
+
+    @Test func gitsBasicPasswordCarriesTheAgentTokenAndBasicCarriesTheSecret() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            let basic = "Basic " + Data("x-access-token:\(token)".utf8).base64EncodedString()
+            let response = try await client.execute(uri: "/proxy/git/v1/echo", method: .get, headers: [.authorization: basic])
+            #expect(response.status == .ok)
+            let seen = try #require(setup.upstream.received.withLock { $0.last })
+            let expected = "Basic " + Data("x-access-token:\(Self.secret)".utf8).base64EncodedString()
+            #expect(seen[.authorization] == expected)
+            // The whole Basic credential is masked too: it decodes to the secret.
+            let body = String(buffer: response.body)
+            #expect(!body.contains(String(expected.dropFirst(6))) && !body.contains(Self.secret))
+        }
+    }
+
+    @Test func aKeySplitAcrossPiecesIsStillMasked() async throws {
+        try await Self.withProxy { setup, client in
+            let response = try await client.execute(uri: "/proxy/fake/v1/split", method: .get, headers: Self.bearer(try setup.token()))
+            #expect(String(buffer: response.body) == "before " + String(repeating: "*", count: Self.secret.utf8.count) + " after")
+        }
+    }
+
+    @Test func eventsStreamThroughAndTheUpstreamsStatusIsKept() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            let events = try await client.execute(uri: "/proxy/fake/v1/sse?count=5", method: .get, headers: Self.bearer(token))
+            #expect(events.headers[.contentType] == "text/event-stream")
+            #expect(String(buffer: events.body) == (0..<5).map { "data: event \($0)\n\n" }.joined())
+            let teapot = try await client.execute(uri: "/proxy/fake/v1/status/418", method: .get, headers: Self.bearer(token))
+            #expect(teapot.status.code == 418 && teapot.headers[.contentType] != "application/problem+json")
+        }
+    }
+
+    // MARK: Refusals
+
+    @Test func refusalsAreProblemsOfTheProxysOwn() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            func code(_ uri: String, _ method: HTTPRequest.Method = .get, headers: HTTPFields? = nil) async throws -> (Int, String?) {
+                let response = try await client.execute(uri: uri, method: method, headers: headers ?? Self.bearer(token))
+                return (response.status.code, Self.problemCode(response))
+            }
+            #expect(try await code("/proxy/nowhere/v1/echo") == (404, "unknown_upstream"))
+            #expect(try await code("/proxy/fake/v2/echo") == (403, "not_allowed"))
+            #expect(try await code("/proxy/fake/v1/echo", .delete) == (403, "not_allowed"))
+            #expect(try await code("/proxy/fake/v1/a%2F..%2Fsecret") == (400, "invalid_path"))
+            #expect(try await code("/proxy/fake/v1/a%2e%2e/x") == (400, "invalid_path"))
+            // Another agent holds no grant.
+            #expect(try await code("/proxy/fake/v1/echo", headers: Self.bearer(try setup.token("other-agent"))) == (403, "no_grant"))
+            // No token at all.
+            #expect(try await code("/proxy/fake/v1/echo", headers: [:]).0 == 401)
+            // A compressed answer cannot be scrubbed.
+            #expect(try await code("/proxy/fake/v1/gzip") == (502, "upstream_encoding"))
+            // Too slow for the upstream's 1 s timeout.
+            #expect(try await code("/proxy/fake/v1/slow") == (504, "upstream_timeout"))
+            // Every refusal above came from the proxy, not the upstream: it saw only the slow and gzip calls.
+            let paths = setup.upstream.hits.withLock { $0 }
+            #expect(paths.keys.sorted() == ["/v1/gzip", "/v1/slow"])
+        }
+    }
+
+    @Test func anUnreachableUpstreamIs502() async throws {
+        // A port that was free a moment ago: nothing listens there.
+        try await Self.withProxy(upstreams: { _ in
+            [
+                try Upstream(
+                    name: "gone", url: "http://127.0.0.1:9", grant: "FAKE_API_KEY", inject: "x-api-key: {secret}", methods: ["GET"],
+                    paths: ["/**"])
+            ]
+        }) { setup, client in
+            let response = try await client.execute(uri: "/proxy/gone/x", method: .get, headers: Self.bearer(try setup.token()))
+            #expect(response.status.code == 502 && Self.problemCode(response) == "upstream_unreachable")
+        }
+    }
+
+    @Test func aRedirectComesBackAsItCameAndIsNotFollowed() async throws {
+        try await Self.withProxy { setup, client in
+            let response = try await client.execute(uri: "/proxy/fake/v1/redirect", method: .get, headers: Self.bearer(try setup.token()))
+            #expect(response.status == .found && response.headers[.location] == "/v1/echo")
+            #expect(setup.upstream.hits.withLock { $0["/v1/echo"] } == nil)
+        }
+    }
+
+    @Test func bodiesStreamUpToTheCapAndNoFurther() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            let fits = try await client.execute(
+                uri: "/proxy/fake/v1/upload", method: .post, headers: Self.bearer(token),
+                body: ByteBuffer(repeating: 0x61, count: 60 << 10))
+            #expect(String(buffer: fits.body) == "\(60 << 10)")
+            let over = try await client.execute(
+                uri: "/proxy/fake/v1/upload", method: .post, headers: Self.bearer(token),
+                body: ByteBuffer(repeating: 0x61, count: 65 << 10))
+            #expect(over.status.code == 413)
+        }
+    }
+
+    // MARK: Revocation
+
+    @Test func aRevokedTokensStreamEndsAndItsNextCallIsRefused() async throws {
+        try await Self.withProxy { setup, testClient in
+            let minted = try setup.fixture.token(agent: "builder-7")
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            do {
+                var request = HTTPClientRequest(
+                    url: "http://127.0.0.1:\(try #require(testClient.port))/proxy/fake/v1/sse?count=100&interval=100")
+                request.headers.add(name: "authorization", value: "Bearer \(minted.token)")
+                let started = ContinuousClock.now
+                let response = try await client.execute(request, timeout: .seconds(30))
+                #expect(response.status == .ok)
+                var received = ""
+                var revoked = false
+                do {
+                    for try await piece in response.body {
+                        received += String(buffer: piece)
+                        if !revoked, received.contains("event 3") {
+                            setup.fixture.components.revocations.revoke(tokenID: minted.claims.tokenID, expiresAt: minted.claims.expiresAt)
+                            revoked = true
+                        }
+                    }
+                } catch {
+                    // The stream was cut: what a revoked agent should see.
+                }
+                #expect(revoked)
+                #expect(ContinuousClock.now - started < .seconds(6), "the stream outlived the revocation")
+                #expect(!received.contains("event 99"))
+                var again = HTTPClientRequest(url: request.url)
+                again.headers = request.headers
+                let refused = try await client.execute(again, timeout: .seconds(10))
+                #expect(refused.status.code == 401)
+            } catch {
+                try await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
+        }
+    }
+
+    // MARK: Records
+
+    @Test func everyCallIsAuditedAndCountedAndNoSecretIsLoggedOrRecorded() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            _ = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
+            _ = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
+            _ = try await client.execute(uri: "/proxy/fake/v1/gzip", method: .get, headers: Self.bearer(token))
+            // The audit record is written once the answer has been streamed.
+            try await Task.sleep(for: .milliseconds(200))
+            try await setup.audit.flush()
+            let records = try await setup.store.auditRecords(after: 0, limit: 100, actor: nil, action: nil).map(\.event)
+            let calls = records.filter { $0.action == "proxy.call" }
+            let echoes = try #require(calls.first { $0.details["status"] == "200" })
+            #expect(echoes.actor == "builder-7" && echoes.target == "fake" && echoes.details["count"] == "2")
+            #expect(echoes.details["path"] == "/v1/**" && echoes.details["method"] == "GET")
+            #expect(Int(echoes.details["bytes_received"] ?? "") ?? 0 > 0)
+            #expect(calls.contains { $0.details["status"] == "502" && $0.details["outcome"] == "upstream_encoding" })
+            let recorded = records.map { "\($0)" }.joined(separator: "\n")
+            #expect(!recorded.contains(Self.secret))
+            #expect(!setup.logs.text.contains(Self.secret) && !setup.logs.text.contains(token))
+            let metrics = String(decoding: setup.fixture.components.metrics.exposition(), as: UTF8.self)
+            #expect(metrics.contains(#"agenthost_proxy_requests_total{upstream="fake",status="2xx"} 2"#))
+            #expect(metrics.contains("agenthost_proxy_request_duration_seconds_bucket"))
+            #expect(metrics.contains(#"agenthost_proxy_bytes_total{upstream="fake",direction="received"}"#))
+        }
+    }
+
+    // MARK: Proxy-only grants
+
+    @Test func proxyOnlySecretsAreNeverReleased() async throws {
+        try await Self.withProxy { setup, client in
+            let admin = try setup.token("orchestrator", role: "admin")
+            // builder-7's grants are all proxy-only.
+            let refused = try await client.execute(uri: "/v1/secrets/agents/builder-7/env", method: .get, headers: Self.bearer(admin))
+            #expect(refused.status.code == 403 && Self.problemCode(refused) == "proxy_only")
+            #expect(!String(buffer: refused.body).contains(Self.secret))
+            // A grant of a variable an upstream injects is proxy-only unless it says otherwise.
+            func grant(_ body: String) async throws -> Bool? {
+                let response = try await client.execute(
+                    uri: "/api/agents/builder-8/grants", method: .post,
+                    headers: [.authorization: "Bearer \(admin)", .contentType: "application/json"], body: ByteBuffer(string: body))
+                #expect(response.status == .created)
+                return (try json(response.body))["proxy_only"] as? Bool
+            }
+            #expect(try await grant(#"{"secret":"projects/p1/provider-key","env":"FAKE_API_KEY"}"#) == true)
+            #expect(try await grant(#"{"secret":"projects/p1/provider-key","env":"OTHER_KEY"}"#) == false)
+            #expect(try await grant(#"{"secret":"projects/p1/provider-key","env":"GIT_TOKEN","proxy_only":false}"#) == false)
+            let released = try await client.execute(uri: "/v1/secrets/agents/builder-8/env", method: .get, headers: Self.bearer(admin))
+            let body = try json(released.body)
+            #expect(Set(((body["env"] as? [String: String]) ?? [:]).keys) == ["OTHER_KEY", "GIT_TOKEN"])
+            #expect(body["proxy_only"] as? [String] == ["FAKE_API_KEY"])
+        }
+    }
+
+    // MARK: Helpers
+
+    static func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
+}
