@@ -81,10 +81,74 @@ final class FakeUpstream: Sendable {
             try await Task.sleep(for: .seconds(3))
             return "late"
         }
+        // Anthropic's Messages API, streaming: the key as x-api-key, or as a bearer token (which the
+        // newest SDKs send).
+        router.post("/v1/messages") { request, _ in
+            guard let expected = self.expectedKey,
+                request.headers[HTTPField.Name("x-api-key")!] == expected || request.headers[.authorization] == "Bearer " + expected
+            else { return Self.unauthorized() }
+            _ = try await request.body.collect(upTo: 1 << 20)
+            let events: [(String, String)] =
+                [
+                    (
+                        "message_start",
+                        #"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"fake","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":0}}}"#
+                    ),
+                    ("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
+                ]
+                + Self.words.map {
+                    ("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\#($0)"}}"#)
+                }
+                + [
+                    ("content_block_stop", #"{"type":"content_block_stop","index":0}"#),
+                    (
+                        "message_delta",
+                        #"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}"#
+                    ),
+                    ("message_stop", #"{"type":"message_stop"}"#),
+                ]
+            return Self.stream(events.map { "event: \($0.0)\ndata: \($0.1)\n\n" })
+        }
+        // OpenAI's Chat Completions API, streaming: the key must come as a bearer token.
+        router.post("/v1/chat/completions") { request, _ in
+            guard request.headers[.authorization] == "Bearer " + (self.expectedKey ?? "") else { return Self.unauthorized() }
+            _ = try await request.body.collect(upTo: 1 << 20)
+            let chunks = Self.words.map { word in
+                #"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"fake","choices":[{"index":0,"delta":{"content":"\#(word)"},"finish_reason":null}]}"#
+            }
+            return Self.stream(chunks.map { "data: \($0)\n\n" } + ["data: [DONE]\n\n"])
+        }
         router.get("/v1/status/{code}") { _, context in
             Response(status: .init(code: context.parameters.get("code", as: Int.self) ?? 500))
         }
         return router
+    }
+
+    /// The key the SDK routes accept; `nil` accepts none.
+    let expectedKey: String?
+
+    init(expectedKey: String? = nil) {
+        self.expectedKey = expectedKey
+    }
+
+    /// The words a fake model streams.
+    static let words = ["Hello", " from", " upstream"]
+
+    /// A stream of server-sent events, each flushed on its own.
+    static func stream(_ events: [String]) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/event-stream"],
+            body: ResponseBody { writer in
+                for event in events { try await writer.write(ByteBuffer(string: event)) }
+                try await writer.finish(nil)
+            })
+    }
+
+    static func unauthorized() -> Response {
+        Response(
+            status: .unauthorized, headers: [.contentType: "application/json"],
+            body: .init(
+                byteBuffer: ByteBuffer(string: #"{"type":"error","error":{"type":"authentication_error","message":"invalid key"}}"#)))
     }
 
     struct Recorder: RouterMiddleware {

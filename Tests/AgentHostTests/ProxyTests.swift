@@ -321,3 +321,82 @@ struct ProxyTests {
 
     static func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
 }
+
+/// The official Anthropic and OpenAI Python SDKs (from PyPI; `scripts/bootstrap --test` installs
+/// them into .build/test-tools/sdk), given the agent's token as their API key and the proxy as
+/// their base URL, against the fake upstream, which accepts only the real key.
+@Suite(.timeLimit(.minutes(2)))
+struct SDKProxyTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The virtual environment's python with both SDKs, or `nil`.
+    static var python: String? {
+        let candidate =
+            ProcessInfo.processInfo.environment["AGENTHOST_SDK_PYTHON"] ?? packageRoot.path + "/.build/test-tools/sdk/bin/python"
+        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
+    }
+
+    @Test func anthropicAndOpenAISDKsWorkWithTheAgentTokenAsTheirKey() async throws {
+        guard let python = Self.python else {
+            Issue.record(
+                "the SDKs are not installed: run scripts/bootstrap --test (it installs openai and anthropic into .build/test-tools/sdk)")
+            return
+        }
+        let upstream = FakeUpstream(expectedKey: ProxyTests.secret)
+        try await upstream.run { port in
+            guard let (store, _) = try await Backend.sqlite.open() else { return }
+            do {
+                let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
+                let clock = ManualTimeSource(1_800_000_000)
+                let credentials = try await CredentialService.open(keys: keys, store: store, clock: clock)
+                let upstreams = [
+                    try Upstream(
+                        name: "anthropic", url: "http://127.0.0.1:\(port)", grant: "ANTHROPIC_API_KEY", inject: "x-api-key: {secret}",
+                        methods: ["POST"], paths: ["/v1/messages"]),
+                    try Upstream(
+                        name: "openai", url: "http://127.0.0.1:\(port)", grant: "OPENAI_API_KEY",
+                        inject: "Authorization: Bearer {secret}", methods: ["POST"], paths: ["/v1/chat/completions"]),
+                ]
+                let fixture = try HostFixture(credentials: credentials, clock: clock, configure: { $0.upstreams = upstreams })
+                let path = try SecretPath("projects/p1/llm-key")
+                try await credentials.set(path, secret: SecureBytes(copying: Array(ProxyTests.secret.utf8)))
+                for env in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] {
+                    try await credentials.grant(agent: AgentID("builder-7"), secret: path, env: env, proxyOnly: true)
+                }
+                let token = try fixture.token(agent: "builder-7").token
+                let app = AgentHost.application(
+                    configuration: fixture.configuration, components: fixture.components,
+                    logger: LogCapture().logger)
+                try await app.test(.live) { client in
+                    let proxyPort = try #require(client.port)
+                    let result = try await GitProxyTests.run(
+                        python,
+                        [
+                            Self.packageRoot.path + "/Tests/Fixtures/sdk_clients.py", "http://127.0.0.1:\(proxyPort)",
+                            "http://127.0.0.1:\(port)", token, ProxyTests.secret, "3",
+                        ],
+                        environment: [
+                            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": NSTemporaryDirectory(),
+                        ])
+                    #expect(result.status == 0, "\(result.output)")
+                    let report = try #require(
+                        result.output.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
+                            as? [String: Any], "\(result.output)")
+                    for sdk in ["anthropic", "openai"] {
+                        let texts = (report[sdk] as? [String: Any])?["text"] as? [String: String]
+                        #expect(texts?["proxy"] == "Hello from upstream", "\(sdk): \(result.output)")
+                    }
+                    // The key went upstream; the agent's token did not.
+                    let seen = upstream.received.withLock { $0 }.flatMap { $0.map(\.value) }
+                    #expect(seen.contains(ProxyTests.secret) || seen.contains("Bearer " + ProxyTests.secret))
+                    #expect(!seen.contains { $0.contains(token) })
+                }
+            } catch {
+                try await store.close()
+                throw error
+            }
+            try await store.close()
+        }
+    }
+}

@@ -2,7 +2,8 @@ extension SecurityPipeline {
     /// Establishes who the request acts for, or the 401 that refuses it.
     public func authenticate(_ facts: RequestFacts) -> Result<Principal, Refusal> {
         let raw = facts.pathWithoutQuery
-        return identify(facts, path: RequestPath.canonical(raw) ?? raw).mapError { unauthorized($0) }
+        let path = RequestPath.canonical(raw) ?? raw
+        return identify(facts, path: path).mapError { unauthorized($0, method: facts.method, path: path) }
     }
 
     /// ``authenticate(_:)`` with the reason as a value: the pipeline builds the 401 only when it
@@ -64,7 +65,16 @@ extension SecurityPipeline {
 
     // MARK: Refusals
 
-    func unauthorized(_ failure: AuthenticationFailure) -> Refusal {
+    /// Whether the route takes the password of HTTP Basic as a credential.
+    func offersBasic(method: String, path: Substring) -> Bool {
+        !configuration.credentialLocations.basicPassword.isEmpty
+            && configuration.credentialLocations.basicPassword.contains { $0.matches(method: method, path: path) }
+    }
+
+    /// The 401 for `failure`. Its `WWW-Authenticate` offers Bearer and, on a route that takes the
+    /// password of HTTP Basic (``CredentialLocations/basicPassword``), Basic too: git answers only
+    /// a Basic challenge with the credential its helper holds.
+    func unauthorized(_ failure: AuthenticationFailure, method: String, path: Substring) -> Refusal {
         let code: String
         let detail: String
         var bearerError: String? = "invalid_request"
@@ -117,8 +127,10 @@ extension SecurityPipeline {
         if let bearerError {
             challenge += ", error=\"\(bearerError)\""
         }
-        return Refusal(
-            status: 401, code: code, detail: detail, headers: [HeaderField(name: "WWW-Authenticate", value: challenge)]
-        )
+        var headers = [HeaderField(name: "WWW-Authenticate", value: challenge)]
+        if offersBasic(method: method, path: path) {
+            headers.append(HeaderField(name: "WWW-Authenticate", value: "Basic realm=\"\(configuration.realm)\""))
+        }
+        return Refusal(status: 401, code: code, detail: detail, headers: headers)
     }
 }

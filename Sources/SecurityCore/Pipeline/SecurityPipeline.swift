@@ -168,9 +168,12 @@ public struct SecurityPipeline: Sendable {
             switch identify(facts, path: path) {
             case .success(let authenticated): principal = authenticated
             case .failure(let failure):
+                // No credential where a Basic challenge is offered is the first half of that
+                // handshake (git sends every request without one first), not a failed guess.
+                let guessed = failure.code != .missingCredential || !offersBasic(method: method, path: path)
                 configuration.rateLimiter?.recordRefused(
-                    method: method, path: path, also: also, client: clientKey, authenticationFailed: true)
-                return .deny(unauthorized(failure).adding(extraHeaders))
+                    method: method, path: path, also: also, client: clientKey, authenticationFailed: guessed)
+                return .deny(unauthorized(failure, method: method, path: path).adding(extraHeaders))
             }
         }
 
@@ -186,7 +189,9 @@ public struct SecurityPipeline: Sendable {
                     method: method, path: path, also: also, client: clientKey, authenticationFailed: false)
                 var refusal =
                     principal == nil
-                    ? unauthorized(AuthenticationFailure(.missingCredential, "the policy allows no anonymous request here"))
+                    ? unauthorized(
+                        AuthenticationFailure(.missingCredential, "the policy allows no anonymous request here"), method: method, path: path
+                    )
                     : Self.forbidden(decision)
                 refusal.principal = principal
                 return .deny(refusal.adding(extraHeaders))
