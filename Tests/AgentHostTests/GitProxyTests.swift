@@ -1,5 +1,6 @@
 import AgentHost
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import Logging
 import SecurityCore
@@ -141,7 +142,11 @@ struct GitProxyTests {
                 methods: ["GET", "POST"],
                 paths: ["/{repo}/info/refs", "/{repo}/git-upload-pack", "/{repo}/git-receive-pack"],
                 certificateAuthorityFile: root + "/ca.pem")
-            let fixture = try HostFixture(credentials: credentials, clock: clock, configure: { $0.upstreams = [upstream] })
+            // The same forge without its CA: its certificate does not verify.
+            let untrusted = try Upstream(
+                name: "untrusted", url: "https://127.0.0.1:\(forgePort)", grant: "GIT_TOKEN", inject: "basic: x-access-token",
+                methods: ["GET"], paths: ["/**"])
+            let fixture = try HostFixture(credentials: credentials, clock: clock, configure: { $0.upstreams = [upstream, untrusted] })
             let path = try SecretPath("projects/p1/git-token")
             try await credentials.set(path, secret: SecureBytes(copying: Array(Self.pat.utf8)))
             try await credentials.grant(agent: AgentID("builder-7"), secret: path, env: "GIT_TOKEN", proxyOnly: true)
@@ -174,6 +179,12 @@ struct GitProxyTests {
                 let log = try await Self.run(
                     "git", ["--git-dir", root + "/forge/repo.git", "log", "--format=%s", "main"], environment: base)
                 #expect(log.output.split(separator: "\n") == ["second", "first"])
+
+                // A forge whose certificate the system's roots and the upstream's CA file do not vouch for is not called.
+                let refused = try await client.execute(
+                    uri: "/proxy/untrusted/repo.git/info/refs?service=git-upload-pack", method: .get,
+                    headers: [.authorization: "Bearer \(agentToken)"])
+                #expect(refused.status.code == 502 && (try? json(refused.body))?["code"] as? String == "upstream_unreachable")
 
                 // Without the agent's token, the proxy refuses with a challenge git understands.
                 let anonymous = try await Self.run(

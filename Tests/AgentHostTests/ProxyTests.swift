@@ -36,12 +36,16 @@ struct ProxyTests {
     }
 
     /// The upstreams of the fake on `port`: `fake` takes the key as `x-api-key`, `git` as HTTP
-    /// Basic with the user `x-access-token`; each allows GET and POST under `/v1/`.
+    /// Basic with the user `x-access-token`, both under `/v1/`; `impatient` waits 1 s at most.
     static func upstreams(port: Int) throws -> [Upstream] {
         [
             try Upstream(
                 name: "fake", url: "http://127.0.0.1:\(port)", grant: "FAKE_API_KEY", inject: "x-api-key: {secret}",
-                methods: ["GET", "POST"], paths: ["/v1/**"], maximumBodyBytes: 64 << 10, timeout: .seconds(1)),
+                methods: ["GET", "POST"], paths: ["/v1/**"], maximumBodyBytes: 64 << 10),
+            // The same, with a timeout short enough to see: only the slow call uses it.
+            try Upstream(
+                name: "impatient", url: "http://127.0.0.1:\(port)", grant: "FAKE_API_KEY", inject: "x-api-key: {secret}",
+                methods: ["GET"], paths: ["/v1/slow"], timeout: .seconds(1)),
             try Upstream(
                 name: "git", url: "http://127.0.0.1:\(port)", grant: "GIT_TOKEN", inject: "basic: x-access-token",
                 methods: ["GET"], paths: ["/v1/**"]),
@@ -139,6 +143,23 @@ struct ProxyTests {
         }
     }
 
+    /// curl as the agent: headers and bodies, each echoing the key in its own way, hold none of it.
+    @Test func curlReceivesNoneOfTheKey() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            let port = try #require(client.port)
+            for path in ["/v1/echo", "/v1/split", "/v1/headers"] {
+                let result = try await GitProxyTests.run(
+                    "curl", ["-sS", "-i", "-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(port)/proxy/fake\(path)"],
+                    environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
+                #expect(result.status == 0, "\(path): \(result.output)")
+                #expect(result.output.hasPrefix("HTTP/1.1 200"), "\(path): \(result.output)")
+                #expect(!result.output.contains(Self.secret) && !result.output.contains(Self.hex(Self.secret)), "\(path)")
+                #expect(result.output.contains(String(repeating: "*", count: Self.secret.utf8.count)), "\(path): \(result.output)")
+            }
+        }
+    }
+
     @Test func aKeySplitAcrossPiecesIsStillMasked() async throws {
         try await Self.withProxy { setup, client in
             let response = try await client.execute(uri: "/proxy/fake/v1/split", method: .get, headers: Self.bearer(try setup.token()))
@@ -164,6 +185,9 @@ struct ProxyTests {
             let token = try setup.token()
             func code(_ uri: String, _ method: HTTPRequest.Method = .get, headers: HTTPFields? = nil) async throws -> (Int, String?) {
                 let response = try await client.execute(uri: uri, method: method, headers: headers ?? Self.bearer(token))
+                // No refusal carries the secret, in its body or its headers.
+                #expect(!String(buffer: response.body).contains(Self.secret))
+                #expect(!response.headers.contains { $0.value.contains(Self.secret) })
                 return (response.status.code, Self.problemCode(response))
             }
             #expect(try await code("/proxy/nowhere/v1/echo") == (404, "unknown_upstream"))
@@ -177,8 +201,8 @@ struct ProxyTests {
             #expect(try await code("/proxy/fake/v1/echo", headers: [:]).0 == 401)
             // A compressed answer cannot be scrubbed.
             #expect(try await code("/proxy/fake/v1/gzip") == (502, "upstream_encoding"))
-            // Too slow for the upstream's 1 s timeout.
-            #expect(try await code("/proxy/fake/v1/slow") == (504, "upstream_timeout"))
+            // Too slow for the impatient upstream's 1 s timeout.
+            #expect(try await code("/proxy/impatient/v1/slow") == (504, "upstream_timeout"))
             // Every refusal above came from the proxy, not the upstream: it saw only the slow and gzip calls.
             let paths = setup.upstream.hits.withLock { $0 }
             #expect(paths.keys.sorted() == ["/v1/gzip", "/v1/slow"])
@@ -208,7 +232,8 @@ struct ProxyTests {
     }
 
     @Test func bodiesStreamUpToTheCapAndNoFurther() async throws {
-        try await Self.withProxy { setup, client in
+        try await Self.withProxy { setup, client0 in
+            let client = client0
             let token = try setup.token()
             let fits = try await client.execute(
                 uri: "/proxy/fake/v1/upload", method: .post, headers: Self.bearer(token),
@@ -218,6 +243,25 @@ struct ProxyTests {
                 uri: "/proxy/fake/v1/upload", method: .post, headers: Self.bearer(token),
                 body: ByteBuffer(repeating: 0x61, count: 65 << 10))
             #expect(over.status.code == 413)
+            // A chunked body declares no length: it streams until it passes the cap, then is refused.
+            let streaming = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            do {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(try #require(client0.port))/proxy/fake/v1/upload")
+                request.method = .POST
+                request.headers.add(name: "authorization", value: "Bearer \(token)")
+                let pieces = (0..<80).map { _ in ByteBuffer(repeating: 0x61, count: 1024) }
+                request.body = .stream(Self.stream(pieces), length: .unknown)
+                let response = try await streaming.execute(request, timeout: .seconds(10))
+                #expect(response.status.code == 413)
+                let small = (0..<8).map { _ in ByteBuffer(repeating: 0x61, count: 1024) }
+                request.body = .stream(Self.stream(small), length: .unknown)
+                let fits = try await streaming.execute(request, timeout: .seconds(10))
+                #expect(String(buffer: try await fits.body.collect(upTo: 1024)) == "8192")
+            } catch {
+                try await streaming.shutdown()
+                throw error
+            }
+            try await streaming.shutdown()
         }
     }
 
@@ -290,6 +334,34 @@ struct ProxyTests {
         }
     }
 
+    /// The proxy keeps recent grant lookups, but a grant removed or a secret changed through this
+    /// server counts from the next call.
+    @Test func aGrantRemovedOrASecretChangedHereCountsAtOnce() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            let admin = try setup.token("orchestrator", role: "admin")
+            #expect(try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token)).status == .ok)
+            let changed = "sk-test-changed-0123456789"
+            let set = try await client.execute(
+                uri: "/api/projects/p1/git-token", method: .put,
+                headers: [.authorization: "Bearer \(admin)", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"token":"\#(changed)"}"#))
+            #expect(set.status == .noContent)
+            try await setup.store.putGrant(
+                SecretGrant(agent: "builder-7", env: "FAKE_API_KEY", owner: "projects/p1", name: "git-token", createdAt: 0, proxyOnly: true)
+            )
+            // Granted straight in the store, as another server would: seen within GrantLookups.lifetime.
+            try await Task.sleep(for: GrantLookups.lifetime + .milliseconds(200))
+            _ = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
+            #expect(setup.upstream.received.withLock { $0.last?[HTTPField.Name("x-api-key")!] } == changed)
+            let removed = try await client.execute(
+                uri: "/api/agents/builder-7/grants/FAKE_API_KEY", method: .delete, headers: Self.bearer(admin))
+            #expect(removed.status == .noContent)
+            let refused = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
+            #expect(refused.status.code == 403 && Self.problemCode(refused) == "no_grant")
+        }
+    }
+
     // MARK: Proxy-only grants
 
     @Test func proxyOnlySecretsAreNeverReleased() async throws {
@@ -318,6 +390,14 @@ struct ProxyTests {
     }
 
     // MARK: Helpers
+
+    /// `pieces` as an async sequence of unknown length.
+    static func stream(_ pieces: [ByteBuffer]) -> AsyncStream<ByteBuffer> {
+        AsyncStream { continuation in
+            for piece in pieces { continuation.yield(piece) }
+            continuation.finish()
+        }
+    }
 
     static func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
 }
@@ -386,6 +466,12 @@ struct SDKProxyTests {
                     for sdk in ["anthropic", "openai"] {
                         let texts = (report[sdk] as? [String: Any])?["text"] as? [String: String]
                         #expect(texts?["proxy"] == "Hello from upstream", "\(sdk): \(result.output)")
+                        // Time to the first text event, direct and through the proxy (Docs/BENCHMARKS.md).
+                        if let times = (report[sdk] as? [String: Any])?["first_event_ms"] as? [String: Double] {
+                            print(
+                                "SDKProxyTests: \(sdk) first event, median ms: direct \(times["direct"] ?? 0), proxy \(times["proxy"] ?? 0)"
+                            )
+                        }
                     }
                     // The key went upstream; the agent's token did not.
                     let seen = upstream.received.withLock { $0 }.flatMap { $0.map(\.value) }

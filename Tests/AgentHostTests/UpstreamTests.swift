@@ -7,31 +7,10 @@ import Testing
 /// Upstreams as the configuration file declares them: what is accepted, and what is refused with
 /// the line and key at fault.
 struct UpstreamTests {
-    static let examples = """
-        upstreams:
-          anthropic:
-            url: https://api.anthropic.com
-            grant: ANTHROPIC_API_KEY
-            inject: "x-api-key: {secret}"
-            methods: [GET, POST]
-            paths: ["/v1/**"]
-          github-git:
-            url: https://github.com/
-            grant: GITHUB_TOKEN
-            inject: "basic: x-access-token"
-            methods: [GET, POST]
-            paths: ["/{owner}/{repo}/info/refs", "/{owner}/{repo}/git-upload-pack", "/{owner}/{repo}/git-receive-pack"]
-            max_body: 512MiB
-            timeout: 10m
-            rate_limit: 120/1m/240
-          gitlab:
-            url: https://gitlab.example.com/api/v4
-            grant: GITLAB_TOKEN
-            inject: "PRIVATE-TOKEN: {secret}"
-            methods: [GET]
-            paths: ["/projects/{id}/**"]
-
-        """
+    /// Docs/examples/upstreams.yaml, which Docs/BROKERED.md shows.
+    static let examplesFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Docs/examples/upstreams.yaml").path
+    static var examples: String { (try? String(contentsOfFile: examplesFile, encoding: .utf8)) ?? "" }
 
     /// The configuration `text` comes to over the defaults.
     static func resolve(_ text: String, path: String) throws -> AgentHostConfiguration {
@@ -40,21 +19,23 @@ struct UpstreamTests {
 
     @Test func theExamplesRead() throws {
         let upstreams = try Self.resolve(Self.examples, path: "agenthost.yaml").upstreams
-        #expect(upstreams.map(\.name) == ["anthropic", "github-git", "gitlab"])
+        #expect(upstreams.map(\.name) == ["anthropic", "openai", "github", "github-git", "gitlab"])
         let anthropic = upstreams[0]
         #expect(anthropic.injection == .header(name: "x-api-key", prefix: "", suffix: ""))
-        #expect(anthropic.methods == ["GET", "POST"] && anthropic.maximumBodyBytes == 16 << 20)
+        #expect(anthropic.methods == ["POST"] && anthropic.maximumBodyBytes == 16 << 20)
         #expect(anthropic.rateLimit.name == "proxy-anthropic" && anthropic.rateLimit.limit == 600 && anthropic.rateLimit.key == .principal)
         #expect(anthropic.destination(path: "/v1/messages", query: "beta=true") == "https://api.anthropic.com/v1/messages?beta=true")
-        let git = upstreams[1]
+        #expect(upstreams[1].injection == .header(name: "authorization", prefix: "Bearer ", suffix: ""))
+        #expect(upstreams[2].injection == .header(name: "authorization", prefix: "token ", suffix: ""))
+        let git = upstreams[3]
         #expect(git.injection == .basic(user: "x-access-token") && git.maximumBodyBytes == 512 << 20 && git.timeout == .seconds(600))
-        #expect(git.rateLimit.limit == 120 && git.rateLimit.burst == 240)
+        #expect(git.rateLimit.limit == 600 && upstreams[4].rateLimit.limit == 120 && upstreams[4].rateLimit.burst == 240)
         #expect(git.template(matching: "/octo/hello.git/info/refs")?.description == "/{owner}/{repo}/info/refs")
         #expect(git.template(matching: "/octo/hello.git/../x/info/refs") == nil)
         #expect(git.destination(path: "/o/r/info/refs", query: nil) == "https://github.com/o/r/info/refs")
         // A base path is kept in front of the agent's path.
-        #expect(upstreams[2].destination(path: "/projects/7/issues", query: nil) == "https://gitlab.example.com/api/v4/projects/7/issues")
-        #expect(upstreams[2].injection.headerName == "private-token")
+        #expect(upstreams[4].destination(path: "/projects/7/issues", query: nil) == "https://gitlab.example.com/api/v4/projects/7/issues")
+        #expect(upstreams[4].injection.headerName == "private-token")
     }
 
     @Test(arguments: [
@@ -120,7 +101,7 @@ struct UpstreamTests {
         let report = AgentHostCLI.checkConfiguration(file: file, environment: [:])
         #expect(report.valid, "\(report.problems)")
         let text = report.lines.joined(separator: "\n")
-        #expect(text.contains("  anthropic:\n    url: \"https://api.anthropic.com\"\n    grant: ANTHROPIC_API_KEY"))
+        #expect(text.contains("  anthropic:\n    url: \"https://api.anthropic.com\"\n    grant: ANTHROPIC_API_KEY"), "\(text)")
         #expect(text.contains(#"inject: "basic: x-access-token""#))
         let echoed = directory.path + "/echoed.yaml"
         try text.write(toFile: echoed, atomically: true, encoding: .utf8)

@@ -1,4 +1,5 @@
 public import SecurityCore
+import Synchronization
 
 extension CredentialService {
     /// What a release handed out, by variable name. The values went into the body only.
@@ -18,6 +19,7 @@ extension CredentialService {
     /// used only by the proxy, never released.
     public func grant(agent: AgentID, secret path: SecretPath, env: String, proxyOnly: Bool = false) async throws {
         try Self.checkEnvironmentName(env)
+        defer { lookups.invalidate() }
         try await store.putGrant(
             SecretGrant(agent: agent.rawValue, env: env, owner: path.owner, name: path.name, createdAt: clock.now(), proxyOnly: proxyOnly))
     }
@@ -94,5 +96,125 @@ extension CredentialService {
         JSONWriter.append(array: summary.proxyOnly, to: &body)
         body.append(UInt8(ascii: "}"))
         return summary
+    }
+}
+
+// MARK: - The proxy's lookups
+
+extension CredentialService {
+    /// What ``withGrantedSecret(agent:env:_:)`` found.
+    enum GrantedSecret<Result> {
+        /// The agent holds no grant of the env name.
+        case noGrant
+        /// The grant names a secret that is not set.
+        case notSet(SecretGrant)
+        /// The secret, lent to the body, and what the body made of it.
+        case opened(SecretGrant, Result)
+    }
+
+    /// Removes the grant of `env` to `agent`; whether there was one.
+    public func removeGrant(agent: AgentID, env: String) async throws -> Bool {
+        defer { lookups.invalidate() }
+        return try await store.deleteGrant(agent: agent.rawValue, env: env)
+    }
+
+    /// Lends `body` the secret `agent` was granted as `env`, opened for this call and wiped after.
+    ///
+    /// The grant and its sealed record (never the plaintext) are kept for up to
+    /// ``GrantLookups/lifetime`` so that a proxied call does not wait on the store twice: a change
+    /// made through this service is seen at once, one made by another server sharing the store
+    /// within that time. Throws ``VaultError`` when the record does not open even when read anew.
+    func withGrantedSecret<Result>(
+        agent: AgentID, env: String, _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) async throws -> GrantedSecret<Result> {
+        var fresh = false
+        var found = lookups.find(agent: agent.rawValue, env: env)
+        if found == nil {
+            found = try await lookUp(agent: agent.rawValue, env: env)
+            fresh = true
+        }
+        guard let found, let grant = found.grant else { return .noGrant }
+        guard let row = found.row else { return .notSet(grant) }
+        do {
+            return .opened(grant, try open(row, body))
+        } catch is VaultError where !fresh {
+            // Kept from before a rotation, say: read it again once.
+            lookups.invalidate()
+            guard let again = try await lookUp(agent: agent.rawValue, env: env), let grant = again.grant else { return .noGrant }
+            guard let row = again.row else { return .notSet(grant) }
+            return .opened(grant, try open(row, body))
+        }
+    }
+
+    private func open<Result>(_ row: VaultRecordRow, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+        try vault.withSecret(in: row.sealed, for: row.identity) { secret in
+            redactor?.register(bytes: secret)
+            return try body(secret)
+        }
+    }
+
+    private func lookUp(agent: String, env: String) async throws -> GrantLookups.Entry? {
+        let generation = lookups.generation
+        let grant = try await store.grant(agent: agent, env: env)
+        var row: VaultRecordRow?
+        if let grant { row = try await store.record(owner: grant.owner, name: grant.name) }
+        let entry = GrantLookups.Entry(grant: grant, row: row)
+        lookups.keep(entry, agent: agent, env: env, readAt: generation)
+        return entry
+    }
+}
+
+/// The proxy's recent grant lookups: each grant and its sealed record, for a short time.
+final class GrantLookups: Sendable {
+    struct Entry: Sendable {
+        let grant: SecretGrant?
+        let row: VaultRecordRow?
+    }
+
+    private struct Key: Hashable {
+        let agent: String
+        let env: String
+    }
+
+    private struct State {
+        var entries: [Key: (entry: Entry, expires: ContinuousClock.Instant)] = [:]
+        /// Bumped by every change made through the service; an entry read before one is dropped.
+        var generation: UInt64 = 0
+    }
+
+    /// How long a lookup is kept: how late this server's proxy may see a grant removed or a
+    /// secret changed by another server sharing the store.
+    static let lifetime = Duration.seconds(2)
+    /// The most lookups kept.
+    static let capacity = 10_000
+
+    private let state = Mutex(State())
+
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    func find(agent: String, env: String) -> Entry? {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            guard let kept = state.entries[Key(agent: agent, env: env)], kept.expires > now else { return nil }
+            return kept.entry
+        }
+    }
+
+    /// Keeps `entry` unless something changed since `generation` was read.
+    func keep(_ entry: Entry, agent: String, env: String, readAt generation: UInt64) {
+        let expires = ContinuousClock.now + Self.lifetime
+        state.withLock { state in
+            guard state.generation == generation else { return }
+            if state.entries.count >= Self.capacity { state.entries.removeAll(keepingCapacity: true) }
+            state.entries[Key(agent: agent, env: env)] = (entry, expires)
+        }
+    }
+
+    /// Forgets everything: a grant or a secret changed.
+    func invalidate() {
+        state.withLock { state in
+            state.generation &+= 1
+            state.entries.removeAll(keepingCapacity: true)
+        }
     }
 }

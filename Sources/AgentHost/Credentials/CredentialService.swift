@@ -16,6 +16,8 @@ public final class CredentialService: Sendable {
     /// Learns every secret this service sets or opens, so logs never show one; `nil` for none.
     public let redactor: SecretRedactor?
     let clock: any TimeSource
+    /// The proxy's recent grant lookups, forgotten on every change made here.
+    let lookups = GrantLookups()
 
     /// A service over `store`, counting encryptions from where the store's count stands.
     public static func open(
@@ -48,6 +50,7 @@ public final class CredentialService: Sendable {
     /// Seals `secret` as `path`, replacing any secret there.
     public func set(_ path: SecretPath, secret: SecureBytes) async throws {
         try Self.checkSecret(secret)
+        defer { lookups.invalidate() }
         redactor?.register(secret)
         let id = Self.newRecordID()
         let sealed = try vault.seal(secret, for: RecordIdentity(owner: path.owner, recordID: id, name: path.name))
@@ -63,7 +66,8 @@ public final class CredentialService: Sendable {
 
     /// Deletes the secret at `path`; whether there was one.
     public func delete(_ path: SecretPath) async throws -> Bool {
-        try await store.delete(owner: path.owner, name: path.name)
+        defer { lookups.invalidate() }
+        return try await store.delete(owner: path.owner, name: path.name)
     }
 
     /// Lends the secret at `path` to `body` and wipes it afterwards; `nil` if there is none.

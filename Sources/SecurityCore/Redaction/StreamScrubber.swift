@@ -21,8 +21,13 @@ public struct StreamScrubber: Sendable {
     private let forms: SecureBytes
     /// Where each form starts in `forms`, and its length, longest first.
     private let spans: [(start: Int, count: Int)]
-    /// Whether some form starts with a byte, by byte.
-    private let firstBytes: [Bool]
+    /// Every form is at least this long (at least 2: a secret has at least
+    /// ``SecretRedactor/minimumLength`` bytes), up to 64.
+    private let window: Int
+    /// A bit per pair of bytes found at some offset below `window - 1` in some form.
+    private let pairs: [UInt64]
+    /// For each such pair, the offsets (as bits) where a form has it.
+    private let offsets: [UInt16: UInt64]
     /// Bytes that may begin a form that the next piece completes.
     private var pending: [UInt8] = []
 
@@ -36,18 +41,26 @@ public struct StreamScrubber: Sendable {
             SecureBytes.wipe(&raw)
         }
         all.sort { $0.count > $1.count }
+        let window = min(64, all.map(\.count).min() ?? 2)
         var spans: [(start: Int, count: Int)] = []
-        var firstBytes = [Bool](repeating: false, count: 256)
-        var offset = 0
+        var pairs = [UInt64](repeating: 0, count: all.isEmpty ? 0 : 1024)
+        var offsets: [UInt16: UInt64] = [:]
+        var start = 0
         for form in all {
-            spans.append((offset, form.count))
-            firstBytes[Int(form[0])] = true
-            offset += form.count
+            spans.append((start, form.count))
+            for offset in 0..<(window - 1) {
+                let pair = UInt16(form[offset]) << 8 | UInt16(form[offset + 1])
+                pairs[Int(pair >> 6)] |= 1 << UInt64(pair & 63)
+                offsets[pair, default: 0] |= 1 << UInt64(offset)
+            }
+            start += form.count
         }
         self.forms = SecureBytes(copying: all.joined())
         for index in all.indices { SecureBytes.wipe(&all[index]) }
         self.spans = spans
-        self.firstBytes = firstBytes
+        self.window = window
+        self.pairs = pairs
+        self.offsets = offsets
     }
 
     /// Whether there is anything to look for.
@@ -60,7 +73,22 @@ public struct StreamScrubber: Sendable {
         var data = pending
         data.append(contentsOf: piece)
         SecureBytes.wipe(&pending)
-        let (output, held) = mask(data, holdingBack: true)
+        pending = []
+        defer { SecureBytes.wipe(&data) }
+        return data.withUnsafeBytes { bytes in
+            let (output, held) = mask(bytes, holdingBack: true)
+            pending = held
+            return output ?? Array(bytes)
+        }
+    }
+
+    /// ``scrub(_:)`` for a piece in memory, or `nil` when the piece passes as it is (nothing to mask,
+    /// nothing held back, nothing held from before): the caller then sends its own buffer, uncopied.
+    /// This is the common case, and a download's pace depends on it.
+    public mutating func scrubIfNeeded(_ piece: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard !spans.isEmpty else { return nil }
+        guard pending.isEmpty else { return scrub(piece) }
+        let (output, held) = mask(piece, holdingBack: true)
         pending = held
         return output
     }
@@ -68,63 +96,108 @@ public struct StreamScrubber: Sendable {
     /// The bytes held back, masked: call once the stream has ended.
     public mutating func finish() -> [UInt8] {
         guard !pending.isEmpty else { return [] }
-        let data = pending
+        var data = pending
         SecureBytes.wipe(&pending)
         pending = []
-        return mask(data, holdingBack: false).output
+        defer { SecureBytes.wipe(&data) }
+        return data.withUnsafeBytes { bytes in mask(bytes, holdingBack: false).output ?? Array(bytes) }
     }
 
     /// `bytes`, a whole value such as a header, with every secret masked.
     public func scrubbed(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        mask(Array(bytes), holdingBack: false).output
+        guard !spans.isEmpty else { return Array(bytes) }
+        var data = Array(bytes)
+        defer { SecureBytes.wipe(&data) }
+        return data.withUnsafeBytes { bytes in mask(bytes, holdingBack: false).output ?? Array(bytes) }
     }
 
-    /// `data` masked. With `holdingBack`, a tail that is the start of a form is not in `output`
-    /// but in `held`, for the next piece to complete.
-    private func mask(_ data: [UInt8], holdingBack: Bool) -> (output: [UInt8], held: [UInt8]) {
-        var data = data
-        defer { SecureBytes.wipe(&data) }
-        var output = [UInt8]()
-        output.reserveCapacity(data.count)
-        let spans = self.spans, firstBytes = self.firstBytes
-        let held: Int? = forms.withUnsafeBytes { forms in
-            var index = 0
-            while index < data.count {
-                guard firstBytes[Int(data[index])] else {
-                    output.append(data[index])
-                    index += 1
-                    continue
+    /// `data` masked: `output` is `nil` when nothing in it changes. With `holdingBack`, a tail that
+    /// is the start of a form is not in `output` but in `held`, for the next piece to complete.
+    ///
+    /// Every form is at least `window` bytes long, so every occurrence covers `window - 1`
+    /// positions in a row, one of which is a multiple of `window - 1`. Only those positions are
+    /// looked at: the pair of bytes there, against the pairs the forms have in their first
+    /// `window` bytes, says where an occurrence could have started, and only those starts are
+    /// compared. A download passes with one look per `window - 1` bytes (6 or more): this scan
+    /// sets the pace of a proxied download (Docs/BENCHMARKS.md, "The proxy"). Occurrences that run
+    /// past the end of `data` start in its last bytes, which are compared one by one.
+    private func mask(_ data: UnsafeRawBufferPointer, holdingBack: Bool) -> (output: [UInt8]?, held: [UInt8]) {
+        var output: [UInt8]?
+        var copied = 0  // data[..<copied] is in output, or unchanged so far
+        var index = 0  // everything before is decided
+        let spans = self.spans, window = self.window, offsets = self.offsets
+        let longest = spans.first?.count ?? 0
+        // Starts at or after this may run past the end; they are looked at one by one.
+        let tail = max(0, data.count - longest + 1)
+        return pairs.withUnsafeBufferPointer { pairs in
+            forms.withUnsafeBytes { forms in
+                /// The longest form that starts at `start` and ends inside `data`, or 0.
+                func fullMatch(at start: Int) -> Int {
+                    for span in spans where span.count <= data.count - start {
+                        if Self.equal(data, from: start, forms, span, count: span.count) { return span.count }
+                    }
+                    return 0
                 }
-                let remaining = data.count - index
-                var matched = 0
-                var mayContinue = false
-                for span in spans {
-                    if span.count <= remaining {
-                        if matched == 0, Self.equal(data, from: index, forms, span, count: span.count) { matched = span.count }
-                    } else if !mayContinue, Self.equal(data, from: index, forms, span, count: remaining) {
-                        mayContinue = true
+                func replace(_ start: Int, _ count: Int) {
+                    if output == nil { output = [] }
+                    output?.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[copied..<start]))
+                    output?.append(contentsOf: repeatElement(UInt8(ascii: "*"), count: count))
+                    copied = start + count
+                    index = copied
+                }
+                // The sampled positions, for occurrences that end inside data.
+                let stride = window - 1
+                var sample = 0
+                while sample + 1 < data.count {
+                    let pair = UInt16(data[sample]) << 8 | UInt16(data[sample + 1])
+                    if pairs[Int(pair >> 6)] & (1 << UInt64(pair & 63)) != 0, var found = offsets[pair] {
+                        // Possible starts, earliest first: the highest offset is the earliest start.
+                        while found != 0 {
+                            let offset = 63 - found.leadingZeroBitCount
+                            found &= ~(1 << UInt64(offset))
+                            let start = sample - offset
+                            guard start >= index, start < tail else { continue }
+                            let count = fullMatch(at: start)
+                            if count > 0 { replace(start, count) }
+                        }
+                    }
+                    sample += stride
+                }
+                // The last bytes, one start at a time: full occurrences, and ones the next piece may complete.
+                var start = max(index, tail)
+                while start < data.count {
+                    let remaining = data.count - start
+                    var matched = 0
+                    var mayContinue = false
+                    for span in spans {
+                        if span.count <= remaining {
+                            if matched == 0, Self.equal(data, from: start, forms, span, count: span.count) { matched = span.count }
+                        } else if !mayContinue, Self.equal(data, from: start, forms, span, count: remaining) {
+                            mayContinue = true
+                        }
+                    }
+                    if holdingBack, mayContinue {
+                        // A longer form may still complete here (base64 with its padding, say): wait
+                        // for the next piece, so the result does not depend on where pieces are cut.
+                        if output == nil, start > 0 || copied > 0 { output = [] }
+                        output?.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[copied..<start]))
+                        return (output ?? [], Array(UnsafeRawBufferPointer(rebasing: data[start...])))
+                    } else if matched > 0 {
+                        replace(start, matched)
+                        start = index
+                    } else {
+                        start += 1
                     }
                 }
-                if holdingBack, mayContinue {
-                    // A longer form may still complete here (base64 with its padding, say): wait
-                    // for the next piece, so the result does not depend on where pieces are cut.
-                    return index
-                } else if matched > 0 {
-                    output.append(contentsOf: repeatElement(UInt8(ascii: "*"), count: matched))
-                    index += matched
-                } else {
-                    output.append(data[index])
-                    index += 1
-                }
+                output?.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[copied...]))
+                return (output, [])
             }
-            return nil
         }
-        return (output, held.map { Array(data[$0...]) } ?? [])
     }
 
     /// Whether `count` bytes of `data` from `offset` equal the first `count` bytes of the form at `span`.
     private static func equal(
-        _ data: [UInt8], from offset: Int, _ forms: UnsafeRawBufferPointer, _ span: (start: Int, count: Int), count: Int
+        _ data: UnsafeRawBufferPointer, from offset: Int, _ forms: UnsafeRawBufferPointer, _ span: (start: Int, count: Int), count: Int
     ) -> Bool {
         for position in 0..<count where data[offset + position] != forms[span.start + position] { return false }
         return true

@@ -80,4 +80,47 @@ struct StreamScrubberTests {
         #expect(scrubber.isEmpty)
         #expect(scrubber.scrubbed(Array("abc abc".utf8)) == Array("abc abc".utf8))
     }
+
+    /// Leftmost, longest masking over the whole text, one position at a time: what the scrubber
+    /// must produce, however the text is cut.
+    static func reference(_ text: [UInt8], forms: [[UInt8]]) -> [UInt8] {
+        var output: [UInt8] = []
+        var index = 0
+        while index < text.count {
+            let match =
+                forms.filter { index + $0.count <= text.count && Array(text[index..<(index + $0.count)]) == $0 }
+                .map(\.count).max() ?? 0
+            if match > 0 {
+                output += repeatElement(UInt8(ascii: "*"), count: match)
+                index += match
+            } else {
+                output.append(text[index])
+                index += 1
+            }
+        }
+        return output
+    }
+
+    /// Random texts made of the secret's own characters (so near misses abound) with forms of it
+    /// dropped in, cut at random places: the scrubber agrees with the reference every time.
+    @Test func randomTextsAgreeWithTheReference() {
+        var generator = SystemRandomNumberGenerator()
+        let forms = Self.forms.map { Array($0.utf8) }
+        let alphabet = Array(Set(forms.joined()))
+        for _ in 0..<300 {
+            var text: [UInt8] = []
+            while text.count < Int.random(in: 50...2000, using: &generator) {
+                if Int.random(in: 0..<6, using: &generator) == 0 {
+                    let form = forms.randomElement(using: &generator)!
+                    // Sometimes only part of a form: a near miss.
+                    text += Bool.random(using: &generator) ? form : Array(form.prefix(Int.random(in: 1..<form.count, using: &generator)))
+                } else {
+                    text.append(alphabet.randomElement(using: &generator)!)
+                }
+            }
+            let cuts = (0..<Int.random(in: 0...6, using: &generator)).map { _ in Int.random(in: 0...text.count, using: &generator) }
+            let streamed = Self.streamed(String(decoding: text, as: UTF8.self), cuts: cuts)
+            #expect(Array(streamed.utf8) == Self.reference(text, forms: forms), "cuts \(cuts)")
+        }
+    }
 }

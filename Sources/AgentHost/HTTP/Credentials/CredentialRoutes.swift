@@ -99,7 +99,7 @@ struct CredentialRoutes: Sendable {
             try await run(context) { credentials in
                 let agent = try Self.agent(context)
                 let env = context.parameters.get("env") ?? ""
-                guard try await credentials.store.deleteGrant(agent: agent.rawValue, env: env) else {
+                guard try await credentials.removeGrant(agent: agent, env: env) else {
                     throw HTTPRefusal(404, "not_found", "Agent \(agent) has no grant named \(env.prefix(128)).")
                 }
                 context.logger.notice(

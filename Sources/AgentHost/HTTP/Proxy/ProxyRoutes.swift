@@ -34,6 +34,10 @@ struct ProxyRoutes: Sendable {
     /// How often a streaming answer checks that the agent's token still holds.
     static let revocationCheckInterval = Duration.seconds(1)
 
+    /// Answers of known length up to this are not watched while they stream (each piece is still
+    /// checked): 1 MiB.
+    static let unwatchedLength = 1 << 20
+
     /// Where the proxy's routes find an agent's token besides `Authorization: Bearer` and
     /// `X-Agent-Token`: the password of HTTP Basic on every upstream (git sends it so), and the
     /// header each upstream's secret goes in, on that upstream's routes (an SDK given the agent's
@@ -73,7 +77,7 @@ struct ProxyRoutes: Sendable {
         }
         let rawPath = request.uri.path
         let path = rawPath.dropFirst(Self.prefix(name).utf8.count - 1)
-        guard Self.isForwardable(path) else {
+        guard rawPath.hasPrefix(Self.prefix(name)), Self.isForwardable(path) else {
             throw HTTPRefusal(
                 400, "invalid_path", "The path must be plain segments: no empty, . or .. segment, backslash or encoded / \\ . or NUL.")
         }
@@ -137,23 +141,49 @@ struct ProxyRoutes: Sendable {
         let stillValid: @Sendable () -> Bool = {
             !components.revocations.isRevoked(claims) && components.clock.now() <= claims.expiresAt + leeway
         }
+        // An answer of unknown length (server-sent events, say) or a large one is watched while it
+        // streams, so a revoked token's stream ends even while the upstream is silent. A short
+        // answer of known length is not: it ends within the upstream's timeout anyway, and the
+        // watch (two tasks per call) cost a third of the proxy's throughput in scripts/loadtest.
+        let length = response.headers.first(name: "content-length").flatMap { Int($0) }
+        let watched = length.map { $0 > Self.unwatchedLength } ?? true
         let body = ResponseBody { writer in
             var scrubber = secret.scrubber
             var outcome = "complete"
             defer { finish(call, status: status, context: context, failure: outcome == "complete" ? nil : outcome) }
-            do {
-                let pieces = merge(UpstreamPieces(body: response.body), RevocationWatch(stillValid: stillValid))
-                loop: for try await piece in pieces {
-                    switch piece {
-                    case .data(let buffer):
-                        call.received.add(buffer.readableBytes, ordering: .relaxed)
-                        let scrubbed = scrubber.scrub(buffer.readableBytesView)
+            /// Sends one piece on, scrubbed; whether the answer has ended.
+            func forward(_ piece: ProxyPiece) async throws -> Bool {
+                switch piece {
+                case .data(let buffer):
+                    // Every piece, watched or not, is checked against the token first.
+                    guard stillValid() else { return try cut() }
+                    call.received.add(buffer.readableBytes, ordering: .relaxed)
+                    // Most pieces hold nothing to mask and go on as they came, uncopied.
+                    if let scrubbed = buffer.withUnsafeReadableBytes({ scrubber.scrubIfNeeded($0) }) {
                         if !scrubbed.isEmpty { try await writer.write(ByteBuffer(bytes: scrubbed)) }
-                    case .end:
-                        break loop
-                    case .revoked:
-                        outcome = "revoked"
-                        throw ProxyStreamEnded.revoked
+                    } else {
+                        try await writer.write(buffer)
+                    }
+                    return false
+                case .end:
+                    return true
+                case .revoked:
+                    return try cut()
+                }
+            }
+            /// Ends the answer: the token was revoked or expired.
+            func cut() throws -> Bool {
+                outcome = "revoked"
+                throw ProxyStreamEnded.revoked
+            }
+            do {
+                if watched {
+                    for try await piece in merge(UpstreamPieces(body: response.body), RevocationWatch(stillValid: stillValid)) {
+                        if try await forward(piece) { break }
+                    }
+                } else {
+                    for try await piece in UpstreamPieces(body: response.body) {
+                        if try await forward(piece) { break }
                     }
                 }
                 let tail = scrubber.finish()
@@ -179,22 +209,24 @@ struct ProxyRoutes: Sendable {
         of upstream: Upstream, for agent: AgentID, credentials: CredentialService, context: AgentRequestContext
     ) async throws -> OpenedSecret {
         do {
-            guard let grant = try await credentials.store.grant(agent: agent.rawValue, env: upstream.grant) else {
+            let found = try await credentials.withGrantedSecret(agent: agent, env: upstream.grant) { secret in
+                let header = Self.headerValue(upstream.injection, secret: secret)
+                // The whole Basic credential too: it decodes to the secret.
+                var secrets = [SecureBytes(copying: secret)]
+                if case .basic = upstream.injection { secrets.append(SecureBytes(copying: header.utf8.dropFirst(6))) }
+                return OpenedSecret(header: header, scrubber: StreamScrubber(secrets: secrets))
+            }
+            switch found {
+            case .noGrant:
                 throw HTTPRefusal(
                     status: 403, code: "no_grant",
                     detail: "Agent \(agent) holds no grant of \(upstream.grant), the secret upstream \(upstream.name) needs.",
                     extensions: ["upstream": .string(upstream.name), "grant": .string(upstream.grant)])
-            }
-            let path = try SecretPath(grant.owner + "/" + grant.name)
-            let opened = try await credentials.withSecret(path) { secret in
-                OpenedSecret(
-                    header: Self.headerValue(upstream.injection, secret: secret),
-                    scrubber: StreamScrubber(secrets: [SecureBytes(copying: secret)]))
-            }
-            guard let opened else {
+            case .notSet:
                 throw HTTPRefusal(409, "secret_missing", "The secret granted as \(upstream.grant) is not set; set it again.")
+            case .opened(_, let opened):
+                return opened
             }
-            return opened
         } catch let error as VaultError {
             context.logger.error("vault refused", metadata: ["code": .string(error.code.description)])
             throw HTTPRefusal(409, "secret_unreadable", "The secret granted as \(upstream.grant) does not open; set it again.")

@@ -16,28 +16,33 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
     let audit: AuditRecorder?
     let metrics: AgentHostMetrics?
     let events: SystemEvents?
+    /// Paths (by prefix) whose routes stream their body and cap it themselves, so it is not read
+    /// here first: the proxy's (`/proxy/`), whose uploads may be hundreds of MiB.
+    let streamedPathPrefixes: [String]
 
     /// `audit` receives every 401, 403 and 429 (aggregated per client and code); `metrics` counts
     /// every outcome; `events` streams the refusals to operators watching `/ws/system`.
     public init(pipeline: SecurityPipeline, audit: AuditRecorder? = nil, metrics: AgentHostMetrics? = nil, events: SystemEvents? = nil) {
-        self.init(currentPipeline: { pipeline }, audit: audit, metrics: metrics, events: events)
+        self.init(currentPipeline: { pipeline }, audit: audit, metrics: metrics, events: events, streamedPathPrefixes: [])
     }
 
     /// The middleware of AgentHost's own routers, which asks `components` for the pipeline in force.
     init(components: AgentHost.Components) {
         self.init(
-            currentPipeline: { components.pipeline }, audit: components.audit, metrics: components.metrics, events: components.events
+            currentPipeline: { components.pipeline }, audit: components.audit, metrics: components.metrics, events: components.events,
+            streamedPathPrefixes: ["/proxy/"]
         )
     }
 
     private init(
         currentPipeline: @escaping @Sendable () -> SecurityPipeline, audit: AuditRecorder?, metrics: AgentHostMetrics?,
-        events: SystemEvents?
+        events: SystemEvents?, streamedPathPrefixes: [String]
     ) {
         self.currentPipeline = currentPipeline
         self.audit = audit
         self.metrics = metrics
         self.events = events
+        self.streamedPathPrefixes = streamedPathPrefixes
     }
 
     public func handle(
@@ -57,7 +62,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
         switch pipeline.evaluate(facts) {
         case .allow(let principal, let headers):
             var request = request
-            if Self.mayHaveBody(request, declaredLength: facts.bodyLength) {
+            if Self.mayHaveBody(request, declaredLength: facts.bodyLength), !streamedPathPrefixes.contains(where: facts.path.hasPrefix) {
                 let limit = pipeline.bodyLimit(method: facts.method, path: facts.path)
                 do {
                     // Read at most the cap: an endless or mislabelled body is cut off here.
