@@ -267,7 +267,9 @@ struct ProxyTests {
 
     // MARK: Revocation
 
-    @Test func aRevokedTokensStreamEndsAndItsNextCallIsRefused() async throws {
+    /// Revoking the token, or every token of the agent, ends the stream and refuses the next call.
+    @Test(arguments: [false, true])
+    func aRevokedTokensStreamEndsAndItsNextCallIsRefused(wholeAgent: Bool) async throws {
         try await Self.withProxy { setup, testClient in
             let minted = try setup.fixture.token(agent: "builder-7")
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
@@ -284,7 +286,12 @@ struct ProxyTests {
                     for try await piece in response.body {
                         received += String(buffer: piece)
                         if !revoked, received.contains("event 3") {
-                            setup.fixture.components.revocations.revoke(tokenID: minted.claims.tokenID, expiresAt: minted.claims.expiresAt)
+                            let revocations = setup.fixture.components.revocations
+                            if wholeAgent {
+                                revocations.revokeAll(of: minted.claims.agent, issuedBefore: minted.claims.issuedAt + 1)
+                            } else {
+                                revocations.revoke(tokenID: minted.claims.tokenID, expiresAt: minted.claims.expiresAt)
+                            }
                             revoked = true
                         }
                     }
