@@ -330,7 +330,16 @@ struct ProxyTests {
             #expect(echoes.actor == "builder-7" && echoes.target == "fake" && echoes.details["count"] == "2")
             #expect(echoes.details["path"] == "/v1/**" && echoes.details["method"] == "GET")
             #expect(Int(echoes.details["bytes_received"] ?? "") ?? 0 > 0)
-            #expect(calls.contains { $0.details["status"] == "502" && $0.details["outcome"] == "upstream_encoding" })
+            #expect(
+                calls.contains {
+                    $0.details["status"] == "502" && $0.details["outcome"] == "upstream_encoding" && $0.details["path"] == "/v1/**"
+                })
+            // A refusal of the proxy's own is a call too, with the refusal as its outcome.
+            _ = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(try setup.token("no-grant-agent")))
+            try await Task.sleep(for: .milliseconds(100))
+            try await setup.audit.flush()
+            let later = try await setup.store.auditRecords(after: 0, limit: 200, actor: "no-grant-agent", action: "proxy.call").map(\.event)
+            #expect(later.contains { $0.details["status"] == "403" && $0.details["outcome"] == "no_grant" && $0.target == "fake" })
             let recorded = records.map { "\($0)" }.joined(separator: "\n")
             #expect(!recorded.contains(Self.secret))
             #expect(!setup.logs.text.contains(Self.secret) && !setup.logs.text.contains(token))

@@ -65,8 +65,28 @@ struct ProxyRoutes: Sendable {
 
     // MARK: Forwarding
 
+    /// Forwards the call; a refusal of the proxy's own is also recorded as the call's outcome.
     private func forward(_ request: Request, context: AgentRequestContext) async throws -> Response {
         let started = ContinuousClock.now
+        var call: ProxyCall?
+        do {
+            return try await forward(request, context: context, started: started, call: &call)
+        } catch let refusal as HTTPRefusal {
+            // Before the path rule is known, the call is recorded under "-".
+            let refused =
+                call
+                ?? ProxyCall(
+                    upstream: String((context.parameters.get("upstream") ?? "").prefix(64)), agent: context.principal?.id ?? "anonymous",
+                    method: request.method.rawValue, template: "-", requestID: context.id, started: started)
+            finish(refused, status: refusal.refusal.status, context: context, failure: refusal.refusal.problem.code)
+            throw refusal
+        }
+    }
+
+    /// The call itself; `call` is filled in once the path rule is known.
+    private func forward(
+        _ request: Request, context: AgentRequestContext, started: ContinuousClock.Instant, call recorded: inout ProxyCall?
+    ) async throws -> Response {
         let name = context.parameters.get("upstream") ?? ""
         guard let proxy = components.proxy, let upstream = proxy.upstream(named: name) else {
             throw HTTPRefusal(404, "unknown_upstream", "No upstream is configured under the name \(name.prefix(64)).")
@@ -91,13 +111,14 @@ struct ProxyRoutes: Sendable {
                 ]
             )
         }
+        let call = ProxyCall(
+            upstream: upstream.name, agent: claims.agent.rawValue, method: request.method.rawValue, template: template.description,
+            requestID: context.id, started: started)
+        recorded = call
         guard let credentials = components.credentials else {
             throw HTTPRefusal(503, "vault_unavailable", "This server was started without a credential store.")
         }
         let secret = try await openSecret(of: upstream, for: claims.agent, credentials: credentials, context: context)
-        let call = ProxyCall(
-            upstream: upstream.name, agent: claims.agent.rawValue, method: request.method.rawValue, template: template.description,
-            requestID: context.id, started: started)
 
         guard let client = proxy.client(for: upstream) else {
             throw HTTPRefusal(503, "shutting_down", "The server is shutting down.")
@@ -121,18 +142,15 @@ struct ProxyRoutes: Sendable {
         do {
             response = try await client.execute(outbound, deadline: .distantFuture, logger: nil)
         } catch {
-            let refusal = Self.refusal(for: error, upstream: upstream)
-            finish(call, status: refusal.refusal.status, context: context, failure: refusal.refusal.problem.code)
-            throw refusal
+            // Recorded by the caller, as every refusal of the proxy's own is.
+            throw Self.refusal(for: error, upstream: upstream)
         }
         let encoding = response.headers[canonicalForm: "content-encoding"].filter { $0.lowercased() != "identity" }
         guard encoding.isEmpty else {
-            let refusal = HTTPRefusal(
+            throw HTTPRefusal(
                 502, "upstream_encoding",
                 "Upstream \(name) answered with a compressed body (\(encoding.joined(separator: ", ").prefix(64))), which cannot be scrubbed."
             )
-            finish(call, status: 502, context: context, failure: "upstream_encoding")
-            throw refusal
         }
         let status = Int(response.status.code)
         let headers = ProxyHeaders.inbound(response.headers, scrubber: secret.scrubber)
