@@ -119,8 +119,10 @@ struct ProxyTests {
     @Test func anSDKsAPIKeyHeaderCarriesTheAgentToken() async throws {
         try await Self.withProxy { setup, client in
             let token = try setup.token()
+            // The token also in a header no upstream reads it from: it must not go upstream either.
             let response = try await client.execute(
-                uri: "/proxy/fake/v1/headers", method: .get, headers: [HTTPField.Name("x-api-key")!: token])
+                uri: "/proxy/fake/v1/headers", method: .get,
+                headers: [HTTPField.Name("x-api-key")!: token, HTTPField.Name("x-custom-auth")!: "token=" + token])
             #expect(response.status == .ok)
             let seen = String(buffer: response.body)
             #expect(!seen.contains(token), "the agent's token reached the upstream")

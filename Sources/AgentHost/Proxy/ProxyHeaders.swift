@@ -6,8 +6,9 @@ import SecurityCore
 /// Which headers cross the proxy, each way.
 ///
 /// Toward the upstream: every header but the agent's credentials (`Authorization`,
-/// `X-Agent-Token`, `Cookie`, the header the upstream's secret goes in, and every other header
-/// AgentHost reads a credential or an identity from), the hop-by-hop headers (RFC 9110 §7.6.1,
+/// `X-Agent-Token`, `Cookie`, the header the upstream's secret goes in, every other header
+/// AgentHost reads a credential or an identity from, and any header whose value holds an AgentHost
+/// credential), the hop-by-hop headers (RFC 9110 §7.6.1,
 /// and any that `Connection` names), `Proxy-*`, `Host` (set from the upstream's URL), the
 /// client's forwarding headers, and `Accept-Encoding` (replaced by `identity`: a compressed answer
 /// could not be scrubbed).
@@ -42,7 +43,7 @@ enum ProxyHeaders {
         for field in headers {
             let name = field.name.canonicalName
             guard !hopByHop.contains(name), !name.hasPrefix("proxy-"), !agentOnly.contains(name), name != injected,
-                !named.contains(name)
+                !named.contains(name), !holdsAgentHostCredential(field.value)
             else { continue }
             result.add(name: name, value: field.value)
         }
@@ -64,6 +65,16 @@ enum ProxyHeaders {
             result.append(HTTPField(name: fieldName, value: String(decoding: scrubber.scrubbed(value.utf8), as: UTF8.self)))
         }
         return result
+    }
+
+    /// The prefixes of AgentHost's own credentials: agent tokens and sessions, API keys, device
+    /// secrets, setup tokens.
+    static let credentialPrefixes = ["ah1.", "ahk_", "ahd_", "ahs_"]
+
+    /// Whether `value` holds an AgentHost credential: such a header never goes upstream, whatever
+    /// its name (an agent may put its token in a header this upstream does not read it from).
+    static func holdsAgentHostCredential(_ value: String) -> Bool {
+        credentialPrefixes.contains { value.contains($0) }
     }
 
     /// The header names a `Connection` header lists: hop-by-hop for this message.
