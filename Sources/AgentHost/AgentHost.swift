@@ -48,7 +48,11 @@ public enum AgentHost {
         let clock: any TimeSource
         /// What a reload keeps: the configuration the parts are built from, and the buckets.
         let configuration: AgentHostConfiguration
-        private let rateLimitStore: InMemoryRateLimitStore
+        /// The rate-limit buckets, which a ``RateLimitSyncService`` reconciles with other servers
+        /// when the budgets are shared.
+        public let rateLimitStore: InMemoryRateLimitStore
+        /// Whether the store can serve (`GET /health/ready`); `nil` is always ready.
+        let readiness: ReadinessCheck?
         private let ticks: any TickSource
         private let live: Live
 
@@ -67,17 +71,20 @@ public enum AgentHost {
             func replace(with current: Current) { state.withLock { $0 = current } }
         }
 
-        /// Throws ``AgentHostError`` for a CORS origin or body cap that cannot be used, and
-        /// ``PolicyLoadError`` if the embedded default policy does not load.
+        /// `sharesRateLimits` keeps the spends of shared scopes for a ``RateLimitSyncService``;
+        /// `readiness` answers `GET /health/ready`. Throws ``AgentHostError`` for a CORS origin or
+        /// body cap that cannot be used, and ``PolicyLoadError`` if the embedded default policy
+        /// does not load.
         public init(
             configuration: AgentHostConfiguration, keyring: Keyring, credentials: CredentialService? = nil,
             revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil,
             webhooks: [WebhookVerifier] = [], webhookStore: (any WebhookDeliveryStore)? = nil,
             metrics: AgentHostMetrics = AgentHostMetrics(), events: SystemEvents? = nil, clock: any TimeSource = SystemTimeSource(),
-            ticks: any TickSource = SystemTickSource()
+            ticks: any TickSource = SystemTickSource(), sharesRateLimits: Bool = false, readiness: ReadinessCheck? = nil
         ) throws {
             self.configuration = configuration
-            self.rateLimitStore = InMemoryRateLimitStore(maximumKeys: configuration.rateLimitKeys)
+            self.rateLimitStore = InMemoryRateLimitStore(maximumKeys: configuration.rateLimitKeys, sharesBudgets: sharesRateLimits)
+            self.readiness = readiness
             self.ticks = ticks
             self.revocations = InMemoryRevocationList(clock: clock)
             self.accounts = accounts
@@ -146,7 +153,8 @@ public enum AgentHost {
                     verifier: verifier, mode: configuration.mode,
                     // /metrics needs no credential from a local client, or from anyone when the operator says so.
                     publicPaths: configuration.metricsPublic
-                        ? ["/health", OpenAPIDocument.path, "/metrics"] : ["/health", OpenAPIDocument.path],
+                        ? ["/health", ReadinessCheck.path, OpenAPIDocument.path, "/metrics"]
+                        : ["/health", ReadinessCheck.path, OpenAPIDocument.path],
                     localPaths: configuration.metricsPublic ? [] : ["/metrics"],
                     policy: policy,
                     rateLimiter: RateLimiter(

@@ -120,6 +120,10 @@ struct Serve: AsyncParsableCommand {
             "Change a rate-limit scope: NAME=LIMIT/PERIOD[/BURST], such as general=600/1m; repeat for more. Scopes: general, sensitive, auth-failures, login-failures."
     )
     var rateLimits: [String] = []
+    @Option(
+        name: .customLong("rate-limit-per-server"),
+        help: "A rate-limit scope whose budgets each server keeps to itself when several share a PostgreSQL store; repeat for more.")
+    var perServerScopes: [String] = []
     @Flag(
         name: .customLong("metrics-public"), inversion: .prefixedNo,
         help: "Serve GET /metrics without a credential to every client, not only to local ones.")
@@ -144,7 +148,10 @@ struct Serve: AsyncParsableCommand {
             "data_dir": data.dataDirectory, "database": store.database, "otlp_endpoint": otlpEndpoint,
         ].merging(connections.given) { first, _ in first }
         for case let (name, value?) in single { given[name] = [value] }
-        for (name, list) in [("trusted_proxy", trustedProxies), ("rate_limit", rateLimits), ("cors_origin", corsOrigins)]
+        for (name, list) in [
+            ("trusted_proxy", trustedProxies), ("rate_limit", rateLimits), ("rate_limit_per_server", perServerScopes),
+            ("cors_origin", corsOrigins),
+        ]
         where !list.isEmpty {
             given[name] = list
         }

@@ -49,18 +49,23 @@ extension SQLSecurityStore: UserStore {
 
     public func setPassword(username: String, hash: String, at now: Int64) async throws -> Bool {
         try await run {
-            try await !database.raw(
+            let changed = try await !database.raw(
                 """
                 UPDATE users SET password_hash = \(bind: hash), sessions_not_before = \(bind: now)
                 WHERE username = \(bind: username) RETURNING username
                 """
             ).all().isEmpty
+            // The user's sessions end: on every server, now.
+            if changed { try await announceRevocation() }
+            return changed
         }
     }
 
     public func deleteUser(named username: String) async throws -> Bool {
         try await run {
-            try await !database.raw("DELETE FROM users WHERE username = \(bind: username) RETURNING username").all().isEmpty
+            let deleted = try await !database.raw("DELETE FROM users WHERE username = \(bind: username) RETURNING username").all().isEmpty
+            if deleted { try await announceRevocation() }
+            return deleted
         }
     }
 
@@ -116,7 +121,9 @@ extension SQLSecurityStore: AccessKeyStore {
 
     public func deleteAccessKey(id: String) async throws -> Bool {
         try await run {
-            try await !database.raw("DELETE FROM access_keys WHERE id = \(bind: id) RETURNING id").all().isEmpty
+            let deleted = try await !database.raw("DELETE FROM access_keys WHERE id = \(bind: id) RETURNING id").all().isEmpty
+            if deleted { try await announceRevocation() }
+            return deleted
         }
     }
 }

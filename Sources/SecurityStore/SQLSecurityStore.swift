@@ -23,19 +23,21 @@ public final class SQLSecurityStore: VaultRecordStore {
         case postgres
     }
 
-    let database: any SQLDatabase
+    /// The connection's SQL; read it inside ``run(_:)`` only.
+    var database: any SQLDatabase { link.database }
     /// The dialect in use.
     public let dialect: Dialect
-    private let closer: @Sendable () async throws -> Void
-    /// One connection: transactions and single statements take turns.
+    private let link: StoreLink
+    /// How to connect to PostgreSQL again (a listener's own connection); `nil` for SQLite.
+    let postgres: PostgresLink?
     /// One operation at a time: the store talks to its database over one connection, so a
     /// transaction (`BEGIN` ... `COMMIT`) must not let another task's statement run in between.
     private let gate = AsyncSemaphore(permits: 1)
 
-    init(database: any SQLDatabase, dialect: Dialect, close: @escaping @Sendable () async throws -> Void) {
-        self.database = database
+    init(link: StoreLink, dialect: Dialect, postgres: PostgresLink? = nil) {
+        self.link = link
         self.dialect = dialect
-        self.closer = close
+        self.postgres = postgres
     }
 
     /// Opens the database `url` names and migrates it: `postgres://user:password@host:port/database`
@@ -71,9 +73,7 @@ public final class SQLSecurityStore: VaultRecordStore {
         } catch {
             throw StoreError(.unavailable, "cannot open the SQLite database \(path)")
         }
-        let store = SQLSecurityStore(database: connection.sql(queryLogLevel: nil), dialect: .sqlite) {
-            try await connection.close()
-        }
+        let store = SQLSecurityStore(link: StoreLink(.sqlite(connection)), dialect: .sqlite)
         do {
             try await store.database.raw("PRAGMA busy_timeout = 5000").run()
             try await store.database.raw("PRAGMA journal_mode = WAL").run()
@@ -93,25 +93,13 @@ public final class SQLSecurityStore: VaultRecordStore {
     }
 
     static func openPostgres(url: String, logger: Logger, migrating: Bool) async throws -> SQLSecurityStore {
-        let configuration: SQLPostgresConfiguration
-        do {
-            configuration = try SQLPostgresConfiguration(url: url)
-        } catch {
-            throw StoreError(.unavailable, "the database URL is not of the form postgres://user:password@host:port/database")
-        }
-        let connection: PostgresConnection
-        do {
-            connection = try await PostgresConnection.connect(configuration: configuration.coreConfiguration, id: 1, logger: logger)
-        } catch {
-            throw StoreError(.unavailable, "cannot connect to the PostgreSQL server (\(String(describing: type(of: error))))")
-        }
-        let store = SQLSecurityStore(database: connection.sql(queryLogLevel: nil), dialect: .postgres) {
-            try await connection.close()
-        }
+        let postgres = try PostgresLink(url: url, logger: logger)
+        let connection = try await postgres.connect()
+        let store = SQLSecurityStore(link: StoreLink(.postgres(connection), reconnect: postgres), dialect: .postgres, postgres: postgres)
         do {
             if migrating { try await store.migrate() }
         } catch {
-            try? await connection.close()
+            try? await store.close()
             throw error
         }
         return store
@@ -120,16 +108,14 @@ public final class SQLSecurityStore: VaultRecordStore {
     /// Opens an in-memory SQLite database (tests and benchmarks).
     public static func openInMemory() async throws -> SQLSecurityStore {
         let connection = try await SQLiteConnection.open(storage: .memory)
-        let store = SQLSecurityStore(database: connection.sql(queryLogLevel: nil), dialect: .sqlite) {
-            try await connection.close()
-        }
+        let store = SQLSecurityStore(link: StoreLink(.sqlite(connection)), dialect: .sqlite)
         try await store.migrate()
         return store
     }
 
     /// Closes the connection.
     public func close() async throws {
-        try await closer()
+        try await link.close()
     }
 
     // MARK: Migrations
@@ -253,6 +239,15 @@ public final class SQLSecurityStore: VaultRecordStore {
             ),
             // Grants made before brokered credentials stay releasable, as they were.
             (7, ["ALTER TABLE secret_grants ADD COLUMN proxy_only BIGINT NOT NULL DEFAULT 0"]),
+            // Shared rate-limit budgets (PostgreSQL). Unlogged: a crash loses only spends, which
+            // refills buckets, and no write of the request path's reconciliation waits for the WAL.
+            (
+                8,
+                [
+                    "CREATE \(dialect == .postgres ? "UNLOGGED " : "")TABLE rate_limit_buckets (bucket TEXT PRIMARY KEY, tat BIGINT NOT NULL, spent_at BIGINT NOT NULL)",
+                    "CREATE \(dialect == .postgres ? "UNLOGGED " : "")TABLE rate_limit_servers (server TEXT PRIMARY KEY, seen_at BIGINT NOT NULL)",
+                ]
+            ),
         ]
     }
 
@@ -274,7 +269,8 @@ public final class SQLSecurityStore: VaultRecordStore {
     static let migrationLock: Int64 = 0x4147_4854_5354  // "AGHTST"
 
     func migrate() async throws {
-        try await run {
+        // No time limit: a migration may wait for another server's, and take long on a big table.
+        try await run(within: nil) {
             if dialect == .postgres {
                 try await database.raw("SELECT pg_advisory_lock(\(bind: Self.migrationLock))").run()
             }
@@ -502,11 +498,25 @@ public final class SQLSecurityStore: VaultRecordStore {
         )
     }
 
+    /// How long one operation may take before its connection is given up: a PostgreSQL server
+    /// that vanishes in the middle of a query must not hold the store's one connection for ever.
+    static let operationTimeout = Duration.seconds(10)
+
     /// Runs `body` when every earlier operation has finished, turning driver errors into
-    /// ``StoreError`` so no SQL text or bound value reaches a caller's message.
-    func run<Result>(_ body: () async throws -> Result) async throws -> Result {
+    /// ``StoreError`` so no SQL text or bound value reaches a caller's message. An operation still
+    /// running after `within` has its connection closed, which fails it; the next operation
+    /// connects again.
+    func run<Result>(within limit: Duration? = operationTimeout, _ body: () async throws -> Result) async throws -> Result {
         try await gate.withPermit {
             do {
+                try await link.reconnectIfClosed()
+                guard let limit, dialect == .postgres else { return try await body() }
+                let link = self.link
+                let watchdog = Task {
+                    try await Task.sleep(for: limit)
+                    await link.abandon()
+                }
+                defer { watchdog.cancel() }
                 return try await body()
             } catch let error as StoreError {
                 throw error
@@ -618,6 +628,7 @@ extension SQLSecurityStore: RevocationStore {
                     THEN excluded.expires_at ELSE token_revocations.expires_at END
                 """
             ).run()
+            try await announceRevocation()
         }
     }
 
@@ -630,6 +641,7 @@ extension SQLSecurityStore: RevocationStore {
                     THEN excluded.issued_before ELSE agent_revocations.issued_before END, revoked_at = excluded.revoked_at
                 """
             ).run()
+            try await announceRevocation()
         }
     }
 

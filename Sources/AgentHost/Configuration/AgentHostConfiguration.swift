@@ -90,13 +90,23 @@ public struct AgentHostConfiguration: Sendable {
             do {
                 scopes[index] = try RateLimitScope(
                     name: old.name, limit: limit, period: try DurationParser.parse(parts[1]), burst: burst, key: old.key,
-                    counts: old.counts, routes: old.routes
+                    counts: old.counts, routes: old.routes, shared: old.shared
                 )
             } catch let error as RateLimitError {
                 throw AgentHostError(.configuration, "'\(specification.prefix(64))': \(error.reason)")
             }
         }
         return scopes
+    }
+
+    /// `scopes` with each scope named in `names` kept per server: when several servers share a
+    /// PostgreSQL store, its budgets are not shared. Throws ``AgentHostError`` for an unknown name.
+    public static func rateLimitScopes(_ scopes: [RateLimitScope], perServer names: [String]) throws -> [RateLimitScope] {
+        for name in names where !scopes.contains(where: { $0.name == name }) {
+            let known = scopes.map(\.name).joined(separator: ", ")
+            throw AgentHostError(.configuration, "there is no scope '\(name.prefix(64))'; the scopes are \(known)")
+        }
+        return scopes.map { names.contains($0.name) ? $0.sharing(false) : $0 }
     }
 
     /// The data directory: `AGENTHOST_DATA_DIR` when set, else `./.agenthost`.

@@ -67,6 +67,7 @@ package struct ServeSettings: Sendable {
             Key("policy", isPath: true, default: nil),
             Key("trusted_proxy", isList: true, default: []),
             Key("rate_limit", isList: true, default: []),
+            Key("rate_limit_per_server", isList: true, default: []),
             Key("metrics_public", default: ["false"]),
             Key("cors_origin", isList: true, default: []),
             Key("data_dir", isPath: true, default: [".agenthost"]),
@@ -357,6 +358,12 @@ extension ServeSettings {
                 RateLimitScope.agentHost, overriddenBy: list("rate_limit"))
         } catch let error as AgentHostError {
             throw fail("rate_limit", error.reason)
+        }
+        do {
+            configuration.rateLimitScopes = try AgentHostConfiguration.rateLimitScopes(
+                configuration.rateLimitScopes, perServer: list("rate_limit_per_server"))
+        } catch let error as AgentHostError {
+            throw fail("rate_limit_per_server", error.reason)
         }
         configuration.connectionLimits = ConnectionLimits(
             headBytes: try integer("max_head_bytes", ConnectionLimits.headBytesRange),

@@ -15,6 +15,12 @@ extension AgentHost {
     static func addRoutes(to router: Router<AgentRequestContext>, components: Components) {
         router.add(middleware: SecurityMiddleware(components: components))
         router.get("/health") { _, _ in Health(status: "ok") }
+        router.get(RouterPath(ReadinessCheck.path)) { _, _ in
+            if let problem = await components.readiness?.problem() {
+                throw HTTPRefusal(status: 503, code: "not_ready", detail: problem, headers: [HeaderField(name: "Retry-After", value: "1")])
+            }
+            return Health(status: "ready")
+        }
         router.get(RouterPath(OpenAPIDocument.path)) { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],

@@ -132,9 +132,12 @@ public struct AgentHostServer: Service {
         _ = try await store.pruneDeliveries(now: clock.now())
         let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: logger)
         let audit = AuditRecorder(trail: trail, metrics: metrics)
+        // Several servers share a PostgreSQL store, and with it every shared scope's budgets.
+        let shared = store.dialect == .postgres
         let components = try AgentHost.Components(
             configuration: configuration, keyring: tokenKeys.keyring, credentials: credentials, revocationStore: store,
-            accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: store, metrics: metrics
+            accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: store, metrics: metrics,
+            sharesRateLimits: shared, readiness: ReadinessCheck { try await store.checkReady() }
         )
         let policySource = configuration.policyFile ?? "default"
         let started = try await trail.append([
@@ -159,10 +162,16 @@ public struct AgentHostServer: Service {
         )
 
         let logger = self.logger, configuration = self.configuration, onServerRunning = self.onServerRunning
+        let sharing: [any Service] =
+            shared
+            ? [
+                RateLimitSyncService(buckets: components.rateLimitStore, store: store, metrics: metrics, logger: logger),
+                RevocationListener(components: components, store: store, logger: logger),
+            ] : []
         let application = AgentHost.application(
             configuration: configuration, components: components, logger: logger,
             // Started in this order before the HTTP server, and stopped in the reverse order after it.
-            services: [
+            services: sharing + [
                 AuditFlushService(recorder: audit, logger: logger),
                 StoreRefreshService(components: components, store: store, logger: logger),
                 SystemEventRelay(events: components.events, store: store, after: started?.sequence ?? 0, logger: logger),

@@ -123,6 +123,19 @@ public final class AgentHostMetrics: Sendable {
         counter(name, dimensions).increment(by: amount)
     }
 
+    /// Sets the gauge `name` to `value`.
+    func set(_ name: String, _ value: Int) {
+        let gauge = gauges.withLock { gauges in
+            if let gauge = gauges[name] { return gauge }
+            let gauge = CoreMetrics.Gauge(label: name, dimensions: [], factory: factory)
+            gauges[name] = gauge
+            return gauge
+        }
+        gauge.record(value)
+    }
+
+    private let gauges = Mutex<[String: CoreMetrics.Gauge]>([:])
+
     /// The counter `name` with `dimensions`, made on first use.
     private func counter(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
         let key = dimensions.reduce(name) { $0 + "|" + $1.0 + "=" + $1.1 }
@@ -147,6 +160,11 @@ public final class AgentHostMetrics: Sendable {
         "agenthost_proxy_requests_total": "Calls proxied to an upstream, by upstream and status class of the answer.",
         "agenthost_proxy_bytes_total": "Body bytes proxied, by upstream and direction (sent to the upstream, received from it).",
         "agenthost_proxy_request_duration_seconds": "Time from a proxied call's arrival to the end of its answer, by upstream.",
+        "agenthost_rate_limit_reconciliations_total":
+            "Reconciliations of shared rate-limit budgets with the store, by outcome (ok, failed).",
+        "agenthost_rate_limit_servers": "Servers sharing the rate-limit budgets, as this one last saw them.",
+        "agenthost_rate_limit_isolated": "1 while this server cannot reach the shared budgets and keeps to its share of each limit.",
+        "agenthost_revocation_notices_total": "Revocations announced by a server sharing the store (PostgreSQL LISTEN/NOTIFY).",
     ]
 
     /// Every metric in the Prometheus text format, each with a `# HELP` line.

@@ -40,6 +40,9 @@ public struct RateLimitScope: Hashable, Sendable {
     public var counts: Counts { fields.counts }
     /// The routes it applies to; empty means every route.
     public var routes: [RouteMatch] { fields.routes }
+    /// Whether servers that share a store share this scope's budgets (the default), or each
+    /// server keeps its own (see ``InMemoryRateLimitStore/init(maximumKeys:sharesBudgets:)``).
+    public var shared: Bool { fields.shared }
 
     /// Nanoseconds between two requests at the sustained rate.
     var emissionInterval: Int64 { fields.emissionInterval }
@@ -62,6 +65,7 @@ public struct RateLimitScope: Hashable, Sendable {
         let key: Key
         let counts: Counts
         let routes: [RouteMatch]
+        let shared: Bool
         let emissionInterval: Int64
         let nameHash: Int
         let limitText: String
@@ -69,7 +73,9 @@ public struct RateLimitScope: Hashable, Sendable {
         let stateTextPrefix: String
         let tolerance: Int64
 
-        init(name: String, limit: Int, period: Duration, burst: Int, key: Key, counts: Counts, routes: [RouteMatch]) {
+        init(
+            name: String, limit: Int, period: Duration, burst: Int, key: Key, counts: Counts, routes: [RouteMatch], shared: Bool
+        ) {
             let (seconds, attoseconds) = period.components
             self.name = name
             self.limit = limit
@@ -78,6 +84,7 @@ public struct RateLimitScope: Hashable, Sendable {
             self.key = key
             self.counts = counts
             self.routes = routes
+            self.shared = shared
             self.emissionInterval = (seconds * 1_000_000_000 + attoseconds / 1_000_000_000) / Int64(limit)
             self.tolerance = emissionInterval * Int64(burst)
             self.nameHash = name.hashValue
@@ -93,7 +100,7 @@ public struct RateLimitScope: Hashable, Sendable {
     public static func == (lhs: RateLimitScope, rhs: RateLimitScope) -> Bool {
         lhs.fields === rhs.fields
             || (lhs.name == rhs.name && lhs.limit == rhs.limit && lhs.period == rhs.period && lhs.burst == rhs.burst
-                && lhs.key == rhs.key && lhs.counts == rhs.counts && lhs.routes == rhs.routes)
+                && lhs.key == rhs.key && lhs.counts == rhs.counts && lhs.routes == rhs.routes && lhs.shared == rhs.shared)
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -104,13 +111,14 @@ public struct RateLimitScope: Hashable, Sendable {
         hasher.combine(key)
         hasher.combine(counts)
         hasher.combine(routes)
+        hasher.combine(shared)
     }
 
-    /// Checks and builds a scope. Throws ``RateLimitError`` for an empty or odd name, a limit or
+    /// Checks and builds a scope; `shared: false` keeps its budgets per server. Throws ``RateLimitError`` for an empty or odd name, a limit or
     /// burst below 1, or a period outside one second to one day.
     public init(
         name: String, limit: Int, period: Duration, burst: Int? = nil, key: Key = .client,
-        counts: Counts = .requests, routes: [RouteMatch] = []
+        counts: Counts = .requests, routes: [RouteMatch] = [], shared: Bool = true
     ) throws {
         guard (try? IdentifierRule.check(name, kind: "scope")) != nil else {
             throw RateLimitError(.invalidScope, "scope name must be 1-128 characters of A-Z a-z 0-9 _ -")
@@ -127,14 +135,24 @@ public struct RateLimitScope: Hashable, Sendable {
         guard burst >= 1, burst <= 1_000_000 else {
             throw RateLimitError(.invalidScope, "scope \(name): burst must be between 1 and 1000000")
         }
-        self.init(checked: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes)
+        self.init(checked: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes, shared: shared)
     }
 
     /// Builds a scope from values already known to be valid (constants, checked by tests).
     package init(
-        checked name: String, limit: Int, period: Duration, burst: Int, key: Key, counts: Counts, routes: [RouteMatch]
+        checked name: String, limit: Int, period: Duration, burst: Int, key: Key, counts: Counts, routes: [RouteMatch],
+        shared: Bool = true
     ) {
-        fields = Fields(name: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes)
+        fields = Fields(
+            name: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes, shared: shared)
+    }
+
+    /// This scope with ``shared`` set to `shared`.
+    public func sharing(_ shared: Bool) -> RateLimitScope {
+        shared == self.shared
+            ? self
+            : RateLimitScope(
+                checked: name, limit: limit, period: period, burst: burst, key: key, counts: counts, routes: routes, shared: shared)
     }
 
     /// Whether the scope applies to a request for `method` and `path`.

@@ -61,12 +61,19 @@ extension RateLimitStore {
 /// A bucket of rate `limit / period` and size `burst` is the theoretical arrival time (TAT) of the
 /// next request: each request moves it on by one emission interval `period / limit`, and a request
 /// fits while the TAT stays within `burst` intervals of now. A TAT in the past is a full bucket.
+///
+/// Budgets shared with other servers (``InMemoryRateLimitStore/init(maximumKeys:sharesBudgets:)``)
+/// pass the two terms that sharing changes: `untracked`, what a bucket this server does not track
+/// holds (now, a full bucket, unless part of it is left to the other servers), and `weight`, what
+/// one request costs (more than one interval while the others cannot be reached).
 enum GCRA {
-    static func evaluate(stored: Int64?, request: BucketRequest, now: Int64) -> (state: BucketState, arrival: Int64) {
+    static func evaluate(
+        stored: Int64?, request: BucketRequest, now: Int64, untracked: Int64? = nil, weight: Int64 = 1
+    ) -> (state: BucketState, arrival: Int64) {
         let interval = request.scope.emissionInterval
         let tolerance = request.scope.tolerance
-        let current = max(stored ?? now, now)
-        let next = current + interval * Int64(request.cost)
+        let current = max(stored ?? untracked ?? now, now)
+        let next = current + interval * Int64(request.cost) * weight
         let ahead = next - now
         if ahead <= tolerance {
             return (BucketState(allowed: true, remaining: Int((tolerance - ahead) / interval), resetAfter: ahead, retryAfter: 0), next)
