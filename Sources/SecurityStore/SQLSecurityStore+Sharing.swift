@@ -88,7 +88,8 @@ extension SQLSecurityStore {
     /// The channel a revocation is announced on.
     static let revocationChannel = "agenthost_revocations"
 
-    /// Tells every server listening (``listenForRevocations(_:)``) that a revocation was stored.
+    /// Tells every server listening (``listenForRevocations(onListening:onNotice:)``) that a
+    /// revocation was stored.
     /// Runs inside ``run(_:)``; nothing on SQLite.
     func announceRevocation() async throws {
         guard dialect == .postgres else { return }
