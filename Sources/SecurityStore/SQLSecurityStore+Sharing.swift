@@ -34,6 +34,8 @@ extension SQLSecurityStore {
         let ages = spends.map { max(0, now - $0.since) }
         let costs = spends.map(\.nanoseconds)
         // A reconciliation that does not come back soon is given up: the next one sends its spends.
+        // The rows are written in the order of their names (ORDER BY), so two servers' batches
+        // lock shared rows in one order and wait for each other instead of deadlocking.
         return try await run(within: .seconds(3)) {
             let rows = try await database.raw(
                 """
@@ -46,6 +48,7 @@ extension SQLSecurityStore {
                     INSERT INTO rate_limit_buckets (bucket, tat, spent_at)
                     SELECT s.bucket, clock.now - s.age + s.cost, clock.now - s.age
                     FROM clock, unnest(\(bind: buckets)::TEXT[], \(bind: ages)::BIGINT[], \(bind: costs)::BIGINT[]) AS s(bucket, age, cost)
+                    ORDER BY s.bucket
                     ON CONFLICT (bucket) DO UPDATE SET
                         tat = GREATEST(rate_limit_buckets.tat, excluded.spent_at) + (excluded.tat - excluded.spent_at),
                         spent_at = GREATEST(rate_limit_buckets.spent_at, excluded.spent_at)

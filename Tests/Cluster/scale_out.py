@@ -5,7 +5,8 @@
         -- --rate-limit general=100/10s
 
 1. accuracy: a client spread round-robin (nginx) at 3x the limit for two whole periods;
-2. a burst of 3x the bucket within one reconciliation interval;
+2. a burst of 3x the bucket within one reconciliation interval, and the authentication-failure
+   budget spent once across the servers;
 3. a revocation through one server, refused by every other (delay);
 4. the audit chain under concurrent writers on every server, then `agenthost audit verify`;
 5. the same webhook delivery to two servers at once, accepted once;
@@ -192,6 +193,18 @@ def burst(token, label):
     check(abs(error) <= 10 and set(results) <= {200, 429},
           "%s: %d requests in %.0f ms, %d admitted, one server alone %d (%+.1f %%)"
           % (label, len(results), elapsed * 1000, admitted, expected, error))
+
+
+def failure_budget():
+    """Bad tokens from one address, round-robin over the servers: the `auth-failures` budget (10
+    per minute) is spent once across them, not once per server."""
+    client, ip = Client(URL), fresh_ip()
+    statuses = [client.request("GET", "/api/whoami", bearer("ah1.forged", ip))[0] for _ in range(30)]
+    refused = statuses.count(401)
+    figures["auth_failures"] = {"401": refused, "429": statuses.count(429)}
+    check(9 <= refused <= 11 and refused + statuses.count(429) == 30,
+          "auth-failures: 30 bad tokens from one address over %d servers: %d answered 401, %d 429 (budget 10)"
+          % (len(SERVERS), refused, statuses.count(429)))
 
 
 def revocation(admin):
@@ -383,6 +396,7 @@ def main():
     time.sleep(2.5)  # every server has seen the others
     accuracy(token)
     burst(token, "burst")
+    failure_budget()
     revocation(admin)
     audit_chain(admin)
     webhook_dedup()

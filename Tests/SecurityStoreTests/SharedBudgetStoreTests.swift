@@ -59,6 +59,42 @@ struct SharedBudgetStoreTests {
         try await store.close()
     }
 
+    /// Two servers sending the same buckets in opposite orders at the same time: the rows are
+    /// written in one order, so neither batch deadlocks the other.
+    @Test func concurrentBatchesOverTheSameBucketsDoNotDeadlock() async throws {
+        guard let url = try await Backend.postgres.freshURL() else { return }
+        let first = try await SQLSecurityStore.open(url: url)
+        let second = try await SQLSecurityStore.open(url: url)
+        let buckets = InMemoryRateLimitStore(sharesBudgets: true)
+        for index in 0..<300 {
+            _ = buckets.acquire(BucketRequest(scope: Self.scope, key: "10.1.\(index / 256).\(index % 256)"), mode: .always, now: 0)
+        }
+        let spends = buckets.drainSharedSpends().sorted { $0.key < $1.key }
+        let reversed = Array(spends.reversed())
+        // A deadlock is an error PostgreSQL raises in one of the batches: recorded, and the stores
+        // still closed below.
+        await #expect(throws: Never.self) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for _ in 0..<20 { _ = try await first.reconcileRateLimits(server: "a", spends: spends, at: 0, liveWithin: .seconds(2)) }
+                }
+                group.addTask {
+                    for _ in 0..<20 {
+                        _ = try await second.reconcileRateLimits(server: "b", spends: reversed, at: 0, liveWithin: .seconds(2))
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // Every batch counted: 40 spends of one interval on each bucket, and one more now.
+        let last = try? await first.reconcileRateLimits(server: "a", spends: [spends[0]], at: 0, liveWithin: .seconds(2))
+        #expect(last?.servers == 2)
+        let ahead = last?.buckets.first?.ahead ?? 0
+        #expect(ahead > 35 * Self.second && ahead <= 41 * Self.second, "\(ahead)")
+        try await first.close()
+        try await second.close()
+    }
+
     @Test func sqliteDoesNotShare() async throws {
         let store = try await SQLSecurityStore.openInMemory()
         await #expect(throws: StoreError.self) {
