@@ -45,8 +45,22 @@ struct Launched {
 
 extension AgentHostBinaryTests {
     /// Runs the binary to completion (at most 30 s) and returns its exit status and output.
+    ///
+    /// The wait happens on a thread of its own: a test blocked in it would otherwise hold one of
+    /// the few threads every async test shares (two on a 2-core machine), and stall them all.
     func run(
         _ arguments: [String], environment: [String: String] = [:], input: String? = nil
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let binary = binary
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try Self.runToEnd(binary, arguments, environment: environment, input: input) })
+            }.start()
+        }
+    }
+
+    private static func runToEnd(
+        _ binary: URL, _ arguments: [String], environment: [String: String], input: String?
     ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = binary

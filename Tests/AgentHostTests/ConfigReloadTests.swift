@@ -15,12 +15,12 @@ struct ConfigReloadTests: AgentHostBinaryTests {
         let directory = try TemporaryDirectory()
         let config = directory.path + "/agenthost.yaml"
         try "log_level: info\nrate_limit: [general=1000/1m]\n".write(toFile: config, atomically: true, encoding: .utf8)
-        #expect(try run(["config", "check", "--config", config]).status == 0)
+        #expect(try await run(["config", "check", "--config", config]).status == 0)
 
         let (launched, port) = try await serve(directory, ["--config", config])
         defer { launched.stop() }
         #expect(launched.output.contains("configuration file read"))
-        let minted = try run(["token", "mint", "--agent", "a", "--role", "member", "--data-dir", directory.path])
+        let minted = try await run(["token", "mint", "--agent", "a", "--role", "member", "--data-dir", directory.path])
         let token = try #require(minted.stdout.split(separator: "\n").last.map(String.init))
         let connection = try RawConnection(port: port)
         func whoami() throws -> RawResponse {

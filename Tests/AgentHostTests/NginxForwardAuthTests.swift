@@ -123,7 +123,7 @@ struct NginxForwardAuthTests {
                 var request = HTTPClientRequest(url: "http://127.0.0.1:\(port ?? front)\(path)")
                 request.method = method
                 for (name, value) in headers { request.headers.add(name: name, value: value) }
-                let response = try await http.execute(request, timeout: .seconds(5))
+                let response = try await http.execute(request, timeout: .seconds(20))  // generous: the whole suite runs at once
                 let body = try await response.body.collect(upTo: 1 << 16)
                 return (Int(response.status.code), String(buffer: body), response.headers)
             }

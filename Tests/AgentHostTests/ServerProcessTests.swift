@@ -27,53 +27,53 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let lines = Mutex<[String]>([])
     }
 
-    @Test func scrubCleansAWorkspaceAndDeletesOneThatLeaked() throws {
+    @Test func scrubCleansAWorkspaceAndDeletesOneThatLeaked() async throws {
         let directory = try TemporaryDirectory()
-        #expect(try run(["keys", "init", "--data-dir", directory.path]).status == 0)
+        #expect(try await run(["keys", "init", "--data-dir", directory.path]).status == 0)
         let token = "ghp_ScrubProcessToken0123456789"
-        #expect(try run(["vault", "put", "projects/p1/git-token", "--data-dir", directory.path], input: token + "\n").status == 0)
+        #expect(try await run(["vault", "put", "projects/p1/git-token", "--data-dir", directory.path], input: token + "\n").status == 0)
         let workspace = directory.path + "/ws"
         try FileManager.default.createDirectory(atPath: workspace + "/.git", withIntermediateDirectories: true)
         try "[remote \"origin\"]\n\turl = https://oauth2:\(token)@gitlab.example/app.git\n".write(
             toFile: workspace + "/.git/config", atomically: true, encoding: .utf8
         )
-        let clean = try run(["scrub", workspace, "--secret", "projects/p1/git-token", "--data-dir", directory.path])
+        let clean = try await run(["scrub", workspace, "--secret", "projects/p1/git-token", "--data-dir", directory.path])
         #expect(clean.status == 0 && clean.stdout.contains("cleaned .git/config") && clean.stdout.contains("clean: no secret found"))
         #expect(try String(contentsOfFile: workspace + "/.git/config", encoding: .utf8).contains("url = https://gitlab.example/app.git"))
 
         try Data(token.utf8).base64EncodedString().write(toFile: workspace + "/notes.txt", atomically: true, encoding: .utf8)
-        let leaked = try run(["scrub", workspace, "--secret", "projects/p1/git-token", "--data-dir", directory.path])
+        let leaked = try await run(["scrub", workspace, "--secret", "projects/p1/git-token", "--data-dir", directory.path])
         #expect(leaked.status == 1 && leaked.stderr.contains("notes.txt"), "\(leaked.stderr)")
         #expect(!leaked.stderr.contains(token) && !leaked.stdout.contains(token))
         #expect(!FileManager.default.fileExists(atPath: workspace))
 
-        let unknown = try run(["scrub", directory.path, "--secret", "projects/none/git-token", "--data-dir", directory.path])
+        let unknown = try await run(["scrub", directory.path, "--secret", "projects/none/git-token", "--data-dir", directory.path])
         #expect(unknown.status != 0 && unknown.stderr.contains("no secret is set at projects/none/git-token"))
         #expect(FileManager.default.fileExists(atPath: directory.path))
     }
 
-    @Test func mintWithoutKeysFailsClearly() throws {
+    @Test func mintWithoutKeysFailsClearly() async throws {
         let directory = try TemporaryDirectory()
-        let result = try run(["token", "mint", "--agent", "a", "--role", "r", "--data-dir", directory.path])
+        let result = try await run(["token", "mint", "--agent", "a", "--role", "r", "--data-dir", directory.path])
         #expect(result.status != 0)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("AGENTHOST_TOKEN_KEY"))
         #expect(!KeyringFile(dataDirectory: directory.path).exists)
     }
 
-    @Test func headerTrustRefusesANonLoopbackAddress() throws {
+    @Test func headerTrustRefusesANonLoopbackAddress() async throws {
         let directory = try TemporaryDirectory()
-        let result = try run(["serve", "--mode", "header-trust", "--host", "0.0.0.0", "--data-dir", directory.path])
+        let result = try await run(["serve", "--mode", "header-trust", "--host", "0.0.0.0", "--data-dir", directory.path])
         #expect(result.status != 0)
         #expect(result.stderr.contains("--allow-untrusted-network"))
     }
 
-    @Test func policyCommandsAndABrokenPolicyStopTheStart() throws {
-        let tested = try run(["policy", "test"])
+    @Test func policyCommandsAndABrokenPolicyStopTheStart() async throws {
+        let tested = try await run(["policy", "test"])
         #expect(tested.status == 0)
         #expect(tested.stdout.contains(" passed, 0 failed"))
 
-        let explained = try run(["policy", "explain", "--principal", "role=viewer,agent=v", "--request", "POST /projects/1"])
+        let explained = try await run(["policy", "explain", "--principal", "role=viewer,agent=v", "--request", "POST /projects/1"])
         #expect(explained.status == 0)
         #expect(explained.stdout.hasPrefix("DENY") && explained.stdout.contains("viewers-read-only"))
 
@@ -81,18 +81,18 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let broken = directory.path + "/broken.yaml"
         try "version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /x, action: b}\n".write(
             toFile: broken, atomically: true, encoding: .utf8)
-        let refused = try run(["serve", "--port", "0", "--policy", broken, "--data-dir", directory.path])
+        let refused = try await run(["serve", "--port", "0", "--policy", broken, "--data-dir", directory.path])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("broken.yaml:4"))
         #expect(!KeyringFile(dataDirectory: directory.path).exists, "nothing is created before the policy loads")
 
-        let badProxy = try run(["serve", "--port", "0", "--trusted-proxy", "10.0.0.1/8", "--data-dir", directory.path])
+        let badProxy = try await run(["serve", "--port", "0", "--trusted-proxy", "10.0.0.1/8", "--data-dir", directory.path])
         #expect(badProxy.status != 0 && badProxy.stderr.contains("--trusted-proxy"))
     }
 
-    @Test func invalidIdentifiersAreRefused() throws {
+    @Test func invalidIdentifiersAreRefused() async throws {
         let directory = try TemporaryDirectory()
-        let result = try run(["token", "mint", "--agent", "a b", "--role", "r", "--data-dir", directory.path])
+        let result = try await run(["token", "mint", "--agent", "a b", "--role", "r", "--data-dir", directory.path])
         #expect(result.status != 0 && result.stdout.isEmpty)
     }
 
@@ -107,7 +107,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let keyringText = try String(contentsOfFile: keyringPath, encoding: .utf8)
         let secret = try #require(keyringText.split(separator: "\"").drop { $0 != "secret" }.dropFirst(2).first)
 
-        let minted = try run([
+        let minted = try await run([
             "token", "mint", "--agent", "builder-7", "--role", "developer", "--team", "core", "--ttl", "1h", "--data-dir", directory.path,
         ])
         #expect(minted.status == 0)
@@ -137,7 +137,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
             #expect(health.status.code == 200)
 
             // A credential set through the API is stored sealed in the data directory's database.
-            let admin = try run(["token", "mint", "--agent", "orchestrator", "--role", "admin", "--data-dir", directory.path])
+            let admin = try await run(["token", "mint", "--agent", "orchestrator", "--role", "admin", "--data-dir", directory.path])
             var put = HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/projects/p1/git-token")
             put.method = .PUT
             put.headers.add(name: "Authorization", value: "Bearer \(admin.stdout.split(separator: "\n").last ?? "")")
@@ -147,11 +147,12 @@ struct ServerProcessTests: AgentHostBinaryTests {
             #expect(stored.status.code == 204)
 
             // A user added on the command line logs in to the running server.
-            let added = try run(
+            let added = try await run(
                 ["users", "add", "--username", "alice", "--role", "admin", "--data-dir", directory.path], input: "a long passphrase\n"
             )
             #expect(added.status == 0, "\(added.stderr)")
-            let weak = try run(["users", "add", "--username", "bob", "--role", "admin", "--data-dir", directory.path], input: "short\n")
+            let weak = try await run(
+                ["users", "add", "--username", "bob", "--role", "admin", "--data-dir", directory.path], input: "short\n")
             #expect(weak.status != 0 && weak.stderr.contains("at least 12 characters"))
             var login = HTTPClientRequest(url: "http://127.0.0.1:\(boundPort)/api/login")
             login.method = .POST
@@ -199,14 +200,14 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let database = directory.path + "/agenthost.sqlite"
         #expect(try permissions(of: database) == 0o600)
         #expect(!databaseHolds("ghp_FirstStartPlaintext", at: database))
-        let listed = try run(["vault", "list", "--data-dir", directory.path])
+        let listed = try await run(["vault", "list", "--data-dir", directory.path])
         #expect(listed.status == 0 && listed.stdout.contains("\nprojects/p1/git-token\tv1\t"))
         // The access-key pepper and the audit key are sealed in the vault with the credentials.
         #expect(listed.stdout.hasPrefix("agenthost/access-key-pepper\tv1\t"))
         #expect(listed.stdout.contains("\nagenthost/audit-key\tv1\t"))
         // The server's audit log (its start, the mints and the refusals, written at shutdown at the
         // latest) verifies, and holds no secret.
-        let audited = try run(["audit", "verify", "--data-dir", directory.path])
+        let audited = try await run(["audit", "verify", "--data-dir", directory.path])
         #expect(audited.status == 0 && audited.stdout.hasPrefix("ok: "), "\(audited.stdout)\(audited.stderr)")
         // server.started, user.added, auth.failed, secret.set, user.login, credentials.onboarded at least.
         #expect((Int(audited.stdout.dropFirst(4).prefix { $0.isNumber }) ?? 0) >= 6, "\(audited.stdout)")
@@ -219,7 +220,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let (launched, boundPort) = try await serve(directory)
         let server = launched.process
         defer { launched.stop() }
-        let admin = try run(["token", "mint", "--agent", "ops", "--role", "admin", "--data-dir", directory.path])
+        let admin = try await run(["token", "mint", "--agent", "ops", "--role", "admin", "--data-dir", directory.path])
         let token = try #require(admin.stdout.split(separator: "\n").last.map(String.init))
 
         let log = LineLog()
@@ -243,7 +244,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         }
         #expect(try await waitFor(#""type":"hello""#))
         // A rotation made by the command line, a separate process, reaches the stream.
-        let rotated = try run(["keys", "rotate", "--data-dir", directory.path])
+        let rotated = try await run(["keys", "rotate", "--data-dir", directory.path])
         #expect(rotated.status == 0, "\(rotated.stderr)")
         #expect(try await waitFor(#""type":"key_rotation""#), "\(log.lines.withLock { $0 })")
         #expect(log.lines.withLock { $0 }.contains { $0.contains(#""action":"keys.rotated""#) && $0.contains(#""actor":"cli""#) })
@@ -256,7 +257,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         #expect(stopping.duration(to: .now) < .seconds(10))
         #expect(close?.closeCode == .normalClosure || close?.closeCode == .goingAway, "\(String(describing: close))")
         #expect(!launched.output.contains(token))
-        let audited = try run(["audit", "verify", "--data-dir", directory.path])
+        let audited = try await run(["audit", "verify", "--data-dir", directory.path])
         #expect(audited.status == 0, "\(audited.stdout)")
     }
 
@@ -319,7 +320,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         #expect(!launched.process.isRunning)
         #expect(launched.process.terminationStatus == 0, "\(launched.output)")
         // The failed login, queued by the request just answered, reached the audit log at shutdown.
-        let audited = try run(["audit", "verify", "--data-dir", directory.path])
+        let audited = try await run(["audit", "verify", "--data-dir", directory.path])
         #expect(audited.status == 0 && audited.stdout.hasPrefix("ok: 2 records"), "\(audited.stdout)\(audited.stderr)")
     }
 
@@ -340,7 +341,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         keyring["vault"] = vault
         try JSONSerialization.data(withJSONObject: keyring).write(to: URL(fileURLWithPath: path))
 
-        let refused = try run(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path])
+        let refused = try await run(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("the server key agenthost/access-key-pepper (vault record "), "\(refused.stderr)")
         #expect(refused.stderr.contains("checks every API key and device secret") && refused.stderr.contains("restore the keyring file"))
@@ -355,23 +356,23 @@ struct ServerProcessTests: AgentHostBinaryTests {
         }
     }
 
-    @Test func vaultCommandsPutListAndVerify() throws {
+    @Test func vaultCommandsPutListAndVerify() async throws {
         let directory = try TemporaryDirectory()
-        let noKeys = try run(["vault", "put", "projects/p1/git-token", "--data-dir", directory.path], input: "ghp_x\n")
+        let noKeys = try await run(["vault", "put", "projects/p1/git-token", "--data-dir", directory.path], input: "ghp_x\n")
         #expect(noKeys.status != 0 && noKeys.stderr.contains("AGENTHOST_VAULT_KEY"))
         _ = try AgentHostCLI.initializeKeyring(dataDirectory: directory.path)
-        let put = try run(["vault", "put", "projects/p1/git-token", "--data-dir", directory.path], input: "ghp_FromStdin\n")
+        let put = try await run(["vault", "put", "projects/p1/git-token", "--data-dir", directory.path], input: "ghp_FromStdin\n")
         #expect(put.status == 0 && put.stdout.contains("sealed projects/p1/git-token under vault key version 1"))
-        let empty = try run(["vault", "put", "projects/p2/git-token", "--data-dir", directory.path], input: "")
+        let empty = try await run(["vault", "put", "projects/p2/git-token", "--data-dir", directory.path], input: "")
         #expect(empty.status != 0 && empty.stderr.contains("empty"))
-        let badPath = try run(["vault", "put", "projects/../x", "--data-dir", directory.path], input: "ghp_y")
+        let badPath = try await run(["vault", "put", "projects/../x", "--data-dir", directory.path], input: "ghp_y")
         #expect(badPath.status != 0)
-        let listed = try run(["vault", "list", "--data-dir", directory.path])
+        let listed = try await run(["vault", "list", "--data-dir", directory.path])
         #expect(listed.stdout.split(separator: "\n").count == 1 && !listed.stdout.contains("ghp_"))
-        let verified = try run(["vault", "verify", "--data-dir", directory.path])
+        let verified = try await run(["vault", "verify", "--data-dir", directory.path])
         #expect(verified.status == 0 && verified.stdout.contains("checked 1 records (v1: 1); 0 do not open"))
         #expect(!databaseHolds("ghp_FromStdin", at: directory.path + "/agenthost.sqlite"))
-        let unreachable = try run(
+        let unreachable = try await run(
             ["vault", "list", "--data-dir", directory.path],
             environment: ["AGENTHOST_DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"]
         )
@@ -411,13 +412,13 @@ struct ServerProcessTests: AgentHostBinaryTests {
         #expect(report.byKeyVersion[1, default: 0] > 0 && report.byKeyVersion[2, default: 0] > 0, "\(report.byKeyVersion)")
 
         // Running it again finishes the job without adding another key.
-        let again = try run(["vault", "rotate", "--data-dir", directory.path])
+        let again = try await run(["vault", "rotate", "--data-dir", directory.path])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("vault key version 2 is primary") && again.stdout.contains("0 set again meanwhile"))
         // The finished rotation was recorded in the audit log, whose key (made then) is one more record.
-        let verified = try run(["vault", "verify", "--data-dir", directory.path])
+        let verified = try await run(["vault", "verify", "--data-dir", directory.path])
         #expect(verified.status == 0 && verified.stdout.contains("checked \(total + 1) records (v2: \(total + 1)); 0 do not open"))
-        let audited = try run(["audit", "verify", "--data-dir", directory.path])
+        let audited = try await run(["audit", "verify", "--data-dir", directory.path])
         #expect(audited.status == 0 && audited.stdout.hasPrefix("ok: 1 records verify; head 1 "), "\(audited.stdout)")
         #expect(!databaseHolds("ghp_seed", at: directory.path + "/agenthost.sqlite"))
     }
