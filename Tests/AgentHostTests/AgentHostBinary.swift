@@ -31,32 +31,37 @@ struct Launched {
     var output: String { buffer.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
 
     /// Stops the process if it still runs, then ``finish()``.
-    func stop() {
+    func stop() async {
         if process.isRunning { process.terminate() }
-        finish()
+        await finish()
     }
 
     /// Waits for the process to exit and stops collecting.
-    func finish() {
-        process.waitUntilExit()
+    func finish() async {
+        await process.exited()
         pipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// Stops the process if it still runs and returns at once; a thread of its own waits for the
+    /// exit. For a `defer`, which cannot wait: the output may still grow after it returns.
+    func stopInBackground() {
+        if process.isRunning { process.terminate() }
+        let (process, pipe) = (process, pipe)
+        Thread {
+            process.waitUntilExit()
+            pipe.fileHandleForReading.readabilityHandler = nil
+        }.start()
     }
 }
 
 extension AgentHostBinaryTests {
-    /// Runs the binary to completion (at most 30 s) and returns its exit status and output.
-    ///
-    /// The wait happens on a thread of its own: a test blocked in it would otherwise hold one of
-    /// the few threads every async test shares (two on a 2-core machine), and stall them all.
+    /// Runs the binary to completion (at most 30 s), `offThePool`, and returns its exit status and
+    /// output.
     func run(
         _ arguments: [String], environment: [String: String] = [:], input: String? = nil
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
         let binary = binary
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result { try Self.runToEnd(binary, arguments, environment: environment, input: input) })
-            }.start()
-        }
+        return try await offThePool { try Self.runToEnd(binary, arguments, environment: environment, input: input) }
     }
 
     private static func runToEnd(
@@ -116,7 +121,7 @@ extension AgentHostBinaryTests {
         do {
             return (launched, try await listeningPort(launched))
         } catch {
-            launched.stop()
+            await launched.stop()
             throw error
         }
     }

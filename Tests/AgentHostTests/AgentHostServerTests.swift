@@ -30,8 +30,8 @@ struct AgentHostServerTests {
         while port.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let bound = try #require(port.withLock { $0 }, "the server did not report its port")
         let connection = try RawConnection(port: bound)
-        #expect(connection.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
-        #expect(connection.readResponse()?.status == 200)
+        #expect(await connection.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        #expect(await connection.readResponse()?.status == 200)
         connection.close()
         // A first start issues the setup token to the announcer, not to the log.
         #expect(announced.withLock { $0 }.contains("Setup token (single use"))

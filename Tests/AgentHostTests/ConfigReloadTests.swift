@@ -18,14 +18,14 @@ struct ConfigReloadTests: AgentHostBinaryTests {
         #expect(try await run(["config", "check", "--config", config]).status == 0)
 
         let (launched, port) = try await serve(directory, ["--config", config])
-        defer { launched.stop() }
+        defer { launched.stopInBackground() }
         #expect(launched.output.contains("configuration file read"))
         let minted = try await run(["token", "mint", "--agent", "a", "--role", "member", "--data-dir", directory.path])
         let token = try #require(minted.stdout.split(separator: "\n").last.map(String.init))
         let connection = try RawConnection(port: port)
-        func whoami() throws -> RawResponse {
-            #expect(connection.send("GET /api/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n"))
-            return try #require(connection.readResponse(), "no answer on the kept connection")
+        func whoami() async throws -> RawResponse {
+            #expect(await connection.send("GET /api/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n"))
+            return try #require(await connection.readResponse(), "no answer on the kept connection")
         }
         func waitForLog(_ text: String, count: Int) async throws {
             let deadline = Date().addingTimeInterval(10)
@@ -34,22 +34,23 @@ struct ConfigReloadTests: AgentHostBinaryTests {
             }
             #expect(launched.output.components(separatedBy: text).count - 1 >= count, "\(launched.output)")
         }
-        #expect(try whoami().status == 200)
+        #expect(try await whoami().status == 200)
 
         // A file that does not parse: refused, and the limits in force stay.
         try "rate_limit: [general=1/1m\n".write(toFile: config, atomically: true, encoding: .utf8)
         kill(launched.process.processIdentifier, SIGHUP)
         try await waitForLog("reload refused", count: 1)
-        #expect(try whoami().status == 200)
+        #expect(try await whoami().status == 200)
 
         try "rate_limit: [general=1/1m]\n".write(toFile: config, atomically: true, encoding: .utf8)
         kill(launched.process.processIdentifier, SIGHUP)
         try await waitForLog("reloaded the keyring, the policy and the rate limits", count: 1)
-        let statuses = try (0..<3).map { _ in try whoami().status }
+        var statuses = [Int]()
+        for _ in 0..<3 { statuses.append(try await whoami().status) }
         #expect(statuses.contains(429), "\(statuses)")
         #expect(launched.process.isRunning)
         // Both reloads are in the audit log, written at the latest when the server stops.
-        launched.stop()
+        await launched.stop()
         let database = directory.path + "/agenthost.sqlite"
         let stored = [database, database + "-wal"].compactMap { FileManager.default.contents(atPath: $0) }.reduce(Data(), +)
         #expect(stored.range(of: Data("server.reloaded".utf8)) != nil)

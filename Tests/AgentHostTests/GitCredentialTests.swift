@@ -83,33 +83,36 @@ struct GitCredentialTests {
         return hits
     }
 
-    /// Scans every process's argv every few milliseconds until stopped.
+    /// Scans every process's argv every few milliseconds until stopped, on a thread of its own: the
+    /// scans would otherwise keep a thread of the shared pool busy (see `offThePool`).
     struct ArgvWatch {
         final class Seen: Sendable {
-            let state = Mutex<(hits: [String], scans: Int)>(([], 0))
+            let state = Mutex<(hits: [String], scans: Int, stopping: Bool)>(([], 0, false))
+            let ended = DispatchSemaphore(value: 0)
         }
         let seen = Seen()
-        let task: Task<Void, Never>
 
         init(_ needle: String) {
             let seen = self.seen
             let bytes = Array(needle.utf8)
-            task = Task.detached {
-                while !Task.isCancelled {
+            Thread {
+                while !seen.state.withLock({ $0.stopping }) {
                     let found = GitCredentialTests.argvHolding(bytes)
                     seen.state.withLock {
                         $0.hits += found
                         $0.scans += 1
                     }
-                    try? await Task.sleep(for: .milliseconds(2))
+                    usleep(2_000)
                 }
-            }
+                seen.ended.signal()
+            }.start()
         }
 
         func stop() async -> (hits: [String], scans: Int) {
-            task.cancel()
-            await task.value
-            return seen.state.withLock { $0 }
+            seen.state.withLock { $0.stopping = true }
+            let seen = seen
+            await offThePool { seen.ended.wait() }
+            return seen.state.withLock { ($0.hits, $0.scans) }
         }
     }
 
@@ -169,7 +172,7 @@ struct GitCredentialTests {
         let data = await withCheckedContinuation { continuation in
             Thread { continuation.resume(returning: output.fileHandleForReading.readDataToEndOfFile()) }.start()
         }
-        process.waitUntilExit()
+        await process.exited()
         let bytes = [UInt8](data)
         let separator = Array("\r\n\r\n".utf8)
         let end = (0...(max(bytes.count - 4, 0))).first { bytes.count >= 4 && Array(bytes[$0..<$0 + 4]) == separator } ?? bytes.count
@@ -205,8 +208,9 @@ struct GitCredentialTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         let seen = await watch.stop()
-        process.terminate()
-        process.waitUntilExit()
+        // SIGKILL: a child of the test process inherits a signal mask that blocks SIGTERM.
+        kill(process.processIdentifier, SIGKILL)
+        await process.exited()
         #expect(seen.hits.contains { $0.contains(token) } && seen.scans > 0)
     }
 

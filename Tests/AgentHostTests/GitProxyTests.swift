@@ -123,8 +123,7 @@ struct GitProxyTests {
         try forge.run()
         defer {
             // SIGKILL: a child of the test process inherits a signal mask that blocks SIGTERM.
-            kill(forge.processIdentifier, SIGKILL)
-            forge.waitUntilExit()
+            forge.killInBackground()
         }
         let deadline = ContinuousClock.now + .seconds(20)
         while !FileManager.default.fileExists(atPath: portFile), ContinuousClock.now < deadline, forge.isRunning {

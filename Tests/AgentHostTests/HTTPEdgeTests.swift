@@ -22,10 +22,10 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
 
     /// The value of `name{reason="reason"}` in the server's metrics, read without a credential from
     /// this machine; 0 when absent.
-    func closedCount(_ reason: String, port: Int) throws -> Int {
+    func closedCount(_ reason: String, port: Int) async throws -> Int {
         let connection = try RawConnection(port: port)
-        connection.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        let response = try #require(connection.readResponse())
+        await connection.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let response = try #require(await connection.readResponse())
         #expect(response.status == 200)
         let prefix = #"agenthost_connections_closed_total{reason="\#(reason)"} "#
         return response.body.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
@@ -34,7 +34,7 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
     @Test func oversizedHeadsAreAnsweredAndClosed() async throws {
         let directory = try TemporaryDirectory()
         let (server, port) = try await serve(directory)
-        defer { server.stop() }
+        defer { server.stopInBackground() }
 
         // The reported hang: 200 KB of header got no answer at all.
         let cases: [(name: String, request: String, status: Int, code: String)] = [
@@ -45,8 +45,8 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         ]
         for (name, request, status, code) in cases {
             let connection = try RawConnection(port: port)
-            connection.send(request)
-            let (bytes, closed) = connection.readUntilClosed(timeout: .seconds(10))
+            await connection.send(request)
+            let (bytes, closed) = await connection.readUntilClosed(timeout: .seconds(10))
             let response = try #require(RawResponse(bytes: bytes, requireBody: true), "\(name): \(bytes.count) bytes")
             #expect(response.status == status, "\(name)")
             #expect(response.headers["content-type"] == "application/problem+json", "\(name)")
@@ -59,23 +59,23 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         for request in inside {
             #expect(request.utf8.count <= 32 * 1_024)
             let connection = try RawConnection(port: port)
-            connection.send(request)
-            #expect(connection.readResponse()?.status == 200)
+            await connection.send(request)
+            #expect(await connection.readResponse()?.status == 200)
         }
-        #expect(try closedCount("head_too_large", port: port) == 2)
-        #expect(try closedCount("too_many_header_fields", port: port) == 1)
-        #expect(try closedCount("request_line_too_long", port: port) == 1)
+        #expect(try await closedCount("head_too_large", port: port) == 2)
+        #expect(try await closedCount("too_many_header_fields", port: port) == 1)
+        #expect(try await closedCount("request_line_too_long", port: port) == 1)
     }
 
     @Test func stalledAndIdleConnectionsAreClosedOnTime() async throws {
         let directory = try TemporaryDirectory()
         let (server, port) = try await serve(directory, ["--head-timeout", "1s", "--idle-timeout", "1s", "--body-timeout", "1s"])
-        defer { server.stop() }
+        defer { server.stopInBackground() }
 
         /// How long until the server closes `connection`, and what it sent first.
-        func closing(_ connection: RawConnection) -> (seconds: Double, response: RawResponse?) {
+        func closing(_ connection: RawConnection) async -> (seconds: Double, response: RawResponse?) {
             let start = ContinuousClock.now
-            let (bytes, closed) = connection.readUntilClosed(timeout: .seconds(8))
+            let (bytes, closed) = await connection.readUntilClosed(timeout: .seconds(8))
             #expect(closed, "still open after 8 s")
             let elapsed = start.duration(to: .now)
             return (
@@ -86,14 +86,14 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
 
         // Connected, silent: closed after the head timeout, with nothing to say.
         let silent = try RawConnection(port: port)
-        let quiet = closing(silent)
+        let quiet = await closing(silent)
         #expect(quiet.seconds >= 0.8 && quiet.seconds < 4, "\(quiet.seconds)")
         #expect(quiet.response == nil)
 
         // Half a head, then nothing (slowloris): 408, then closed.
         let stalled = try RawConnection(port: port)
-        stalled.send(Self.head(fields: 1, end: false))
-        let slow = closing(stalled)
+        await stalled.send(Self.head(fields: 1, end: false))
+        let slow = await closing(stalled)
         #expect(slow.seconds >= 0.8 && slow.seconds < 4, "\(slow.seconds)")
         #expect(slow.response?.status == 408 && slow.response?.body.contains(#""code":"head_timeout""#) == true)
 
@@ -101,42 +101,43 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         let dripping = try RawConnection(port: port)
         let dripStart = ContinuousClock.now
         for byte in Self.head(fields: 20).utf8 {
-            guard dripping.send([byte]) else { break }
+            guard await dripping.send([byte]) else { break }
             try await Task.sleep(for: .milliseconds(20))
             if dripStart.duration(to: .now) > .seconds(5) { break }
         }
-        let dripped = closing(dripping)
+        let dripped = await closing(dripping)
         #expect(dripped.response?.status == 408)
         #expect(dripStart.duration(to: .now) < .seconds(5))
 
         // Kept alive after an answer, then idle: closed after the idle timeout.
         let idle = try RawConnection(port: port)
-        idle.send(Self.head())
-        #expect(idle.readResponse()?.status == 200)
-        let idled = closing(idle)
+        await idle.send(Self.head())
+        #expect(await idle.readResponse()?.status == 200)
+        let idled = await closing(idle)
         #expect(idled.seconds >= 0.8 && idled.seconds < 4, "\(idled.seconds)")
 
         // A body that stops arriving: closed after the body timeout.
         let body = try RawConnection(port: port)
-        body.send("POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user")
-        let paused = closing(body)
+        await body.send(
+            "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user")
+        let paused = await closing(body)
         #expect(paused.seconds >= 0.8 && paused.seconds < 4, "\(paused.seconds)")
 
-        #expect(try closedCount("head_timeout", port: port) == 3)
-        #expect(try closedCount("idle_timeout", port: port) >= 1)
-        #expect(try closedCount("body_timeout", port: port) == 1)
+        #expect(try await closedCount("head_timeout", port: port) == 3)
+        #expect(try await closedCount("idle_timeout", port: port) >= 1)
+        #expect(try await closedCount("body_timeout", port: port) == 1)
     }
 
     @Test func pastTheConnectionCapNewConnectionsAreRefusedAtOnce() async throws {
         let directory = try TemporaryDirectory()
         let (server, port) = try await serve(directory, ["--max-connections", "8"])
-        defer { server.stop() }
+        defer { server.stopInBackground() }
         var held = try (0..<8).map { _ in try RawConnection(port: port) }
         try await Task.sleep(for: .milliseconds(300))
 
         let start = ContinuousClock.now
         let refused = try RawConnection(port: port)
-        let (bytes, closed) = refused.readUntilClosed(timeout: .seconds(5))
+        let (bytes, closed) = await refused.readUntilClosed(timeout: .seconds(5))
         let response = try #require(RawResponse(bytes: bytes, requireBody: true))
         #expect(response.status == 503 && response.headers["retry-after"] == "1")
         #expect(response.body.contains(#""code":"too_many_connections""#))
@@ -146,12 +147,12 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         held.removeLast().close()
         try await Task.sleep(for: .milliseconds(300))
         let next = try RawConnection(port: port)
-        next.send(Self.head())
-        #expect(next.readResponse()?.status == 200)
+        await next.send(Self.head())
+        #expect(await next.readResponse()?.status == 200)
         next.close()
         held.removeAll()
         try await Task.sleep(for: .milliseconds(300))
-        #expect(try closedCount("too_many_connections", port: port) == 1)
+        #expect(try await closedCount("too_many_connections", port: port) == 1)
     }
 
     /// The reported growth: 300 clients sending 1 MB heads took the server from 46 to 108 MB, and
@@ -160,12 +161,12 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
     @Test func aThousandStalledConnectionsNeitherStopServiceNorStayInMemory() async throws {
         let directory = try TemporaryDirectory()
         let (server, port) = try await serve(directory, ["--head-timeout", "3s"])
-        defer { server.stop() }
+        defer { server.stopInBackground() }
         let pid = server.process.processIdentifier
         for _ in 0..<50 {
             let warm = try RawConnection(port: port)
-            warm.send(Self.head())
-            _ = warm.readResponse()
+            await warm.send(Self.head())
+            _ = await warm.readResponse()
         }
         let baseline = residentBytes(of: pid)
         var rounds = [(stalled: Int, flooded: Int, after: Int)]()
@@ -179,8 +180,8 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
                 + rounds.map { "1,000 stalled \(mebibytes($0.stalled)), 300 floods \(mebibytes($0.flooded)), after \(mebibytes($0.after))" }
                 .joined(separator: "; ") + " MiB"
         )
-        #expect(try closedCount("head_timeout", port: port) == 1_000 * rounds.count)
-        #expect(try closedCount("head_too_large", port: port) == 300 * rounds.count)
+        #expect(try await closedCount("head_timeout", port: port) == 1_000 * rounds.count)
+        #expect(try await closedCount("head_too_large", port: port) == 300 * rounds.count)
         #expect(baseline > 0)
         // Under AddressSanitizer (scripts/sanitize) freed memory waits in quarantine and every
         // allocation has red zones: the figures mean nothing there, the behaviour still does.
@@ -210,19 +211,19 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         var stalled = [RawConnection]()
         for _ in 0..<1_000 {
             let connection = try RawConnection(port: port)
-            connection.send(Self.head(fields: 3, end: false))
+            await connection.send(Self.head(fields: 3, end: false))
             stalled.append(connection)
         }
         let served = try RawConnection(port: port)
-        served.send(Self.head())
-        #expect(served.readResponse(timeout: .seconds(2))?.status == 200, "a real client was not served")
+        await served.send(Self.head())
+        #expect(await served.readResponse(timeout: .seconds(2))?.status == 200, "a real client was not served")
         let during = residentBytes(of: pid)
 
         // Each is answered 408 and closed within the head timeout (3 s) and a margin.
         var closedInTime = 0
         for connection in stalled {
             let left = ContinuousClock.now.duration(to: start + .seconds(8))
-            if connection.readUntilClosed(timeout: max(.milliseconds(1), left)).closed { closedInTime += 1 }
+            if await connection.readUntilClosed(timeout: max(.milliseconds(1), left)).closed { closedInTime += 1 }
         }
         #expect(closedInTime == 1_000)
         stalled.removeAll()
@@ -232,12 +233,12 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         let megabyte = Array(Self.head(fields: 1, valueBytes: 1 << 20).utf8)
         for _ in 0..<300 {
             let connection = try RawConnection(port: port)
-            connection.send(megabyte)
+            await connection.send(megabyte)
             flooding.append(connection)
         }
         var refused = 0
         for connection in flooding {
-            let (bytes, _) = connection.readUntilClosed(timeout: .seconds(5))
+            let (bytes, _) = await connection.readUntilClosed(timeout: .seconds(5))
             if RawResponse(bytes: bytes, requireBody: false)?.status == 431 { refused += 1 }
         }
         #expect(refused == 300)

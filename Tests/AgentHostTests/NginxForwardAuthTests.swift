@@ -112,8 +112,7 @@ struct NginxForwardAuthTests {
             defer {
                 // SIGKILL: nginx started from a test process inherits a signal mask that blocks SIGTERM,
                 // and without a master process it never unblocks it.
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
+                process.killInBackground()
             }
 
             let http = HTTPClient(eventLoopGroupProvider: .singleton)

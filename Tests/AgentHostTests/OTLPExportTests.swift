@@ -42,14 +42,14 @@ struct OTLPExportTests: AgentHostBinaryTests {
                     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_BSP_SCHEDULE_DELAY": "100",
                     "OTEL_METRIC_EXPORT_INTERVAL": "300",
                 ])
-            defer { launched.stop() }
+            defer { launched.stopInBackground() }
             let connection = try RawConnection(port: port)
             for request in [
                 "GET /health?token=otlp-query-secret&after=5 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                 "GET /api/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(forged)\r\n\r\n",
             ] {
-                #expect(connection.send(request))
-                _ = try #require(connection.readResponse())
+                #expect(await connection.send(request))
+                _ = try #require(await connection.readResponse())
             }
             let deadline = ContinuousClock.now + .seconds(20)
             while ContinuousClock.now < deadline,

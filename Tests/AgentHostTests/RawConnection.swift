@@ -1,9 +1,12 @@
 import Foundation
+import Synchronization
 
 /// A TCP connection to 127.0.0.1 driven by hand, with no HTTP client in between: a test can stall
-/// halfway through a request head, or send one that no client library would. Every wait is bounded.
-final class RawConnection {
-    private var socket: Int32
+/// halfway through a request head, or send one that no client library would. Every wait is bounded
+/// and happens on a thread of its own (`offThePool`).
+final class RawConnection: Sendable {
+    private let socket: Int32
+    private let closed = Atomic(false)
 
     /// Connects to `port` on 127.0.0.1; throws when nothing accepts.
     init(port: Int) throws {
@@ -25,13 +28,32 @@ final class RawConnection {
     deinit { close() }
 
     func close() {
-        if socket >= 0 { Glibc.close(socket) }
-        socket = -1
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { Glibc.close(socket) }
     }
 
     /// Sends all of `bytes`; `false` when the peer closed, reset, or stopped reading for 2 seconds.
     @discardableResult
-    func send(_ bytes: [UInt8]) -> Bool {
+    func send(_ bytes: [UInt8]) async -> Bool {
+        await offThePool { self.sendBlocking(bytes) }
+    }
+
+    @discardableResult
+    func send(_ text: String) async -> Bool { await send(Array(text.utf8)) }
+
+    /// What arrived before the server closed the connection or `timeout` passed, and whether it
+    /// closed (a FIN or a reset) within that time.
+    func readUntilClosed(timeout: Duration) async -> (bytes: [UInt8], closed: Bool) {
+        await offThePool { self.read(timeout: timeout) { _ in false } }
+    }
+
+    /// One response: read until its head and its `Content-Length` body are in, the connection
+    /// closes, or `timeout` passes. `nil` when no complete head arrived.
+    func readResponse(timeout: Duration = .seconds(10)) async -> RawResponse? {
+        let (bytes, _) = await offThePool { self.read(timeout: timeout) { RawResponse(bytes: $0, requireBody: true) != nil } }
+        return RawResponse(bytes: bytes, requireBody: false)
+    }
+
+    private func sendBlocking(_ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             var ready = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
@@ -41,22 +63,6 @@ final class RawConnection {
             offset += sent
         }
         return true
-    }
-
-    @discardableResult
-    func send(_ text: String) -> Bool { send(Array(text.utf8)) }
-
-    /// What arrived before the server closed the connection or `timeout` passed, and whether it
-    /// closed (a FIN or a reset) within that time.
-    func readUntilClosed(timeout: Duration) -> (bytes: [UInt8], closed: Bool) {
-        read(timeout: timeout) { _ in false }
-    }
-
-    /// One response: read until its head and its `Content-Length` body are in, the connection
-    /// closes, or `timeout` passes. `nil` when no complete head arrived.
-    func readResponse(timeout: Duration = .seconds(10)) -> RawResponse? {
-        let (bytes, _) = read(timeout: timeout) { RawResponse(bytes: $0, requireBody: true) != nil }
-        return RawResponse(bytes: bytes, requireBody: false)
     }
 
     /// Reads until `done(bytes so far)`, the peer closes, or `timeout`.

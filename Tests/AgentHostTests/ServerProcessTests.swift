@@ -100,7 +100,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let directory = try TemporaryDirectory()
         let (launched, boundPort) = try await serve(directory)
         let server = launched.process
-        defer { launched.stop() }
+        defer { launched.stopInBackground() }
 
         let keyringPath = KeyringFile(dataDirectory: directory.path).path
         #expect(try permissions(of: keyringPath) == 0o600)
@@ -185,7 +185,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         try await client.shutdown()
 
         server.terminate()
-        server.waitUntilExit()
+        await server.exited()
         let output = launched.output
         #expect(output.contains("created a new keyring"))
         #expect(output.contains("/api/ghp_[REDACTED]") && !output.contains("LeakedInThePath"))
@@ -219,7 +219,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let directory = try TemporaryDirectory()
         let (launched, boundPort) = try await serve(directory)
         let server = launched.process
-        defer { launched.stop() }
+        defer { launched.stopInBackground() }
         let admin = try await run(["token", "mint", "--agent", "ops", "--role", "admin", "--data-dir", directory.path])
         let token = try #require(admin.stdout.split(separator: "\n").last.map(String.init))
 
@@ -253,7 +253,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         let stopping = ContinuousClock.now
         server.terminate()
         let close = try await watching.value
-        server.waitUntilExit()
+        await server.exited()
         #expect(stopping.duration(to: .now) < .seconds(10))
         #expect(close?.closeCode == .normalClosure || close?.closeCode == .goingAway, "\(String(describing: close))")
         #expect(!launched.output.contains(token))
@@ -267,14 +267,14 @@ struct ServerProcessTests: AgentHostBinaryTests {
     @Test func metricsHaveHelpAndNoRawPaths() async throws {
         let directory = try TemporaryDirectory()
         let (launched, port) = try await serve(directory)
-        defer { launched.stop() }
+        defer { launched.stopInBackground() }
         let connection = try RawConnection(port: port)
         for request in ["GET /health", "GET /api/agents/ghp_NotAToken0123456789/tokens", "GET /metrics", "PROPFIND /health"] {
-            #expect(connection.send("\(request) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
-            _ = try #require(connection.readResponse())
+            #expect(await connection.send("\(request) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            _ = try #require(await connection.readResponse())
         }
-        #expect(connection.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
-        let metrics = try #require(connection.readResponse())
+        #expect(await connection.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        let metrics = try #require(await connection.readResponse())
         #expect(metrics.status == 200)
         let lines = metrics.body.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.hasPrefix("# TYPE agenthost_requests_total") }, "\(metrics.body)")
@@ -295,11 +295,11 @@ struct ServerProcessTests: AgentHostBinaryTests {
     @Test func sigtermDrainsTheRequestInFlightThenStops() async throws {
         let directory = try TemporaryDirectory()
         let (launched, port) = try await serve(directory)
-        defer { launched.stop() }
+        defer { launched.stopInBackground() }
         let body = #"{"username": "nobody", "password": "not the password"}"#
         let connection = try RawConnection(port: port)
         #expect(
-            connection.send(
+            await connection.send(
                 "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
                     + body.prefix(10)
             ))
@@ -307,13 +307,15 @@ struct ServerProcessTests: AgentHostBinaryTests {
         launched.process.terminate()
         try await Task.sleep(for: .milliseconds(500))
         #expect(launched.process.isRunning, "the server stopped with a request in flight")
-        #expect(throws: (any Error).self, "a new connection was accepted during the shutdown") {
+        await #expect(throws: (any Error).self, "a new connection was accepted during the shutdown") {
             let late = try RawConnection(port: port)
-            if late.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), late.readResponse(timeout: .seconds(2)) != nil { return }
+            if await late.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), await late.readResponse(timeout: .seconds(2)) != nil {
+                return
+            }
             throw POSIXError(.ECONNREFUSED)
         }
-        #expect(connection.send(String(body.dropFirst(10))))
-        let response = try #require(connection.readResponse(), "no answer to the request in flight")
+        #expect(await connection.send(String(body.dropFirst(10))))
+        let response = try #require(await connection.readResponse(), "no answer to the request in flight")
         #expect(response.status == 401 && response.body.contains("invalid_login"), "\(response.status) \(response.body)")
         let deadline = Date().addingTimeInterval(15)
         while launched.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
@@ -329,7 +331,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
     @Test func aServerKeyThatDoesNotOpenStopsTheStartAndIsNamed() async throws {
         let directory = try TemporaryDirectory()
         let (first, _) = try await serve(directory)
-        first.stop()
+        await first.stop()
         let path = KeyringFile(dataDirectory: directory.path).path
         var keyring = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
         var vault = try #require(keyring["vault"] as? [String: Any])
@@ -395,12 +397,15 @@ struct ServerProcessTests: AgentHostBinaryTests {
 
         // Start a rotation of one record per transaction and kill -9 it after its first commit.
         let rotation = try launch(["vault", "rotate", "--batch-size", "1", "--data-dir", directory.path])
-        let deadline = Date().addingTimeInterval(60)
-        while rotation.process.isRunning, Date() < deadline, !rotation.output.contains("resealed 1\n") {
-            usleep(500)
+        // Polled every 0.5 ms, to kill it before its second commit.
+        await offThePool {
+            let deadline = Date().addingTimeInterval(60)
+            while rotation.process.isRunning, Date() < deadline, !rotation.output.contains("resealed 1\n") {
+                usleep(500)
+            }
+            kill(rotation.process.processIdentifier, SIGKILL)
         }
-        kill(rotation.process.processIdentifier, SIGKILL)
-        rotation.finish()
+        await rotation.finish()
         #expect(rotation.process.terminationReason == .uncaughtSignal, "the rotation finished before it could be killed")
 
         // Every record still opens with the keys on disk, some under each version.

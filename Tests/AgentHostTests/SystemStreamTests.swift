@@ -52,13 +52,13 @@ struct SystemStreamTests {
     }
 
     /// Sends a bare WebSocket handshake for /ws/system with `headers` and returns the status code.
-    static func handshake(port: Int, _ headers: [(String, String)]) throws -> Int {
+    static func handshake(port: Int, _ headers: [(String, String)]) async throws -> Int {
         let connection = try RawConnection(port: port)
         var request = "GET /ws/system HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        connection.send(request + "\r\n")
-        return connection.readResponse()?.status ?? -1
+        await connection.send(request + "\r\n")
+        return await connection.readResponse()?.status ?? -1
     }
 
     @Test func anAdminSeesRefusalsAndIsCutOffWhenItsTokenIsRevoked() async throws {
@@ -153,10 +153,10 @@ struct SystemStreamTests {
                 ("https://evil.example", 400), ("null", 400), ("http://127.0.0.1:1", 400), ("https://ops.example.evil.example", 400),
                 ("https://ops.example", 101), ("http://127.0.0.1:\(port)", 101), ("ws://127.0.0.1", 101),
             ] {
-                #expect(try Self.handshake(port: port, [("Authorization", bearer), ("Origin", origin)]) == status, "\(origin)")
+                #expect(try await Self.handshake(port: port, [("Authorization", bearer), ("Origin", origin)]) == status, "\(origin)")
             }
-            #expect(try Self.handshake(port: port, [("Authorization", bearer)]) == 101)
-            #expect(try Self.handshake(port: port, [("Origin", "https://ops.example")]) == 400)
+            #expect(try await Self.handshake(port: port, [("Authorization", bearer)]) == 101)
+            #expect(try await Self.handshake(port: port, [("Origin", "https://ops.example")]) == 400)
 
             // A plain GET explains: 401 without a credential, 426 with one.
             try await client.execute(uri: "/ws/system", method: .get) { response in #expect(response.status == .unauthorized) }
