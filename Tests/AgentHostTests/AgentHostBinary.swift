@@ -61,34 +61,7 @@ extension AgentHostBinaryTests {
         _ arguments: [String], environment: [String: String] = [:], input: String? = nil
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
         let binary = binary
-        return try await offThePool { try Self.runToEnd(binary, arguments, environment: environment, input: input) }
-    }
-
-    private static func runToEnd(
-        _ binary: URL, _ arguments: [String], environment: [String: String], input: String?
-    ) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment
-            .filter { !$0.key.hasPrefix("AGENTHOST_") }
-            .merging(environment) { $1 }
-        let out = Pipe(), err = Pipe(), stdin = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin
-        try process.run()
-        stdin.fileHandleForWriting.write(Data((input ?? "").utf8))
-        try stdin.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return (
-            process.terminationStatus,
-            String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-            String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        )
+        return try await offThePool { try runToEnd(binary, arguments, environment: environment, input: input) }
     }
 
     /// Starts the binary with `arguments`, without any AGENTHOST_ or OTEL_ variable of this
@@ -139,4 +112,32 @@ extension AgentHostBinaryTests {
         }
         return try #require(port, "server did not report listening: \(launched.output)")
     }
+}
+
+/// Runs `binary` to completion (at most 30 s), blocking the calling thread.
+private func runToEnd(
+    _ binary: URL, _ arguments: [String], environment: [String: String], input: String?
+) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment
+        .filter { !$0.key.hasPrefix("AGENTHOST_") }
+        .merging(environment) { $1 }
+    let out = Pipe(), err = Pipe(), stdin = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = stdin
+    try process.run()
+    stdin.fileHandleForWriting.write(Data((input ?? "").utf8))
+    try stdin.fileHandleForWriting.close()
+    let deadline = Date().addingTimeInterval(30)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
+    return (
+        process.terminationStatus,
+        String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+        String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    )
 }
