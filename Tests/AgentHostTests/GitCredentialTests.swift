@@ -96,7 +96,9 @@ struct GitCredentialTests {
             let seen = self.seen
             let bytes = Array(needle.utf8)
             Thread {
-                while !seen.state.withLock({ $0.stopping }) {
+                // Bounded like every wait here, should a test fail before it stops the watch.
+                let deadline = ContinuousClock.now + .seconds(120)
+                while !seen.state.withLock({ $0.stopping }), ContinuousClock.now < deadline {
                     let found = GitCredentialTests.argvHolding(bytes)
                     seen.state.withLock {
                         $0.hits += found
