@@ -129,15 +129,24 @@ private func runToEnd(
     process.standardError = err
     process.standardInput = stdin
     try process.run()
+    // Both outputs are read as they come: a child that fills a pipe's 64 KiB would block on it.
+    let outputs = [out, err].map { pipe in
+        let read = OutputBuffer(), done = DispatchSemaphore(value: 0)
+        Thread {
+            read.bytes.withLock { $0 = pipe.fileHandleForReading.readDataToEndOfFile() }
+            done.signal()
+        }.start()
+        return (read, done)
+    }
     stdin.fileHandleForWriting.write(Data((input ?? "").utf8))
     try stdin.fileHandleForWriting.close()
     let deadline = Date().addingTimeInterval(30)
     while process.isRunning && Date() < deadline { usleep(20_000) }
     if process.isRunning { process.terminate() }
     process.waitUntilExit()
-    return (
-        process.terminationStatus,
-        String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-        String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    )
+    let text = outputs.map { read, done in
+        done.wait()
+        return read.bytes.withLock { String(decoding: $0, as: UTF8.self) }
+    }
+    return (process.terminationStatus, text[0], text[1])
 }
