@@ -171,9 +171,7 @@ struct GitCredentialTests {
             writer.write(body)
             try? writer.close()
         }.start()
-        let data = await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: output.fileHandleForReading.readDataToEndOfFile()) }.start()
-        }
+        let data = await offThePool { output.fileHandleForReading.readDataToEndOfFile() }
         await process.exited()
         let bytes = [UInt8](data)
         let separator = Array("\r\n\r\n".utf8)
@@ -301,9 +299,7 @@ struct GitCredentialTests {
     }
 
     static func drain(_ handle: FileHandle) async -> String {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }.start()
-        }
+        await offThePool { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }
     }
 
     @Test func theCommandClonesWithAVaultSecretAndRecordsIt() async throws {
