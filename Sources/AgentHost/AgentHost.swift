@@ -56,6 +56,14 @@ public enum AgentHost {
         private let ticks: any TickSource
         private let live: Live
 
+        /// Every kind of credential this server knows: AgentHost's own, whether or not this server
+        /// takes them (a server without accounts takes no API key, and still never forwards one),
+        /// and those of ``AgentHostConfiguration/authenticators``.
+        public var credentialKinds: [CredentialKind] {
+            var seen = Set<CredentialKind>()
+            return (CredentialKind.builtIn + pipeline.credentialKinds).filter { seen.insert($0).inserted }
+        }
+
         /// The parts a reload replaces, swapped as one.
         struct Current: Sendable {
             let pipeline: SecurityPipeline
@@ -130,10 +138,11 @@ public enum AgentHost {
                 let sessions = TokenVerifier(
                     keyring: keyring, policy: sessionPolicy, clock: clock, revocations: SessionRevocations(list: revocations))
                 authenticators.append(SessionAuthenticator(sessions: sessions, directory: accounts.directory))
-                authenticators.append(AccessKeyAuthenticator(kind: .apiKey, directory: accounts.directory))
-                authenticators.append(AccessKeyAuthenticator(kind: .device, directory: accounts.directory))
+                authenticators.append(AccessKeyAuthenticator(keyKind: .apiKey, directory: accounts.directory))
+                authenticators.append(AccessKeyAuthenticator(keyKind: .device, directory: accounts.directory))
                 authenticators.append(SetupTokenAuthenticator())
             }
+            authenticators += configuration.authenticators
             let cors: CORSPolicy?
             let bodyLimits: BodyLimits
             do {

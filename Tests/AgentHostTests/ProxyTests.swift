@@ -56,6 +56,7 @@ struct ProxyTests {
     /// secret for both upstreams, and the fake upstream running.
     static func withProxy(
         upstreams makeUpstreams: @escaping @Sendable (Int) throws -> [Upstream] = { try upstreams(port: $0) },
+        authenticators: [any Authenticator] = [],
         _ body: @escaping @Sendable (Setup, any TestClientProtocol) async throws -> Void
     ) async throws {
         let upstream = FakeUpstream()
@@ -71,7 +72,10 @@ struct ProxyTests {
                 let upstreams = try makeUpstreams(port)
                 let fixture = try HostFixture(
                     credentials: credentials, revocationStore: store, audit: audit, clock: clock,
-                    configure: { $0.upstreams = upstreams })
+                    configure: {
+                        $0.upstreams = upstreams
+                        $0.authenticators = authenticators
+                    })
                 let path = try SecretPath("projects/p1/provider-key")
                 try await credentials.set(path, secret: SecureBytes(copying: Array(secret.utf8)))
                 for env in ["FAKE_API_KEY", "GIT_TOKEN"] {

@@ -10,8 +10,9 @@ struct SessionAuthenticator: Authenticator {
     let sessions: TokenVerifier
     let directory: AccessDirectory
 
+    var kind: CredentialKind { .agentToken }
+
     func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
-        guard credential.hasPrefix("ah1.") else { return nil }
         let claims: AgentTokenClaims
         switch credential.withBytes({ sessions.check(bytes: $0) }) {
         case .success(let verified): claims = verified

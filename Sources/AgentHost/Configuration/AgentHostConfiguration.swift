@@ -28,6 +28,10 @@ public struct AgentHostConfiguration: Sendable {
     /// The services agents reach through `/proxy/{name}/...` with a granted secret injected
     /// (Docs/BROKERED.md); none by default. Read at start: a change needs a restart.
     public var upstreams: [Upstream] = []
+    /// Authenticators of an embedder's own credential kinds, asked after AgentHost's (agent tokens,
+    /// sessions, API keys, devices, setup tokens). Each declares its ``CredentialKind``, and that
+    /// declaration alone makes the proxy strip the kind from calls to upstreams. None by default.
+    public var authenticators: [any Authenticator] = []
     /// Browser origins allowed by CORS; empty for none.
     public var corsOrigins: [String]
     /// The rate-limit scopes; agtOS's defaults unless configured.

@@ -3,47 +3,97 @@ import HTTPTypes
 import NIOHTTP1
 import SecurityCore
 
-/// Which headers cross the proxy, each way.
+/// Which headers cross the proxy, each way: one table, ``rules``, says what the proxy does to each
+/// header it treats specially; every other header crosses as it is.
 ///
-/// Toward the upstream: every header but the agent's credentials (`Authorization`,
-/// `X-Agent-Token`, `Cookie`, the header the upstream's secret goes in, every other header
-/// AgentHost reads a credential or an identity from, and any header whose value holds an AgentHost
-/// credential), the hop-by-hop headers (RFC 9110 §7.6.1,
-/// and any that `Connection` names), `Proxy-*`, `Host` (set from the upstream's URL), the
-/// client's forwarding headers, and `Accept-Encoding` (replaced by `identity`: a compressed answer
-/// could not be scrubbed).
+/// Besides the table, toward the upstream:
+/// - the headers of every ``CredentialKind`` the pipeline accepts (`X-Setup-Token`, an embedder's
+///   own), and the header the upstream's secret goes in, are the agent's credentials: stripped;
+/// - any header whose value holds a credential of one of those kinds is stripped, whatever its name;
+/// - the headers that `Connection` names are hop-by-hop for this message: stripped;
+/// - `Proxy-*` and `X-Forwarded-*` in any spelling are stripped as hop-by-hop and client address.
 ///
 /// Back to the agent: every header but the hop-by-hop ones, each value scrubbed of the secret.
 enum ProxyHeaders {
-    /// Hop-by-hop headers: they describe one connection and never cross a proxy.
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection",
-    ]
+    /// What the proxy does to a header.
+    enum Rule: Sendable, Equatable {
+        /// Describes one connection (RFC 9110 §7.6.1): stripped both ways, never carries a secret.
+        case hopByHop
+        /// An AgentHost credential or identity of the agent's: stripped toward the upstream.
+        /// `injectable` says whether an upstream's secret may be put there instead
+        /// (`Authorization`, `Cookie`) or not (`X-Agent-*`).
+        case agentCredential(injectable: Bool)
+        /// Says where the client is: stripped toward the upstream (the upstream learns nothing of
+        /// the agent's network), never carries a secret.
+        case clientAddress
+        /// Set by the proxy or its HTTP client for the call it makes (`Host` from the upstream's
+        /// URL, `Accept-Encoding: identity`, the body's framing): the agent's value is stripped,
+        /// and a secret never goes there.
+        case setByProxy
+        /// Crosses as it is, but a secret never goes there: it frames the message.
+        case framing
 
-    /// Headers that carry an AgentHost credential or identity, or say where the client is.
-    static let agentOnly: Set<String> = [
-        "authorization", "x-agent-token", "cookie", "x-setup-token", "x-agent-id", "x-agent-role", "x-agent-team",
-        "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "forwarded", "host",
-        "content-length", "accept-encoding", "expect",
-    ]
+        /// Whether the agent's header of this rule is dropped on the way to the upstream.
+        var strippedOutbound: Bool { self != .framing }
+        /// Whether a secret may be injected as a header of this rule.
+        var injectable: Bool { self == .agentCredential(injectable: true) }
+    }
 
-    /// Whether a secret must never be injected as `name` (lower case): headers that frame the
-    /// message, route it, or that the proxy itself sets.
+    /// The headers the proxy treats specially, by lower-case name: the one place that says so.
+    static let rules: [String: Rule] = {
+        var rules: [String: Rule] = [
+            // Hop-by-hop.
+            "connection": .hopByHop, "keep-alive": .hopByHop, "te": .hopByHop, "trailer": .hopByHop,
+            "transfer-encoding": .hopByHop, "upgrade": .hopByHop, "proxy-connection": .hopByHop,
+            // The agent's own credentials and identity.
+            "authorization": .agentCredential(injectable: true), "cookie": .agentCredential(injectable: true),
+            "x-agent-token": .agentCredential(injectable: false), "x-agent-id": .agentCredential(injectable: false),
+            "x-agent-role": .agentCredential(injectable: false), "x-agent-team": .agentCredential(injectable: false),
+            // Set by the proxy for its own call.
+            "host": .setByProxy, "content-length": .setByProxy, "accept-encoding": .setByProxy, "expect": .setByProxy,
+            // Crosses, never injected.
+            "content-type": .framing,
+        ]
+        // Where the client is, in every common spelling (X-Forwarded-* is matched by its prefix too).
+        for name in [
+            "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-real-ip",
+            "true-client-ip", "x-client-ip", "cf-connecting-ip", "cf-connecting-ipv6", "fastly-client-ip", "x-cluster-client-ip",
+            "x-original-forwarded-for", "x-originating-ip", "x-remote-ip", "x-remote-addr", "client-ip", "x-envoy-external-address",
+            "x-azure-clientip", "x-appengine-user-ip", "akamai-client-ip",
+        ] {
+            rules[name] = .clientAddress
+        }
+        return rules
+    }()
+
+    /// The rule for `name` (lower case), `nil` for a header that crosses as it is.
+    static func rule(for name: String) -> Rule? {
+        if let rule = rules[name] { return rule }
+        if name.hasPrefix("proxy-") { return .hopByHop }
+        if name.hasPrefix("x-forwarded-") { return .clientAddress }
+        return nil
+    }
+
+    /// Whether a secret must never be injected as `name` (lower case): every header of the table
+    /// but `Authorization` and `Cookie`.
     static func neverInjected(_ name: String) -> Bool {
-        hopByHop.contains(name) || name.hasPrefix("proxy-")
-            || ["host", "content-length", "content-type", "x-agent-token", "x-agent-id", "x-agent-role", "x-agent-team", "expect"]
-                .contains(name)
+        rule(for: name).map { !$0.injectable } ?? false
     }
 
     /// The agent's `headers` as they go to `upstream`, without the secret (the caller injects it).
-    static func outbound(_ headers: HTTPFields, upstream: Upstream) -> HTTPHeaders {
+    /// `kinds` are the credential kinds the server accepts, `credentialHeaders` the other headers
+    /// it reads a credential from.
+    static func outbound(
+        _ headers: HTTPFields, upstream: Upstream, kinds: [CredentialKind], credentialHeaders: Set<String>
+    ) -> HTTPHeaders {
         let named = connectionTokens(headers)
         let injected = upstream.injection.headerName
         var result = HTTPHeaders()
         for field in headers {
             let name = field.name.canonicalName
-            guard !hopByHop.contains(name), !name.hasPrefix("proxy-"), !agentOnly.contains(name), name != injected,
-                !named.contains(name), !holdsAgentHostCredential(field.value)
+            if let rule = rule(for: name), rule.strippedOutbound { continue }
+            guard name != injected, !named.contains(name), !credentialHeaders.contains(name),
+                !kinds.contains(where: { $0.headers.contains(name) }), !kinds.anyOccurs(in: field.value)
             else { continue }
             result.add(name: name, value: field.value)
         }
@@ -59,22 +109,10 @@ enum ProxyHeaders {
         var result = HTTPFields()
         for (name, value) in headers {
             let lower = name.lowercased()
-            guard !hopByHop.contains(lower), !lower.hasPrefix("proxy-"), !connection.contains(lower),
-                let fieldName = HTTPField.Name(lower)
-            else { continue }
+            guard rule(for: lower) != .hopByHop, !connection.contains(lower), let fieldName = HTTPField.Name(lower) else { continue }
             result.append(HTTPField(name: fieldName, value: String(decoding: scrubber.scrubbed(value.utf8), as: UTF8.self)))
         }
         return result
-    }
-
-    /// The prefixes of AgentHost's own credentials: agent tokens and sessions, API keys, device
-    /// secrets, setup tokens.
-    static let credentialPrefixes = ["ah1.", "ahk_", "ahd_", "ahs_"]
-
-    /// Whether `value` holds an AgentHost credential: such a header never goes upstream, whatever
-    /// its name (an agent may put its token in a header this upstream does not read it from).
-    static func holdsAgentHostCredential(_ value: String) -> Bool {
-        credentialPrefixes.contains { value.contains($0) }
     }
 
     /// The header names a `Connection` header lists: hop-by-hop for this message.

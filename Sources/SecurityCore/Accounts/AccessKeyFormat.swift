@@ -16,13 +16,16 @@ package enum AccessKeyFormat {
     package static let idLength = 4 + Base64URL.encodedLength(of: idRandomByteCount)
     package static let secretLength = Base64URL.encodedLength(of: secretByteCount)
 
-    package static func prefix(_ kind: AccessKeyRecord.Kind) -> String {
+    /// The credential kind that declares `kind`'s prefix and shape.
+    package static func credentialKind(of kind: AccessKeyRecord.Kind) -> CredentialKind {
         switch kind {
-        case .apiKey: "ahk_"
-        case .device: "ahd_"
-        case .setup: "ahs_"
+        case .apiKey: .apiKey
+        case .device: .device
+        case .setup: .setupToken
         }
     }
+
+    package static func prefix(_ kind: AccessKeyRecord.Kind) -> String { credentialKind(of: kind).prefix }
 
     /// A fresh id and secret for `kind`.
     package static func generate(_ kind: AccessKeyRecord.Kind) -> (id: String, secret: String) {
@@ -42,13 +45,7 @@ package enum AccessKeyFormat {
         for (offset, byte) in utf8.enumerated() where offset >= 4 && offset != idLength {
             guard Base64URL.isAlphabet(byte) else { return nil }
         }
-        let kind: AccessKeyRecord.Kind
-        switch text.prefix(4) {
-        case "ahk_": kind = .apiKey
-        case "ahd_": kind = .device
-        case "ahs_": kind = .setup
-        default: return nil
-        }
+        guard let kind = AccessKeyRecord.Kind.allCases.first(where: { text.hasPrefix(prefix($0)) }) else { return nil }
         return (kind, String(text[..<dot]), text[text.index(after: dot)...])
     }
 

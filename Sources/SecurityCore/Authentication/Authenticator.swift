@@ -1,10 +1,12 @@
 /// Verifies one kind of credential: an agent token, a user session, an API key, a device secret.
 ///
-/// The pipeline hands each presented credential to its authenticators in order. Each one claims
-/// credentials by their prefix or shape and answers for those alone: the principal the credential
-/// proves, or the failure when it is of its kind but not valid. For anything else it returns `nil`,
-/// and the next one is asked. A credential nobody claims is refused as
-/// ``AuthenticationFailure/Code/invalidCredential``.
+/// Each authenticator declares its ``kind``: the prefix its credentials start with and where they
+/// may be presented. The pipeline hands a presented credential, in order, to the authenticators
+/// whose kind's prefix it has. Each answers: the principal the credential proves, the failure when
+/// it is of its kind but not valid, or `nil` when it is not its to judge (an agent token of another
+/// audience), and the next one is asked. A credential nobody claims is refused as
+/// ``AuthenticationFailure/Code/invalidCredential``. Everything else that must know the kind (the
+/// redactor, AgentHost's proxy) reads it from the same declaration.
 ///
 /// Authenticators answer from memory (they run on every request) and verify a credential exactly
 /// once. A new kind of credential is a new authenticator, added to
@@ -12,9 +14,9 @@
 ///
 /// ```swift
 /// struct PartnerKeyAuthenticator: Authenticator {
+///     let kind = CredentialKind(name: "partner-key", prefix: "pk_", minimumBodyLength: 32)
 ///     let keys: [String: (id: AgentID, role: Role)]
 ///     func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
-///         guard credential.hasPrefix("pk_") else { return nil }            // not ours
 ///         guard let key = keys[credential.text] else {                     // ours, but not valid
 ///             return .failure(AuthenticationFailure(.invalidCredential, "unknown partner key"))
 ///         }
@@ -23,6 +25,10 @@
 /// }
 /// ```
 public protocol Authenticator: Sendable {
+    /// The kind of credential this authenticator judges: only credentials with its prefix are
+    /// handed to it.
+    var kind: CredentialKind { get }
+
     /// The principal `credential` proves; a failure when it is this authenticator's kind but not
     /// valid; `nil` when it is not its kind.
     func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>?
@@ -41,8 +47,9 @@ public struct AgentTokenAuthenticator: Authenticator {
         self.verifier = verifier
     }
 
+    public var kind: CredentialKind { .agentToken }
+
     public func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
-        guard credential.hasPrefix("ah1.") else { return nil }
         switch credential.withBytes({ verifier.check(bytes: $0) }) {
         case .success(let claims): return .success(Principal(subject: .agent(claims), role: claims.role, team: claims.team))
         case .failure(let error) where error.code == .wrongAudience: return nil

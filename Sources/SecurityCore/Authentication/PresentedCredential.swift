@@ -37,12 +37,14 @@ public struct PresentedCredential: Sendable {
         range == 0..<container.utf8.count ? container : String(slice(container[...], utf8: range))
     }
 
-    /// Whether the credential starts with `prefix` (ASCII): how an authenticator claims its kind.
-    public func hasPrefix(_ prefix: StaticString) -> Bool {
-        withBytes { bytes in
-            let expected = UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
-            return bytes.count >= expected.count && bytesEqual(UnsafeRawBufferPointer(rebasing: bytes[..<expected.count]), expected)
-        }
+    /// Whether the credential starts with `prefix`.
+    public func hasPrefix(_ prefix: String) -> Bool {
+        withBytes { $0.starts(with: prefix.utf8) }
+    }
+
+    /// Whether the credential has `kind`'s prefix: whether the authenticators of that kind are asked.
+    func isOfKind(_ kind: CredentialKind) -> Bool {
+        withBytes { kind.isPrefix(of: $0) }
     }
 
     /// Calls `body` with the credential's UTF-8 bytes, read in place.

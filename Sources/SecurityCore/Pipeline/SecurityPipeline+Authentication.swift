@@ -22,7 +22,7 @@ extension SecurityPipeline {
             return TrustedHeaders.principal(headers)
         }
         var answer: Result<Principal, AuthenticationFailure>?
-        for authenticator in authenticators {
+        for authenticator in authenticators where credential.isOfKind(authenticator.kind) {
             answer = authenticator.authenticate(credential)
             if answer != nil { break }
         }

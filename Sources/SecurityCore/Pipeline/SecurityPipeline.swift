@@ -94,6 +94,13 @@ public struct SecurityPipeline: Sendable {
     let authenticators: [any Authenticator]
     let extractor: CredentialExtractor
 
+    /// The kinds of credential this pipeline accepts, one per kind, in the order first asked:
+    /// what a proxy must never forward and a log never show.
+    public var credentialKinds: [CredentialKind] {
+        var seen = Set<CredentialKind>()
+        return authenticators.map(\.kind).filter { seen.insert($0).inserted }
+    }
+
     public init(configuration: Configuration) {
         self.configuration = configuration
         self.authenticators = [AgentTokenAuthenticator(verifier: configuration.verifier)] + configuration.authenticators

@@ -2,8 +2,9 @@ import Synchronization
 
 /// Finds secrets in text and replaces them: every secret registered with it, in raw, base64
 /// (padded and not), base64url, URL-encoded and hex form, and the shapes of well-known tokens
-/// (`ghp_…`, `github_pat_…`, `ghs_…`, `glpat-…`, `sk-ant-…`, `Bearer …`, AgentHost's own tokens and
-/// keys), whether or not they were registered.
+/// (`ghp_…`, `github_pat_…`, `ghs_…`, `glpat-…`, `sk-ant-…`, `Bearer …`, and every
+/// ``CredentialKind`` it is given: AgentHost's own tokens and keys by default), whether or not they
+/// were registered.
 ///
 /// Register a secret when it is loaded; the redactor keeps at most ``capacity`` of them, forgetting
 /// the oldest. Secrets shorter than ``minimumLength`` bytes are not registered: they would redact
@@ -47,8 +48,14 @@ public final class SecretRedactor: Sendable {
     /// How many secrets are remembered.
     public let capacity: Int
 
-    public init(capacity: Int = 10_000) {
+    /// The token shapes masked whether registered or not: the providers' and `credentialKinds`'.
+    let shapes: [(prefix: [UInt8], minimumBody: Int, allowsDot: Bool)]
+
+    /// A redactor remembering at most `capacity` secrets, that also masks every credential of
+    /// `credentialKinds` by its shape.
+    public init(capacity: Int = 10_000, credentialKinds: [CredentialKind] = CredentialKind.builtIn) {
         self.capacity = max(1, capacity)
+        self.shapes = Self.providerShapes + credentialKinds.map { ($0.prefixBytes, $0.minimumBodyLength, $0.bodyAllowsDot) }
     }
 
     /// How many secrets are registered.
@@ -190,11 +197,10 @@ public final class SecretRedactor: Sendable {
 
     // MARK: Token shapes
 
-    /// Prefixes of well-known tokens, and how many characters of body make one.
-    static let shapes: [(prefix: [UInt8], minimumBody: Int, allowsDot: Bool)] = [
+    /// Prefixes of providers' well-known tokens, and how many characters of body make one.
+    static let providerShapes: [(prefix: [UInt8], minimumBody: Int, allowsDot: Bool)] = [
         ("github_pat_", 20, false), ("ghp_", 20, false), ("gho_", 20, false), ("ghu_", 20, false), ("ghs_", 20, false),
-        ("ghr_", 20, false), ("glpat-", 16, false), ("sk-ant-", 16, false), ("ah1.", 40, true), ("ahk_", 40, true),
-        ("ahd_", 40, true), ("ahs_", 40, true),
+        ("ghr_", 20, false), ("glpat-", 16, false), ("sk-ant-", 16, false),
     ].map { (Array($0.0.utf8), $0.1, $0.2) }
 
     /// The ranges of token shapes in `bytes`, each with how many leading bytes stay visible.
@@ -218,10 +224,10 @@ public final class SecretRedactor: Sendable {
                 }
             }
             if !matched {
-                for shape in Self.shapes where bytes.count - index >= shape.prefix.count + shape.minimumBody {
+                for shape in shapes where bytes.count - index >= shape.prefix.count + shape.minimumBody {
                     guard bytes[index..<(index + shape.prefix.count)].elementsEqual(shape.prefix) else { continue }
                     var end = index + shape.prefix.count
-                    while end < bytes.count, Self.isTokenByte(bytes[end], allowsDot: shape.allowsDot) { end += 1 }
+                    while end < bytes.count, CredentialKind.isBodyByte(bytes[end], allowsDot: shape.allowsDot) { end += 1 }
                     if end - index - shape.prefix.count >= shape.minimumBody {
                         ranges.append((index, end, shape.prefix.count))
                         index = end
@@ -233,16 +239,6 @@ public final class SecretRedactor: Sendable {
             if !matched { index += 1 }
         }
         return ranges
-    }
-
-    static func isTokenByte(_ byte: UInt8, allowsDot: Bool) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "_"):
-            true
-        case UInt8(ascii: "."): allowsDot
-        default: false
-        }
     }
 
     static func isSpace(_ byte: UInt8) -> Bool {

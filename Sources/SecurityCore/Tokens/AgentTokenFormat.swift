@@ -9,7 +9,7 @@
 /// Because every field carries its length, no two different claim sets produce the same bytes,
 /// whatever characters they contain.
 enum AgentTokenFormat {
-    static let prefix: [UInt8] = Array("ah1.".utf8)
+    static let prefix: [UInt8] = CredentialKind.agentToken.prefixBytes
     static let label = "agenthost/agent-token/v1"
     static let maximumTextLength = 1024
     static let tagTextLength = Base64URL.encodedLength(of: HMACSHA256Key.tagByteCount)
@@ -57,7 +57,7 @@ enum AgentTokenFormat {
         body.withUnsafeBytes { bodyBytes in
             signature.withUnsafeMutableBytes { tag(body: bodyBytes, key: key, into: $0.baseAddress!) }
         }
-        return "ah1." + Base64URL.encode(body) + "." + Base64URL.encode(signature)
+        return CredentialKind.agentToken.prefix + Base64URL.encode(body) + "." + Base64URL.encode(signature)
     }
 
     /// Parses `text`, finds its key in `keyring`, checks that it names `audience`, checks the tag

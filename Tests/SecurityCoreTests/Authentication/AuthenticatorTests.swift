@@ -102,7 +102,9 @@ struct AuthenticatorTests {
         } else {
             Issue.record("a broken tag was accepted")
         }
-        // Anything but ah1. is not an agent token's to judge.
-        #expect(agents.authenticate(PresentedCredential("ahk_x.y", source: .bearer)) == nil)
+        // Anything but ah1. is not an agent token's to judge: the pipeline never hands it over.
+        #expect(agents.kind == .agentToken)
+        #expect(!PresentedCredential("ahk_x.y", source: .bearer).isOfKind(agents.kind))
+        #expect(PresentedCredential(session, source: .bearer).isOfKind(agents.kind))
     }
 }

@@ -227,10 +227,14 @@ struct SecurityPipelineTests {
         #expect(json?["detail"] as? String == "back\\slash")
     }
 
-    /// Accepts `good-<agent>` as a principal of that name, refuses `bad-…`, knows nothing else.
+    /// Of the kind `stub-`: accepts `stub-good-<agent>` as a principal of that name, refuses
+    /// `stub-bad-…`, leaves any other `stub-` credential to the next authenticator.
     struct StubAuthenticator: Authenticator {
+        let kind = CredentialKind(name: "stub", prefix: "stub-", minimumBodyLength: 4)
+
         func authenticate(_ presented: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
-            let credential = presented.text
+            #expect(presented.hasPrefix("stub-"), "the pipeline hands an authenticator only credentials of its kind")
+            let credential = presented.text.dropFirst(5)
             if credential.hasPrefix("good-"), let agent = try? AgentID(String(credential.dropFirst(5))) {
                 return .success(Principal(subject: .apiKey(agent), role: try! Role("member"), team: .none))
             }
@@ -241,14 +245,14 @@ struct SecurityPipelineTests {
 
     @Test func otherCredentialsGoToTheAuthenticatorAndAgentTokensDoNot() throws {
         let pipeline = SecurityPipeline(configuration: .init(verifier: fixture.verifier, authenticators: [StubAuthenticator()]))
-        let principal = try #require(allowed(pipeline.evaluate(facts([("Authorization", "Bearer good-k1")]))))
+        let principal = try #require(allowed(pipeline.evaluate(facts([("Authorization", "Bearer stub-good-k1")]))))
         #expect(principal.id == "key:k1" && principal.subject.method == "api-key")
-        for credential in ["bad-k1", "unknown"] {
+        for credential in ["stub-bad-k1", "stub-other", "unknown", "good-k1"] {
             let refusal = try #require(refused(pipeline.evaluate(facts([("Authorization", "Bearer \(credential)")]))))
             #expect(refusal.status == 401 && refusal.problem.code == "invalid_token")
         }
         // Identity binding holds for every kind of credential.
-        let mismatch = try #require(refused(pipeline.evaluate(facts([("Authorization", "Bearer good-k1"), ("X-Agent-ID", "k2")]))))
+        let mismatch = try #require(refused(pipeline.evaluate(facts([("Authorization", "Bearer stub-good-k1"), ("X-Agent-ID", "k2")]))))
         #expect(mismatch.problem.code == "identity_mismatch")
         let token = try fixture.mint().token
         #expect(allowed(pipeline.evaluate(facts([("Authorization", "Bearer \(token)")])))?.subject.method == "agent-token")
@@ -270,7 +274,7 @@ struct SecurityPipelineTests {
                 [bearer],
                 [bearer, ("X-Agent-Token", String(token))],
                 [bearer, ("X-Agent-ID", "a"), ("X-Agent-ID", "b")],
-                [("Authorization", "Bearer good-k1 x")],
+                [("Authorization", "Bearer stub-good-k1 x")],
             ]
             for pipeline in pipelines {
                 for headers in cases {

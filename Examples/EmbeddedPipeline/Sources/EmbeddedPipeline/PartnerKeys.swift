@@ -4,12 +4,14 @@ import SecurityCore
 /// `x-api-key` (Docs/EMBEDDING.md, "Other credentials"). One type and one line in the pipeline's
 /// list of authenticators.
 struct PartnerKeys: Authenticator {
+    /// Declared once: the pipeline hands this authenticator only credentials with its prefix, and
+    /// the redactor masks the shape in logs.
+    let kind = CredentialKind(name: "partner-key", prefix: "pk_", minimumBodyLength: 16)
     /// The one partner this example knows, and the role it acts with.
     let key: SecureBytes
     let partner: AgentID
 
     func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
-        guard credential.hasPrefix("pk_") else { return nil }  // not ours: the next authenticator's
         let presented = credential.withBytes { SecureBytes(copying: $0) }
         guard presented == key, let role = try? Role("member") else {
             return .failure(AuthenticationFailure(.invalidCredential, "the partner key is not valid"))

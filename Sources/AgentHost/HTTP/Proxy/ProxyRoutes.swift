@@ -101,6 +101,14 @@ struct ProxyRoutes: Sendable {
             throw HTTPRefusal(
                 400, "invalid_path", "The path must be plain segments: no empty, . or .. segment, backslash or encoded / \\ . or NUL.")
         }
+        let pipeline = components.pipeline
+        let kinds = components.credentialKinds
+        guard !Self.holdsCredential(path: path, query: request.uri.query, kinds: kinds) else {
+            throw HTTPRefusal(
+                400, "credential_in_url",
+                "The path or query holds an AgentHost credential, which would reach the upstream and its logs. Send it as Authorization: Bearer."
+            )
+        }
         guard upstream.methods.contains(request.method.rawValue), let template = upstream.template(matching: path) else {
             throw HTTPRefusal(
                 status: 403, code: "not_allowed",
@@ -129,7 +137,9 @@ struct ProxyRoutes: Sendable {
         }
         var outbound = HTTPClientRequest(url: destination)
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
-        outbound.headers = ProxyHeaders.outbound(request.headers, upstream: upstream)
+        outbound.headers = ProxyHeaders.outbound(
+            request.headers, upstream: upstream, kinds: kinds,
+            credentialHeaders: Set(pipeline.configuration.credentialLocations.namedHeaders.map(\.name)))
         outbound.headers.replaceOrAdd(name: upstream.injection.headerName, value: secret.header)
         let declaredLength = request.headers[.contentLength].flatMap { Int64($0) }
         if SecurityMiddleware<AgentRequestContext>.mayHaveBody(request, declaredLength: declaredLength.map { Int($0) }) {
@@ -277,6 +287,22 @@ struct ProxyRoutes: Sendable {
         guard PathTemplate.isPlainPath(path), !path.utf8.contains(UInt8(ascii: "\\")) else { return false }
         let lower = path.lowercased()
         return !["%2f", "%5c", "%2e", "%00"].contains { lower.contains($0) }
+    }
+
+    /// Whether `path` or `query` holds a credential of one of `kinds`, as it is or percent-decoded
+    /// (up to three times: an upstream may decode more than once).
+    static func holdsCredential(path: Substring, query: String?, kinds: [CredentialKind]) -> Bool {
+        for part in [String(path), query ?? ""] where !part.isEmpty {
+            var text = part
+            for _ in 0..<4 {
+                if kinds.anyOccurs(in: text) { return true }
+                guard text.contains("%"), let decoded = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+                    decoded != text
+                else { break }
+                text = decoded
+            }
+        }
+        return false
     }
 
     /// The scheme, host and port `url` goes to.
