@@ -82,4 +82,18 @@ struct OpenAPITests {
             }
         }
     }
+
+    /// The `Problem` schema's `code` enum is ``ProblemCode``, both ways: a code the server can send
+    /// is documented, and a documented code is one the server knows.
+    @Test func everyProblemCodeIsDocumentedAndEveryDocumentedCodeExists() throws {
+        guard case .array(let listed)? = try Self.document()["components"]?["schemas"]?["Problem"]?["properties"]?["code"]?["enum"] else {
+            throw OpenAPIError("the Problem schema's code has no enum")
+        }
+        let documented = Set(listed.compactMap(\.stringValue))
+        #expect(documented.count == listed.count, "a code is listed twice, or is not a string")
+        let known = Set(ProblemCode.allCases.map(\.rawValue))
+        for code in known.subtracting(documented).sorted() { Issue.record("\(code) is a ProblemCode but not in Docs/openapi.yaml") }
+        for code in documented.subtracting(known).sorted() { Issue.record("\(code) is in Docs/openapi.yaml but not a ProblemCode") }
+        #expect(known == documented)
+    }
 }

@@ -53,7 +53,7 @@ struct ProblemMiddlewareTests {
         let router = Router()
         let routes = RouteTable()
         router.add(middleware: ProblemMiddleware(routes: routes))
-        router.get("/refused") { _, _ -> Response in throw HTTPRefusal(409, "exists", "It is there already.") }
+        router.get("/refused") { _, _ -> Response in throw HTTPRefusal(409, .exists, "It is there already.") }
         router.get("/broken") { _, _ -> Response in throw Unplanned() }
         router.get("/hummingbird") { _, _ -> Response in throw HTTPError(.unauthorized) }
         routes.install(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })

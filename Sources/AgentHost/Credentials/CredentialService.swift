@@ -166,6 +166,14 @@ public struct CredentialError: CodedError, Hashable, Sendable {
         /// The environment variable name cannot be granted.
         public static let invalidEnvironmentName = Code(.invalidEnvironmentName)
 
+        /// The problem code a refusal for this failure carries.
+        public var problemCode: ProblemCode {
+            switch value {
+            case .invalidSecret: .invalidSecret
+            case .invalidEnvironmentName: .invalidEnvironmentName
+            }
+        }
+
         public var description: String { value.rawValue }
     }
 

@@ -17,7 +17,7 @@ extension AgentHost {
         router.get("/health") { _, _ in Health(status: "ok") }
         router.get(RouterPath(ReadinessCheck.path)) { _, _ in
             if let problem = await components.readiness?.problem() {
-                throw HTTPRefusal(status: 503, code: "not_ready", detail: problem, headers: [HeaderField(name: "Retry-After", value: "1")])
+                throw HTTPRefusal(status: 503, code: .notReady, detail: problem, headers: [HeaderField(name: "Retry-After", value: "1")])
             }
             return Health(status: "ready")
         }

@@ -30,9 +30,14 @@ public struct Problem: Hashable, Sendable {
     /// A problem with no type of its own (`about:blank`, RFC 9457 §4.2.1): the title is the
     /// status's reason phrase and `code` says what went wrong. Every refusal of this library is one;
     /// a server that names its problem types gives them one with ``typed(namespace:)``.
-    public init(status: Int, code: String, detail: String, extensions: [String: JSONValue] = [:]) {
-        self.init(type: "about:blank", title: Self.title(of: status), status: status, detail: detail, code: code, extensions: extensions)
+    public init(status: Int, code: ProblemCode, detail: String, extensions: [String: JSONValue] = [:]) {
+        self.init(
+            type: "about:blank", title: Self.title(of: status), status: status, detail: detail, code: code.rawValue,
+            extensions: extensions)
     }
+
+    /// The code as one of this package's, `nil` for an embedder's own.
+    public var problemCode: ProblemCode? { ProblemCode(rawValue: code) }
 
     /// The problem with a type of the server's own when it has none: `namespace` and the code with
     /// dashes (`urn:example:problem:` and `rate_limited` give `urn:example:problem:rate-limited`).

@@ -18,7 +18,7 @@ public struct Refusal: Hashable, Sendable, Error {
 
     /// A refusal with one of AgentHost's own problems (see ``Problem/init(status:code:detail:extensions:)``).
     public init(
-        status: Int, code: String, detail: String, extensions: [String: JSONValue] = [:], headers: [HeaderField] = []
+        status: Int, code: ProblemCode, detail: String, extensions: [String: JSONValue] = [:], headers: [HeaderField] = []
     ) {
         self.init(status: status, problem: Problem(status: status, code: code, detail: detail, extensions: extensions), headers: headers)
     }

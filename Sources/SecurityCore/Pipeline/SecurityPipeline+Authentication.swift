@@ -75,52 +75,52 @@ extension SecurityPipeline {
     /// password of HTTP Basic (``CredentialLocations/basicPassword``), Basic too: git answers only
     /// a Basic challenge with the credential its helper holds.
     func unauthorized(_ failure: AuthenticationFailure, method: String, path: Substring) -> Refusal {
-        let code: String
+        let code: ProblemCode
         let detail: String
         var bearerError: String? = "invalid_request"
         switch failure.code {
         case .missingCredential:
-            code = "missing_credential"
+            code = .missingCredential
             detail = "This endpoint needs a credential: send Authorization: Bearer <token> or X-Agent-Token."
             bearerError = nil
         case .unsupportedScheme:
-            code = "unsupported_scheme"
+            code = .unsupportedScheme
             detail = "The Authorization header must use the Bearer scheme with a single token."
         case .ambiguousCredentials:
-            code = "ambiguous_credentials"
+            code = .ambiguousCredentials
             detail = "More than one credential was sent; send exactly one token."
         case .ambiguousIdentity:
-            code = "ambiguous_identity"
+            code = .ambiguousIdentity
             detail = "An X-Agent-* identity header was sent more than once."
         case .identityMismatch:
             bearerError = "invalid_token"
-            code = "identity_mismatch"
+            code = .identityMismatch
             detail = "The \(failure.header ?? "identity") header does not match the identity the token was minted for."
         case .missingIdentityHeaders:
-            code = "missing_credential"
+            code = .missingCredential
             detail = "Send a token, or in header-trust mode both X-Agent-ID and X-Agent-Role."
         case .invalidIdentityHeaders:
-            code = "invalid_identity_headers"
+            code = .invalidIdentityHeaders
             detail = "X-Agent-ID, X-Agent-Role and X-Agent-Team must be 1-128 characters of A-Z a-z 0-9 _ - (team may be empty)."
         case .expired:
             bearerError = "invalid_token"
-            code = "token_expired"
+            code = .tokenExpired
             detail = "The token has expired."
         case .revoked, .unknownUser, .sessionEnded:
             // A session whose user is gone or whose password changed is revoked, as far as a client
             // needs to know.
             bearerError = "invalid_token"
-            code = "token_revoked"
+            code = .tokenRevoked
             detail = "The token has been revoked."
         case .notYetValid:
             bearerError = "invalid_token"
-            code = "token_not_yet_valid"
+            code = .tokenNotYetValid
             detail = "The token is not valid yet; check the clocks."
         default:
             // Malformed, unknown key, bad signature, wrong audience, unknown API key: one answer,
             // so a client learns nothing about which check failed.
             bearerError = "invalid_token"
-            code = "invalid_token"
+            code = .invalidToken
             detail = "The token is not valid."
         }
         var challenge = "Bearer realm=\"\(configuration.realm)\""

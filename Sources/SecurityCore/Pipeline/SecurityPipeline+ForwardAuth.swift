@@ -18,7 +18,7 @@ extension SecurityPipeline {
         else {
             return .deny(
                 Refusal(
-                    status: 403, code: "untrusted_proxy",
+                    status: 403, code: .untrustedProxy,
                     detail: "Forward-auth requests are answered only for a configured trusted proxy (agenthost serve --trusted-proxy)."
                 ))
         }
@@ -28,7 +28,7 @@ extension SecurityPipeline {
         guard methods.count == 1, uris.count == 1 else {
             return .deny(
                 Refusal(
-                    status: 400, code: "missing_original_request",
+                    status: 400, code: .missingOriginalRequest,
                     detail:
                         "Send the original request once each in X-Original-Method and X-Original-URI (or X-Forwarded-Method and X-Forwarded-Uri)."
                 ))
@@ -38,7 +38,7 @@ extension SecurityPipeline {
             method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })
         else {
             return .deny(
-                Refusal(status: 400, code: "invalid_original_method", detail: "The original method must be 1-20 upper-case letters."))
+                Refusal(status: 400, code: .invalidOriginalMethod, detail: "The original method must be 1-20 upper-case letters."))
         }
         let uri = withoutQuery(uris[0][...])
         guard let path = RequestPath.canonical(uri) else { return .deny(Self.badPath) }

@@ -253,7 +253,7 @@ public struct SecurityPipeline: Sendable {
     // MARK: Refusals
 
     static let badPath = Refusal(
-        status: 400, code: "invalid_path",
+        status: 400, code: .invalidPath,
         detail: "The request path must start with / and may not contain control characters, an escaped / or \\, or a broken percent-escape."
     )
 
@@ -261,7 +261,7 @@ public struct SecurityPipeline: Sendable {
     /// and what a server answers when a body grows past ``bodyLimit(method:path:)`` while read.
     public static func bodyTooLarge(limit: Int) -> Refusal {
         Refusal(
-            status: 413, code: "body_too_large", detail: "The request body is larger than this route accepts (\(limit) bytes).",
+            status: 413, code: .bodyTooLarge, detail: "The request body is larger than this route accepts (\(limit) bytes).",
             extensions: ["limit": .integer(Int64(limit))]
         )
     }
@@ -273,11 +273,11 @@ public struct SecurityPipeline: Sendable {
             decision.rules.isEmpty
             ? "No policy rule permits this request."
             : "The policy forbids this request (rule \(decision.rules.joined(separator: ", ")))."
-        return Refusal(status: 403, code: "forbidden", detail: detail, extensions: extensions)
+        return Refusal(status: 403, code: .forbidden, detail: detail, extensions: extensions)
     }
 
     static func preflightRefused(_ detail: String) -> Refusal {
-        Refusal(status: 403, code: "cors_refused", detail: detail)
+        Refusal(status: 403, code: .corsRefused, detail: detail)
     }
 }
 

@@ -212,7 +212,7 @@ public struct RateLimitDecision: Hashable, Sendable {
             : "Rate limit of scope \(scope.name) reached: \(scope.limit) requests per \(scope.period.components.seconds) s; retry in \(wait) s."
         return Refusal(
             status: 429,
-            problem: Problem(status: 429, code: "rate_limited", detail: detail, extensions: ["scope": .string(scope.name)]),
+            problem: Problem(status: 429, code: .rateLimited, detail: detail, extensions: ["scope": .string(scope.name)]),
             headers: headers
         )
     }

@@ -140,7 +140,7 @@ public struct Schema: Sendable {
         } catch {
             return .failure(
                 Refusal(
-                    status: 400, code: "invalid_json", detail: "The body is not valid JSON: \(error.description).",
+                    status: 400, code: .invalidJSON, detail: "The body is not valid JSON: \(error.description).",
                     extensions: ["offset": .integer(Int64(error.offset))]
                 ))
         }
@@ -308,7 +308,7 @@ public struct ValidationIssue: Hashable, Sendable, CustomStringConvertible {
     /// The 400 for `issues`.
     public static func refusal(_ issues: [ValidationIssue]) -> Refusal {
         Refusal(
-            status: 400, code: "validation_failed",
+            status: 400, code: .validationFailed,
             detail: issues.count == 1 ? "One field is invalid." : "\(issues.count) fields are invalid.",
             extensions: ["errors": .array(issues.map(\.json))]
         )

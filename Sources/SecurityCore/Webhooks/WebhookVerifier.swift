@@ -75,7 +75,7 @@ public struct WebhookVerifier: Sendable {
         guard authentic else {
             return .failure(
                 Refusal(
-                    status: 401, code: "invalid_webhook_signature",
+                    status: 401, code: .invalidWebhookSignature,
                     detail: provider == .gitlab
                         ? "X-Gitlab-Token is missing or wrong." : "X-Hub-Signature-256 is missing or does not match the body."
                 ))
@@ -83,7 +83,7 @@ public struct WebhookVerifier: Sendable {
         guard ids.count == 1, Self.isDeliveryID(ids[0]) else {
             return .failure(
                 Refusal(
-                    status: 400, code: "missing_delivery_id",
+                    status: 400, code: .missingDeliveryID,
                     detail: provider == .gitlab
                         ? "Send exactly one X-Gitlab-Event-UUID (1-128 of A-Z a-z 0-9 - _ .)."
                         : "Send exactly one X-GitHub-Delivery (1-128 of A-Z a-z 0-9 - _ .)."

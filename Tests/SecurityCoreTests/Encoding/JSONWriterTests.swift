@@ -18,7 +18,8 @@ struct JSONWriterTests {
         #expect(parsed == [value])
         // The same through a JSONValue and through a problem's detail.
         #expect(try JSONSerialization.jsonObject(with: Data(JSONValue.array([.string(value)]).json.utf8)) as? [String] == [value])
-        let problem = Problem(status: 400, code: "c", detail: value, extensions: [value: .string(value)])
+        let problem = Problem(
+            type: "about:blank", title: "Bad Request", status: 400, detail: value, code: "c", extensions: [value: .string(value)])
         let object = try JSONSerialization.jsonObject(with: Data(problem.json.utf8)) as? [String: Any]
         #expect(object?["detail"] as? String == value)
         if !["type", "title", "status", "detail", "code"].contains(value) { #expect(object?[value] as? String == value) }

@@ -82,13 +82,13 @@ struct AccountRoutes: Sendable {
         guard let user, let agent = try? AgentID(user.username), let role = try? Role(user.role) else {
             limiter?.recordFailedLogin(method: "POST", path: path, client: client, account: account)
             components.audit?.recordRefusal(
-                action: "login.failed", code: "invalid_login", client: client ?? "-", actor: "anonymous", target: account,
+                action: "login.failed", code: ProblemCode.invalidLogin.rawValue, client: client ?? "-", actor: "anonymous", target: account,
                 requestID: context.id
             )
             context.logger.notice("login failed", metadata: ["user": .string(shownName), "peer": .string(client ?? "-")])
             throw HTTPRefusal(
                 Refusal(
-                    status: 401, code: "invalid_login", detail: "The user name or the password is wrong."
+                    status: 401, code: .invalidLogin, detail: "The user name or the password is wrong."
                 ))
         }
         let minted: MintedToken
@@ -97,7 +97,7 @@ struct AccountRoutes: Sendable {
         } catch let error as TokenError where error.code == .noSigningKey {
             throw HTTPRefusal(
                 Refusal(
-                    status: 503, code: "no_signing_key", detail: "The server's keyring has no primary key, so it cannot issue sessions."
+                    status: 503, code: .noSigningKey, detail: "The server's keyring has no primary key, so it cannot issue sessions."
                 ))
         }
         context.logger.notice("user logged in", metadata: ["user": .string(user.username), "token_id": .string(minted.claims.tokenID.hex)])
@@ -118,14 +118,14 @@ struct AccountRoutes: Sendable {
         guard let accounts = components.accounts else { throw AccountRoutes.unavailable }
         guard let caller = context.principal, caller.mayIssueCredentials else {
             throw HTTPRefusal(
-                403, "token_required",
+                403, .tokenRequired,
                 "Keys and devices are created by a caller authenticated by an agent token or a user session, not by a header-trust identity, API key or device."
             )
         }
         let value = try await JSONBody.read(request, schema: kind == .device ? deviceSchema : keySchema)
         let roleText = value["role"]?.stringValue ?? "viewer"
         guard let role = try? Role(roleText), components.policy.mayGrant(roleText, caller: caller.role.rawValue) else {
-            throw HTTPRefusal(403, "role_above_caller", "A key or device may not have a role that ranks above the caller's own.")
+            throw HTTPRefusal(403, .roleAboveCaller, "A key or device may not have a role that ranks above the caller's own.")
         }
         let trust = value["trust"]?.stringValue.flatMap(DeviceTrust.init(name:))
         let issued: AccountService.IssuedKey
@@ -169,7 +169,7 @@ struct AccountRoutes: Sendable {
         let id = context.parameters.get(parameter) ?? ""
         do {
             guard try await accounts.deleteKey(id: id, kind: kind) else {
-                throw HTTPRefusal(404, "not_found", kind == .device ? "There is no such device." : "There is no such API key.")
+                throw HTTPRefusal(404, .notFound, kind == .device ? "There is no such device." : "There is no such API key.")
             }
         } catch let error as StoreError {
             throw HTTPRefusal.storeFailed(error, context)
@@ -202,31 +202,31 @@ struct AccountRoutes: Sendable {
         guard let credentials = components.credentials, let accounts = components.accounts else { throw AccountRoutes.unavailable }
         let setupTokens = request.headers[values: HTTPField.Name("X-Setup-Token")!]
         guard setupTokens.count <= 1 else {
-            throw HTTPRefusal(400, "ambiguous_credentials", "Send X-Setup-Token at most once.")
+            throw HTTPRefusal(400, .ambiguousCredentials, "Send X-Setup-Token at most once.")
         }
         let local = isLocal(request, context)
         guard local || setupTokens.count == 1 else {
             context.logger.notice("onboarding refused: not local", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
             throw HTTPRefusal(
-                403, "local_only",
+                403, .localOnly,
                 "Onboarding is accepted only from this machine (not through a proxy), or with the setup token the first start printed, sent as X-Setup-Token."
             )
         }
         let value = try await JSONBody.read(request, schema: onboardingSchema)
         guard case .array(let items)? = value["credentials"] else {
-            throw HTTPRefusal(400, "invalid_request", "credentials must be a list.")
+            throw HTTPRefusal(400, .invalidRequest, "credentials must be a list.")
         }
         var entries = [(SecretPath, SecureBytes)]()
         for (index, item) in items.enumerated() {
             guard let path = try? SecretPath(item["path"]?.stringValue ?? "") else {
                 throw HTTPRefusal(
-                    400, "invalid_secret_path", "credentials[\(index)].path must be a secret path such as projects/p1/git-token.")
+                    400, .invalidSecretPath, "credentials[\(index)].path must be a secret path such as projects/p1/git-token.")
             }
             let secret = SecureBytes(copying: (item["secret"]?.stringValue ?? "").utf8)
             do {
                 try CredentialService.checkSecret(secret)
             } catch {
-                throw HTTPRefusal(400, error.code.description, "credentials[\(index)]: \(error.reason).")
+                throw HTTPRefusal(400, error.code.problemCode, "credentials[\(index)]: \(error.reason).")
             }
             entries.append((path, secret))
         }
@@ -240,14 +240,14 @@ struct AccountRoutes: Sendable {
                         authenticationFailed: true
                     )
                     components.audit?.recordRefusal(
-                        action: "onboarding.refused", code: "invalid_setup_token",
+                        action: "onboarding.refused", code: ProblemCode.invalidSetupToken.rawValue,
                         client: clientAddress(request, context)?.description ?? "-",
                         actor: "anonymous", target: "POST " + Self.onboardingPath, requestID: context.id
                     )
                     context.logger.notice(
                         "onboarding refused: bad setup token", metadata: ["peer": .string(context.remoteAddress?.ipAddress ?? "-")])
                     throw HTTPRefusal(
-                        403, "invalid_setup_token",
+                        403, .invalidSetupToken,
                         "The setup token is wrong, used or expired; run 'agenthost setup-token' on the server for a new one."
                     )
                 }
@@ -259,7 +259,7 @@ struct AccountRoutes: Sendable {
         } catch {
             if let consumed { try? await accounts.restoreSetupToken(consumed) }
             context.logger.error("onboarding failed", metadata: ["error": .string(String(describing: type(of: error)))])
-            throw HTTPRefusal(503, "store_unavailable", "The credentials could not be stored; nothing was lost, try again.")
+            throw HTTPRefusal(503, .storeUnavailable, "The credentials could not be stored; nothing was lost, try again.")
         }
         components.metrics.increment("agenthost_vault_operations_total", [("operation", "onboard")], by: entries.count)
         components.audit(
@@ -294,6 +294,6 @@ struct AccountRoutes: Sendable {
     // MARK: Answers
 
     static let unavailable = HTTPRefusal(
-        503, "accounts_unavailable", "This server was started without a store, so it has no users, keys or devices.")
+        503, .accountsUnavailable, "This server was started without a store, so it has no users, keys or devices.")
 
 }

@@ -105,7 +105,7 @@ struct CreateAgent: Sendable {
             // Header-trust identities are unproven; a token minted for one would outlive the mode.
             throw HTTPRefusal(
                 Refusal(
-                    status: 403, code: "token_required",
+                    status: 403, code: .tokenRequired,
                     detail:
                         "Minting needs a caller authenticated by an agent token or a user session; header-trust identities, API keys and devices cannot mint. Use 'agenthost token mint' for the first token."
                 ))
@@ -115,7 +115,7 @@ struct CreateAgent: Sendable {
         guard policy.mayGrant(requestedRole, caller: caller.role.rawValue) else {
             throw HTTPRefusal(
                 Refusal(
-                    status: 403, code: "role_above_caller",
+                    status: 403, code: .roleAboveCaller,
                     detail: "A token may not be minted for a role that ranks above the caller's own."
                 ))
         }
@@ -130,13 +130,13 @@ struct CreateAgent: Sendable {
             // The schema already checks these; this keeps a gap between the two from becoming a 500.
             throw HTTPRefusal(
                 Refusal(
-                    status: 400, code: "invalid_identity",
+                    status: 400, code: .invalidIdentity,
                     detail: "agent_id, role and team must be 1-128 of A-Z a-z 0-9 _ - (team may be empty)."
                 ))
         } catch let error as TokenError where error.code == .noSigningKey {
             throw HTTPRefusal(
                 Refusal(
-                    status: 503, code: "no_signing_key",
+                    status: 503, code: .noSigningKey,
                     detail:
                         "The server's keyring has no primary key, so it cannot mint tokens; an operator must run 'agenthost keys rotate'."
                 ))

@@ -20,7 +20,7 @@ struct RevokeTokens: Sendable {
         guard let caller = context.principal, caller.mayIssueCredentials else {
             throw HTTPRefusal(
                 Refusal(
-                    status: 403, code: "token_required",
+                    status: 403, code: .tokenRequired,
                     detail:
                         "Revoking needs a caller authenticated by an agent token or a user session, not a header-trust identity, API key or device."
                 ))
@@ -31,7 +31,7 @@ struct RevokeTokens: Sendable {
         guard (tokenID == nil) != (agent == nil) else {
             throw HTTPRefusal(
                 Refusal(
-                    status: 400, code: "invalid_request", detail: "Give exactly one of token_id or agent_id."
+                    status: 400, code: .invalidRequest, detail: "Give exactly one of token_id or agent_id."
                 ))
         }
         let now = components.clock.now()
@@ -51,7 +51,7 @@ struct RevokeTokens: Sendable {
             context.logger.error("store refused", metadata: ["code": .string(error.code.description), "reason": .string(error.reason)])
             throw HTTPRefusal(
                 Refusal(
-                    status: 503, code: "store_unavailable",
+                    status: 503, code: .storeUnavailable,
                     detail: "The revocation could not be stored, so it has not taken effect. Try again."
                 ))
         }

@@ -15,13 +15,13 @@ struct AuditRoutes: Sendable {
 
     private func list(_ request: Request, context: AgentRequestContext) async throws -> Response {
         guard let audit = components.audit else {
-            throw HTTPRefusal(503, "audit_unavailable", "This server was started without a store, so it keeps no audit log.")
+            throw HTTPRefusal(503, .auditUnavailable, "This server was started without a store, so it keeps no audit log.")
         }
         let query = request.uri.queryParameters
         guard let (after, limit) = Paging.parse(query) else { throw Paging.refusal("a record number") }
         let actor = query["actor"].map(String.init), action = query["action"].map(String.init)
         for value in [actor, action] where (value?.utf8.count ?? 0) > 256 {
-            throw HTTPRefusal(400, "invalid_request", "actor and action are at most 256 bytes.")
+            throw HTTPRefusal(400, .invalidRequest, "actor and action are at most 256 bytes.")
         }
         do {
             // Events still queued are written first, so a reader sees what has happened.

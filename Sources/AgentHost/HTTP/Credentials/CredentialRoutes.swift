@@ -100,7 +100,7 @@ struct CredentialRoutes: Sendable {
                 let agent = try Self.agent(context)
                 let env = context.parameters.get("env") ?? ""
                 guard try await credentials.removeGrant(agent: agent, env: env) else {
-                    throw HTTPRefusal(404, "not_found", "Agent \(agent) has no grant named \(env.prefix(128)).")
+                    throw HTTPRefusal(404, .notFound, "Agent \(agent) has no grant named \(env.prefix(128)).")
                 }
                 context.logger.notice(
                     "revoked secret grant", metadata: ["agent": .string(agent.rawValue), "env": .string(env), "by": Self.caller(context)])
@@ -130,7 +130,7 @@ struct CredentialRoutes: Sendable {
 
     private func delete(_ path: SecretPath, context: AgentRequestContext, credentials: CredentialService) async throws -> Response {
         guard try await credentials.delete(path) else {
-            throw HTTPRefusal(404, "not_set", "No secret is set at \(path).")
+            throw HTTPRefusal(404, .notSet, "No secret is set at \(path).")
         }
         context.logger.notice("deleted secret", metadata: ["secret": .string(path.description), "by": Self.caller(context)])
         components.audit(context.id, "secret.deleted", actor: Self.subject(context), target: path.description)
@@ -145,7 +145,7 @@ struct CredentialRoutes: Sendable {
         do {
             path = try SecretPath(value["secret"]?.stringValue ?? "")
         } catch let error as AgentHostError {
-            throw HTTPRefusal(400, "invalid_secret_path", error.message)
+            throw HTTPRefusal(400, .invalidSecretPath, error.message)
         }
         let env = value["env"]?.stringValue ?? ""
         // A secret an upstream injects is not also released, unless the grant says so.
@@ -180,14 +180,14 @@ struct CredentialRoutes: Sendable {
         let agent = try Self.agent(context)
         guard let caller = context.principal, caller.subject.isProven else {
             throw HTTPRefusal(
-                403, "token_required", "Secrets are released only to a caller that proved who it is, never to header-trust identities.")
+                403, .tokenRequired, "Secrets are released only to a caller that proved who it is, never to header-trust identities.")
         }
         var body: [UInt8] = []
         defer { SecureBytes.wipe(&body) }
         let summary = try await credentials.release(agent: agent, into: &body)
         if summary.released.isEmpty, summary.missing.isEmpty, summary.unreadable.isEmpty, !summary.proxyOnly.isEmpty {
             throw HTTPRefusal(
-                403, "proxy_only",
+                403, .proxyOnly,
                 "Every secret granted to \(agent) is proxy-only: call its upstream through /proxy/{upstream}/... instead.")
         }
         components.metrics.increment("agenthost_vault_operations_total", [("operation", "release")])
@@ -219,30 +219,30 @@ struct CredentialRoutes: Sendable {
     /// problem responses that never carry secret bytes.
     private func run(_ context: AgentRequestContext, _ body: (CredentialService) async throws -> Response) async throws -> Response {
         guard let credentials else {
-            throw HTTPRefusal(503, "vault_unavailable", "This server was started without a credential store.")
+            throw HTTPRefusal(503, .vaultUnavailable, "This server was started without a credential store.")
         }
         do {
             return try await body(credentials)
         } catch let error as CredentialError {
-            throw HTTPRefusal(400, error.code.description, error.reason)
+            throw HTTPRefusal(400, error.code.problemCode, error.reason)
         } catch let error as VaultError {
             context.logger.error("vault refused", metadata: ["code": .string(error.code.description)])
             switch error.code {
             case .recordMismatch, .unknownKeyVersion, .keyVersionRetired, .malformed:
-                throw HTTPRefusal(409, "secret_unreadable", "The stored secret does not open (\(error.code.description)); set it again.")
+                throw HTTPRefusal(409, .secretUnreadable, "The stored secret does not open (\(error.code.description)); set it again.")
             case .secretTooLarge:
-                throw HTTPRefusal(400, "invalid_secret", error.reason)
+                throw HTTPRefusal(400, .invalidSecret, error.reason)
             case .rotationRequired:
-                throw HTTPRefusal(503, "rotation_required", error.reason)
+                throw HTTPRefusal(503, .rotationRequired, error.reason)
             default:  // no key, an inconsistent keyring, a crypto failure
-                throw HTTPRefusal(500, "vault_failure", "The vault failed; nothing was changed.")
+                throw HTTPRefusal(500, .vaultFailure, "The vault failed; nothing was changed.")
             }
         } catch let error as StoreError {
             context.logger.error("store refused", metadata: ["code": .string(error.code.description), "reason": .string(error.reason)])
             if error.code == .corrupt {
-                throw HTTPRefusal(409, "secret_unreadable", "The stored secret is damaged; set it again.")
+                throw HTTPRefusal(409, .secretUnreadable, "The stored secret is damaged; set it again.")
             }
-            throw HTTPRefusal(503, "store_unavailable", "The credential store cannot be reached; nothing was changed. Try again later.")
+            throw HTTPRefusal(503, .storeUnavailable, "The credential store cannot be reached; nothing was changed. Try again later.")
         }
     }
 
@@ -250,14 +250,14 @@ struct CredentialRoutes: Sendable {
     private static func name(_ context: AgentRequestContext, _ parameter: String) throws -> String {
         let value = context.parameters.get(parameter) ?? ""
         guard (try? AgentID(value)) != nil else {
-            throw HTTPRefusal(400, "invalid_name", "The \(parameter) name must be 1-128 of A-Z a-z 0-9 _ -.")
+            throw HTTPRefusal(400, .invalidName, "The \(parameter) name must be 1-128 of A-Z a-z 0-9 _ -.")
         }
         return value
     }
 
     private static func agent(_ context: AgentRequestContext) throws -> AgentID {
         guard let agent = try? AgentID(context.parameters.get("agent") ?? "") else {
-            throw HTTPRefusal(400, "invalid_name", "The agent id must be 1-128 of A-Z a-z 0-9 _ -.")
+            throw HTTPRefusal(400, .invalidName, "The agent id must be 1-128 of A-Z a-z 0-9 _ -.")
         }
         return agent
     }

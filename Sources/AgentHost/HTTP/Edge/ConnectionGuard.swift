@@ -54,6 +54,20 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case headTimeout = "head_timeout"
         case idleTimeout = "idle_timeout"
         case bodyTimeout = "body_timeout"
+
+        /// The code of the problem a refusal for this reason carries.
+        var problemCode: ProblemCode {
+            switch self {
+            case .tooManyConnections: .tooManyConnections
+            case .requestLineTooLong: .requestLineTooLong
+            case .headTooLarge: .headTooLarge
+            case .tooManyHeaderFields: .tooManyHeaderFields
+            case .invalidHTTP: .invalidHTTP
+            case .headTimeout: .headTimeout
+            case .idleTimeout: .idleTimeout
+            case .bodyTimeout: .bodyTimeout
+            }
+        }
     }
 
     private let limits: ConnectionLimits
@@ -308,7 +322,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         count(reason, context)
         let extensions: [String: JSONValue] = limit.map { ["limit": .integer(Int64($0))] } ?? [:]
-        let problem = Problem(status: status, code: reason.rawValue, detail: detail, extensions: extensions)
+        let problem = Problem(status: status, code: reason.problemCode, detail: detail, extensions: extensions)
             .typed(namespace: AgentHost.problemNamespace)
         let body = problem.json
         var head = "HTTP/1.1 \(status) \(problem.title)\r\nContent-Type: \(Problem.mediaType)\r\nCache-Control: no-store\r\n"

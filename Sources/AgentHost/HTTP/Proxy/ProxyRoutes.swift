@@ -89,29 +89,29 @@ struct ProxyRoutes: Sendable {
     ) async throws -> Response {
         let name = context.parameters.get("upstream") ?? ""
         guard let proxy = components.proxy, let upstream = proxy.upstream(named: name) else {
-            throw HTTPRefusal(404, "unknown_upstream", "No upstream is configured under the name \(name.prefix(64)).")
+            throw HTTPRefusal(404, .unknownUpstream, "No upstream is configured under the name \(name.prefix(64)).")
         }
         guard let principal = context.principal, case .agent(let claims) = principal.subject else {
             throw HTTPRefusal(
-                403, "token_required", "The proxy serves agents that present their own AgentHost token, never other identities.")
+                403, .tokenRequired, "The proxy serves agents that present their own AgentHost token, never other identities.")
         }
         let rawPath = request.uri.path
         let path = rawPath.dropFirst(Self.prefix(name).utf8.count - 1)
         guard rawPath.hasPrefix(Self.prefix(name)), Self.isForwardable(path) else {
             throw HTTPRefusal(
-                400, "invalid_path", "The path must be plain segments: no empty, . or .. segment, backslash or encoded / \\ . or NUL.")
+                400, .invalidPath, "The path must be plain segments: no empty, . or .. segment, backslash or encoded / \\ . or NUL.")
         }
         let pipeline = components.pipeline
         let kinds = components.credentialKinds
         guard !Self.holdsCredential(path: path, query: request.uri.query, kinds: kinds) else {
             throw HTTPRefusal(
-                400, "credential_in_url",
+                400, .credentialInURL,
                 "The path or query holds an AgentHost credential, which would reach the upstream and its logs. Send it as Authorization: Bearer."
             )
         }
         guard upstream.methods.contains(request.method.rawValue), let template = upstream.template(matching: path) else {
             throw HTTPRefusal(
-                status: 403, code: "not_allowed",
+                status: 403, code: .notAllowed,
                 detail: "\(request.method.rawValue) on this path is not allowed through upstream \(name).",
                 extensions: [
                     "upstream": .string(name), "methods": .array(upstream.methods.sorted().map { .string($0) }),
@@ -124,16 +124,16 @@ struct ProxyRoutes: Sendable {
             requestID: context.id, started: started)
         recorded = call
         guard let credentials = components.credentials else {
-            throw HTTPRefusal(503, "vault_unavailable", "This server was started without a credential store.")
+            throw HTTPRefusal(503, .vaultUnavailable, "This server was started without a credential store.")
         }
         let secret = try await openSecret(of: upstream, for: claims.agent, credentials: credentials, context: context)
 
         guard let client = proxy.client(for: upstream) else {
-            throw HTTPRefusal(503, "shutting_down", "The server is shutting down.")
+            throw HTTPRefusal(503, .shuttingDown, "The server is shutting down.")
         }
         let destination = upstream.destination(path: path, query: request.uri.query.map { $0[...] })
         guard Self.origin(of: destination) == upstream.origin else {
-            throw HTTPRefusal(400, "invalid_path", "The path would leave the upstream's host.")
+            throw HTTPRefusal(400, .invalidPath, "The path would leave the upstream's host.")
         }
         var outbound = HTTPClientRequest(url: destination)
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
@@ -158,7 +158,7 @@ struct ProxyRoutes: Sendable {
         let encoding = response.headers[canonicalForm: "content-encoding"].filter { $0.lowercased() != "identity" }
         guard encoding.isEmpty else {
             throw HTTPRefusal(
-                502, "upstream_encoding",
+                502, .upstreamEncoding,
                 "Upstream \(name) answered with a compressed body (\(encoding.joined(separator: ", ").prefix(64))), which cannot be scrubbed."
             )
         }
@@ -247,17 +247,17 @@ struct ProxyRoutes: Sendable {
             switch found {
             case .noGrant:
                 throw HTTPRefusal(
-                    status: 403, code: "no_grant",
+                    status: 403, code: .noGrant,
                     detail: "Agent \(agent) holds no grant of \(upstream.grant), the secret upstream \(upstream.name) needs.",
                     extensions: ["upstream": .string(upstream.name), "grant": .string(upstream.grant)])
             case .notSet:
-                throw HTTPRefusal(409, "secret_missing", "The secret granted as \(upstream.grant) is not set; set it again.")
+                throw HTTPRefusal(409, .secretMissing, "The secret granted as \(upstream.grant) is not set; set it again.")
             case .opened(_, let opened):
                 return opened
             }
         } catch let error as VaultError {
             context.logger.error("vault refused", metadata: ["code": .string(error.code.description)])
-            throw HTTPRefusal(409, "secret_unreadable", "The secret granted as \(upstream.grant) does not open; set it again.")
+            throw HTTPRefusal(409, .secretUnreadable, "The secret granted as \(upstream.grant) does not open; set it again.")
         } catch let error as StoreError {
             throw HTTPRefusal.storeFailed(error, context)
         }
@@ -319,16 +319,16 @@ struct ProxyRoutes: Sendable {
     static func refusal(for error: any Error, upstream: Upstream) -> HTTPRefusal {
         if error is CappedBody.TooLarge {
             return HTTPRefusal(
-                status: 413, code: "body_too_large",
+                status: 413, code: .bodyTooLarge,
                 detail: "The request body is over this upstream's cap of \(upstream.maximumBodyBytes) bytes.",
                 extensions: ["limit": .integer(Int64(upstream.maximumBodyBytes))])
         }
         if let error = error as? HTTPClientError,
             [HTTPClientError.readTimeout, .connectTimeout, .deadlineExceeded, .tlsHandshakeTimeout].contains(error)
         {
-            return HTTPRefusal(504, "upstream_timeout", "Upstream \(upstream.name) did not answer in time.")
+            return HTTPRefusal(504, .upstreamTimeout, "Upstream \(upstream.name) did not answer in time.")
         }
-        return HTTPRefusal(502, "upstream_unreachable", "Upstream \(upstream.name) could not be reached.")
+        return HTTPRefusal(502, .upstreamUnreachable, "Upstream \(upstream.name) could not be reached.")
     }
 
     /// Records a finished call: metrics, the audit chain (aggregated), and a debug log line.

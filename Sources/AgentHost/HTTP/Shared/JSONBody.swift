@@ -10,7 +10,7 @@ enum JSONBody {
     /// already read the body within the route's cap.
     static func read(_ request: Request, schema: Schema) async throws -> JSONValue {
         guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
-            throw HTTPRefusal(status: 415, code: "unsupported_media_type", detail: "Send the body as application/json.")
+            throw HTTPRefusal(status: 415, code: .unsupportedMediaType, detail: "Send the body as application/json.")
         }
         let body = try await request.body.collect(upTo: .max)
         switch schema.check(body: Array(body.readableBytesView)) {

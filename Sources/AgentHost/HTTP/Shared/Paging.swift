@@ -1,4 +1,5 @@
 import Hummingbird
+import SecurityCore
 
 /// `after` and `limit` of a paged listing: `after` a number from 0 (default 0), `limit` 1-500
 /// (default 100).
@@ -12,6 +13,6 @@ enum Paging {
 
     /// The `400` for a bad `after` or `limit`; `what` names what `after` counts.
     static func refusal(_ what: String) -> HTTPRefusal {
-        HTTPRefusal(400, "invalid_request", "after must be \(what) and limit 1-500.")
+        HTTPRefusal(400, .invalidRequest, "after must be \(what) and limit 1-500.")
     }
 }

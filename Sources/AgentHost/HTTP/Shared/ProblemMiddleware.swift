@@ -29,11 +29,11 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError where error.status == .notFound {
             let allowed = routes.methods(for: request.uri.path)
             guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else {
-                return SecurityResponses.response(for: Refusal(status: 404, code: "not_found", detail: "No route matches this path."))
+                return SecurityResponses.response(for: Refusal(status: 404, code: .notFound, detail: "No route matches this path."))
             }
             return SecurityResponses.response(
                 for: Refusal(
-                    status: 405, code: "method_not_allowed", detail: "This path does not accept this method.",
+                    status: 405, code: .methodNotAllowed, detail: "This path does not accept this method.",
                     extensions: ["allow": .array(allowed.map { .string($0) })],
                     headers: [HeaderField(name: "Allow", value: allowed.joined(separator: ", "))]
                 ))
@@ -45,15 +45,30 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             return SecurityResponses.response(
                 for: Refusal(
-                    status: 500, code: "internal_error", detail: "The server failed to answer this request; the log has the cause."
+                    status: 500, code: .internalError, detail: "The server failed to answer this request; the log has the cause."
                 ))
         }
     }
 
-    /// `unauthorized` for 401, `bad_request` for 400: the reason phrase in snake case.
-    static func code(of status: HTTPResponse.Status) -> String {
-        let words = status.reasonPhrase.lowercased().split { !$0.isLetter && !$0.isNumber }
-        return words.isEmpty ? "http_\(status.code)" : words.joined(separator: "_")
+    /// The code of an HTTP error the framework raised, by its status: the reason phrase in snake
+    /// case for the statuses it raises, else `bad_request` or `internal_error` by class.
+    static func code(of status: HTTPResponse.Status) -> ProblemCode {
+        switch status.code {
+        case 400: .badRequest
+        case 401: .unauthorized
+        case 403: .forbidden
+        case 404: .notFound
+        case 405: .methodNotAllowed
+        case 408: .requestTimeout
+        case 413: .contentTooLarge
+        case 415: .unsupportedMediaType
+        case 422: .unprocessableContent
+        case 431: .requestHeaderFieldsTooLarge
+        case 501: .notImplemented
+        case 503: .serviceUnavailable
+        case 400..<500: .badRequest
+        default: .internalError
+        }
     }
 }
 

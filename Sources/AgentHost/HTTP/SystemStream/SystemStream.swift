@@ -66,7 +66,7 @@ struct SystemStream: Sendable {
     /// The plain-HTTP answer at the same path (no upgrade asked): `426`, once the middleware has
     /// let the request through, so a client can check its credential with an ordinary GET.
     static func upgradeRequired() -> Response {
-        let problem = Problem(status: 426, code: "websocket_required", detail: "GET /ws/system is a WebSocket: ask for an upgrade.")
+        let problem = Problem(status: 426, code: .websocketRequired, detail: "GET /ws/system is a WebSocket: ask for an upgrade.")
             .typed(namespace: AgentHost.problemNamespace)
         return Response(
             status: .init(code: 426), headers: [.contentType: Problem.mediaType, .upgrade: "websocket", .cacheControl: "no-store"],

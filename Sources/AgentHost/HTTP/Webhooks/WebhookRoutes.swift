@@ -48,10 +48,10 @@ struct WebhookRoutes: Sendable {
             throw HTTPRefusal(refusal)
         }
         guard case .object? = try? JSONValue.parse(body) else {
-            throw HTTPRefusal(400, "invalid_json", "The delivery body is not a JSON object; it was not kept.")
+            throw HTTPRefusal(400, .invalidJSON, "The delivery body is not a JSON object; it was not kept.")
         }
         guard let store = components.webhookStore else {
-            throw HTTPRefusal(503, "store_unavailable", "This server was started without a store, so it cannot keep deliveries.")
+            throw HTTPRefusal(503, .storeUnavailable, "This server was started without a store, so it cannot keep deliveries.")
         }
         let now = components.clock.now()
         let isNew: Bool
@@ -73,7 +73,7 @@ struct WebhookRoutes: Sendable {
 
     private func list(_ request: Request, context: AgentRequestContext) async throws -> Response {
         guard let store = components.webhookStore else {
-            throw HTTPRefusal(503, "store_unavailable", "This server was started without a store, so it keeps no deliveries.")
+            throw HTTPRefusal(503, .storeUnavailable, "This server was started without a store, so it keeps no deliveries.")
         }
         guard let (after, limit) = Paging.parse(request.uri.queryParameters) else { throw Paging.refusal("a delivery sequence number") }
         do {
