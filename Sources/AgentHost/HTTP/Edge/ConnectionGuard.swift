@@ -44,31 +44,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case closing
     }
 
-    /// Why a connection was closed early: the `reason` label of the metric.
-    enum CloseReason: String {
-        case tooManyConnections = "too_many_connections"
-        case requestLineTooLong = "request_line_too_long"
-        case headTooLarge = "head_too_large"
-        case tooManyHeaderFields = "too_many_header_fields"
-        case invalidHTTP = "invalid_http"
-        case headTimeout = "head_timeout"
-        case idleTimeout = "idle_timeout"
-        case bodyTimeout = "body_timeout"
-
-        /// The code of the problem a refusal for this reason carries.
-        var problemCode: ProblemCode {
-            switch self {
-            case .tooManyConnections: .tooManyConnections
-            case .requestLineTooLong: .requestLineTooLong
-            case .headTooLarge: .headTooLarge
-            case .tooManyHeaderFields: .tooManyHeaderFields
-            case .invalidHTTP: .invalidHTTP
-            case .headTimeout: .headTimeout
-            case .idleTimeout: .idleTimeout
-            case .bodyTimeout: .bodyTimeout
-            }
-        }
-    }
+    /// Why a connection was closed early: the problem's code, and the `reason` label of the
+    /// metric (one of the edge's ``ProblemCode``s: `.headTooLarge`, `.idleTimeout`, …).
+    typealias CloseReason = ProblemCode
 
     private let limits: ConnectionLimits
     private let slots: ConnectionSlots
@@ -322,7 +300,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         count(reason, context)
         let extensions: [String: JSONValue] = limit.map { ["limit": .integer(Int64($0))] } ?? [:]
-        let problem = Problem(status: status, code: reason.problemCode, detail: detail, extensions: extensions)
+        let problem = Problem(status: status, code: reason, detail: detail, extensions: extensions)
             .typed(namespace: AgentHost.problemNamespace)
         let body = problem.json
         var head = "HTTP/1.1 \(status) \(problem.title)\r\nContent-Type: \(Problem.mediaType)\r\nCache-Control: no-store\r\n"
