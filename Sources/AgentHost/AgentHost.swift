@@ -53,7 +53,9 @@ public enum AgentHost {
         public let rateLimitStore: InMemoryRateLimitStore
         /// Whether the store can serve (`GET /health/ready`); `nil` is always ready.
         let readiness: ReadinessCheck?
-        private let ticks: any TickSource
+        /// What every cache, timer and deadline of the server reads: the system's monotonic clock,
+        /// or a test's ``ManualTimeSource``.
+        let ticks: any TickSource
         private let live: Live
 
         /// Every kind of credential this server knows: AgentHost's own, whether or not this server

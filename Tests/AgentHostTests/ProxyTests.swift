@@ -369,11 +369,19 @@ struct ProxyTests {
                 headers: [.authorization: "Bearer \(admin)", .contentType: "application/json"],
                 body: ByteBuffer(string: #"{"token":"\#(changed)"}"#))
             #expect(set.status == .noContent)
+            // The change above forgot every lookup; this call keeps the grant as it stands.
+            _ = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
             try await setup.store.putGrant(
                 SecretGrant(agent: "builder-7", env: "FAKE_API_KEY", owner: "projects/p1", name: "git-token", createdAt: 0, proxyOnly: true)
             )
-            // Granted straight in the store, as another server would: seen within GrantLookups.lifetime.
-            try await Task.sleep(for: GrantLookups.lifetime + .milliseconds(200))
+            // Granted straight in the store, as another server would: not seen while the lookup is
+            // kept, seen once GrantLookups.lifetime has passed on the server's clock.
+            _ = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
+            #expect(setup.upstream.received.withLock { $0.last?[HTTPField.Name("x-api-key")!] } == Self.secret)
+            setup.fixture.clock.advance(by: GrantLookups.lifetime - .milliseconds(1))
+            _ = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
+            #expect(setup.upstream.received.withLock { $0.last?[HTTPField.Name("x-api-key")!] } == Self.secret)
+            setup.fixture.clock.advance(by: .milliseconds(1))
             _ = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
             #expect(setup.upstream.received.withLock { $0.last?[HTTPField.Name("x-api-key")!] } == changed)
             let removed = try await client.execute(

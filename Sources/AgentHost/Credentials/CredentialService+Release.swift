@@ -177,7 +177,7 @@ final class GrantLookups: Sendable {
     }
 
     private struct State {
-        var entries: [Key: (entry: Entry, expires: ContinuousClock.Instant)] = [:]
+        var entries: [Key: (entry: Entry, expires: Int64)] = [:]
         /// Bumped by every change made through the service; an entry read before one is dropped.
         var generation: UInt64 = 0
     }
@@ -189,11 +189,17 @@ final class GrantLookups: Sendable {
     static let capacity = 10_000
 
     private let state = Mutex(State())
+    /// What a lookup's age is read on.
+    private let ticks: any TickSource
+
+    init(ticks: any TickSource) {
+        self.ticks = ticks
+    }
 
     var generation: UInt64 { state.withLock { $0.generation } }
 
     func find(agent: String, env: String) -> Entry? {
-        let now = ContinuousClock.now
+        let now = ticks.nanoseconds()
         return state.withLock { state in
             guard let kept = state.entries[Key(agent: agent, env: env)], kept.expires > now else { return nil }
             return kept.entry
@@ -202,7 +208,7 @@ final class GrantLookups: Sendable {
 
     /// Keeps `entry` unless something changed since `generation` was read.
     func keep(_ entry: Entry, agent: String, env: String, readAt generation: UInt64) {
-        let expires = ContinuousClock.now + Self.lifetime
+        let expires = ticks.nanoseconds() + Self.lifetime.wholeNanoseconds
         state.withLock { state in
             guard state.generation == generation else { return }
             if state.entries.count >= Self.capacity { state.entries.removeAll(keepingCapacity: true) }

@@ -17,23 +17,27 @@ public final class CredentialService: Sendable {
     public let redactor: SecretRedactor?
     let clock: any TimeSource
     /// The proxy's recent grant lookups, forgotten on every change made here.
-    let lookups = GrantLookups()
+    let lookups: GrantLookups
 
-    /// A service over `store`, counting encryptions from where the store's count stands.
+    /// A service over `store`, counting encryptions from where the store's count stands. Its caches
+    /// read `ticks`; by default `clock` when it is one too (a test's ``ManualTimeSource``), else
+    /// the system's monotonic clock.
     public static func open(
-        keys: VaultKeyring, store: any CredentialStore, clock: any TimeSource = SystemTimeSource(), redactor: SecretRedactor? = nil
+        keys: VaultKeyring, store: any CredentialStore, clock: any TimeSource = SystemTimeSource(), redactor: SecretRedactor? = nil,
+        ticks: (any TickSource)? = nil
     ) async throws -> CredentialService {
         CredentialService(
             vault: Vault(keyring: keys, encryptionCounts: try await store.encryptionCounts()), store: store, clock: clock,
-            redactor: redactor
+            redactor: redactor, ticks: ticks ?? (clock as? any TickSource) ?? SystemTickSource()
         )
     }
 
-    init(vault: Vault, store: any CredentialStore, clock: any TimeSource, redactor: SecretRedactor? = nil) {
+    init(vault: Vault, store: any CredentialStore, clock: any TimeSource, redactor: SecretRedactor? = nil, ticks: any TickSource) {
         self.vault = vault
         self.store = store
         self.clock = clock
         self.redactor = redactor
+        self.lookups = GrantLookups(ticks: ticks)
     }
 
     /// Checks that `secret` can be set: at most ``Vault/maximumSecretByteCount`` bytes of UTF-8

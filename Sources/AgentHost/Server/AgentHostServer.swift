@@ -45,6 +45,11 @@ public struct AgentHostServer: Service {
     /// configuration stays as it is, with its policy read again from ``AgentHostConfiguration/policyFile``;
     /// `agenthost serve` reads its configuration file and options again.
     public var reloadConfiguration: (@Sendable () throws -> AgentHostConfiguration)?
+    /// The wall clock tokens, records and audit events are stamped with.
+    public var clock: any TimeSource = SystemTimeSource()
+    /// What every cache, timer and deadline of the server reads (rate limits, the audit flush,
+    /// store refreshes, reconciliation, the proxy's grant cache and stream watch, readiness).
+    public var ticks: any TickSource = SystemTickSource()
 
     /// `environment` defaults to the process's; `announceSetupToken` to writing on standard output.
     /// SIGHUP reloads the keyring, the policy and the rate limits (``ReloadService``).
@@ -71,7 +76,7 @@ public struct AgentHostServer: Service {
 
     public func run() async throws {
         try configuration.validate()
-        let now = SystemTimeSource().now()
+        let now = clock.now()
         let tokenKeys = try KeySource.load(
             dataDirectory: configuration.dataDirectory, environment: environment, createIfMissing: true, now: now
         )
@@ -106,8 +111,9 @@ public struct AgentHostServer: Service {
 
     /// Everything over the open store, then the HTTP server and its services until shutdown.
     private func serve(tokenKeys: KeySource.Loaded, vaultKeys: VaultKeySource.Loaded, store: SQLSecurityStore) async throws {
-        let clock = SystemTimeSource()
-        let credentials = try await CredentialService.open(keys: vaultKeys.keys.keyring, store: store, redactor: redactor)
+        let clock = self.clock, ticks = self.ticks
+        let credentials = try await CredentialService.open(
+            keys: vaultKeys.keys.keyring, store: store, clock: clock, redactor: redactor, ticks: ticks)
         logger.info(
             "credential store open",
             metadata: [
@@ -118,7 +124,7 @@ public struct AgentHostServer: Service {
         if credentials.vault.rotationAdvised {
             logger.warning("the vault key has sealed over 2^30 secrets; run 'agenthost vault rotate' soon")
         }
-        let accounts = try await AccountService.open(store: store, credentials: credentials, hasher: try PasswordHasher())
+        let accounts = try await AccountService.open(store: store, credentials: credentials, hasher: try PasswordHasher(), clock: clock)
         if tokenKeys.created {
             // The first start: announced once, never logged.
             let setup = try await accounts.issueSetupToken(createdBy: "first-start")
@@ -130,14 +136,14 @@ public struct AgentHostServer: Service {
             logger.info("webhook endpoint enabled", metadata: ["path": "/webhooks/\(verifier.provider.rawValue)"])
         }
         _ = try await store.pruneDeliveries(now: clock.now())
-        let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: logger)
+        let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: logger, clock: clock)
         let audit = AuditRecorder(trail: trail, metrics: metrics)
         // Several servers share a PostgreSQL store, and with it every shared scope's budgets.
         let shared = store.dialect == .postgres
         let components = try AgentHost.Components(
             configuration: configuration, keyring: tokenKeys.keyring, credentials: credentials, revocationStore: store,
             accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: store, metrics: metrics,
-            sharesRateLimits: shared, readiness: ReadinessCheck { try await store.checkReady() }
+            clock: clock, ticks: ticks, sharesRateLimits: shared, readiness: ReadinessCheck(ticks: ticks) { try await store.checkReady() }
         )
         let policySource = configuration.policyFile ?? "default"
         let started = try await trail.append([
@@ -165,16 +171,16 @@ public struct AgentHostServer: Service {
         let sharing: [any Service] =
             shared
             ? [
-                RateLimitSyncService(buckets: components.rateLimitStore, store: store, metrics: metrics, logger: logger),
+                RateLimitSyncService(buckets: components.rateLimitStore, store: store, metrics: metrics, logger: logger, ticks: ticks),
                 RevocationListener(components: components, store: store, logger: logger),
             ] : []
         let application = AgentHost.application(
             configuration: configuration, components: components, logger: logger,
             // Started in this order before the HTTP server, and stopped in the reverse order after it.
             services: sharing + [
-                AuditFlushService(recorder: audit, logger: logger),
+                AuditFlushService(recorder: audit, logger: logger, ticks: ticks),
                 StoreRefreshService(components: components, store: store, logger: logger),
-                SystemEventRelay(events: components.events, store: store, after: started?.sequence ?? 0, logger: logger),
+                SystemEventRelay(events: components.events, store: store, after: started?.sequence ?? 0, logger: logger, ticks: ticks),
                 ReloadService(
                     components: components, running: configuration,
                     readConfiguration: reloadConfiguration ?? Self.rereadPolicy(configuration),

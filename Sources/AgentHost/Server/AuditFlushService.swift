@@ -1,4 +1,5 @@
 public import Logging
+public import SecurityCore
 public import ServiceLifecycle
 
 /// Writes the events an ``AuditRecorder`` queued, every second while the server runs and once more
@@ -10,15 +11,18 @@ public struct AuditFlushService: Service {
     let recorder: AuditRecorder
     let interval: Duration
     let logger: Logger
+    let ticks: any TickSource
 
-    public init(recorder: AuditRecorder, interval: Duration = .seconds(1), logger: Logger) {
+    /// Flushes every `interval` of `ticks`.
+    public init(recorder: AuditRecorder, interval: Duration = .seconds(1), logger: Logger, ticks: any TickSource = SystemTickSource()) {
         self.recorder = recorder
         self.interval = interval
         self.logger = logger
+        self.ticks = ticks
     }
 
     public func run() async {
-        await repeatUntilShutdown(every: interval) { await flush() }
+        await repeatUntilShutdown(every: interval, on: ticks) { await flush() }
         await flush()
     }
 

@@ -46,13 +46,12 @@ public struct RateLimitSyncService: Service {
     }
 
     public func run() async {
-        let clock = ContinuousClock()
-        var lastPrune = clock.now
+        var lastPrune = ticks.nanoseconds()
         var failing = false
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             let pause = failing ? .seconds(1) : interval
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+                try await cancelWhenGracefulShutdown { try await ticks.sleep(for: pause) }
             } catch {
                 return
             }
@@ -61,8 +60,8 @@ public struct RateLimitSyncService: Service {
                 failing = !ok
                 metrics.set("agenthost_rate_limit_isolated", failing ? 1 : 0)
             }
-            if ok, lastPrune.duration(to: clock.now) >= pruneInterval {
-                lastPrune = clock.now
+            if ok, ticks.nanoseconds() - lastPrune >= pruneInterval.wholeNanoseconds {
+                lastPrune = ticks.nanoseconds()
                 _ = try? await store.pruneRateLimits()
             }
         }

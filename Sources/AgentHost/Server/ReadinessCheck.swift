@@ -1,4 +1,4 @@
-import SecurityCore
+public import SecurityCore
 import Synchronization
 
 /// Whether the server can serve: `GET /health/ready` answers `200` when it can and `503` when its
@@ -11,18 +11,20 @@ public final class ReadinessCheck: Sendable {
     public static let path = "/health/ready"
 
     private let check: @Sendable () async throws -> Void
-    private let clock = ContinuousClock()
-    private let last: Mutex<(at: ContinuousClock.Instant, problem: String?)?> = Mutex(nil)
+    private let ticks: any TickSource
+    private let last: Mutex<(at: Int64, problem: String?)?> = Mutex(nil)
 
-    /// A check that throws, with a reason safe to show, when the server cannot serve.
-    public init(_ check: @escaping @Sendable () async throws -> Void) {
+    /// A check that throws, with a reason safe to show, when the server cannot serve; answers are
+    /// kept for a second of `ticks`.
+    public init(ticks: any TickSource = SystemTickSource(), _ check: @escaping @Sendable () async throws -> Void) {
         self.check = check
+        self.ticks = ticks
     }
 
     /// `nil` when ready, else why not.
     func problem() async -> String? {
-        let now = clock.now
-        if let last = last.withLock({ $0 }), last.at.duration(to: now) < .seconds(1) { return last.problem }
+        let now = ticks.nanoseconds()
+        if let last = last.withLock({ $0 }), now - last.at < 1_000_000_000 { return last.problem }
         var problem: String?
         do {
             try await check()

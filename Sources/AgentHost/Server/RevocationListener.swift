@@ -1,4 +1,5 @@
 public import Logging
+import SecurityCore
 public import SecurityStore
 public import ServiceLifecycle
 
@@ -44,7 +45,7 @@ public struct RevocationListener: Service {
                 failed = true
             }
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+                try await cancelWhenGracefulShutdown { try await components.ticks.sleep(for: .seconds(1)) }
             } catch {
                 return
             }

@@ -24,14 +24,14 @@ public struct StoreRefreshService: Service {
     }
 
     public func run() async {
-        let clock = ContinuousClock()
-        var lastPrune = clock.now
-        await repeatUntilShutdown(every: interval) {
+        let ticks = components.ticks
+        var lastPrune = ticks.nanoseconds()
+        await repeatUntilShutdown(every: interval, on: ticks) {
             do {
                 try await components.refreshRevocations()
                 try await components.accounts?.refresh()
-                if lastPrune.duration(to: clock.now) >= pruneInterval {
-                    lastPrune = clock.now
+                if ticks.nanoseconds() - lastPrune >= pruneInterval.wholeNanoseconds {
+                    lastPrune = ticks.nanoseconds()
                     _ = try await store.pruneDeliveries(now: components.clock.now())
                 }
             } catch {

@@ -11,19 +11,24 @@ public struct SystemEventRelay: Service {
     let start: UInt64
     let interval: Duration
     let logger: Logger
+    let ticks: any TickSource
 
-    /// Relays the records after sequence number `start`.
-    public init(events: SystemEvents, store: any AuditLogStore, after start: UInt64, interval: Duration = .seconds(1), logger: Logger) {
+    /// Relays the records after sequence number `start`, every `interval` of `ticks`.
+    public init(
+        events: SystemEvents, store: any AuditLogStore, after start: UInt64, interval: Duration = .seconds(1), logger: Logger,
+        ticks: any TickSource = SystemTickSource()
+    ) {
         self.events = events
         self.store = store
         self.start = start
         self.interval = interval
         self.logger = logger
+        self.ticks = ticks
     }
 
     public func run() async {
         var last = start
-        await repeatUntilShutdown(every: interval) {
+        await repeatUntilShutdown(every: interval, on: ticks) {
             do {
                 last = try await events.relay(from: store, after: last)
             } catch {

@@ -206,7 +206,8 @@ struct ProxyRoutes: Sendable {
             }
             do {
                 if watched {
-                    for try await piece in merge(UpstreamPieces(body: response.body), RevocationWatch(stillValid: stillValid)) {
+                    let watch = RevocationWatch(stillValid: stillValid, ticks: components.ticks)
+                    for try await piece in merge(UpstreamPieces(body: response.body), watch) {
                         if try await forward(piece) { break }
                     }
                 } else {
@@ -404,26 +405,28 @@ struct UpstreamPieces: AsyncSequence, Sendable {
 }
 
 /// Yields `.revoked` once `stillValid` turns false, checking every
-/// ``ProxyRoutes/revocationCheckInterval``; never ends otherwise (the stream loop stops
+/// ``ProxyRoutes/revocationCheckInterval`` of `ticks`; never ends otherwise (the stream loop stops
 /// iterating, which cancels it).
 struct RevocationWatch: AsyncSequence, Sendable {
     let stillValid: @Sendable () -> Bool
+    let ticks: any TickSource
     var interval = ProxyRoutes.revocationCheckInterval
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let stillValid: @Sendable () -> Bool
+        let ticks: any TickSource
         let interval: Duration
         var fired = false
 
         mutating func next() async throws -> ProxyPiece? {
             guard !fired else { return nil }
-            while stillValid() { try await Task.sleep(for: interval) }
+            while stillValid() { try await ticks.sleep(for: interval) }
             fired = true
             return .revoked
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stillValid: stillValid, interval: interval) }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stillValid: stillValid, ticks: ticks, interval: interval) }
 }
 
 /// A request body that stops with ``TooLarge`` once more than `limit` bytes have come, counting
