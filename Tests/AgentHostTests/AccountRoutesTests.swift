@@ -33,9 +33,9 @@ struct AccountRoutesTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func aSessionActsAsTheUserAndOnlyAsTheUser(backend: Backend) async throws {
-        guard let (fixture, store, accounts) = try await HostFixture.withAccounts(backend) else { return }
+        let (fixture, store, accounts) = try await HostFixture.withAccounts(backend)
         #expect(try await accounts.addUser(username: "alice", role: "member", password: password))
         #expect(try await accounts.addUser(username: "alice", role: "owner", password: password) == false)
         let agentAlice = try fixture.token(agent: "alice", role: "member").token
@@ -87,7 +87,7 @@ struct AccountRoutesTests {
     }
 
     @Test func passwordChangeDeletionAndDemotionTakeEffectOnOpenSessions() async throws {
-        guard let (fixture, store, accounts) = try await HostFixture.withAccounts() else { return }
+        let (fixture, store, accounts) = try await HostFixture.withAccounts()
         _ = try await accounts.addUser(username: "alice", role: "admin", password: password)
         _ = try await accounts.addUser(username: "bob", role: "admin", password: password)
         try await fixture.application().test(.router) { client in
@@ -123,7 +123,7 @@ struct AccountRoutesTests {
     }
 
     @Test func aHashFromOtherParametersIsReplacedAtLogin() async throws {
-        guard let (fixture, store, accounts) = try await HostFixture.withAccounts() else { return }
+        let (fixture, store, accounts) = try await HostFixture.withAccounts()
         let old = try await cheapHasher(operations: 2).hash(password: password)
         _ = try await store.createUser(UserRecord(username: "carol", role: "member", passwordHash: old, createdAt: 0, sessionsNotBefore: 0))
         #expect(try accounts.hasher.needsRehash(old))
@@ -143,7 +143,7 @@ struct AccountRoutesTests {
                 name: "login-failures", limit: 3, period: .seconds(300), key: .principal, counts: .authenticationFailures,
                 routes: [#require(RouteMatch("POST /api/login"))])
         ]
-        guard let (fixture, store, accounts) = try await HostFixture.withAccounts(scopes: scopes) else { return }
+        let (fixture, store, accounts) = try await HostFixture.withAccounts(scopes: scopes)
         _ = try await accounts.addUser(username: "alice", role: "member", password: password)
         _ = try await accounts.addUser(username: "bob", role: "member", password: password)
         let wrong = body(#"{"username": "alice", "password": "not the password"}"#)
@@ -168,9 +168,9 @@ struct AccountRoutesTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func apiKeysAreShownOnceStoredAsDigestsAndDeleted(backend: Backend) async throws {
-        guard let (fixture, store, _) = try await HostFixture.withAccounts(backend) else { return }
+        let (fixture, store, _) = try await HostFixture.withAccounts(backend)
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
         try await fixture.application().test(.router) { client in
             let (id, key) = try await client.execute(
@@ -231,9 +231,9 @@ struct AccountRoutesTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func devicesCarryTheirTrustLevelIntoThePolicy(backend: Backend) async throws {
-        guard let (fixture, store, accounts) = try await HostFixture.withAccounts(backend) else { return }
+        let (fixture, store, accounts) = try await HostFixture.withAccounts(backend)
         let owner = try fixture.token(agent: "orchestrator", role: "owner").token
         try await fixture.application().test(.router) { client in
             func register(_ trust: String) async throws -> (id: String, credential: String) {
@@ -306,7 +306,7 @@ struct AccountRoutesTests {
     }
 
     @Test func onboardingNeedsTheSetupTokenFromAfarAndItWorksOnce() async throws {
-        guard let (fixture, store, accounts) = try await HostFixture.withAccounts() else { return }
+        let (fixture, store, accounts) = try await HostFixture.withAccounts()
         let setup = try await accounts.issueSetupToken(createdBy: "test")
         let payload = body(#"{"credentials": [{"path": "users/admin/keys/anthropic", "secret": "sk-ant-onboarded"}]}"#)
         try await fixture.application().test(.router) { client in
@@ -350,7 +350,7 @@ struct AccountRoutesTests {
 
     @Test func onboardingFromThisMachineNeedsNoTokenUnlessItCameThroughAProxy() async throws {
         for proxied in [false, true] {
-            guard let (fixture, store, _) = try await HostFixture.withAccounts(trustedProxies: proxied ? ["127.0.0.1"] : []) else { return }
+            let (fixture, store, _) = try await HostFixture.withAccounts(trustedProxies: proxied ? ["127.0.0.1"] : [])
             let payload = body(#"{"credentials": [{"path": "projects/p1/git-token", "secret": "ghp_local"}]}"#)
             try await fixture.application().test(.live) { client in
                 try await client.execute(uri: "/api/credentials", method: .post, headers: headers(), body: payload) { response in
@@ -368,7 +368,7 @@ struct AccountRoutesTests {
     }
 
     @Test func anUnreachableStoreIsA503WithNothingSecretInIt() async throws {
-        guard let (fixture, store, accounts) = try await HostFixture.withAccounts() else { return }
+        let (fixture, store, accounts) = try await HostFixture.withAccounts()
         _ = try await accounts.addUser(username: "alice", role: "admin", password: password)
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
         try await store.close()
@@ -391,7 +391,7 @@ struct AccountRoutesTests {
     }
 
     @Test func aPasswordTypedAsTheUserNameIsNeverRecorded() async throws {
-        guard let (fixture, store, _) = try await HostFixture.withAccounts() else { return }
+        let (fixture, store, _) = try await HostFixture.withAccounts()
         let audit = try #require(fixture.components.audit)
         try await fixture.application().test(.router) { client in
             try await client.execute(

@@ -64,11 +64,11 @@ struct HostFixture {
 
 extension HostFixture {
     /// A fixture whose server keeps credentials in a fresh store on `backend`, with vault key
-    /// version 1; `nil` when that backend is not available here.
+    /// version 1; the test is skipped when that backend is not configured here.
     static func withVault(
         _ backend: Backend = .sqlite, mode: AuthenticationMode = .secure, scopes: [RateLimitScope] = []
-    ) async throws -> (fixture: HostFixture, store: SQLSecurityStore)? {
-        guard let (store, _) = try await backend.open() else { return nil }
+    ) async throws -> (fixture: HostFixture, store: SQLSecurityStore) {
+        let (store, _) = try await backend.open()
         let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
         let credentials = try await CredentialService.open(keys: keys, store: store, clock: ManualTimeSource(1_800_000_000))
         return (try HostFixture(mode: mode, scopes: scopes, credentials: credentials, revocationStore: store), store)
@@ -76,12 +76,12 @@ extension HostFixture {
 
     /// A fixture with a vault, accounts (users, keys, devices) and an audit log (a checkpoint every
     /// 5 records) in a fresh store on `backend`,
-    /// hashing passwords with Argon2id's cheapest parameters; `nil` when that backend is not
-    /// available here.
+    /// hashing passwords with Argon2id's cheapest parameters; the test is skipped when that
+    /// backend is not configured here.
     static func withAccounts(
         _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [], trustedProxies: [String] = [], webhooks: [WebhookVerifier] = []
-    ) async throws -> (fixture: HostFixture, store: SQLSecurityStore, accounts: AccountService)? {
-        guard let (store, _) = try await backend.open() else { return nil }
+    ) async throws -> (fixture: HostFixture, store: SQLSecurityStore, accounts: AccountService) {
+        let (store, _) = try await backend.open()
         let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
         let clock = ManualTimeSource(1_800_000_000)
         let credentials = try await CredentialService.open(keys: keys, store: store, clock: clock)

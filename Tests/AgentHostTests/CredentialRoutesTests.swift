@@ -18,9 +18,9 @@ struct CredentialRoutesTests {
 
     func text(_ buffer: ByteBuffer) -> String { String(buffer: buffer) }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func projectGitTokenIsSetNeverShownAndDeleted(backend: Backend) async throws {
-        guard let (fixture, store) = try await HostFixture.withVault(backend) else { return }
+        let (fixture, store) = try await HostFixture.withVault(backend)
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
         let member = try fixture.token(agent: "dev", role: "member").token
         let secret = "ghp_ProjectToken0123456789"
@@ -61,9 +61,9 @@ struct CredentialRoutesTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func usersProviderKeys(backend: Backend) async throws {
-        guard let (fixture, store) = try await HostFixture.withVault(backend) else { return }
+        let (fixture, store) = try await HostFixture.withVault(backend)
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
         try await fixture.application().test(.router) { client in
             try await client.execute(uri: "/api/users/alice/keys/openai", method: .get, headers: headers(admin, json: false)) { response in
@@ -94,9 +94,9 @@ struct CredentialRoutesTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func grantedSecretsAreReleasedToTheirAgentOnly(backend: Backend) async throws {
-        guard let (fixture, store) = try await HostFixture.withVault(backend) else { return }
+        let (fixture, store) = try await HostFixture.withVault(backend)
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
         let agent = try fixture.token(agent: "builder-7", role: "developer").token
         let other = try fixture.token(agent: "builder-8", role: "developer").token
@@ -164,7 +164,7 @@ struct CredentialRoutesTests {
     }
 
     @Test func headerTrustIdentitiesGetNoSecrets() async throws {
-        guard let (fixture, store) = try await HostFixture.withVault(mode: .headerTrust) else { return }
+        let (fixture, store) = try await HostFixture.withVault(mode: .headerTrust)
         try await fixture.components.credentials?.grant(
             agent: AgentID("builder-7"), secret: SecretPath("projects/p1/git-token"), env: "GITHUB_TOKEN")
         try await fixture.application().test(.router) { client in
@@ -181,7 +181,7 @@ struct CredentialRoutesTests {
     }
 
     @Test func badInputGetsAClearProblemWithoutTheSecret() async throws {
-        guard let (fixture, store) = try await HostFixture.withVault() else { return }
+        let (fixture, store) = try await HostFixture.withVault()
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
         let secret = "ghp_MustNeverBeEchoed"
         try await fixture.application().test(.router) { client in
@@ -223,9 +223,9 @@ struct CredentialRoutesTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func aSwappedOrDamagedRecordIsReportedAndNothingElseIsLost(backend: Backend) async throws {
-        guard let (fixture, store) = try await HostFixture.withVault(backend) else { return }
+        let (fixture, store) = try await HostFixture.withVault(backend)
         let credentials = try #require(fixture.components.credentials)
         let agent = try fixture.token(agent: "builder-7", role: "developer").token
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
@@ -267,7 +267,7 @@ struct CredentialRoutesTests {
     }
 
     @Test func anUnreachableStoreIsA503AndNothingIsClaimed() async throws {
-        guard let (fixture, store) = try await HostFixture.withVault() else { return }
+        let (fixture, store) = try await HostFixture.withVault()
         let admin = try fixture.token(agent: "orchestrator", role: "admin").token
         try await store.close()
         try await fixture.application().test(.router) { client in

@@ -2,6 +2,7 @@ import AgentHost
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import InMemoryLogging
 import Logging
 import SecurityCore
 import SecurityStore
@@ -131,7 +132,7 @@ struct GitProxyTests {
         }
         let forgePort = try #require(Int(try String(contentsOfFile: portFile, encoding: .utf8)), "the forge did not start")
 
-        guard let (store, _) = try await Backend.sqlite.open() else { return }
+        let (store, _) = try await Backend.sqlite.open()
         do {
             let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
             let clock = ManualTimeSource(1_800_000_000)
@@ -152,7 +153,7 @@ struct GitProxyTests {
             let agentToken = try fixture.token(agent: "builder-7").token
             let app = AgentHost.application(
                 configuration: fixture.configuration, components: fixture.components,
-                logger: LogCapture().logger)
+                logger: InMemoryLogHandler().logger)
 
             try await app.test(.live) { client in
                 let port = try #require(client.port)

@@ -2,6 +2,7 @@ import AgentHost
 import Foundation
 import HTTPTypes
 import Hummingbird
+import InMemoryLogging
 import Logging
 import NIOCore
 import SecurityCore
@@ -184,31 +185,16 @@ final class FakeUpstream: Sendable {
     struct FakeUpstreamError: Error {}
 }
 
-/// Log lines kept for a test to search.
-final class LogCapture: Sendable {
-    let lines = Mutex<[String]>([])
-
+extension InMemoryLogHandler {
+    /// A logger at trace level whose every line this handler keeps.
     var logger: Logger {
-        var logger = Logger(label: "capture") { _ in CapturingLogHandler(capture: self) }
+        var logger = Logger(label: "capture") { _ in self }
         logger.logLevel = .trace
         return logger
     }
 
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
-
-    struct CapturingLogHandler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.lines.withLock { $0.append("\(event.level) \(event.message) \(merged)") }
-        }
+    /// Every line kept, one per line: level, message and metadata, for a test to search.
+    var text: String {
+        entries.map { "\($0.level) \($0.message) \($0.metadata)" }.joined(separator: "\n")
     }
 }

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
+import InMemoryLogging
 import HummingbirdTesting
 import Logging
 import NIOCore
@@ -26,7 +27,7 @@ struct ProxyTests {
         let fixture: HostFixture
         let store: SQLSecurityStore
         let audit: AuditRecorder
-        let logs: LogCapture
+        let logs: InMemoryLogHandler
         let upstream: FakeUpstream
         let port: Int
 
@@ -61,7 +62,7 @@ struct ProxyTests {
     ) async throws {
         let upstream = FakeUpstream()
         try await upstream.run { port in
-            guard let (store, _) = try await Backend.sqlite.open() else { return }
+            let (store, _) = try await Backend.sqlite.open()
             do {
                 let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
                 let clock = ManualTimeSource(1_800_000_000)
@@ -81,7 +82,7 @@ struct ProxyTests {
                 for env in ["FAKE_API_KEY", "GIT_TOKEN"] {
                     try await credentials.grant(agent: AgentID("builder-7"), secret: path, env: env, proxyOnly: true)
                 }
-                let logs = LogCapture()
+                let logs = InMemoryLogHandler()
                 let app = AgentHost.application(configuration: fixture.configuration, components: fixture.components, logger: logs.logger)
                 let setup = Setup(fixture: fixture, store: store, audit: audit, logs: logs, upstream: upstream, port: port)
                 try await app.test(.live) { client in try await body(setup, client) }
@@ -455,7 +456,7 @@ struct SDKProxyTests {
         }
         let upstream = FakeUpstream(expectedKey: ProxyTests.secret)
         try await upstream.run { port in
-            guard let (store, _) = try await Backend.sqlite.open() else { return }
+            let (store, _) = try await Backend.sqlite.open()
             do {
                 let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
                 let clock = ManualTimeSource(1_800_000_000)
@@ -477,7 +478,7 @@ struct SDKProxyTests {
                 let token = try fixture.token(agent: "builder-7").token
                 let app = AgentHost.application(
                     configuration: fixture.configuration, components: fixture.components,
-                    logger: LogCapture().logger)
+                    logger: InMemoryLogHandler().logger)
                 try await app.test(.live) { client in
                     let proxyPort = try #require(client.port)
                     let result = try await GitProxyTests.run(

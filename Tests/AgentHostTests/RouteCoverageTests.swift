@@ -16,7 +16,7 @@ struct RouteCoverageTests {
         let webhooks = WebhookVerifier.Provider.allCases.map {
             WebhookVerifier(provider: $0, secret: SecureBytes(copying: Array("s3cret-\($0)".utf8)))
         }
-        guard let (fixture, store, _) = try await HostFixture.withAccounts(webhooks: webhooks) else { return }
+        let (fixture, store, _) = try await HostFixture.withAccounts(webhooks: webhooks)
         do {
             try await body(fixture)
         } catch {

@@ -2,6 +2,7 @@ import AgentHost
 import Foundation
 import HTTPTypes
 import Hummingbird
+import InMemoryLogging
 import HummingbirdTesting
 import Logging
 import PostgresKit
@@ -36,7 +37,8 @@ struct ScaleOutTests {
                 Server(
                     store: store, buckets: buckets, limiter: RateLimiter(scopes: scopes, store: buckets),
                     sync: RateLimitSyncService(
-                        buckets: buckets, store: store, metrics: AgentHostMetrics(), logger: LogCapture().logger, liveWithin: liveWithin)
+                        buckets: buckets, store: store, metrics: AgentHostMetrics(), logger: InMemoryLogHandler().logger,
+                        liveWithin: liveWithin)
                 ))
         }
         // Twice, so each has seen all the others.
@@ -63,8 +65,9 @@ struct ScaleOutTests {
 
     /// A client spread round-robin over three servers at three times the limit for two whole
     /// periods: the requests admitted, and those one server alone admits for the same arrivals.
-    @Test func threeServersKeepOneLimitWithinFivePercent() async throws {
-        guard let url = try await Backend.postgres.freshURL() else { return }
+    @Test(.enabled(if: Backend.postgresEnabled, "needs PostgreSQL: run through scripts/with-postgres"))
+    func threeServersKeepOneLimitWithinFivePercent() async throws {
+        let url = try await Backend.postgres.freshURL()
         let servers = try await Self.servers(3, url: url)
         let alone = RateLimiter(scopes: [Self.scope], store: InMemoryRateLimitStore())
         let ticks = SystemTickSource()
@@ -97,8 +100,9 @@ struct ScaleOutTests {
 
     /// A burst of three times the bucket, spread over three servers within one reconciliation
     /// interval, is admitted about once.
-    @Test func aBurstSpreadOverThreeServersIsAdmittedOnceWithinTenPercent() async throws {
-        guard let url = try await Backend.postgres.freshURL() else { return }
+    @Test(.enabled(if: Backend.postgresEnabled, "needs PostgreSQL: run through scripts/with-postgres"))
+    func aBurstSpreadOverThreeServersIsAdmittedOnceWithinTenPercent() async throws {
+        let url = try await Backend.postgres.freshURL()
         let servers = try await Self.servers(3, url: url)
         var admitted = 0
         for index in 0..<300 where servers[index % 3].limiter.admit(method: "GET", path: "/x", client: "10.0.0.2", principal: nil).allowed {
@@ -116,7 +120,8 @@ struct ScaleOutTests {
         let base = try HostFixture()
         let components = try AgentHost.Components(
             configuration: base.configuration, keyring: base.keyring, readiness: ReadinessCheck { try await store.checkReady() })
-        let application = AgentHost.application(configuration: base.configuration, components: components, logger: LogCapture().logger)
+        let application = AgentHost.application(
+            configuration: base.configuration, components: components, logger: InMemoryLogHandler().logger)
         try await application.test(.router) { client in
             try await client.execute(uri: "/health/ready", method: .get) { response in
                 #expect(response.status == .ok)
@@ -137,9 +142,9 @@ struct ScaleOutTests {
     }
 
     /// A store with pending migrations is not ready; one that is migrated is.
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func aMigratedStoreIsReady(backend: Backend) async throws {
-        guard let (store, _) = try await backend.open() else { return }
+        let (store, _) = try await backend.open()
         try await store.checkReady()
         try await store.close()
         await #expect(throws: StoreError.self) { try await store.checkReady() }
@@ -162,8 +167,9 @@ struct ScaleOutTests {
     /// The database out of reach (it refuses connections, and the servers' are cut): the
     /// reconciler fails without throwing, the server keeps to its share of the limit, and the
     /// spends made meanwhile reach the shared table once the database is back.
-    @Test func anUnreachableStoreDividesTheLimitAndCatchesUpAfter() async throws {
-        guard let url = try await Backend.postgres.freshURL() else { return }
+    @Test(.enabled(if: Backend.postgresEnabled, "needs PostgreSQL: run through scripts/with-postgres"))
+    func anUnreachableStoreDividesTheLimitAndCatchesUpAfter() async throws {
+        let url = try await Backend.postgres.freshURL()
         let database = try #require(url.split(separator: "/").last?.split(separator: "?").first.map(String.init))
         // A slow scope (one request back every 10 s), so the seconds the outage takes refill nothing.
         let slow = RateLimitScope(
@@ -196,13 +202,14 @@ struct ScaleOutTests {
 
     /// A revocation stored through one server is applied by another within a second, by
     /// LISTEN/NOTIFY (the polling, every 3 s, is not running here).
-    @Test func aRevocationReachesAnotherServerWithinOneSecond() async throws {
-        guard let url = try await Backend.postgres.freshURL() else { return }
+    @Test(.enabled(if: Backend.postgresEnabled, "needs PostgreSQL: run through scripts/with-postgres"))
+    func aRevocationReachesAnotherServerWithinOneSecond() async throws {
+        let url = try await Backend.postgres.freshURL()
         let writer = try await SQLSecurityStore.open(url: url)
         let reader = try await SQLSecurityStore.open(url: url)
         let fixture = try HostFixture(revocationStore: reader, clock: ManualTimeSource(Int64(Date().timeIntervalSince1970)))
         let minted = try fixture.token()
-        let listener = RevocationListener(components: fixture.components, store: reader, logger: LogCapture().logger)
+        let listener = RevocationListener(components: fixture.components, store: reader, logger: InMemoryLogHandler().logger)
         let listening = Task { await listener.run() }
         defer { listening.cancel() }
         try await Task.sleep(for: .milliseconds(500))  // LISTEN in place

@@ -6,9 +6,9 @@ import Testing
 
 /// Users, API keys, devices and setup tokens, on SQLite and on PostgreSQL.
 struct AccountStoreTests {
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func usersAreCreatedOnceAndHashesChangeOnlyAsExpected(backend: Backend) async throws {
-        guard let (store, reopen) = try await backend.open() else { return }
+        let (store, reopen) = try await backend.open()
         let alice = UserRecord(username: "alice", role: "member", passwordHash: "$argon2id$a", createdAt: 10, sessionsNotBefore: 10)
         #expect(try await store.createUser(alice))
         #expect(
@@ -32,9 +32,9 @@ struct AccountStoreTests {
         try await again.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func accessKeysRoundTripAndAreDeletedExactlyOnce(backend: Backend) async throws {
-        guard let (store, reopen) = try await backend.open() else { return }
+        let (store, reopen) = try await backend.open()
         let digest = [UInt8](repeating: 7, count: 32)
         let records = [
             AccessKeyRecord(
@@ -59,9 +59,9 @@ struct AccountStoreTests {
         try await again.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func insertWritesOnlyWhenTheNameIsFree(backend: Backend) async throws {
-        guard let (store, _) = try await backend.open() else { return }
+        let (store, _) = try await backend.open()
         let vault = Vault(keyring: try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1))
         func row(_ id: String, _ secret: String) throws -> VaultRecordRow {
             let identity = RecordIdentity(owner: "agenthost", recordID: id, name: "pepper")

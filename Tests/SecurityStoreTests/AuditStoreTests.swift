@@ -20,9 +20,9 @@ struct AuditStoreTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func recordsRoundTripAndTamperingIsNamed(backend: Backend) async throws {
-        guard let (store, _) = try await backend.open() else { return }
+        let (store, _) = try await backend.open()
         let events = (1...20).map { index in
             AuditEvent(
                 time: Int64(index), actor: index % 2 == 0 ? "user:alice" : "builder-7", action: "secret.released", target: "builder-7",
@@ -50,9 +50,9 @@ struct AuditStoreTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func concurrentWritersKeepOneChain(backend: Backend) async throws {
-        guard let (first, reopen) = try await backend.open() else { return }
+        let (first, reopen) = try await backend.open()
         // Two connections to the same database, as two servers would have.
         let second = try await reopen()
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -21,8 +21,9 @@ struct SharedBudgetStoreTests {
 
     static let second: Int64 = 1_000_000_000
 
-    @Test func spendsFromSeveralServersAddUpAndEachIsCounted() async throws {
-        guard let url = try await Backend.postgres.freshURL() else { return }
+    @Test(.enabled(if: Backend.postgresEnabled, "needs PostgreSQL: run through scripts/with-postgres"))
+    func spendsFromSeveralServersAddUpAndEachIsCounted() async throws {
+        let url = try await Backend.postgres.freshURL()
         let first = try await SQLSecurityStore.open(url: url)
         let second = try await SQLSecurityStore.open(url: url)
         let one = try await first.reconcileRateLimits(server: "a", spends: Self.spends(5), at: 0, liveWithin: .seconds(2))
@@ -43,8 +44,9 @@ struct SharedBudgetStoreTests {
         try await second.close()
     }
 
-    @Test func aSpendIsPlacedAtItsAgeAndFullBucketsArePruned() async throws {
-        guard let url = try await Backend.postgres.freshURL() else { return }
+    @Test(.enabled(if: Backend.postgresEnabled, "needs PostgreSQL: run through scripts/with-postgres"))
+    func aSpendIsPlacedAtItsAgeAndFullBucketsArePruned() async throws {
+        let url = try await Backend.postgres.freshURL()
         let store = try await SQLSecurityStore.open(url: url)
         // Spent 10 s ago, 3 intervals: the bucket is full again (7 s in the past) and is pruned.
         let old = try await store.reconcileRateLimits(
@@ -61,8 +63,9 @@ struct SharedBudgetStoreTests {
 
     /// Two servers sending the same buckets in opposite orders at the same time: the rows are
     /// written in one order, so neither batch deadlocks the other.
-    @Test func concurrentBatchesOverTheSameBucketsDoNotDeadlock() async throws {
-        guard let url = try await Backend.postgres.freshURL() else { return }
+    @Test(.enabled(if: Backend.postgresEnabled, "needs PostgreSQL: run through scripts/with-postgres"))
+    func concurrentBatchesOverTheSameBucketsDoNotDeadlock() async throws {
+        let url = try await Backend.postgres.freshURL()
         let first = try await SQLSecurityStore.open(url: url)
         let second = try await SQLSecurityStore.open(url: url)
         let buckets = InMemoryRateLimitStore(sharesBudgets: true)

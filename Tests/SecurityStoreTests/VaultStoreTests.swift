@@ -73,9 +73,9 @@ struct VaultStoreTests {
         #expect(bytes.range(of: Data("ghp_".utf8)) == nil)
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func replaceOnlyWhenUnchanged(backend: Backend) async throws {
-        guard let (store, _) = try await backend.open() else { return }
+        let (store, _) = try await backend.open()
         let original = try row(secret: "ghp_one")
         try await store.put(original)
         let resealed = try vault.reseal(original.sealed, for: original.identity)
@@ -87,9 +87,9 @@ struct VaultStoreTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func batchesWalkEveryRecordInIdOrder(backend: Backend) async throws {
-        guard let (store, _) = try await backend.open() else { return }
+        let (store, _) = try await backend.open()
         for index in 0..<25 {
             try await store.put(
                 try row(owner: "user:u\(index)", name: "provider:openai", secret: "sk-\(index)", id: String(format: "id-%03d", index)))
@@ -106,9 +106,9 @@ struct VaultStoreTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func aSwappedRowIsReportedNotOpened(backend: Backend) async throws {
-        guard let (store, _) = try await backend.open() else { return }
+        let (store, _) = try await backend.open()
         let mine = try row(owner: "user:alice", secret: "sk-alice")
         let theirs = try row(owner: "user:bob", secret: "sk-bob")
         // Someone with database access copies Bob's bytes into Alice's row.
@@ -119,9 +119,9 @@ struct VaultStoreTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func crudAndReopen(backend: Backend) async throws {
-        guard let (store, reopen) = try await backend.open() else { return }
+        let (store, reopen) = try await backend.open()
         #expect(try await store.schemaVersion() == latestSchema)
         try await store.put(try row(secret: "ghp_first"))
         let second = try row(secret: "ghp_second")
@@ -176,9 +176,9 @@ struct VaultStoreTests {
         #expect(missing?.code == .unavailable)
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func batchReplaceIsOneTransactionThatSkipsChangedRows(backend: Backend) async throws {
-        guard let (store, _) = try await backend.open() else { return }
+        let (store, _) = try await backend.open()
         let rows = try (0..<5).map { try row(owner: "projects/p\($0)", secret: "ghp_\($0)") }
         for row in rows { try await store.put(row) }
         // Record 2 is set again after the rotation read it: its replacement must not apply.
@@ -201,9 +201,9 @@ struct VaultStoreTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func grantsArePerAgentAndVariable(backend: Backend) async throws {
-        guard let (store, reopen) = try await backend.open() else { return }
+        let (store, reopen) = try await backend.open()
         try await store.putGrant(
             SecretGrant(agent: "builder-7", env: "GITHUB_TOKEN", owner: "projects/p1", name: "git-token", createdAt: 1))
         try await store.putGrant(
@@ -259,9 +259,9 @@ struct VaultStoreTests {
         try await store.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.enabled)
     func revocationsPersistAndOnlyGrowStricter(backend: Backend) async throws {
-        guard let (store, reopen) = try await backend.open() else { return }
+        let (store, reopen) = try await backend.open()
         let live = try TokenID.random(), dead = try TokenID.random()
         try await store.recordRevocation(tokenID: live, expiresAt: 2_000, at: 1_000)
         try await store.recordRevocation(tokenID: dead, expiresAt: 1_500, at: 1_000)
