@@ -12,6 +12,8 @@ import StoreTestSupport
 import Synchronization
 import Testing
 
+@testable import AgentHost
+
 /// Several servers on one PostgreSQL store, in one process: each "server" is its own store
 /// connection, rate-limit buckets and reconciler, as `agenthost serve` builds them. Docs/SCALING.md
 /// publishes the figures these print.
@@ -119,7 +121,8 @@ struct ScaleOutTests {
         let store = try await SQLSecurityStore.openInMemory()
         let base = try HostFixture()
         let components = try AgentHost.Components(
-            configuration: base.configuration, keyring: base.keyring, readiness: ReadinessCheck { try await store.checkReady() })
+            configuration: base.configuration, keyring: base.keyring,
+            readiness: ReadinessCheck(ticks: base.clock) { try await store.checkReady() })
         let application = AgentHost.application(
             configuration: base.configuration, components: components, logger: InMemoryLogHandler().logger)
         try await application.test(.router) { client in
@@ -129,7 +132,10 @@ struct ScaleOutTests {
                 #expect(body["status"] as? String == "ready")
             }
             try await store.close()
-            try await Task.sleep(for: .milliseconds(1100))  // the last answer is kept for a second
+            // The last answer is kept for a second of the server's clock.
+            base.clock.advance(by: .milliseconds(999))
+            try await client.execute(uri: "/health/ready", method: .get) { response in #expect(response.status == .ok) }
+            base.clock.advance(by: .milliseconds(1))
             try await client.execute(uri: "/health/ready", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
                 #expect(response.headers[.retryAfter] == "1")
@@ -200,32 +206,30 @@ struct ScaleOutTests {
         for server in servers { try await server.store.close() }
     }
 
-    /// A revocation stored through one server is applied by another within a second, by
-    /// LISTEN/NOTIFY (the polling, every 3 s, is not running here).
+    /// A revocation stored through one server is applied by another by LISTEN/NOTIFY: the polling
+    /// is not running here, so nothing else could bring it. (How fast: Tests/Cluster/scale_out.py
+    /// checks it within a second on three servers, and Docs/SCALING.md has its figures.)
     @Test(.enabled(if: Backend.postgresEnabled, "needs PostgreSQL: run through scripts/with-postgres"))
-    func aRevocationReachesAnotherServerWithinOneSecond() async throws {
+    func aRevocationReachesAnotherServerByNotice() async throws {
         let url = try await Backend.postgres.freshURL()
         let writer = try await SQLSecurityStore.open(url: url)
         let reader = try await SQLSecurityStore.open(url: url)
         let fixture = try HostFixture(revocationStore: reader, clock: ManualTimeSource(Int64(Date().timeIntervalSince1970)))
         let minted = try fixture.token()
-        let listener = RevocationListener(components: fixture.components, store: reader, logger: InMemoryLogHandler().logger)
-        let listening = Task { await listener.run() }
+        var listener = RevocationListener(components: fixture.components, store: reader, logger: InMemoryLogHandler().logger)
+        let (inPlace, announce) = AsyncStream.makeStream(of: Void.self)
+        listener.listening = { announce.yield() }
+        let listening = Task { [listener] in await listener.run() }
         defer { listening.cancel() }
-        try await Task.sleep(for: .milliseconds(500))  // LISTEN in place
+        var waiting = inPlace.makeAsyncIterator()
+        _ = await waiting.next()  // LISTEN in place
         #expect(!fixture.components.revocations.isRevoked(tokenID: minted.claims.tokenID))
 
-        let clock = ContinuousClock()
-        let start = clock.now
         try await writer.recordRevocation(
             tokenID: minted.claims.tokenID, expiresAt: minted.claims.expiresAt, at: Int64(Date().timeIntervalSince1970))
-        while !fixture.components.revocations.isRevoked(tokenID: minted.claims.tokenID), start.duration(to: clock.now) < .seconds(2) {
-            try await Task.sleep(for: .milliseconds(2))
+        try await eventually("the revocation reaches the other server") {
+            fixture.components.revocations.isRevoked(tokenID: minted.claims.tokenID)
         }
-        let delay = start.duration(to: clock.now)
-        print("scale-out: a revocation reached the other server in \(delay)")
-        #expect(fixture.components.revocations.isRevoked(tokenID: minted.claims.tokenID))
-        #expect(delay < .seconds(1))
         listening.cancel()
         _ = await listening.value
         try await writer.close()

@@ -11,6 +11,8 @@ public struct RevocationListener: Service {
     let components: AgentHost.Components
     let store: SQLSecurityStore
     let logger: Logger
+    /// Called each time LISTEN is in place, after the catch-up read: what a test awaits.
+    var listening: @Sendable () -> Void = {}
 
     public init(components: AgentHost.Components, store: SQLSecurityStore, logger: Logger) {
         self.components = components
@@ -19,7 +21,7 @@ public struct RevocationListener: Service {
     }
 
     public func run() async {
-        let components = self.components, logger = self.logger
+        let components = self.components, logger = self.logger, listening = self.listening
         var failed = false
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
@@ -28,6 +30,7 @@ public struct RevocationListener: Service {
                         onListening: {
                             // What was announced while no one listened.
                             await Self.refresh(components, logger: logger)
+                            listening()
                         },
                         onNotice: {
                             components.metrics.increment("agenthost_revocation_notices_total")

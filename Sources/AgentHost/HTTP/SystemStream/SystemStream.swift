@@ -214,10 +214,10 @@ struct SystemStream: Sendable {
                 ending.set(.clientClosed)
                 events.unsubscribe(id)
             }
-            // The credential, every second.
+            // The credential, every second of the server's clock.
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: Self.recheckInterval)
+                    try? await components.ticks.sleep(for: Self.recheckInterval)
                     if Task.isCancelled { return }
                     if let reason = Self.recheck(facts, principal: principal, components: components) {
                         ending.set(.credential(reason))
