@@ -57,184 +57,21 @@ struct ProxyRoutes: Sendable {
 
     func add(to router: Router<AgentRequestContext>) {
         for method in Self.methods {
-            router.on(RouterPath(Self.path), method: method) { request, context in
-                try await forward(request, context: context)
+            router.on(RouterPath(Self.path), method: method) { [components] request, context in
+                try await ProxiedCall(components: components, request: request, context: context).run()
             }
         }
-    }
-
-    // MARK: Forwarding
-
-    /// Forwards the call; a refusal of the proxy's own is also recorded as the call's outcome.
-    private func forward(_ request: Request, context: AgentRequestContext) async throws -> Response {
-        let started = ContinuousClock.now
-        var call: ProxyCall?
-        do {
-            return try await forward(request, context: context, started: started, call: &call)
-        } catch let refusal as HTTPRefusal {
-            // Before the path rule is known, the call is recorded under "-".
-            let refused =
-                call
-                ?? ProxyCall(
-                    upstream: String((context.parameters.get("upstream") ?? "").prefix(64)), agent: context.principal?.id ?? "anonymous",
-                    method: request.method.rawValue, template: "-", requestID: context.id, started: started)
-            finish(refused, status: refusal.refusal.status, context: context, failure: refusal.refusal.problem.code)
-            throw refusal
-        }
-    }
-
-    /// The call itself; `call` is filled in once the path rule is known.
-    private func forward(
-        _ request: Request, context: AgentRequestContext, started: ContinuousClock.Instant, call recorded: inout ProxyCall?
-    ) async throws -> Response {
-        let name = context.parameters.get("upstream") ?? ""
-        guard let proxy = components.proxy, let upstream = proxy.upstream(named: name) else {
-            throw HTTPRefusal(404, .unknownUpstream, "No upstream is configured under the name \(name.prefix(64)).")
-        }
-        guard let principal = context.principal, case .agent(let claims) = principal.subject else {
-            throw HTTPRefusal(
-                403, .tokenRequired, "The proxy serves agents that present their own AgentHost token, never other identities.")
-        }
-        let rawPath = request.uri.path
-        let path = rawPath.dropFirst(Self.prefix(name).utf8.count - 1)
-        guard rawPath.hasPrefix(Self.prefix(name)), Self.isForwardable(path) else {
-            throw HTTPRefusal(
-                400, .invalidPath, "The path must be plain segments: no empty, . or .. segment, backslash or encoded / \\ . or NUL.")
-        }
-        let pipeline = components.pipeline
-        let kinds = components.credentialKinds
-        guard !Self.holdsCredential(path: path, query: request.uri.query, kinds: kinds) else {
-            throw HTTPRefusal(
-                400, .credentialInURL,
-                "The path or query holds an AgentHost credential, which would reach the upstream and its logs. Send it as Authorization: Bearer."
-            )
-        }
-        guard upstream.methods.contains(request.method.rawValue), let template = upstream.template(matching: path) else {
-            throw HTTPRefusal(
-                status: 403, code: .notAllowed,
-                detail: "\(request.method.rawValue) on this path is not allowed through upstream \(name).",
-                extensions: [
-                    "upstream": .string(name), "methods": .array(upstream.methods.sorted().map { .string($0) }),
-                    "paths": .array(upstream.paths.map { .string($0.description) }),
-                ]
-            )
-        }
-        let call = ProxyCall(
-            upstream: upstream.name, agent: claims.agent.rawValue, method: request.method.rawValue, template: template.description,
-            requestID: context.id, started: started)
-        recorded = call
-        guard let credentials = components.credentials else {
-            throw HTTPRefusal(503, .vaultUnavailable, "This server was started without a credential store.")
-        }
-        let secret = try await openSecret(of: upstream, for: claims.agent, credentials: credentials, context: context)
-
-        guard let client = proxy.client(for: upstream) else {
-            throw HTTPRefusal(503, .shuttingDown, "The server is shutting down.")
-        }
-        let destination = upstream.destination(path: path, query: request.uri.query.map { $0[...] })
-        guard Self.origin(of: destination) == upstream.origin else {
-            throw HTTPRefusal(400, .invalidPath, "The path would leave the upstream's host.")
-        }
-        var outbound = HTTPClientRequest(url: destination)
-        outbound.method = HTTPMethod(rawValue: request.method.rawValue)
-        outbound.headers = ProxyHeaders.outbound(
-            request.headers, upstream: upstream, kinds: kinds,
-            credentialHeaders: Set(pipeline.configuration.credentialLocations.namedHeaders.map(\.name)))
-        outbound.headers.replaceOrAdd(name: upstream.injection.headerName, value: secret.header)
-        let declaredLength = request.headers[.contentLength].flatMap { Int64($0) }
-        if SecurityMiddleware<AgentRequestContext>.mayHaveBody(request, declaredLength: declaredLength.map { Int($0) }) {
-            outbound.body = .stream(
-                CappedBody(base: request.body, limit: upstream.maximumBodyBytes, call: call),
-                length: declaredLength.map { .known($0) } ?? .unknown)
-        }
-
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(outbound, deadline: .distantFuture, logger: nil)
-        } catch {
-            // Recorded by the caller, as every refusal of the proxy's own is.
-            throw Self.refusal(for: error, upstream: upstream)
-        }
-        let encoding = response.headers[canonicalForm: "content-encoding"].filter { $0.lowercased() != "identity" }
-        guard encoding.isEmpty else {
-            throw HTTPRefusal(
-                502, .upstreamEncoding,
-                "Upstream \(name) answered with a compressed body (\(encoding.joined(separator: ", ").prefix(64))), which cannot be scrubbed."
-            )
-        }
-        let status = Int(response.status.code)
-        let headers = ProxyHeaders.inbound(response.headers, scrubber: secret.scrubber)
-        let components = self.components
-        let leeway = components.configuration.tokenPolicy.leeway
-        let stillValid: @Sendable () -> Bool = {
-            !components.revocations.isRevoked(claims) && components.clock.now() <= claims.expiresAt + leeway
-        }
-        // An answer of unknown length (server-sent events, say) or a large one is watched while it
-        // streams, so a revoked token's stream ends even while the upstream is silent. A short
-        // answer of known length is not: it ends within the upstream's timeout anyway, and the
-        // watch (two tasks per call) cost a third of the proxy's throughput in scripts/loadtest.
-        let length = response.headers.first(name: "content-length").flatMap { Int($0) }
-        let watched = length.map { $0 > Self.unwatchedLength } ?? true
-        let body = ResponseBody { writer in
-            var scrubber = secret.scrubber
-            var outcome = "complete"
-            defer { finish(call, status: status, context: context, failure: outcome == "complete" ? nil : outcome) }
-            /// Sends one piece on, scrubbed; whether the answer has ended.
-            func forward(_ piece: ProxyPiece) async throws -> Bool {
-                switch piece {
-                case .data(let buffer):
-                    // Every piece, watched or not, is checked against the token first.
-                    guard stillValid() else { return try cut() }
-                    call.received.add(buffer.readableBytes, ordering: .relaxed)
-                    // Most pieces hold nothing to mask and go on as they came, uncopied.
-                    if let scrubbed = buffer.withUnsafeReadableBytes({ scrubber.scrubIfNeeded($0) }) {
-                        if !scrubbed.isEmpty { try await writer.write(ByteBuffer(bytes: scrubbed)) }
-                    } else {
-                        try await writer.write(buffer)
-                    }
-                    return false
-                case .end:
-                    return true
-                case .revoked:
-                    return try cut()
-                }
-            }
-            /// Ends the answer: the token was revoked or expired.
-            func cut() throws -> Bool {
-                outcome = "revoked"
-                throw ProxyStreamEnded.revoked
-            }
-            do {
-                if watched {
-                    let watch = RevocationWatch(stillValid: stillValid, ticks: components.ticks)
-                    for try await piece in merge(UpstreamPieces(body: response.body), watch) {
-                        if try await forward(piece) { break }
-                    }
-                } else {
-                    for try await piece in UpstreamPieces(body: response.body) {
-                        if try await forward(piece) { break }
-                    }
-                }
-                let tail = scrubber.finish()
-                if !tail.isEmpty { try await writer.write(ByteBuffer(bytes: tail)) }
-                try await writer.finish(nil)
-            } catch {
-                if outcome == "complete" { outcome = "interrupted" }
-                throw error
-            }
-        }
-        return Response(status: HTTPResponse.Status(code: status), headers: headers, body: body)
     }
 
     /// The injected header's value and a scrubber for the secret, made while the vault lends it.
-    private struct OpenedSecret: Sendable {
+    struct OpenedSecret: Sendable {
         let header: String
         let scrubber: StreamScrubber
     }
 
     /// Opens the secret `agent` was granted for `upstream`. Refuses `403 no_grant` without a
     /// grant, `409` when the secret is not set or does not open, `503` when the store is down.
-    private func openSecret(
+    static func openSecret(
         of upstream: Upstream, for agent: AgentID, credentials: CredentialService, context: AgentRequestContext
     ) async throws -> OpenedSecret {
         do {
@@ -331,26 +168,31 @@ struct ProxyRoutes: Sendable {
         }
         return HTTPRefusal(502, .upstreamUnreachable, "Upstream \(upstream.name) could not be reached.")
     }
-
-    /// Records a finished call: metrics, the audit chain (aggregated), and a debug log line.
-    private func finish(_ call: ProxyCall, status: Int, context: AgentRequestContext, failure: String?) {
-        let duration = ContinuousClock.now - call.started
-        let sent = call.sent.load(ordering: .relaxed), received = call.received.load(ordering: .relaxed)
-        components.metrics.recordProxyCall(upstream: call.upstream, status: status, sent: sent, received: received, duration: duration)
-        components.audit?.recordProxyCall(
-            agent: call.agent, upstream: call.upstream, method: call.method, template: call.template, status: status, sent: sent,
-            received: received, duration: duration, outcome: failure ?? "complete", requestID: call.requestID)
-        context.logger.debug(
-            "proxied call",
-            metadata: [
-                "upstream": .string(call.upstream), "method": .string(call.method), "path": .string(call.template),
-                "status": .stringConvertible(status), "outcome": .string(failure ?? "complete"),
-            ])
-    }
 }
 
 /// One proxied call, for its record: who, where, and the bytes each way.
 final class ProxyCall: Sendable {
+    /// How a call ended: the `outcome` of its audit record and log line.
+    enum Outcome: Equatable, Sendable, CustomStringConvertible {
+        /// The whole answer went back.
+        case complete
+        /// The agent or the upstream went away while the answer streamed.
+        case interrupted
+        /// The agent's token was revoked, or expired, while the answer streamed.
+        case revoked
+        /// The proxy refused the call itself, with this problem code.
+        case refused(String)
+
+        var description: String {
+            switch self {
+            case .complete: "complete"
+            case .interrupted: "interrupted"
+            case .revoked: "revoked"
+            case .refused(let code): code
+            }
+        }
+    }
+
     let upstream: String
     let agent: String
     let method: String
