@@ -83,7 +83,7 @@ public enum AgentHost {
 
         /// `sharesRateLimits` keeps the spends of shared scopes for a ``RateLimitSyncService``;
         /// `readiness` answers `GET /health/ready`. Throws ``AgentHostError`` for a CORS origin or
-        /// body cap that cannot be used, and ``PolicyLoadError`` if the embedded default policy
+        /// body cap that cannot be used, and `PolicyLoadError` if the embedded default policy
         /// does not load.
         public init(
             configuration: AgentHostConfiguration, keyring: Keyring, credentials: CredentialService? = nil,

@@ -29,7 +29,7 @@ public struct AgentHostConfiguration: Sendable {
     /// (Docs/BROKERED.md); none by default. Read at start: a change needs a restart.
     public var upstreams: [Upstream] = []
     /// Authenticators of an embedder's own credential kinds, asked after AgentHost's (agent tokens,
-    /// sessions, API keys, devices, setup tokens). Each declares its ``CredentialKind``, and that
+    /// sessions, API keys, devices, setup tokens). Each declares its `CredentialKind`, and that
     /// declaration alone makes the proxy strip the kind from calls to upstreams. None by default.
     public var authenticators: [any Authenticator] = []
     /// Browser origins allowed by CORS; empty for none.
@@ -41,7 +41,7 @@ public struct AgentHostConfiguration: Sendable {
     /// The body cap of every route, in bytes.
     public var bodyLimit: Int
     /// Serve `GET /metrics` without a credential to every client. Off by default: then only a local
-    /// client (``SecurityPipeline/isLocal(_:)``) reads it without one, and anyone else needs the
+    /// client (`SecurityPipeline/isLocal(_:)`) reads it without one, and anyone else needs the
     /// policy's `metrics.read`.
     public var metricsPublic: Bool = false
     /// What one connection may send and how long it may take.

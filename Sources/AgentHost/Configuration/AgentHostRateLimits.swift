@@ -5,7 +5,7 @@ extension RateLimitScope {
     /// `/v1/*` and `/auth/verify`; `sensitive` 20 per minute per client on token minting,
     /// credentials and login; `auth-failures` 10 failed authentications per minute per client;
     /// `login-failures` 10 failed logins per account, one more every 90 seconds
-    /// (``RateLimiter/checkAccount(method:path:client:account:)``). `serve --rate-limit` changes
+    /// (`RateLimiter/checkAccount(method:path:client:account:)`). `serve --rate-limit` changes
     /// their numbers (Docs/OPERATING.md, "Rate limits").
     public static var agentHost: [RateLimitScope] {
         func routes(_ texts: [String]) -> [RouteMatch] { texts.compactMap(RouteMatch.init) }

@@ -1,5 +1,5 @@
 /// What one connection may send and how long it may take, enforced before the HTTP parser sees a
-/// byte (``ConnectionGuard``). Docs/OPERATING.md explains each limit.
+/// byte (`ConnectionGuard`). Docs/OPERATING.md explains each limit.
 ///
 /// The defaults suit a server that agents and an orchestrator call with short heads: a request
 /// head of at most 32 KiB in 100 fields, sent within 10 seconds; a keep-alive connection closed

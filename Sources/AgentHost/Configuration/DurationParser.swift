@@ -1,6 +1,6 @@
 import SecurityCore
 
-/// Parses lifetimes and timeouts given on the command line: ``DurationText``'s forms (`90s`,
+/// Parses lifetimes and timeouts given on the command line: `DurationText`'s forms (`90s`,
 /// `15m`, `12h`, `7d`, `1h30m`, or a bare number of seconds).
 public enum DurationParser {
     /// The duration `text` names, or an ``AgentHostError`` saying what is accepted.

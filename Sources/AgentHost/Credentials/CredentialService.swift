@@ -20,7 +20,7 @@ public final class CredentialService: Sendable {
     let lookups: GrantLookups
 
     /// A service over `store`, counting encryptions from where the store's count stands. Its caches
-    /// read `ticks`; by default `clock` when it is one too (a test's ``ManualTimeSource``), else
+    /// read `ticks`; by default `clock` when it is one too (a test's `ManualTimeSource`), else
     /// the system's monotonic clock.
     public static func open(
         keys: VaultKeyring, store: any CredentialStore, clock: any TimeSource = SystemTimeSource(), redactor: SecretRedactor? = nil,
@@ -40,7 +40,7 @@ public final class CredentialService: Sendable {
         self.lookups = GrantLookups(ticks: ticks)
     }
 
-    /// Checks that `secret` can be set: at most ``Vault/maximumSecretByteCount`` bytes of UTF-8
+    /// Checks that `secret` can be set: at most `Vault/maximumSecretByteCount` bytes of UTF-8
     /// without NUL (it may become an environment variable). Throws ``CredentialError``.
     public static func checkSecret(_ secret: SecureBytes) throws(CredentialError) {
         guard secret.count > 0 else { throw CredentialError(.invalidSecret, "the secret is empty") }
@@ -75,7 +75,7 @@ public final class CredentialService: Sendable {
     }
 
     /// Lends the secret at `path` to `body` and wipes it afterwards; `nil` if there is none.
-    /// Throws ``VaultError`` when the stored record does not open (it must be set again).
+    /// Throws `VaultError` when the stored record does not open (it must be set again).
     public func withSecret<Result>(_ path: SecretPath, _ body: (UnsafeRawBufferPointer) throws -> Result) async throws -> Result? {
         guard let row = try await store.record(owner: path.owner, name: path.name) else { return nil }
         return try vault.withSecret(in: row.sealed, for: row.identity) { secret in

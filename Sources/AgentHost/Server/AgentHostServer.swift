@@ -29,7 +29,7 @@ public struct AgentHostServer: Service {
     /// Where token keys, vault keys, the database URL and webhook secrets are looked up
     /// (Docs/OPERATING.md lists the variables).
     public var environment: [String: String]
-    /// Learns each secret as it is loaded. Install a ``RedactingLogHandler`` over it so that no log
+    /// Learns each secret as it is loaded. Install a `RedactingLogHandler` over it so that no log
     /// line shows one; the executable does.
     public var redactor: SecretRedactor
     /// Where the server logs.

@@ -6,7 +6,7 @@ public import ServiceLifecycle
 
 /// Reconciles this server's rate-limit buckets with every other server's through a PostgreSQL
 /// store: every ``interval`` it sends what this server spent from shared scopes and folds in the
-/// shared state of those buckets, in one statement (``SQLSecurityStore/reconcileRateLimits(server:spends:at:liveWithin:)``).
+/// shared state of those buckets, in one statement (`SQLSecurityStore/reconcileRateLimits(server:spends:at:liveWithin:)`).
 /// The request path never waits for it.
 ///
 /// When the store cannot be reached, the spends are kept for the next attempt and the server keeps

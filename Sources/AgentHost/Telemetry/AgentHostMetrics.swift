@@ -6,7 +6,7 @@ import Synchronization
 /// so two servers or two tests never share counts) through swift-metrics' API, and served as
 /// Prometheus text at `GET /metrics`, each with the `# HELP` line of ``help``: the security
 /// pipeline's counters, and a request-duration histogram by route, method and status
-/// (``RequestMetricsMiddleware``). Given another factory (an OTLP exporter's), every metric is
+/// (`RequestMetricsMiddleware`). Given another factory (an OTLP exporter's), every metric is
 /// recorded there too.
 public final class AgentHostMetrics: Sendable {
     /// Where the counters live.
@@ -70,7 +70,7 @@ public final class AgentHostMetrics: Sendable {
     /// The counters of each kind of refusal seen; at most one entry per status, problem code and scope.
     private let refusals = Mutex<[RefusalKind: [CoreMetrics.Counter]]>([:])
 
-    /// Records one answered request (``RequestMetricsMiddleware``).
+    /// Records one answered request (`RequestMetricsMiddleware`).
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         let key = RequestKind(route: route, method: method, status: status)
         let timer =

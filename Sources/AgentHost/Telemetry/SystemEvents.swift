@@ -7,7 +7,7 @@ import Synchronization
 /// - Refusals (failed authentications, policy denials, rate-limit refusals) are published by
 ///   ``SecurityMiddleware`` as they happen on this server.
 /// - Key rotations and revocations (and the ends of credentials: a deleted user, key or device, a
-///   password change) are read from the audit log by ``follow(_:after:every:)``, so those made by
+///   password change) are read from the audit log by `follow(_:after:every:)`, so those made by
 ///   the command line or by another server sharing the store appear too.
 ///
 /// Each subscriber has a buffer of ``bufferSize`` lines; a reader that falls further behind loses the

@@ -4,8 +4,8 @@ import Logging
 import NIOCore
 public import SecurityCore
 
-/// Hummingbird middleware that adapts ``SecurityPipeline``: it turns a request into
-/// ``RequestFacts``, asks the pipeline, and either runs the route with the principal in the
+/// Hummingbird middleware that adapts `SecurityPipeline`: it turns a request into
+/// `RequestFacts`, asks the pipeline, and either runs the route with the principal in the
 /// context or answers with the refusal's problem+json body.
 ///
 /// Refusals are logged (at debug; summarised each second by ``AuditRecorder``) with their code,
