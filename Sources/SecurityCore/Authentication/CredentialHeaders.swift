@@ -24,18 +24,11 @@ struct CredentialHeaders {
     /// case of `name`'s letters. One byte loop: this runs on every header of every request, and an
     /// exact comparison followed by the generic case-insensitive one cost twice as much.
     @inline(__always)
-    static func named(_ name: String, _ lowercased: StaticString) -> Bool {
-        let expected = UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
-        var name = name
-        return name.withUTF8 { bytes in
-            guard bytes.count == expected.count else { return false }
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
-                let lower = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-                if lower != expected[index] { return false }
+    static func named(_ name: String, _ lowercased: String) -> Bool {
+        name.utf8.count == lowercased.utf8.count
+            && name.utf8.elementsEqual(lowercased.utf8) { byte, expected in
+                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == expected
             }
-            return true
-        }
     }
 
     init(_ fields: [HeaderField]) {

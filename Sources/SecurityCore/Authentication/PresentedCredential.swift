@@ -55,8 +55,7 @@ public struct PresentedCredential: Sendable {
 
     /// Whether the credential is exactly `other`.
     func equals(_ other: String) -> Bool {
-        var other = other
-        return other.withUTF8 { otherBytes in withBytes { bytesEqual($0, UnsafeRawBufferPointer(otherBytes)) } }
+        withBytes { $0.elementsEqual(other.utf8) }
     }
 
     /// Whether this is a bearer value with a space inside: no bearer credential at all, but an

@@ -31,19 +31,15 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// `text` is anything else.
     public init?(_ text: some StringProtocol) {
         // The common case, a dotted quad, is read straight from the text's bytes.
-        if let value = text.utf8.withContiguousStorageIfAvailable({ Self.parseIPv4Fast($0) }), let value {
+        if let value = Self.parseIPv4(text.utf8) {
             self.init(ipv4: value)
             return
         }
         let bytes = Array(text.utf8)
-        guard !bytes.isEmpty, bytes.count <= 45 else { return nil }
-        if !bytes.contains(UInt8(ascii: ":")) {
-            guard let value = Self.parseIPv4(bytes[...]) else { return nil }
-            self.init(ipv4: value)
-        } else {
-            guard let (high, low) = Self.parseIPv6(bytes) else { return nil }
-            self.init(high: high, low: low)
-        }
+        guard !bytes.isEmpty, bytes.count <= 45, bytes.contains(UInt8(ascii: ":")),
+            let (high, low) = Self.parseIPv6(bytes)
+        else { return nil }
+        self.init(high: high, low: low)
     }
 
     /// Whether this is an IPv4 address (or its IPv4-mapped IPv6 form).
@@ -108,9 +104,9 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     // MARK: Parsing
 
-    /// A dotted quad without leading zeros, in one pass; `nil` for anything else (the general
-    /// parser then decides).
-    private static func parseIPv4Fast(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32? {
+    /// A dotted quad without leading zeros, in one pass; `nil` for anything else. The one IPv4
+    /// parser: for a whole address and for the last groups of an IPv6 one.
+    private static func parseIPv4(_ bytes: some Collection<UInt8>) -> UInt32? {
         guard bytes.count >= 7, bytes.count <= 15 else { return nil }
         var value: UInt32 = 0
         var part: UInt32 = 0
@@ -134,20 +130,6 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
         guard dots == 3, digits > 0 else { return nil }
         return value << 8 | part
-    }
-
-    private static func parseIPv4(_ bytes: ArraySlice<UInt8>) -> UInt32? {
-        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-            guard part.count == 1 || part.first != UInt8(ascii: "0") else { return nil }
-            let number = part.reduce(UInt32(0)) { $0 * 10 + UInt32($1 - 0x30) }
-            guard number <= 255 else { return nil }
-            value = value << 8 | number
-        }
-        return value
     }
 
     private static func parseIPv6(_ bytes: [UInt8]) -> (UInt64, UInt64)? {

@@ -238,15 +238,5 @@ public struct RateLimitError: CodedError, Hashable, Sendable {
 /// Whether the bytes of `text` equal those of `pattern` (or start with them, when `prefixOnly`):
 /// a byte comparison, where `hasPrefix` and `==` on strings walk Characters.
 func utf8Matches(_ text: Substring, _ pattern: String, prefixOnly: Bool) -> Bool {
-    var text = text
-    var pattern = pattern
-    return text.withUTF8 { textBytes in
-        pattern.withUTF8 { patternBytes in
-            guard prefixOnly ? textBytes.count >= patternBytes.count : textBytes.count == patternBytes.count else { return false }
-            return bytesEqual(
-                UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: textBytes[..<patternBytes.count])),
-                UnsafeRawBufferPointer(patternBytes)
-            )
-        }
-    }
+    prefixOnly ? text.utf8.starts(with: pattern.utf8) : text.utf8.elementsEqual(pattern.utf8)
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Field rules for a JSON body: what each member must be. ``validate(_:)`` collects every
 /// failure, each with a JSON-pointer path and a stable code, so a client can fix them all at once.
 ///
@@ -58,16 +60,20 @@ public struct Schema: Sendable {
     public struct Pattern: Sendable {
         /// The pattern as written.
         public let source: String
-        // Regex is not Sendable in the standard library. Matching only reads it; the one piece of
-        // lazy state (the lowered program) is published with an atomic compare-and-swap, and
-        // init below forces it once anyway, so sharing it across tasks is safe.
-        private nonisolated(unsafe) let regex: Regex<AnyRegexOutput>
+        /// Regex is not Sendable in the standard library: it is shared behind a lock.
+        private final class Compiled: Sendable {
+            let regex: Mutex<Regex<AnyRegexOutput>>
+            init(_ regex: consuming sending Regex<AnyRegexOutput>) { self.regex = Mutex(regex) }
+        }
+
+        private let compiled: Compiled
 
         /// Throws ``SchemaError`` when `source` does not compile.
         public init(_ source: String) throws {
             do {
-                regex = try Regex(source)
+                let regex = try Regex(source)
                 _ = try regex.wholeMatch(in: "")
+                compiled = Compiled(regex)
             } catch {
                 throw SchemaError(.invalidPattern, "pattern /\(source.prefix(200))/ does not compile")
             }
@@ -75,7 +81,7 @@ public struct Schema: Sendable {
         }
 
         func matches(_ text: String) -> Bool {
-            (try? regex.wholeMatch(in: text)) != nil
+            compiled.regex.withLock { (try? $0.wholeMatch(in: text)) != nil }
         }
     }
 
