@@ -1,6 +1,6 @@
 import Foundation
 import PostgresNIO
-public import SecurityCore
+package import SecurityCore
 import SQLKit
 
 /// What several servers on one PostgreSQL database share beyond the tables: rate-limit budgets,
@@ -8,12 +8,12 @@ import SQLKit
 extension SQLSecurityStore {
     /// What one reconciliation of rate-limit budgets brought back
     /// (``reconcileRateLimits(server:spends:at:liveWithin:)``).
-    public struct SharedBudgets: Sendable {
+    package struct SharedBudgets: Sendable {
         /// Each spend sent, with how far its bucket's shared arrival time now runs ahead of the
         /// database's clock, in nanoseconds (negative: the bucket is full).
-        public var buckets: [(spend: SharedSpend, ahead: Int64)]
+        package var buckets: [(spend: SharedSpend, ahead: Int64)]
         /// The servers that reconciled within the liveness window, this one included.
-        public var servers: Int
+        package var servers: Int
     }
 
     /// Adds `spends` to the shared buckets and returns their shared state, in one statement, and
@@ -22,7 +22,7 @@ extension SQLSecurityStore {
     /// not agree. A bucket's shared arrival time moves as GCRA moves it: from the later of the
     /// stored time and the first spend, on by the spends' intervals. Throws ``StoreError`` on
     /// SQLite, which one server alone uses.
-    public func reconcileRateLimits(
+    package func reconcileRateLimits(
         server: String, spends: [SharedSpend], at now: Int64, liveWithin: Duration
     ) async throws -> SharedBudgets {
         guard dialect == .postgres else {

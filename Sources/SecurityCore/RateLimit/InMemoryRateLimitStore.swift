@@ -245,26 +245,26 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
     /// Spends on shared budgets that could not be kept for reconciliation because too many were
     /// waiting; they still counted here.
-    public var unrecordedSpends: Int { unrecorded.load(ordering: .relaxed) }
+    package var unrecordedSpends: Int { unrecorded.load(ordering: .relaxed) }
 
     /// How many servers share the budgets, and whether they can be reached now. While they can,
     /// a bucket this server does not track holds `1 / servers` of a full bucket; while they
     /// cannot, every request of a shared scope costs `servers` intervals, so this server keeps to
     /// `1 / servers` of each limit (the whole limit when `servers` is 1, as it is until known).
-    public func updateSharing(servers: Int, reachable: Bool) {
+    package func updateSharing(servers: Int, reachable: Bool) {
         let servers = max(1, servers)
         self.servers.store(reachable ? servers : -servers, ordering: .relaxed)
     }
 
     /// The servers last set by ``updateSharing(servers:reachable:)``, and whether they were reachable.
-    public var sharing: (servers: Int, reachable: Bool) {
+    package var sharing: (servers: Int, reachable: Bool) {
         let servers = servers.load(ordering: .relaxed)
         return (abs(servers), servers > 0)
     }
 
     /// Takes the spends on shared budgets recorded since the last call, to be sent to the other
     /// servers. Give them back with ``restoreSharedSpends(_:)`` if they could not be sent.
-    public func drainSharedSpends() -> [SharedSpend] {
+    package func drainSharedSpends() -> [SharedSpend] {
         var drained = [SharedSpend]()
         for shard in shards {
             let spends = shard.state.withLock { state in
@@ -278,7 +278,7 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
     /// Puts back spends that ``drainSharedSpends()`` took and that could not be sent, so the next
     /// reconciliation sends them with the newer ones.
-    public func restoreSharedSpends(_ spends: [SharedSpend]) {
+    package func restoreSharedSpends(_ spends: [SharedSpend]) {
         for spend in spends {
             let recorded = shards[Self.shard(of: spend.hash)].state.withLock { state in
                 if let pending = state.spends[spend.hash] {
@@ -300,7 +300,7 @@ public final class InMemoryRateLimitStore: RateLimitStore {
     /// since the drain, plus what the other servers are taken to have spent and not yet sent (as
     /// much each as this server sent: a client spread evenly spends evenly), with the other
     /// servers' share of the room left set aside (``updateSharing(servers:reachable:)``).
-    public func reconcile(_ buckets: [(spend: SharedSpend, ahead: Int64)], now: Int64) {
+    package func reconcile(_ buckets: [(spend: SharedSpend, ahead: Int64)], now: Int64) {
         let servers = sharing.servers
         for (spend, ahead) in buckets {
             let scope = spend.scope

@@ -1,21 +1,21 @@
 /// What this server spent from one shared bucket since the last reconciliation
 /// (``InMemoryRateLimitStore/drainSharedSpends()``).
-public struct SharedSpend: Sendable {
+package struct SharedSpend: Sendable {
     /// The scope, which sets the bucket's interval.
-    public let scope: RateLimitScope
+    package let scope: RateLimitScope
     /// Whose bucket.
-    public let key: String
+    package let key: String
     /// Requests spent.
-    public internal(set) var cost: Int
+    package internal(set) var cost: Int
     /// When the first of them was spent, on the limiter's ``TickSource``.
-    public internal(set) var since: Int64
+    package internal(set) var since: Int64
     /// The bucket's place in the store.
     let hash: UInt64
 
     /// The bucket's name across servers: the scope's name and the key, which a space separates
     /// (scope names have none).
-    public var bucket: String { scope.name + " " + key }
+    package var bucket: String { scope.name + " " + key }
 
     /// The spends as nanoseconds of the bucket's arrival time: `cost` emission intervals.
-    public var nanoseconds: Int64 { Int64(cost) * scope.emissionInterval }
+    package var nanoseconds: Int64 { Int64(cost) * scope.emissionInterval }
 }

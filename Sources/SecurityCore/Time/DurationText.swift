@@ -3,10 +3,10 @@
 /// fraction, at most 32 characters.
 ///
 /// The command line's `--ttl` and timeouts and the API's `ttl` fields read the same forms.
-public enum DurationText {
+package enum DurationText {
     /// The whole seconds `text` names, or `nil` when it is not a duration or does not fit in
     /// an `Int64`.
-    public static func seconds(_ text: some StringProtocol) -> Int64? {
+    package static func seconds(_ text: some StringProtocol) -> Int64? {
         guard !text.isEmpty, text.utf8.count <= 32 else { return nil }
         var total: Int64 = 0
         var number: Int64?
