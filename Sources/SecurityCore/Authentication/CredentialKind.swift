@@ -26,7 +26,9 @@ public struct CredentialKind: Hashable, Sendable, CustomStringConvertible {
     /// Whether `.` may appear after the prefix (agent tokens and access keys have one).
     public let bodyAllowsDot: Bool
     /// Headers (lower case) besides `Authorization` and `X-Agent-Token` that carry this kind,
-    /// such as `x-setup-token`.
+    /// such as `x-setup-token`: never forwarded by a proxy. The pipeline reads a credential from
+    /// such a header only on the routes ``CredentialLocations`` names (the setup token's handler
+    /// reads its own).
     public let headers: [String]
     /// The prefix's bytes, compared in place against a presented credential.
     let prefixBytes: [UInt8]
