@@ -13,7 +13,7 @@ protocol AgentHostBinaryTests {
 func agentHostBinary() throws -> URL {
     let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let candidates = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("agenthost") }
-    return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "agenthost binary not built")
+    return try #require(candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }), "agenthost binary not built")
 }
 
 /// Output collected as a process writes it.

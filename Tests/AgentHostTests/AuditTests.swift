@@ -43,7 +43,7 @@ struct AuditTests {
             }
             try await audit.flush()
             let records = try await store.auditRecords(after: 0, limit: 100, actor: nil, action: nil)
-            let failures = try #require(records.first { $0.event.action == "auth.failed" })
+            let failures = try #require(records.first(where: { $0.event.action == "auth.failed" }))
             #expect(
                 failures.event.details["count"] == "40" && failures.event.rule == "invalid_token" && failures.event.actor == "anonymous")
             #expect(failures.event.target == "GET /api/whoami")
@@ -51,10 +51,10 @@ struct AuditTests {
             let last = try #require(failures.event.details["last_request_id"])
             #expect(!failures.event.requestID.isEmpty && !last.isEmpty && last != failures.event.requestID)
             // The actor of a denial is the verified principal, never a header.
-            let denial = try #require(records.first { $0.event.action == "policy.denied" })
+            let denial = try #require(records.first(where: { $0.event.action == "policy.denied" }))
             // Its rule is the deciding one: here nothing permits, so the default deny.
             #expect(denial.event.actor == "dev" && denial.event.rule == "default-deny" && denial.event.details["code"] == "forbidden")
-            let minted = try #require(records.first { $0.event.action == "token.minted" })
+            let minted = try #require(records.first(where: { $0.event.action == "token.minted" }))
             #expect(minted.event.actor == "orchestrator" && minted.event.target == "worker-1" && !minted.event.requestID.isEmpty)
             #expect(!records.contains { "\($0.event)".contains(admin) })
 

@@ -99,10 +99,10 @@ struct CommandTests {
         let scopes = try AgentHostConfiguration.rateLimitScopes(
             RateLimitScope.agentHost, overriddenBy: ["general=600/1m", "auth-failures=20/30s/40"]
         )
-        let general = try #require(scopes.first { $0.name == "general" })
+        let general = try #require(scopes.first(where: { $0.name == "general" }))
         #expect(general.limit == 600 && general.period == .seconds(60) && general.burst == 600)
         #expect(general.routes == RateLimitScope.agentHost[0].routes && general.key == .client)
-        let failures = try #require(scopes.first { $0.name == "auth-failures" })
+        let failures = try #require(scopes.first(where: { $0.name == "auth-failures" }))
         #expect(
             failures.limit == 20 && failures.period == .seconds(30) && failures.burst == 40 && failures.counts == .authenticationFailures)
         #expect(scopes.first { $0.name == "sensitive" } == RateLimitScope.agentHost[1])

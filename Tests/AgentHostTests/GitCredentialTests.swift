@@ -348,7 +348,7 @@ struct GitCredentialTests {
         #expect(
             actions.filter { $0 == "secret.released" }.count == 2 && actions.contains("git.clone") && actions.contains("git.fetch"),
             "\(actions)")
-        let clone = try #require(records.first { $0.event.action == "git.clone" })
+        let clone = try #require(records.first(where: { $0.event.action == "git.clone" }))
         #expect(clone.event.details["outcome"] == "clean" && clone.event.target == root.path + "/ws")
     }
 }

@@ -337,7 +337,7 @@ struct ProxyTests {
             try await setup.audit.flush()
             let records = try await setup.store.auditRecords(after: 0, limit: 100, actor: nil, action: nil).map(\.event)
             let calls = records.filter { $0.action == "proxy.call" }
-            let echoes = try #require(calls.first { $0.details["status"] == "200" })
+            let echoes = try #require(calls.first(where: { $0.details["status"] == "200" }))
             #expect(echoes.actor == "builder-7" && echoes.target == "fake" && echoes.details["count"] == "2")
             #expect(echoes.details["path"] == "/v1/**" && echoes.details["method"] == "GET")
             #expect(Int(echoes.details["bytes_received"] ?? "") ?? 0 > 0)

@@ -249,12 +249,11 @@ struct ServerProcessTests: AgentHostBinaryTests {
         #expect(try await waitFor(#""type":"key_rotation""#), "\(log.lines.withLock { $0 })")
         #expect(log.lines.withLock { $0 }.contains { $0.contains(#""action":"keys.rotated""#) && $0.contains(#""actor":"cli""#) })
 
-        // Stopping the server closes the stream instead of waiting on it.
-        let stopping = ContinuousClock.now
+        // Stopping the server closes the stream with a close frame, instead of waiting on it until
+        // the connection is cut.
         server.terminate()
         let close = try await watching.value
         await server.exited()
-        #expect(stopping.duration(to: .now) < .seconds(10))
         #expect(close?.closeCode == .normalClosure || close?.closeCode == .goingAway, "\(String(describing: close))")
         #expect(!launched.output.contains(token))
         let audited = try await run(["audit", "verify", "--data-dir", directory.path])
@@ -305,15 +304,14 @@ struct ServerProcessTests: AgentHostBinaryTests {
             ))
         try await Task.sleep(for: .milliseconds(300))  // the head is in: the request is in flight
         launched.process.terminate()
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(launched.process.isRunning, "the server stopped with a request in flight")
-        await #expect(throws: (any Error).self, "a new connection was accepted during the shutdown") {
-            let late = try RawConnection(port: port)
-            if await late.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), await late.readResponse(timeout: .seconds(2)) != nil {
-                return
-            }
-            throw POSIXError(.ECONNREFUSED)
+        // The shutdown has begun once no new connection is served.
+        try await eventually("the server stops taking connections") {
+            guard let late = try? RawConnection(port: port) else { return true }
+            defer { late.close() }
+            guard await late.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") else { return true }
+            return await late.readResponse(timeout: .seconds(2)) == nil
         }
+        #expect(launched.process.isRunning, "the server stopped with a request in flight")
         #expect(await connection.send(String(body.dropFirst(10))))
         let response = try #require(await connection.readResponse(), "no answer to the request in flight")
         #expect(response.status == 401 && response.body.contains("invalid_login"), "\(response.status) \(response.body)")

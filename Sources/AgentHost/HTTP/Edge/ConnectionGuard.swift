@@ -113,12 +113,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .upgraded, .handling:
             break
         case .body:
-            setDeadline(.now() + TimeAmount(limits.bodyTimeout))
+            setDeadline(now + TimeAmount(limits.bodyTimeout))
         case .idle, .head:
             if phase == .idle {
                 phase = .head
                 scanner = RequestHeadScanner(limits: limits)
-                setDeadline(.now() + TimeAmount(limits.headTimeout))
+                setDeadline(now + TimeAmount(limits.headTimeout))
             }
             let buffer = unwrapInboundIn(data)
             let outcome = buffer.withUnsafeReadableBytes { scanner.scan($0) }
@@ -129,7 +129,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 // What follows the head is its body or a pipelined request: the parser frames it,
                 // and the observer says when the request ends.
                 phase = .body
-                setDeadline(.now() + TimeAmount(limits.bodyTimeout))
+                setDeadline(now + TimeAmount(limits.bodyTimeout))
             case .refused(.requestLineTooLong):
                 refuse(
                     context, .requestLineTooLong, status: 414, detail: "The request line is longer than this server accepts.",
@@ -157,7 +157,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         responsesOwed += 1
         if phase == .handling || phase == .idle {  // a pipelined request the scanner did not see begin
             phase = .body
-            setDeadline(.now() + TimeAmount(limits.bodyTimeout))
+            setDeadline(now + TimeAmount(limits.bodyTimeout))
         }
     }
 
@@ -224,7 +224,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         holdsSlot = true
-        setDeadline(.now() + TimeAmount(limits.headTimeout))
+        setDeadline(now + TimeAmount(limits.headTimeout))
     }
 
     private func stop() {
@@ -243,7 +243,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             setDeadline(nil)
         } else {
             phase = .idle
-            setDeadline(.now() + TimeAmount(limits.idleTimeout))
+            setDeadline(now + TimeAmount(limits.idleTimeout))
         }
     }
 
@@ -260,10 +260,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// The time on the connection's event loop: what every deadline here is set and checked
+    /// against, so a test on an `EmbeddedEventLoop` moves them with `advanceTime(by:)`.
+    private var now: NIODeadline { context?.eventLoop.now ?? .now() }
+
     private func timerFired() {
         timer = nil
         guard let deadline, let context else { return }
-        guard NIODeadline.now() >= deadline else {
+        guard now >= deadline else {
             setDeadline(deadline)
             return
         }
@@ -321,7 +325,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         timer?.cancel()
         timer = nil
-        setDeadline(.now() + Self.linger)
+        setDeadline(now + Self.linger)
     }
 
     /// Closes the connection at once.

@@ -197,7 +197,6 @@ struct ProxiedCall {
                 }
                 let tail = scrubber.finish()
                 if !tail.isEmpty { try await writer.write(ByteBuffer(bytes: tail)) }
-                try await writer.finish(nil)
             } catch ProxyStreamEnded.revoked {
                 outcome = .revoked
                 throw ProxyStreamEnded.revoked
@@ -205,6 +204,9 @@ struct ProxiedCall {
                 outcome = .interrupted
                 throw error
             }
+            // The whole answer was passed on: a client that goes away before the response's end
+            // is written had it all, and the call is complete.
+            try await writer.finish(nil)
         }
         return Response(status: HTTPResponse.Status(code: status), headers: headers, body: body)
     }

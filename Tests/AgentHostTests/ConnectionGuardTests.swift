@@ -1,0 +1,75 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import AgentHost
+
+/// The HTTP edge's timeouts on an `EmbeddedChannel`, whose event loop's clock moves only when the
+/// test advances it: each deadline is checked on both sides, to the nanosecond, with no real time
+/// passing. (HTTPEdgeTests check the same limits end to end on the binary.)
+struct ConnectionGuardTests {
+    static let limits = ConnectionLimits(headTimeout: .seconds(3), idleTimeout: .seconds(5), bodyTimeout: .seconds(4))
+
+    /// A connection behind a guard, active, with the metrics it counts into.
+    static func connection() throws -> (EmbeddedChannel, AgentHostMetrics) {
+        let metrics = AgentHostMetrics()
+        let edge = ConnectionGuard(
+            limits: limits, slots: ConnectionSlots(limit: 8), metrics: metrics,
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let channel = EmbeddedChannel(handler: edge)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        return (channel, metrics)
+    }
+
+    static func closed(_ metrics: AgentHostMetrics, _ reason: String) -> Bool {
+        String(decoding: metrics.exposition(), as: UTF8.self).contains(#"agenthost_connections_closed_total{reason="\#(reason)"} 1"#)
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+
+    @Test func aSilentConnectionIsClosedAtItsHeadTimeoutWithNothingSaid() throws {
+        let (channel, metrics) = try Self.connection()
+        // Silent from the start: the head timer starts with the first byte, or the connection.
+        try channel.writeInbound(ByteBuffer())
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.headTimeout) - 1))
+        #expect(channel.isActive, "closed before the head timeout")
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
+        #expect(!channel.isActive, "still open at the head timeout")
+        #expect(try channel.readOutbound(as: IOData.self) == nil, "a silent connection is closed without an answer")
+        #expect(Self.closed(metrics, "head_timeout"))
+    }
+
+    @Test func halfAHeadIsAnswered408AtItsHeadTimeoutThenClosedAfterTheLinger() throws {
+        let (channel, metrics) = try Self.connection()
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: "))
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.headTimeout) - 1))
+        #expect(try channel.readOutbound(as: IOData.self) == nil, "answered before the head timeout")
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
+        var answer = ""
+        while let part = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let buffer) = part { answer += String(buffer: buffer) }
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
+        #expect(answer.contains(#""code":"head_timeout""#))
+        #expect(Self.closed(metrics, "head_timeout"))
+        // The answer lingers for the client to read it, then the connection goes.
+        channel.embeddedEventLoop.advanceTime(by: ConnectionGuard.linger)
+        #expect(!channel.isActive)
+    }
+
+    @Test func aBodyThatStopsArrivingIsClosedAtItsBodyTimeout() throws {
+        let (channel, metrics) = try Self.connection()
+        try channel.writeInbound(ByteBuffer(string: "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"part"))
+        // Each piece of body moves the deadline on.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))
+        try channel.writeInbound(ByteBuffer(string: "ial\""))
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.bodyTimeout) - 1))
+        #expect(channel.isActive, "closed before the body timeout since the last piece")
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
+        #expect(!channel.isActive)
+        #expect(Self.closed(metrics, "body_timeout"))
+    }
+}
