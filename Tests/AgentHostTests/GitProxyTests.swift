@@ -43,8 +43,9 @@ struct GitProxyTests {
     ) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // Bounded: a step that hangs fails the test instead of holding it.
-        process.arguments = ["timeout", "15", executable] + arguments
+        // Bounded: a step that hangs fails the test instead of holding it. The bound only catches a
+        // hang: the SDK script, Python's start-up included, took over 15 s on a loaded machine.
+        process.arguments = ["timeout", "120", executable] + arguments
         process.environment = environment
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let pipe = Pipe()
