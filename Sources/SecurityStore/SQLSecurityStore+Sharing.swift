@@ -7,7 +7,7 @@ import SQLKit
 /// the notice of a revocation, and whether the store can serve.
 extension SQLSecurityStore {
     /// What one reconciliation of rate-limit budgets brought back
-    /// (``reconcileRateLimits(server:spends:at:liveWithin:)``).
+    /// (`reconcileRateLimits(server:spends:at:liveWithin:)`).
     package struct SharedBudgets: Sendable {
         /// Each spend sent, with how far its bucket's shared arrival time now runs ahead of the
         /// database's clock, in nanoseconds (negative: the bucket is full).

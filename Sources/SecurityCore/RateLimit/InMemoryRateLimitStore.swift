@@ -11,11 +11,11 @@ import Synchronization
 /// With `sharesBudgets`, the buckets of ``RateLimitScope/shared`` scopes are one budget across
 /// every server that shares a store: each server decides locally, records what it spent, and a
 /// reconciler (AgentHost's `RateLimitSyncService` over PostgreSQL) sends those spends to the
-/// shared table and folds everyone's spending back in (``drainSharedSpends()``,
-/// ``reconcile(_:now:)``). Between two reconciliations a bucket this server does not track holds
+/// shared table and folds everyone's spending back in (`drainSharedSpends()`,
+/// `reconcile(_:now:)`, package API). Between two reconciliations a bucket this server does not track holds
 /// only its share of a full bucket, so a burst spread over several servers is not admitted once by
 /// each; while the others cannot be reached, each request costs as many intervals as there are
-/// servers, so that each server keeps to its share of the limit (``updateSharing(servers:reachable:)``).
+/// servers, so that each server keeps to its share of the limit (`updateSharing(servers:reachable:)`).
 ///
 /// ```swift
 /// let store = InMemoryRateLimitStore(maximumKeys: 1_000_000)

@@ -102,7 +102,7 @@ public struct Schema: Sendable {
     /// An integer (no fraction or exponent), optionally within `range`.
     public static func integer(_ range: ClosedRange<Int64>? = nil) -> Schema { Schema(kind: .integer(range)) }
     /// A duration in whole seconds, optionally within `range`: an integer of seconds (`3600`), or a
-    /// string in ``DurationText``'s forms (`"1h"`, `"90s"`, `"1h30m"`). Read the value with
+    /// string in the forms of a duration (`"1h"`, `"90s"`, `"1h30m"`). Read the value with
     /// ``durationSeconds(_:)``. A string that is no duration fails `invalid_duration`.
     public static func duration(_ range: ClosedRange<Int64>? = nil) -> Schema { Schema(kind: .duration(range)) }
 
