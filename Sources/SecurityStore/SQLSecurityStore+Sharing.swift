@@ -22,8 +22,11 @@ extension SQLSecurityStore {
     /// not agree. A bucket's shared arrival time moves as GCRA moves it: from the later of the
     /// stored time and the first spend, on by the spends' intervals. Throws ``StoreError`` on
     /// SQLite, which one server alone uses.
+    ///
+    /// `databaseNow` stands in for the database's clock (`clock_timestamp()`), in nanoseconds: a
+    /// test that steps its servers' clocks steps this one with them. Servers leave it `nil`.
     package func reconcileRateLimits(
-        server: String, spends: [SharedSpend], at now: Int64, liveWithin: Duration
+        server: String, spends: [SharedSpend], at now: Int64, liveWithin: Duration, databaseNow: Int64? = nil
     ) async throws -> SharedBudgets {
         guard dialect == .postgres else {
             throw StoreError(.unavailable, "rate-limit budgets are shared through PostgreSQL only")
@@ -39,7 +42,9 @@ extension SQLSecurityStore {
         return try await run(within: .seconds(3)) {
             let rows = try await database.raw(
                 """
-                WITH clock AS (SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT AS now),
+                WITH clock AS (
+                    SELECT COALESCE(\(bind: databaseNow)::BIGINT, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT) AS now
+                ),
                 beat AS (
                     INSERT INTO rate_limit_servers (server, seen_at) SELECT \(bind: server), clock.now FROM clock
                     ON CONFLICT (server) DO UPDATE SET seen_at = excluded.seen_at

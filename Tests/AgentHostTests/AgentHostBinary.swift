@@ -102,13 +102,11 @@ extension AgentHostBinaryTests {
     /// Waits (at most 60 s) for a launched server's listening line and reads the port from it.
     func listeningPort(_ launched: Launched) async throws -> Int {
         var port: Int?
-        let deadline = Date().addingTimeInterval(60)
-        while port == nil, Date() < deadline, launched.process.isRunning {
-            let text = launched.output
-            if let range = text.range(of: "url=http://127.0.0.1:") {
-                port = Int(text[range.upperBound...].prefix { $0.isNumber })
+        try? await eventually(within: .seconds(60), "the server reports listening") {
+            if let range = launched.output.range(of: "url=http://127.0.0.1:") {
+                port = Int(launched.output[range.upperBound...].prefix { $0.isNumber })
             }
-            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+            return port != nil || !launched.process.isRunning
         }
         return try #require(port, "server did not report listening: \(launched.output)")
     }
@@ -140,10 +138,13 @@ private func runToEnd(
     }
     stdin.fileHandleForWriting.write(Data((input ?? "").utf8))
     try stdin.fileHandleForWriting.close()
-    let deadline = Date().addingTimeInterval(30)
-    while process.isRunning && Date() < deadline { usleep(20_000) }
-    if process.isRunning { process.terminate() }
+    // The bound only ends a hung child (SIGKILL: a child of the test process inherits a signal
+    // mask that blocks SIGTERM); the wait is for its exit.
+    let pid = process.processIdentifier
+    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
     process.waitUntilExit()
+    watchdog.cancel()
     let text = outputs.map { read, done in
         done.wait()
         return read.bytes.withLock { String(decoding: $0, as: UTF8.self) }

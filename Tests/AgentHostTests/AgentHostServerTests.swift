@@ -16,19 +16,21 @@ struct AgentHostServerTests {
         let directory = try TemporaryDirectory()
         var configuration = AgentHostConfiguration(port: 0, dataDirectory: directory.path, tokenPolicy: try TokenPolicy())
         configuration.databaseURL = "sqlite:" + directory.path + "/embedded.sqlite"
-        let port = Mutex<Int?>(nil)
+        let (ports, announce) = AsyncStream.makeStream(of: Int.self)
         let announced = Mutex("")
         let server = AgentHostServer(
             configuration: configuration, environment: [:], logger: quiet,
-            onServerRunning: { bound in port.withLock { $0 = bound } },
+            onServerRunning: { bound in
+                announce.yield(bound)
+                announce.finish()
+            },
             announceSetupToken: { text in announced.withLock { $0 += text } }
         )
         let group = ServiceGroup(configuration: .init(services: [server], logger: quiet))
         let running = Task { try await group.run() }
 
-        let deadline = ContinuousClock.now + .seconds(30)
-        while port.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        let bound = try #require(port.withLock { $0 }, "the server did not report its port")
+        var announcements = ports.makeAsyncIterator()
+        let bound = try #require(await announcements.next(), "the server did not report its port")
         let connection = try RawConnection(port: bound)
         #expect(await connection.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
         #expect(await connection.readResponse()?.status == 200)

@@ -28,9 +28,8 @@ struct ConfigReloadTests: AgentHostBinaryTests {
             return try #require(await connection.readResponse(), "no answer on the kept connection")
         }
         func waitForLog(_ text: String, count: Int) async throws {
-            let deadline = Date().addingTimeInterval(10)
-            while launched.output.components(separatedBy: text).count - 1 < count, Date() < deadline {
-                try await Task.sleep(for: .milliseconds(50))
+            try? await eventually("the log says \(text) \(count) times") {
+                launched.output.components(separatedBy: text).count - 1 >= count
             }
             #expect(launched.output.components(separatedBy: text).count - 1 >= count, "\(launched.output)")
         }

@@ -13,13 +13,19 @@ struct ConnectionGuardTests {
 
     /// A connection behind a guard, active, with the metrics it counts into.
     static func connection() throws -> (EmbeddedChannel, AgentHostMetrics) {
+        let (channel, metrics, _) = try guarded()
+        return (channel, metrics)
+    }
+
+    /// `connection()`, and the guard itself, for what the request-cycle observer reports to it.
+    static func guarded() throws -> (EmbeddedChannel, AgentHostMetrics, ConnectionGuard) {
         let metrics = AgentHostMetrics()
         let edge = ConnectionGuard(
             limits: limits, slots: ConnectionSlots(limit: 8), metrics: metrics,
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let channel = EmbeddedChannel(handler: edge)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
-        return (channel, metrics)
+        return (channel, metrics, edge)
     }
 
     static func closed(_ metrics: AgentHostMetrics, _ reason: String) -> Bool {
@@ -71,5 +77,44 @@ struct ConnectionGuardTests {
         channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
         #expect(!channel.isActive)
         #expect(Self.closed(metrics, "body_timeout"))
+    }
+
+    @Test func aHeadThatDripsInStillHasOnlyItsHeadTimeoutInAll() throws {
+        let (channel, metrics) = try Self.connection()
+        let head = Array("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: yes\r\nX-Slower: yes\r\n\r\n".utf8)
+        // One byte every 20 ms: each byte is progress, and none moves the head's deadline.
+        let step = Self.nanoseconds(.milliseconds(20))
+        var elapsed: Int64 = 0
+        for byte in head.dropLast() {
+            try channel.writeInbound(ByteBuffer(bytes: [byte]))
+            guard elapsed + step < Self.nanoseconds(Self.limits.headTimeout) else { break }
+            channel.embeddedEventLoop.advanceTime(by: .nanoseconds(step))
+            elapsed += step
+            #expect(channel.isActive, "closed \(elapsed) ns into the head, before its timeout")
+        }
+        #expect(elapsed < Self.nanoseconds(Self.limits.headTimeout))
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.headTimeout) - elapsed))
+        #expect(Self.closed(metrics, "head_timeout"))
+        channel.embeddedEventLoop.advanceTime(by: ConnectionGuard.linger)
+        #expect(!channel.isActive)
+    }
+
+    @Test func aConnectionIdleAfterItsAnswerIsClosedAtItsIdleTimeout() throws {
+        let (channel, metrics, edge) = try Self.guarded()
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        // What the request-cycle observer reports as the parser and the answer go by.
+        edge.requestBegan()
+        edge.requestEnded()
+        // However long the answer takes, no timeout runs while it is owed.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(channel.isActive, "closed while its answer was owed")
+        edge.responseBegan()
+        edge.responseEnded()
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.idleTimeout) - 1))
+        #expect(channel.isActive, "closed before the idle timeout")
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
+        #expect(!channel.isActive, "still open at the idle timeout")
+        #expect(try channel.readOutbound(as: IOData.self) == nil, "an idle connection is closed without an answer")
+        #expect(Self.closed(metrics, "idle_timeout"))
     }
 }

@@ -200,17 +200,17 @@ struct GitCredentialTests {
         let watch = ArgvWatch(token)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "sleep 5", token]
+        // A shell that waits on its input, never written: its argv holds the secret until it is killed.
+        process.arguments = ["-c", "read line", token]
+        let input = Pipe()
+        process.standardInput = input
         try process.run()
-        // Until the watch has seen it, or 4 s on a slow (sanitized, loaded) machine.
-        let deadline = ContinuousClock.now + .seconds(4)
-        while ContinuousClock.now < deadline, watch.seen.state.withLock({ $0.hits.isEmpty }) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try? await eventually("the watch sees the secret in argv") { watch.seen.state.withLock { !$0.hits.isEmpty } }
         let seen = await watch.stop()
         // SIGKILL: a child of the test process inherits a signal mask that blocks SIGTERM.
         kill(process.processIdentifier, SIGKILL)
         await process.exited()
+        try input.fileHandleForWriting.close()
         #expect(seen.hits.contains { $0.contains(token) } && seen.scans > 0)
     }
 

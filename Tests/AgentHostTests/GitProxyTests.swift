@@ -127,10 +127,7 @@ struct GitProxyTests {
             // SIGKILL: a child of the test process inherits a signal mask that blocks SIGTERM.
             forge.killInBackground()
         }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !FileManager.default.fileExists(atPath: portFile), ContinuousClock.now < deadline, forge.isRunning {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try? await eventually("the forge writes its port") { FileManager.default.fileExists(atPath: portFile) || !forge.isRunning }
         let forgePort = try #require(Int(try String(contentsOfFile: portFile, encoding: .utf8)), "the forge did not start")
 
         let (store, _) = try await Backend.sqlite.open()

@@ -71,63 +71,42 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         #expect(try await closedCount("request_line_too_long", port: port) == 1)
     }
 
-    @Test func stalledAndIdleConnectionsAreClosedOnTime() async throws {
+    @Test func stalledAndIdleConnectionsAreClosedByTheirTimeouts() async throws {
         let directory = try TemporaryDirectory()
         let (server, port) = try await serve(directory, ["--head-timeout", "1s", "--idle-timeout", "1s", "--body-timeout", "1s"])
         defer { server.stopInBackground() }
 
-        /// How long until the server closes `connection`, and what it sent first.
-        func closing(_ connection: RawConnection) async -> (seconds: Double, response: RawResponse?) {
-            let start = ContinuousClock.now
-            let (bytes, closed) = await connection.readUntilClosed(timeout: .seconds(8))
-            #expect(closed, "still open after 8 s")
-            let elapsed = start.duration(to: .now)
-            return (
-                Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-                RawResponse(bytes: bytes, requireBody: false)
-            )
+        /// What the server sent `connection` before it closed it. The deadline only fails: when
+        /// each timeout fires, to the nanosecond, is ConnectionGuardTests' to check on a manual clock.
+        func closing(_ connection: RawConnection) async -> RawResponse? {
+            let (bytes, closed) = await connection.readUntilClosed(timeout: .seconds(30))
+            #expect(closed, "still open after 30 s")
+            return RawResponse(bytes: bytes, requireBody: false)
         }
 
         // Connected, silent: closed after the head timeout, with nothing to say.
         let silent = try RawConnection(port: port)
-        let quiet = await closing(silent)
-        #expect(quiet.seconds >= 0.8 && quiet.seconds < 4, "\(quiet.seconds)")
-        #expect(quiet.response == nil)
+        #expect(await closing(silent) == nil)
 
         // Half a head, then nothing (slowloris): 408, then closed.
         let stalled = try RawConnection(port: port)
         await stalled.send(Self.head(fields: 1, end: false))
         let slow = await closing(stalled)
-        #expect(slow.seconds >= 0.8 && slow.seconds < 4, "\(slow.seconds)")
-        #expect(slow.response?.status == 408 && slow.response?.body.contains(#""code":"head_timeout""#) == true)
-
-        // A slow but steady head still has only the head timeout in all.
-        let dripping = try RawConnection(port: port)
-        let dripStart = ContinuousClock.now
-        for byte in Self.head(fields: 20).utf8 {
-            guard await dripping.send([byte]) else { break }
-            try await Task.sleep(for: .milliseconds(20))
-            if dripStart.duration(to: .now) > .seconds(5) { break }
-        }
-        let dripped = await closing(dripping)
-        #expect(dripped.response?.status == 408)
-        #expect(dripStart.duration(to: .now) < .seconds(5))
+        #expect(slow?.status == 408 && slow?.body.contains(#""code":"head_timeout""#) == true)
 
         // Kept alive after an answer, then idle: closed after the idle timeout.
         let idle = try RawConnection(port: port)
         await idle.send(Self.head())
         #expect(await idle.readResponse()?.status == 200)
-        let idled = await closing(idle)
-        #expect(idled.seconds >= 0.8 && idled.seconds < 4, "\(idled.seconds)")
+        #expect(await closing(idle) == nil)
 
         // A body that stops arriving: closed after the body timeout.
         let body = try RawConnection(port: port)
         await body.send(
             "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user")
-        let paused = await closing(body)
-        #expect(paused.seconds >= 0.8 && paused.seconds < 4, "\(paused.seconds)")
+        _ = await closing(body)
 
-        #expect(try await closedCount("head_timeout", port: port) == 3)
+        #expect(try await closedCount("head_timeout", port: port) == 2)
         #expect(try await closedCount("idle_timeout", port: port) >= 1)
         #expect(try await closedCount("body_timeout", port: port) == 1)
     }
@@ -247,7 +226,8 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
         #expect(closedInTime == 1_000)
         stalled.removeAll()
 
-        // Refused after 32 KiB, answered 431, and closed.
+        // Refused after 32 KiB, answered 431, and closed once the answer has lingered; the deadline only fails.
+        let floodStart = ContinuousClock.now
         var flooding = [RawConnection]()
         let megabyte = Array(Self.head(fields: 1, valueBytes: 1 << 20).utf8)
         for _ in 0..<300 {
@@ -255,15 +235,17 @@ struct HTTPEdgeTests: AgentHostBinaryTests {
             await connection.send(megabyte)
             flooding.append(connection)
         }
-        var refused = 0
+        var refused = 0, closed = 0
         for connection in flooding {
-            let (bytes, _) = await connection.readUntilClosed(timeout: .seconds(5))
+            let left = ContinuousClock.now.duration(to: floodStart + .seconds(60))
+            let (bytes, ended) = await connection.readUntilClosed(timeout: max(.milliseconds(1), left))
             if RawResponse(bytes: bytes, requireBody: false)?.status == 431 { refused += 1 }
+            if ended { closed += 1 }
         }
         #expect(refused == 300)
+        #expect(closed == 300)
         let flooded = residentBytes(of: pid)
         flooding.removeAll()
-        try await Task.sleep(for: .seconds(3))  // the refused connections' linger ends
         return (during, flooded, residentBytes(of: pid))
     }
 }

@@ -129,9 +129,9 @@ struct NginxForwardAuthTests {
             do {
                 // Wait (bounded) for nginx to listen, asking the echo server so no refusal is counted.
                 var ready = false
-                for _ in 0..<100 where !ready {
+                try? await eventually("nginx listens") {
                     ready = (try? await send(.GET, "/ready", port: upstream)) != nil
-                    if !ready { try await Task.sleep(for: .milliseconds(50)) }
+                    return ready
                 }
                 let errors = (try? String(contentsOfFile: directory.path + "/error.log", encoding: .utf8)) ?? ""
                 try #require(ready, "nginx did not start: \(errors)")

@@ -166,17 +166,19 @@ final class FakeUpstream: Sendable {
 
     /// Runs the upstream on a free port of 127.0.0.1 while `body` runs with it.
     func run<Result: Sendable>(_ body: @Sendable (Int) async throws -> Result) async throws -> Result {
-        let port = Mutex<Int?>(nil)
+        let (ports, announce) = AsyncStream.makeStream(of: Int?.self)
         let app = Application(
             router: router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+            onServerRunning: { channel in
+                announce.yield(channel.localAddress?.port)
+                announce.finish()
+            },
             logger: Logger(label: "fake-upstream") { _ in SwiftLogNoOpLogHandler() }
         )
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService(gracefulShutdownSignals: []) }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while port.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-            guard let bound = port.withLock({ $0 }) else { throw FakeUpstreamError() }
+            var running = ports.makeAsyncIterator()
+            guard let announced = await running.next(), let bound = announced else { throw FakeUpstreamError() }
             defer { group.cancelAll() }
             return try await body(bound)
         }

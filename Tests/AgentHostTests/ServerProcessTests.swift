@@ -235,12 +235,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
             }
         }
         func waitFor(_ text: String) async throws -> Bool {
-            let until = Date().addingTimeInterval(15)
-            while Date() < until {
-                if log.lines.withLock({ $0.contains { $0.contains(text) } }) { return true }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            return false
+            (try? await eventually("the stream sends \(text)") { log.lines.withLock { $0.contains { $0.contains(text) } } }) != nil
         }
         #expect(try await waitFor(#""type":"hello""#))
         // A rotation made by the command line, a separate process, reaches the stream.
@@ -302,7 +297,16 @@ struct ServerProcessTests: AgentHostBinaryTests {
                 "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
                     + body.prefix(10)
             ))
-        try await Task.sleep(for: .milliseconds(300))  // the head is in: the request is in flight
+        // The head is in: the request is being handled (the scrape counts itself too).
+        try await eventually("the request is in flight") {
+            let scrape = try RawConnection(port: port)
+            defer { scrape.close() }
+            await scrape.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            guard let metrics = await scrape.readResponse() else { return false }
+            let prefix = "http_server_active_requests "
+            let line = metrics.body.split(separator: "\n").first { $0.hasPrefix(prefix) }
+            return line.flatMap { Double($0.dropFirst(prefix.count)) } == 2
+        }
         launched.process.terminate()
         // The shutdown has begun once no new connection is served.
         try await eventually("the server stops taking connections") {
@@ -315,9 +319,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         #expect(await connection.send(String(body.dropFirst(10))))
         let response = try #require(await connection.readResponse(), "no answer to the request in flight")
         #expect(response.status == 401 && response.body.contains("invalid_login"), "\(response.status) \(response.body)")
-        let deadline = Date().addingTimeInterval(15)
-        while launched.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!launched.process.isRunning)
+        try await eventually("the server stops once it has answered") { !launched.process.isRunning }
         #expect(launched.process.terminationStatus == 0, "\(launched.output)")
         // The failed login, queued by the request just answered, reached the audit log at shutdown.
         let audited = try await run(["audit", "verify", "--data-dir", directory.path])

@@ -28,6 +28,9 @@ public struct RateLimitSyncService: Service {
     /// This server's name in the shared table: random, new at each start.
     public let server: String
     let ticks: any TickSource
+    /// Stands in for the database's clock: a test that steps `ticks` steps this one too, so the
+    /// shared buckets age as the servers' do. `nil` (every server): the database's own clock.
+    var databaseClock: (any TickSource)?
 
     public init(
         buckets: InMemoryRateLimitStore, store: SQLSecurityStore, metrics: AgentHostMetrics, logger: Logger,
@@ -75,7 +78,8 @@ public struct RateLimitSyncService: Service {
         let spends = buckets.drainSharedSpends()
         let sent = ticks.nanoseconds()
         do {
-            let shared = try await store.reconcileRateLimits(server: server, spends: spends, at: sent, liveWithin: liveWithin)
+            let shared = try await store.reconcileRateLimits(
+                server: server, spends: spends, at: sent, liveWithin: liveWithin, databaseNow: databaseClock?.nanoseconds())
             let wasIsolated = !buckets.sharing.reachable
             if wasIsolated || buckets.sharing.servers != shared.servers {
                 buckets.updateSharing(servers: shared.servers, reachable: true)

@@ -19,6 +19,10 @@ public final class AgentHostMetrics: Sendable {
     /// allowed request, so it skips the lookup.
     private let allowed: CoreMetrics.Counter
 
+    /// `http_server_active_requests`: requests whose handler is running (OpenTelemetry's
+    /// `http.server.active_requests`), what a drain waits for.
+    private let active: CoreMetrics.Meter
+
     /// Metrics in `registry`, and in `exporter` too when one is given.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), exporter: (any MetricsFactory)? = nil) {
         self.registry = registry
@@ -35,6 +39,7 @@ public final class AgentHostMetrics: Sendable {
         ]
         self.factory = exporter.map { MultiplexMetricsHandler(factories: [prometheus, $0]) } ?? prometheus
         self.allowed = CoreMetrics.Counter(label: "agenthost_requests_total", dimensions: [("outcome", "allowed")], factory: factory)
+        self.active = CoreMetrics.Meter(label: "http_server_active_requests", dimensions: [], factory: factory)
     }
 
     /// Counts one allowed request.
@@ -71,6 +76,12 @@ public final class AgentHostMetrics: Sendable {
     private let refusals = Mutex<[RefusalKind: [CoreMetrics.Counter]]>([:])
 
     /// Records one answered request (`RequestMetricsMiddleware`).
+    /// A request's handler began.
+    func requestBegan() { active.increment() }
+
+    /// A request's handler returned or threw.
+    func requestEnded() { active.decrement() }
+
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         let key = RequestKind(route: route, method: method, status: status)
         let timer =
@@ -156,6 +167,7 @@ public final class AgentHostMetrics: Sendable {
         "agenthost_vault_operations_total": "Vault operations, by kind (set, delete, release, onboard).",
         "agenthost_audit_appends_total": "Records appended to the audit chain.",
         "agenthost_connections_closed_total": "Connections the server closed itself, by reason.",
+        "http_server_active_requests": "Requests being handled now: begun, not yet answered.",
         "http_server_request_duration_seconds": "Time from a request's arrival to its answer, by route template, method and status.",
         "agenthost_proxy_requests_total": "Calls proxied to an upstream, by upstream and status class of the answer.",
         "agenthost_proxy_bytes_total": "Body bytes proxied, by upstream and direction (sent to the upstream, received from it).",
