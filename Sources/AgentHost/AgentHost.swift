@@ -152,7 +152,7 @@ public enum AgentHost {
                 bodyLimits = try BodyLimits(
                     default: configuration.bodyLimit,
                     routes: configuration.upstreams.compactMap { upstream in
-                        RouteMatch(ProxyRoutes.prefix(upstream.name) + "*").map { ($0, upstream.maximumBodyBytes) }
+                        RouteMatch(ProxyRoutes.prefix(upstream.name) + "**").map { ($0, upstream.maximumBodyBytes) }
                     })
             } catch let error as CORSConfigurationError {
                 throw AgentHostError(.configuration, "--cors-origin: \(error.reason)")

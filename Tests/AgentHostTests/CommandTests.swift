@@ -90,7 +90,7 @@ struct CommandTests {
         #expect(scopes.map(\.key) == [.client, .client, .client, .principal])
         #expect(
             scopes.map { $0.routes.map(\.description) } == [
-                ["/api/*", "/v1/*", "/auth/verify"], ["POST /api/agents", "/api/tokens*", "/api/credentials*", "POST /api/login"],
+                ["/api/**", "/v1/**", "/auth/verify"], ["POST /api/agents", "/api/tokens/**", "/api/credentials/**", "POST /api/login"],
                 [], ["POST /api/login"],
             ])
     }

@@ -79,12 +79,15 @@ struct ProblemMiddlewareTests {
         }
     }
 
+    /// The route table reads its routes as path templates, as every other path rule does.
     @Test(arguments: [
-        ("/api/agents", "/api/agents", true), ("/api/projects/:project/git-token", "/api/projects/p1/git-token", true),
-        ("/api/projects/{project}/git-token", "/api/projects/p1/git-token", true), ("/api/projects/:project", "/api/projects", false),
-        ("/api/agents", "/api/agents/x", false), ("/files/**", "/files/a/b/c", true), ("/a/*/c", "/a/b/c", true),
+        ("/api/agents", "/api/agents", true), ("/api/projects/{project}/git-token", "/api/projects/p1/git-token", true),
+        ("/api/projects/{project}", "/api/projects", false), ("/api/agents", "/api/agents/x", false),
+        ("/files/**", "/files/a/b/c", true), ("/api/agents", "/api//agents/", true), ("/api/agents/{agent}", "/api/agents/..", false),
     ])
     func routeTemplatesMatchWholeSegments(template: String, path: String, matches: Bool) {
-        #expect(RouteTable.matches(template.split(separator: "/"), path.split(separator: "/")) == matches)
+        let table = RouteTable()
+        table.install([(method: "GET", path: template)])
+        #expect(table.methods(for: path) == (matches ? ["GET"] : []))
     }
 }

@@ -62,7 +62,7 @@ func pipelineBenchmarks() {
 
     let keyCount = 100_000
     let clients = clientAddresses(keyCount)
-    let scope = try! RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/*")!])
+    let scope = try! RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/**")!])
     let store = InMemoryRateLimitStore()
     let limiter = RateLimiter(scopes: [scope], store: store)
     for client in clients { _ = limiter.admit(method: "GET", path: "/api/x", client: client, principal: nil) }
@@ -94,7 +94,7 @@ func pipelineBenchmarks() {
     // scope, to show that cost.
     let twoThreads = Benchmark.Configuration(scalingFactor: .mega, maxDuration: .seconds(3))
     let threadBuckets = (0..<2).map { _ in
-        let own = try! RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/*")!])
+        let own = try! RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/**")!])
         return clients.map { BucketRequest(scope: own, key: $0) }
     }
     Benchmark("rate-limit check, 100k keys, 2 threads (store, one bucket each)", configuration: twoThreads) { benchmark in
@@ -149,7 +149,7 @@ func pipelineBenchmarks() {
               - {id: admins-create-agents, effect: permit, actions: [agents.create], min_role: admin}
               - {id: viewers-read-only, effect: forbid, roles: [viewer], methods: [POST, PUT, PATCH, DELETE]}
             """, source: "bench")
-    let general = try! RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/*")!])
+    let general = try! RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/**")!])
     let failures = try! RateLimitScope(name: "auth-failures", limit: 10, period: .seconds(60), counts: .authenticationFailures)
     let pipeline = SecurityPipeline(
         configuration: .init(

@@ -95,7 +95,7 @@ private struct AccountBench {
         let keyring = try Keyring(keys: [
             TokenKey(id: KeyID("k-bench"), secret: SecureBytes(copying: [UInt8](repeating: 9, count: 32)), status: .primary)
         ])
-        let general = try RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/*")!])
+        let general = try RateLimitScope(name: "general", limit: 1_000_000, period: .seconds(1), routes: [RouteMatch("/api/**")!])
         let configuration = AgentHostConfiguration(tokenPolicy: try TokenPolicy(), rateLimitScopes: [general])
         let components = try AgentHost.Components(
             configuration: configuration, keyring: keyring, credentials: credentials, revocationStore: store, accounts: accounts

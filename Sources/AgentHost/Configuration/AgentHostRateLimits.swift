@@ -1,8 +1,8 @@
 public import SecurityCore
 
 extension RateLimitScope {
-    /// AgentHost's scopes, agtOS's defaults: `general` 100 per minute per client on `/api/*`,
-    /// `/v1/*` and `/auth/verify`; `sensitive` 20 per minute per client on token minting,
+    /// AgentHost's scopes, agtOS's defaults: `general` 100 per minute per client on `/api/**`,
+    /// `/v1/**` and `/auth/verify`; `sensitive` 20 per minute per client on token minting,
     /// credentials and login; `auth-failures` 10 failed authentications per minute per client;
     /// `login-failures` 10 failed logins per account, one more every 90 seconds
     /// (`RateLimiter/checkAccount(method:path:client:account:)`). `serve --rate-limit` changes
@@ -12,10 +12,10 @@ extension RateLimitScope {
         return [
             RateLimitScope(
                 checked: "general", limit: 100, period: .seconds(60), burst: 100, key: .client, counts: .requests,
-                routes: routes(["/api/*", "/v1/*", "/auth/verify"])),
+                routes: routes(["/api/**", "/v1/**", "/auth/verify"])),
             RateLimitScope(
                 checked: "sensitive", limit: 20, period: .seconds(60), burst: 20, key: .client, counts: .requests,
-                routes: routes(["POST /api/agents", "/api/tokens*", "/api/credentials*", "POST /api/login"])),
+                routes: routes(["POST /api/agents", "/api/tokens/**", "/api/credentials/**", "POST /api/login"])),
             RateLimitScope(
                 checked: "auth-failures", limit: 10, period: .seconds(60), burst: 10, key: .client,
                 counts: .authenticationFailures, routes: []),

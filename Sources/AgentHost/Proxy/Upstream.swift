@@ -205,7 +205,7 @@ public struct Upstream: Hashable, Sendable {
         do {
             return try RateLimitScope(
                 name: "proxy-" + name, limit: limit, period: .seconds(seconds), burst: burst, key: .principal,
-                routes: [RouteMatch("/proxy/\(name)/*")].compactMap { $0 })
+                routes: [RouteMatch("/proxy/\(name)/**")].compactMap { $0 })
         } catch let error as RateLimitError {
             throw UpstreamError(field: "rate_limit", reason: error.reason)
         } catch {

@@ -65,7 +65,7 @@ public struct RateLimitSyncService: Service {
             }
             if ok, ticks.nanoseconds() - lastPrune >= pruneInterval.wholeNanoseconds {
                 lastPrune = ticks.nanoseconds()
-                _ = try? await store.pruneRateLimits()
+                _ = try? await store.pruneRateLimits(databaseNow: databaseClock?.nanoseconds())
             }
         }
         // The last spends, so the others see them.

@@ -7,8 +7,10 @@
 /// application routes), NUL and other control characters, a broken escape, bytes that are not
 /// UTF-8, and anything not starting with `/`. An escaped space (`%20`) is decoded like any other
 /// character; a raw one is refused.
-/// Dot segments and empty segments are kept as they are: policy path templates never match them,
-/// so they fall to the default deny.
+///
+/// A `.` or `..` segment, as sent or escaped (`%2E%2E`), is refused too: one server resolves it,
+/// another routes it as a name, and a policy would have to guess which. Empty segments are kept:
+/// ``PathTemplate`` skips them, as the router does.
 enum RequestPath {
     /// The longest path accepted, in bytes.
     static let maximumLength = 8_192
@@ -24,11 +26,13 @@ enum RequestPath {
         let scan = copy.withUTF8 { bytes -> (valid: Bool, hasEscape: Bool) in
             guard bytes.first == UInt8(ascii: "/"), bytes.count <= maximumLength else { return (false, false) }
             var hasEscape = false
+            var dots = DotSegmentScan()
             for byte in bytes {
                 if byte < 0x21 || byte == 0x7F { return (false, false) }
                 if byte == UInt8(ascii: "%") { hasEscape = true }
+                if dots.next(byte) { return (false, false) }
             }
-            return (true, hasEscape)
+            return (!dots.end(), hasEscape)
         }
         guard scan.valid else { return nil }
         guard scan.hasEscape else { return raw }
@@ -52,7 +56,29 @@ enum RequestPath {
             guard value >= 0x20, value != 0x7F, !Self.structural.contains(value) else { return nil }
             decoded.append(value)
         }
-        guard let text = String(validating: decoded, as: UTF8.self) else { return nil }
+        var dots = DotSegmentScan()
+        guard !decoded.contains(where: { dots.next($0) }), !dots.end(), let text = String(validating: decoded, as: UTF8.self) else {
+            return nil
+        }
         return text[...]
     }
+}
+
+/// Finds a `.` or `..` segment in a path's bytes, one byte at a time.
+struct DotSegmentScan {
+    /// The dots since the last `/`; -1 once the segment has anything else.
+    private var dots = -1
+
+    /// Takes the next byte; whether it ended a dot segment.
+    mutating func next(_ byte: UInt8) -> Bool {
+        if byte == UInt8(ascii: "/") {
+            defer { dots = 0 }
+            return dots == 1 || dots == 2
+        }
+        dots = byte == UInt8(ascii: ".") && dots >= 0 ? dots + 1 : -1
+        return false
+    }
+
+    /// Whether the path ended on a dot segment.
+    func end() -> Bool { dots == 1 || dots == 2 }
 }

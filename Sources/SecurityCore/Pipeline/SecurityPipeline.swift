@@ -254,7 +254,8 @@ public struct SecurityPipeline: Sendable {
 
     static let badPath = Refusal(
         status: 400, code: .invalidPath,
-        detail: "The request path must start with / and may not contain control characters, an escaped / or \\, or a broken percent-escape."
+        detail:
+            "The request path must start with / and may not contain control characters, an escaped / or \\, a broken percent-escape, or a . or .. segment."
     )
 
     /// The 413 for a body over `limit` bytes: what ``evaluate(_:)`` answers for a declared length,

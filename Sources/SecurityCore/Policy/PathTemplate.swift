@@ -1,9 +1,15 @@
-/// A route path with named parameters, such as `/api/worktrees/{worktree}/files/**`.
+/// A route path with named parameters, such as `/api/worktrees/{worktree}/files/**`: the one
+/// spelling of a path pattern, for the policy's routes, rate-limit scopes, body limits, where a
+/// credential may be presented, an upstream's allowed paths, and the server's own routes.
 ///
-/// Literal segments match exactly, `{name}` matches one non-empty segment and captures it, and a
-/// final `**` matches the rest of the path (possibly nothing; `/**` also matches `/`). Paths are compared segment by
-/// segment after splitting on `/`; a path with `.` or `..` segments or an empty segment never
-/// matches, so `/api/agents/../keys` cannot borrow the rule of `/api/agents/{agent}`.
+/// Literal segments match exactly, `{name}` matches one segment and captures it, and a final `**`
+/// matches the rest of the path (possibly nothing: `/api/**` also matches `/api`, and `/**`
+/// matches `/`). Paths are compared segment by segment, as bytes, after splitting on `/`.
+///
+/// Empty segments are skipped, as the router skips them: `/api//agents/` is the path
+/// `/api/agents`, so it meets the same rules as the handler it reaches. A path with a `.` or `..`
+/// segment never matches, so `/api/agents/../keys` cannot borrow the rule of `/api/agents/{agent}`
+/// (``SecurityPipeline`` refuses such paths before anything is matched).
 public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
     enum Segment: Hashable, Sendable {
         case literal(String)
@@ -26,7 +32,8 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
     init(_ text: String) throws(PolicyLoadError.Reason) {
         guard text.hasPrefix("/") else { throw .init("path must start with /") }
         var segments = [Segment]()
-        let parts = text.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        // "/" is the root: no segment at all.
+        let parts = text == "/" ? [] : text.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         for (index, part) in parts.enumerated() {
             if part == "**" {
                 guard index == parts.count - 1 else { throw .init("** may only be the last segment") }
@@ -39,7 +46,7 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
                 guard !segments.contains(.parameter(name)) else { throw .init("parameter {\(name)} appears twice") }
                 segments.append(.parameter(name))
             } else {
-                guard !(part.isEmpty && parts.count > 1), !part.contains("{"), !part.contains("}"), !part.contains("*"),
+                guard !part.isEmpty, !part.contains("{"), !part.contains("}"), !part.contains("*"),
                     part != ".", part != ".."
                 else { throw .init("segment '\(part)' is not a literal, {parameter} or a final **") }
                 segments.append(.literal(String(part)))
@@ -60,10 +67,14 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether `path` (starting with `/`, no query) has only plain segments: none empty, `.` or `..`.
+    /// Whether `path` (starting with `/`, no query) has only plain segments: none empty, `.` or
+    /// `..`. Stricter than matching, which skips empty segments: for a path sent on to another
+    /// server, whose router may not.
     package static func isPlainPath(_ path: Substring) -> Bool {
-        guard let parts = PathSegments(path) else { return false }
-        return parts.all.allSatisfy(PathSegments.isPlain)
+        guard path.utf8.first == UInt8(ascii: "/") else { return false }
+        return path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).allSatisfy {
+            !$0.isEmpty && PathSegments.isPlain($0)
+        }
     }
 
     /// The leading literal segments (up to the first parameter or `**`), for the route index.
@@ -76,15 +87,28 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
         return prefix
     }
 
-    /// Whether `path` (no query) matches.
-    func matches(_ path: Substring) -> Bool {
-        PathSegments(path).map(matches) ?? false
+    /// Whether `path` (decoded, no query) matches. Walks the path's bytes without splitting it
+    /// into an array: rate-limit scopes and body limits ask this of every request.
+    public func matches(_ path: Substring) -> Bool {
+        guard var parts = SegmentWalk(path.utf8) else { return false }
+        for segment in segments {
+            switch segment {
+            case .rest:
+                while let part = parts.next() {
+                    guard PathSegments.isPlain(part) else { return false }
+                }
+                return true
+            case .literal(let literal):
+                guard let part = parts.next(), part.elementsEqual(literal.utf8) else { return false }
+            case .parameter:
+                guard let part = parts.next(), PathSegments.isPlain(part) else { return false }
+            }
+        }
+        return parts.next() == nil
     }
 
     /// Whether the path split into `parts` matches.
     func matches(_ parts: PathSegments) -> Bool {
-        // The root: "/" has one empty segment, which only a template that is all rest covers.
-        if parts.isRoot, segments.first == .rest { return true }
         for (index, segment) in segments.enumerated() {
             switch segment {
             case .rest:
@@ -114,24 +138,47 @@ public struct PathTemplate: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A path's `/`-separated segments after its leading `/`, split on the byte `/` (never on
-/// Characters, which a combining mark after `/` would join) and compared as bytes.
+/// A path's `/`-separated segments, split on the byte `/` (never on Characters, which a combining
+/// mark after `/` would join) and compared as bytes. Empty segments are skipped, as Hummingbird's
+/// router skips them: `/a//b/` has the segments `a` and `b`, and `/` has none.
 struct PathSegments {
     let all: [Substring.UTF8View]
 
     /// Splits `path` (no query); nil when it does not start with `/`.
     init?(_ path: Substring) {
         guard path.utf8.first == UInt8(ascii: "/") else { return nil }
-        all = path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        all = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
     }
 
     var count: Int { all.count }
 
-    /// Whether the path is `/` alone.
-    var isRoot: Bool { all.count == 1 && all[0].isEmpty }
-
-    /// Not empty, `.` or `..`.
+    /// Not `.` or `..` (nor empty, for a caller that keeps empty segments).
     static func isPlain(_ part: Substring.UTF8View) -> Bool {
         !part.isEmpty && !part.elementsEqual(".".utf8) && !part.elementsEqual("..".utf8)
+    }
+
+    /// Whether any segment is `.` or `..`: a path with no single meaning.
+    var hasDotSegment: Bool { !all.allSatisfy(Self.isPlain) }
+}
+
+/// A path's non-empty segments one at a time, as ``PathSegments`` has them, without an array.
+struct SegmentWalk {
+    private let bytes: Substring.UTF8View
+    private var index: Substring.UTF8View.Index
+
+    /// Nil when `bytes` does not start with `/`.
+    init?(_ bytes: Substring.UTF8View) {
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
+        self.bytes = bytes
+        self.index = bytes.startIndex
+    }
+
+    /// The next non-empty segment, or nil at the end.
+    mutating func next() -> Substring.UTF8View.SubSequence? {
+        while index != bytes.endIndex, bytes[index] == UInt8(ascii: "/") { bytes.formIndex(after: &index) }
+        guard index != bytes.endIndex else { return nil }
+        let start = index
+        while index != bytes.endIndex, bytes[index] != UInt8(ascii: "/") { bytes.formIndex(after: &index) }
+        return bytes[start..<index]
     }
 }

@@ -173,38 +173,47 @@ public struct RateLimitScope: Hashable, Sendable {
     }
 }
 
-/// A route a scope applies to: an optional method and a path, exact or ending in `*` for a prefix.
+/// A route: an optional method and a ``PathTemplate``, for rate-limit scopes, body limits and
+/// where a credential may be presented, matched as the policy's routes are.
+///
+/// Written `"/api/**"`, `"POST /api/agents"`, `"GET /api/agents/{agent}/grants"`. A final `*`
+/// after a `/` or a name, the spelling before path templates (`"/api/*"`, `"/api/tokens*"`), reads
+/// as `/**` (`/api/**`, `/api/tokens/**`): the whole segment, no longer a string prefix, so
+/// `/api/tokens*` no longer covers `/api/tokensmith`.
 public struct RouteMatch: Hashable, Sendable, CustomStringConvertible {
     /// The method, upper case; `nil` for any.
     public let method: String?
-    /// The path, without its trailing `*`.
-    public let path: String
-    /// Whether `path` is a prefix.
-    public let isPrefix: Bool
+    /// The path.
+    public let path: PathTemplate
 
-    /// Parses `"/api/*"`, `"POST /api/agents"` and the like; `nil` if it is not of that shape.
+    /// Parses `"/api/**"`, `"POST /api/agents"` and the like; `nil` if it is not of that shape.
     public init?(_ text: String) {
         let parts = text.split(separator: " ", omittingEmptySubsequences: true)
         guard parts.count == 1 || parts.count == 2 else { return nil }
-        let pathText = String(parts[parts.count - 1])
-        guard pathText.hasPrefix("/") else { return nil }
+        var pathText = String(parts[parts.count - 1])
         if parts.count == 2 {
             guard parts[0].allSatisfy({ $0.isASCII && $0.isLetter }) else { return nil }
             method = parts[0].uppercased()
         } else {
             method = nil
         }
-        isPrefix = pathText.hasSuffix("*")
-        path = isPrefix ? String(pathText.dropLast()) : pathText
-        guard !path.contains("*") else { return nil }
+        // The earlier spelling: a final `*` for "and everything under it".
+        if pathText.hasSuffix("*"), !pathText.hasSuffix("**") {
+            pathText = String(pathText.dropLast())
+            if !pathText.hasSuffix("/") { pathText += "/" }
+            pathText += "**"
+        }
+        guard let template = try? PathTemplate(pathText) else { return nil }
+        path = template
     }
 
+    /// Whether a request of `method` to `path` (decoded, no query) is on this route.
     public func matches(method requestMethod: String, path requestPath: Substring) -> Bool {
         if let method, method != requestMethod { return false }
-        return utf8Matches(requestPath, path, prefixOnly: isPrefix)
+        return path.matches(requestPath)
     }
 
-    public var description: String { (method.map { $0 + " " } ?? "") + path + (isPrefix ? "*" : "") }
+    public var description: String { (method.map { $0 + " " } ?? "") + path.description }
 }
 
 /// A rate-limit configuration that cannot work.
@@ -233,10 +242,4 @@ public struct RateLimitError: CodedError, Hashable, Sendable {
         self.code = code
         self.reason = reason
     }
-}
-
-/// Whether the bytes of `text` equal those of `pattern` (or start with them, when `prefixOnly`):
-/// a byte comparison, where `hasPrefix` and `==` on strings walk Characters.
-func utf8Matches(_ text: Substring, _ pattern: String, prefixOnly: Bool) -> Bool {
-    prefixOnly ? text.utf8.starts(with: pattern.utf8) : text.utf8.elementsEqual(pattern.utf8)
 }

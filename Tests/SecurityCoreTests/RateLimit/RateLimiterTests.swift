@@ -154,6 +154,52 @@ struct RateLimiterTests {
         #expect(RouteMatch("GET /a/*/b") == nil)
         #expect(RouteMatch("get /a")?.description == "GET /a")
     }
+
+    /// A route is a method and a ``PathTemplate``, matched as the policy matches its routes.
+    @Test(arguments: [
+        ("/api/**", "/api/agents/a1", true), ("/api/**", "/api", true), ("/api/**", "/apix", false),
+        ("/api/**", "//api//agents/", true), ("/api/**", "/api/../keys", false),
+        ("GET /api/agents/{agent}/grants", "/api/agents/a1/grants", true), ("/api/agents/{agent}/grants", "/api/agents/grants", false),
+        // The earlier spelling: a final `*` reads as `/**`, whole segments only.
+        ("/api/*", "/api/agents", true), ("/api/tokens*", "/api/tokens", true), ("/api/tokens*", "/api/tokens/revoke", true),
+        ("/api/tokens*", "/api/tokensmith", false),
+    ])
+    func routesArePathTemplates(route: String, path: String, matches: Bool) throws {
+        let match = try #require(RouteMatch(route))
+        #expect(match.matches(method: "GET", path: path[...]) == matches)
+        #expect(match.path.matches(path[...]) == matches)
+    }
+
+    /// `matches` walks a path's bytes; `match` splits it into segments as the policy does. Every
+    /// path built from these pieces gets one answer from both.
+    @Test func walkingAPathAndSplittingItAgree() throws {
+        let templates = try ["/", "/**", "/a", "/a/**", "/a/{x}", "/a/{x}/b", "/{x}/{y}/**", "/a/b/c"].map {
+            try PathTemplate(validating: $0)
+        }
+        let pieces = ["a", "b", "c", "", ".", "..", "...", "é"]
+        var paths = ["/"]
+        for first in pieces {
+            paths.append("/" + first)
+            for second in pieces {
+                paths.append("/" + first + "/" + second)
+                for third in pieces { paths.append("/" + first + "/" + second + "/" + third) }
+            }
+        }
+        for template in templates {
+            for path in paths {
+                #expect(template.matches(path[...]) == (template.match(path[...]) != nil), "\(template) \(path)")
+            }
+        }
+        #expect(try PathTemplate(validating: "/").matches("//"))
+        #expect(try !PathTemplate(validating: "/a/**").matches("/a/b/../c"))
+    }
+
+    @Test func aRoutesTemplateIsCheckedAsThePolicysAre() {
+        for text in ["/a/{x}/{x}", "/a/**/b", "/a/./b", "/a//b", "/a/{bad name}"] {
+            #expect(RouteMatch(text) == nil, "\(text)")
+        }
+        #expect(RouteMatch("POST /api/agents")?.matches(method: "GET", path: "/api/agents") == false)
+    }
 }
 
 struct InMemoryRateLimitStoreTests {

@@ -43,12 +43,12 @@ struct ProxyRoutes: Sendable {
     /// header each upstream's secret goes in, on that upstream's routes (an SDK given the agent's
     /// token as its API key sends it there).
     static func credentialLocations(_ upstreams: [Upstream]) -> CredentialLocations {
-        guard !upstreams.isEmpty, let everyUpstream = RouteMatch("/proxy/*") else { return CredentialLocations() }
+        guard !upstreams.isEmpty, let everyUpstream = RouteMatch("/proxy/**") else { return CredentialLocations() }
         return CredentialLocations(
             basicPassword: [everyUpstream],
             namedHeaders: upstreams.compactMap { upstream in
                 guard case .header(let name, _, _) = upstream.injection, name != "authorization",
-                    let routes = RouteMatch(prefix(upstream.name) + "*")
+                    let routes = RouteMatch(prefix(upstream.name) + "**")
                 else { return nil }
                 return CredentialLocations.NamedHeader(name: name, routes: [routes])
             }

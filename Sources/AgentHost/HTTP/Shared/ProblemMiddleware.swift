@@ -75,11 +75,11 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 /// The methods each route of a router answers, for `405 Method Not Allowed`.
 ///
 /// Filled once, after the routes are added (the middleware that reads it is added before them);
-/// read only when no route matched.
+/// read only when no route matched. Routes are matched as ``PathTemplate``s, as every other path
+/// rule is; a route whose path is not one (Hummingbird's `*` or `{name}.jpg`) is left out, so a
+/// wrong method there is answered 404, not 405.
 public final class RouteTable: Sendable {
-    /// A route's path as segments: a literal, or a parameter (`{name}` or `:name`, any one
-    /// segment), or `*` (one segment) or `**` (the rest).
-    private let entries = Mutex<[(segments: [Substring], methods: [String])]>([])
+    private let entries = Mutex<[(path: PathTemplate, methods: [String])]>([])
 
     public init() {}
 
@@ -91,28 +91,17 @@ public final class RouteTable: Sendable {
             if grouped[route.path] == nil { order.append(route.path) }
             grouped[route.path, default: []].append(route.method)
         }
-        let built = order.map { path in (segments: path.split(separator: "/"), methods: grouped[path] ?? []) }
+        let built = order.compactMap { path in
+            (try? PathTemplate(validating: path)).map { (path: $0, methods: grouped[path] ?? []) }
+        }
         entries.withLock { $0 = built }
     }
 
     /// Every method some route answers at `path`, sorted.
     public func methods(for path: String) -> [String] {
-        let segments = path.split(separator: "/")
         let found = entries.withLock { entries in
-            entries.filter { Self.matches($0.segments, segments) }.flatMap(\.methods)
+            entries.filter { $0.path.matches(path[...]) }.flatMap(\.methods)
         }
         return Array(Set(found)).sorted()
-    }
-
-    static func matches(_ template: [Substring], _ path: [Substring]) -> Bool {
-        var index = 0
-        for part in template {
-            if part == "**" { return true }
-            guard index < path.count else { return false }
-            let isParameter = part == "*" || part.hasPrefix(":") || (part.hasPrefix("{") && part.hasSuffix("}"))
-            if !isParameter, part != path[index] { return false }
-            index += 1
-        }
-        return index == path.count
     }
 }
