@@ -65,7 +65,10 @@ let package = Package(
         ),
         .target(
             name: "SecurityCore",
-            dependencies: ["CSodium", "COpenSSL", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "CSodium", "COpenSSL", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         ),
         .target(
             name: "SecurityStore",

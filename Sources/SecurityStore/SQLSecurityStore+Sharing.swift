@@ -43,7 +43,7 @@ extension SQLSecurityStore {
             let rows = try await database.raw(
                 """
                 WITH clock AS (
-                    SELECT COALESCE(\(bind: databaseNow)::BIGINT, \(unsafeRaw: Self.databaseClock)) AS now
+                    SELECT COALESCE(\(bind: databaseNow)::BIGINT, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT) AS now
                 ),
                 beat AS (
                     INSERT INTO rate_limit_servers (server, seen_at) SELECT \(bind: server), clock.now FROM clock
@@ -77,9 +77,6 @@ extension SQLSecurityStore {
         }
     }
 
-    /// The database's clock in nanoseconds, as SQL.
-    static let databaseClock = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT"
-
     /// Deletes shared buckets that are full (a missing bucket means exactly that) and servers
     /// not seen for an hour. Returns the buckets deleted.
     public func pruneRateLimits() async throws -> Int {
@@ -87,15 +84,18 @@ extension SQLSecurityStore {
     }
 
     /// ``pruneRateLimits()`` with `databaseNow` standing in for the database's clock, as in
-    /// `reconcileRateLimits(server:spends:at:liveWithin:databaseNow:)`.
+    /// `reconcileRateLimits(server:spends:at:liveWithin:databaseNow:)`. One statement.
     package func pruneRateLimits(databaseNow: Int64?) async throws -> Int {
         guard dialect == .postgres else { return 0 }
         return try await run {
             try await database.raw(
-                "DELETE FROM rate_limit_servers WHERE seen_at < COALESCE(\(bind: databaseNow)::BIGINT, \(unsafeRaw: Self.databaseClock)) - 3600000000000"
-            ).run()
-            return try await database.raw(
-                "DELETE FROM rate_limit_buckets WHERE tat < COALESCE(\(bind: databaseNow)::BIGINT, \(unsafeRaw: Self.databaseClock)) RETURNING bucket"
+                """
+                WITH clock AS (
+                    SELECT COALESCE(\(bind: databaseNow)::BIGINT, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT) AS now
+                ),
+                servers AS (DELETE FROM rate_limit_servers WHERE seen_at < (SELECT now FROM clock) - 3600000000000)
+                DELETE FROM rate_limit_buckets WHERE tat < (SELECT now FROM clock) RETURNING bucket
+                """
             ).all().count
         }
     }

@@ -49,6 +49,13 @@ struct HostFixture {
             trustedProxies: trustedProxies.compactMap { IPNetwork($0) }, corsOrigins: corsOrigins, rateLimitScopes: scopes,
             bodyLimit: bodyLimit
         )
+        // The test framework's client connects before a test sends anything, and on a loaded
+        // machine its first request can come later than the edge's 10 s head timeout (seen: a
+        // test's steps took 16 s under two busy loops). The edge's timeouts have tests of their
+        // own (ConnectionGuardTests on a manual clock, HTTPEdgeTests on the binary).
+        configuration.connectionLimits.headTimeout = .seconds(3_600)
+        configuration.connectionLimits.idleTimeout = .seconds(3_600)
+        configuration.connectionLimits.bodyTimeout = .seconds(3_600)
         configure(&configuration)
         self.configuration = configuration
         components = try AgentHost.Components(

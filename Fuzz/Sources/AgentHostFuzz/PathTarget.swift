@@ -4,14 +4,17 @@
 ///
 /// Properties: a path without escapes is its own spelling; a canonical path is absolute and holds
 /// no control character and no `?` or `#` that an escape made; escaping it again and decoding gives
-/// it back, and a canonical path with nothing left to decode is a fixed point (idempotent); the
-/// pipeline answers `400 invalid_path` exactly when there is no spelling.
+/// it back, and a canonical path with nothing left to decode is a fixed point (idempotent); it has
+/// no `.` or `..` segment; a path template's walk over it agrees with its split; the pipeline
+/// answers `400 invalid_path` exactly when there is no spelling.
 enum PathTarget {
     static let pipeline: SecurityPipeline = {
         let key = try! TokenKey(id: KeyID("k-path"), secret: SecureBytes(copying: [UInt8](repeating: 7, count: 32)), status: .primary)
         let verifier = TokenVerifier(keyring: try! Keyring(keys: [key]), policy: try! TokenPolicy())
         return SecurityPipeline(configuration: .init(verifier: verifier, rateLimiter: nil))
     }()
+
+    static let templates = ["/", "/**", "/a/**", "/a/{x}", "/{x}/b/**", "/a/b"].map { try! PathTemplate(validating: $0) }
 
     static func run(_ input: inout FuzzInput) {
         let bytes = input.rest()
@@ -20,6 +23,12 @@ enum PathTarget {
         if let canonical {
             let spelled = Array(canonical.utf8)
             require(spelled.first == UInt8(ascii: "/"), "not absolute")
+            let segments = spelled.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+            require(!segments.contains { $0.elementsEqual(".".utf8) || $0.elementsEqual("..".utf8) }, "a dot segment in \(canonical)")
+            for template in templates {
+                require(
+                    template.matches(canonical) == (template.match(canonical) != nil), "\(template) walks and splits \(canonical) apart")
+            }
             require(!spelled.contains { $0 < 0x20 || $0 == 0x7F }, "control character in \(canonical)")
             if !raw.utf8.contains(UInt8(ascii: "%")) {
                 require(canonical == raw[...], "a path without escapes changed")

@@ -16,7 +16,7 @@ struct CredentialExtractor: Sendable {
     func extract(_ facts: RequestFacts, method: String, path: Substring) -> Result<
         (PresentedCredential?, CredentialHeaders), AuthenticationFailure
     > {
-        let headers = CredentialHeaders(facts.headers)
+        let headers = CredentialHeaders(facts.fields)
         guard headers.authorizationCount <= 1, headers.tokenCount <= 1 else {
             return .failure(Self.ambiguous)
         }

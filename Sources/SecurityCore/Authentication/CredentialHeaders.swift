@@ -1,8 +1,10 @@
+import HTTPTypes
+
 /// The credential and identity headers of a request, found in one pass over the headers. It keeps
 /// where each first one is, not its value: copying five optional strings in and out cost more than
-/// the search.
+/// the search. `HTTPFields` keeps each name in lower case too, so a name is compared as it is.
 struct CredentialHeaders {
-    private let fields: [HeaderField]
+    private let fields: HTTPFields
     private var authorizationIndex: Int?
     private(set) var authorizationCount = 0
     private var tokenIndex: Int?
@@ -20,40 +22,29 @@ struct CredentialHeaders {
     var role: String? { roleIndex.map { fields[$0].value } }
     var team: String? { teamIndex.map { fields[$0].value } }
 
-    /// Whether header `name` is `lowercased` (written with lower-case ASCII letters), ignoring the
-    /// case of `name`'s letters. One byte loop: this runs on every header of every request, and an
-    /// exact comparison followed by the generic case-insensitive one cost twice as much.
-    @inline(__always)
-    static func named(_ name: String, _ lowercased: String) -> Bool {
-        name.utf8.count == lowercased.utf8.count
-            && name.utf8.elementsEqual(lowercased.utf8) { byte, expected in
-                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == expected
-            }
-    }
-
-    init(_ fields: [HeaderField]) {
+    init(_ fields: HTTPFields) {
         self.fields = fields
-        for (index, field) in fields.enumerated() {
-            let name = field.name
+        for (index, field) in zip(fields.indices, fields) {
+            let name = field.name.canonicalName
             switch name.utf8.count {
             case 13:
-                if Self.named(name, "authorization") {
+                if name == "authorization" {
                     authorizationCount += 1
                     if authorizationIndex == nil { authorizationIndex = index }
-                } else if Self.named(name, "x-agent-token") {
+                } else if name == "x-agent-token" {
                     tokenCount += 1
                     if tokenIndex == nil { tokenIndex = index }
                 }
             case 10:
-                if Self.named(name, "x-agent-id") {
+                if name == "x-agent-id" {
                     agentCount += 1
                     if agentIndex == nil { agentIndex = index }
                 }
             case 12:
-                if Self.named(name, "x-agent-role") {
+                if name == "x-agent-role" {
                     roleCount += 1
                     if roleIndex == nil { roleIndex = index }
-                } else if Self.named(name, "x-agent-team") {
+                } else if name == "x-agent-team" {
                     teamCount += 1
                     if teamIndex == nil { teamIndex = index }
                 }

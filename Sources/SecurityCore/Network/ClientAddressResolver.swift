@@ -1,3 +1,5 @@
+public import HTTPTypes
+
 /// Finds the address a request really came from, for rate limits, and whether it came from this
 /// machine itself, for local-only rules.
 ///
@@ -9,7 +11,7 @@
 ///
 /// ```swift
 /// let resolver = ClientAddressResolver(trustedProxies: [IPNetwork("10.0.0.0/8")!])
-/// resolver.clientAddress(peer: "10.0.0.5", headers: [HeaderField(name: "X-Forwarded-For", value: "1.2.3.4")])
+/// resolver.clientAddress(peer: "10.0.0.5", fields: [HTTPField.Name("X-Forwarded-For")!: "1.2.3.4"])
 /// // 1.2.3.4
 /// ```
 public struct ClientAddressResolver: Sendable {
@@ -33,11 +35,20 @@ public struct ClientAddressResolver: Sendable {
     /// credential, onboarding without a setup token, and the policy's `loopback` condition. A
     /// proxy on the same host relays every client from a loopback address, configured as a
     /// trusted proxy or not, so neither such a peer nor a request that names another hop counts.
+    public func isLocal(peer: String?, fields: HTTPFields) -> Bool {
+        isLocal(peer: peer, names: fields.lazy.map(\.name.canonicalName))
+    }
+
+    /// ``isLocal(peer:fields:)`` for headers as plain name and value pairs.
     public func isLocal(peer: String?, headers: [HeaderField]) -> Bool {
+        isLocal(peer: peer, names: headers.lazy.map(\.name))
+    }
+
+    private func isLocal(peer: String?, names: some Sequence<String>) -> Bool {
         guard let peer, let address = Self.parseNode(peer[...]), address.isLoopback, !isTrustedProxy(address) else {
             return false
         }
-        return !headers.contains { Self.isForwardingHeader($0.name) }
+        return !names.contains { Self.isForwardingHeader($0) }
     }
 
     /// `Forwarded`, `X-Real-IP` or a name starting `X-Forwarded-`, in any case.
@@ -47,10 +58,19 @@ public struct ClientAddressResolver: Sendable {
     }
 
     /// The client's address, or `nil` when the peer is unknown or unparsable.
+    public func clientAddress(peer: String?, fields: HTTPFields) -> IPAddress? {
+        clientAddress(peer: peer, pairs: fields.lazy.map { (name: $0.name.canonicalName, value: $0.value) })
+    }
+
+    /// ``clientAddress(peer:fields:)`` for headers as plain name and value pairs.
     public func clientAddress(peer: String?, headers: [HeaderField]) -> IPAddress? {
+        clientAddress(peer: peer, pairs: headers.lazy.map { (name: $0.name, value: $0.value) })
+    }
+
+    private func clientAddress(peer: String?, pairs: some Sequence<(name: String, value: String)>) -> IPAddress? {
         guard let peer, let peerAddress = Self.parseNode(peer[...]) else { return nil }
         guard !trustedProxies.isEmpty, isTrustedProxy(peerAddress) else { return peerAddress }
-        let chain = Self.forwardedChain(headers) ?? Self.xForwardedForChain(headers)
+        let chain = Self.forwardedChain(pairs) ?? Self.xForwardedForChain(pairs)
         var nearestTrusted = peerAddress
         for entry in chain.reversed() {
             // An entry a trusted proxy wrote but that does not parse: stop at the last proxy that
@@ -63,7 +83,7 @@ public struct ClientAddressResolver: Sendable {
     }
 
     /// `for=` values of every `Forwarded` header, in order; `nil` when there is no such header.
-    static func forwardedChain(_ headers: [HeaderField]) -> [IPAddress?]? {
+    static func forwardedChain(_ headers: some Sequence<(name: String, value: String)>) -> [IPAddress?]? {
         let values = headers.filter { asciiCaseInsensitiveEquals($0.name, "forwarded") }.map(\.value)
         guard !values.isEmpty else { return nil }
         var chain = [IPAddress?]()
@@ -87,7 +107,7 @@ public struct ClientAddressResolver: Sendable {
     }
 
     /// Entries of every `X-Forwarded-For` header, in order.
-    static func xForwardedForChain(_ headers: [HeaderField]) -> [IPAddress?] {
+    static func xForwardedForChain(_ headers: some Sequence<(name: String, value: String)>) -> [IPAddress?] {
         headers.filter { asciiCaseInsensitiveEquals($0.name, "x-forwarded-for") }.flatMap { field in
             field.value.split(separator: ",").map { parseNode(trimmed($0)) }
         }

@@ -1,3 +1,5 @@
+public import HTTPTypes
+
 /// One header of a request or a response.
 public struct HeaderField: Hashable, Sendable {
     /// The header name as sent; compared case-insensitively.
@@ -14,10 +16,14 @@ public struct HeaderField: Hashable, Sendable {
 /// What the security pipeline needs to know about a request, in plain values, so any HTTP server
 /// can fill it in.
 ///
+/// The headers are swift-http-types' `HTTPFields`, which Hummingbird, AsyncHTTPClient and
+/// swift-nio's HTTP types hand over as they are, with no copy. A server on another framework
+/// passes `[HeaderField]` instead (``init(method:path:headers:peerAddress:bodyLength:)``).
+///
 /// ```swift
 /// let facts = RequestFacts(
 ///     method: "GET", path: "/api/whoami",
-///     headers: [HeaderField(name: "Authorization", value: "Bearer " + token)],
+///     fields: [.authorization: "Bearer " + token],
 ///     peerAddress: "127.0.0.1", bodyLength: 0)
 /// ```
 public struct RequestFacts: Sendable {
@@ -27,18 +33,32 @@ public struct RequestFacts: Sendable {
     /// never read from a URL.
     public var path: String
     /// Every request header, in order, duplicates included.
-    public var headers: [HeaderField]
+    public var fields: HTTPFields
     /// The socket peer's address, when known.
     public var peerAddress: String?
     /// The declared body length, when known.
     public var bodyLength: Int?
 
-    public init(method: String, path: String, headers: [HeaderField], peerAddress: String? = nil, bodyLength: Int? = nil) {
+    public init(method: String, path: String, fields: HTTPFields, peerAddress: String? = nil, bodyLength: Int? = nil) {
         self.method = method
         self.path = path
-        self.headers = headers
+        self.fields = fields
         self.peerAddress = peerAddress
         self.bodyLength = bodyLength
+    }
+
+    /// The facts of a request whose headers are plain name and value pairs. A header whose name is
+    /// not an HTTP token (RFC 9110) is left out, as an HTTP parser would refuse it; a value's
+    /// control characters become spaces (`HTTPField`'s rule).
+    public init(method: String, path: String, headers: [HeaderField], peerAddress: String? = nil, bodyLength: Int? = nil) {
+        self.init(method: method, path: path, fields: HTTPFields(headers), peerAddress: peerAddress, bodyLength: bodyLength)
+    }
+
+    /// The headers as plain name and value pairs (names in lower case): a copy, for code written
+    /// before ``fields``.
+    public var headers: [HeaderField] {
+        get { fields.map { HeaderField(name: $0.name.canonicalName, value: $0.value) } }
+        set { fields = HTTPFields(newValue) }
     }
 
     /// The path without any query string or fragment.
@@ -48,8 +68,19 @@ public struct RequestFacts: Sendable {
 
     /// Every value of the header `name` (ASCII case-insensitive).
     func values(of name: String) -> [String] {
-        headers.compactMap { field in
-            field.name.utf8.count == name.utf8.count && asciiCaseInsensitiveEquals(field.name, name) ? field.value : nil
+        fields.compactMap { field in
+            asciiCaseInsensitiveEquals(field.name.canonicalName, name) ? field.value : nil
+        }
+    }
+}
+
+extension HTTPFields {
+    /// `headers` as fields, leaving out any whose name is not an HTTP token.
+    init(_ headers: [HeaderField]) {
+        self.init()
+        reserveCapacity(headers.count)
+        for header in headers {
+            if let name = HTTPField.Name(header.name) { append(HTTPField(name: name, value: header.value)) }
         }
     }
 }

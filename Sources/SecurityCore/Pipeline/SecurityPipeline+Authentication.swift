@@ -1,3 +1,5 @@
+import HTTPTypes
+
 extension SecurityPipeline {
     /// Establishes who the request acts for, or the 401 that refuses it.
     public func authenticate(_ facts: RequestFacts) -> Result<Principal, Refusal> {
@@ -49,12 +51,10 @@ extension SecurityPipeline {
     /// it may be, or in header-trust mode an `X-Agent-ID` header. Without one, a policy that
     /// allows anonymous access decides.
     func presentsCredential(_ facts: RequestFacts, method: String, path: Substring) -> Bool {
-        for field in facts.headers {
-            let name = field.name
-            if CredentialHeaders.named(name, "authorization") || CredentialHeaders.named(name, "x-agent-token") {
-                return true
-            }
-            if configuration.mode == .headerTrust, CredentialHeaders.named(name, "x-agent-id") { return true }
+        for field in facts.fields {
+            let name = field.name.canonicalName
+            if name == "authorization" || name == "x-agent-token" { return true }
+            if configuration.mode == .headerTrust, name == "x-agent-id" { return true }
         }
         for named in configuration.credentialLocations.namedHeaders
         where named.routes.contains(where: { $0.matches(method: method, path: path) }) && !facts.values(of: named.name).isEmpty {

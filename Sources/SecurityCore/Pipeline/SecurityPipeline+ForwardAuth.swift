@@ -42,7 +42,7 @@ extension SecurityPipeline {
         }
         let uri = withoutQuery(uris[0][...])
         guard let path = RequestPath.canonical(uri) else { return .deny(Self.badPath) }
-        let client = configuration.clientAddresses.clientAddress(peer: peerText, headers: facts.headers)
+        let client = configuration.clientAddresses.clientAddress(peer: peerText, fields: facts.fields)
         let outcome = decide(
             method: method, path: path, also: RateLimiter.RouteTarget(method: "GET", path: Self.forwardAuthPath[...]),
             facts: facts, client: client, extraHeaders: []

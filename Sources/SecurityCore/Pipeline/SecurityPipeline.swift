@@ -130,7 +130,7 @@ public struct SecurityPipeline: Sendable {
         if !configuration.localPaths.isEmpty, Self.contains(configuration.localPaths, pathText), isLocal(facts) {
             return .allow(principal: nil, headers: cors)
         }
-        let client = configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)
+        let client = configuration.clientAddresses.clientAddress(peer: facts.peerAddress, fields: facts.fields)
         if let preflight = preflight(facts, path: path, client: client) { return preflight }
         if Self.contains(configuration.selfAuthenticatingPaths, pathText) {
             return admitUnauthenticated(method: facts.method, path: path, client: client, extraHeaders: cors)
@@ -142,7 +142,7 @@ public struct SecurityPipeline: Sendable {
     /// (``ClientAddressResolver/isLocal(peer:headers:)`` under the configured trusted proxies): what
     /// ``Configuration/localPaths`` and the policy's `loopback` condition mean.
     public func isLocal(_ facts: RequestFacts) -> Bool {
-        configuration.clientAddresses.isLocal(peer: facts.peerAddress, headers: facts.headers)
+        configuration.clientAddresses.isLocal(peer: facts.peerAddress, fields: facts.fields)
     }
 
     /// `paths.contains(path)`, comparing a handful of paths directly rather than hashing: the

@@ -1,3 +1,5 @@
+public import HTTPTypes
+
 /// Checks that a webhook delivery comes from the sender that knows the shared secret, in constant
 /// time, before anything of it is believed.
 ///
@@ -7,7 +9,7 @@
 ///
 /// ```swift
 /// let verifier = WebhookVerifier(provider: .github, secret: secret)
-/// switch verifier.verify(headers: facts.headers, body: rawBody) {
+/// switch verifier.verify(fields: facts.fields, body: rawBody) {
 /// case .success(let delivery): store(delivery.id, delivery.event)
 /// case .failure(let refusal): respond(refusal)
 /// }
@@ -44,10 +46,17 @@ public struct WebhookVerifier: Sendable {
     /// The delivery, or the refusal: `401 invalid_webhook_signature` when the secret or signature
     /// is missing or wrong, `400 missing_delivery_id` when there is no usable delivery id. The
     /// signature is checked first, so nothing unauthenticated is looked at further.
+    public func verify(fields: HTTPFields, body: [UInt8]) -> Result<Delivery, Refusal> {
+        verify(body: body) { name in fields.compactMap { $0.name.canonicalName == name ? $0.value : nil } }
+    }
+
+    /// ``verify(fields:body:)`` for headers as plain name and value pairs.
     public func verify(headers: [HeaderField], body: [UInt8]) -> Result<Delivery, Refusal> {
-        func values(_ name: String) -> [String] {
-            headers.compactMap { asciiCaseInsensitiveEquals($0.name, name) ? $0.value : nil }
-        }
+        verify(body: body) { name in headers.compactMap { asciiCaseInsensitiveEquals($0.name, name) ? $0.value : nil } }
+    }
+
+    /// `values` gives every value of a header, by its name in lower case.
+    private func verify(body: [UInt8], values: (String) -> [String]) -> Result<Delivery, Refusal> {
         let authentic: Bool
         let ids: [String]
         let events: [String]

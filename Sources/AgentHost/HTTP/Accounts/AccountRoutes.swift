@@ -280,14 +280,14 @@ struct AccountRoutes: Sendable {
     private func isLocal(_ request: Request, _ context: AgentRequestContext) -> Bool {
         components.pipeline.configuration.clientAddresses.isLocal(
             peer: context.remoteAddress?.ipAddress,
-            headers: request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
+            fields: request.headers
         )
     }
 
     private func clientAddress(_ request: Request, _ context: AgentRequestContext) -> IPAddress? {
         components.pipeline.configuration.clientAddresses.clientAddress(
             peer: context.remoteAddress?.ipAddress,
-            headers: request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
+            fields: request.headers
         )
     }
 

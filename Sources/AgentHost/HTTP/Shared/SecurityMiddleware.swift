@@ -52,7 +52,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
         let facts = RequestFacts(
             method: request.method.rawValue,
             path: request.uri.path,
-            headers: request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) },
+            fields: request.headers,
             peerAddress: context.remoteAddress?.ipAddress,
             bodyLength: request.headers[.contentLength].flatMap { Int($0) }
         )
@@ -125,7 +125,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
             }
         if let action, audit != nil || events?.isWatched == true {
             let client =
-                currentPipeline().configuration.clientAddresses.clientAddress(peer: facts.peerAddress, headers: facts.headers)?.description
+                currentPipeline().configuration.clientAddresses.clientAddress(peer: facts.peerAddress, fields: facts.fields)?.description
                 ?? "-"
             let actor = refusal.principal?.id ?? "anonymous"
             let target = facts.method + " " + Self.loggedPath(facts.path)

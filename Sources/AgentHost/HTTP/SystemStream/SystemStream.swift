@@ -153,8 +153,7 @@ struct SystemStream: Sendable {
 
     /// The client's address as the pipeline resolves it (forwarding headers from trusted proxies).
     private func client(_ context: SystemStreamContext, _ headers: HTTPFields) -> String {
-        let fields = headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
-        return components.pipeline.configuration.clientAddresses.clientAddress(peer: context.remoteAddress?.ipAddress, headers: fields)?
+        components.pipeline.configuration.clientAddresses.clientAddress(peer: context.remoteAddress?.ipAddress, fields: headers)?
             .description ?? "-"
     }
 
@@ -192,7 +191,7 @@ struct SystemStream: Sendable {
         let ending = EndingBox()
         let facts = RequestFacts(
             method: "GET", path: Self.path,
-            headers: Self.credentialHeaders(context.request.headers).map { HeaderField(name: $0.name.canonicalName, value: $0.value) },
+            fields: Self.credentialHeaders(context.request.headers),
             peerAddress: requestContext.remoteAddress?.ipAddress, bodyLength: nil
         )
         var hello = ["type": "hello", "subject": principal.id, "role": principal.role.rawValue]

@@ -28,12 +28,11 @@ struct WebhookRoutes: Sendable {
 
     private func receive(_ request: Request, verifier: WebhookVerifier, context: AgentRequestContext) async throws -> Response {
         let body = Array(try await request.body.collect(upTo: .max).readableBytesView)
-        let headers = request.headers.map { HeaderField(name: $0.name.canonicalName, value: $0.value) }
         let client = components.pipeline.configuration.clientAddresses.clientAddress(
-            peer: context.remoteAddress?.ipAddress, headers: headers)
+            peer: context.remoteAddress?.ipAddress, fields: request.headers)
         let path = "/webhooks/\(verifier.provider.rawValue)"
         let delivery: WebhookVerifier.Delivery
-        switch verifier.verify(headers: headers, body: body) {
+        switch verifier.verify(fields: request.headers, body: body) {
         case .success(let verified): delivery = verified
         case .failure(let refusal):
             if refusal.status == 401 {
