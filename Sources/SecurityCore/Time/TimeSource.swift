@@ -77,6 +77,8 @@ public final class ManualTimeSource: TimeSource, TickSource {
     private struct State {
         var current: Int64  // nanoseconds since the epoch
         var sleepers: [Int: Sleeper] = [:]
+        /// Sleepers given an id and not yet registered or finished.
+        var unregistered: Set<Int> = []
         /// Sleepers cancelled before they were registered.
         var cancelled: Set<Int> = []
         var nextID = 0
@@ -106,11 +108,13 @@ public final class ManualTimeSource: TimeSource, TickSource {
     public func sleep(for duration: Duration) async throws {
         let id = state.withLock { state in
             defer { state.nextID += 1 }
+            state.unregistered.insert(state.nextID)
             return state.nextID
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let (resume, watchers) = state.withLock { state -> (Result<Void, any Error>?, [CheckedContinuation<Void, Never>]) in
+                    state.unregistered.remove(id)
                     if state.cancelled.remove(id) != nil { return (.failure(CancellationError()), []) }
                     let deadline = state.current &+ duration.wholeNanoseconds
                     if deadline <= state.current { return (.success(()), []) }
@@ -123,7 +127,8 @@ public final class ManualTimeSource: TimeSource, TickSource {
         } onCancel: {
             let sleeper = state.withLock { state -> Sleeper? in
                 if let sleeper = state.sleepers.removeValue(forKey: id) { return sleeper }
-                state.cancelled.insert(id)
+                // Not registered yet: its registration finds it cancelled. Already woken: nothing to do.
+                if state.unregistered.contains(id) { state.cancelled.insert(id) }
                 return nil
             }
             sleeper?.continuation.resume(throwing: CancellationError())
@@ -132,6 +137,10 @@ public final class ManualTimeSource: TimeSource, TickSource {
 
     /// How many tasks are sleeping on the clock now.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    /// How many cancellations are kept for sleepers not yet registered: none once every sleeper
+    /// has registered or finished.
+    var pendingCancellations: Int { state.withLock { $0.cancelled.count } }
 
     /// Returns once at least `count` tasks are sleeping on the clock: what a test awaits before
     /// it advances the clock past a timer, so the timer is sure to be waiting.

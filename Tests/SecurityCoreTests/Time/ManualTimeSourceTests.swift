@@ -1,4 +1,4 @@
-import SecurityCore
+@testable import SecurityCore
 import Synchronization
 import Testing
 
@@ -50,6 +50,22 @@ struct ManualTimeSourceTests {
             try await clock.sleep(for: .seconds(60))
         }
         await #expect(throws: CancellationError.self) { try await early.value }
+        #expect(clock.pendingCancellations == 0)
+    }
+
+    /// A cancellation that arrives as the clock wakes its sleeper finds nothing to cancel, and
+    /// leaves nothing behind (it used to be kept for a registration that never came).
+    @Test func cancellationsRacingTheWakeLeaveNothingBehind() async throws {
+        let clock = ManualTimeSource(0)
+        for _ in 0..<300 {
+            let sleeper = Task { try? await clock.sleep(for: .seconds(1)) }
+            await clock.sleepers(atLeast: 1)
+            async let cancelling: Void = sleeper.cancel()
+            clock.advance(by: .seconds(1))
+            await cancelling
+            await sleeper.value
+        }
+        #expect(clock.pendingCancellations == 0 && clock.sleeperCount == 0)
     }
 
     @Test func itReadsInSecondsAndNanosecondsAlike() {
