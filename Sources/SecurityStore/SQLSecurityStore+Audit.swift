@@ -59,14 +59,14 @@ extension SQLSecurityStore: AuditLogStore {
                 WHERE sequence > \(bind: Int64(clamping: sequence))
                 """)
             if let actor {
-                query.appendInterpolation(unsafeRaw: " AND actor = ")
+                query.appendLiteral(" AND actor = ")
                 query.appendInterpolation(bind: actor)
             }
             if let action {
-                query.appendInterpolation(unsafeRaw: " AND action = ")
+                query.appendLiteral(" AND action = ")
                 query.appendInterpolation(bind: action)
             }
-            query.appendInterpolation(unsafeRaw: " ORDER BY sequence LIMIT ")
+            query.appendLiteral(" ORDER BY sequence LIMIT ")
             query.appendInterpolation(bind: max(1, limit))
             return try await database.raw(query).all().map(Self.auditRecord)
         }

@@ -36,7 +36,7 @@ public final class AccountService: Sendable {
         clock: any TimeSource = SystemTimeSource()
     ) async throws -> AccountService {
         let pepper = try await loadPepper(credentials)
-        let unknownUserHash = try await hasher.hash(password: SecureBytes.random(count: 24).withUnsafeBytes { Base64URL.encode($0) })
+        let unknownUserHash = try await hasher.hash(password: SecureBytes.random(count: 24).base64URLEncoded())
         let service = AccountService(
             users: store, keys: store, directory: AccessDirectory(pepper: pepper), hasher: hasher, clock: clock,
             unknownUserHash: unknownUserHash

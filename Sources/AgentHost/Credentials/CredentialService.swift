@@ -47,7 +47,7 @@ public final class CredentialService: Sendable {
         guard secret.count <= Vault.maximumSecretByteCount else {
             throw CredentialError(.invalidSecret, "a secret may be at most \(Vault.maximumSecretByteCount) bytes")
         }
-        let acceptable = secret.withUnsafeBytes { bytes in !bytes.contains(0) && isUTF8(bytes) }
+        let acceptable = secret.isTextWithoutNUL
         guard acceptable else { throw CredentialError(.invalidSecret, "a secret must be UTF-8 text without NUL characters") }
     }
 
@@ -130,27 +130,10 @@ public final class CredentialService: Sendable {
         "audit-key": "signs the audit log's chain",
     ]
 
-    /// Whether `bytes` are valid UTF-8, decoded in place (no copy of the secret is made).
-    static func isUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue: continue
-            case .emptyInput: return true
-            case .error: return false
-            }
-        }
-    }
-
     /// A random record id: 32 hex digits.
     static func newRecordID() -> String {
-        SecureBytes.random(count: 16).withUnsafeBytes { bytes in
-            String(decoding: bytes.flatMap { byte in [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]] }, as: UTF8.self)
-        }
+        SecureBytes.random(count: 16).hexEncoded()
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
 
 /// Why a credential operation was refused. Never carries secret bytes.

@@ -146,10 +146,11 @@ public struct KeyringFile: Sendable {
         guard descriptor >= 0 else {
             throw AgentHostError(.keys, "cannot create \(temporary): \(String(cString: strerror(errno)))")
         }
-        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        let file = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
+        let written = (try? file.write(contentsOf: data)) != nil
         let synced = fsync(descriptor) == 0
         close(descriptor)
-        guard written == data.count, synced, rename(temporary, path) == 0 else {
+        guard written, synced, rename(temporary, path) == 0 else {
             unlink(temporary)
             throw AgentHostError(.keys, "cannot write keyring \(path)")
         }
@@ -197,7 +198,7 @@ struct StoredKeyring: Codable {
             primaryVersion = set.primaryVersion
             minimumVersion = set.minimumVersion
             keys = set.entries.map { entry in
-                Entry(version: entry.version, createdAt: entry.createdAt, secret: entry.secret.withUnsafeBytes { Base64URL.encode($0) })
+                Entry(version: entry.version, createdAt: entry.createdAt, secret: entry.secret.base64URLEncoded())
             }
         }
     }
@@ -211,6 +212,6 @@ struct StoredKeyring: Codable {
 extension StoredKeyring.Entry {
     init(_ key: TokenKey) {
         self.init(
-            id: key.id.rawValue, status: key.status, createdAt: key.createdAt, secret: key.secret.withUnsafeBytes { Base64URL.encode($0) })
+            id: key.id.rawValue, status: key.status, createdAt: key.createdAt, secret: key.secret.base64URLEncoded())
     }
 }

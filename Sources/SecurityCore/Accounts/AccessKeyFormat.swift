@@ -29,8 +29,8 @@ package enum AccessKeyFormat {
 
     /// A fresh id and secret for `kind`.
     package static func generate(_ kind: AccessKeyRecord.Kind) -> (id: String, secret: String) {
-        let id = prefix(kind) + SecureBytes.random(count: idRandomByteCount).withUnsafeBytes { Base64URL.encode($0) }
-        let secret = SecureBytes.random(count: secretByteCount).withUnsafeBytes { Base64URL.encode($0) }
+        let id = prefix(kind) + SecureBytes.random(count: idRandomByteCount).base64URLEncoded()
+        let secret = SecureBytes.random(count: secretByteCount).base64URLEncoded()
         return (id, secret)
     }
 

@@ -109,3 +109,48 @@ extension SecureBytes {
         }
     }
 }
+
+/// What code outside Crypto asks of a secret without borrowing its bytes: each reads them here,
+/// in the one place that lends secret memory, so a caller never holds a pointer into it.
+extension SecureBytes {
+    /// The bytes in base64url without padding: a new random id or key, written out once.
+    public func base64URLEncoded() -> String {
+        withUnsafeBytes { Base64URL.encode($0) }
+    }
+
+    /// The bytes in lower-case hexadecimal: a new random id.
+    public func hexEncoded() -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return withUnsafeBytes { bytes in
+            String(decoding: bytes.flatMap { byte in [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }, as: UTF8.self)
+        }
+    }
+
+    /// Whether every byte satisfies `predicate` (for example: no control character).
+    public func allBytesSatisfy(_ predicate: (UInt8) -> Bool) -> Bool {
+        withUnsafeBytes { $0.allSatisfy(predicate) }
+    }
+
+    /// Whether the bytes are valid UTF-8 with no NUL: a secret that can be a header value or an
+    /// environment variable.
+    public var isTextWithoutNUL: Bool {
+        withUnsafeBytes { bytes in
+            guard !bytes.contains(0) else { return false }
+            var iterator = bytes.makeIterator()
+            var decoder = UTF8()
+            while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue: continue
+                case .emptyInput: return true
+                case .error: return false
+                }
+            }
+        }
+    }
+
+    /// A copy of the bytes as a `String`, outside protected memory: only for handing the secret to
+    /// a child process or a header that takes a `String`. The copy is not wiped.
+    public func unprotectedString() -> String {
+        withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    }
+}

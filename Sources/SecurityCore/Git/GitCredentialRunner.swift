@@ -35,7 +35,7 @@ public struct GitCredentialRunner: Sendable {
             guard !username.isEmpty, username.utf8.count <= 256, Self.isPlain(Array(username.utf8)) else {
                 throw GitError(.invalidInput, "the git user name must be 1 to 256 characters without control characters")
             }
-            let plain = secret.withUnsafeBytes { Self.isPlain(Array($0)) }
+            let plain = secret.allBytesSatisfy { $0 >= 0x20 && $0 != 0x7F }
             guard secret.count > 0, plain else {
                 throw GitError(.invalidInput, "the git credential is empty or holds a control character")
             }
@@ -170,7 +170,7 @@ public struct GitCredentialRunner: Sendable {
             environment["AGENTHOST_GIT_PROTOCOL"] = remote.scheme
             environment["AGENTHOST_GIT_HOST"] = remote.authority
             environment["AGENTHOST_GIT_USERNAME"] = credential.username
-            environment["AGENTHOST_GIT_SECRET"] = credential.secret.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+            environment["AGENTHOST_GIT_SECRET"] = credential.secret.unprotectedString()
         }
         return environment
     }
