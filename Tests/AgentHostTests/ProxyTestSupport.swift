@@ -40,7 +40,8 @@ final class FakeUpstream: Sendable {
         router.get("/v1/headers") { request, _ in
             request.headers.map { $0.name.canonicalName + ": " + $0.value }.joined(separator: "\n")
         }
-        // The key split across two pieces of a chunked body.
+        // The key split across two pieces of a chunked body. The pause is the upstream's own pacing,
+        // so the pieces leave as two writes; no test waits on it (nor on the events' or /v1/slow's).
         router.get("/v1/split") { request, _ in
             let key = Array(Self.key(request).utf8)
             return Response(
@@ -78,6 +79,7 @@ final class FakeUpstream: Sendable {
         router.get("/v1/gzip") { _, _ in
             Response(status: .ok, headers: [.contentEncoding: "gzip"], body: .init(byteBuffer: ByteBuffer(bytes: [0x1f, 0x8b, 0, 0])))
         }
+        // Later than the 1 s timeout of ProxyTests' `impatient` upstream.
         router.get("/v1/slow") { _, _ in
             try await Task.sleep(for: .seconds(3))
             return "late"
