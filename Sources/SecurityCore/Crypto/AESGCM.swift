@@ -148,6 +148,19 @@ extension AESGCMKey {
         }
     }
 
+    /// The vault's sealing, for code outside Crypto: `plaintext` read where SecureBytes keeps it.
+    func seal(_ plaintext: SecureBytes, aad: [UInt8], prefix: [UInt8]) throws -> [UInt8] {
+        try plaintext.withUnsafeBytes { plain in try aad.withUnsafeBytes { try seal(plain, aad: $0, prefix: prefix) } }
+    }
+
+    /// Opens `bytes` from `offset` on (`nonce ‖ ciphertext ‖ tag`), read in place: the vault's
+    /// opening, for code outside Crypto.
+    func open(_ bytes: [UInt8], from offset: Int, aad: [UInt8]) throws -> SecureBytes {
+        try bytes.withUnsafeBytes { all in
+            try aad.withUnsafeBytes { try open(combined: UnsafeRawBufferPointer(rebasing: all[offset...]), aad: $0) }
+        }
+    }
+
     /// Opens `nonce ‖ ciphertext ‖ tag` read in place.
     func open(combined: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer) throws -> SecureBytes {
         guard combined.count >= Self.nonceByteCount + Self.tagByteCount else {

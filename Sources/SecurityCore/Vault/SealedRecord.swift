@@ -61,31 +61,20 @@ public struct RecordIdentity: Hashable, Sendable {
         self.name = name
     }
 
-    /// Lends `body` the associated data: the header, then each field length-prefixed (4 bytes,
-    /// big-endian), so no two identities encode alike. Built on the stack.
-    func withAssociatedData<Result>(
-        header: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Result
-    ) throws -> Result {
-        var fields = (owner, recordID, name)
-        let total = header.count + 12 + fields.0.utf8.count + fields.1.utf8.count + fields.2.utf8.count
-        return try withUnsafeTemporaryAllocation(byteCount: total, alignment: 1) { buffer in
-            var offset = 0
-            func append(_ bytes: UnsafeRawBufferPointer) {
-                if !bytes.isEmpty { (buffer.baseAddress! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-                offset += bytes.count
-            }
-            func append(field: inout String) {
-                field.withUTF8 { utf8 in
-                    var length = UInt32(truncatingIfNeeded: utf8.count).bigEndian
-                    withUnsafeBytes(of: &length) { append($0) }
-                    append(UnsafeRawBufferPointer(utf8))
-                }
-            }
-            append(header)
-            append(field: &fields.0)
-            append(field: &fields.1)
-            append(field: &fields.2)
-            return try body(UnsafeRawBufferPointer(buffer))
+    /// The associated data: the header, then each field length-prefixed (4 bytes, big-endian), so
+    /// no two identities encode alike. Not secret.
+    func associatedData(header: some Collection<UInt8>) -> [UInt8] {
+        var data = [UInt8]()
+        data.reserveCapacity(header.count + 12 + owner.utf8.count + recordID.utf8.count + name.utf8.count)
+        data += header
+        func append(_ field: String) {
+            let length = UInt32(truncatingIfNeeded: field.utf8.count)
+            data += [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+            data += field.utf8
         }
+        append(owner)
+        append(recordID)
+        append(name)
+        return data
     }
 }

@@ -62,13 +62,7 @@ public final class Vault: Sendable {
         }
         let header = SealedRecord.header(keyVersion: version)
         do {
-            let bytes = try header.withUnsafeBytes { headerBytes in
-                try identity.withAssociatedData(header: headerBytes) { aad in
-                    try secret.withUnsafeBytes { plaintext in
-                        try keyring.keys[version]!.seal(plaintext, aad: aad, prefix: header)
-                    }
-                }
-            }
+            let bytes = try keyring.keys[version]!.seal(secret, aad: identity.associatedData(header: header), prefix: header)
             return SealedRecord(validBytes: bytes)
         } catch {
             throw VaultError(.backendFailure, "sealing failed in the crypto library")
@@ -112,11 +106,8 @@ public final class Vault: Sendable {
                 .unknownKeyVersion, "the record was sealed with vault key version \(version), which this keyring does not hold")
         }
         do {
-            return try record.bytes.withUnsafeBytes { bytes in
-                try identity.withAssociatedData(header: UnsafeRawBufferPointer(rebasing: bytes[..<SealedRecord.headerByteCount])) { aad in
-                    try key.open(combined: UnsafeRawBufferPointer(rebasing: bytes[SealedRecord.headerByteCount...]), aad: aad)
-                }
-            }
+            let aad = identity.associatedData(header: record.bytes[..<SealedRecord.headerByteCount])
+            return try key.open(record.bytes, from: SealedRecord.headerByteCount, aad: aad)
         } catch {
             throw VaultError(
                 .recordMismatch,

@@ -38,6 +38,23 @@ struct VaultTests {
         #expect(try vault.seal(SecureBytes(copying: secret), for: identity) != record)
     }
 
+    /// The associated data every stored record was sealed with: the header, then owner, record id
+    /// and name, each after its length in 4 bytes big-endian. A change here would leave every
+    /// stored record unopenable.
+    @Test func theAssociatedDataKeepsItsLayout() throws {
+        let header = SealedRecord.header(keyVersion: 2)
+        var expected = header
+        expected += [0, 0, 0, 10] + Array("project:p1".utf8)
+        expected += [0, 0, 0, 3] + Array("r-1".utf8)
+        expected += [0, 0, 0, 9] + Array("git-token".utf8)
+        #expect(identity.associatedData(header: header) == expected)
+        // A record sealed below the vault, with that layout written out by hand, opens through it.
+        let keyring = try VaultKeyring(keys: [Self.key(2, fill: 7)], primaryVersion: 2)
+        let vault = Vault(keyring: keyring)
+        let sealed = try #require(keyring.keys[2]).seal(SecureBytes(copying: secret), aad: expected, prefix: header)
+        #expect(try opened(vault, SealedRecord(bytes: sealed), as: identity) == secret)
+    }
+
     @Test func aRecordOpensOnlyAsItself() throws {
         let vault = Vault(keyring: try VaultKeyring(keys: [Self.key(1, fill: 7)], primaryVersion: 1))
         let record = try vault.seal(SecureBytes(copying: secret), for: identity)
