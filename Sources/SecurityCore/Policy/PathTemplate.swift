@@ -156,9 +156,6 @@ struct PathSegments {
     static func isPlain(_ part: Substring.UTF8View) -> Bool {
         !part.isEmpty && !part.elementsEqual(".".utf8) && !part.elementsEqual("..".utf8)
     }
-
-    /// Whether any segment is `.` or `..`: a path with no single meaning.
-    var hasDotSegment: Bool { !all.allSatisfy(Self.isPlain) }
 }
 
 /// A path's non-empty segments one at a time, as ``PathSegments`` has them, without an array.
