@@ -75,7 +75,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 /// The methods each route of a router answers, for `405 Method Not Allowed`.
 ///
 /// Filled once, after the routes are added (the middleware that reads it is added before them);
-/// read only when no route matched. Routes are matched as ``PathTemplate``s, as every other path
+/// read only when no route matched. Routes are matched as `PathTemplate`s, as every other path
 /// rule is; a route whose path is not one (Hummingbird's `*` or `{name}.jpg`) is left out, so a
 /// wrong method there is answered 404, not 405.
 public final class RouteTable: Sendable {
