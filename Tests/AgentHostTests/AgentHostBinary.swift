@@ -19,6 +19,8 @@ func agentHostBinary() throws -> URL {
 /// Output collected as a process writes it.
 final class OutputBuffer: Sendable {
     let bytes = Mutex(Data())
+    /// Signalled after each piece of output (and at its end).
+    let arrived = DispatchSemaphore(value: 0)
 }
 
 /// A running process whose standard output and error are collected as they come.
@@ -29,6 +31,16 @@ struct Launched {
 
     /// Everything written so far.
     var output: String { buffer.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    /// Blocks the calling thread (run it `offThePool`) until the output holds `text`; whether it
+    /// did before `limit` passed or the output ended. Wakes on each piece of output, not a timer.
+    func waitForOutput(_ text: String, within limit: Duration) -> Bool {
+        let deadline = DispatchTime.now() + .nanoseconds(Int(limit.components.seconds) * 1_000_000_000)
+        while !output.contains(text) {
+            guard process.isRunning, buffer.arrived.wait(timeout: deadline) == .success else { return output.contains(text) }
+        }
+        return true
+    }
 
     /// Stops the process if it still runs, then ``finish()``.
     func stop() async {
@@ -77,6 +89,7 @@ extension AgentHostBinaryTests {
         launched.pipe.fileHandleForReading.readabilityHandler = { [buffer = launched.buffer] handle in
             let chunk = handle.availableData
             buffer.bytes.withLock { $0.append(chunk) }
+            buffer.arrived.signal()
         }
         process.standardError = launched.pipe
         process.standardOutput = launched.pipe

@@ -397,12 +397,9 @@ struct ServerProcessTests: AgentHostBinaryTests {
 
         // Start a rotation of one record per transaction and kill -9 it after its first commit.
         let rotation = try launch(["vault", "rotate", "--batch-size", "1", "--data-dir", directory.path])
-        // Polled every 0.5 ms, to kill it before its second commit.
+        // Killed as soon as its first commit is reported, before its second.
         await offThePool {
-            let deadline = Date().addingTimeInterval(60)
-            while rotation.process.isRunning, Date() < deadline, !rotation.output.contains("resealed 1\n") {
-                usleep(500)
-            }
+            _ = rotation.waitForOutput("resealed 1\n", within: .seconds(60))
             kill(rotation.process.processIdentifier, SIGKILL)
         }
         await rotation.finish()
