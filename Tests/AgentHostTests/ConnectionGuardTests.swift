@@ -36,16 +36,25 @@ struct ConnectionGuardTests {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
+    /// Steps the clock to a nanosecond before `timeout` (still open), then onto it: closed with
+    /// nothing said, and counted under `reason`.
+    static func expectSilentClose(
+        _ channel: EmbeddedChannel, _ metrics: AgentHostMetrics, at timeout: Duration, reason: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(nanoseconds(timeout) - 1))
+        #expect(channel.isActive, "closed before the \(reason)", sourceLocation: sourceLocation)
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
+        #expect(!channel.isActive, "still open at the \(reason)", sourceLocation: sourceLocation)
+        #expect(try channel.readOutbound(as: IOData.self) == nil, "closed with an answer", sourceLocation: sourceLocation)
+        #expect(closed(metrics, reason), sourceLocation: sourceLocation)
+    }
+
     @Test func aSilentConnectionIsClosedAtItsHeadTimeoutWithNothingSaid() throws {
         let (channel, metrics) = try Self.connection()
         // Silent from the start: the head timer starts with the first byte, or the connection.
         try channel.writeInbound(ByteBuffer())
-        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.headTimeout) - 1))
-        #expect(channel.isActive, "closed before the head timeout")
-        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
-        #expect(!channel.isActive, "still open at the head timeout")
-        #expect(try channel.readOutbound(as: IOData.self) == nil, "a silent connection is closed without an answer")
-        #expect(Self.closed(metrics, "head_timeout"))
+        try Self.expectSilentClose(channel, metrics, at: Self.limits.headTimeout, reason: "head_timeout")
     }
 
     @Test func halfAHeadIsAnswered408AtItsHeadTimeoutThenClosedAfterTheLinger() throws {
@@ -110,11 +119,6 @@ struct ConnectionGuardTests {
         #expect(channel.isActive, "closed while its answer was owed")
         edge.responseBegan()
         edge.responseEnded()
-        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.idleTimeout) - 1))
-        #expect(channel.isActive, "closed before the idle timeout")
-        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
-        #expect(!channel.isActive, "still open at the idle timeout")
-        #expect(try channel.readOutbound(as: IOData.self) == nil, "an idle connection is closed without an answer")
-        #expect(Self.closed(metrics, "idle_timeout"))
+        try Self.expectSilentClose(channel, metrics, at: Self.limits.idleTimeout, reason: "idle_timeout")
     }
 }
