@@ -96,7 +96,7 @@ struct KeysTests {
         // Loading again creates nothing new.
         let again = try VaultKeySource.load(dataDirectory: directory.path, environment: [:], createIfMissing: true, now: 0)
         #expect(!again.created && again.keys.primaryVersion == 2)
-        #expect(!"\(again.keys)".contains(rotated.entries[0].secret.withUnsafeBytes { Base64URL.encode($0) }))
+        #expect(!"\(again.keys)".contains(rotated.entries[0].secret.base64URLEncoded()))
     }
 
     @Test func aMissingVaultKeyIsAnErrorNeverAFallback() throws {

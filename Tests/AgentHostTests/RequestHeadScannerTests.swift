@@ -12,8 +12,9 @@ struct RequestHeadScannerTests {
         let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let piece = Array(bytes[offset..<min(bytes.count, offset + pieceSize)])
-            let outcome = piece.withUnsafeBytes { scanner.scan($0) }
+            // A slice, whose indices start where it does, as a ByteBuffer's readable bytes do.
+            let piece = bytes[offset..<min(bytes.count, offset + pieceSize)]
+            let outcome = scanner.scan(piece)
             switch outcome {
             case .incomplete: offset += piece.count
             case .complete(let headEnd): return (outcome, offset + headEnd)

@@ -337,7 +337,7 @@ struct ServerProcessTests: AgentHostBinaryTests {
         var vault = try #require(keyring["vault"] as? [String: Any])
         var keys = try #require(vault["keys"] as? [[String: Any]])
         let original = try #require(keys[0]["secret"] as? String)
-        let replacement = Base64URL.encode(Array(SecureBytes.random(count: 32).withUnsafeBytes { Array($0) }))
+        let replacement = SecureBytes.random(count: 32).base64URLEncoded()
         keys[0]["secret"] = replacement
         vault["keys"] = keys
         keyring["vault"] = vault

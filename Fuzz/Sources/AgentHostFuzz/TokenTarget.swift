@@ -24,14 +24,12 @@ enum TokenTarget {
         if mode & 1 == 0 {
             text = bytes
         } else {
-            var tag = [UInt8](repeating: 0, count: HMACSHA256Key.tagByteCount)
-            bytes.withUnsafeBytes { body in tag.withUnsafeMutableBytes { AgentTokenFormat.tag(body: body, key: key, into: $0.baseAddress!) }
-            }
+            let tag = AgentTokenFormat.tag(body: bytes[...], key: key)
             text = Array(("ah1." + Base64URL.encode(bytes) + "." + Base64URL.encode(tag)).utf8)
         }
         for audience in audiences {
             var claims: AgentTokenClaims?
-            let error = text.withUnsafeBytes { AgentTokenFormat.authenticate($0, keyring: keyring, audience: audience, into: &claims) }
+            let error = AgentTokenFormat.authenticate(text[...], keyring: keyring, audience: audience, into: &claims)
             if error == nil {
                 guard let claims else { return require(false, "authenticated without claims") }
                 require(claims.audience == audience && claims.keyID == key.id, "claims name another audience or key")

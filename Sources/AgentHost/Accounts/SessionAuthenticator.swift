@@ -14,7 +14,7 @@ struct SessionAuthenticator: Authenticator {
 
     func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
         let claims: AgentTokenClaims
-        switch credential.withBytes({ sessions.check(bytes: $0) }) {
+        switch sessions.check(bytes: credential.bytes) {
         case .success(let verified): claims = verified
         case .failure(let error) where error.code == .wrongAudience: return nil
         case .failure(let error): return .failure(AuthenticationFailure(error))

@@ -48,7 +48,7 @@ extension AgentHostCLI {
     static func loadSecrets(_ paths: [SecretPath], from session: VaultSession) async throws -> [SecureBytes] {
         var loaded = [SecureBytes]()
         for path in paths {
-            guard let secret = try await session.credentials.withSecret(path, { SecureBytes(copying: $0) }) else {
+            guard let secret = try await session.credentials.withSecret(path, { $0 }) else {
                 throw AgentHostError(.notFound, "no secret is set at \(path)")
             }
             loaded.append(secret)

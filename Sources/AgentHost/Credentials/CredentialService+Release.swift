@@ -77,7 +77,7 @@ extension CredentialService {
         for (grant, row) in found {
             do {
                 try vault.withSecret(in: row.sealed, for: row.identity) { secret in
-                    redactor?.register(bytes: secret)
+                    redactor?.register(secret)
                     if !summary.released.isEmpty { body.append(UInt8(ascii: ",")) }
                     JSONWriter.append(string: grant.env.utf8, to: &body)
                     body.append(UInt8(ascii: ":"))
@@ -125,7 +125,7 @@ extension CredentialService {
     /// made through this service is seen at once, one made by another server sharing the store
     /// within that time. Throws ``VaultError`` when the record does not open even when read anew.
     func withGrantedSecret<Result>(
-        agent: AgentID, env: String, _ body: (UnsafeRawBufferPointer) throws -> Result
+        agent: AgentID, env: String, _ body: (SecureBytes) throws -> Result
     ) async throws -> GrantedSecret<Result> {
         var fresh = false
         var found = lookups.find(agent: agent.rawValue, env: env)
@@ -146,9 +146,9 @@ extension CredentialService {
         }
     }
 
-    private func open<Result>(_ row: VaultRecordRow, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    private func open<Result>(_ row: VaultRecordRow, _ body: (SecureBytes) throws -> Result) throws -> Result {
         try vault.withSecret(in: row.sealed, for: row.identity) { secret in
-            redactor?.register(bytes: secret)
+            redactor?.register(secret)
             return try body(secret)
         }
     }

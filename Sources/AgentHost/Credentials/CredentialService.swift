@@ -76,10 +76,10 @@ public final class CredentialService: Sendable {
 
     /// Lends the secret at `path` to `body` and wipes it afterwards; `nil` if there is none.
     /// Throws `VaultError` when the stored record does not open (it must be set again).
-    public func withSecret<Result>(_ path: SecretPath, _ body: (UnsafeRawBufferPointer) throws -> Result) async throws -> Result? {
+    public func withSecret<Result>(_ path: SecretPath, _ body: (SecureBytes) throws -> Result) async throws -> Result? {
         guard let row = try await store.record(owner: path.owner, name: path.name) else { return nil }
         return try vault.withSecret(in: row.sealed, for: row.identity) { secret in
-            redactor?.register(bytes: secret)
+            redactor?.register(secret)
             return try body(secret)
         }
     }
@@ -111,7 +111,7 @@ public final class CredentialService: Sendable {
     private func openSystemKey(named name: String) async throws -> HMACSHA256Key? {
         guard let row = try await store.record(owner: Self.systemOwner, name: name) else { return nil }
         do {
-            return try vault.withSecret(in: row.sealed, for: row.identity) { HMACSHA256Key(copying: $0) }
+            return try vault.withSecret(in: row.sealed, for: row.identity) { HMACSHA256Key($0) }
         } catch let error as VaultError {
             let guards = Self.systemKeyPurposes[name].map { " It \($0)." } ?? ""
             throw AgentHostError(

@@ -50,7 +50,7 @@ public struct AgentTokenAuthenticator: Authenticator {
     public var kind: CredentialKind { .agentToken }
 
     public func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
-        switch credential.withBytes({ verifier.check(bytes: $0) }) {
+        switch verifier.check(bytes: credential.bytes) {
         case .success(let claims): return .success(Principal(subject: .agent(claims), role: claims.role, team: claims.team))
         case .failure(let error) where error.code == .wrongAudience: return nil
         case .failure(let error): return .failure(AuthenticationFailure(error))

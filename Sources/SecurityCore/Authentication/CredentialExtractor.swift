@@ -22,9 +22,10 @@ struct CredentialExtractor: Sendable {
         }
         var credential: PresentedCredential?
         if let value = headers.authorization {
-            if let range = Self.bearerTokenRange(value, checkingSpaces: false) {
+            let bytes = Array(value.utf8)
+            if let range = Self.bearerTokenRange(bytes, checkingSpaces: false) {
                 // A space inside is looked for only once something fails (PresentedCredential.isSpacedBearer).
-                credential = PresentedCredential(container: value, range: range, source: .bearer)
+                credential = PresentedCredential(bytes: bytes[range], source: .bearer)
             } else if !locations.basicPassword.isEmpty, locations.basicPassword.contains(where: { $0.matches(method: method, path: path) }),
                 let password = Self.basicPassword(value)
             {
@@ -78,37 +79,27 @@ struct CredentialExtractor: Sendable {
         return text
     }
 
-    /// Where the token of an `Authorization: Bearer <token>` value is, as UTF-8 offsets; `nil` for
-    /// any other scheme or shape. Offsets rather than a `Substring`: a token is a few hundred ASCII
-    /// characters, and cutting a `Substring` out of the header (which rounds its bounds to
-    /// Characters) cost a fifth of verifying the token. With `checkingSpaces` false, a space inside
-    /// the token is left for the caller to find.
-    static func bearerTokenRange(_ value: String, checkingSpaces: Bool = true) -> Range<Int>? {
-        var value = value
-        return value.withUTF8 { bytes -> Range<Int>? in
-            let space = UInt8(ascii: " ")
-            var start = 0
-            while start < bytes.count, bytes[start] == space { start += 1 }
-            // "bearer" in any case, then at least one space.
-            guard bytes.count - start > bearerScheme.count else { return nil }
-            for (offset, expected) in bearerScheme.enumerated() where bytes[start + offset] | 0x20 != expected {
-                return nil
-            }
-            var tokenStart = start + bearerScheme.count
-            guard bytes[tokenStart] == space else { return nil }
-            while tokenStart < bytes.count, bytes[tokenStart] == space { tokenStart += 1 }
-            var tokenEnd = bytes.count
-            while tokenEnd > tokenStart, bytes[tokenEnd - 1] == space { tokenEnd -= 1 }
-            guard tokenStart < tokenEnd else { return nil }
-            guard checkingSpaces else { return tokenStart..<tokenEnd }
-            return bytes[tokenStart..<tokenEnd].contains(space) ? nil : tokenStart..<tokenEnd
+    /// Where the token of an `Authorization: Bearer <token>` value's bytes is; `nil` for any other
+    /// scheme or shape. With `checkingSpaces` false, a space inside the token is left for the
+    /// caller to find.
+    static func bearerTokenRange(_ bytes: [UInt8], checkingSpaces: Bool = true) -> Range<Int>? {
+        let space = UInt8(ascii: " ")
+        var start = 0
+        while start < bytes.count, bytes[start] == space { start += 1 }
+        // "bearer" in any case, then at least one space.
+        guard bytes.count - start > bearerScheme.count else { return nil }
+        for (offset, expected) in bearerScheme.enumerated() where bytes[start + offset] | 0x20 != expected {
+            return nil
         }
+        var tokenStart = start + bearerScheme.count
+        guard bytes[tokenStart] == space else { return nil }
+        while tokenStart < bytes.count, bytes[tokenStart] == space { tokenStart += 1 }
+        var tokenEnd = bytes.count
+        while tokenEnd > tokenStart, bytes[tokenEnd - 1] == space { tokenEnd -= 1 }
+        guard tokenStart < tokenEnd else { return nil }
+        guard checkingSpaces else { return tokenStart..<tokenEnd }
+        return bytes[tokenStart..<tokenEnd].contains(space) ? nil : tokenStart..<tokenEnd
     }
 
     private static let bearerScheme: [UInt8] = Array("bearer".utf8)
-
-    /// Whether `bytes` holds a space.
-    static func containsSpace(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        bytes.contains(UInt8(ascii: " "))
-    }
 }

@@ -1,7 +1,7 @@
 /// A credential as a request presented it, and where: what an ``Authenticator`` is given.
 ///
-/// A bearer token is read in place from its header (a token is a few hundred bytes, and copying it
-/// out cost a fifth of verifying it); ``text`` makes a `String` of it for authenticators that want one.
+/// A bearer token is read from a copy of its header's bytes (``bytes``, one copy of whole memory);
+/// ``text`` makes a `String` of it for authenticators that want one.
 public struct PresentedCredential: Sendable {
     /// Where a credential was found.
     public enum Source: Hashable, Sendable {
@@ -17,51 +17,44 @@ public struct PresentedCredential: Sendable {
 
     /// Where it was found.
     public let source: Source
-    /// The value it sits in, and where in that value (UTF-8 offsets).
-    private let container: String
-    private let range: Range<Int>
+    /// The credential's UTF-8 bytes: a slice of the value it sits in (copied out of the header
+    /// once, as a whole), read by index from then on.
+    public let bytes: ArraySlice<UInt8>
 
     /// A credential that is the whole of `text`.
     public init(_ text: String, source: Source) {
-        self.init(container: text, range: 0..<text.utf8.count, source: source)
+        self.init(bytes: Array(text.utf8)[...], source: source)
     }
 
-    init(container: String, range: Range<Int>, source: Source) {
-        self.container = container
-        self.range = range
+    init(bytes: ArraySlice<UInt8>, source: Source) {
+        self.bytes = bytes
         self.source = source
     }
 
     /// The credential's text.
     public var text: String {
-        range == 0..<container.utf8.count ? container : String(slice(container[...], utf8: range))
+        String(decoding: bytes, as: UTF8.self)
     }
 
     /// Whether the credential starts with `prefix`.
     public func hasPrefix(_ prefix: String) -> Bool {
-        withBytes { $0.starts(with: prefix.utf8) }
+        bytes.starts(with: prefix.utf8)
     }
 
     /// Whether the credential has `kind`'s prefix: whether the authenticators of that kind are asked.
     func isOfKind(_ kind: CredentialKind) -> Bool {
-        withBytes { kind.isPrefix(of: $0) }
-    }
-
-    /// Calls `body` with the credential's UTF-8 bytes, read in place.
-    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        var container = container
-        return container.withUTF8 { body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[range]))) }
+        kind.isPrefix(of: bytes)
     }
 
     /// Whether the credential is exactly `other`.
     func equals(_ other: String) -> Bool {
-        withBytes { $0.elementsEqual(other.utf8) }
+        bytes.elementsEqual(other.utf8)
     }
 
     /// Whether this is a bearer value with a space inside: no bearer credential at all, but an
     /// unsupported scheme. Looked for only once something has failed: a token that verifies has none.
     var isSpacedBearer: Bool {
-        source == .bearer && withBytes { CredentialExtractor.containsSpace($0) }
+        source == .bearer && bytes.contains(UInt8(ascii: " "))
     }
 }
 

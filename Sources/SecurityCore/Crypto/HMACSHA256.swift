@@ -59,7 +59,11 @@ public struct HMACSHA256Key: Sendable {
     /// The same key with `prefix` already absorbed into the inner hash: its tag of `message` is this
     /// key's tag of `prefix || message`. Used for fixed domain-separation labels, so they cost
     /// nothing per message.
-    func prefixed(with prefix: UnsafeRawBufferPointer) -> HMACSHA256Key {
+    func prefixed(with prefix: [UInt8]) -> HMACSHA256Key {
+        prefix.withUnsafeBytes { prefixed(with: $0) }
+    }
+
+    private func prefixed(with prefix: UnsafeRawBufferPointer) -> HMACSHA256Key {
         let states = Midstates()
         states.inner.initialize(to: midstates.inner.pointee)
         states.outer.initialize(to: midstates.outer.pointee)

@@ -13,7 +13,7 @@ public struct SecureBytes: @unchecked Sendable {
     // SecureBytes remains and wipes the bytes.
     final class Storage: ManagedBuffer<Int, UInt8> {
         static func make(count: Int) -> Storage {
-            let buffer = Storage.create(minimumCapacity: max(count, 1)) { _ in count }
+            let buffer = Storage.create(minimumCapacity: Swift.max(count, 1)) { _ in count }
             return unsafeDowncast(buffer, to: Storage.self)
         }
 
@@ -25,7 +25,7 @@ public struct SecureBytes: @unchecked Sendable {
 
         deinit {
             withUnsafeMutablePointers { count, bytes in
-                sodium_memzero(bytes, max(count.pointee, 1))
+                sodium_memzero(bytes, Swift.max(count.pointee, 1))
             }
         }
     }
@@ -110,12 +110,32 @@ extension SecureBytes {
     }
 }
 
-/// What code outside Crypto asks of a secret without borrowing its bytes: each reads them here,
-/// in the one place that lends secret memory, so a caller never holds a pointer into it.
+/// The bytes as a read-only collection: code outside Crypto reads a secret through bounds-checked
+/// subscripts and iteration, never a pointer. Copying it out (`Array(secret)`) is explicit, and the
+/// copy is the caller's to wipe. Sequence algorithms and the crypto helpers that take any byte
+/// sequence read the storage in place through `withContiguousStorageIfAvailable`.
+extension SecureBytes: RandomAccessCollection {
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { storage.count }
+
+    public subscript(position: Int) -> UInt8 {
+        precondition(position >= 0 && position < storage.count, "SecureBytes index out of range")
+        return storage.pointer.load(fromByteOffset: position, as: UInt8.self)
+    }
+
+    public func withContiguousStorageIfAvailable<Result>(
+        _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
+    ) rethrows -> Result? {
+        try body(UnsafeBufferPointer(start: storage.pointer.assumingMemoryBound(to: UInt8.self), count: storage.count))
+    }
+}
+
+/// What code outside Crypto asks of a secret as a whole: each reads the bytes here, in the one
+/// place that lends secret memory, so a caller never holds a pointer into it.
 extension SecureBytes {
     /// The bytes in base64url without padding: a new random id or key, written out once.
     public func base64URLEncoded() -> String {
-        withUnsafeBytes { Base64URL.encode($0) }
+        Base64URL.encode(self)
     }
 
     /// The bytes in lower-case hexadecimal: a new random id.

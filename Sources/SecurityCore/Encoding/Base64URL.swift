@@ -36,18 +36,16 @@ public enum Base64URL {
 
     /// Encodes `bytes`.
     public static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
-        withBytes(of: bytes) { input in
-            String(unsafeUninitializedCapacity: encodedLength(of: input.count)) { output in
-                encode(input, into: UnsafeMutableRawBufferPointer(output))
-            }
-        }
+        var output = encodedBytes(bytes)
+        // The bytes may be a secret (a new key, written out once): the working copy is wiped.
+        defer { SecureBytes.wipe(&output) }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Encodes `bytes` in standard base64 with padding (RFC 4648 §4), as HTTP Basic credentials
     /// are written, into a new array the caller can wipe.
-    package static func encodeStandard(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: encodedLength(of: bytes.count))
-        _ = output.withUnsafeMutableBytes { encode(bytes, into: $0) }
+    package static func encodeStandard(_ bytes: [UInt8]) -> [UInt8] {
+        var output = encodedBytes(bytes)
         for index in output.indices {
             if output[index] == UInt8(ascii: "-") { output[index] = UInt8(ascii: "+") }
             if output[index] == UInt8(ascii: "_") { output[index] = UInt8(ascii: "/") }
@@ -56,35 +54,30 @@ public enum Base64URL {
         return output
     }
 
-    /// Encodes `input` into `output`, which must hold ``encodedLength(of:)`` bytes; returns that count.
-    static func encode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int {
-        var out = 0
-        var index = 0
-        alphabet.withUnsafeBufferPointer { table in
-            while index + 3 <= input.count {
-                let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-                output[out] = table[Int(value >> 18 & 63)]
-                output[out + 1] = table[Int(value >> 12 & 63)]
-                output[out + 2] = table[Int(value >> 6 & 63)]
-                output[out + 3] = table[Int(value & 63)]
-                index += 3
-                out += 4
+    /// The base64url characters of `bytes`, read once, in order (no copy of the input is made).
+    static func encodedBytes<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> [UInt8] {
+        let table = alphabet
+        var output = [UInt8]()
+        output.reserveCapacity(encodedLength(of: bytes.underestimatedCount))
+        var input = bytes.makeIterator()
+        while let first = input.next() {
+            let a = UInt32(first) << 16
+            output.append(table[Int(a >> 18 & 63)])
+            guard let second = input.next() else {
+                output.append(table[Int(a >> 12 & 63)])
+                break
             }
-            let remaining = input.count - index
-            if remaining == 1 {
-                let value = UInt32(input[index]) << 16
-                output[out] = table[Int(value >> 18 & 63)]
-                output[out + 1] = table[Int(value >> 12 & 63)]
-                out += 2
-            } else if remaining == 2 {
-                let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
-                output[out] = table[Int(value >> 18 & 63)]
-                output[out + 1] = table[Int(value >> 12 & 63)]
-                output[out + 2] = table[Int(value >> 6 & 63)]
-                out += 3
+            let b = a | UInt32(second) << 8
+            output.append(table[Int(b >> 12 & 63)])
+            guard let third = input.next() else {
+                output.append(table[Int(b >> 6 & 63)])
+                break
             }
+            let c = b | UInt32(third)
+            output.append(table[Int(c >> 6 & 63)])
+            output.append(table[Int(c & 63)])
         }
-        return out
+        return output
     }
 
     /// Whether `byte` is one of the 64 base64url characters (`A-Z a-z 0-9 - _`).
@@ -94,69 +87,48 @@ public enum Base64URL {
 
     /// Decodes `text`, or returns `nil` if it is not canonical unpadded base64url.
     public static func decode<Text: StringProtocol>(_ text: Text) -> [UInt8]? {
-        var text = String(text)
-        return text.withUTF8 { input -> [UInt8]? in
-            guard let length = decodedLength(of: input.count) else { return nil }
-            var result = [UInt8](repeating: 0, count: length)
-            let ok = result.withUnsafeMutableBytes { decode(UnsafeRawBufferPointer(input), into: $0) }
-            return ok ? result : nil
-        }
+        let input = Array(text.utf8)
+        guard let length = decodedLength(of: input.count) else { return nil }
+        var result = [UInt8](repeating: 0, count: length)
+        return decode(input[...], into: &result, at: 0) ? result : nil
     }
 
-    /// Decodes `input` into `output`, which must be exactly ``decodedLength(of:)`` bytes long.
-    /// Returns `false` for any character, length or trailing-bit error. Runs in time that depends
-    /// only on the length (errors are accumulated, not returned early).
-    static func decode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
-        guard let expected = decodedLength(of: input.count), expected == output.count else { return false }
-        guard input.count > 0 else { return true }
-        let whole = input.count & ~3
-        let invalid = shifted.withUnsafeBufferPointer { tableBuffer -> UInt32 in
-            let table = tableBuffer.baseAddress!
-            let source = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            let target = output.baseAddress!
-            var invalid: UInt32 = 0
-            var index = 0
-            var out = 0
-            @inline(__always) func group(_ at: Int) -> UInt32 {
-                table[Int(source[at])] | table[256 + Int(source[at + 1])]
-                    | table[512 + Int(source[at + 2])] | table[768 + Int(source[at + 3])]
-            }
-            // Eight characters make six bytes, written as one 8-byte store whose last two bytes the
-            // next group overwrites; the last groups, which have no room for that, go one by one.
-            while index + 8 <= whole, out + 8 <= output.count {
-                let first = group(index), second = group(index + 4)
-                invalid |= first | second
-                let value = UInt64(first & 0xFF_FFFF) << 40 | UInt64(second & 0xFF_FFFF) << 16
-                target.storeBytes(of: value.bigEndian, toByteOffset: out, as: UInt64.self)
-                index += 8
-                out += 6
-            }
-            while index < whole {
-                let value = group(index)
-                invalid |= value
-                target.storeBytes(of: UInt8(truncatingIfNeeded: value >> 16), toByteOffset: out, as: UInt8.self)
-                target.storeBytes(of: UInt8(truncatingIfNeeded: value >> 8), toByteOffset: out + 1, as: UInt8.self)
-                target.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: out + 2, as: UInt8.self)
-                index += 4
-                out += 3
-            }
-            return invalid
+    /// Decodes `input` into `output` from `offset` on; `output` must have room for
+    /// ``decodedLength(of:)`` bytes there. Returns `false` for any character, length or
+    /// trailing-bit error. Runs in time that depends only on the length (errors are accumulated,
+    /// not returned early).
+    static func decode(_ input: ArraySlice<UInt8>, into output: inout [UInt8], at offset: Int) -> Bool {
+        guard let length = decodedLength(of: input.count), offset >= 0, output.count - offset >= length else { return false }
+        let table = shifted
+        var invalid: UInt32 = 0
+        var index = input.startIndex
+        var out = offset
+        let whole = input.startIndex + (input.count & ~3)
+        // A group of four characters is four loads and three ORs.
+        while index < whole {
+            let value =
+                table[Int(input[index])] | table[256 + Int(input[index + 1])]
+                | table[512 + Int(input[index + 2])] | table[768 + Int(input[index + 3])]
+            invalid |= value
+            output[out] = UInt8(truncatingIfNeeded: value >> 16)
+            output[out + 1] = UInt8(truncatingIfNeeded: value >> 8)
+            output[out + 2] = UInt8(truncatingIfNeeded: value)
+            index += 4
+            out += 3
         }
-        guard input.count > whole else { return invalid & 0xFF00_0000 == 0 }
+        guard index < input.endIndex else { return invalid & 0xFF00_0000 == 0 }
         // Two or three characters left (one is an impossible length, refused above).
-        let tail = reverse.withUnsafeBufferPointer { table -> UInt8 in
-            let source = input.baseAddress!.assumingMemoryBound(to: UInt8.self) + whole
-            let target = output.baseAddress!.assumingMemoryBound(to: UInt8.self) + whole / 4 * 3
-            let a = table[Int(source[0])], b = table[Int(source[1])]
-            if input.count - whole == 2 {
-                target[0] = a << 2 | (b & 63) >> 4
-                // Bits past the last byte must be zero, or two texts would decode alike.
-                return a | b | (b & 0x0F != 0 ? 0xC0 : 0)
-            }
-            let c = table[Int(source[2])]
-            target[0] = a << 2 | (b & 63) >> 4
-            target[1] = (b & 0x0F) << 4 | (c & 63) >> 2
-            return a | b | c | (c & 0x03 != 0 ? 0xC0 : 0)
+        let reverse = self.reverse
+        let a = reverse[Int(input[index])], b = reverse[Int(input[index + 1])]
+        output[out] = a << 2 | (b & 63) >> 4
+        let tail: UInt8
+        if input.endIndex - index == 2 {
+            // Bits past the last byte must be zero, or two texts would decode alike.
+            tail = a | b | (b & 0x0F != 0 ? 0xC0 : 0)
+        } else {
+            let c = reverse[Int(input[index + 2])]
+            output[out + 1] = (b & 0x0F) << 4 | (c & 63) >> 2
+            tail = a | b | c | (c & 0x03 != 0 ? 0xC0 : 0)
         }
         // Valid `reverse` entries are 0...63; its invalid marker 0xFF sets the top bits.
         return invalid & 0xFF00_0000 == 0 && tail & 0xC0 == 0

@@ -25,23 +25,24 @@ package struct JSONWriter {
     }
 
     /// Appends UTF-8 `utf8` as a JSON string.
-    package mutating func string<Bytes: Sequence<UInt8>>(utf8: Bytes) {
+    package mutating func string<Bytes: Collection<UInt8>>(utf8: Bytes) {
         Self.append(string: utf8, to: &bytes)
     }
 
     /// Appends UTF-8 `utf8` as a JSON string to `bytes`, in place: for a body whose capacity was
     /// reserved up front, so that a secret written into it is never left behind in a moved buffer.
-    package static func append<Bytes: Sequence<UInt8>>(string utf8: Bytes, to bytes: inout [UInt8]) {
-        // Most values (ids, codes, timestamps) need no escaping: copied in one go.
-        let copied = utf8.withContiguousStorageIfAvailable { buffer -> Bool in
-            guard !buffer.contains(where: needsEscaping) else { return false }
-            bytes.append(UInt8(ascii: "\""))
-            bytes.append(contentsOf: buffer)
-            bytes.append(UInt8(ascii: "\""))
-            return true
-        }
-        if copied == true { return }
+    package static func append<Bytes: Collection<UInt8>>(string utf8: Bytes, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
+        // Most values (ids, codes, timestamps) need no escaping: copied in one go, then checked
+        // where they landed (a scan of the array is twice as fast as one of a string's view).
+        let start = bytes.count
+        bytes.append(contentsOf: utf8)
+        if !bytes[start...].contains(where: needsEscaping) {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
+        // Written again, escaped, over the copy (never shorter, so no byte of it is left past the end).
+        bytes.removeSubrange(start...)
         for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):

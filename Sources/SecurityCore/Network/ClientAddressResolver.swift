@@ -121,26 +121,20 @@ public struct ClientAddressResolver: Sendable {
     /// The address part of `[v6]:port`, `[v6]` or `v4:port`; `nil` when there is nothing to strip.
     static func stripPort(_ text: Substring) -> Substring? {
         // Bytes, not Characters: this runs on every request's peer address.
-        var text = text
-        let range = text.withUTF8 { bytes -> Range<Int>? in
-            if bytes.first == UInt8(ascii: "[") {
-                guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
-                if close + 1 < bytes.count {
-                    guard bytes[close + 1] == UInt8(ascii: ":") else { return nil }
-                    for index in (close + 2)..<bytes.count where bytes[index] < UInt8(ascii: "0") || bytes[index] > UInt8(ascii: "9") {
-                        return nil
-                    }
-                }
-                return 1..<close
+        let bytes = text.utf8
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            let after = bytes[bytes.index(after: close)...]
+            if let colon = after.first {
+                guard colon == UInt8(ascii: ":"), after.dropFirst().allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+                else { return nil }
             }
-            var colon: Int?
-            for index in 0..<bytes.count where bytes[index] == UInt8(ascii: ":") {
-                guard colon == nil else { return nil }
-                colon = index
-            }
-            return colon.map { 0..<$0 }
+            return Substring(bytes[bytes.index(after: bytes.startIndex)..<close])
         }
-        return range.map { slice(text, utf8: $0) }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        // A second colon makes it IPv6 without brackets, with no port to strip.
+        guard !bytes[bytes.index(after: colon)...].contains(UInt8(ascii: ":")) else { return nil }
+        return Substring(bytes[..<colon])
     }
 
     static func trimmed(_ text: Substring) -> Substring {

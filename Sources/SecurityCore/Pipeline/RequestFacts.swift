@@ -66,11 +66,10 @@ public struct RequestFacts: Sendable {
         withoutQuery(path[...])
     }
 
-    /// Every value of the header `name` (ASCII case-insensitive).
+    /// Every value of the header `name`, given in lower case: `HTTPFields` keeps every name in
+    /// lower case too, so one string comparison finds it.
     func values(of name: String) -> [String] {
-        fields.compactMap { field in
-            asciiCaseInsensitiveEquals(field.name.canonicalName, name) ? field.value : nil
-        }
+        fields.compactMap { field in field.name.canonicalName == name ? field.value : nil }
     }
 }
 
@@ -95,14 +94,6 @@ func withoutQuery(_ path: Substring) -> Substring {
 func asciiCaseInsensitiveEquals(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
     let left = lhs.utf8, right = rhs.utf8
     guard left.count == right.count else { return false }
-    // Header names are compared on every request: walk contiguous bytes when both sides have them.
-    if let result = left.withContiguousStorageIfAvailable({ leftBytes in
-        right.withContiguousStorageIfAvailable { rightBytes in
-            (0..<leftBytes.count).allSatisfy { asciiCaseInsensitiveEquals(leftBytes[$0], rightBytes[$0]) }
-        }
-    }), let result {
-        return result
-    }
     return zip(left, right).allSatisfy(asciiCaseInsensitiveEquals)
 }
 

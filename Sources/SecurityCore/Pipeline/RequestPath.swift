@@ -21,21 +21,17 @@ enum RequestPath {
     /// The decoded path, or `nil` when it is refused.
     static func canonical(_ raw: Substring) -> Substring? {
         let bytes = raw.utf8
-        var copy = raw
-        // The usual path has nothing to decode: check that on contiguous bytes first.
-        let scan = copy.withUTF8 { bytes -> (valid: Bool, hasEscape: Bool) in
-            guard bytes.first == UInt8(ascii: "/"), bytes.count <= maximumLength else { return (false, false) }
-            var hasEscape = false
-            var dots = DotSegmentScan()
-            for byte in bytes {
-                if byte < 0x21 || byte == 0x7F { return (false, false) }
-                if byte == UInt8(ascii: "%") { hasEscape = true }
-                if dots.next(byte) { return (false, false) }
-            }
-            return (!dots.end(), hasEscape)
+        // The usual path has nothing to decode: one pass says so.
+        guard bytes.first == UInt8(ascii: "/"), bytes.count <= maximumLength else { return nil }
+        var hasEscape = false
+        var scan = DotSegmentScan()
+        for byte in bytes {
+            if byte < 0x21 || byte == 0x7F { return nil }
+            if byte == UInt8(ascii: "%") { hasEscape = true }
+            if scan.next(byte) { return nil }
         }
-        guard scan.valid else { return nil }
-        guard scan.hasEscape else { return raw }
+        guard !scan.end() else { return nil }
+        guard hasEscape else { return raw }
         var decoded = [UInt8]()
         decoded.reserveCapacity(bytes.count)
         var index = bytes.startIndex

@@ -62,16 +62,12 @@ public final class SecretRedactor: Sendable {
     public var count: Int { state.withLock { $0.forms.count } }
 
     /// Remembers `secret` in every form it could be logged in.
+    /// Its forms are kept in ``SecureBytes``; the working copies are wiped.
     public func register(_ secret: SecureBytes) {
-        secret.withUnsafeBytes { register(bytes: $0) }
-    }
-
-    /// Remembers the secret in `bytes` (copied; the copies are wiped when forgotten).
-    public func register(bytes: UnsafeRawBufferPointer) {
-        guard bytes.count >= Self.minimumLength else { return }
-        let digest = identity.authenticationCode(for: bytes)
+        guard secret.count >= Self.minimumLength else { return }
+        let digest = identity.authenticationCode(for: secret)
         if state.withLock({ $0.ids[digest] != nil }) { return }
-        var raw = Array(bytes)
+        var raw = Array(secret)
         var plain = Self.forms(of: raw)
         let forms = plain.map { SecureBytes(copying: $0) }
         SecureBytes.wipe(&raw)
@@ -86,7 +82,7 @@ public final class SecretRedactor: Sendable {
             state.ids[digest] = id
             state.digests[id] = digest
             for (number, form) in forms.enumerated() {
-                let key = form.withUnsafeBytes { UInt16($0[0]) << 8 | UInt16($0[1]) }
+                let key = UInt16(form[0]) << 8 | UInt16(form[1])
                 state.index[key, default: []].append((id, number))
                 state.present[Int(key >> 6)] |= 1 << UInt64(key & 63)
             }
@@ -94,7 +90,7 @@ public final class SecretRedactor: Sendable {
                 let oldest = state.order.removeFirst()
                 if let gone = state.forms.removeValue(forKey: oldest) {
                     for form in gone {
-                        let key = form.withUnsafeBytes { UInt16($0[0]) << 8 | UInt16($0[1]) }
+                        let key = UInt16(form[0]) << 8 | UInt16(form[1])
                         state.index[key]?.removeAll { $0.id == oldest }
                     }
                 }
@@ -132,7 +128,7 @@ public final class SecretRedactor: Sendable {
                 var longest = 0
                 for (id, number) in candidates {
                     guard let form = state.forms[id]?[number], form.count > longest, form.count <= bytes.count - start else { continue }
-                    if form.withUnsafeBytes({ bytes[start..<(start + $0.count)].elementsEqual($0) }) { longest = form.count }
+                    if bytes[start..<(start + form.count)].elementsEqual(form) { longest = form.count }
                 }
                 if longest > 0 { ranges.append((start, start + longest, 0)) }
             }

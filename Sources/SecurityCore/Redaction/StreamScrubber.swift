@@ -36,7 +36,7 @@ public struct StreamScrubber: Sendable {
     public init(secrets: [SecureBytes]) {
         var all: [[UInt8]] = []
         for secret in secrets where secret.count >= SecretRedactor.minimumLength {
-            var raw = secret.withUnsafeBytes { Array($0) }
+            var raw = Array(secret)
             all += SecretRedactor.forms(of: raw)
             SecureBytes.wipe(&raw)
         }
@@ -75,17 +75,15 @@ public struct StreamScrubber: Sendable {
         SecureBytes.wipe(&pending)
         pending = []
         defer { SecureBytes.wipe(&data) }
-        return data.withUnsafeBytes { bytes in
-            let (output, held) = mask(bytes, holdingBack: true)
-            pending = held
-            return output ?? Array(bytes)
-        }
+        let (output, held) = mask(data, holdingBack: true)
+        pending = held
+        return output ?? data
     }
 
     /// ``scrub(_:)`` for a piece in memory, or `nil` when the piece passes as it is (nothing to mask,
     /// nothing held back, nothing held from before): the caller then sends its own buffer, uncopied.
     /// This is the common case, and a download's pace depends on it.
-    public mutating func scrubIfNeeded(_ piece: UnsafeRawBufferPointer) -> [UInt8]? {
+    public mutating func scrubIfNeeded(_ piece: [UInt8]) -> [UInt8]? {
         guard !spans.isEmpty else { return nil }
         guard pending.isEmpty else { return scrub(piece) }
         let (output, held) = mask(piece, holdingBack: true)
@@ -100,7 +98,7 @@ public struct StreamScrubber: Sendable {
         SecureBytes.wipe(&pending)
         pending = []
         defer { SecureBytes.wipe(&data) }
-        return data.withUnsafeBytes { bytes in mask(bytes, holdingBack: false).output ?? Array(bytes) }
+        return mask(data, holdingBack: false).output ?? data
     }
 
     /// `bytes`, a whole value such as a header, with every secret masked.
@@ -108,7 +106,7 @@ public struct StreamScrubber: Sendable {
         guard !spans.isEmpty else { return Array(bytes) }
         var data = Array(bytes)
         defer { SecureBytes.wipe(&data) }
-        return data.withUnsafeBytes { bytes in mask(bytes, holdingBack: false).output ?? Array(bytes) }
+        return mask(data, holdingBack: false).output ?? data
     }
 
     /// `data` masked: `output` is `nil` when nothing in it changes. With `holdingBack`, a tail that
@@ -121,83 +119,79 @@ public struct StreamScrubber: Sendable {
     /// compared. A download passes with one look per `window - 1` bytes (6 or more): this scan
     /// sets the pace of a proxied download (Docs/BENCHMARKS.md, "The proxy"). Occurrences that run
     /// past the end of `data` start in its last bytes, which are compared one by one.
-    private func mask(_ data: UnsafeRawBufferPointer, holdingBack: Bool) -> (output: [UInt8]?, held: [UInt8]) {
+    private func mask(_ data: [UInt8], holdingBack: Bool) -> (output: [UInt8]?, held: [UInt8]) {
         var output: [UInt8]?
         var copied = 0  // data[..<copied] is in output, or unchanged so far
         var index = 0  // everything before is decided
-        let spans = self.spans, window = self.window, offsets = self.offsets
+        let spans = self.spans, window = self.window, offsets = self.offsets, pairs = self.pairs, forms = self.forms
         let longest = spans.first?.count ?? 0
         // Starts at or after this may run past the end; they are looked at one by one.
         let tail = max(0, data.count - longest + 1)
-        return pairs.withUnsafeBufferPointer { pairs in
-            forms.withUnsafeBytes { forms in
-                /// The longest form that starts at `start` and ends inside `data`, or 0.
-                func fullMatch(at start: Int) -> Int {
-                    for span in spans where span.count <= data.count - start {
-                        if Self.equal(data, from: start, forms, span, count: span.count) { return span.count }
-                    }
-                    return 0
+        /// The longest form that starts at `start` and ends inside `data`, or 0.
+        func fullMatch(at start: Int) -> Int {
+            for span in spans where span.count <= data.count - start {
+                if Self.equal(data, from: start, forms, span, count: span.count) { return span.count }
+            }
+            return 0
+        }
+        func replace(_ start: Int, _ count: Int) {
+            if output == nil { output = [] }
+            output?.append(contentsOf: data[copied..<start])
+            output?.append(contentsOf: repeatElement(UInt8(ascii: "*"), count: count))
+            copied = start + count
+            index = copied
+        }
+        // The sampled positions, for occurrences that end inside data.
+        let stride = window - 1
+        var sample = 0
+        while sample + 1 < data.count {
+            let pair = UInt16(data[sample]) << 8 | UInt16(data[sample + 1])
+            if pairs[Int(pair >> 6)] & (1 << UInt64(pair & 63)) != 0, var found = offsets[pair] {
+                // Possible starts, earliest first: the highest offset is the earliest start.
+                while found != 0 {
+                    let offset = 63 - found.leadingZeroBitCount
+                    found &= ~(1 << UInt64(offset))
+                    let start = sample - offset
+                    guard start >= index, start < tail else { continue }
+                    let count = fullMatch(at: start)
+                    if count > 0 { replace(start, count) }
                 }
-                func replace(_ start: Int, _ count: Int) {
-                    if output == nil { output = [] }
-                    output?.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[copied..<start]))
-                    output?.append(contentsOf: repeatElement(UInt8(ascii: "*"), count: count))
-                    copied = start + count
-                    index = copied
+            }
+            sample += stride
+        }
+        // The last bytes, one start at a time: full occurrences, and ones the next piece may complete.
+        var start = max(index, tail)
+        while start < data.count {
+            let remaining = data.count - start
+            var matched = 0
+            var mayContinue = false
+            for span in spans {
+                if span.count <= remaining {
+                    if matched == 0, Self.equal(data, from: start, forms, span, count: span.count) { matched = span.count }
+                } else if !mayContinue, Self.equal(data, from: start, forms, span, count: remaining) {
+                    mayContinue = true
                 }
-                // The sampled positions, for occurrences that end inside data.
-                let stride = window - 1
-                var sample = 0
-                while sample + 1 < data.count {
-                    let pair = UInt16(data[sample]) << 8 | UInt16(data[sample + 1])
-                    if pairs[Int(pair >> 6)] & (1 << UInt64(pair & 63)) != 0, var found = offsets[pair] {
-                        // Possible starts, earliest first: the highest offset is the earliest start.
-                        while found != 0 {
-                            let offset = 63 - found.leadingZeroBitCount
-                            found &= ~(1 << UInt64(offset))
-                            let start = sample - offset
-                            guard start >= index, start < tail else { continue }
-                            let count = fullMatch(at: start)
-                            if count > 0 { replace(start, count) }
-                        }
-                    }
-                    sample += stride
-                }
-                // The last bytes, one start at a time: full occurrences, and ones the next piece may complete.
-                var start = max(index, tail)
-                while start < data.count {
-                    let remaining = data.count - start
-                    var matched = 0
-                    var mayContinue = false
-                    for span in spans {
-                        if span.count <= remaining {
-                            if matched == 0, Self.equal(data, from: start, forms, span, count: span.count) { matched = span.count }
-                        } else if !mayContinue, Self.equal(data, from: start, forms, span, count: remaining) {
-                            mayContinue = true
-                        }
-                    }
-                    if holdingBack, mayContinue {
-                        // A longer form may still complete here (base64 with its padding, say): wait
-                        // for the next piece, so the result does not depend on where pieces are cut.
-                        if output == nil, start > 0 || copied > 0 { output = [] }
-                        output?.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[copied..<start]))
-                        return (output ?? [], Array(UnsafeRawBufferPointer(rebasing: data[start...])))
-                    } else if matched > 0 {
-                        replace(start, matched)
-                        start = index
-                    } else {
-                        start += 1
-                    }
-                }
-                output?.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[copied...]))
-                return (output, [])
+            }
+            if holdingBack, mayContinue {
+                // A longer form may still complete here (base64 with its padding, say): wait
+                // for the next piece, so the result does not depend on where pieces are cut.
+                if output == nil, start > 0 || copied > 0 { output = [] }
+                output?.append(contentsOf: data[copied..<start])
+                return (output ?? [], Array(data[start...]))
+            } else if matched > 0 {
+                replace(start, matched)
+                start = index
+            } else {
+                start += 1
             }
         }
+        output?.append(contentsOf: data[copied...])
+        return (output, [])
     }
 
     /// Whether `count` bytes of `data` from `offset` equal the first `count` bytes of the form at `span`.
     private static func equal(
-        _ data: UnsafeRawBufferPointer, from offset: Int, _ forms: UnsafeRawBufferPointer, _ span: (start: Int, count: Int), count: Int
+        _ data: [UInt8], from offset: Int, _ forms: SecureBytes, _ span: (start: Int, count: Int), count: Int
     ) -> Bool {
         for position in 0..<count where data[offset + position] != forms[span.start + position] { return false }
         return true

@@ -44,7 +44,9 @@ public struct WorkspaceScrubber: Sendable {
             guard secret.count >= SecretRedactor.minimumLength else {
                 throw ScrubError(.invalidInput, "a secret to search for is shorter than \(SecretRedactor.minimumLength) bytes")
             }
-            secret.withUnsafeBytes { forms += SecretRedactor.forms(of: Array($0)) }
+            var raw = Array(secret)
+            forms += SecretRedactor.forms(of: raw)
+            SecureBytes.wipe(&raw)
         }
         self.forms = forms
         self.longest = forms.map(\.count).max() ?? 0

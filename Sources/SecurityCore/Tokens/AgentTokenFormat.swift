@@ -41,23 +41,19 @@ enum AgentTokenFormat {
         append(Array(claims.audience.utf8))
         append(bigEndian(claims.issuedAt))
         append(bigEndian(claims.expiresAt))
-        append(claims.tokenID.withBytes { Array($0) })
+        append(claims.tokenID.bytes)
         return body
     }
 
     /// The tag over `field(label) || body` under `key` (whose token MAC has the label absorbed).
-    static func tag(body: UnsafeRawBufferPointer, key: TokenKey, into output: UnsafeMutableRawPointer) {
-        key.tokenMAC.authenticate(into: output) { feeder in feeder.update(body) }
+    static func tag(body: ArraySlice<UInt8>, key: TokenKey) -> [UInt8] {
+        key.tokenMAC.authenticationCode(for: body)
     }
 
     /// Encodes and signs `claims` with `key`.
     static func encode(_ claims: AgentTokenClaims, key: TokenKey) -> String {
         let body = body(for: claims)
-        var signature = [UInt8](repeating: 0, count: HMACSHA256Key.tagByteCount)
-        body.withUnsafeBytes { bodyBytes in
-            signature.withUnsafeMutableBytes { tag(body: bodyBytes, key: key, into: $0.baseAddress!) }
-        }
-        return CredentialKind.agentToken.prefix + Base64URL.encode(body) + "." + Base64URL.encode(signature)
+        return CredentialKind.agentToken.prefix + Base64URL.encode(body) + "." + Base64URL.encode(tag(body: body[...], key: key))
     }
 
     /// Parses `text`, finds its key in `keyring`, checks that it names `audience`, checks the tag
@@ -66,68 +62,61 @@ enum AgentTokenFormat {
     ///
     /// The claims are a 120-byte value: handing them back through each closure as a `Result` cost
     /// more than parsing them, so they are written once, in place, and the steps are inlined.
+    /// The body and the presented tag are decoded into one array, `scratch`; the fields are ranges
+    /// of it.
     @inline(__always)
     static func authenticate(
-        _ text: UnsafeRawBufferPointer, keyring: Keyring, audience: String, into claims: inout AgentTokenClaims?
+        _ text: ArraySlice<UInt8>, keyring: Keyring, audience: String, into claims: inout AgentTokenClaims?
     ) -> TokenError? {
         guard text.count <= maximumTextLength else {
             return TokenError(.malformed, "token is longer than \(maximumTextLength) characters")
         }
-        guard text.count > prefix.count + 1 + tagTextLength, text[0] == UInt8(ascii: "a"), text[1] == UInt8(ascii: "h"),
-            text[2] == UInt8(ascii: "1"), text[3] == UInt8(ascii: ".")
-        else {
+        guard text.count > prefix.count + 1 + tagTextLength, text.starts(with: prefix) else {
             return TokenError(.malformed, "not an agent token (expected the ah1. prefix)")
         }
-        let tagStart = text.count - tagTextLength
+        let tagStart = text.endIndex - tagTextLength
         guard text[tagStart - 1] == UInt8(ascii: ".") else {
             return TokenError(.malformed, "token signature part is missing or has the wrong length")
         }
-        let bodyText = UnsafeRawBufferPointer(rebasing: text[prefix.count..<(tagStart - 1)])
-        let tagText = UnsafeRawBufferPointer(rebasing: text[tagStart...])
+        let bodyText = (text.startIndex + prefix.count)..<(tagStart - 1)
         guard let bodyLength = Base64URL.decodedLength(of: bodyText.count) else {
             return TokenError(.malformed, "token body is not valid base64url")
         }
         let tagLength = HMACSHA256Key.tagByteCount
-        return withUnsafeTemporaryAllocation(byteCount: bodyLength + tagLength * 2, alignment: 16) { scratch in
-            let body = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<bodyLength])
-            let presented = UnsafeMutableRawBufferPointer(rebasing: scratch[bodyLength..<(bodyLength + tagLength)])
-            let expected = UnsafeMutableRawBufferPointer(rebasing: scratch[(bodyLength + tagLength)...])
-            guard Base64URL.decode(bodyText, into: body) else {
-                return TokenError(.malformed, "token is not valid base64url")
-            }
-            var reader = FieldReader(bytes: UnsafeRawBufferPointer(body))
-            guard let version = reader.next(), version.count == 1 else {
-                return TokenError(.malformed, "token body has no version field")
-            }
-            guard version[0] == 1 else {
-                return TokenError(.unsupportedVersion, "token version \(version[0]) is not supported")
-            }
-            guard let keyIDBytes = reader.next(), keyIDBytes.count >= 1, keyIDBytes.count <= KeyID.maximumLength else {
-                return TokenError(.malformed, "token body has no key id")
-            }
-            guard let key = keyring.verificationKey(forIDBytes: keyIDBytes) else {
-                return TokenError(.unknownKey, "token was signed by an unknown or retired key")
-            }
-            // The audience decides which verifier checks the token (an agent token's, a user
-            // session's), so it is compared before the tag, never trusted: a token for another
-            // audience is left to that audience's verifier, and its tag is computed once, there.
-            var ahead = reader
-            guard ahead.next() != nil, ahead.next() != nil, ahead.next() != nil, let audienceField = ahead.next() else {
-                return TokenError(.malformed, "token body fields are invalid")
-            }
-            guard FieldReader.field(audienceField, equals: audience) else {
-                return TokenError(.wrongAudience, "token was minted for another audience")
-            }
-            // Decoded only now: a token left to another audience's verifier is decoded there.
-            guard Base64URL.decode(tagText, into: presented) else {
-                return TokenError(.malformed, "token is not valid base64url")
-            }
-            tag(body: UnsafeRawBufferPointer(body), key: key, into: expected.baseAddress!)
-            guard ConstantTime.equals(UnsafeRawBufferPointer(expected), UnsafeRawBufferPointer(presented)) else {
-                return TokenError(.invalidSignature, "token signature does not match")
-            }
-            return readClaims(&reader, key: key, audience: audience, into: &claims)
+        // Both decoded before the reader takes the array: a write after that would copy it.
+        var scratch = [UInt8](repeating: 0, count: bodyLength + tagLength)
+        guard Base64URL.decode(text[bodyText], into: &scratch, at: 0), Base64URL.decode(text[tagStart...], into: &scratch, at: bodyLength)
+        else {
+            return TokenError(.malformed, "token is not valid base64url")
         }
+        var reader = FieldReader(bytes: scratch, end: bodyLength)
+        guard let version = reader.next(), version.count == 1 else {
+            return TokenError(.malformed, "token body has no version field")
+        }
+        guard scratch[version.lowerBound] == 1 else {
+            return TokenError(.unsupportedVersion, "token version \(scratch[version.lowerBound]) is not supported")
+        }
+        guard let keyIDBytes = reader.next(), keyIDBytes.count >= 1, keyIDBytes.count <= KeyID.maximumLength else {
+            return TokenError(.malformed, "token body has no key id")
+        }
+        guard let key = keyring.verificationKey(forIDBytes: scratch[keyIDBytes]) else {
+            return TokenError(.unknownKey, "token was signed by an unknown or retired key")
+        }
+        // The audience decides which verifier checks the token (an agent token's, a user
+        // session's), so it is compared before the tag, never trusted: a token for another
+        // audience is left to that audience's verifier, and its tag is computed once, there.
+        var ahead = reader
+        guard ahead.next() != nil, ahead.next() != nil, ahead.next() != nil, let audienceField = ahead.next() else {
+            return TokenError(.malformed, "token body fields are invalid")
+        }
+        guard scratch[audienceField].elementsEqual(audience.utf8) else {
+            return TokenError(.wrongAudience, "token was minted for another audience")
+        }
+        let expected = tag(body: scratch[..<bodyLength], key: key)
+        guard ConstantTime.equals(expected, scratch[bodyLength...]) else {
+            return TokenError(.invalidSignature, "token signature does not match")
+        }
+        return readClaims(&reader, key: key, audience: audience, into: &claims)
     }
 
     /// Reads the fields after the key id from an authenticated body whose audience field was
@@ -153,45 +142,42 @@ enum AgentTokenFormat {
         claims = AgentTokenClaims(
             version: 1, keyID: key.id, agent: AgentID(unchecked: agent), role: Role(unchecked: role),
             team: Team(unchecked: team), audience: audience, issuedAt: issuedAt, expiresAt: expiresAt,
-            tokenID: TokenID(bytes: tokenID)
+            tokenID: TokenID(bytes: reader.bytes[tokenID])
         )
         return nil
     }
 }
 
-/// Walks length-prefixed fields; every accessor returns `nil` instead of reading past the end.
+/// Walks length-prefixed fields of `bytes[..<end]`; every accessor returns `nil` instead of reading
+/// past the end. A field is the range of `bytes` it covers.
 struct FieldReader {
-    let bytes: UnsafeRawBufferPointer
+    let bytes: [UInt8]
+    let end: Int
     var offset = 0
 
-    var isAtEnd: Bool { offset == bytes.count }
+    var isAtEnd: Bool { offset == end }
 
-    mutating func next() -> UnsafeRawBufferPointer? {
-        guard bytes.count - offset >= 2 else { return nil }
+    mutating func next() -> Range<Int>? {
+        guard end - offset >= 2 else { return nil }
         let length = Int(bytes[offset]) << 8 | Int(bytes[offset + 1])
         let start = offset + 2
-        guard bytes.count - start >= length else { return nil }
+        guard end - start >= length else { return nil }
         offset = start + length
-        return UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)])
+        return start..<(start + length)
     }
 
     /// A field that follows the identifier rule, as a `String`.
     mutating func identifier(allowEmpty: Bool) -> String? {
         guard let field = next(), field.count <= IdentifierRule.maximumLength, allowEmpty || field.count > 0,
-            field.allSatisfy(IdentifierRule.isAllowed)
+            bytes[field].allSatisfy(IdentifierRule.isAllowed)
         else { return nil }
-        return String(decoding: field, as: UTF8.self)
-    }
-
-    /// Whether `field` holds exactly the UTF-8 bytes of `text` (not secret; an early exit is fine).
-    static func field(_ field: UnsafeRawBufferPointer, equals text: String) -> Bool {
-        field.elementsEqual(text.utf8)
+        return String(decoding: bytes[field], as: UTF8.self)
     }
 
     mutating func int64() -> Int64? {
         guard let field = next(), field.count == 8 else { return nil }
         var value: UInt64 = 0
-        for byte in field { value = value << 8 | UInt64(byte) }
+        for byte in bytes[field] { value = value << 8 | UInt64(byte) }
         return Int64(bitPattern: value)
     }
 }

@@ -29,12 +29,13 @@ public struct Keyring: Sendable, CustomStringConvertible {
 
     /// The key that verifies tokens with `id`, or `nil` if it is unknown or retired.
     public func verificationKey(for id: KeyID) -> TokenKey? {
-        withBytes(of: id.rawValue.utf8) { verificationKey(forIDBytes: $0) }
+        verificationKey(forIDBytes: Array(id.rawValue.utf8)[...])
     }
 
-    func verificationKey(forIDBytes id: UnsafeRawBufferPointer) -> TokenKey? {
-        for entry in verifying where entry.id.count == id.count {
-            if entry.id.withUnsafeBytes({ bytesEqual($0, id) }) { return entry.key }
+    /// The key whose id is `id`'s bytes (public data: compared with an early exit).
+    func verificationKey(forIDBytes id: ArraySlice<UInt8>) -> TokenKey? {
+        for entry in verifying where entry.id.count == id.count && entry.id.elementsEqual(id) {
+            return entry.key
         }
         return nil
     }

@@ -16,17 +16,16 @@ public struct TokenID: Hashable, Sendable, CustomStringConvertible {
 
     /// A fresh random id.
     public static func random() throws -> TokenID {
-        var bytes = (UInt64(0), UInt64(0))
-        try withUnsafeMutableBytes(of: &bytes) { try SecureRandom.fill($0) }
-        return TokenID(high: bytes.0, low: bytes.1)
+        TokenID(bytes: try SecureRandom.bytes(count: byteCount)[...])
     }
 
-    /// Reads sixteen bytes.
-    init(bytes: UnsafeRawBufferPointer) {
+    /// Reads sixteen bytes, most significant first.
+    init(bytes: ArraySlice<UInt8>) {
+        precondition(bytes.count == Self.byteCount, "a token id is 16 bytes")
         var high: UInt64 = 0
         var low: UInt64 = 0
-        for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
-        for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+        for byte in bytes.prefix(8) { high = high << 8 | UInt64(byte) }
+        for byte in bytes.dropFirst(8) { low = low << 8 | UInt64(byte) }
         self.init(high: high, low: low)
     }
 
@@ -48,14 +47,16 @@ public struct TokenID: Hashable, Sendable, CustomStringConvertible {
         self.init(high: values[0], low: values[1])
     }
 
-    /// Writes the sixteen bytes, big-endian, through `body`.
-    func withBytes<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
-        withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { body($0) }
+    /// The sixteen bytes, most significant first.
+    var bytes: [UInt8] {
+        (0..<16).map { index in
+            UInt8(truncatingIfNeeded: (index < 8 ? high : low) >> UInt64(56 - 8 * (index % 8)))
+        }
     }
 
     /// 32 lowercase hex digits.
     public var hex: String {
-        withBytes { Hex.encode($0) }
+        Hex.encode(bytes)
     }
 
     public var description: String { hex }

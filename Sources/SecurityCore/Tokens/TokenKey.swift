@@ -34,7 +34,7 @@ public struct TokenKey: Sendable, CustomStringConvertible {
         self.secret = secret
         self.status = status
         self.createdAt = createdAt
-        self.tokenMAC = AgentTokenFormat.labelField.withUnsafeBytes { HMACSHA256Key(secret).prefixed(with: $0) }
+        self.tokenMAC = HMACSHA256Key(secret).prefixed(with: AgentTokenFormat.labelField)
     }
 
     /// A new key with 32 random bytes from the operating system.

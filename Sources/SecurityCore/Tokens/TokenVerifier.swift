@@ -47,12 +47,11 @@ public struct TokenVerifier: Sendable {
 
     /// ``verify(_:)`` as a `Result` whose failure is typed, for callers that switch on it.
     public func check(_ token: String) -> Result<AgentTokenClaims, TokenError> {
-        var token = token
-        return token.withUTF8 { check(bytes: UnsafeRawBufferPointer($0)) }
+        check(bytes: Array(token.utf8)[...])
     }
 
-    /// ``check(_:)`` of the token's UTF-8 bytes, read in place.
-    package func check(bytes token: UnsafeRawBufferPointer) -> Result<AgentTokenClaims, TokenError> {
+    /// ``check(_:)`` of a token's UTF-8 bytes, such as a ``PresentedCredential``'s.
+    package func check(bytes token: ArraySlice<UInt8>) -> Result<AgentTokenClaims, TokenError> {
         let policy = storage.policy
         var authenticated: AgentTokenClaims?
         if let error = AgentTokenFormat.authenticate(token, keyring: storage.keyring, audience: policy.audience, into: &authenticated) {

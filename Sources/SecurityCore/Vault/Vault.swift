@@ -72,10 +72,9 @@ public final class Vault: Sendable {
     /// Opens `record` as `identity` and lends the plaintext to `body`; the plaintext is wiped when
     /// `body` returns or throws. Errors from `body` pass through unchanged.
     public func withSecret<Result>(
-        in record: SealedRecord, for identity: RecordIdentity, _ body: (UnsafeRawBufferPointer) throws -> Result
+        in record: SealedRecord, for identity: RecordIdentity, _ body: (SecureBytes) throws -> Result
     ) throws -> Result {
-        let plaintext = try open(record, for: identity)
-        return try plaintext.withUnsafeBytes { try body($0) }
+        try body(open(record, for: identity))
     }
 
     /// Whether `record` opens as `identity`, without lending the plaintext: for `vault verify`.

@@ -63,11 +63,7 @@ public struct WebhookVerifier: Sendable {
         switch provider {
         case .gitlab:
             let tokens = values("x-gitlab-token")
-            authentic =
-                tokens.count == 1
-                && secret.withUnsafeBytes { expected in
-                    Array(tokens[0].utf8).withUnsafeBytes { ConstantTime.equals($0, expected) }
-                }
+            authentic = tokens.count == 1 && ConstantTime.equals(tokens[0].utf8, secret)
             ids = values("x-gitlab-event-uuid")
             events = values("x-gitlab-event")
         case .github:

@@ -51,7 +51,7 @@ struct HMACSHA256Tests {
         let key = HMACSHA256Key(copying: Array("Jefe".utf8))
         for prefix in [[UInt8](), Array("agenthost/agent-token/v1".utf8), [UInt8](repeating: 7, count: 130)] {
             let message = Array("what do ya want for nothing?".utf8)
-            let prefixed = prefix.withUnsafeBytes { key.prefixed(with: $0) }
+            let prefixed = key.prefixed(with: prefix)
             #expect(prefixed.authenticationCode(for: message) == key.authenticationCode(for: prefix + message))
         }
     }
@@ -99,7 +99,7 @@ struct HMACSHA256Tests {
         for (length, tag) in Self.paddingBoundaries {
             let message = Self.boundaryMessage(length)
             for split in Set([0, 1, length / 3, length / 2, max(0, length - 1), length]) where split <= length {
-                let prefixed = message[..<split].withUnsafeBytes { key.prefixed(with: $0) }
+                let prefixed = key.prefixed(with: Array(message[..<split]))
                 #expect(prefixed.authenticationCode(for: Array(message[split...])) == hex(tag), "length \(length) split \(split)")
                 // The same bytes fed in three uneven pieces.
                 var output = [UInt8](repeating: 0, count: 32)

@@ -33,9 +33,27 @@ struct SecureBytesTests {
         var source: [UInt8] = [9, 8, 7]
         let secret = SecureBytes(copying: source)
         source[0] = 0
-        #expect(secret.withUnsafeBytes { Array($0) } == [9, 8, 7])
+        #expect(Array(secret) == [9, 8, 7])
         SecureBytes.wipe(&source)
         #expect(source == [0, 0, 0])
+    }
+
+    /// Code outside Crypto reads a secret as a collection: every byte, in order, bounds checked,
+    /// and the helpers that take any byte sequence read the same bytes in place.
+    @Test func readsAsACollectionOfItsBytes() {
+        let bytes = (0..<200).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let secret = SecureBytes(copying: bytes)
+        #expect(secret.count == 200 && secret.startIndex == 0 && secret.endIndex == 200)
+        #expect(secret.indices.allSatisfy { secret[$0] == bytes[$0] })
+        #expect(Array(secret) == bytes && secret.elementsEqual(bytes))
+        #expect(Array(secret[10..<20]) == Array(bytes[10..<20]))
+        #expect(secret.withContiguousStorageIfAvailable { Array($0) } == bytes)
+        #expect(SecureBytes(copying: secret) == secret)
+        #expect(ConstantTime.equals(secret, bytes) && !ConstantTime.equals(secret, bytes.dropLast()))
+        #expect(HMACSHA256Key(copying: [1]).authenticationCode(for: secret) == HMACSHA256Key(copying: [1]).authenticationCode(for: bytes))
+        #expect(secret.base64URLEncoded() == Base64URL.encode(bytes))
+        let empty = SecureBytes(copying: [])
+        #expect(empty.isEmpty && Array(empty) == [])
     }
 }
 

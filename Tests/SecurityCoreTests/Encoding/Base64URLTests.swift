@@ -1,4 +1,4 @@
-import SecurityCore
+@testable import SecurityCore
 import Testing
 
 struct Base64URLTests {
@@ -35,6 +35,22 @@ struct Base64URLTests {
                 corrupted[position] = bad
                 #expect(Base64URL.decode(String(decoding: corrupted, as: UTF8.self)) == nil, "position \(position)")
             }
+        }
+    }
+
+    /// The token decoder's form: a slice of a larger text (its indices start where it does) into
+    /// an array at an offset, leaving the bytes around it alone.
+    @Test func decodesASliceIntoAnArrayAtAnOffset() {
+        for length in 0..<40 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 53 &+ 3) }
+            let text = Array(("ah1." + Base64URL.encode(bytes) + ".x").utf8)
+            var output = [UInt8](repeating: 0xEE, count: length + 5)
+            #expect(Base64URL.decode(text[4..<(text.count - 2)], into: &output, at: 3), "length \(length)")
+            #expect(Array(output[3..<(3 + length)]) == bytes && output[..<3].allSatisfy { $0 == 0xEE })
+            #expect(output[(3 + length)...].allSatisfy { $0 == 0xEE })
+            // No room at that offset: refused, nothing written past the end.
+            var short = [UInt8](repeating: 0, count: length + 2)
+            #expect(!Base64URL.decode(text[4..<(text.count - 2)], into: &short, at: 3))
         }
     }
 }

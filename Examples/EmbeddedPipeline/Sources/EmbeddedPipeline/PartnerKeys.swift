@@ -12,7 +12,7 @@ struct PartnerKeys: Authenticator {
     let partner: AgentID
 
     func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
-        let presented = credential.withBytes { SecureBytes(copying: $0) }
+        let presented = SecureBytes(copying: credential.bytes)
         guard presented == key, let role = try? Role("member") else {
             return .failure(AuthenticationFailure(.invalidCredential, "the partner key is not valid"))
         }

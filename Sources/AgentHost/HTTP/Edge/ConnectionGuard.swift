@@ -121,7 +121,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 setDeadline(now + TimeAmount(limits.headTimeout))
             }
             let buffer = unwrapInboundIn(data)
-            let outcome = buffer.withUnsafeReadableBytes { scanner.scan($0) }
+            let outcome = scanner.scan(buffer.readableBytesView)
             switch outcome {
             case .incomplete:
                 break

@@ -42,9 +42,9 @@ struct RequestHeadScanner: Sendable {
 
     /// Counts `piece`, the next bytes from the client. After `.complete` or `.refused`, make a
     /// new scanner for the next head.
-    mutating func scan(_ piece: UnsafeRawBufferPointer) -> Outcome {
-        var index = 0
-        while index < piece.count {
+    mutating func scan<Piece: RandomAccessCollection<UInt8>>(_ piece: Piece) -> Outcome where Piece.Index == Int {
+        var index = piece.startIndex
+        while index < piece.endIndex {
             if !started {
                 let byte = piece[index]
                 guard byte == Self.cr || byte == Self.lf else {
@@ -56,20 +56,21 @@ struct RequestHeadScanner: Sendable {
                 if bytes > limits.headBytes { return .refused(.headTooLarge) }
                 continue
             }
-            let rest = UnsafeRawBufferPointer(rebasing: piece[index...])
-            guard let newline = rest.firstIndex(of: Self.lf) else {
-                if lineLength == 0, !rest.isEmpty { lineFirstByte = rest[0] }
+            let rest = piece[index...]
+            guard let found = rest.firstIndex(of: Self.lf) else {
+                if lineLength == 0, !rest.isEmpty { lineFirstByte = piece[index] }
                 lineLength += rest.count
                 bytes += rest.count
                 return overLimit() ?? .incomplete
             }
-            if lineLength == 0, newline > 0 { lineFirstByte = rest[0] }
+            let newline = found - index
+            if lineLength == 0, newline > 0 { lineFirstByte = piece[index] }
             lineLength += newline
             bytes += newline + 1
             if let refusal = overLimit() { return refusal }
-            index += newline + 1
+            index = found + 1
             let isEmpty = lineLength == 0 || (lineLength == 1 && lineFirstByte == Self.cr)
-            if isEmpty { return .complete(headEnd: index) }  // the request line is never empty
+            if isEmpty { return .complete(headEnd: index - piece.startIndex) }  // the request line is never empty
             lines += 1
             lineLength = 0
             if lines - 1 > limits.headerFields { return .refused(.tooManyFields) }

@@ -171,8 +171,9 @@ struct ProxiedCall {
                     // Every piece, watched or not, is checked against the token first.
                     guard stillValid() else { throw ProxyStreamEnded.revoked }
                     call.received.add(buffer.readableBytes, ordering: .relaxed)
-                    // Most pieces hold nothing to mask and go on as they came, uncopied.
-                    if let scrubbed = buffer.withUnsafeReadableBytes({ scrubber.scrubIfNeeded($0) }) {
+                    // Most pieces hold nothing to mask and go on as they came: the scan reads a
+                    // copy, and the piece itself is sent.
+                    if !scrubber.isEmpty, let scrubbed = scrubber.scrubIfNeeded(Array(buffer.readableBytesView)) {
                         if !scrubbed.isEmpty { try await writer.write(ByteBuffer(bytes: scrubbed)) }
                     } else {
                         try await writer.write(buffer)

@@ -78,7 +78,7 @@ struct ProxyRoutes: Sendable {
             let found = try await credentials.withGrantedSecret(agent: agent, env: upstream.grant) { secret in
                 let header = Self.headerValue(upstream.injection, secret: secret)
                 // The whole Basic credential too: it decodes to the secret.
-                var secrets = [SecureBytes(copying: secret)]
+                var secrets = [secret]
                 if case .basic = upstream.injection { secrets.append(SecureBytes(copying: header.utf8.dropFirst(6))) }
                 return OpenedSecret(header: header, scrubber: StreamScrubber(secrets: secrets))
             }
@@ -104,14 +104,14 @@ struct ProxyRoutes: Sendable {
     /// The injected header's value: the format around the secret, or HTTP Basic's encoding of
     /// `user:secret`. The working bytes are wiped; the `String` the HTTP client needs is not (a
     /// Swift string cannot be), and lives until the request is sent.
-    static func headerValue(_ injection: Upstream.Injection, secret: UnsafeRawBufferPointer) -> String {
+    static func headerValue(_ injection: Upstream.Injection, secret: SecureBytes) -> String {
         var bytes: [UInt8]
         switch injection {
         case .header(_, let prefix, let suffix):
             bytes = Array(prefix.utf8) + Array(secret) + Array(suffix.utf8)
         case .basic(let user):
             var credential = Array(user.utf8) + [UInt8(ascii: ":")] + Array(secret)
-            bytes = Array("Basic ".utf8) + credential.withUnsafeBytes { Base64URL.encodeStandard($0) }
+            bytes = Array("Basic ".utf8) + Base64URL.encodeStandard(credential)
             SecureBytes.wipe(&credential)
         }
         defer { SecureBytes.wipe(&bytes) }
