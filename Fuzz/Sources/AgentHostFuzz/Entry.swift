@@ -10,6 +10,7 @@ let targets: [String: @Sendable (inout FuzzInput) -> Void] = [
     "policy": PolicyTarget.run,
     "webhooks": WebhookTarget.run,
     "redactor": RedactorTarget.run,
+    "return-url": ReturnURLTarget.run,
 ]
 
 /// The target this process runs, chosen once by `FUZZ_TARGET` before the first input. libFuzzer
