@@ -32,6 +32,14 @@ public enum AgentHost {
         /// Mints user session tokens: the agent-token format under the session audience, so a
         /// session never passes as an agent token or the other way round.
         public var sessionMinter: TokenMinter { live.current.sessionMinter }
+        /// Mints browser sessions (the portal's cookie): the same format under the browser
+        /// audience and the ``SecurityCore/CredentialKind/browserSession`` prefix.
+        public var browserMinter: TokenMinter { live.current.browserMinter }
+        /// The CSRF tokens and return-URL seals of the portal's forms, under a key derived from the
+        /// primary token key; `nil` when the keyring has none (the portal then cannot sign anyone in).
+        public var forms: FormProtection? { live.current.forms }
+        /// The portal's sessions; `nil` when the portal is off or the server has no store.
+        public let browserSessions: BrowserSessions?
         /// Where security events go (refusals, releases, mints, revocations, account changes);
         /// `nil` records nothing.
         public let audit: AuditRecorder?
@@ -71,6 +79,8 @@ public enum AgentHost {
             let pipeline: SecurityPipeline
             let minter: TokenMinter
             let sessionMinter: TokenMinter
+            let browserMinter: TokenMinter
+            let forms: FormProtection?
             let policy: Policy
         }
 
@@ -90,13 +100,15 @@ public enum AgentHost {
             revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil,
             webhooks: [WebhookVerifier] = [], webhookStore: (any WebhookDeliveryStore)? = nil,
             metrics: AgentHostMetrics = AgentHostMetrics(), events: SystemEvents? = nil, clock: any TimeSource = SystemTimeSource(),
-            ticks: any TickSource = SystemTickSource(), sharesRateLimits: Bool = false, readiness: ReadinessCheck? = nil
+            ticks: any TickSource = SystemTickSource(), sharesRateLimits: Bool = false, readiness: ReadinessCheck? = nil,
+            browserSessions: BrowserSessions? = nil, revocations: InMemoryRevocationList? = nil
         ) throws {
             self.configuration = configuration
             self.rateLimitStore = InMemoryRateLimitStore(maximumKeys: configuration.rateLimitKeys, sharesBudgets: sharesRateLimits)
             self.readiness = readiness
             self.ticks = ticks
-            self.revocations = InMemoryRevocationList(clock: clock)
+            // Shared with the browser sessions, which revoke into it.
+            self.revocations = browserSessions?.revocations ?? revocations ?? InMemoryRevocationList(clock: clock)
             self.accounts = accounts
             self.clock = clock
             self.audit = audit
@@ -106,12 +118,13 @@ public enum AgentHost {
             self.events = events ?? SystemEvents(clock: clock)
             self.credentials = credentials
             self.revocationStore = revocationStore
+            self.browserSessions = accounts == nil ? nil : browserSessions
             self.proxy = configuration.upstreams.isEmpty ? nil : try UpstreamProxy(upstreams: configuration.upstreams)
             self.live = Live(
                 try Self.parts(
                     configuration: configuration, keyring: keyring, policy: configuration.policy ?? DefaultPolicy.load(),
-                    rateLimitScopes: configuration.rateLimitScopes, revocations: revocations, accounts: accounts,
-                    rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
+                    rateLimitScopes: configuration.rateLimitScopes, revocations: self.revocations, accounts: accounts,
+                    browserSessions: self.browserSessions, rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
                 ))
         }
 
@@ -122,18 +135,20 @@ public enum AgentHost {
             live.replace(
                 with: try Self.parts(
                     configuration: configuration, keyring: keyring, policy: policy, rateLimitScopes: rateLimitScopes,
-                    revocations: revocations, accounts: accounts, rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
+                    revocations: revocations, accounts: accounts, browserSessions: browserSessions, rateLimitStore: rateLimitStore,
+                    ticks: ticks, clock: clock
                 ))
         }
 
         /// The pipeline, the minters and the policy over `keyring`, `policy` and `rateLimitScopes`.
         private static func parts(
             configuration: AgentHostConfiguration, keyring: Keyring, policy: Policy, rateLimitScopes: [RateLimitScope],
-            revocations: InMemoryRevocationList, accounts: AccountService?, rateLimitStore: InMemoryRateLimitStore,
-            ticks: any TickSource, clock: any TimeSource
+            revocations: InMemoryRevocationList, accounts: AccountService?, browserSessions: BrowserSessions?,
+            rateLimitStore: InMemoryRateLimitStore, ticks: any TickSource, clock: any TimeSource
         ) throws -> Current {
             let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
             let sessionPolicy = try sessionPolicy(configuration.tokenPolicy)
+            let browserPolicy = try browserPolicy(configuration.tokenPolicy, portal: browserSessions?.portal ?? PortalConfiguration())
             // After agent tokens, the pipeline asks these in turn; each claims its own kind.
             var authenticators: [any Authenticator] = []
             if let accounts {
@@ -143,6 +158,15 @@ public enum AgentHost {
                 authenticators.append(AccessKeyAuthenticator(keyKind: .apiKey, directory: accounts.directory))
                 authenticators.append(AccessKeyAuthenticator(keyKind: .device, directory: accounts.directory))
                 authenticators.append(SetupTokenAuthenticator())
+                if let browserSessions {
+                    authenticators.append(
+                        BrowserSessionAuthenticator(
+                            sessions: TokenVerifier(
+                                keyring: keyring, policy: browserPolicy, clock: clock, revocations: SessionRevocations(list: revocations)),
+                            directory: accounts.directory, activity: browserSessions.activity, clock: clock,
+                            idleTimeout: browserSessions.idleTimeout
+                        ))
+                }
             }
             authenticators += configuration.authenticators
             let cors: CORSPolicy?
@@ -159,6 +183,13 @@ public enum AgentHost {
             } catch {
                 throw AgentHostError(.configuration, "\(error)")
             }
+            var credentialLocations = ProxyRoutes.credentialLocations(configuration.upstreams)
+            var selfAuthenticating = [AccountRoutes.loginPath, AccountRoutes.onboardingPath] + WebhookRoutes.paths
+            if let browserSessions {
+                // The session cookie counts at forward auth and on the portal's pages, nowhere else.
+                credentialLocations.cookie = .init(name: try browserSessions.portal.sessionCookie().name, routes: PortalRoutes.cookieRoutes)
+                selfAuthenticating += PortalRoutes.paths
+            }
             let pipeline = SecurityPipeline(
                 configuration: .init(
                     verifier: verifier, mode: configuration.mode,
@@ -172,14 +203,17 @@ public enum AgentHost {
                         scopes: rateLimitScopes + configuration.upstreams.map(\.rateLimit), store: rateLimitStore, ticks: ticks),
                     clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
                     bodyLimits: bodyLimits, cors: cors, authenticators: authenticators,
-                    credentialLocations: ProxyRoutes.credentialLocations(configuration.upstreams),
-                    // Webhook paths always: without a secret their route does not exist (404), never 401.
-                    selfAuthenticatingPaths: Set([AccountRoutes.loginPath, AccountRoutes.onboardingPath] + WebhookRoutes.paths)
+                    credentialLocations: credentialLocations,
+                    // Webhook paths always: without a secret their route does not exist (404), never
+                    // 401. The portal's pages check their cookie and forms themselves.
+                    selfAuthenticatingPaths: Set(selfAuthenticating)
                 ))
             return Current(
                 pipeline: pipeline,
                 minter: TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock),
                 sessionMinter: TokenMinter(keyring: keyring, policy: sessionPolicy, clock: clock),
+                browserMinter: TokenMinter(keyring: keyring, policy: browserPolicy, clock: clock),
+                forms: try keyring.primary.map { try FormProtection(secret: $0.secret) },
                 policy: policy
             )
         }
@@ -207,6 +241,19 @@ public enum AgentHost {
                 )
             } catch {
                 throw AgentHostError(.configuration, "the session token rules cannot be derived from the token rules: \(error)")
+            }
+        }
+
+        /// The token rules of browser sessions: the agent tokens' audience with `-browser`, the
+        /// ``SecurityCore/CredentialKind/browserSession`` prefix, and the portal's lifetime.
+        static func browserPolicy(_ tokens: TokenPolicy, portal: PortalConfiguration) throws -> TokenPolicy {
+            do {
+                return try TokenPolicy(
+                    audience: String(tokens.audience.prefix(120)) + "-browser", maximumLifetime: portal.lifetime,
+                    defaultLifetime: portal.lifetime, leeway: .seconds(tokens.leeway), kind: .browserSession
+                )
+            } catch {
+                throw AgentHostError(.configuration, "the browser session rules cannot be derived from the token rules: \(error)")
             }
         }
 

@@ -92,6 +92,38 @@ struct ConnectionLimitOptions: ParsableArguments {
     }
 }
 
+/// `serve`'s sign-in portal for people at a browser (Docs/SIGN_IN.md).
+struct PortalOptions: ParsableArguments {
+    @Flag(
+        inversion: .prefixedNo, help: "Serve the sign-in portal under /auth/ and accept its session cookie at /auth/verify (default off).")
+    var portal: Bool?
+    @Option(name: .customLong("portal-title"), help: "The portal pages' title (default AgentHost).") var title: String?
+    @Option(name: .customLong("portal-logo-text"), help: "The short text shown as the portal's logo (default AgentHost).")
+    var logoText: String?
+    @Option(
+        name: .customLong("portal-url"),
+        help: "The portal's public origin (https://auth.example.com); by default browsers sign in on the host they asked for.")
+    var publicURL: String?
+    @Option(name: .customLong("home-url"), help: "Where a browser goes after signing in without a usable return URL.")
+    var homeURL: String?
+    @Option(name: .customLong("protected-host"), help: "A host a browser may return to after signing in; repeat for more.")
+    var protectedHosts: [String] = []
+    @Option(
+        name: .customLong("cookie-domain"),
+        help: "A domain whose hosts share the session cookie (example.com); by default the cookie is for one host.")
+    var cookieDomain: String?
+    @Option(name: .customLong("session-idle-timeout"), help: "How long a session may go unused (default 30m).")
+    var idleTimeout: String?
+    @Option(name: .customLong("session-lifetime"), help: "How long a session lasts at most (default 12h).") var lifetime: String?
+
+    var given: [String: String?] {
+        [
+            "portal": portal.map(String.init), "portal_title": title, "portal_logo_text": logoText, "portal_url": publicURL,
+            "home_url": homeURL, "cookie_domain": cookieDomain, "session_idle_timeout": idleTimeout, "session_lifetime": lifetime,
+        ]
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the AgentHost HTTP server.",
@@ -138,6 +170,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOption
     @OptionGroup var store: DatabaseOption
     @OptionGroup var connections: ConnectionLimitOptions
+    @OptionGroup(title: "Sign-in portal") var portal: PortalOptions
 
     /// The options given, by setting name.
     func commandLine() throws -> ServeSettings {
@@ -146,11 +179,11 @@ struct Serve: AsyncParsableCommand {
             "host": host, "port": port.map(String.init), "mode": mode, "allow_untrusted_network": allowUntrustedNetwork.map(String.init),
             "log_level": logLevel, "policy": policy, "metrics_public": metricsPublic.map(String.init), "max_ttl": maximumLifetime,
             "data_dir": data.dataDirectory, "database": store.database, "otlp_endpoint": otlpEndpoint,
-        ].merging(connections.given) { first, _ in first }
+        ].merging(connections.given) { first, _ in first }.merging(portal.given) { first, _ in first }
         for case let (name, value?) in single { given[name] = [value] }
         for (name, list) in [
             ("trusted_proxy", trustedProxies), ("rate_limit", rateLimits), ("rate_limit_per_server", perServerScopes),
-            ("cors_origin", corsOrigins),
+            ("cors_origin", corsOrigins), ("protected_host", portal.protectedHosts),
         ]
         where !list.isEmpty {
             given[name] = list

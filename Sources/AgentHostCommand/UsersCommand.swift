@@ -9,7 +9,7 @@ import SecurityStore
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "users", abstract: "Manage the users who log in with a password.",
-        subcommands: [Add.self, List.self, SetPassword.self, Delete.self]
+        subcommands: [Add.self, List.self, SetPassword.self, SetRole.self, Delete.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -64,6 +64,24 @@ struct UsersCommand: AsyncParsableCommand {
             let password = try UsersCommand.readPassword()
             try await AgentHostCLI.setPassword(username: username, password: password, at: database.place(data: data))
             print("password of \(username) changed; their sessions have ended")
+        }
+    }
+
+    struct SetRole: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-role", abstract: "Give a user another role; their open sessions end.")
+        @Option(help: "User name.") var username: String
+        @Option(help: "The new role, such as member, admin or owner.") var role: String
+        @OptionGroup var data: DataDirectoryOption
+        @OptionGroup var database: DatabaseOption
+
+        func validate() throws {
+            guard (try? Role(role)) != nil else { throw ValidationError("--role must be 1-128 of A-Z a-z 0-9 _ -") }
+        }
+
+        func run() async throws {
+            try await AgentHostCLI.setRole(username: username, role: role, at: database.place(data: data))
+            print("\(username) is now \(role); their sessions have ended")
         }
     }
 

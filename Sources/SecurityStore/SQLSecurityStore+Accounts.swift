@@ -56,15 +56,46 @@ extension SQLSecurityStore: UserStore {
                 """
             ).all().isEmpty
             // The user's sessions end: on every server, now.
-            if changed { try await announceRevocation() }
+            if changed {
+                try await endBrowserSessions(of: username, at: now)
+                try await announceRevocation()
+            }
             return changed
         }
+    }
+
+    public func setRole(username: String, role: String, at now: Int64) async throws -> Bool {
+        try await run {
+            let changed = try await !database.raw(
+                """
+                UPDATE users SET role = \(bind: role), sessions_not_before = \(bind: now)
+                WHERE username = \(bind: username) RETURNING username
+                """
+            ).all().isEmpty
+            // The user's sessions end: the next sign-in begins one with the new role.
+            if changed {
+                try await endBrowserSessions(of: username, at: now)
+                try await announceRevocation()
+            }
+            return changed
+        }
+    }
+
+    /// Marks every live browser session of `username` ended (inside ``run(_:)``): its cookie is
+    /// refused anyway, by the session's start being before `sessions_not_before`.
+    private func endBrowserSessions(of username: String, at now: Int64) async throws {
+        try await database.raw(
+            "UPDATE browser_sessions SET ended_at = \(bind: now) WHERE username = \(bind: username) AND ended_at IS NULL"
+        ).run()
     }
 
     public func deleteUser(named username: String) async throws -> Bool {
         try await run {
             let deleted = try await !database.raw("DELETE FROM users WHERE username = \(bind: username) RETURNING username").all().isEmpty
-            if deleted { try await announceRevocation() }
+            if deleted {
+                try await database.raw("DELETE FROM browser_sessions WHERE username = \(bind: username)").run()
+                try await announceRevocation()
+            }
             return deleted
         }
     }

@@ -248,6 +248,25 @@ public final class SQLSecurityStore: VaultRecordStore {
                     "CREATE \(dialect == .postgres ? "UNLOGGED " : "")TABLE rate_limit_servers (server TEXT PRIMARY KEY, seen_at BIGINT NOT NULL)",
                 ]
             ),
+            // Browser sessions (the portal). The cookie is not stored: it proves itself.
+            (
+                9,
+                [
+                    """
+                    CREATE TABLE browser_sessions (
+                        id TEXT PRIMARY KEY,
+                        username TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        last_seen_at BIGINT NOT NULL,
+                        expires_at BIGINT NOT NULL,
+                        client TEXT NOT NULL,
+                        user_agent TEXT NOT NULL,
+                        ended_at BIGINT
+                    )
+                    """,
+                    "CREATE INDEX browser_sessions_user ON browser_sessions (username)",
+                ]
+            ),
         ]
     }
 

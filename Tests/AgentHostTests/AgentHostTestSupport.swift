@@ -40,7 +40,8 @@ struct HostFixture {
         revocationStore: (any RevocationStore)? = nil, accounts: AccountService? = nil, audit: AuditRecorder? = nil,
         webhooks: [WebhookVerifier] = [],
         webhookStore: (any WebhookDeliveryStore)? = nil, keyring: Keyring? = nil, host: String = "127.0.0.1",
-        clock: ManualTimeSource = ManualTimeSource(1_800_000_000), configure: (inout AgentHostConfiguration) -> Void = { _ in }
+        clock: ManualTimeSource = ManualTimeSource(1_800_000_000), browserSessions: BrowserSessions? = nil,
+        configure: (inout AgentHostConfiguration) -> Void = { _ in }
     ) throws {
         self.clock = clock
         self.keyring = try keyring ?? Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
@@ -60,7 +61,8 @@ struct HostFixture {
         self.configuration = configuration
         components = try AgentHost.Components(
             configuration: configuration, keyring: self.keyring, credentials: credentials, revocationStore: revocationStore,
-            accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: webhookStore, clock: clock, ticks: clock
+            accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: webhookStore, clock: clock, ticks: clock,
+            browserSessions: browserSessions
         )
     }
 
@@ -82,24 +84,35 @@ extension HostFixture {
     }
 
     /// A fixture with a vault, accounts (users, keys, devices) and an audit log (a checkpoint every
-    /// 5 records) in a fresh store on `backend`,
+    /// 5 records) in a fresh store on `backend` (or in `sharing`, as a second server: give it the
+    /// first one's `keyring` and `vaultSecret`), with the sign-in portal when `portal` is set,
     /// hashing passwords with Argon2id's cheapest parameters; the test is skipped when that
     /// backend is not configured here.
     static func withAccounts(
-        _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [], trustedProxies: [String] = [], webhooks: [WebhookVerifier] = []
+        _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [], trustedProxies: [String] = [], webhooks: [WebhookVerifier] = [],
+        portal: PortalConfiguration? = nil, sharing: SQLSecurityStore? = nil, keyring: Keyring? = nil,
+        vaultSecret: SecureBytes = .random(count: 32)
     ) async throws -> (fixture: HostFixture, store: SQLSecurityStore, accounts: AccountService) {
-        let (store, _) = try await backend.open()
-        let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: .random(count: 32))], primaryVersion: 1)
+        let store: SQLSecurityStore
+        if let sharing { store = sharing } else { store = try await backend.open().store }
+        let keys = try VaultKeyring(keys: [VaultKey(version: 1, secret: vaultSecret)], primaryVersion: 1)
         let clock = ManualTimeSource(1_800_000_000)
         let credentials = try await CredentialService.open(keys: keys, store: store, clock: clock)
         let accounts = try await AccountService.open(store: store, credentials: credentials, hasher: cheapHasher(), clock: clock)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: logger, checkpointInterval: 5, clock: clock)
+        let browserSessions = portal.map { portal in
+            BrowserSessions(
+                store: store, portal: portal, revocations: InMemoryRevocationList(clock: clock), revocationStore: store, clock: clock)
+        }
         let fixture = try HostFixture(
             scopes: scopes, trustedProxies: trustedProxies, credentials: credentials, revocationStore: store, accounts: accounts,
-            audit: AuditRecorder(trail: trail), webhooks: webhooks, webhookStore: webhooks.isEmpty ? nil : store, clock: clock
-        )
+            audit: AuditRecorder(trail: trail), webhooks: webhooks, webhookStore: webhooks.isEmpty ? nil : store, keyring: keyring,
+            clock: clock, browserSessions: browserSessions
+        ) { configuration in
+            configuration.portal = portal
+        }
         return (fixture, store, accounts)
     }
 

@@ -16,7 +16,7 @@ struct RouteCoverageTests {
         let webhooks = WebhookVerifier.Provider.allCases.map {
             WebhookVerifier(provider: $0, secret: SecureBytes(copying: Array("s3cret-\($0)".utf8)))
         }
-        let (fixture, store, _) = try await HostFixture.withAccounts(webhooks: webhooks)
+        let (fixture, store, _) = try await HostFixture.withAccounts(webhooks: webhooks, portal: PortalConfiguration())
         do {
             try await body(fixture)
         } catch {
@@ -61,8 +61,11 @@ struct RouteCoverageTests {
     /// Every route a rate-limit scope names is a route of the router (or forward auth's
     /// `/auth/verify`, which the middleware answers): a pattern that matches none would be a limit
     /// that protects nothing.
-    @Test func everyRateLimitRouteIsARoute() throws {
-        let fixture = try HostFixture()
+    @Test func everyRateLimitRouteIsARoute() async throws {
+        try await Self.withFullFixture(everyRateLimitRouteIsARoute)
+    }
+
+    func everyRateLimitRouteIsARoute(_ fixture: HostFixture) throws {
         let routes = Self.routes(of: fixture)
         for scope in RateLimitScope.agentHost {
             for pattern in scope.routes {

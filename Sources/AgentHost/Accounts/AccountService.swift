@@ -111,6 +111,15 @@ public final class AccountService: Sendable {
         return true
     }
 
+    /// Gives a user another role and ends their open sessions; whether the user exists. Throws
+    /// ``AccountError`` for a role that is not 1-128 of `A-Z a-z 0-9 _ -`.
+    public func setRole(username: String, role: String) async throws -> Bool {
+        guard (try? Role(role)) != nil else { throw AccountError(.invalidRole, "a role is 1-128 of A-Z a-z 0-9 _ -") }
+        guard try await users.setRole(username: username, role: role, at: clock.now()) else { return false }
+        if let record = try await users.user(named: username) { directory.set(record) }
+        return true
+    }
+
     /// Deletes a user, ending their sessions on this server at once (on others within a refresh).
     public func deleteUser(username: String) async throws -> Bool {
         guard try await users.deleteUser(named: username) else { return false }

@@ -43,6 +43,16 @@ extension AgentHostCLI {
         guard found else { throw AgentHostError(.notFound, "there is no user called \(username.prefix(128))") }
     }
 
+    /// Gives a user another role, which ends their sessions; throws ``AgentHostError`` (not found).
+    package static func setRole(username: String, role: String, at place: Place) async throws {
+        let found = try await withAccounts(at: place) { accounts, trail in
+            guard try await accounts.setRole(username: username, role: role) else { return false }
+            try await trail.append(event("user.role_set", target: "user:" + username, details: ["role": role]))
+            return true
+        }
+        guard found else { throw AgentHostError(.notFound, "there is no user called \(username.prefix(128))") }
+    }
+
     /// Deletes a user; throws ``AgentHostError`` (not found).
     package static func deleteUser(username: String, at place: Place) async throws {
         let deleted = try await withAccounts(at: place) { accounts, trail in

@@ -50,6 +50,9 @@ public struct AgentHostConfiguration: Sendable {
     /// `TracingMiddleware`), for the tracer bootstrapped in `InstrumentationSystem`. Off by
     /// default: without a tracer the spans go nowhere. `serve --otlp-endpoint` turns it on.
     public var tracing = false
+    /// The sign-in portal for people at a browser (Docs/SIGN_IN.md); `nil`, the default, serves
+    /// no portal and reads no cookie.
+    public var portal: PortalConfiguration?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = ".agenthost",
@@ -130,6 +133,18 @@ public struct AgentHostConfiguration: Sendable {
         var names = Set<String>()
         for upstream in upstreams where !names.insert(upstream.name).inserted {
             throw AgentHostError(.configuration, "upstream \(upstream.name) is configured twice")
+        }
+        if let portal {
+            try portal.validate()
+            // A session cookie never crosses a network in the clear: over plain http it is set
+            // only for a loopback host, or behind a proxy that terminates TLS.
+            if !Self.isLoopback(host), trustedProxies.isEmpty {
+                throw AgentHostError(
+                    .configuration,
+                    "the portal sets its session cookie only over https: on '\(host)', which is not loopback, put a proxy that "
+                        + "terminates TLS in front (nginx, Caddy) and name it with trusted_proxy, or turn the portal off"
+                )
+            }
         }
         if mode == .headerTrust, !Self.isLoopback(host), !allowUntrustedNetwork {
             throw AgentHostError(

@@ -81,6 +81,15 @@ package struct ServeSettings: Sendable {
             Key("body_timeout", default: ["\(limits.bodyTimeout.components.seconds)s"]),
             Key("max_connections", default: ["\(limits.connections)"]),
             Key("otlp_endpoint", default: nil),
+            Key("portal", default: ["false"]),
+            Key("portal_title", default: ["AgentHost"]),
+            Key("portal_logo_text", default: ["AgentHost"]),
+            Key("portal_url", default: nil),
+            Key("home_url", default: nil),
+            Key("protected_host", isList: true, default: []),
+            Key("cookie_domain", default: nil),
+            Key("session_idle_timeout", default: ["30m"]),
+            Key("session_lifetime", default: ["12h"]),
         ]
     }()
 
@@ -373,6 +382,22 @@ extension ServeSettings {
             headTimeout: try duration("head_timeout"), idleTimeout: try duration("idle_timeout"),
             bodyTimeout: try duration("body_timeout"), connections: try integer("max_connections", ConnectionLimits.connectionsRange)
         )
+        if try boolean("portal") {
+            let portal = PortalConfiguration(
+                title: one("portal_title") ?? "AgentHost", logoText: one("portal_logo_text") ?? "AgentHost", publicURL: one("portal_url"),
+                homeURL: one("home_url"), protectedHosts: list("protected_host"), cookieDomain: one("cookie_domain"),
+                idleTimeout: try duration("session_idle_timeout"), lifetime: try duration("session_lifetime")
+            )
+            do {
+                try portal.validate()
+            } catch let error as AgentHostError {
+                let setting =
+                    ["cookie_domain", "session_lifetime", "portal_url", "home_url", "protected_host", "portal_title"]
+                    .first { error.reason.hasPrefix($0) || error.reason.contains($0) } ?? "portal"
+                throw fail(setting, error.reason)
+            }
+            configuration.portal = portal
+        }
         do {
             try configuration.validate()
         } catch let error as AgentHostError {
@@ -398,6 +423,9 @@ extension ServeSettings {
                     switch key.name {
                     case "policy": "the embedded default policy"
                     case "otlp_endpoint": "no traces, and metrics only at GET /metrics"
+                    case "portal_url": "browsers sign in on the host they asked for, under /auth/"
+                    case "home_url": "the portal's own sessions page"
+                    case "cookie_domain": "the session cookie is for one host (__Host-)"
                     default: "sqlite:agenthost.sqlite in the data directory"
                     }
                 return "# \(key.name): not set, so \(meaning)"

@@ -41,5 +41,6 @@ extension AgentHost {
         AuditRoutes(components: components).add(to: router)
         WebhookRoutes(components: components).add(to: router)
         ProxyRoutes(components: components).add(to: router)
+        PortalRoutes(components: components).add(to: router)
     }
 }

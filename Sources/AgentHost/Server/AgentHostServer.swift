@@ -140,11 +140,26 @@ public struct AgentHostServer: Service {
         let audit = AuditRecorder(trail: trail, metrics: metrics)
         // Several servers share a PostgreSQL store, and with it every shared scope's budgets.
         let shared = store.dialect == .postgres
+        let revocations = InMemoryRevocationList(clock: clock)
+        let browserSessions = configuration.portal.map { portal in
+            BrowserSessions(store: store, portal: portal, revocations: revocations, revocationStore: store, clock: clock)
+        }
+        // Where each session was last seen, before the first request asks.
+        try await browserSessions?.sync()
         let components = try AgentHost.Components(
             configuration: configuration, keyring: tokenKeys.keyring, credentials: credentials, revocationStore: store,
             accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: store, metrics: metrics,
-            clock: clock, ticks: ticks, sharesRateLimits: shared, readiness: ReadinessCheck(ticks: ticks) { try await store.checkReady() }
+            clock: clock, ticks: ticks, sharesRateLimits: shared, readiness: ReadinessCheck(ticks: ticks) { try await store.checkReady() },
+            browserSessions: browserSessions, revocations: revocations
         )
+        if let portal = configuration.portal {
+            let cookie = try portal.sessionCookie()
+            logger.info(
+                "sign-in portal at /auth/sign-in",
+                metadata: [
+                    "cookie": "\(cookie.name)", "idle_timeout": "\(portal.idleTimeout)", "lifetime": "\(portal.lifetime)",
+                ])
+        }
         let policySource = configuration.policyFile ?? "default"
         let started = try await trail.append([
             AuditEvent(

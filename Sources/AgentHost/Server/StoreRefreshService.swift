@@ -4,7 +4,8 @@ public import SecurityStore
 public import ServiceLifecycle
 
 /// Brings in what other servers and the command line changed in the shared store: revocations,
-/// users and keys every few seconds, and it drops expired webhook delivery ids every ten minutes.
+/// users and keys every few seconds, with the browser sessions' activity; it drops expired webhook delivery ids and
+/// long-ended browser sessions every ten minutes.
 public struct StoreRefreshService: Service {
     let components: AgentHost.Components
     let store: SQLSecurityStore
@@ -30,9 +31,11 @@ public struct StoreRefreshService: Service {
             do {
                 try await components.refreshRevocations()
                 try await components.accounts?.refresh()
+                try await components.browserSessions?.sync()
                 if ticks.nanoseconds() - lastPrune >= pruneInterval.wholeNanoseconds {
                     lastPrune = ticks.nanoseconds()
                     _ = try await store.pruneDeliveries(now: components.clock.now())
+                    _ = try await components.browserSessions?.prune()
                 }
             } catch {
                 logger.warning("could not refresh revocations, users and keys from the store", metadata: ["error": "\(error)"])

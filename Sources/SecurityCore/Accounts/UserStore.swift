@@ -11,8 +11,8 @@ public struct UserRecord: Hashable, Sendable, CustomStringConvertible {
     public let passwordHash: String
     /// When the user was created, in Unix seconds.
     public let createdAt: Int64
-    /// Session tokens issued before this time are no longer accepted (set when the password
-    /// changes), in Unix seconds.
+    /// Session tokens issued before this time are no longer accepted (set when the password or
+    /// the role changes), in Unix seconds.
     public let sessionsNotBefore: Int64
 
     public init(username: String, role: String, passwordHash: String, createdAt: Int64, sessionsNotBefore: Int64) {
@@ -39,6 +39,9 @@ public protocol UserStore: Sendable {
     func replacePasswordHash(username: String, expected: String, with hash: String) async throws -> Bool
     /// Sets a new password hash and ends every session issued before `now`; whether the user exists.
     func setPassword(username: String, hash: String, at now: Int64) async throws -> Bool
+    /// Gives the user another role and ends every session issued before `now`; whether the user
+    /// exists.
+    func setRole(username: String, role: String, at now: Int64) async throws -> Bool
     /// Deletes the user; whether there was one.
     func deleteUser(named username: String) async throws -> Bool
 }

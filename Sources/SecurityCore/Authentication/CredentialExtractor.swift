@@ -5,7 +5,9 @@
 ///   everywhere. Both at once must carry the same credential.
 /// - The password of `Authorization: Basic`, and headers named in ``CredentialLocations``, only on
 ///   the routes listed there.
-/// - Never the query string or a cookie.
+/// - The session cookie named in ``CredentialLocations``, only on the routes listed there (forward
+///   auth and the portal), and never beside another credential.
+/// - Never the query string.
 ///
 /// A header sent twice, or two different credentials, is ``AuthenticationFailure/Code/ambiguousCredentials``;
 /// another `Authorization` scheme is ``AuthenticationFailure/Code/unsupportedScheme``.
@@ -13,7 +15,9 @@ struct CredentialExtractor: Sendable {
     let locations: CredentialLocations
 
     /// What the request presents: its credential (if any), and its credential and identity headers.
-    func extract(_ facts: RequestFacts, method: String, path: Substring) -> Result<
+    /// `readsCookie` reads the session cookie whatever the route (forward auth, where `path` is
+    /// the original request's).
+    func extract(_ facts: RequestFacts, method: String, path: Substring, readsCookie: Bool = false) -> Result<
         (PresentedCredential?, CredentialHeaders), AuthenticationFailure
     > {
         let headers = CredentialHeaders(facts.fields)
@@ -48,6 +52,18 @@ struct CredentialExtractor: Sendable {
                 guard let value = values.first else { continue }
                 if let credential, !credential.equals(value) { return .failure(Self.ambiguous) }
                 credential = PresentedCredential(value, source: .header(named.name))
+            }
+        }
+        if let cookie = locations.cookie, readsCookie || cookie.routes.contains(where: { $0.matches(method: method, path: path) }) {
+            switch CookieHeader.value(named: cookie.name, in: facts.values(of: "cookie")) {
+            case .none:
+                break
+            case .ambiguous:
+                return .failure(Self.ambiguous)
+            case .one(let value):
+                // A header credential and a cookie at once: which one acts is never guessed.
+                if credential != nil { return .failure(Self.ambiguous) }
+                credential = PresentedCredential(String(value), source: .cookie(cookie.name))
             }
         }
         guard headers.agentCount <= 1, headers.roleCount <= 1, headers.teamCount <= 1 else {

@@ -57,8 +57,13 @@ public struct CredentialKind: Hashable, Sendable, CustomStringConvertible {
     public static let setupToken = CredentialKind(
         name: "setup-token", prefix: "ahs_", minimumBodyLength: 40, bodyAllowsDot: true, headers: ["x-setup-token"])
 
+    /// Browser sessions (`ahb1.…`): the agent-token format under the browser audience, carried
+    /// in the portal's session cookie (Docs/SIGN_IN.md). A proxy drops the cookie as it drops a
+    /// header credential.
+    public static let browserSession = CredentialKind(name: "browser-session", prefix: "ahb1.", minimumBodyLength: 40, bodyAllowsDot: true)
+
     /// AgentHost's own kinds.
-    public static let builtIn: [CredentialKind] = [.agentToken, .apiKey, .device, .setupToken]
+    public static let builtIn: [CredentialKind] = [.agentToken, .apiKey, .device, .setupToken, .browserSession]
 
     /// Whether `bytes` start with the prefix.
     func isPrefix(of bytes: some Collection<UInt8>) -> Bool {
@@ -93,7 +98,7 @@ public struct CredentialKind: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether `byte` may follow a prefix: base64url, and `.` when `allowsDot`.
-    static func isBodyByte(_ byte: UInt8, allowsDot: Bool) -> Bool {
+    public static func isBodyByte(_ byte: UInt8, allowsDot: Bool) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
             UInt8(ascii: "-"), UInt8(ascii: "_"):

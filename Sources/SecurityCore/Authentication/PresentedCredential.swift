@@ -13,6 +13,8 @@ public struct PresentedCredential: Sendable {
         case basicPassword
         /// A header named in ``CredentialLocations`` (lower case), on a route that takes it.
         case header(String)
+        /// The cookie named in ``CredentialLocations/NamedCookie``, on a route that takes it.
+        case cookie(String)
     }
 
     /// Where it was found.
@@ -74,16 +76,34 @@ public struct CredentialLocations: Sendable {
         }
     }
 
+    /// A cookie that carries a credential on some routes: a browser session's, read only at
+    /// forward auth and on the portal's own pages, so that a cross-site page can never make a
+    /// browser's cookie act on the JSON API.
+    public struct NamedCookie: Hashable, Sendable {
+        /// The cookie's name, exactly as set (`__Host-agenthost_session`).
+        public let name: String
+        /// The routes where it is read.
+        public let routes: [RouteMatch]
+
+        public init(name: String, routes: [RouteMatch]) {
+            self.name = name
+            self.routes = routes
+        }
+    }
+
     /// Routes where the password of `Authorization: Basic` is the credential and the user name is
     /// ignored: git over HTTPS sends the token that way.
     public var basicPassword: [RouteMatch]
     /// Headers that carry a credential, each on its routes.
     public var namedHeaders: [NamedHeader]
+    /// The session cookie, on its routes; `nil` reads no cookie anywhere.
+    public var cookie: NamedCookie?
 
-    public init(basicPassword: [RouteMatch] = [], namedHeaders: [NamedHeader] = []) {
+    public init(basicPassword: [RouteMatch] = [], namedHeaders: [NamedHeader] = [], cookie: NamedCookie? = nil) {
         self.basicPassword = basicPassword
         self.namedHeaders = namedHeaders
+        self.cookie = cookie
     }
 
-    var isEmpty: Bool { basicPassword.isEmpty && namedHeaders.isEmpty }
+    var isEmpty: Bool { basicPassword.isEmpty && namedHeaders.isEmpty && cookie == nil }
 }

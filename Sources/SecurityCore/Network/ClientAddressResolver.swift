@@ -27,6 +27,13 @@ public struct ClientAddressResolver: Sendable {
         trustedProxies.contains { $0.contains(address) }
     }
 
+    /// Whether the socket peer `peer` (an address, possibly with a port) is a trusted proxy, whose
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host` may then be believed.
+    public func isTrustedProxy(peer: String?) -> Bool {
+        guard let peer, let address = Self.parseNode(peer[...]) else { return false }
+        return isTrustedProxy(address)
+    }
+
     /// Whether the request comes from this machine itself: the peer is a loopback address, it is
     /// not a trusted proxy, and the request carries no forwarding header (`Forwarded`,
     /// `X-Real-IP` or any `X-Forwarded-*`).

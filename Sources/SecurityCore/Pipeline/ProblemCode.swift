@@ -31,6 +31,7 @@ public enum ProblemCode: String, CaseIterable, Hashable, Sendable, CustomStringC
     case noGrant = "no_grant"
     case notAllowed = "not_allowed"
     case proxyOnly = "proxy_only"
+    case formRefused = "form_refused"
 
     // The request itself (400, 404, 405, 409, 413, 415, 429).
     case invalidPath = "invalid_path"

@@ -68,7 +68,7 @@ public struct RequestFacts: Sendable {
 
     /// Every value of the header `name`, given in lower case: `HTTPFields` keeps every name in
     /// lower case too, so one string comparison finds it.
-    func values(of name: String) -> [String] {
+    public func values(of name: String) -> [String] {
         fields.compactMap { field in field.name.canonicalName == name ? field.value : nil }
     }
 }

@@ -10,10 +10,12 @@ extension SecurityPipeline {
 
     /// ``authenticate(_:)`` with the reason as a value: the pipeline builds the 401 only when it
     /// refuses. `path` is the canonical path, for the routes that take credentials in other places.
-    func identify(_ facts: RequestFacts, path: Substring) -> Result<Principal, AuthenticationFailure> {
+    /// Under forward auth (`forwardAuth`), `path` is the original request's and the session
+    /// cookie is read whatever it is: the browser's cookie reached `/auth/verify`.
+    func identify(_ facts: RequestFacts, path: Substring, forwardAuth: Bool = false) -> Result<Principal, AuthenticationFailure> {
         let credential: PresentedCredential?
         let headers: CredentialHeaders
-        switch extractor.extract(facts, method: facts.method, path: path) {
+        switch extractor.extract(facts, method: facts.method, path: path, readsCookie: forwardAuth) {
         case .success(let found): (credential, headers) = found
         case .failure(let failure): return .failure(failure)
         }
@@ -50,7 +52,7 @@ extension SecurityPipeline {
     /// Whether the request carries anything that claims an identity: a credential in any place
     /// it may be, or in header-trust mode an `X-Agent-ID` header. Without one, a policy that
     /// allows anonymous access decides.
-    func presentsCredential(_ facts: RequestFacts, method: String, path: Substring) -> Bool {
+    func presentsCredential(_ facts: RequestFacts, method: String, path: Substring, forwardAuth: Bool = false) -> Bool {
         for field in facts.fields {
             let name = field.name.canonicalName
             if name == "authorization" || name == "x-agent-token" { return true }
@@ -58,6 +60,12 @@ extension SecurityPipeline {
         }
         for named in configuration.credentialLocations.namedHeaders
         where named.routes.contains(where: { $0.matches(method: method, path: path) }) && !facts.values(of: named.name).isEmpty {
+            return true
+        }
+        if let cookie = configuration.credentialLocations.cookie,
+            forwardAuth || cookie.routes.contains(where: { $0.matches(method: method, path: path) }),
+            CookieHeader.value(named: cookie.name, in: facts.values(of: "cookie")) != .none
+        {
             return true
         }
         return false

@@ -52,15 +52,20 @@ extension SecurityPipeline {
     }
 
     /// `X-Auth-Agent-ID`, `X-Auth-Role`, `X-Auth-Team` and `X-Auth-Method` for a verified
-    /// principal; only `X-Auth-Method: anonymous` for an anonymous one. The id is the principal's
+    /// principal, and `X-Auth-User` (the bare name) for a person; only `X-Auth-Method: anonymous`
+    /// for an anonymous one. The id is the principal's
     /// ``Principal/subject``: `user:alice` for a user, so it never reads as an agent of that name.
     public static func identityHeaders(for principal: Principal?) -> [HeaderField] {
         guard let principal else { return [HeaderField(name: "X-Auth-Method", value: "anonymous")] }
-        return [
+        var headers = [
             HeaderField(name: "X-Auth-Agent-ID", value: principal.id),
             HeaderField(name: "X-Auth-Role", value: principal.role.rawValue),
             HeaderField(name: "X-Auth-Team", value: principal.team.rawValue),
             HeaderField(name: "X-Auth-Method", value: principal.subject.method),
         ]
+        if case .user = principal.subject {
+            headers.append(HeaderField(name: "X-Auth-User", value: principal.subject.name))
+        }
+        return headers
     }
 }

@@ -169,10 +169,10 @@ public struct SecurityPipeline: Sendable {
         }
 
         var principal: Principal?
-        if configuration.policy?.allowsAnonymous == true, !presentsCredential(facts, method: method, path: path) {
+        if configuration.policy?.allowsAnonymous == true, !presentsCredential(facts, method: method, path: path, forwardAuth: also != nil) {
             principal = nil
         } else {
-            switch identify(facts, path: path) {
+            switch identify(facts, path: path, forwardAuth: also != nil) {
             case .success(let authenticated): principal = authenticated
             case .failure(let failure):
                 // No credential where a Basic challenge is offered is the first half of that

@@ -50,10 +50,10 @@ enum AgentTokenFormat {
         key.tokenMAC.authenticationCode(for: body)
     }
 
-    /// Encodes and signs `claims` with `key`.
-    static func encode(_ claims: AgentTokenClaims, key: TokenKey) -> String {
+    /// Encodes and signs `claims` with `key`, after the prefix of `kind`.
+    static func encode(_ claims: AgentTokenClaims, key: TokenKey, kind: CredentialKind = .agentToken) -> String {
         let body = body(for: claims)
-        return CredentialKind.agentToken.prefix + Base64URL.encode(body) + "." + Base64URL.encode(tag(body: body[...], key: key))
+        return kind.prefix + Base64URL.encode(body) + "." + Base64URL.encode(tag(body: body[...], key: key))
     }
 
     /// Parses `text`, finds its key in `keyring`, checks that it names `audience`, checks the tag
@@ -66,13 +66,13 @@ enum AgentTokenFormat {
     /// of it.
     @inline(__always)
     static func authenticate(
-        _ text: ArraySlice<UInt8>, keyring: Keyring, audience: String, into claims: inout AgentTokenClaims?
+        _ text: ArraySlice<UInt8>, keyring: Keyring, audience: String, prefix: [UInt8] = prefix, into claims: inout AgentTokenClaims?
     ) -> TokenError? {
         guard text.count <= maximumTextLength else {
             return TokenError(.malformed, "token is longer than \(maximumTextLength) characters")
         }
         guard text.count > prefix.count + 1 + tagTextLength, text.starts(with: prefix) else {
-            return TokenError(.malformed, "not an agent token (expected the ah1. prefix)")
+            return TokenError(.malformed, "not a token of this kind (its prefix is not \(String(decoding: prefix, as: UTF8.self)))")
         }
         let tagStart = text.endIndex - tagTextLength
         guard text[tagStart - 1] == UInt8(ascii: ".") else {

@@ -42,6 +42,6 @@ public struct TokenMinter: Sendable {
             keyID: key.id, agent: agent, role: role, team: team, audience: policy.audience,
             issuedAt: now, expiresAt: now + seconds, tokenID: try TokenID.random()
         )
-        return MintedToken(token: AgentTokenFormat.encode(claims, key: key), claims: claims)
+        return MintedToken(token: AgentTokenFormat.encode(claims, key: key, kind: policy.kind), claims: claims)
     }
 }

@@ -2,6 +2,9 @@
 public struct TokenPolicy: Sendable, Hashable {
     /// The audience written into minted tokens and required of verified ones.
     public let audience: String
+    /// The kind whose prefix the tokens carry: ``CredentialKind/agentToken`` (`ah1.`), or another
+    /// kind in the same format, such as ``CredentialKind/browserSession`` (`ahb1.`).
+    public let kind: CredentialKind
     /// The longest lifetime a token may have, in seconds. Verification refuses tokens whose
     /// expiry is further from their issue time than this, so lowering it also shortens old tokens.
     public let maximumLifetime: Int64
@@ -20,7 +23,8 @@ public struct TokenPolicy: Sendable, Hashable {
         audience: String = "agenthost",
         maximumLifetime: Duration = .seconds(7 * 86_400),
         defaultLifetime: Duration = .seconds(12 * 3_600),
-        leeway: Duration = .seconds(30)
+        leeway: Duration = .seconds(30),
+        kind: CredentialKind = .agentToken
     ) throws {
         do {
             try IdentifierRule.check(audience, kind: "audience")
@@ -40,6 +44,7 @@ public struct TokenPolicy: Sendable, Hashable {
             throw TokenError(.invalidConfiguration, "leeway must be between 0 and 300 seconds")
         }
         self.audience = audience
+        self.kind = kind
         self.maximumLifetime = maximum
         self.defaultLifetime = standard
         self.leeway = skew

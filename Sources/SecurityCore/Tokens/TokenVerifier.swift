@@ -20,10 +20,13 @@ public struct TokenVerifier: Sendable {
         let policy: TokenPolicy
         let clock: any TimeSource
         let revocations: (any RevocationList)?
+        /// The policy's kind's prefix, read without copying the policy.
+        let prefix: [UInt8]
 
         init(keyring: Keyring, policy: TokenPolicy, clock: any TimeSource, revocations: (any RevocationList)?) {
             self.keyring = keyring
             self.policy = policy
+            self.prefix = policy.kind.prefixBytes
             self.clock = clock
             self.revocations = revocations
         }
@@ -52,9 +55,10 @@ public struct TokenVerifier: Sendable {
 
     /// ``check(_:)`` of a token's UTF-8 bytes, such as a ``PresentedCredential``'s.
     package func check(bytes token: ArraySlice<UInt8>) -> Result<AgentTokenClaims, TokenError> {
-        let policy = storage.policy
         var authenticated: AgentTokenClaims?
-        if let error = AgentTokenFormat.authenticate(token, keyring: storage.keyring, audience: policy.audience, into: &authenticated) {
+        if let error = AgentTokenFormat.authenticate(
+            token, keyring: storage.keyring, audience: storage.policy.audience, prefix: storage.prefix, into: &authenticated)
+        {
             return .failure(error)
         }
         // Moved out, not copied: a copy of the claims retains each of their strings.
@@ -63,14 +67,15 @@ public struct TokenVerifier: Sendable {
         }
         // Overflow-checked: the fields are authentic but may still hold any 64-bit value.
         let (lifetime, overflow) = claims.expiresAt.subtractingReportingOverflow(claims.issuedAt)
-        guard lifetime > 0, !overflow, lifetime <= policy.maximumLifetime else {
+        guard lifetime > 0, !overflow, lifetime <= storage.policy.maximumLifetime else {
             return .failure(TokenError(.lifetimeExceeded, "token lifetime exceeds the configured maximum"))
         }
         let now = storage.clock.now()
-        guard now - policy.leeway < claims.expiresAt else {
+        let leeway = storage.policy.leeway
+        guard now - leeway < claims.expiresAt else {
             return .failure(TokenError(.expired, "token has expired"))
         }
-        guard claims.issuedAt <= now + policy.leeway else {
+        guard claims.issuedAt <= now + leeway else {
             return .failure(TokenError(.notYetValid, "token is not valid yet"))
         }
         if storage.revocations?.isRevoked(claims) == true {

@@ -19,7 +19,7 @@ struct CredentialKindTests {
         // A character outside base64url ends the body.
         #expect(!Self.partner.occurs(in: "pk_" + String(repeating: "a", count: 10) + "." + String(repeating: "a", count: 10)))
         #expect(Self.partner.headers == ["x-partner-key"])
-        #expect(Set(CredentialKind.builtIn.map(\.prefix)) == ["ah1.", "ahk_", "ahd_", "ahs_"])
+        #expect(Set(CredentialKind.builtIn.map(\.prefix)) == ["ah1.", "ahk_", "ahd_", "ahs_", "ahb1."])
     }
 
     /// An authenticator is asked only about credentials of its kind: a credential of another

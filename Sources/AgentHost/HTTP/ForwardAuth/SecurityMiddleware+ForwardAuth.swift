@@ -3,7 +3,9 @@ import Hummingbird
 import SecurityCore
 
 extension SecurityMiddleware {
-    /// `GET /auth/verify`: 200 with the verified identity headers, or the refusal.
+    /// `GET /auth/verify`: 200 with the verified identity headers, or the refusal. A browser's
+    /// page load refused for want of a valid credential is sent to sign in instead, when the
+    /// portal is on (``signInRedirect(_:refusal:)``).
     func forwardAuth(_ facts: RequestFacts, pipeline: SecurityPipeline, context: Context) -> Response {
         switch pipeline.evaluateForwardAuth(facts) {
         case .allow(_, let headers), .preflight(let headers):
@@ -12,7 +14,38 @@ extension SecurityMiddleware {
             return response
         case .deny(let refusal):
             log(refusal, facts, context)
-            return SecurityResponses.response(for: refusal)
+            var response = SecurityResponses.response(for: refusal)
+            if refusal.status == 401, let portal, let (location, nginx) = signInRedirect(facts, portal: portal, pipeline: pipeline) {
+                // nginx's auth_request passes on only 401 and 403: it reads the target from
+                // Location and redirects itself (error_page 401 =302). Caddy and Traefik pass on
+                // what they get, so they get the redirect.
+                if !nginx { response.status = .found }
+                response.headers[.location] = location
+            }
+            return response
         }
+    }
+
+    /// Where a browser refused at forward auth signs in: the portal's sign-in page with the URL it
+    /// asked for as `rd`, and whether the proxy is nginx (it sent `X-Original-URI`). `nil` when
+    /// the request is not a browser's page load (a script's fetch, a `POST`, an API client): those
+    /// keep the `401`.
+    func signInRedirect(_ facts: RequestFacts, portal: PortalConfiguration, pipeline: SecurityPipeline) -> (String, Bool)? {
+        let browser = BrowserRequest(
+            fields: facts.fields, authority: nil, peer: facts.peerAddress, resolver: pipeline.configuration.clientAddresses)
+        guard browser.isNavigation else { return nil }
+        let nginx = !facts.values(of: "x-original-uri").isEmpty
+        let method = facts.values(of: nginx ? "x-original-method" : "x-forwarded-method").first ?? "GET"
+        guard method == "GET" || method == "HEAD" else { return nil }
+        let returnURL: String
+        if let full = facts.values(of: "x-original-url").first, full.hasPrefix("https://") || full.hasPrefix("http://") {
+            returnURL = full
+        } else {
+            guard let uri = facts.values(of: nginx ? "x-original-uri" : "x-forwarded-uri").first, uri.hasPrefix("/"), !browser.host.isEmpty
+            else { return nil }
+            returnURL = browser.origin + uri
+        }
+        let base = portal.publicURL ?? (browser.host.isEmpty ? "" : browser.origin)
+        return (base + PortalRoutes.signInPath + "?rd=" + FormBody.encode(returnURL), nginx)
     }
 }

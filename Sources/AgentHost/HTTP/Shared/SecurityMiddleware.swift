@@ -19,25 +19,28 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
     /// Paths (by prefix) whose routes stream their body and cap it themselves, so it is not read
     /// here first: the proxy's (`/proxy/`), whose uploads may be hundreds of MiB.
     let streamedPathPrefixes: [String]
+    /// The sign-in portal, where a browser refused at forward auth is sent; `nil` answers `401`.
+    let portal: PortalConfiguration?
 
     /// `audit` receives every 401, 403 and 429 (aggregated per client and code); `metrics` counts
     /// every outcome; `events` streams the refusals to operators watching `/ws/system`.
     public init(pipeline: SecurityPipeline, audit: AuditRecorder? = nil, metrics: AgentHostMetrics? = nil, events: SystemEvents? = nil) {
-        self.init(currentPipeline: { pipeline }, audit: audit, metrics: metrics, events: events, streamedPathPrefixes: [])
+        self.init(currentPipeline: { pipeline }, audit: audit, metrics: metrics, events: events, streamedPathPrefixes: [], portal: nil)
     }
 
     /// The middleware of AgentHost's own routers, which asks `components` for the pipeline in force.
     init(components: AgentHost.Components) {
         self.init(
             currentPipeline: { components.pipeline }, audit: components.audit, metrics: components.metrics, events: components.events,
-            streamedPathPrefixes: ["/proxy/"]
+            streamedPathPrefixes: ["/proxy/"], portal: components.browserSessions?.portal
         )
     }
 
     private init(
         currentPipeline: @escaping @Sendable () -> SecurityPipeline, audit: AuditRecorder?, metrics: AgentHostMetrics?,
-        events: SystemEvents?, streamedPathPrefixes: [String]
+        events: SystemEvents?, streamedPathPrefixes: [String], portal: PortalConfiguration?
     ) {
+        self.portal = portal
         self.currentPipeline = currentPipeline
         self.audit = audit
         self.metrics = metrics

@@ -1,0 +1,179 @@
+import SecurityCore
+
+/// The portal's pages, written as HTML in plain Swift (no template engine: four small pages, and
+/// every value goes through ``escape(_:)``).
+///
+/// The pages load one stylesheet from the portal itself and nothing else: no script, no font, no
+/// image, no third-party asset. The headers that go with them are ``headers(formTargets:)``.
+enum PortalPage {
+    /// One page: its title, a heading, and the HTML of its body (already escaped).
+    static func render(_ portal: PortalConfiguration, title: String, body: String) -> String {
+        """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <meta name="referrer" content="no-referrer">
+        <title>\(escape(title)) · \(escape(portal.title))</title>
+        <link rel="stylesheet" href="\(PortalRoutes.stylesheetPath)">
+        </head>
+        <body>
+        <main>
+        <p class="logo" aria-hidden="true">\(escape(portal.logoText))</p>
+        <h1>\(escape(title))</h1>
+        \(body)
+        </main>
+        </body>
+        </html>
+
+        """
+    }
+
+    /// The sign-in form. `returnURL` and `seal` travel in hidden fields; `error` is shown above
+    /// the fields, announced to screen readers.
+    static func signIn(
+        _ portal: PortalConfiguration, csrf: String, returnURL: String, seal: String, username: String = "", error: String? = nil
+    ) -> String {
+        render(
+            portal, title: "Sign in",
+            body: """
+                \(error.map { #"<p class="error" role="alert" id="error">\#(escape($0))</p>"# } ?? "")
+                <form method="post" action="\(PortalRoutes.signInPath)">
+                <input type="hidden" name="csrf" value="\(escape(csrf))">
+                <input type="hidden" name="rd" value="\(escape(returnURL))">
+                <input type="hidden" name="seal" value="\(escape(seal))">
+                <label for="username">User name</label>
+                <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="128" value="\(escape(username))"\(username.isEmpty ? " autofocus" : "")\(error != nil ? #" aria-describedby="error""# : "")>
+                <label for="password">Password</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"\(username.isEmpty ? "" : " autofocus")>
+                <button type="submit">Sign in</button>
+                </form>
+                """)
+    }
+
+    /// After signing out.
+    static func signedOut(_ portal: PortalConfiguration) -> String {
+        render(
+            portal, title: "Signed out",
+            body: """
+                <p>You are signed out of this browser.</p>
+                <p><a href="\(PortalRoutes.signInPath)">Sign in again</a></p>
+                """)
+    }
+
+    /// A short message with a way on: an expired form, sign-in over plain http.
+    static func message(_ portal: PortalConfiguration, title: String, text: String, link: (href: String, text: String)? = nil) -> String {
+        render(
+            portal, title: title,
+            body: "<p>\(escape(text))</p>" + (link.map { #"<p><a href="\#(escape($0.href))">\#(escape($0.text))</a></p>"# } ?? ""))
+    }
+
+    /// "Your sessions": each live session of the user, the current one marked, each with a button
+    /// that ends it, and the sign-out button.
+    static func sessions(
+        _ portal: PortalConfiguration, username: String, role: String, sessions: [BrowserSessionRecord], current: TokenID, csrf: String
+    ) -> String {
+        let rows = sessions.map { session in
+            let isCurrent = session.id == current
+            return """
+                <li>
+                <p><strong>\(escape(describe(userAgent: session.userAgent)))</strong>\(isCurrent ? " <span class=\"tag\">this browser</span>" : "")</p>
+                <p class="meta">From \(escape(session.client)) · signed in \(escape(UTCTimestamp.string(seconds: session.createdAt))) · last seen \(escape(UTCTimestamp.string(seconds: session.lastSeenAt)))</p>
+                <form method="post" action="\(PortalRoutes.endSessionPath)">
+                <input type="hidden" name="csrf" value="\(escape(csrf))">
+                <input type="hidden" name="session" value="\(escape(session.id.hex))">
+                <button type="submit" class="secondary" aria-label="End the session \(isCurrent ? "of this browser" : "from \(escape(session.client))")">End</button>
+                </form>
+                </li>
+                """
+        }
+        return render(
+            portal, title: "Your sessions",
+            body: """
+                <p>Signed in as <strong>\(escape(username))</strong> (\(escape(role))).</p>
+                <ul class="sessions">
+                \(rows.joined(separator: "\n"))
+                </ul>
+                <form method="post" action="\(PortalRoutes.signOutPath)">
+                <input type="hidden" name="csrf" value="\(escape(csrf))">
+                <button type="submit">Sign out</button>
+                </form>
+                """)
+    }
+
+    /// A `User-Agent` in a few words: the browser and the system, when they can be told.
+    static func describe(userAgent: String) -> String {
+        let browsers = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl")]
+        let systems = [
+            ("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"), ("Mac OS X", "macOS"),
+            ("Linux", "Linux"),
+        ]
+        let browser = browsers.first { userAgent.contains($0.0) }?.1
+        let system = systems.first { userAgent.contains($0.0) }?.1
+        switch (browser, system) {
+        case (let browser?, let system?): return "\(browser) on \(system)"
+        case (let browser?, nil): return browser
+        case (nil, let system?): return "A browser on \(system)"
+        case (nil, nil): return userAgent.isEmpty ? "An unnamed client" : String(userAgent.prefix(60))
+        }
+    }
+
+    /// `text` safe in HTML text and in a double- or single-quoted attribute.
+    static func escape(_ text: String) -> String {
+        var escaped = [UInt8]()
+        escaped.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): escaped += Array("&amp;".utf8)
+            case UInt8(ascii: "<"): escaped += Array("&lt;".utf8)
+            case UInt8(ascii: ">"): escaped += Array("&gt;".utf8)
+            case UInt8(ascii: "\""): escaped += Array("&quot;".utf8)
+            case UInt8(ascii: "'"): escaped += Array("&#39;".utf8)
+            default: escaped.append(byte)
+            }
+        }
+        return String(decoding: escaped, as: UTF8.self)
+    }
+
+    /// The headers of every portal page: no caching, no framing, no referrer, nothing loaded but
+    /// the portal's own stylesheet, and forms that post only to the portal (and redirect only to
+    /// `formTargets`, the origins a sign-in may return to).
+    static func headers(formTargets: [String]) -> [HeaderField] {
+        let targets = (["'self'"] + formTargets).joined(separator: " ")
+        return [
+            HeaderField(name: "Content-Type", value: "text/html; charset=utf-8"),
+            HeaderField(name: "Cache-Control", value: "no-store"),
+            HeaderField(
+                name: "Content-Security-Policy",
+                value:
+                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(targets); frame-ancestors 'none'; base-uri 'none'"),
+            HeaderField(name: "X-Frame-Options", value: "DENY"),
+            HeaderField(name: "X-Content-Type-Options", value: "nosniff"),
+            HeaderField(name: "Referrer-Policy", value: "no-referrer"),
+        ]
+    }
+
+    /// The stylesheet: readable from a 320-pixel phone to a desktop, visible focus, system fonts.
+    static let stylesheet = """
+        :root { color-scheme: light dark; --accent: #2f5bd3; --error: #b3261e; }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: Canvas; color: CanvasText; }
+        main { max-width: 26rem; margin: 0 auto; padding: 2.5rem 1.25rem; }
+        .logo { font-weight: 700; letter-spacing: .04em; color: var(--accent); margin: 0 0 1.5rem; }
+        h1 { font-size: 1.5rem; margin: 0 0 1.25rem; }
+        label { display: block; font-weight: 600; margin: 1rem 0 .35rem; }
+        input[type=text], input[type=password] { width: 100%; font: inherit; padding: .65rem .75rem; border: 1px solid #8a8f98; border-radius: .4rem; background: Field; color: FieldText; }
+        button { margin-top: 1.5rem; width: 100%; font: inherit; font-weight: 600; padding: .7rem 1rem; border: 0; border-radius: .4rem; background: var(--accent); color: #fff; cursor: pointer; }
+        button.secondary { width: auto; margin-top: .5rem; padding: .35rem .9rem; background: transparent; color: var(--accent); border: 1px solid var(--accent); }
+        :focus-visible { outline: 3px solid #f0a500; outline-offset: 2px; }
+        .error { color: var(--error); border-left: 4px solid var(--error); padding: .5rem .75rem; margin: 0 0 1rem; }
+        .sessions { list-style: none; padding: 0; margin: 0; }
+        .sessions li { border-top: 1px solid #8a8f9866; padding: .75rem 0; }
+        .sessions p { margin: 0; overflow-wrap: anywhere; }
+        .meta { font-size: .875rem; opacity: .8; }
+        .tag { font-size: .75rem; font-weight: 600; padding: .1rem .45rem; border-radius: 1rem; background: var(--accent); color: #fff; }
+        a { color: var(--accent); }
+
+        """
+}
