@@ -358,7 +358,7 @@ struct PortalTests {
     }
 
     @Test func forwardAuthSendsABrowserToSignInAndEverythingElseA401() async throws {
-        try await withPortal { _, _, client in
+        try await withPortal(scopes: RateLimitScope.agentHost) { _, _, client in
             func ask(_ fields: [String: String]) async throws -> TestResponse {
                 var headers = HTTPFields()
                 for (name, value) in fields { headers[HTTPField.Name(name)!] = value }
@@ -377,6 +377,13 @@ struct PortalTests {
             let caddy = try await ask(page.merging(["X-Forwarded-Uri": "/reports", "X-Forwarded-Method": "GET"]) { $1 })
             #expect(caddy.status == .found)
             #expect(caddy.headers[.location] == "https://app.example.com/auth/sign-in?rd=https%3A%2F%2Fapp.example.com%2Freports")
+            // A signed-out browser loads a page and its assets without a credential: that is no
+            // guess, so the client's failure budget (10 a minute) is not spent, and the 30th load
+            // is still sent to sign in rather than refused 429.
+            for _ in 0..<30 {
+                let load = try await ask(page.merging(["X-Original-URI": "/asset.css", "X-Original-Method": "GET"]) { $1 })
+                #expect(load.status == .unauthorized && load.headers[.location] != nil)
+            }
             // A script's fetch, a form post, an API client: 401 and no redirect.
             for fields in [
                 ["Sec-Fetch-Mode": "cors", "X-Forwarded-Uri": "/api/data", "X-Forwarded-Method": "GET"],

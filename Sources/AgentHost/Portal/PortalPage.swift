@@ -14,7 +14,7 @@ enum PortalPage {
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
-        <meta name="referrer" content="no-referrer">
+        <meta name="referrer" content="same-origin">
         <title>\(escape(title)) · \(escape(portal.title))</title>
         <link rel="stylesheet" href="\(PortalRoutes.stylesheetPath)">
         </head>
@@ -136,7 +136,9 @@ enum PortalPage {
         return String(decoding: escaped, as: UTF8.self)
     }
 
-    /// The headers of every portal page: no caching, no framing, no referrer, nothing loaded but
+    /// The headers of every portal page: no caching, no framing, no referrer to another site (a
+    /// return URL stays on the portal; `no-referrer` would also make the browser send
+    /// `Origin: null` with the portal's own forms), nothing loaded but
     /// the portal's own stylesheet, and forms that post only to the portal (and redirect only to
     /// `formTargets`, the origins a sign-in may return to).
     static func headers(formTargets: [String]) -> [HeaderField] {
@@ -150,7 +152,7 @@ enum PortalPage {
                     "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(targets); frame-ancestors 'none'; base-uri 'none'"),
             HeaderField(name: "X-Frame-Options", value: "DENY"),
             HeaderField(name: "X-Content-Type-Options", value: "nosniff"),
-            HeaderField(name: "Referrer-Policy", value: "no-referrer"),
+            HeaderField(name: "Referrer-Policy", value: "same-origin"),
         ]
     }
 

@@ -175,9 +175,7 @@ public struct SecurityPipeline: Sendable {
             switch identify(facts, path: path, forwardAuth: also != nil) {
             case .success(let authenticated): principal = authenticated
             case .failure(let failure):
-                // No credential where a Basic challenge is offered is the first half of that
-                // handshake (git sends every request without one first), not a failed guess.
-                let guessed = failure.code != .missingCredential || !offersBasic(method: method, path: path)
+                let guessed = Self.isGuess(failure, forwardAuth: also != nil, offersBasic: offersBasic(method: method, path: path))
                 configuration.rateLimiter?.recordRefused(
                     method: method, path: path, also: also, client: clientKey, authenticationFailed: guessed)
                 return .deny(unauthorized(failure, method: method, path: path).adding(extraHeaders))
@@ -216,6 +214,22 @@ public struct SecurityPipeline: Sendable {
             headers = extraHeaders.isEmpty ? decision.headers : decision.headers + extraHeaders
         }
         return .allow(principal: principal, headers: headers)
+    }
+
+    /// Whether a failed authentication spends the client's `auth-failures` budget: whether it
+    /// could be someone guessing.
+    /// - No credential where a Basic challenge is offered is the first half of that handshake (git
+    ///   sends every request without one first).
+    /// - Under forward auth, only a credential that is not authentic counts. A browser signed out
+    ///   loads a page and each of its assets without one, and with an ended session it keeps
+    ///   sending that cookie until it signs in again: neither is a guess, and counting them would
+    ///   answer a person's next page load 429 instead of sending them to sign in.
+    static func isGuess(_ failure: AuthenticationFailure, forwardAuth: Bool, offersBasic: Bool) -> Bool {
+        switch failure.code {
+        case .missingCredential: !offersBasic && !forwardAuth
+        case .expired, .revoked, .sessionEnded, .unknownUser, .notYetValid: !forwardAuth
+        default: true
+        }
     }
 
     /// A self-authenticating path: the client's rate limits apply, the handler decides the rest.

@@ -95,7 +95,8 @@ struct PortalRoutes: Sendable {
         let limiter = components.pipeline.configuration.rateLimiter
         let path = Self.signInPath[...]
         if let refusal = limiter?.checkAccount(method: "POST", path: path, client: browser.client?.description, account: account).refusal {
-            context.logger.notice("sign-in refused: failure budget spent", metadata: ["user": .string(shownName)])
+            let scope = refusal.problem.extensions["scope"]?.stringValue ?? "-"
+            context.logger.notice("sign-in refused: failure budget spent", metadata: ["user": .string(shownName), "scope": .string(scope)])
             let retry = refusal.headers.first { $0.name.lowercased() == "retry-after" }?.value ?? "60"
             return page(
                 .tooManyRequests,
@@ -227,14 +228,16 @@ struct PortalRoutes: Sendable {
     private func signOut(_ request: Request, context: AgentRequestContext) async throws -> Response {
         let browser = browser(request, context)
         let clear = try portal.sessionCookie().clearing()
+        // Another site may not sign a browser out either (nor clear its cookie).
+        guard browser.isSameOrigin(publicURL: portal.publicURL) else {
+            return refusedForm(browser, context, action: "sign_out.refused", reason: "cross-site")
+        }
         guard let sessions = components.browserSessions, let forms = components.forms,
             let (principal, claims) = signedIn(request, context)
         else {
             return redirect(to: Self.signedOutPath, cookies: [clear])
         }
-        guard browser.isSameOrigin(publicURL: portal.publicURL), let form = try await readForm(request),
-            forms.checkCSRF(form["csrf"], for: claims.tokenID.hex)
-        else {
+        guard let form = try await readForm(request), forms.checkCSRF(form["csrf"], for: claims.tokenID.hex) else {
             return refusedForm(browser, context, action: "sign_out.refused", reason: "csrf")
         }
         _ = try await storeCall(context) { try await sessions.end(claims.tokenID, expiresAt: claims.expiresAt) }

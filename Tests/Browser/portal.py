@@ -1,0 +1,408 @@
+"""The sign-in portal in a real browser (scripts/browser-test runs this).
+
+Two AgentHost servers share one PostgreSQL store, with the portal on. nginx puts one protected app
+behind each server (auth_request, error_page 401 =302 with the Location AgentHost gives); Caddy puts
+the same app behind the first (forward_auth, which passes AgentHost's 302 on). A headless Chromium,
+driven by Selenium, then does what a person would: opens a protected page signed out, signs in,
+comes back, mistypes a password until the limit, is attacked by a cross-site form and by return
+URLs that leave, signs out on one server and is asked to sign in on the other, and is refused a
+members' page as a viewer. Every server listens on 127.0.0.1 and everything stops at the end.
+"""
+
+import html
+import http.server
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+BINARY = os.environ["AGENTHOST_BROWSER_BINARY"]
+NGINX = os.environ["AGENTHOST_BROWSER_NGINX"]
+DATABASE = os.environ["AGENTHOST_TEST_POSTGRES_URL"]
+SHOTS = os.environ.get("AGENTHOST_BROWSER_SCREENSHOTS") or ""
+PASSWORD = "correct horse battery"
+FAILURES = 3  # login-failures per account, for this run
+
+failures = []
+
+
+def check(condition, message):
+    print(("ok   " if condition else "FAIL ") + message, flush=True)
+    if not condition:
+        failures.append(message)
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+A, B, APP, NGINX_A, NGINX_B, CADDY = free_ports(6)
+FRONT_A, FRONT_B, FRONT_CADDY = (f"http://127.0.0.1:{port}" for port in (NGINX_A, NGINX_B, CADDY))
+# Another site: the app itself, by another host name.
+EVIL = f"http://localhost:{APP}"
+
+
+class App(http.server.BaseHTTPRequestHandler):
+    """The protected platform: shows who AgentHost says the visitor is, and serves the attacker's
+    pages when asked by the other name."""
+
+    def do_GET(self):
+        if self.path.startswith("/evil/"):
+            body = evil_page(self.path)
+        else:
+            user = html.escape(self.headers.get("X-Auth-User", "-"))
+            role = html.escape(self.headers.get("X-Auth-Role", "-"))
+            body = (f"<!doctype html><title>App</title><h1 id='page'>{html.escape(self.path)}</h1>"
+                    f"<p id='user'>{user}</p><p id='role'>{role}</p>")
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def evil_page(path):
+    """A cross-site page that posts a form to the portal as soon as it loads."""
+    target, encoding, fields = {
+        "/evil/sign-out-plain": (f"{FRONT_A}/auth/sign-out", "text/plain", {"csrf": "x"}),
+        "/evil/sign-out-form": (f"{FRONT_A}/auth/sign-out", "application/x-www-form-urlencoded", {"csrf": "stolen"}),
+        "/evil/sign-in": (f"{FRONT_A}/auth/sign-in", "application/x-www-form-urlencoded",
+                          {"username": "alice", "password": PASSWORD, "rd": "https://evil.example/"}),
+    }[path]
+    inputs = "".join(f"<input type='hidden' name='{k}' value='{html.escape(v)}'>" for k, v in fields.items())
+    return (f"<!doctype html><title>Evil</title><form id='f' method='post' action='{target}' enctype='{encoding}'>{inputs}"
+            f"</form><script>document.getElementById('f').submit()</script>")
+
+
+POLICY = """
+version: 1
+anonymous: false
+actions: [members.read, upstream.read, upstream.write]
+routes:
+  - {id: members, method: GET, path: "/members/**", action: members.read}
+  - {id: upstream-get, method: GET, path: "/**", action: upstream.read}
+  - {id: upstream-other, method: "*", path: "/**", action: upstream.write}
+rules:
+  - {id: read, effect: permit, actions: [upstream.read]}
+  - {id: members, effect: permit, actions: [members.read], min_role: member}
+"""
+
+
+def nginx_conf(directory):
+    servers = ""
+    for listen, backend in ((NGINX_A, A), (NGINX_B, B)):
+        servers += f"""
+  server {{
+    listen 127.0.0.1:{listen};
+    location = /_verify {{
+      internal;
+      proxy_pass http://127.0.0.1:{backend}/auth/verify;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+    }}
+    location /auth/ {{
+      proxy_pass http://127.0.0.1:{backend};
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }}
+    location / {{
+      auth_request /_verify;
+      auth_request_set $user $upstream_http_x_auth_user;
+      auth_request_set $role $upstream_http_x_auth_role;
+      auth_request_set $signin $upstream_http_location;
+      error_page 401 =302 $signin;
+      proxy_set_header X-Auth-User $user;
+      proxy_set_header X-Auth-Role $role;
+      proxy_pass http://127.0.0.1:{APP};
+    }}
+  }}"""
+    return f"""daemon off;
+pid {directory}/nginx.pid;
+error_log {directory}/nginx-error.log;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {directory}/body;
+  proxy_temp_path {directory}/proxy;
+  fastcgi_temp_path {directory}/fastcgi;
+  uwsgi_temp_path {directory}/uwsgi;
+  scgi_temp_path {directory}/scgi;
+{servers}
+}}
+"""
+
+
+CADDYFILE = f"""{{
+  admin off
+  auto_https off
+}}
+http://127.0.0.1:{CADDY} {{
+  handle /auth/* {{
+    reverse_proxy 127.0.0.1:{A}
+  }}
+  handle {{
+    forward_auth 127.0.0.1:{A} {{
+      uri /auth/verify
+      copy_headers X-Auth-User X-Auth-Role
+    }}
+    reverse_proxy 127.0.0.1:{APP}
+  }}
+}}
+"""
+
+
+def wait_ready(url, process, name):
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    raise SystemExit(f"{name} did not start")
+
+
+def agenthost(*arguments, stdin=None, directory):
+    environment = dict(os.environ, AGENTHOST_DATABASE_URL=DATABASE)
+    result = subprocess.run([BINARY, *arguments, "--data-dir", f"{directory}/data"], input=stdin, env=environment,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"agenthost {' '.join(arguments[:2])} failed: {result.stderr[-2000:]}")
+    return result
+
+
+def start(directory):
+    processes = []
+    with open(f"{directory}/policy.yaml", "w") as file:
+        file.write(POLICY)
+    for port in (A, B):
+        log = open(f"{directory}/server-{port}.log", "w")
+        process = subprocess.Popen(
+            [BINARY, "serve", "--port", str(port), "--data-dir", f"{directory}/data", "--portal", "--trusted-proxy", "127.0.0.1",
+             "--policy", f"{directory}/policy.yaml", "--rate-limit", f"login-failures={FAILURES}/15m", "--rate-limit", "general=1000/1m",
+             # Exactly FAILURES on the server signed in through (a shared budget is split between servers).
+             "--rate-limit-per-server", "login-failures", "--protected-host", "127.0.0.1"],
+            env=dict(os.environ, AGENTHOST_DATABASE_URL=DATABASE), stdout=log, stderr=log)
+        processes.append(process)
+        wait_ready(f"http://127.0.0.1:{port}/health/ready", process, f"agenthost on {port}")
+        if port == A:
+            # The first server made the keyring; the users go into the store both servers share.
+            agenthost("users", "add", "--username", "alice", "--role", "member", stdin=PASSWORD + "\n", directory=directory)
+            agenthost("users", "add", "--username", "victor", "--role", "viewer", stdin=PASSWORD + "\n", directory=directory)
+    with open(f"{directory}/nginx.conf", "w") as file:
+        file.write(nginx_conf(directory))
+    processes.append(subprocess.Popen([NGINX, "-c", f"{directory}/nginx.conf", "-p", directory],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    with open(f"{directory}/Caddyfile", "w") as file:
+        file.write(CADDYFILE)
+    processes.append(subprocess.Popen(["caddy", "run", "--config", f"{directory}/Caddyfile", "--adapter", "caddyfile"],
+                                      env=dict(os.environ, HOME=directory, XDG_DATA_HOME=directory, XDG_CONFIG_HOME=directory),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for front in (FRONT_A, FRONT_B, FRONT_CADDY):
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", int(front.rsplit(":", 1)[1])), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+    return processes
+
+
+def browser(phone=False):
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800",
+                     "--no-first-run", "--disable-extensions", "--password-store=basic"):
+        options.add_argument(argument)
+    if phone:
+        # A 320-pixel-wide phone: the narrowest the pages are meant for.
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 320, "height": 640, "pixelRatio": 2}})
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(20)
+    return driver
+
+
+def text(driver, element_id):
+    try:
+        return driver.find_element(By.ID, element_id).text
+    except Exception:
+        return None
+
+
+def sign_in(driver, username="alice", password=PASSWORD):
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "username"))
+    field = driver.find_element(By.ID, "username")
+    field.clear()
+    field.send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(password)
+    # The keyboard alone: Enter in the password field submits.
+    driver.find_element(By.ID, "password").send_keys("\n")
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def path_of(driver):
+    return urllib.parse.urlsplit(driver.current_url).path
+
+
+def shot(driver, name):
+    if SHOTS:
+        os.makedirs(SHOTS, exist_ok=True)
+        driver.save_screenshot(os.path.join(SHOTS, name))
+
+
+def scenarios(driver):
+    # Signed out, a protected page sends the browser to sign in, with that page as the return URL.
+    driver.get(f"{FRONT_A}/members/report?week=2")
+    check(path_of(driver) == "/auth/sign-in", f"a protected page while signed out lands on sign-in ({driver.current_url})")
+    rd = urllib.parse.parse_qs(urllib.parse.urlsplit(driver.current_url).query).get("rd", [""])[0]
+    check(rd == f"{FRONT_A}/members/report?week=2", f"the return URL is the page asked for ({rd})")
+    shot(driver, "portal-sign-in.png")
+    sign_in(driver)
+    check(urllib.parse.urlsplit(driver.current_url).path == "/members/report", f"signed in, back on the page ({driver.current_url})")
+    check(text(driver, "user") == "alice" and text(driver, "role") == "member", "the app sees X-Auth-User alice and X-Auth-Role member")
+    cookies = {cookie["name"]: cookie for cookie in driver.get_cookies()}
+    session = cookies.get("__Host-agenthost_session")
+    check(session is not None and session["httpOnly"] and session["secure"] and session.get("sameSite") == "Lax",
+          "the session cookie is __Host-, HttpOnly, Secure and SameSite=Lax")
+    check(driver.execute_script("return document.cookie").find("agenthost_session") == -1, "a page's script cannot read it")
+
+    # The same browser through the other server: the session is shared.
+    driver.get(f"{FRONT_B}/members/report")
+    check(text(driver, "user") == "alice", "a session begun on server A works through server B")
+
+    # Cross-site forms are refused and change nothing.
+    for page in ("/evil/sign-out-plain", "/evil/sign-out-form"):
+        driver.get(EVIL + page)
+        WebDriverWait(driver, 10).until(lambda d: d.current_url.startswith(FRONT_A))
+        check("Form refused" in driver.page_source, f"a cross-site sign-out form ({page}) is refused")
+    driver.get(f"{FRONT_A}/members/report")
+    check(text(driver, "user") == "alice", "the session outlived the cross-site forms")
+
+    # The sessions page, then sign out on A; B asks to sign in again.
+    driver.get(f"{FRONT_A}/auth/sessions")
+    check("Your sessions" in driver.page_source and "this browser" in driver.page_source, "the sessions page lists this browser")
+    shot(driver, "portal-sessions.png")
+    driver.find_element(By.XPATH, "//button[text()='Sign out']").click()
+    WebDriverWait(driver, 10).until(lambda d: path_of(d) == "/auth/signed-out")
+    check("signed out" in driver.page_source, "signing out lands on the signed-out page")
+    started = time.monotonic()
+    driver.get(f"{FRONT_B}/members/report")
+    check(path_of(driver) == "/auth/sign-in", f"signed out on A, B asks to sign in again ({time.monotonic() - started:.2f} s)")
+
+    # A wrong password says so, and the account's budget runs out.
+    driver.delete_all_cookies()
+    driver.get(f"{FRONT_A}/auth/sign-in")
+    for attempt in range(FAILURES):
+        sign_in(driver, password=f"wrong password {attempt}")
+        check("The user name or the password is wrong." in driver.page_source,
+              f"wrong password {attempt + 1} is refused ({driver.find_element(By.TAG_NAME, 'h1').text})")
+    shot(driver, "portal-sign-in-error.png")
+    sign_in(driver)
+    check("Too many" in driver.page_source, "past the account's budget, even the right password waits")
+    check("__Host-agenthost_session" not in {c["name"] for c in driver.get_cookies()}, "and no session is set")
+
+    # Return URLs that leave end at home; a viewer signs in and is refused the members' page.
+    for target in ("https://evil.example/", "//evil.example", "https://app.example.com.evil.example/",
+                   "https://user@127.0.0.1/", f"http://127.0.0.1:{NGINX_A}\\@evil.example/"):
+        driver.delete_all_cookies()
+        driver.get(f"{FRONT_A}/auth/sign-in?rd=" + urllib.parse.quote(target, safe=""))
+        sign_in(driver, username="victor")
+        check(urllib.parse.urlsplit(driver.current_url).netloc == f"127.0.0.1:{NGINX_A}" and path_of(driver) == "/auth/sessions",
+              f"rd={target} ends at home ({driver.current_url})")
+    driver.get(f"{FRONT_A}/members/report")
+    check("403" in driver.title or "403" in driver.page_source, "a viewer is refused the members' page")
+    driver.get(f"{FRONT_A}/open/page")
+    check(text(driver, "role") == "viewer", "and reads the rest as a viewer")
+
+    # A cross-site sign-in form is refused too (it cannot carry the token).
+    driver.delete_all_cookies()
+    driver.get(EVIL + "/evil/sign-in")
+    WebDriverWait(driver, 10).until(lambda d: d.current_url.startswith(FRONT_A))
+    check("__Host-agenthost_session" not in {c["name"] for c in driver.get_cookies()}, "a cross-site sign-in form signs nobody in")
+
+    # Caddy: forward_auth passes AgentHost's 302 on.
+    driver.delete_all_cookies()
+    driver.get(f"{FRONT_CADDY}/open/caddy")
+    check(path_of(driver) == "/auth/sign-in", f"behind Caddy, a protected page lands on sign-in ({driver.current_url})")
+    # Victor: alice's failure budget on this server is spent (above).
+    sign_in(driver, username="victor")
+    check(path_of(driver) == "/open/caddy" and text(driver, "user") == "victor" and text(driver, "role") == "viewer",
+          f"and comes back signed in, with the headers ({driver.current_url}: {text(driver, 'user')}, {text(driver, 'role')})")
+
+
+def main():
+    directory = tempfile.mkdtemp(prefix="agenthost-browser.")
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", APP), App)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    processes = []
+    driver = None
+    try:
+        processes = start(directory)
+        driver = browser()
+        scenarios(driver)
+        if SHOTS:
+            driver.quit()
+            driver = browser(phone=True)
+            driver.get(f"{FRONT_A}/auth/sign-in")
+            check(driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"),
+                  "on a 320-pixel phone the sign-in page needs no sideways scrolling")
+            shot(driver, "portal-sign-in-phone.png")
+    except TimeoutException as error:
+        failures.append(f"timed out: {error.msg}")
+        print(f"FAIL timed out at {driver.current_url if driver else '-'}", flush=True)
+    finally:
+        if driver:
+            driver.quit()
+        app.shutdown()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                failures.append(f"{process.args[0]} did not stop within 15 s")
+        if failures:
+            for name in os.listdir(directory):
+                if name.endswith(".log"):
+                    print(f"--- {name}", file=sys.stderr)
+                    with open(os.path.join(directory, name)) as file:
+                        print(file.read()[-3000:], file=sys.stderr)
+        shutil.rmtree(directory, ignore_errors=True)
+    if failures:
+        print(f"browser-test: {len(failures)} check(s) failed", file=sys.stderr)
+        sys.exit(1)
+    print("browser-test: every check passed")
+
+
+if __name__ == "__main__":
+    main()
