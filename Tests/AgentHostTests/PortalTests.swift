@@ -342,6 +342,48 @@ struct PortalTests {
         }
     }
 
+    @Test(arguments: Backend.enabled)
+    func aUserAndAnAdminListAndEndSessionsOverTheAPI(backend: Backend) async throws {
+        try await withPortal(backend) { fixture, accounts, client in
+            #expect(try await accounts.addUser(username: "bob", role: "member", password: password))
+            let phone = try await signIn(client)
+            let laptop = try await signIn(client)
+            let alice = try fixture.components.sessionMinter.mint(agent: AgentID("alice"), role: Role("member")).token
+            let bob = try fixture.components.sessionMinter.mint(agent: AgentID("bob"), role: Role("member")).token
+            let admin = try fixture.token(agent: "ops", role: "admin").token
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ token: String, headers extra: HTTPFields = [:]) async throws
+                -> TestResponse
+            {
+                var headers: HTTPFields = [.authorization: "Bearer \(token)"]
+                for field in extra { headers[field.name] = field.value }
+                return try await client.execute(uri: uri, method: method, headers: headers) { $0 }
+            }
+            let listed = try await call(.get, "/api/users/alice/sessions", alice)
+            #expect(listed.status == .ok)
+            let sessions = try #require(try json(listed.body)["sessions"] as? [[String: Any]])
+            #expect(sessions.count == 2 && sessions.allSatisfy { ($0["client"] as? String)?.isEmpty == false })
+            // Someone else's: no. The cookie in place of a token: no.
+            #expect(try await call(.get, "/api/users/alice/sessions", bob).status == .forbidden)
+            var cookieOnly = phone.cookieHeader
+            cookieOnly[.authorization] = nil
+            try await client.execute(uri: "/api/users/alice/sessions", method: .get, headers: cookieOnly) { response in
+                #expect(response.status == .unauthorized)
+            }
+            // Alice ends one; an admin ends the rest.
+            let first = try #require(sessions.first?["id"] as? String)
+            #expect(try await call(.delete, "/api/users/alice/sessions/\(first)", alice).status == .noContent)
+            #expect(try await call(.delete, "/api/users/alice/sessions/\(first)", alice).status == .notFound)
+            #expect(try await call(.delete, "/api/users/bob/sessions/\(first)", admin).status == .notFound, "not bob's")
+            let statuses = [try await verify(client, phone).status, try await verify(client, laptop).status]
+            #expect(statuses.sorted { $0.code < $1.code } == [.ok, .unauthorized])
+            let ended = try await call(.delete, "/api/users/alice/sessions", admin)
+            let count = try json(ended.body)["ended"] as? Int
+            #expect(ended.status == .ok && count == 1)
+            let after = [try await verify(client, phone).status, try await verify(client, laptop).status]
+            #expect(after == [.unauthorized, .unauthorized])
+        }
+    }
+
     @Test func anIdleSessionEndsAndAUsedOneLastsUntilItsLifetime() async throws {
         try await withPortal { fixture, _, client in
             let idle = try await signIn(client)

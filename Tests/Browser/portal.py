@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.error
 import urllib.request
 
 from selenium import webdriver
@@ -111,39 +112,21 @@ rules:
 """
 
 
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../Docs/examples/nginx-portal.conf")
+
+
 def nginx_conf(directory):
+    """Docs/examples/nginx-portal.conf, once per server: its TLS lines swapped for a plain listen
+    on 127.0.0.1, its upstreams pointed at this run's ports."""
+    with open(EXAMPLE) as file:
+        example = file.read()
     servers = ""
-    for listen, backend in ((NGINX_A, A), (NGINX_B, B)):
-        servers += f"""
-  server {{
-    listen 127.0.0.1:{listen};
-    location = /_verify {{
-      internal;
-      proxy_pass http://127.0.0.1:{backend}/auth/verify;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
-    }}
-    location /auth/ {{
-      proxy_pass http://127.0.0.1:{backend};
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-    }}
-    location / {{
-      auth_request /_verify;
-      auth_request_set $user $upstream_http_x_auth_user;
-      auth_request_set $role $upstream_http_x_auth_role;
-      auth_request_set $signin $upstream_http_location;
-      error_page 401 =302 $signin;
-      proxy_set_header X-Auth-User $user;
-      proxy_set_header X-Auth-Role $role;
-      proxy_pass http://127.0.0.1:{APP};
-    }}
-  }}"""
+    for index, (listen, backend) in enumerate(((NGINX_A, A), (NGINX_B, B))):
+        block = example.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
+        block = "\n".join(line for line in block.split("\n") if "ssl_certificate" not in line and "server_name" not in line)
+        block = block.replace("127.0.0.1:8080", f"127.0.0.1:{backend}").replace("127.0.0.1:3000", f"127.0.0.1:{APP}")
+        servers += block.replace("upstream agenthost", f"upstream agenthost{index}").replace("http://agenthost", f"http://agenthost{index}") \
+            .replace("upstream dashboard", f"upstream dashboard{index}").replace("http://dashboard", f"http://dashboard{index}")
     return f"""daemon off;
 pid {directory}/nginx.pid;
 error_log {directory}/nginx-error.log;
@@ -348,6 +331,15 @@ def scenarios(driver):
     driver.get(EVIL + "/evil/sign-in")
     WebDriverWait(driver, 10).until(lambda d: d.current_url.startswith(FRONT_A))
     check("__Host-agenthost_session" not in {c["name"] for c in driver.get_cookies()}, "a cross-site sign-in form signs nobody in")
+
+    # Not a browser's page load: a 401 with AgentHost's challenge, through the same nginx setup.
+    request = urllib.request.Request(f"{FRONT_A}/members/report", headers={"Accept": "application/json"})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        check(False, "an API client without a credential is refused")
+    except urllib.error.HTTPError as error:
+        check(error.code == 401 and (error.headers.get("WWW-Authenticate") or "").startswith("Bearer"),
+              f"an API client without a credential gets 401 with a Bearer challenge ({error.code})")
 
     # Caddy: forward_auth passes AgentHost's 302 on.
     driver.delete_all_cookies()

@@ -11,6 +11,8 @@ let targets: [String: @Sendable (inout FuzzInput) -> Void] = [
     "webhooks": WebhookTarget.run,
     "redactor": RedactorTarget.run,
     "return-url": ReturnURLTarget.run,
+    "cookie-header": CookieHeaderTarget.run,
+    "form-body": FormBodyTarget.run,
 ]
 
 /// The target this process runs, chosen once by `FUZZ_TARGET` before the first input. libFuzzer

@@ -42,5 +42,6 @@ extension AgentHost {
         WebhookRoutes(components: components).add(to: router)
         ProxyRoutes(components: components).add(to: router)
         PortalRoutes(components: components).add(to: router)
+        SessionRoutes(components: components).add(to: router)
     }
 }
