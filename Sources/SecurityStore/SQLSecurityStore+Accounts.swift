@@ -7,7 +7,7 @@ import SQLKit
 extension SQLSecurityStore: UserStore {
     public func createUser(_ user: UserRecord) async throws -> Bool {
         try await run {
-            try await !database.raw(
+            let created = try await !database.raw(
                 """
                 INSERT INTO users (username, role, password_hash, created_at, sessions_not_before)
                 VALUES (\(bind: user.username), \(bind: user.role), \(bind: user.passwordHash), \(bind: user.createdAt),
@@ -15,6 +15,10 @@ extension SQLSecurityStore: UserStore {
                 ON CONFLICT (username) DO NOTHING RETURNING username
                 """
             ).all().isEmpty
+            // Every server reads its users again at once: a session begun on one server for a
+            // user created a moment ago works on the next server asked.
+            if created { try await announceRevocation() }
+            return created
         }
     }
 

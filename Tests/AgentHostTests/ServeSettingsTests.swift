@@ -97,6 +97,29 @@ struct ServeSettingsTests {
             #expect(text.hasPrefix(ServeSettings.key(name)!.option + ": "), "\(name): \(text)")
         }
         #expect(throws: AgentHostError.self) { try ServeSettings(["prot": ["1"]], origin: .commandLine) }
+        // The portal's settings, each named where it came from.
+        for (name, value) in [
+            ("cookie_domain", "10.0.0.1"), ("cookie_domain", "localhost"), ("cookie_domain", "com"), ("session_lifetime", "60d"),
+            ("portal_url", "https://auth.example.com/path"), ("home_url", "javascript:alert(1)"),
+            ("protected_host", "https://app.example.com"),
+        ] {
+            let given = try ServeSettings([name: [value], "portal": ["true"]], origin: .commandLine)
+            let text = reason(.init(configFile: nil, environment: [:], commandLine: given))
+            #expect(text.hasPrefix(ServeSettings.key(name)!.option + ": "), "\(name): \(text)")
+        }
+        let portal = try ServeSettings(
+            ["portal": ["true"], "cookie_domain": [".Example.com"], "protected_host": ["grafana", "10.0.0.7", "app.example.com"]],
+            origin: .commandLine)
+        let resolved = try ServeSettings.defaults.overlaid(by: portal).resolve().configuration.portal
+        let cookieName = try resolved?.sessionCookie().name
+        #expect(resolved?.cookieDomain == ".Example.com" && cookieName == "__Secure-agenthost_session")
+        #expect(resolved?.idleTimeout == .seconds(1_800) && resolved?.lifetime == .seconds(43_200))
+        #expect(try ServeSettings.defaults.resolve().configuration.portal == nil, "off by default")
+        // A portal never sets its cookie in the clear: off loopback it needs a proxy that terminates TLS.
+        let exposed = try ServeSettings(["portal": ["true"], "host": ["0.0.0.0"]], origin: .commandLine)
+        #expect(reason(.init(configFile: nil, environment: [:], commandLine: exposed)).contains("trusted_proxy"))
+        let proxied = try ServeSettings(["portal": ["true"], "host": ["0.0.0.0"], "trusted_proxy": ["10.0.0.2"]], origin: .commandLine)
+        #expect(throws: Never.self) { try ServeSettings.defaults.overlaid(by: proxied).resolve() }
         // Combinations are checked too: header-trust stays on loopback unless allowed.
         let headerTrust = try ServeSettings(["mode": ["header-trust"], "host": ["0.0.0.0"]], origin: .commandLine)
         #expect(reason(.init(configFile: nil, environment: [:], commandLine: headerTrust)).contains("allow-untrusted-network"))

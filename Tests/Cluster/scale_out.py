@@ -2,12 +2,13 @@
 """The scale-out checks, against a cluster that scripts/cluster started:
 
     AGENTHOST_GITHUB_WEBHOOK_SECRET=... scripts/cluster 3 --run python3 Tests/Cluster/scale_out.py \
-        -- --rate-limit general=100/10s
+        -- --rate-limit general=100/10s --portal
 
 1. accuracy: a client spread round-robin (nginx) at 3x the limit for two whole periods;
 2. a burst of 3x the bucket within one reconciliation interval, and the authentication-failure
    budget spent once across the servers;
-3. a revocation through one server, refused by every other (delay);
+3. a revocation through one server, refused by every other (delay); a browser session signed in
+   and out through one server, refused by every other (delay);
 4. the audit chain under concurrent writers on every server, then `agenthost audit verify`;
 5. the same webhook delivery to two servers at once, accepted once;
 6. a token key rotated, then retired, and every server reloaded (SIGHUP): the new key's tokens
@@ -20,11 +21,13 @@ loop is bounded in count and time. Standard library only.
 """
 
 import hashlib
+import html
 import hmac
 import http.client
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -234,6 +237,71 @@ def revocation(admin):
           % ", ".join("%.1f" % (delay * 1000) for delay in delays))
 
 
+def browser_request(base, method, path, headers=None, body=None):
+    """One request on a connection of its own: status, headers (lower-case names, lists) and body."""
+    parsed = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        fields = {}
+        for name, value in response.getheaders():
+            fields.setdefault(name.lower(), []).append(value)
+        return response.status, fields, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def hidden(name, page):
+    match = re.search('name="%s" value="([^"]*)"' % name, page)
+    return html.unescape(match.group(1)) if match else ""
+
+
+def browser_sign_out():
+    """A browser session begun on server 1 works on every server; signed out on server 1, how long
+    until the others refuse it (the revocation path: LISTEN/NOTIFY)."""
+    subprocess.run([BINARY, "users", "add", "--username", "walker", "--role", "member", "--data-dir", DATA_DIR],
+                   input="cluster walker password\n", env=dict(os.environ, AGENTHOST_DATABASE_URL=DATABASE),
+                   check=True, capture_output=True, text=True)
+    first = SERVERS[0]
+    origin = {"Origin": first, "Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": fresh_ip()}
+    status, fields, page = browser_request(first, "GET", "/auth/sign-in")
+    binding = next((c.split(";")[0].split("=", 1)[1] for c in fields.get("set-cookie", []) if c.startswith("__Host-agenthost_signin=")), "")
+    form = urllib.parse.urlencode({"csrf": hidden("csrf", page), "seal": hidden("seal", page), "rd": hidden("rd", page),
+                                   "username": "walker", "password": "cluster walker password"})
+    status, fields, _ = browser_request(first, "POST", "/auth/sign-in", dict(origin, Cookie="__Host-agenthost_signin=" + binding), form)
+    session = next((c.split(";")[0] for c in fields.get("set-cookie", []) if c.startswith("__Host-agenthost_session=")), None)
+    check(status == 303 and session is not None, "browser: signed in on server 1 (%d)" % status)
+    if session is None:
+        return
+
+    def verify(server):
+        headers = {"Cookie": session, "X-Original-URI": "/dashboard", "X-Original-Method": "GET", "X-Forwarded-For": fresh_ip()}
+        return browser_request(server, "GET", "/auth/verify", headers)[0]
+
+    # The user was created a moment ago: every server hears of it (LISTEN/NOTIFY) within a second.
+    deadline = time.monotonic() + 2
+    while True:
+        before = [verify(server) for server in SERVERS]
+        if before == [200] * len(SERVERS) or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    check(before == [200] * len(SERVERS), "browser: the session works on every server %s" % before)
+    _, _, sessions_page = browser_request(first, "GET", "/auth/sessions", {"Cookie": session})
+    start = time.monotonic()
+    status, _, _ = browser_request(first, "POST", "/auth/sign-out", dict(origin, Cookie=session),
+                                   urllib.parse.urlencode({"csrf": hidden("csrf", sessions_page)}))
+    check(status == 303, "browser: signed out on server 1 (%d)" % status)
+    delays = []
+    for server in SERVERS[1:]:
+        while time.monotonic() - start < 5 and verify(server) != 401:
+            time.sleep(0.002)
+        delays.append(time.monotonic() - start)
+    figures["sign_out_ms"] = [round(delay * 1000, 1) for delay in delays]
+    check(max(delays) < 1, "browser: signed out on server 1, refused by the others after %s ms (limit 1000)"
+          % ", ".join("%.1f" % (delay * 1000) for delay in delays))
+
+
 def audit_chain(admin):
     """Every server mints tokens (each an audit record) from 8 threads at once."""
     counts = []
@@ -398,6 +466,7 @@ def main():
     burst(token, "burst")
     failure_budget()
     revocation(admin)
+    browser_sign_out()
     audit_chain(admin)
     webhook_dedup()
     key_rotation()

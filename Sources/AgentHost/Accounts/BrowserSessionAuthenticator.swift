@@ -42,12 +42,9 @@ struct BrowserSessionAuthenticator: Authenticator {
         guard claims.role == user.role else {
             return .failure(AuthenticationFailure(.sessionEnded, "the session was ended by a change of role"))
         }
-        let now = clock.now()
-        let lastSeen = max(activity.lastSeen(claims.tokenID) ?? claims.issuedAt, claims.issuedAt)
-        guard now - lastSeen <= idleTimeout else {
+        guard activity.use(claims.tokenID, begunAt: claims.issuedAt, at: clock.now(), idleTimeout: idleTimeout) else {
             return .failure(AuthenticationFailure(.sessionEnded, "the session was idle too long"))
         }
-        activity.touch(claims.tokenID, at: now)
         return .success(Principal(subject: .user(claims), role: user.role, team: claims.team))
     }
 }

@@ -85,13 +85,26 @@ public struct PortalConfiguration: Sendable, Equatable {
             }
         }
         for host in protectedHosts {
-            guard (try? SessionCookie.checkDomain(host)) != nil || AgentHostConfiguration.isLoopback(host) else {
-                throw AgentHostError(.configuration, "protected_host '\(host.prefix(64))' is not a host name such as app.example.com")
+            guard Self.isHost(host) else {
+                throw AgentHostError(
+                    .configuration,
+                    "protected_host '\(host.prefix(64))' is not a host name or address such as app.example.com (no scheme or port)")
             }
         }
         guard (1...120).contains(title.count), (1...60).contains(logoText.count) else {
             throw AgentHostError(.configuration, "portal_title is 1-120 characters and portal_logo_text 1-60")
         }
+    }
+
+    /// A host name (labels of `a-z 0-9 -`, any case) or an IP address, without scheme or port.
+    static func isHost(_ text: String) -> Bool {
+        if IPAddress(text) != nil { return true }
+        let labels = text.lowercased().split(separator: ".", omittingEmptySubsequences: false)
+        return text.utf8.count <= 253
+            && labels.allSatisfy { label in
+                (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                    && label.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+            }
     }
 
     /// `scheme://host[:port]` with nothing after it.

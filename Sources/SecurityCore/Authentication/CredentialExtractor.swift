@@ -55,7 +55,7 @@ struct CredentialExtractor: Sendable {
             }
         }
         if let cookie = locations.cookie, readsCookie || cookie.routes.contains(where: { $0.matches(method: method, path: path) }) {
-            switch CookieHeader.value(named: cookie.name, in: facts.values(of: "cookie")) {
+            switch CookieHeader.valueBytes(named: cookie.name, in: facts.values(of: "cookie")) {
             case .none:
                 break
             case .ambiguous:
@@ -63,7 +63,7 @@ struct CredentialExtractor: Sendable {
             case .one(let value):
                 // A header credential and a cookie at once: which one acts is never guessed.
                 if credential != nil { return .failure(Self.ambiguous) }
-                credential = PresentedCredential(String(value), source: .cookie(cookie.name))
+                credential = PresentedCredential(bytes: value, source: .cookie(cookie.name))
             }
         }
         guard headers.agentCount <= 1, headers.roleCount <= 1, headers.teamCount <= 1 else {

@@ -29,6 +29,21 @@ public final class SessionActivity: Sendable {
         }
     }
 
+    /// Whether session `id`, begun at `begunAt`, has been used within `idleTimeout` seconds of
+    /// `now` (here, on a server that reported it, or by beginning); if so it is used again now.
+    /// One lock for both: the request path calls this for every session it admits.
+    public func use(_ id: TokenID, begunAt: Int64, at now: Int64, idleTimeout: Int64) -> Bool {
+        state.withLock { state in
+            let seen = max(state.lastSeen[id] ?? begunAt, begunAt)
+            guard now - seen <= idleTimeout else { return false }
+            if seen < now {
+                state.lastSeen[id] = now
+                state.seenHere[id] = now
+            }
+            return true
+        }
+    }
+
     /// When session `id` was last seen, here or on a server that reported it; `nil` if never.
     public func lastSeen(_ id: TokenID) -> Int64? {
         state.withLock { $0.lastSeen[id] }

@@ -64,7 +64,7 @@ extension SecurityPipeline {
         }
         if let cookie = configuration.credentialLocations.cookie,
             forwardAuth || cookie.routes.contains(where: { $0.matches(method: method, path: path) }),
-            CookieHeader.value(named: cookie.name, in: facts.values(of: "cookie")) != .none
+            CookieHeader.valueBytes(named: cookie.name, in: facts.values(of: "cookie")) != .none
         {
             return true
         }

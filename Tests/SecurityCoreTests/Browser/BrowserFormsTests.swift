@@ -143,6 +143,20 @@ struct BrowserFormsTests {
         #expect(activity.lastSeen(two) == nil && activity.count == 1)
     }
 
+    @Test func aSessionIsUsableWithinItsIdleTimeoutAndEachUseMovesIt() throws {
+        let activity = SessionActivity()
+        let id = try TokenID.random()
+        #expect(activity.use(id, begunAt: 1_000, at: 1_600, idleTimeout: 600), "600 s after it began")
+        #expect(activity.lastSeen(id) == 1_600 && activity.takeSeen() == [id: 1_600])
+        #expect(activity.use(id, begunAt: 1_000, at: 2_200, idleTimeout: 600), "600 s after its last use")
+        #expect(!activity.use(id, begunAt: 1_000, at: 2_801, idleTimeout: 600), "601 s idle")
+        #expect(activity.lastSeen(id) == 2_200, "a refused use moves nothing")
+        // Another server's report counts as a use.
+        activity.merge([id: 2_700], forgetBefore: 0)
+        #expect(activity.use(id, begunAt: 1_000, at: 3_000, idleTimeout: 600))
+        #expect(!activity.use(try TokenID.random(), begunAt: 1_000, at: 1_601, idleTimeout: 600), "never used, begun too long ago")
+    }
+
     // MARK: Browser session tokens
 
     @Test func aBrowserSessionTokenIsItsOwnKindAndNeverAnAgentToken() throws {
