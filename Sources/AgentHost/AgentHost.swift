@@ -35,6 +35,9 @@ public enum AgentHost {
         /// Mints browser sessions (the portal's cookie): the same format under the browser
         /// audience and the ``SecurityCore/CredentialKind/browserSession`` prefix.
         public var browserMinter: TokenMinter { live.current.browserMinter }
+        /// The token between a right password and the second factor, and its verifier.
+        var pendingMinter: TokenMinter { live.current.pendingMinter }
+        var pendingVerifier: TokenVerifier { live.current.pendingVerifier }
         /// The CSRF tokens and return-URL seals of the portal's forms, under a key derived from the
         /// primary token key; `nil` when the keyring has none (the portal then cannot sign anyone in).
         public var forms: FormProtection? { live.current.forms }
@@ -80,6 +83,9 @@ public enum AgentHost {
             let minter: TokenMinter
             let sessionMinter: TokenMinter
             let browserMinter: TokenMinter
+            /// Mints and checks the short-lived token between a right password and the second factor.
+            let pendingMinter: TokenMinter
+            let pendingVerifier: TokenVerifier
             let forms: FormProtection?
             let policy: Policy
         }
@@ -149,6 +155,11 @@ public enum AgentHost {
             let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
             let sessionPolicy = try sessionPolicy(configuration.tokenPolicy)
             let browserPolicy = try browserPolicy(configuration.tokenPolicy, portal: browserSessions?.portal ?? PortalConfiguration())
+            let pendingPolicy = try TokenPolicy(
+                audience: String(configuration.tokenPolicy.audience.prefix(120)) + "-second-factor",
+                maximumLifetime: .seconds(PortalConfiguration.pendingLifetime),
+                defaultLifetime: .seconds(PortalConfiguration.pendingLifetime),
+                leeway: .seconds(configuration.tokenPolicy.leeway), kind: .browserSession)
             // After agent tokens, the pipeline asks these in turn; each claims its own kind.
             var authenticators: [any Authenticator] = []
             if let accounts {
@@ -213,6 +224,9 @@ public enum AgentHost {
                 minter: TokenMinter(keyring: keyring, policy: configuration.tokenPolicy, clock: clock),
                 sessionMinter: TokenMinter(keyring: keyring, policy: sessionPolicy, clock: clock),
                 browserMinter: TokenMinter(keyring: keyring, policy: browserPolicy, clock: clock),
+                pendingMinter: TokenMinter(keyring: keyring, policy: pendingPolicy, clock: clock),
+                pendingVerifier: TokenVerifier(
+                    keyring: keyring, policy: pendingPolicy, clock: clock, revocations: SessionRevocations(list: revocations)),
                 forms: try keyring.primary.map { try FormProtection(secret: $0.secret) },
                 policy: policy
             )

@@ -115,6 +115,8 @@ struct PortalOptions: ParsableArguments {
     @Option(name: .customLong("session-idle-timeout"), help: "How long a session may go unused (default 30m).")
     var idleTimeout: String?
     @Option(name: .customLong("session-lifetime"), help: "How long a session lasts at most (default 12h).") var lifetime: String?
+    @Option(name: .customLong("totp-required-role"), help: "A role that must sign in with a second factor (TOTP); repeat for more.")
+    var secondFactorRoles: [String] = []
 
     var given: [String: String?] {
         [
@@ -184,6 +186,7 @@ struct Serve: AsyncParsableCommand {
         for (name, list) in [
             ("trusted_proxy", trustedProxies), ("rate_limit", rateLimits), ("rate_limit_per_server", perServerScopes),
             ("cors_origin", corsOrigins), ("protected_host", portal.protectedHosts),
+            ("totp_required_role", portal.secondFactorRoles),
         ]
         where !list.isEmpty {
             given[name] = list

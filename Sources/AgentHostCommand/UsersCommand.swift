@@ -9,7 +9,7 @@ import SecurityStore
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "users", abstract: "Manage the users who log in with a password.",
-        subcommands: [Add.self, List.self, SetPassword.self, SetRole.self, Delete.self]
+        subcommands: [Add.self, List.self, SetPassword.self, SetRole.self, SecondFactor.self, Delete.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -82,6 +82,30 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             try await AgentHostCLI.setRole(username: username, role: role, at: database.place(data: data))
             print("\(username) is now \(role); their sessions have ended")
+        }
+    }
+
+    struct SecondFactor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "totp",
+            abstract: "Require a second factor (TOTP) of a user at the portal's sign-in, or reset theirs.",
+            discussion: "A user with --require sets one up at their next sign-in. --reset forgets the one set up (a lost phone)."
+        )
+        @Option(help: "User name.") var username: String
+        @Flag(inversion: .prefixedNo, help: "Require a second factor of this user, whatever their role.") var require: Bool?
+        @Flag(help: "Forget the user's second factor and recovery codes.") var reset = false
+        @OptionGroup var data: DataDirectoryOption
+        @OptionGroup var database: DatabaseOption
+
+        func validate() throws {
+            guard require != nil || reset else { throw ValidationError("say --require, --no-require or --reset") }
+        }
+
+        func run() async throws {
+            try await AgentHostCLI.setSecondFactor(username: username, required: require, reset: reset, at: database.place(data: data))
+            print(
+                "second factor of \(username): "
+                    + [require.map { $0 ? "required" : "not required" }, reset ? "reset" : nil].compactMap { $0 }.joined(separator: ", "))
         }
     }
 

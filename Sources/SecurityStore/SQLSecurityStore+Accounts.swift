@@ -98,6 +98,7 @@ extension SQLSecurityStore: UserStore {
             let deleted = try await !database.raw("DELETE FROM users WHERE username = \(bind: username) RETURNING username").all().isEmpty
             if deleted {
                 try await database.raw("DELETE FROM browser_sessions WHERE username = \(bind: username)").run()
+                try await database.raw("DELETE FROM second_factors WHERE username = \(bind: username)").run()
                 try await announceRevocation()
             }
             return deleted

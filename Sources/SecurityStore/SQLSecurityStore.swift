@@ -267,6 +267,21 @@ public final class SQLSecurityStore: VaultRecordStore {
                     "CREATE INDEX browser_sessions_user ON browser_sessions (username)",
                 ]
             ),
+            // Second factors (TOTP): the secret is sealed in vault_records, never here.
+            (
+                10,
+                [
+                    """
+                    CREATE TABLE second_factors (
+                        username TEXT PRIMARY KEY,
+                        required BIGINT NOT NULL,
+                        enabled_at BIGINT,
+                        last_step BIGINT NOT NULL,
+                        recovery TEXT NOT NULL
+                    )
+                    """
+                ]
+            ),
         ]
     }
 

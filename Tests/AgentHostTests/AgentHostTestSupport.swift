@@ -104,7 +104,11 @@ extension HostFixture {
         let trail = try await AuditTrail.open(store: store, credentials: credentials, logger: logger, checkpointInterval: 5, clock: clock)
         let browserSessions = portal.map { portal in
             BrowserSessions(
-                store: store, portal: portal, revocations: InMemoryRevocationList(clock: clock), revocationStore: store, clock: clock)
+                store: store, portal: portal, revocations: InMemoryRevocationList(clock: clock), revocationStore: store, clock: clock,
+                secondFactors: SecondFactors(
+                    store: store, credentials: credentials, accounts: accounts, requiredRoles: portal.secondFactorRoles,
+                    issuer: portal.title,
+                    clock: clock))
         }
         let fixture = try HostFixture(
             scopes: scopes, trustedProxies: trustedProxies, credentials: credentials, revocationStore: store, accounts: accounts,

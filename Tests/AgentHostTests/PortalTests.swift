@@ -70,10 +70,10 @@ struct PortalTests {
 
     /// Runs `body` against a live server with the portal on, alice a member, then closes the store.
     func withPortal(
-        _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [],
+        _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [], portal: PortalConfiguration = Self.portal,
         _ body: @Sendable (HostFixture, AccountService, any TestClientProtocol) async throws -> Void
     ) async throws {
-        let (fixture, store, accounts) = try await fixture(backend, scopes: scopes)
+        let (fixture, store, accounts) = try await fixture(backend, scopes: scopes, portal: portal)
         do {
             try await fixture.application().test(.live) { client in try await body(fixture, accounts, client) }
         } catch {
@@ -381,6 +381,88 @@ struct PortalTests {
             #expect(ended.status == .ok && count == 1)
             let after = [try await verify(client, phone).status, try await verify(client, laptop).status]
             #expect(after == [.unauthorized, .unauthorized])
+        }
+    }
+
+    /// Posts the second-factor form shown in `page` with `code`.
+    func secondFactor(_ client: some TestClientProtocol, _ browser: inout TestBrowser, page: String, code: String) async throws
+        -> TestResponse
+    {
+        var headers = browser.cookieHeader
+        headers[.contentType] = "application/x-www-form-urlencoded"
+        let body = TestBrowser.form([
+            ("csrf", TestBrowser.field("csrf", in: page) ?? ""), ("rd", TestBrowser.field("rd", in: page) ?? ""),
+            ("seal", TestBrowser.field("seal", in: page) ?? ""), ("code", code),
+        ])
+        let response = try await client.execute(uri: "/auth/second-factor", method: .post, headers: headers, body: body) { $0 }
+        browser.absorb(response)
+        return response
+    }
+
+    @Test(arguments: Backend.enabled)
+    func aRoleThatNeedsASecondFactorSetsOneUpThenUsesEachCodeOnce(backend: Backend) async throws {
+        var portal = Self.portal
+        portal.secondFactorRoles = ["admin"]
+        try await withPortal(backend, portal: portal) { fixture, accounts, client in
+            #expect(try await accounts.addUser(username: "root", role: "admin", password: password))
+            // The right password, and no second factor yet: set one up.
+            var browser = TestBrowser()
+            var page = try await open(client, &browser, rd: "https://app.example.com/admin")
+            let asked = try await submit(client, &browser, page: page, username: "root")
+            #expect(
+                asked.status == .ok && browser.cookies["__Host-agenthost_session"] == nil
+                    && browser.cookies["__Host-agenthost_pending"] != nil)
+            page = String(buffer: asked.body)
+            #expect(page.contains("Set up a second factor") && page.contains("otpauth://totp/AgentHost:root?secret="))
+            let secretText = try #require(
+                page.components(separatedBy: #"id="secret" aria-label="The key">"#).dropFirst().first?.prefix { $0 != "<" })
+            let totp = try TOTP(
+                secret: SecureBytes(copying: try #require(Base32.decode(secretText.replacingOccurrences(of: " ", with: "")))))
+            // A code of another time is refused, and shows the same key again.
+            let wrong = try await secondFactor(client, &browser, page: page, code: totp.code(at: fixture.clock.now() - 600))
+            #expect(wrong.status == .unauthorized && browser.cookies["__Host-agenthost_session"] == nil)
+            page = String(buffer: wrong.body)
+            #expect(page.contains("That code is not right") && page.contains(String(secretText)))
+            let enrolled = try await secondFactor(client, &browser, page: page, code: totp.code(at: fixture.clock.now()))
+            #expect(enrolled.status == .ok && browser.cookies["__Host-agenthost_session"] != nil)
+            #expect(browser.cookies["__Host-agenthost_pending"] == nil)
+            let codesPage = String(buffer: enrolled.body)
+            let recovery = codesPage.components(separatedBy: "<li><code>").dropFirst().map { String($0.prefix(11)) }
+            #expect(recovery.count == 10 && Set(recovery).count == 10 && codesPage.contains(#"href="https://app.example.com/admin""#))
+            #expect(try await verify(client, browser).status == .ok)
+
+            // Signing in again asks for a code; the one just used is refused, the next step's works.
+            func passwordStep() async throws -> (TestBrowser, String) {
+                var next = TestBrowser()
+                let form = try await open(client, &next)
+                let response = try await submit(client, &next, page: form, username: "root")
+                let html = String(buffer: response.body)
+                #expect(response.status == .ok && html.contains("Second factor") && !html.contains("otpauth"))
+                return (next, html)
+            }
+            var (second, secondPage) = try await passwordStep()
+            let replayed = try await secondFactor(client, &second, page: secondPage, code: totp.code(at: fixture.clock.now()))
+            #expect(replayed.status == .unauthorized && second.cookies["__Host-agenthost_session"] == nil, "a code is used once")
+            fixture.clock.advance(by: 30)
+            secondPage = String(buffer: replayed.body)
+            let next = try await secondFactor(client, &second, page: secondPage, code: totp.code(at: fixture.clock.now()))
+            #expect(next.status == .seeOther && second.cookies["__Host-agenthost_session"] != nil)
+
+            // A recovery code signs in once.
+            var (third, thirdPage) = try await passwordStep()
+            #expect(try await secondFactor(client, &third, page: thirdPage, code: recovery[3].uppercased()).status == .seeOther)
+            (third, thirdPage) = try await passwordStep()
+            #expect(try await secondFactor(client, &third, page: thirdPage, code: recovery[3]).status == .unauthorized)
+
+            // The second step waits five minutes at most (and the tokens' 30 s of clock leeway).
+            var (slow, slowPage) = try await passwordStep()
+            fixture.clock.advance(by: 331)
+            let late = try await secondFactor(client, &slow, page: slowPage, code: totp.code(at: fixture.clock.now()))
+            #expect(late.status == .badRequest && slow.cookies["__Host-agenthost_session"] == nil)
+            _ = slowPage
+            // A member (no second factor required, none set up) signs in with the password alone.
+            let member = try await signIn(client)
+            #expect(try await verify(client, member).status == .ok)
         }
     }
 

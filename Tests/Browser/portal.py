@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.error
 import urllib.request
 
+import pyotp
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -193,7 +194,9 @@ def start(directory):
             [BINARY, "serve", "--port", str(port), "--data-dir", f"{directory}/data", "--portal", "--trusted-proxy", "127.0.0.1",
              "--policy", f"{directory}/policy.yaml", "--rate-limit", f"login-failures={FAILURES}/15m", "--rate-limit", "general=1000/1m",
              # Exactly FAILURES on the server signed in through (a shared budget is split between servers).
-             "--rate-limit-per-server", "login-failures", "--protected-host", "127.0.0.1"],
+             "--rate-limit-per-server", "login-failures",
+             # Admins sign in with a second factor.
+             "--totp-required-role", "admin", "--protected-host", "127.0.0.1"],
             env=dict(os.environ, AGENTHOST_DATABASE_URL=DATABASE), stdout=log, stderr=log)
         processes.append(process)
         wait_ready(f"http://127.0.0.1:{port}/health/ready", process, f"agenthost on {port}")
@@ -201,6 +204,7 @@ def start(directory):
             # The first server made the keyring; the users go into the store both servers share.
             agenthost("users", "add", "--username", "alice", "--role", "member", stdin=PASSWORD + "\n", directory=directory)
             agenthost("users", "add", "--username", "victor", "--role", "viewer", stdin=PASSWORD + "\n", directory=directory)
+            agenthost("users", "add", "--username", "root", "--role", "admin", stdin=PASSWORD + "\n", directory=directory)
     with open(f"{directory}/nginx.conf", "w") as file:
         file.write(nginx_conf(directory))
     processes.append(subprocess.Popen([NGINX, "-c", f"{directory}/nginx.conf", "-p", directory],
@@ -249,6 +253,12 @@ def sign_in(driver, username="alice", password=PASSWORD):
     driver.find_element(By.ID, "password").send_keys(password)
     # The keyboard alone: Enter in the password field submits.
     driver.find_element(By.ID, "password").send_keys("\n")
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def enter_code(driver, code):
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "code"))
+    driver.find_element(By.ID, "code").send_keys(code + "\n")
     WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
@@ -340,6 +350,33 @@ def scenarios(driver):
     except urllib.error.HTTPError as error:
         check(error.code == 401 and (error.headers.get("WWW-Authenticate") or "").startswith("Bearer"),
               f"an API client without a credential gets 401 with a Bearer challenge ({error.code})")
+
+    # An admin must have a second factor: set it up with an authenticator (pyotp), then each code
+    # works once.
+    driver.delete_all_cookies()
+    driver.get(f"{FRONT_A}/members/admin")
+    sign_in(driver, username="root")
+    check("Set up a second factor" in driver.page_source and "otpauth://totp/" in driver.page_source,
+          "an admin without a second factor is asked to set one up")
+    shot(driver, "portal-second-factor-setup.png")
+    secret = driver.find_element(By.ID, "secret").text.replace(" ", "")
+    authenticator = pyotp.TOTP(secret)
+    code = authenticator.now()
+    enter_code(driver, code)
+    check("Save your recovery codes" in driver.page_source and len(driver.find_elements(By.CSS_SELECTOR, "#recovery-codes li")) == 10,
+          "the first right code turns it on and shows ten recovery codes")
+    driver.find_element(By.ID, "continue").click()
+    WebDriverWait(driver, 10).until(lambda d: path_of(d) == "/members/admin")
+    check(text(driver, "user") == "root" and text(driver, "role") == "admin", "then back on the page, signed in as root (admin)")
+    driver.delete_all_cookies()
+    driver.get(f"{FRONT_B}/members/admin")
+    sign_in(driver, username="root")
+    check("Second factor" in driver.page_source and "otpauth" not in driver.page_source, "signing in again asks for a code (server B)")
+    shot(driver, "portal-second-factor.png")
+    enter_code(driver, code)
+    check("That code is not right, or it was used already." in driver.page_source, "the code used a moment ago is refused")
+    enter_code(driver, authenticator.at(time.time() + 30))
+    check(path_of(driver) == "/members/admin" and text(driver, "user") == "root", "the next code signs in")
 
     # Caddy: forward_auth passes AgentHost's 302 on.
     driver.delete_all_cookies()

@@ -17,11 +17,14 @@ public final class BrowserSessions: Sendable {
     let revocations: InMemoryRevocationList
     let revocationStore: (any RevocationStore)?
     let clock: any TimeSource
+    /// Second factors for sign-in; `nil` signs in with the password alone.
+    public let secondFactors: SecondFactors?
 
     public init(
         store: any BrowserSessionStore, portal: PortalConfiguration, revocations: InMemoryRevocationList,
-        revocationStore: (any RevocationStore)?, clock: any TimeSource
+        revocationStore: (any RevocationStore)?, clock: any TimeSource, secondFactors: SecondFactors? = nil
     ) {
+        self.secondFactors = secondFactors
         self.store = store
         self.portal = portal
         self.revocations = revocations

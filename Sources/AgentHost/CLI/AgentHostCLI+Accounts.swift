@@ -53,6 +53,25 @@ extension AgentHostCLI {
         guard found else { throw AgentHostError(.notFound, "there is no user called \(username.prefix(128))") }
     }
 
+    /// Requires (or stops requiring) a second factor of a user at the portal's sign-in, and with
+    /// `reset` forgets the one set up (the user sets one up again at the next sign-in, if required).
+    /// Throws ``AgentHostError`` (not found).
+    package static func setSecondFactor(username: String, required: Bool?, reset: Bool, at place: Place) async throws {
+        let found = try await place.withAudit { session, trail in
+            guard try await session.store.user(named: username) != nil else { return false }
+            if let required {
+                try await session.store.setSecondFactorRequired(required, for: username)
+                try await trail.append(
+                    event("user.second_factor_required", target: "user:" + username, details: ["required": "\(required)"]))
+            }
+            if reset, try await session.store.removeSecondFactor(for: username) {
+                try await trail.append(event("user.second_factor_reset", target: "user:" + username))
+            }
+            return true
+        }
+        guard found else { throw AgentHostError(.notFound, "there is no user called \(username.prefix(128))") }
+    }
+
     /// Deletes a user; throws ``AgentHostError`` (not found).
     package static func deleteUser(username: String, at place: Place) async throws {
         let deleted = try await withAccounts(at: place) { accounts, trail in

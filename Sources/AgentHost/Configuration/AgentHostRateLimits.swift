@@ -21,7 +21,7 @@ extension RateLimitScope {
                 counts: .authenticationFailures, routes: []),
             RateLimitScope(
                 checked: "login-failures", limit: 10, period: .seconds(900), burst: 10, key: .principal,
-                counts: .authenticationFailures, routes: routes(["POST /api/login", "POST /auth/sign-in"])),
+                counts: .authenticationFailures, routes: routes(["POST /api/login", "POST /auth/sign-in", "POST /auth/second-factor"])),
         ]
     }
 }

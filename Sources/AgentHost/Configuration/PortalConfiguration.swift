@@ -26,6 +26,9 @@ public struct PortalConfiguration: Sendable, Equatable {
     public var idleTimeout: Duration
     /// How long a session lasts at most, used or not.
     public var lifetime: Duration
+    /// Roles that must sign in with a second factor (TOTP), setting one up at their next sign-in
+    /// if they have none.
+    public var secondFactorRoles: [String] = []
 
     /// The cookie's name without its prefix.
     public static let cookieBaseName = "agenthost_session"
@@ -33,6 +36,10 @@ public struct PortalConfiguration: Sendable, Equatable {
     public static let signInCookieBaseName = "agenthost_signin"
     /// How long a sign-in form stays usable.
     public static let signInLifetime: Int64 = 15 * 60
+    /// The cookie that carries a sign-in between the password and the second factor.
+    static let pendingCookie = SessionCookie(hostOnly: "agenthost_pending")
+    /// How long a person has for the second factor once the password is right.
+    public static let pendingLifetime: Int64 = 5 * 60
     /// The longest a session may last: 30 days.
     public static let longestLifetime = Duration.seconds(30 * 86_400)
 

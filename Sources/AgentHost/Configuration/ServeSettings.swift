@@ -90,6 +90,7 @@ package struct ServeSettings: Sendable {
             Key("cookie_domain", default: nil),
             Key("session_idle_timeout", default: ["30m"]),
             Key("session_lifetime", default: ["12h"]),
+            Key("totp_required_role", isList: true, default: []),
         ]
     }()
 
@@ -383,11 +384,15 @@ extension ServeSettings {
             bodyTimeout: try duration("body_timeout"), connections: try integer("max_connections", ConnectionLimits.connectionsRange)
         )
         if try boolean("portal") {
-            let portal = PortalConfiguration(
+            var portal = PortalConfiguration(
                 title: one("portal_title") ?? "AgentHost", logoText: one("portal_logo_text") ?? "AgentHost", publicURL: one("portal_url"),
                 homeURL: one("home_url"), protectedHosts: list("protected_host"), cookieDomain: one("cookie_domain"),
                 idleTimeout: try duration("session_idle_timeout"), lifetime: try duration("session_lifetime")
             )
+            portal.secondFactorRoles = list("totp_required_role")
+            for role in portal.secondFactorRoles where (try? Role(role)) == nil {
+                throw fail("totp_required_role", "'\(role.prefix(64))' is not a role (1-128 of A-Z a-z 0-9 _ -)")
+            }
             do {
                 try portal.validate()
             } catch let error as AgentHostError {

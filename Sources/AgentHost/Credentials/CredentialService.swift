@@ -84,6 +84,27 @@ public final class CredentialService: Sendable {
         }
     }
 
+    /// The owner of users' TOTP secrets: no `/` either, so no secret path names them. They are
+    /// vault records like any other, so `vault rotate` re-seals them.
+    static let secondFactorOwner = "agenthost-totp"
+
+    /// Seals `secret` as the TOTP secret of `username`, replacing any earlier one.
+    func setSecondFactorSecret(_ secret: SecureBytes, for username: String) async throws {
+        defer { lookups.invalidate() }
+        redactor?.register(secret)
+        let id = Self.newRecordID()
+        let sealed = try vault.seal(secret, for: RecordIdentity(owner: Self.secondFactorOwner, recordID: id, name: username))
+        try await store.recordEncryptions(version: sealed.keyVersion, count: 1)
+        try await store.put(
+            VaultRecordRow(id: id, owner: Self.secondFactorOwner, name: username, sealed: sealed, updatedAt: clock.now()))
+    }
+
+    /// Lends the TOTP secret of `username` to `body`; `nil` when there is none.
+    func withSecondFactorSecret<Result>(for username: String, _ body: (SecureBytes) throws -> Result) async throws -> Result? {
+        guard let row = try await store.record(owner: Self.secondFactorOwner, name: username) else { return nil }
+        return try vault.withSecret(in: row.sealed, for: row.identity) { try body($0) }
+    }
+
     /// The owner of the server's own sealed keys. It has no `/`, so no secret path (and so no
     /// grant, `vault put` or onboarding) can name these records.
     static let systemOwner = "agenthost"

@@ -52,6 +52,51 @@ enum PortalPage {
                 """)
     }
 
+    /// The second step of signing in: a code from an authenticator app (or a recovery code), or,
+    /// when `enrolment` is given, setting one up first: the secret to add to the app and the
+    /// `otpauth://` link that adds it.
+    static func secondFactor(
+        _ portal: PortalConfiguration, csrf: String, returnURL: String, seal: String, enrolment: (uri: String, secret: String)?,
+        error: String? = nil
+    ) -> String {
+        let setup = enrolment.map { enrolment in
+            let grouped = stride(from: 0, to: enrolment.secret.count, by: 4).map { offset in
+                String(enrolment.secret.dropFirst(offset).prefix(4))
+            }.joined(separator: " ")
+            return """
+                <p>This account needs a second factor. Add this key to an authenticator app (on a phone, <a href="\(escape(enrolment.uri))">open it in the app</a>), then type the code it shows.</p>
+                <p class="secret" id="secret" aria-label="The key">\(escape(grouped))</p>
+                """
+        }
+        return render(
+            portal, title: enrolment == nil ? "Second factor" : "Set up a second factor",
+            body: """
+                \(error.map { #"<p class="error" role="alert" id="error">\#(escape($0))</p>"# } ?? "")
+                \(setup ?? "<p>Type the code your authenticator app shows, or one of your recovery codes.</p>")
+                <form method="post" action="\(PortalRoutes.secondFactorPath)">
+                <input type="hidden" name="csrf" value="\(escape(csrf))">
+                <input type="hidden" name="rd" value="\(escape(returnURL))">
+                <input type="hidden" name="seal" value="\(escape(seal))">
+                <label for="code">\(enrolment == nil ? "Code" : "Code from the app")</label>
+                <input id="code" name="code" type="text" inputmode="\(enrolment == nil ? "text" : "numeric")" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required maxlength="16" autofocus\(error != nil ? #" aria-describedby="error""# : "")>
+                <button type="submit">\(enrolment == nil ? "Continue" : "Turn on and continue")</button>
+                </form>
+                """)
+    }
+
+    /// The recovery codes, shown once when a second factor is set up, and the way on.
+    static func recoveryCodes(_ portal: PortalConfiguration, codes: [String], next: String) -> String {
+        render(
+            portal, title: "Save your recovery codes",
+            body: """
+                <p>Your second factor is on. If you lose the authenticator app, each of these codes signs you in once. Keep them somewhere safe: they are not shown again.</p>
+                <ul class="codes" id="recovery-codes">
+                \(codes.map { "<li><code>\(escape($0))</code></li>" }.joined(separator: "\n"))
+                </ul>
+                <p><a class="button" id="continue" href="\(escape(next))">Continue</a></p>
+                """)
+    }
+
     /// After signing out.
     static func signedOut(_ portal: PortalConfiguration) -> String {
         render(
@@ -176,6 +221,9 @@ enum PortalPage {
         .meta { font-size: .875rem; opacity: .8; }
         .tag { font-size: .75rem; font-weight: 600; padding: .1rem .45rem; border-radius: 1rem; background: var(--accent); color: #fff; }
         a { color: var(--accent); }
+        .secret { font: 600 1.15rem/1.6 ui-monospace, "SFMono-Regular", Menlo, monospace; letter-spacing: .05em; overflow-wrap: anywhere; padding: .5rem .75rem; border: 1px dashed #8a8f98; border-radius: .4rem; }
+        .codes { columns: 2; padding-left: 1.25rem; font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; }
+        a.button { display: block; text-align: center; margin-top: 1.5rem; padding: .7rem 1rem; border-radius: .4rem; background: var(--accent); color: #fff; font-weight: 600; text-decoration: none; }
 
         """
 }

@@ -142,7 +142,11 @@ public struct AgentHostServer: Service {
         let shared = store.dialect == .postgres
         let revocations = InMemoryRevocationList(clock: clock)
         let browserSessions = configuration.portal.map { portal in
-            BrowserSessions(store: store, portal: portal, revocations: revocations, revocationStore: store, clock: clock)
+            BrowserSessions(
+                store: store, portal: portal, revocations: revocations, revocationStore: store, clock: clock,
+                secondFactors: SecondFactors(
+                    store: store, credentials: credentials, accounts: accounts, requiredRoles: portal.secondFactorRoles,
+                    issuer: portal.title, clock: clock))
         }
         // Where each session was last seen, before the first request asks.
         try await browserSessions?.sync()

@@ -22,13 +22,14 @@ import SecurityStore
 /// an unknown user costs the same work and gets the same answer as a wrong password.
 struct PortalRoutes: Sendable {
     static let signInPath = "/auth/sign-in"
+    static let secondFactorPath = "/auth/second-factor"
     static let signOutPath = "/auth/sign-out"
     static let signedOutPath = "/auth/signed-out"
     static let sessionsPath = "/auth/sessions"
     static let endSessionPath = "/auth/sessions/end"
     static let stylesheetPath = "/auth/portal.css"
     /// The portal's pages: each checks its own cookie and form.
-    static let paths = [signInPath, signOutPath, signedOutPath, sessionsPath, endSessionPath, stylesheetPath]
+    static let paths = [signInPath, secondFactorPath, signOutPath, signedOutPath, sessionsPath, endSessionPath, stylesheetPath]
     /// Where the session cookie counts besides forward auth: the portal's own pages.
     static let cookieRoutes = ["/auth/**"].compactMap(RouteMatch.init)
 
@@ -43,6 +44,7 @@ struct PortalRoutes: Sendable {
         }
         router.get(RouterPath(Self.signInPath)) { request, context in try await signInPage(request, context: context) }
         router.post(RouterPath(Self.signInPath)) { request, context in try await signIn(request, context: context) }
+        router.post(RouterPath(Self.secondFactorPath)) { request, context in try await secondFactor(request, context: context) }
         router.get(RouterPath(Self.sessionsPath)) { request, context in try await sessionsPage(request, context: context) }
         router.post(RouterPath(Self.endSessionPath)) { request, context in try await endSession(request, context: context) }
         router.post(RouterPath(Self.signOutPath)) { request, context in try await signOut(request, context: context) }
@@ -123,30 +125,138 @@ struct PortalRoutes: Sendable {
                 username: (try? AgentID(username)) != nil ? username : "",
                 error: "The user name or the password is wrong.", binding: binding)
         }
-        // A new session, so a new id: the one this browser held before (if any) ends.
+        // The password is right. A second factor, when the user needs one, comes next.
+        if let factors = sessions.secondFactors {
+            let need = try await storeCall(context) { try await factors.need(of: user) }
+            if need != .none {
+                let pending = try components.pendingMinter.mint(agent: agent, role: role)
+                let enrolment =
+                    need == .enrolment ? try await storeCall(context) { try await factors.beginEnrolment(for: user.username) } : nil
+                context.logger.notice("password right; second factor asked", metadata: ["user": .string(user.username)])
+                return page(
+                    .ok,
+                    PortalPage.secondFactor(
+                        portal, csrf: forms.csrfToken(for: binding), returnURL: returnURL, seal: form["seal"] ?? "", enrolment: enrolment),
+                    browser,
+                    cookies: [PortalConfiguration.pendingCookie.setting(pending.token, maxAge: PortalConfiguration.pendingLifetime)])
+            }
+        }
+        let cookies = try await beginSession(
+            request, context, browser: browser, sessions: sessions, username: agent, role: role, details: ["role": user.role])
+        return redirect(to: destination, cookies: cookies)
+    }
+
+    /// Begins a session for `username` (ending the one this browser held, if any: the id changes
+    /// at every sign-in), records the sign-in, and returns the cookies to set.
+    private func beginSession(
+        _ request: Request, _ context: AgentRequestContext, browser: BrowserRequest, sessions: BrowserSessions, username: AgentID,
+        role: Role, details: [String: String]
+    ) async throws -> [String] {
         if let (_, claims) = signedIn(request, context) {
             try await endQuietly(claims, sessions: sessions, context: context)
         }
+        let client = browser.client?.description ?? "-"
         let minted: MintedToken
         do {
             minted = try await sessions.begin(
-                username: agent, role: role, minter: components.browserMinter, client: client, userAgent: browser.userAgent)
+                username: username, role: role, minter: components.browserMinter, client: client, userAgent: browser.userAgent)
         } catch let error as StoreError {
             throw HTTPRefusal.storeFailed(error, context)
         } catch is TokenError {
-            return unavailable(browser)
+            throw HTTPRefusal(503, .noSigningKey, "The server's keyring has no primary key, so it cannot sign anyone in.")
         }
-        context.logger.notice("user signed in", metadata: ["user": .string(user.username), "session": .string(minted.claims.tokenID.hex)])
+        let account = "user:" + username.rawValue
+        context.logger.notice(
+            "user signed in", metadata: ["user": .string(username.rawValue), "session": .string(minted.claims.tokenID.hex)])
         components.audit(
             context.id, "user.signed_in", actor: account, target: account, client: client,
-            details: ["session": minted.claims.tokenID.hex, "role": user.role])
-        let cookie = try portal.sessionCookie()
-        return redirect(
-            to: destination,
-            cookies: [
-                cookie.setting(minted.token, maxAge: minted.claims.expiresAt - minted.claims.issuedAt),
-                PortalConfiguration.signInCookie.clearing(),
-            ])
+            details: details.merging(["session": minted.claims.tokenID.hex]) { $1 })
+        return [
+            try portal.sessionCookie().setting(minted.token, maxAge: minted.claims.expiresAt - minted.claims.issuedAt),
+            PortalConfiguration.signInCookie.clearing(), PortalConfiguration.pendingCookie.clearing(),
+        ]
+    }
+
+    // MARK: The second factor
+
+    private func secondFactor(_ request: Request, context: AgentRequestContext) async throws -> Response {
+        let browser = browser(request, context)
+        guard browser.mayHoldCookie else { return insecure(browser) }
+        guard let sessions = components.browserSessions, let accounts = components.accounts, let forms = components.forms,
+            let factors = sessions.secondFactors
+        else {
+            return unavailable(browser)
+        }
+        guard browser.isSameOrigin(publicURL: portal.publicURL) else {
+            return refusedForm(browser, context, action: "second_factor.refused", reason: "cross-site")
+        }
+        guard let form = try await readForm(request) else {
+            return refusedForm(browser, context, action: "second_factor.refused", reason: "malformed form")
+        }
+        let returnURL = form["rd"] ?? ""
+        guard case .one(let bindingText) = browser.cookie(PortalConfiguration.signInCookie.name) else {
+            return signInForm(
+                browser, forms: forms, returnURL: returnGuard(browser).destination(for: returnURL), status: .badRequest,
+                error: "The sign-in form expired. Please sign in again.")
+        }
+        let binding = String(bindingText)
+        guard forms.checkCSRF(form["csrf"], for: binding), forms.checkSeal(form["seal"], returnURL: returnURL, for: binding) else {
+            return refusedForm(browser, context, action: "second_factor.refused", reason: "csrf")
+        }
+        let destination = returnGuard(browser).destination(for: returnURL)
+        // The right password, a few minutes ago, for a user who still has it and the same role.
+        guard case .one(let pendingText) = browser.cookie(PortalConfiguration.pendingCookie.name),
+            case .success(let claims) = components.pendingVerifier.check(String(pendingText)),
+            let user = accounts.directory.user(claims.agent.rawValue), claims.issuedAt >= user.sessionsNotBefore, claims.role == user.role
+        else {
+            return signInForm(
+                browser, forms: forms, returnURL: destination, status: .badRequest,
+                error: "The sign-in took too long. Please sign in again.",
+                binding: binding)
+        }
+        let username = claims.agent.rawValue
+        let account = "user:" + username
+        let limiter = components.pipeline.configuration.rateLimiter
+        let path = Self.secondFactorPath[...]
+        let client = browser.client?.description
+        if let refusal = limiter?.checkAccount(method: "POST", path: path, client: client, account: account).refusal {
+            let retry = refusal.headers.first { $0.name.lowercased() == "retry-after" }?.value ?? "60"
+            return page(
+                .tooManyRequests,
+                PortalPage.message(
+                    portal, title: "Too many attempts", text: "Too many wrong codes. Try again in \(retry) seconds.",
+                    link: (Self.signInPath, "Back to sign in")),
+                browser, extra: refusal.headers)
+        }
+        let code = form["code"] ?? ""
+        let record = try await storeCall(context) { try await factors.store.secondFactor(of: username) }
+        if record?.enabledAt != nil {
+            if let method = try await storeCall(context, { try await factors.verify(code, for: username) }) {
+                let cookies = try await beginSession(
+                    request, context, browser: browser, sessions: sessions, username: claims.agent, role: claims.role,
+                    details: ["role": claims.role.rawValue, "second_factor": method])
+                return redirect(to: destination, cookies: cookies)
+            }
+        } else if let codes = try await storeCall(context, { try await factors.completeEnrolment(for: username, code: code) }) {
+            components.audit(context.id, "second_factor.enabled", actor: account, target: account, client: client ?? "-")
+            let cookies = try await beginSession(
+                request, context, browser: browser, sessions: sessions, username: claims.agent, role: claims.role,
+                details: ["role": claims.role.rawValue, "second_factor": "totp-enrolled"])
+            return page(.ok, PortalPage.recoveryCodes(portal, codes: codes, next: destination), browser, cookies: cookies)
+        }
+        // A wrong code, or one used already: it spends the account's budget as a wrong password does.
+        limiter?.recordFailedLogin(method: "POST", path: path, client: client, account: account)
+        components.audit?.recordRefusal(
+            action: "second_factor.failed", code: ProblemCode.invalidLogin.rawValue, client: client ?? "-", actor: account,
+            target: account, requestID: context.id)
+        context.logger.notice("second factor failed", metadata: ["user": .string(username), "peer": .string(client ?? "-")])
+        let enrolment = record?.enabledAt == nil ? try await storeCall(context) { try await factors.enrolment(for: username) } : nil
+        return page(
+            .unauthorized,
+            PortalPage.secondFactor(
+                portal, csrf: forms.csrfToken(for: binding), returnURL: returnURL, seal: form["seal"] ?? "", enrolment: enrolment,
+                error: "That code is not right, or it was used already."),
+            browser)
     }
 
     /// The sign-in form for `returnURL`, bound to the browser's sign-in cookie (a new one unless
