@@ -33,7 +33,7 @@ public enum AgentHost {
         /// session never passes as an agent token or the other way round.
         public var sessionMinter: TokenMinter { live.current.sessionMinter }
         /// Mints browser sessions (the portal's cookie): the same format under the browser
-        /// audience and the ``SecurityCore/CredentialKind/browserSession`` prefix.
+        /// audience and the `CredentialKind.browserSession` prefix.
         public var browserMinter: TokenMinter { live.current.browserMinter }
         /// The token between a right password and the second factor, and its verifier.
         var pendingMinter: TokenMinter { live.current.pendingMinter }
@@ -259,7 +259,7 @@ public enum AgentHost {
         }
 
         /// The token rules of browser sessions: the agent tokens' audience with `-browser`, the
-        /// ``SecurityCore/CredentialKind/browserSession`` prefix, and the portal's lifetime.
+        /// `CredentialKind.browserSession` prefix, and the portal's lifetime.
         static func browserPolicy(_ tokens: TokenPolicy, portal: PortalConfiguration) throws -> TokenPolicy {
             do {
                 return try TokenPolicy(

@@ -3,9 +3,9 @@ import Synchronization
 /// When each browser session was last used, for the idle timeout: what this server saw, and what
 /// the other servers sharing the store reported.
 ///
-/// The request path only reads and writes memory (``touch(_:at:)``, ``lastSeen(_:)``). A
+/// The request path only reads and writes memory (``use(_:begunAt:at:idleTimeout:)``). A
 /// background task hands what this server saw to the store (``takeSeen()``) and brings back what
-/// every server saw (``merge(_:)``), so a session busy on one server does not go idle on another;
+/// every server saw (``merge(_:forgetBefore:)``), so a session busy on one server does not go idle on another;
 /// the idle timeout is then exact to within that task's period.
 public final class SessionActivity: Sendable {
     private struct State {

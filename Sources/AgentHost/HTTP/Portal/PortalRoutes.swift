@@ -10,7 +10,7 @@ import SecurityStore
 /// ``AgentHostConfiguration/portal`` is set:
 ///
 /// - `GET /auth/sign-in?rd=URL` shows the form; `POST /auth/sign-in` checks it and, with the right
-///   password, sets the session cookie and sends the browser to `rd` (if ``SecurityCore/ReturnURLGuard``
+///   password, sets the session cookie and sends the browser to `rd` (if `ReturnURLGuard`
 ///   allows it, else to the home URL).
 /// - `GET /auth/sessions` lists the user's sessions; `POST /auth/sessions/end` ends one.
 /// - `POST /auth/sign-out` ends this browser's session; `GET /auth/signed-out` says so.
