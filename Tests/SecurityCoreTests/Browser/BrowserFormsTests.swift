@@ -20,6 +20,17 @@ struct BrowserFormsTests {
         #expect(CookieHeader.value(named: "s", in: [String]()) == CookieHeader.Lookup.none)
     }
 
+    /// Names are compared as bytes and split on the byte `;`: U+037E GREEK QUESTION MARK is
+    /// canonically equivalent to `;` and a decomposed `é` to the composed one, so `String`'s `==`
+    /// would call them equal (the cookie-header fuzzer met the first).
+    @Test func namesAreComparedAsBytesNotAsCanonicallyEquivalentText() {
+        let pairs = CookieHeader.pairs("a\u{37E}b=1; c=2")
+        #expect(pairs.count == 2)
+        #expect(pairs.first.map { Array($0.name.utf8) } == Array("a\u{37E}b".utf8))
+        #expect(CookieHeader.value(named: "\u{E9}", in: ["e\u{301}=decomposed"]) == CookieHeader.Lookup.none)
+        #expect(CookieHeader.value(named: "\u{E9}", in: ["\u{E9}=composed"]) == .one("composed"))
+    }
+
     @Test func aCookieHeaderPastItsBudgetIsNotRead() {
         let padding = "p=" + String(repeating: "x", count: CookieHeader.maximumBytes)
         #expect(CookieHeader.value(named: "s", in: [padding, "s=late"]) == CookieHeader.Lookup.none)
