@@ -5,7 +5,8 @@ import Yams
 extension ServeSettings {
     /// The keys an upstream takes in the configuration file, in the order `config check` prints them.
     static let upstreamKeys = [
-        "url", "grant", "inject", "methods", "paths", "max_body", "connect_timeout", "timeout", "ca_file", "rate_limit",
+        "url", "grant", "inject", "methods", "paths", "max_body", "connect_timeout", "timeout", "ca_file", "rate_limit", "connections",
+        "queue",
     ]
 
     /// The `upstreams:` mapping of a configuration file: each name to its settings. Throws
@@ -85,6 +86,13 @@ extension ServeSettings {
                 }
                 return .seconds(seconds)
             }
+            func count(_ key: String, default value: Int) throws -> Int {
+                guard let text = try scalar(key) else { return value }
+                guard let number = Int(text) else {
+                    throw fail(where_(key), "upstreams.\(name.prefix(64)).\(key): '\(text.prefix(32))' is not a whole number")
+                }
+                return number
+            }
             var caFile = try scalar("ca_file")
             if let file = caFile, !file.hasPrefix("/"), folder != "" { caFile = (folder as NSString).appendingPathComponent(file) }
             do {
@@ -94,7 +102,9 @@ extension ServeSettings {
                         methods: try list("methods"), paths: try list("paths"), maximumBodyBytes: maximumBody,
                         connectTimeout: try duration("connect_timeout", default: .seconds(10)),
                         timeout: try duration("timeout", default: .seconds(300)), certificateAuthorityFile: caFile,
-                        rateLimit: try scalar("rate_limit") ?? "600/1m"
+                        rateLimit: try scalar("rate_limit") ?? "600/1m",
+                        connections: try count("connections", default: Upstream.defaultConnections),
+                        queue: try count("queue", default: Upstream.defaultQueue)
                     ))
             } catch let error as UpstreamError {
                 throw fail(where_(error.field), "upstreams.\(name.prefix(64)).\(error.field): \(error.reason)")
@@ -135,6 +145,8 @@ extension ServeSettings {
                 "    connect_timeout: \(upstream.connectTimeout.components.seconds)s",
                 "    timeout: \(upstream.timeout.components.seconds)s",
                 "    rate_limit: \(upstream.rateLimit.limit)/\(upstream.rateLimit.period.components.seconds)s/\(upstream.rateLimit.burst)",
+                "    connections: \(upstream.connections)",
+                "    queue: \(upstream.queue)",
             ]
             if let file = upstream.certificateAuthorityFile { lines.append("    ca_file: \(quoted(file))") }
         }

@@ -102,7 +102,7 @@ extension CredentialService {
 // MARK: - The proxy's lookups
 
 extension CredentialService {
-    /// What ``withGrantedSecret(agent:env:_:)`` found.
+    /// What ``withGrantedSecret(agent:env:cache:scope:_:)`` found.
     enum GrantedSecret<Result> {
         /// The agent holds no grant of the env name.
         case noGrant
@@ -118,31 +118,47 @@ extension CredentialService {
         return try await store.deleteGrant(agent: agent.rawValue, env: env)
     }
 
-    /// Lends `body` the secret `agent` was granted as `env`, opened for this call and wiped after.
+    /// Lends `body` the secret `agent` was granted as `env`, opened for this call and wiped after;
+    /// or, with a `cache`, what `body` made of the same sealed record before.
     ///
     /// The grant and its sealed record (never the plaintext) are kept for up to
     /// ``GrantLookups/lifetime`` so that a proxied call does not wait on the store twice: a change
     /// made through this service is seen at once, one made by another server sharing the store
-    /// within that time. Throws ``VaultError`` when the record does not open even when read anew.
-    func withGrantedSecret<Result>(
-        agent: AgentID, env: String, _ body: (SecureBytes) throws -> Result
+    /// within that time. What `body` makes is kept in `cache` (under `scope`, the agent and `env`)
+    /// only while that lookup still gives the same sealed record: a removed grant or a changed
+    /// secret drops it. Throws ``VaultError`` when the record does not open even when read anew.
+    func withGrantedSecret<Result: Sendable>(
+        agent: AgentID, env: String, cache: OpenedSecretCache<Result>? = nil, scope: String = "",
+        _ body: (SecureBytes) throws -> Result
     ) async throws -> GrantedSecret<Result> {
+        let key = OpenedSecretCache<Result>.Key(scope: scope, agent: agent.rawValue, env: env)
         var fresh = false
         var found = lookups.find(agent: agent.rawValue, env: env)
         if found == nil {
             found = try await lookUp(agent: agent.rawValue, env: env)
             fresh = true
         }
-        guard let found, let grant = found.grant else { return .noGrant }
-        guard let row = found.row else { return .notSet(grant) }
+        guard let found, let grant = found.grant else {
+            cache?.forget(key)
+            return .noGrant
+        }
+        guard let row = found.row else {
+            cache?.forget(key)
+            return .notSet(grant)
+        }
+        if let kept = cache?.value(for: key, record: row) { return .opened(grant, kept) }
         do {
-            return .opened(grant, try open(row, body))
+            let result = try open(row, body)
+            cache?.keep(result, for: key, record: row)
+            return .opened(grant, result)
         } catch is VaultError where !fresh {
             // Kept from before a rotation, say: read it again once.
             lookups.invalidate()
             guard let again = try await lookUp(agent: agent.rawValue, env: env), let grant = again.grant else { return .noGrant }
             guard let row = again.row else { return .notSet(grant) }
-            return .opened(grant, try open(row, body))
+            let result = try open(row, body)
+            cache?.keep(result, for: key, record: row)
+            return .opened(grant, result)
         }
     }
 

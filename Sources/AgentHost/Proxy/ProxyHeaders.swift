@@ -110,7 +110,7 @@ enum ProxyHeaders {
         for (name, value) in headers {
             let lower = name.lowercased()
             guard rule(for: lower) != .hopByHop, !connection.contains(lower), let fieldName = HTTPField.Name(lower) else { continue }
-            result.append(HTTPField(name: fieldName, value: String(decoding: scrubber.scrubbed(value.utf8), as: UTF8.self)))
+            result.append(HTTPField(name: fieldName, value: scrubber.scrubbed(value)))
         }
         return result
     }

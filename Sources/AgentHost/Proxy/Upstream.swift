@@ -52,6 +52,13 @@ public struct Upstream: Hashable, Sendable {
     public let certificateAuthorityFile: String?
     /// The requests per principal this upstream takes: the scope `proxy-<name>` on `/proxy/<name>/*`.
     public let rateLimit: RateLimitScope
+    /// The most connections this server opens to the upstream (HTTP/1.1; over HTTP/2, which an
+    /// `https` upstream gets when it offers it, calls share connections). Kept alive and reused
+    /// by every agent's calls.
+    public let connections: Int
+    /// The most calls that wait for a connection when all ``connections`` are busy; a call past
+    /// them is refused `503 upstream_busy` with `Retry-After`, never queued without bound.
+    public let queue: Int
 
     /// The host, scheme and port every forwarded request must go to (read from ``url``).
     let origin: Origin
@@ -67,13 +74,23 @@ public struct Upstream: Hashable, Sendable {
     /// The body cap when none is given: 16 MiB.
     public static let defaultMaximumBodyBytes = 16 << 20
 
+    /// ``connections`` when none is given: 64. A model API's call lasts seconds to minutes
+    /// (streamed answers), so the pool bounds how many calls are under way at once, not how fast
+    /// they go; 64 lets a fleet of agents stream side by side, where AsyncHTTPClient's own
+    /// default of 8 would queue the ninth call behind a minute-long stream. An idle connection
+    /// costs a socket and a few KiB, and is closed after 60 s unused.
+    public static let defaultConnections = 64
+    /// ``queue`` when none is given: 256 calls, four per connection.
+    public static let defaultQueue = 256
+
     /// Checks and builds an upstream. `inject` is `"Header-Name: text {secret} text"` or
     /// `"basic: USER"`; `rateLimit` is `LIMIT/PERIOD[/BURST]` (default `600/1m`). Throws
     /// ``UpstreamError`` naming the field that is wrong.
     public init(
         name: String, url: String, grant: String, inject: String, methods: [String], paths: [String],
         maximumBodyBytes: Int = Upstream.defaultMaximumBodyBytes, connectTimeout: Duration = .seconds(10),
-        timeout: Duration = .seconds(300), certificateAuthorityFile: String? = nil, rateLimit: String = "600/1m"
+        timeout: Duration = .seconds(300), certificateAuthorityFile: String? = nil, rateLimit: String = "600/1m",
+        connections: Int = Upstream.defaultConnections, queue: Int = Upstream.defaultQueue
     ) throws(UpstreamError) {
         func fail(_ field: String, _ reason: String) -> UpstreamError { UpstreamError(field: field, reason: reason) }
         guard Self.isName(name) else {
@@ -116,6 +133,10 @@ public struct Upstream: Hashable, Sendable {
         }
         self.certificateAuthorityFile = certificateAuthorityFile
         self.rateLimit = try Self.parseRateLimit(rateLimit, name: name)
+        guard (1...1024).contains(connections) else { throw fail("connections", "must be from 1 to 1024") }
+        self.connections = connections
+        guard (0...100_000).contains(queue) else { throw fail("queue", "must be from 0 to 100000") }
+        self.queue = queue
     }
 
     /// The URL a request for `path` (below the upstream, starting with `/`) and `query` goes to.

@@ -3,21 +3,28 @@ import Logging
 import NIOCore
 import NIOSSL
 public import ServiceLifecycle
+public import SecurityCore
 import Synchronization
 
 /// The configured upstreams and the HTTP clients that reach them: one client per upstream, made on
-/// its first call, with that upstream's timeouts and trust roots, that never follows a redirect
-/// and never decompresses.
+/// its first call, with that upstream's timeouts, trust roots and pool size, that never follows a
+/// redirect and never decompresses.
 ///
 /// It is a `Service`: ``AgentHost/application(configuration:components:logger:services:onServerRunning:)``
-/// runs it beside the server, and it shuts the clients down once the server has stopped. An
-/// embedder that serves the routes some other way calls ``shutdown()`` itself.
+/// runs it beside the server; while the server runs it sweeps idle opened secrets out of
+/// ``opened``, and it shuts the clients down once the server has stopped. An embedder that serves
+/// the routes some other way calls ``shutdown()`` itself.
 public final class UpstreamProxy: Service, Sendable {
     /// The upstreams by name.
     public let upstreams: [String: Upstream]
     /// Each upstream's extra certificate authorities, read once at start.
     private let trustRoots: [String: [NIOSSLCertificate]]
     private let clients = Mutex<State>(State())
+    /// The calls each upstream has in flight, waiting for a connection or holding one.
+    private let inFlight: [String: Counter]
+    /// What calls made of opened secrets, per upstream, agent and secret version.
+    let opened: OpenedSecretCache<ProxyRoutes.OpenedSecret>
+    private let ticks: any TickSource
 
     private struct State {
         var clients: [String: HTTPClient] = [:]
@@ -25,8 +32,8 @@ public final class UpstreamProxy: Service, Sendable {
     }
 
     /// Reads each upstream's CA file. Throws ``AgentHostError`` naming the upstream whose file
-    /// holds no PEM certificate.
-    public init(upstreams: [Upstream]) throws {
+    /// holds no PEM certificate. `ticks` is what the opened secrets' idleness is read on.
+    public init(upstreams: [Upstream], ticks: any TickSource = SystemTickSource()) throws {
         var byName: [String: Upstream] = [:]
         var roots: [String: [NIOSSLCertificate]] = [:]
         for upstream in upstreams {
@@ -40,6 +47,45 @@ public final class UpstreamProxy: Service, Sendable {
         }
         self.upstreams = byName
         self.trustRoots = roots
+        self.inFlight = byName.mapValues { _ in Counter() }
+        self.ticks = ticks
+        self.opened = OpenedSecretCache(ticks: ticks)
+    }
+
+    /// A place for one call to `upstream`, held until the call's answer has been passed on (or it
+    /// failed): `nil` when ``Upstream/connections`` calls hold connections and
+    /// ``Upstream/queue`` more wait for one.
+    func admit(_ upstream: Upstream) -> Admission? {
+        guard let counter = inFlight[upstream.name] else { return nil }
+        let limit = upstream.connections + upstream.queue
+        var current = counter.calls.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = counter.calls.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return Admission(counter) }
+            current = original
+        }
+        return nil
+    }
+
+    /// The calls `upstream` has in flight.
+    func callsInFlight(to upstream: String) -> Int {
+        inFlight[upstream]?.calls.load(ordering: .relaxed) ?? 0
+    }
+
+    /// An upstream's calls in flight.
+    fileprivate final class Counter: Sendable {
+        let calls = Atomic<Int>(0)
+    }
+
+    /// One call's place at an upstream, given back when the last holder lets it go.
+    final class Admission: Sendable {
+        private let counter: Counter
+
+        fileprivate init(_ counter: Counter) {
+            self.counter = counter
+        }
+
+        deinit { counter.calls.subtract(1, ordering: .relaxed) }
     }
 
     /// The upstream called `name`, if one is configured.
@@ -67,6 +113,7 @@ public final class UpstreamProxy: Service, Sendable {
             decompression: .disabled
         )
         configuration.connectionPool.idleTimeout = .seconds(60)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = upstream.connections
         return configuration
     }
 
@@ -75,9 +122,10 @@ public final class UpstreamProxy: Service, Sendable {
         return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
-    /// Waits for the service group to shut down, then shuts the clients down.
+    /// Sweeps idle opened secrets every `OpenedSecretCache.sweepInterval` until the service group
+    /// shuts down, then shuts the clients down.
     public func run() async throws {
-        try? await gracefulShutdown()
+        await repeatUntilShutdown(every: OpenedSecretCache<ProxyRoutes.OpenedSecret>.sweepInterval, on: ticks) { opened.sweep() }
         try await shutdown()
     }
 
@@ -88,6 +136,7 @@ public final class UpstreamProxy: Service, Sendable {
             defer { state.clients = [:] }
             return Array(state.clients.values)
         }
+        opened.removeAll()
         for client in made { try await client.shutdown() }
     }
 }

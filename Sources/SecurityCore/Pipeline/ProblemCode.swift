@@ -73,6 +73,7 @@ public enum ProblemCode: String, CaseIterable, Hashable, Sendable, CustomStringC
     case upstreamUnreachable = "upstream_unreachable"
     case upstreamEncoding = "upstream_encoding"
     case upstreamTimeout = "upstream_timeout"
+    case upstreamBusy = "upstream_busy"
 
     // The HTTP edge, before a request is parsed.
     case tooManyConnections = "too_many_connections"

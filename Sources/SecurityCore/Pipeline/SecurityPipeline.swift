@@ -96,15 +96,14 @@ public struct SecurityPipeline: Sendable {
 
     /// The kinds of credential this pipeline accepts, one per kind, in the order first asked:
     /// what a proxy must never forward and a log never show.
-    public var credentialKinds: [CredentialKind] {
-        var seen = Set<CredentialKind>()
-        return authenticators.map(\.kind).filter { seen.insert($0).inserted }
-    }
+    public let credentialKinds: [CredentialKind]
 
     public init(configuration: Configuration) {
         self.configuration = configuration
         self.authenticators = [AgentTokenAuthenticator(verifier: configuration.verifier)] + configuration.authenticators
         self.extractor = CredentialExtractor(locations: configuration.credentialLocations)
+        var seen = Set<CredentialKind>()
+        self.credentialKinds = authenticators.map(\.kind).filter { seen.insert($0).inserted }
     }
 
     /// The body cap of a request, for servers that enforce it while reading.

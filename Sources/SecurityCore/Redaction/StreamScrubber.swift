@@ -101,6 +101,16 @@ public struct StreamScrubber: Sendable {
         return mask(data, holdingBack: false).output ?? data
     }
 
+    /// `text`, a whole value such as a header, with every form of the secrets masked; `text`
+    /// itself when it holds none.
+    public func scrubbed(_ text: String) -> String {
+        guard !spans.isEmpty else { return text }
+        var data = Array(text.utf8)
+        defer { SecureBytes.wipe(&data) }
+        guard let output = mask(data, holdingBack: false).output else { return text }
+        return String(decoding: output, as: UTF8.self)
+    }
+
     /// `bytes`, a whole value such as a header, with every secret masked.
     public func scrubbed(_ bytes: some Collection<UInt8>) -> [UInt8] {
         guard !spans.isEmpty else { return Array(bytes) }

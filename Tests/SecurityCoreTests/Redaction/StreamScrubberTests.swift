@@ -73,6 +73,10 @@ struct StreamScrubberTests {
         let masked = String(decoding: scrubber.scrubbed(Array(value.utf8)), as: UTF8.self)
         #expect(
             masked == "token " + String(repeating: "*", count: other.count) + ", key " + String(repeating: "*", count: Self.secret.count))
+        // The same as text: masked alike, and a value without a secret comes back as it was.
+        #expect(scrubber.scrubbed(value) == masked)
+        #expect(scrubber.scrubbed("application/json; charset=utf-8") == "application/json; charset=utf-8")
+        #expect(scrubber.scrubbed("ünïcödé " + Self.secret) == "ünïcödé " + String(repeating: "*", count: Self.secret.count))
     }
 
     @Test func aShortSecretIsIgnoredAsTheRedactorIgnoresIt() {

@@ -40,8 +40,9 @@ struct ProxiedCall {
                 upstream: checked.upstream.name, agent: checked.claims.agent.rawValue, method: request.method.rawValue,
                 template: checked.template.description, requestID: context.id, started: started)
             let secret = try await openSecret(for: checked)
+            let admission = try admit(checked)
             let answer = try await forward(checked, secret: secret, call: call)
-            return try streamBack(answer, checked: checked, secret: secret, call: call)
+            return try streamBack(answer, checked: checked, secret: secret, call: call, admission: admission)
         } catch let refusal as HTTPRefusal {
             finish(call, status: refusal.refusal.status, outcome: .refused(refusal.refusal.problem.code))
             throw refusal
@@ -89,16 +90,30 @@ struct ProxiedCall {
 
     // MARK: 2. Open the secret
 
-    /// The secret the agent was granted for the upstream, opened for this call only.
+    /// The secret the agent was granted for the upstream: opened, or as it was opened for an
+    /// earlier call while its sealed record is unchanged.
     func openSecret(for checked: Checked) async throws -> ProxyRoutes.OpenedSecret {
         guard let credentials = components.credentials else {
             throw HTTPRefusal(503, .vaultUnavailable, "This server was started without a credential store.")
         }
         return try await ProxyRoutes.openSecret(
-            of: checked.upstream, for: checked.claims.agent, credentials: credentials, context: context)
+            of: checked.upstream, for: checked.claims.agent, credentials: credentials, cache: checked.proxy.opened, context: context)
     }
 
     // MARK: 3. Forward
+
+    /// A place among the upstream's connections and the calls waiting for one; `503
+    /// upstream_busy` with `Retry-After` when there is none (Docs/BROKERED.md, `connections`).
+    func admit(_ checked: Checked) throws -> UpstreamProxy.Admission {
+        guard let admission = checked.proxy.admit(checked.upstream) else {
+            throw HTTPRefusal(
+                status: 503, code: .upstreamBusy,
+                detail:
+                    "Upstream \(checked.upstream.name) has \(checked.upstream.connections) calls under way and \(checked.upstream.queue) waiting; try again shortly.",
+                headers: [HeaderField(name: "Retry-After", value: "1")])
+        }
+        return admission
+    }
 
     /// Sends the call to the upstream's origin, without the agent's credentials and with the
     /// secret injected, streaming the body up to the upstream's cap; the upstream's answer.
@@ -116,7 +131,7 @@ struct ProxiedCall {
         outbound.headers = ProxyHeaders.outbound(
             request.headers, upstream: upstream, kinds: checked.kinds,
             credentialHeaders: Set(components.pipeline.configuration.credentialLocations.namedHeaders.map(\.name)))
-        outbound.headers.replaceOrAdd(name: upstream.injection.headerName, value: secret.header)
+        outbound.headers.replaceOrAdd(name: upstream.injection.headerName, value: secret.headerValue)
         let declaredLength = request.headers[.contentLength].flatMap { Int64($0) }
         if SecurityMiddleware<AgentRequestContext>.mayHaveBody(request, declaredLength: declaredLength.map { Int($0) }) {
             outbound.body = .stream(
@@ -145,7 +160,8 @@ struct ProxiedCall {
     /// secret masked, and cut when the agent's token is revoked or expires. The call is recorded
     /// when the body ends, however it ends.
     func streamBack(
-        _ response: HTTPClientResponse, checked: Checked, secret: ProxyRoutes.OpenedSecret, call: ProxyCall
+        _ response: HTTPClientResponse, checked: Checked, secret: ProxyRoutes.OpenedSecret, call: ProxyCall,
+        admission: UpstreamProxy.Admission
     ) throws -> Response {
         let status = Int(response.status.code)
         let headers = ProxyHeaders.inbound(response.headers, scrubber: secret.scrubber)
@@ -161,6 +177,8 @@ struct ProxiedCall {
         let length = response.headers.first(name: "content-length").flatMap { Int($0) }
         let watched = length.map { $0 > ProxyRoutes.unwatchedLength } ?? true
         let body = ResponseBody { [self] writer in
+            // The call keeps its place until its answer has been passed on.
+            defer { withExtendedLifetime(admission) {} }
             var scrubber = secret.scrubber
             var outcome = ProxyCall.Outcome.complete
             defer { finish(call, status: status, outcome: outcome) }

@@ -63,23 +63,32 @@ struct ProxyRoutes: Sendable {
         }
     }
 
-    /// The injected header's value and a scrubber for the secret, made while the vault lends it.
+    /// The injected header's value and a scrubber for the secret, made while the vault lends it
+    /// and kept for the secret's version (``UpstreamProxy/opened``).
     struct OpenedSecret: Sendable {
-        let header: String
+        /// The header's value, wiped when the last holder lets it go.
+        let header: SecureBytes
         let scrubber: StreamScrubber
+
+        /// The header's value as the HTTP client takes it: a `String`, which lives until the
+        /// request is sent (a Swift string cannot be wiped).
+        var headerValue: String { header.unprotectedString() }
     }
 
-    /// Opens the secret `agent` was granted for `upstream`. Refuses `403 no_grant` without a
-    /// grant, `409` when the secret is not set or does not open, `503` when the store is down.
+    /// Opens the secret `agent` was granted for `upstream`, or takes what was made of the same
+    /// sealed record before from `cache`. Refuses `403 no_grant` without a grant, `409` when the
+    /// secret is not set or does not open, `503` when the store is down.
     static func openSecret(
-        of upstream: Upstream, for agent: AgentID, credentials: CredentialService, context: AgentRequestContext
+        of upstream: Upstream, for agent: AgentID, credentials: CredentialService, cache: OpenedSecretCache<OpenedSecret>?,
+        context: AgentRequestContext
     ) async throws -> OpenedSecret {
         do {
-            let found = try await credentials.withGrantedSecret(agent: agent, env: upstream.grant) { secret in
+            let found = try await credentials.withGrantedSecret(agent: agent, env: upstream.grant, cache: cache, scope: upstream.name) {
+                secret in
                 let header = Self.headerValue(upstream.injection, secret: secret)
                 // The whole Basic credential too: it decodes to the secret.
                 var secrets = [secret]
-                if case .basic = upstream.injection { secrets.append(SecureBytes(copying: header.utf8.dropFirst(6))) }
+                if case .basic = upstream.injection { secrets.append(SecureBytes(copying: header.dropFirst(6))) }
                 return OpenedSecret(header: header, scrubber: StreamScrubber(secrets: secrets))
             }
             switch found {
@@ -102,9 +111,8 @@ struct ProxyRoutes: Sendable {
     }
 
     /// The injected header's value: the format around the secret, or HTTP Basic's encoding of
-    /// `user:secret`. The working bytes are wiped; the `String` the HTTP client needs is not (a
-    /// Swift string cannot be), and lives until the request is sent.
-    static func headerValue(_ injection: Upstream.Injection, secret: SecureBytes) -> String {
+    /// `user:secret`. The working bytes are wiped.
+    static func headerValue(_ injection: Upstream.Injection, secret: SecureBytes) -> SecureBytes {
         var bytes: [UInt8]
         switch injection {
         case .header(_, let prefix, let suffix):
@@ -115,7 +123,7 @@ struct ProxyRoutes: Sendable {
             SecureBytes.wipe(&credential)
         }
         defer { SecureBytes.wipe(&bytes) }
-        return String(decoding: bytes, as: UTF8.self)
+        return SecureBytes(copying: bytes)
     }
 
     /// Whether a path below an upstream can be forwarded as it is: plain segments, no backslash,
@@ -123,6 +131,8 @@ struct ProxyRoutes: Sendable {
     /// its own.
     static func isForwardable(_ path: Substring) -> Bool {
         guard PathTemplate.isPlainPath(path), !path.utf8.contains(UInt8(ascii: "\\")) else { return false }
+        // Most paths hold no escape at all; lower-casing and searching each cost more than the byte scan.
+        guard path.utf8.contains(UInt8(ascii: "%")) else { return true }
         let lower = path.lowercased()
         return !["%2f", "%5c", "%2e", "%00"].contains { lower.contains($0) }
     }
