@@ -400,6 +400,78 @@ struct ProxyTests {
         }
     }
 
+    /// What a call made of the opened secret is kept for the next while the sealed record is the
+    /// same, and dropped when the grant goes or the value has been idle for its lifetime.
+    @Test func anOpenedSecretIsKeptPerVersionAndDroppedWithItsGrantOrWhenIdle() async throws {
+        try await Self.withProxy { setup, client in
+            let token = try setup.token()
+            let admin = try setup.token("orchestrator", role: "admin")
+            let proxy = try #require(setup.fixture.components.proxy)
+            let opened = proxy.opened
+            for _ in 0..<3 {
+                #expect(try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token)).status == .ok)
+            }
+            #expect(opened.count == 1)
+            _ = try await client.execute(uri: "/proxy/git/v1/echo", method: .get, headers: Self.bearer(token))
+            #expect(opened.count == 2)
+            // Idle for less than its lifetime: kept through a sweep; for its lifetime: swept.
+            setup.fixture.clock.advance(by: OpenedSecretCache<ProxyRoutes.OpenedSecret>.defaultIdleLifetime - .seconds(1))
+            opened.sweep()
+            #expect(opened.count == 2)
+            #expect(try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token)).status == .ok)
+            setup.fixture.clock.advance(by: .seconds(1))
+            opened.sweep()
+            #expect(opened.count == 1)
+            // The grant removed: the next call finds none, and what was kept for it goes.
+            let removed = try await client.execute(
+                uri: "/api/agents/builder-7/grants/FAKE_API_KEY", method: .delete, headers: Self.bearer(admin))
+            #expect(removed.status == .noContent)
+            let refused = try await client.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
+            #expect(refused.status.code == 403)
+            #expect(opened.count == 0)
+        }
+    }
+
+    // MARK: The pool
+
+    /// Past an upstream's connections and its queue, a call is refused at once with `503
+    /// upstream_busy` and `Retry-After`; the place comes back when the call holding it ends.
+    @Test func aFullUpstreamPoolRefusesWithRetryAfterAndFreesItsPlace() async throws {
+        let narrow: @Sendable (Int) throws -> [Upstream] = { port in
+            [
+                try Upstream(
+                    name: "fake", url: "http://127.0.0.1:\(port)", grant: "FAKE_API_KEY", inject: "x-api-key: {secret}",
+                    methods: ["GET"], paths: ["/v1/**"], connections: 1, queue: 0)
+            ]
+        }
+        try await Self.withProxy(upstreams: narrow) { setup, testClient in
+            let token = try setup.token()
+            let proxy = try #require(setup.fixture.components.proxy)
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            do {
+                var request = HTTPClientRequest(
+                    url: "http://127.0.0.1:\(try #require(testClient.port))/proxy/fake/v1/sse?count=300&interval=100")
+                request.headers.add(name: "authorization", value: "Bearer \(token)")
+                let response = try await client.execute(request, timeout: .seconds(30))
+                #expect(response.status == .ok)
+                var pieces = response.body.makeAsyncIterator()
+                _ = try await pieces.next()
+                #expect(proxy.callsInFlight(to: "fake") == 1)
+                let busy = try await testClient.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token))
+                #expect(busy.status.code == 503)
+                #expect(Self.problemCode(busy) == "upstream_busy")
+                #expect(busy.headers[.retryAfter] == "1")
+            } catch {
+                try await client.shutdown()
+                throw error
+            }
+            // The stream's client goes away: the call ends, and its place is free again.
+            try await client.shutdown()
+            try await eventually("the ended call gives its place back") { proxy.callsInFlight(to: "fake") == 0 }
+            #expect(try await testClient.execute(uri: "/proxy/fake/v1/echo", method: .get, headers: Self.bearer(token)).status == .ok)
+        }
+    }
+
     // MARK: Proxy-only grants
 
     @Test func proxyOnlySecretsAreNeverReleased() async throws {

@@ -30,6 +30,8 @@ struct UpstreamTests {
         let git = upstreams[3]
         #expect(git.injection == .basic(user: "x-access-token") && git.maximumBodyBytes == 512 << 20 && git.timeout == .seconds(600))
         #expect(git.rateLimit.limit == 600 && upstreams[4].rateLimit.limit == 120 && upstreams[4].rateLimit.burst == 240)
+        #expect(git.connections == Upstream.defaultConnections && git.queue == Upstream.defaultQueue)
+        #expect(upstreams[4].connections == 16 && upstreams[4].queue == 32)
         #expect(git.template(matching: "/octo/hello.git/info/refs")?.description == "/{owner}/{repo}/info/refs")
         #expect(git.template(matching: "/octo/hello.git/../x/info/refs") == nil)
         #expect(git.destination(path: "/o/r/info/refs", query: nil) == "https://github.com/o/r/info/refs")
@@ -58,6 +60,9 @@ struct UpstreamTests {
         ("rate_limit: fast", "rate_limit: 'fast': write LIMIT/PERIOD[/BURST]"),
         ("ca_file: /nonexistent/ca.pem", "ca_file: cannot read /nonexistent/ca.pem"),
         ("colour: blue", "unknown key 'colour'"),
+        ("connections: 0", "connections: must be from 1 to 1024"),
+        ("connections: many", "connections: 'many' is not a whole number"),
+        ("queue: -1", "queue: must be from 0 to 100000"),
     ])
     func aBadSettingIsRefusedWithItsLineAndKey(line: String, expected: String) throws {
         var fields = [

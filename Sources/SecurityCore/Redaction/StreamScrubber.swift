@@ -104,7 +104,7 @@ public struct StreamScrubber: Sendable {
     /// `text`, a whole value such as a header, with every form of the secrets masked; `text`
     /// itself when it holds none.
     public func scrubbed(_ text: String) -> String {
-        guard !spans.isEmpty else { return text }
+        guard let shortest = spans.last?.count, text.utf8.count >= shortest else { return text }
         var data = Array(text.utf8)
         defer { SecureBytes.wipe(&data) }
         guard let output = mask(data, holdingBack: false).output else { return text }
@@ -130,6 +130,8 @@ public struct StreamScrubber: Sendable {
     /// sets the pace of a proxied download (Docs/BENCHMARKS.md, "The proxy"). Occurrences that run
     /// past the end of `data` start in its last bytes, which are compared one by one.
     private func mask(_ data: [UInt8], holdingBack: Bool) -> (output: [UInt8]?, held: [UInt8]) {
+        // Shorter than every form, and nothing to hold back for: nothing to do (most header values).
+        if !holdingBack, data.count < spans.last?.count ?? 0 { return (nil, []) }
         var output: [UInt8]?
         var copied = 0  // data[..<copied] is in output, or unchanged so far
         var index = 0  // everything before is decided
@@ -178,7 +180,7 @@ public struct StreamScrubber: Sendable {
             for span in spans {
                 if span.count <= remaining {
                     if matched == 0, Self.equal(data, from: start, forms, span, count: span.count) { matched = span.count }
-                } else if !mayContinue, Self.equal(data, from: start, forms, span, count: remaining) {
+                } else if holdingBack, !mayContinue, Self.equal(data, from: start, forms, span, count: remaining) {
                     mayContinue = true
                 }
             }
