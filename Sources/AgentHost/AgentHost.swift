@@ -306,11 +306,10 @@ public enum AgentHost {
     /// The router with every AgentHost route.
     public static func router(components: Components) -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
-        // Request durations by route template (never the raw path), method and the status sent.
-        router.add(middleware: RequestMetricsMiddleware(metrics: components.metrics))
-        // Next, so every error below it, an unknown route's included, becomes problem+json.
+        // Request durations by route template (never the raw path), method and the status sent;
+        // every error below it, an unknown route's included, becomes problem+json.
         let routes = RouteTable()
-        router.add(middleware: ProblemMiddleware(routes: routes))
+        router.add(middleware: RequestMetricsMiddleware(metrics: components.metrics, routes: routes))
         if components.configuration.tracing {
             // No header is recorded, and a query parameter that may hold a credential is redacted.
             router.add(middleware: TracingMiddleware(redactingQueryParameters: AgentHost.credentialQueryParameters))

@@ -121,4 +121,36 @@ struct ConnectionGuardTests {
         edge.responseEnded()
         try Self.expectSilentClose(channel, metrics, at: Self.limits.idleTimeout, reason: "idle_timeout")
     }
+
+    /// On a kept-alive connection, a head that comes whole in one read goes straight to its body's
+    /// deadline (no head timer is set for it); one that comes in part still has its head timeout,
+    /// from its first byte.
+    @Test func theNextRequestOnAKeptAliveConnectionHasItsOwnHeadTimeout() throws {
+        let (channel, metrics, edge) = try Self.guarded()
+        /// One whole request and its answer, as the observer reports them.
+        func answerOne() throws {
+            try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            edge.requestBegan()
+            edge.requestEnded()
+            edge.responseBegan()
+            edge.responseEnded()
+        }
+        try answerOne()
+        for _ in 0..<3 {
+            channel.embeddedEventLoop.advanceTime(by: .seconds(4))  // idle, under the idle timeout
+            try answerOne()
+        }
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: "))
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.headTimeout) - 1))
+        #expect(try channel.readOutbound(as: IOData.self) == nil, "answered before the head timeout")
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
+        var answer = ""
+        while let part = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let buffer) = part { answer += String(buffer: buffer) }
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
+        #expect(Self.closed(metrics, "head_timeout"))
+    }
 }

@@ -28,6 +28,8 @@ public struct StreamScrubber: Sendable {
     private let pairs: [UInt64]
     /// For each such pair, the offsets (as bits) where a form has it.
     private let offsets: [UInt16: UInt64]
+    /// A bit per byte that begins some form.
+    private let firstBytes: [UInt64]
     /// Bytes that may begin a form that the next piece completes.
     private var pending: [UInt8] = []
 
@@ -45,9 +47,11 @@ public struct StreamScrubber: Sendable {
         var spans: [(start: Int, count: Int)] = []
         var pairs = [UInt64](repeating: 0, count: all.isEmpty ? 0 : 1024)
         var offsets: [UInt16: UInt64] = [:]
+        var firstBytes = [UInt64](repeating: 0, count: 4)
         var start = 0
         for form in all {
             spans.append((start, form.count))
+            firstBytes[Int(form[0] >> 6)] |= 1 << UInt64(form[0] & 63)
             for offset in 0..<(window - 1) {
                 let pair = UInt16(form[offset]) << 8 | UInt16(form[offset + 1])
                 pairs[Int(pair >> 6)] |= 1 << UInt64(pair & 63)
@@ -61,6 +65,7 @@ public struct StreamScrubber: Sendable {
         self.window = window
         self.pairs = pairs
         self.offsets = offsets
+        self.firstBytes = firstBytes
     }
 
     /// Whether there is anything to look for.
@@ -136,6 +141,7 @@ public struct StreamScrubber: Sendable {
         var copied = 0  // data[..<copied] is in output, or unchanged so far
         var index = 0  // everything before is decided
         let spans = self.spans, window = self.window, offsets = self.offsets, pairs = self.pairs, forms = self.forms
+        let firstBytes = self.firstBytes
         let longest = spans.first?.count ?? 0
         // Starts at or after this may run past the end; they are looked at one by one.
         let tail = max(0, data.count - longest + 1)
@@ -174,6 +180,11 @@ public struct StreamScrubber: Sendable {
         // The last bytes, one start at a time: full occurrences, and ones the next piece may complete.
         var start = max(index, tail)
         while start < data.count {
+            // A byte that begins no form can neither end nor begin an occurrence here.
+            guard firstBytes[Int(data[start] >> 6)] & (1 << UInt64(data[start] & 63)) != 0 else {
+                start += 1
+                continue
+            }
             let remaining = data.count - start
             var matched = 0
             var mayContinue = false

@@ -115,16 +115,19 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             setDeadline(now + TimeAmount(limits.bodyTimeout))
         case .idle, .head:
-            if phase == .idle {
+            let starting = phase == .idle
+            if starting {
                 phase = .head
                 scanner = RequestHeadScanner(limits: limits)
-                setDeadline(now + TimeAmount(limits.headTimeout))
             }
             let buffer = unwrapInboundIn(data)
             let outcome = scanner.scan(buffer.readableBytesView)
             switch outcome {
             case .incomplete:
-                break
+                // The head's deadline runs from its first byte. It is set only when the head did
+                // not come whole in its first read: setting it for every request moved the timer
+                // earlier, and so rescheduled it, once per request on a busy keep-alive connection.
+                if starting { setDeadline(now + TimeAmount(limits.headTimeout)) }
             case .complete:
                 // What follows the head is its body or a pipelined request: the parser frames it,
                 // and the observer says when the request ends.

@@ -24,9 +24,15 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let refusal as HTTPRefusal {
-            return SecurityResponses.response(for: refusal.refusal)
-        } catch let error as HTTPError where error.status == .notFound {
+        } catch {
+            return Self.response(for: error, to: request, routes: routes, logger: context.logger)
+        }
+    }
+
+    /// The problem+json answer to `error`, thrown while answering `request`.
+    static func response(for error: any Error, to request: Request, routes: RouteTable, logger: Logger) -> Response {
+        if let refusal = error as? HTTPRefusal { return SecurityResponses.response(for: refusal.refusal) }
+        if let error = error as? HTTPError, error.status == .notFound {
             let allowed = routes.methods(for: request.uri.path)
             guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else {
                 return SecurityResponses.response(for: Refusal(status: 404, code: .notFound, detail: "No route matches this path."))
@@ -37,17 +43,15 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                     extensions: ["allow": .array(allowed.map { .string($0) })],
                     headers: [HeaderField(name: "Allow", value: allowed.joined(separator: ", "))]
                 ))
-        } catch let error as any HTTPResponseError {
+        }
+        if let error = error as? any HTTPResponseError {
             let status = Int(error.status.code)
             let code = Self.code(of: error.status)
             return SecurityResponses.response(for: Refusal(status: status, code: code, detail: "\(error.status.reasonPhrase)."))
-        } catch {
-            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            return SecurityResponses.response(
-                for: Refusal(
-                    status: 500, code: .internalError, detail: "The server failed to answer this request; the log has the cause."
-                ))
         }
+        logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+        return SecurityResponses.response(
+            for: Refusal(status: 500, code: .internalError, detail: "The server failed to answer this request; the log has the cause."))
     }
 
     /// The code of an HTTP error the framework raised, by its status: the reason phrase in snake
