@@ -145,7 +145,8 @@ let package = Package(
             name: "SecurityStoreTests",
             dependencies: [
                 "SecurityStore", "SecurityCore", "StoreTestSupport", .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(

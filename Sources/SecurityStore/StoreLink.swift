@@ -79,10 +79,20 @@ final class PostgresLink: Sendable {
     private let configuration: PostgresConnection.Configuration
     private let logger: Logger
     private let connections = Atomic<Int>(0)
+    /// How long opening a connection may take in all: the driver's `connectTimeout` bounds only
+    /// the TCP connect, and a server in the middle of a restart can accept a connection and then
+    /// say nothing. Without this bound, the store's one connection waited for ever under its gate,
+    /// and with it every operation (a server in the scale-out outage test stopped answering).
+    let openTimeout: Duration
+
+    /// How long opening a connection may take when none is given: 10 s, the store's bound on one
+    /// operation.
+    static let defaultOpenTimeout = Duration.seconds(10)
 
     /// Throws ``StoreError`` for a URL that is not `postgres://user:password@host:port/database`;
     /// the message never repeats the URL, which may hold a password.
-    init(url: String, logger: Logger) throws {
+    init(url: String, logger: Logger, openTimeout: Duration = PostgresLink.defaultOpenTimeout) throws {
+        self.openTimeout = openTimeout
         do {
             var configuration = try SQLPostgresConfiguration(url: url).coreConfiguration
             // A database that does not answer should fail an operation soon, not hold the store's
@@ -95,12 +105,56 @@ final class PostgresLink: Sendable {
         self.logger = logger
     }
 
+    /// A new connection, or ``StoreError/Code-swift.struct/unavailable`` when none is open within
+    /// ``openTimeout``. An attempt that completes after that is closed at once.
     func connect() async throws -> PostgresConnection {
         let id = connections.wrappingAdd(1, ordering: .relaxed).newValue
-        do {
-            return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
-        } catch {
-            throw StoreError(.unavailable, "cannot connect to the PostgreSQL server (\(String(describing: type(of: error))))")
+        let configuration = self.configuration, logger = self.logger, limit = openTimeout
+        let answer = OneAnswer<PostgresConnection>()
+        return try await withCheckedThrowingContinuation { continuation in
+            answer.await(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                if answer.give(.failure(StoreError(.unavailable, "the PostgreSQL server did not complete a connection in time"))) {
+                    answer.attempt.withLock { $0 }?.cancel()
+                }
+            }
+            let connecting = Task {
+                defer { timer.cancel() }
+                do {
+                    let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+                    if !answer.give(.success(connection)) { try? await connection.close() }
+                } catch {
+                    answer.give(
+                        .failure(
+                            StoreError(.unavailable, "cannot connect to the PostgreSQL server (\(String(describing: type(of: error))))")))
+                }
+            }
+            answer.attempt.withLock { $0 = connecting }
         }
+    }
+}
+
+/// The first of several racing results, given to one waiting continuation exactly once.
+private final class OneAnswer<Value: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Value, any Error>?, answered: Bool)>((nil, false))
+    /// The work that may answer late, to cancel once another result has come first.
+    let attempt = Mutex<Task<Void, Never>?>(nil)
+
+    func await(_ continuation: CheckedContinuation<Value, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    /// Resumes the waiter with `result` unless another result came first; whether this one counted.
+    @discardableResult
+    func give(_ result: Result<Value, any Error>) -> Bool {
+        let waiter: CheckedContinuation<Value, any Error>? = state.withLock { state in
+            guard !state.answered else { return nil }
+            state.answered = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        waiter?.resume(with: result)
+        return waiter != nil
     }
 }

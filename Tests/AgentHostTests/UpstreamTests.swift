@@ -32,6 +32,7 @@ struct UpstreamTests {
         #expect(git.rateLimit.limit == 600 && upstreams[4].rateLimit.limit == 120 && upstreams[4].rateLimit.burst == 240)
         #expect(git.connections == Upstream.defaultConnections && git.queue == Upstream.defaultQueue)
         #expect(upstreams[4].connections == 16 && upstreams[4].queue == 32)
+        #expect(!git.http2 && upstreams[0].http2)
         #expect(git.template(matching: "/octo/hello.git/info/refs")?.description == "/{owner}/{repo}/info/refs")
         #expect(git.template(matching: "/octo/hello.git/../x/info/refs") == nil)
         #expect(git.destination(path: "/o/r/info/refs", query: nil) == "https://github.com/o/r/info/refs")
@@ -63,6 +64,7 @@ struct UpstreamTests {
         ("connections: 0", "connections: must be from 1 to 1024"),
         ("connections: many", "connections: 'many' is not a whole number"),
         ("queue: -1", "queue: must be from 0 to 100000"),
+        ("http2: maybe", "http2: 'maybe' is not true or false"),
     ])
     func aBadSettingIsRefusedWithItsLineAndKey(line: String, expected: String) throws {
         var fields = [

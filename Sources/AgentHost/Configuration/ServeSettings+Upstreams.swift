@@ -6,7 +6,7 @@ extension ServeSettings {
     /// The keys an upstream takes in the configuration file, in the order `config check` prints them.
     static let upstreamKeys = [
         "url", "grant", "inject", "methods", "paths", "max_body", "connect_timeout", "timeout", "ca_file", "rate_limit", "connections",
-        "queue",
+        "queue", "http2",
     ]
 
     /// The `upstreams:` mapping of a configuration file: each name to its settings. Throws
@@ -93,6 +93,13 @@ extension ServeSettings {
                 }
                 return number
             }
+            var http2 = false
+            if let text = try scalar("http2") {
+                guard let flag = Bool(text) else {
+                    throw fail(where_("http2"), "upstreams.\(name.prefix(64)).http2: '\(text.prefix(32))' is not true or false")
+                }
+                http2 = flag
+            }
             var caFile = try scalar("ca_file")
             if let file = caFile, !file.hasPrefix("/"), folder != "" { caFile = (folder as NSString).appendingPathComponent(file) }
             do {
@@ -104,7 +111,7 @@ extension ServeSettings {
                         timeout: try duration("timeout", default: .seconds(300)), certificateAuthorityFile: caFile,
                         rateLimit: try scalar("rate_limit") ?? "600/1m",
                         connections: try count("connections", default: Upstream.defaultConnections),
-                        queue: try count("queue", default: Upstream.defaultQueue)
+                        queue: try count("queue", default: Upstream.defaultQueue), http2: http2
                     ))
             } catch let error as UpstreamError {
                 throw fail(where_(error.field), "upstreams.\(name.prefix(64)).\(error.field): \(error.reason)")
@@ -147,6 +154,7 @@ extension ServeSettings {
                 "    rate_limit: \(upstream.rateLimit.limit)/\(upstream.rateLimit.period.components.seconds)s/\(upstream.rateLimit.burst)",
                 "    connections: \(upstream.connections)",
                 "    queue: \(upstream.queue)",
+                "    http2: \(upstream.http2)",
             ]
             if let file = upstream.certificateAuthorityFile { lines.append("    ca_file: \(quoted(file))") }
         }

@@ -52,10 +52,13 @@ public struct Upstream: Hashable, Sendable {
     public let certificateAuthorityFile: String?
     /// The requests per principal this upstream takes: the scope `proxy-<name>` on `/proxy/<name>/*`.
     public let rateLimit: RateLimitScope
-    /// The most connections this server opens to the upstream (HTTP/1.1; over HTTP/2, which an
-    /// `https` upstream gets when it offers it, calls share connections). Kept alive and reused
-    /// by every agent's calls.
+    /// The most connections this server opens to the upstream, kept alive and reused by every
+    /// agent's calls.
     public let connections: Int
+    /// Whether calls may go over HTTP/2 when an `https` upstream offers it (ALPN), sharing its
+    /// connections; else HTTP/1.1 only. Off by default: on loopback it measured no better than
+    /// HTTP/1.1 (Docs/BENCHMARKS.md, "The proxy's pool").
+    public let http2: Bool
     /// The most calls that wait for a connection when all ``connections`` are busy; a call past
     /// them is refused `503 upstream_busy` with `Retry-After`, never queued without bound.
     public let queue: Int
@@ -90,7 +93,7 @@ public struct Upstream: Hashable, Sendable {
         name: String, url: String, grant: String, inject: String, methods: [String], paths: [String],
         maximumBodyBytes: Int = Upstream.defaultMaximumBodyBytes, connectTimeout: Duration = .seconds(10),
         timeout: Duration = .seconds(300), certificateAuthorityFile: String? = nil, rateLimit: String = "600/1m",
-        connections: Int = Upstream.defaultConnections, queue: Int = Upstream.defaultQueue
+        connections: Int = Upstream.defaultConnections, queue: Int = Upstream.defaultQueue, http2: Bool = false
     ) throws(UpstreamError) {
         func fail(_ field: String, _ reason: String) -> UpstreamError { UpstreamError(field: field, reason: reason) }
         guard Self.isName(name) else {
@@ -137,6 +140,7 @@ public struct Upstream: Hashable, Sendable {
         self.connections = connections
         guard (0...100_000).contains(queue) else { throw fail("queue", "must be from 0 to 100000") }
         self.queue = queue
+        self.http2 = http2
     }
 
     /// The URL a request for `path` (below the upstream, starting with `/`) and `query` goes to.

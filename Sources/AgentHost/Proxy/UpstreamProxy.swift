@@ -114,6 +114,7 @@ public final class UpstreamProxy: Service, Sendable {
         )
         configuration.connectionPool.idleTimeout = .seconds(60)
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = upstream.connections
+        configuration.httpVersion = upstream.http2 ? .automatic : .http1Only
         return configuration
     }
 
