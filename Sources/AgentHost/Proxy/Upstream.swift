@@ -57,7 +57,7 @@ public struct Upstream: Hashable, Sendable {
     public let connections: Int
     /// Whether calls may go over HTTP/2 when an `https` upstream offers it (ALPN), sharing its
     /// connections; else HTTP/1.1 only. Off by default: on loopback it measured no better than
-    /// HTTP/1.1 (Docs/BENCHMARKS.md, "The proxy's pool").
+    /// HTTP/1.1 (Docs/BENCHMARKS.md, "As fast as its own libraries allow").
     public let http2: Bool
     /// The most calls that wait for a connection when all ``connections`` are busy; a call past
     /// them is refused `503 upstream_busy` with `Retry-After`, never queued without bound.

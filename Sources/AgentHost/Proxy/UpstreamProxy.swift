@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// It is a `Service`: ``AgentHost/application(configuration:components:logger:services:onServerRunning:)``
 /// runs it beside the server; while the server runs it sweeps idle opened secrets out of
-/// ``opened``, and it shuts the clients down once the server has stopped. An embedder that serves
+/// its cache, and it shuts the clients down once the server has stopped. An embedder that serves
 /// the routes some other way calls ``shutdown()`` itself.
 public final class UpstreamProxy: Service, Sendable {
     /// The upstreams by name.
