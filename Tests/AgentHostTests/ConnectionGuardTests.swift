@@ -32,6 +32,15 @@ struct ConnectionGuardTests {
         String(decoding: metrics.exposition(), as: UTF8.self).contains(#"agenthost_connections_closed_total{reason="\#(reason)"} 1"#)
     }
 
+    /// Everything the guard wrote to the socket so far, as text.
+    static func written(_ channel: EmbeddedChannel) throws -> String {
+        var answer = ""
+        while let part = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let buffer) = part { answer += String(buffer: buffer) }
+        }
+        return answer
+    }
+
     static func nanoseconds(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
@@ -63,10 +72,7 @@ struct ConnectionGuardTests {
         channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.headTimeout) - 1))
         #expect(try channel.readOutbound(as: IOData.self) == nil, "answered before the head timeout")
         channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
-        var answer = ""
-        while let part = try channel.readOutbound(as: IOData.self) {
-            if case .byteBuffer(let buffer) = part { answer += String(buffer: buffer) }
-        }
+        let answer = try Self.written(channel)
         #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
         #expect(answer.contains(#""code":"head_timeout""#))
         #expect(Self.closed(metrics, "head_timeout"))
@@ -146,10 +152,7 @@ struct ConnectionGuardTests {
         channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.headTimeout) - 1))
         #expect(try channel.readOutbound(as: IOData.self) == nil, "answered before the head timeout")
         channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
-        var answer = ""
-        while let part = try channel.readOutbound(as: IOData.self) {
-            if case .byteBuffer(let buffer) = part { answer += String(buffer: buffer) }
-        }
+        let answer = try Self.written(channel)
         #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
         #expect(Self.closed(metrics, "head_timeout"))
     }

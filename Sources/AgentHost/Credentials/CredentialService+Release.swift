@@ -146,20 +146,35 @@ extension CredentialService {
             cache?.forget(key)
             return .notSet(grant)
         }
-        if let kept = cache?.value(for: key, record: row) { return .opened(grant, kept) }
+        if let kept = cache?.value(for: key, record: row) {
+            // The log redactor forgets the oldest of many secrets: one in use is learnt again.
+            redactor?.register(kept.secret)
+            return .opened(grant, kept.value)
+        }
         do {
-            let result = try open(row, body)
-            cache?.keep(result, for: key, record: row)
-            return .opened(grant, result)
+            return .opened(grant, try open(row, keepingIn: cache, as: key, body))
         } catch is VaultError where !fresh {
             // Kept from before a rotation, say: read it again once.
             lookups.invalidate()
             guard let again = try await lookUp(agent: agent.rawValue, env: env), let grant = again.grant else { return .noGrant }
             guard let row = again.row else { return .notSet(grant) }
-            let result = try open(row, body)
-            cache?.keep(result, for: key, record: row)
-            return .opened(grant, result)
+            return .opened(grant, try open(row, keepingIn: cache, as: key, body))
         }
+    }
+
+    /// ``open(_:_:)``, keeping what `body` made, and a copy of the secret, in `cache`.
+    private func open<Result: Sendable>(
+        _ row: VaultRecordRow, keepingIn cache: OpenedSecretCache<Result>?, as key: OpenedSecretCache<Result>.Key,
+        _ body: (SecureBytes) throws -> Result
+    ) throws -> Result {
+        guard let cache else { return try open(row, body) }
+        var lent: SecureBytes?
+        let result = try open(row) { secret in
+            lent = SecureBytes(copying: secret)
+            return try body(secret)
+        }
+        if let lent { cache.keep(result, for: key, record: row, secret: lent) }
+        return result
     }
 
     private func open<Result>(_ row: VaultRecordRow, _ body: (SecureBytes) throws -> Result) throws -> Result {

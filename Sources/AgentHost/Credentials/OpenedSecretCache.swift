@@ -28,6 +28,8 @@ final class OpenedSecretCache<Value: Sendable>: Sendable {
     private struct Kept {
         let record: VaultRecordRow
         let value: Value
+        /// The secret itself, for the log redactor to keep learning while the value is in use.
+        let secret: SecureBytes
         var lastUsed: Int64
     }
 
@@ -49,9 +51,9 @@ final class OpenedSecretCache<Value: Sendable>: Sendable {
         self.idleLifetime = idleLifetime
     }
 
-    /// The value kept for `key` if it was made from exactly `record` and has not been idle too
-    /// long; a value made from another record is dropped.
-    func value(for key: Key, record: VaultRecordRow) -> Value? {
+    /// The value kept for `key`, and the secret it was made from, if it was made from exactly
+    /// `record` and has not been idle too long; a value made from another record is dropped.
+    func value(for key: Key, record: VaultRecordRow) -> (value: Value, secret: SecureBytes)? {
         let now = ticks.nanoseconds()
         return entries.withLock { entries in
             guard var kept = entries[key] else { return nil }
@@ -61,19 +63,19 @@ final class OpenedSecretCache<Value: Sendable>: Sendable {
             }
             kept.lastUsed = now
             entries[key] = kept
-            return kept.value
+            return (kept.value, kept.secret)
         }
     }
 
-    /// Keeps `value`, made from `record`, for `key`.
-    func keep(_ value: Value, for key: Key, record: VaultRecordRow) {
+    /// Keeps `value`, made from `secret` as sealed in `record`, for `key`.
+    func keep(_ value: Value, for key: Key, record: VaultRecordRow, secret: SecureBytes) {
         let now = ticks.nanoseconds()
         entries.withLock { entries in
             if entries[key] == nil, entries.count >= Self.capacity {
                 Self.dropIdle(&entries, now: now, idleLifetime: idleLifetime)
                 guard entries.count < Self.capacity else { return }
             }
-            entries[key] = Kept(record: record, value: value, lastUsed: now)
+            entries[key] = Kept(record: record, value: value, secret: secret, lastUsed: now)
         }
     }
 
