@@ -32,6 +32,20 @@ struct ConnectionGuardTests {
         String(decoding: metrics.exposition(), as: UTF8.self).contains(#"agenthost_connections_closed_total{reason="\#(reason)"} 1"#)
     }
 
+    /// Sends half a head, steps the clock to a nanosecond before the head timeout (nothing said
+    /// yet) and onto it: the `408` the guard then wrote.
+    static func halfAHeadAnsweredAtItsTimeout(
+        _ channel: EmbeddedChannel, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> String {
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: "))
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(nanoseconds(limits.headTimeout) - 1))
+        #expect(try channel.readOutbound(as: IOData.self) == nil, "answered before the head timeout", sourceLocation: sourceLocation)
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
+        let answer = try written(channel)
+        #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)", sourceLocation: sourceLocation)
+        return answer
+    }
+
     /// Everything the guard wrote to the socket so far, as text.
     static func written(_ channel: EmbeddedChannel) throws -> String {
         var answer = ""
@@ -68,12 +82,7 @@ struct ConnectionGuardTests {
 
     @Test func halfAHeadIsAnswered408AtItsHeadTimeoutThenClosedAfterTheLinger() throws {
         let (channel, metrics) = try Self.connection()
-        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: "))
-        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.headTimeout) - 1))
-        #expect(try channel.readOutbound(as: IOData.self) == nil, "answered before the head timeout")
-        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
-        let answer = try Self.written(channel)
-        #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
+        let answer = try Self.halfAHeadAnsweredAtItsTimeout(channel)
         #expect(answer.contains(#""code":"head_timeout""#))
         #expect(Self.closed(metrics, "head_timeout"))
         // The answer lingers for the client to read it, then the connection goes.
@@ -148,12 +157,7 @@ struct ConnectionGuardTests {
         }
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
-        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: "))
-        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Self.nanoseconds(Self.limits.headTimeout) - 1))
-        #expect(try channel.readOutbound(as: IOData.self) == nil, "answered before the head timeout")
-        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(1))
-        let answer = try Self.written(channel)
-        #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
+        _ = try Self.halfAHeadAnsweredAtItsTimeout(channel)
         #expect(Self.closed(metrics, "head_timeout"))
     }
 }
