@@ -30,6 +30,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support import expected_conditions as EC
 
 BINARY = os.environ["AGENTHOST_BROWSER_BINARY"]
 NGINX = os.environ["AGENTHOST_BROWSER_NGINX"]
@@ -260,7 +261,12 @@ def sign_in(driver, username="alice", password=PASSWORD):
 
 def enter_code(driver, code):
     WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "code"))
-    driver.find_element(By.ID, "code").send_keys(code + "\n")
+    field = driver.find_element(By.ID, "code")
+    field.send_keys(code + "\n")
+    # The page this form was on must be gone first: its own readyState is "complete" too, and
+    # reading it before the answer arrived missed the answer (CI saw the refusal logged and the
+    # old page read).
+    WebDriverWait(driver, 10).until(EC.staleness_of(field))
     WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
