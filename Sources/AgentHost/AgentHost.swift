@@ -43,6 +43,12 @@ public enum AgentHost {
         public var forms: FormProtection? { live.current.forms }
         /// The portal's sessions; `nil` when the portal is off or the server has no store.
         public let browserSessions: BrowserSessions?
+        /// The runs of `agenthost run` and their leases; `nil` when the server has no store (the
+        /// run routes then answer `503`).
+        public let runs: AgentRuns?
+        /// Mints leases: the agent-token format under the lease audience (`<audience>-lease`), so
+        /// a lease never passes as a plain agent token.
+        var leaseMinter: TokenMinter { live.current.leaseMinter }
         /// Where security events go (refusals, releases, mints, revocations, account changes);
         /// `nil` records nothing.
         public let audit: AuditRecorder?
@@ -85,6 +91,7 @@ public enum AgentHost {
             /// Mints and checks the short-lived token between a right password and the second factor.
             let pendingMinter: TokenMinter
             let pendingVerifier: TokenVerifier
+            let leaseMinter: TokenMinter
             let forms: FormProtection?
             let policy: Policy
             /// ``Components/credentialKinds``, worked out once.
@@ -92,8 +99,10 @@ public enum AgentHost {
 
             init(
                 pipeline: SecurityPipeline, minter: TokenMinter, sessionMinter: TokenMinter, browserMinter: TokenMinter,
-                pendingMinter: TokenMinter, pendingVerifier: TokenVerifier, forms: FormProtection?, policy: Policy
+                pendingMinter: TokenMinter, pendingVerifier: TokenVerifier, leaseMinter: TokenMinter, forms: FormProtection?,
+                policy: Policy
             ) {
+                self.leaseMinter = leaseMinter
                 self.pipeline = pipeline
                 self.minter = minter
                 self.sessionMinter = sessionMinter
@@ -124,8 +133,9 @@ public enum AgentHost {
             webhooks: [WebhookVerifier] = [], webhookStore: (any WebhookDeliveryStore)? = nil,
             metrics: AgentHostMetrics = AgentHostMetrics(), events: SystemEvents? = nil, clock: any TimeSource = SystemTimeSource(),
             ticks: any TickSource = SystemTickSource(), sharesRateLimits: Bool = false, readiness: ReadinessCheck? = nil,
-            browserSessions: BrowserSessions? = nil, revocations: InMemoryRevocationList? = nil
+            browserSessions: BrowserSessions? = nil, revocations: InMemoryRevocationList? = nil, runs: AgentRuns? = nil
         ) throws {
+            self.runs = runs
             self.configuration = configuration
             self.rateLimitStore = InMemoryRateLimitStore(maximumKeys: configuration.rateLimitKeys, sharesBudgets: sharesRateLimits)
             self.readiness = readiness
@@ -147,7 +157,7 @@ public enum AgentHost {
                 try Self.parts(
                     configuration: configuration, keyring: keyring, policy: configuration.policy ?? DefaultPolicy.load(),
                     rateLimitScopes: configuration.rateLimitScopes, revocations: self.revocations, accounts: accounts,
-                    browserSessions: self.browserSessions, rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
+                    browserSessions: self.browserSessions, runs: runs, rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
                 ))
         }
 
@@ -158,17 +168,18 @@ public enum AgentHost {
             live.replace(
                 with: try Self.parts(
                     configuration: configuration, keyring: keyring, policy: policy, rateLimitScopes: rateLimitScopes,
-                    revocations: revocations, accounts: accounts, browserSessions: browserSessions, rateLimitStore: rateLimitStore,
-                    ticks: ticks, clock: clock
+                    revocations: revocations, accounts: accounts, browserSessions: browserSessions, runs: runs,
+                    rateLimitStore: rateLimitStore, ticks: ticks, clock: clock
                 ))
         }
 
         /// The pipeline, the minters and the policy over `keyring`, `policy` and `rateLimitScopes`.
         private static func parts(
             configuration: AgentHostConfiguration, keyring: Keyring, policy: Policy, rateLimitScopes: [RateLimitScope],
-            revocations: InMemoryRevocationList, accounts: AccountService?, browserSessions: BrowserSessions?,
+            revocations: InMemoryRevocationList, accounts: AccountService?, browserSessions: BrowserSessions?, runs: AgentRuns?,
             rateLimitStore: InMemoryRateLimitStore, ticks: any TickSource, clock: any TimeSource
         ) throws -> Current {
+            let leasePolicy = try leasePolicy(configuration.tokenPolicy)
             let verifier = TokenVerifier(keyring: keyring, policy: configuration.tokenPolicy, clock: clock, revocations: revocations)
             let sessionPolicy = try sessionPolicy(configuration.tokenPolicy)
             let browserPolicy = try browserPolicy(configuration.tokenPolicy, portal: browserSessions?.portal ?? PortalConfiguration())
@@ -195,6 +206,11 @@ public enum AgentHost {
                             idleTimeout: browserSessions.idleTimeout
                         ))
                 }
+            }
+            if let runs {
+                authenticators.append(
+                    LeaseAuthenticator(
+                        leases: TokenVerifier(keyring: keyring, policy: leasePolicy, clock: clock, revocations: revocations), runs: runs))
             }
             authenticators += configuration.authenticators
             let cors: CORSPolicy?
@@ -244,6 +260,7 @@ public enum AgentHost {
                 pendingMinter: TokenMinter(keyring: keyring, policy: pendingPolicy, clock: clock),
                 pendingVerifier: TokenVerifier(
                     keyring: keyring, policy: pendingPolicy, clock: clock, revocations: SessionRevocations(list: revocations)),
+                leaseMinter: TokenMinter(keyring: keyring, policy: leasePolicy, clock: clock),
                 forms: try keyring.primary.map { try FormProtection(secret: $0.secret) },
                 policy: policy
             )
@@ -272,6 +289,18 @@ public enum AgentHost {
                 )
             } catch {
                 throw AgentHostError(.configuration, "the session token rules cannot be derived from the token rules: \(error)")
+            }
+        }
+
+        /// The token rules of leases: the agent tokens' rules under the audience `<audience>-lease`.
+        static func leasePolicy(_ tokens: TokenPolicy) throws -> TokenPolicy {
+            do {
+                return try TokenPolicy(
+                    audience: String(tokens.audience.prefix(120)) + "-lease", maximumLifetime: .seconds(tokens.maximumLifetime),
+                    defaultLifetime: .seconds(tokens.defaultLifetime), leeway: .seconds(tokens.leeway)
+                )
+            } catch {
+                throw AgentHostError(.configuration, "the lease token rules cannot be derived from the token rules: \(error)")
             }
         }
 

@@ -16,7 +16,7 @@ struct AgentHostCommand: AsyncParsableCommand {
         abstract: "Agent identity, tokens and request security for self-hosted agent platforms.",
         subcommands: [
             Serve.self, ConfigCommand.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self,
-            AuditCommand.self, ScrubCommand.self, GitCommand.self, PolicyCommand.self,
+            AuditCommand.self, ScrubCommand.self, GitCommand.self, PolicyCommand.self, RunCommand.self, BridgeCommand.self,
         ]
     )
 }
@@ -165,6 +165,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("cors-origin"), help: "A browser origin (https://host[:port]) allowed to call the API; repeat for more.")
     var corsOrigins: [String] = []
     @Option(name: .customLong("max-ttl"), help: "Longest token lifetime minted or accepted (default 7d).") var maximumLifetime: String?
+    @Option(name: .customLong("lease-ttl"), help: "How long an agenthost run lease lives past its last renewal (default 30s).")
+    var leaseTTL: String?
     @Option(
         name: .customLong("otlp-endpoint"),
         help: "Send traces and metrics over OTLP/HTTP to this collector (http://host:4318); OTEL_EXPORTER_OTLP_* variables tune it.")
@@ -180,6 +182,7 @@ struct Serve: AsyncParsableCommand {
         let single: [String: String?] = [
             "host": host, "port": port.map(String.init), "mode": mode, "allow_untrusted_network": allowUntrustedNetwork.map(String.init),
             "log_level": logLevel, "policy": policy, "metrics_public": metricsPublic.map(String.init), "max_ttl": maximumLifetime,
+            "lease_ttl": leaseTTL,
             "data_dir": data.dataDirectory, "database": store.database, "otlp_endpoint": otlpEndpoint,
         ].merging(connections.given) { first, _ in first }.merging(portal.given) { first, _ in first }
         for case let (name, value?) in single { given[name] = [value] }

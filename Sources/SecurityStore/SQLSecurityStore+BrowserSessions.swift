@@ -64,14 +64,21 @@ extension SQLSecurityStore: BrowserSessionStore {
     }
 
     public func recordActivity(_ lastSeen: [TokenID: Int64]) async throws {
-        guard !lastSeen.isEmpty else { return }
+        try await advance(table: "browser_sessions", column: "last_seen_at", to: lastSeen)
+    }
+
+    /// Moves `column` of each row of `table` (keyed by a token id) forward to the time given,
+    /// never back, in one transaction.
+    func advance(table: StaticString, column: StaticString, to times: [TokenID: Int64]) async throws {
+        guard !times.isEmpty else { return }
+        let table = "\(table)", column = "\(column)"
         try await run {
             try await inTransaction {
-                for (id, seen) in lastSeen {
+                for (id, time) in times {
                     try await database.raw(
                         """
-                        UPDATE browser_sessions SET last_seen_at = \(bind: seen)
-                        WHERE id = \(bind: id.hex) AND last_seen_at < \(bind: seen)
+                        UPDATE \(unsafeRaw: table) SET \(unsafeRaw: column) = \(bind: time)
+                        WHERE id = \(bind: id.hex) AND \(unsafeRaw: column) < \(bind: time)
                         """
                     ).run()
                 }

@@ -282,6 +282,32 @@ public final class SQLSecurityStore: VaultRecordStore {
                     """
                 ]
             ),
+            // Runs of `agenthost run`. The lease is not stored: it proves itself.
+            (
+                11,
+                [
+                    """
+                    CREATE TABLE runs (
+                        id TEXT PRIMARY KEY,
+                        agent TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        team TEXT NOT NULL,
+                        command TEXT NOT NULL,
+                        started_by TEXT NOT NULL,
+                        upstreams TEXT NOT NULL,
+                        allowed_hosts TEXT NOT NULL,
+                        sandbox TEXT NOT NULL,
+                        parent TEXT,
+                        started_at BIGINT NOT NULL,
+                        renewed_at BIGINT NOT NULL,
+                        expires_at BIGINT NOT NULL,
+                        ended_at BIGINT,
+                        exit_status BIGINT
+                    )
+                    """,
+                    "CREATE INDEX runs_started ON runs (started_at)",
+                ]
+            ),
         ]
     }
 

@@ -1,4 +1,4 @@
-import AgentHost
+@testable import AgentHost
 import Foundation
 import Hummingbird
 import Logging
@@ -41,7 +41,7 @@ struct HostFixture {
         webhooks: [WebhookVerifier] = [],
         webhookStore: (any WebhookDeliveryStore)? = nil, keyring: Keyring? = nil, host: String = "127.0.0.1",
         clock: ManualTimeSource = ManualTimeSource(1_800_000_000), browserSessions: BrowserSessions? = nil,
-        configure: (inout AgentHostConfiguration) -> Void = { _ in }
+        runs runStore: (any RunStore)? = nil, configure: (inout AgentHostConfiguration) -> Void = { _ in }
     ) throws {
         self.clock = clock
         self.keyring = try keyring ?? Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
@@ -59,10 +59,16 @@ struct HostFixture {
         configuration.connectionLimits.bodyTimeout = .seconds(3_600)
         configure(&configuration)
         self.configuration = configuration
+        let revocations = browserSessions?.revocations ?? InMemoryRevocationList(clock: clock)
+        let runs = runStore.map { store in
+            AgentRuns(
+                store: store, revocations: revocations, revocationStore: revocationStore, clock: clock,
+                leaseTTL: configuration.leaseTTL.components.seconds)
+        }
         components = try AgentHost.Components(
             configuration: configuration, keyring: self.keyring, credentials: credentials, revocationStore: revocationStore,
             accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: webhookStore, clock: clock, ticks: clock,
-            browserSessions: browserSessions
+            browserSessions: browserSessions, revocations: revocations, runs: runs
         )
     }
 
@@ -113,7 +119,7 @@ extension HostFixture {
         let fixture = try HostFixture(
             scopes: scopes, trustedProxies: trustedProxies, credentials: credentials, revocationStore: store, accounts: accounts,
             audit: AuditRecorder(trail: trail), webhooks: webhooks, webhookStore: webhooks.isEmpty ? nil : store, keyring: keyring,
-            clock: clock, browserSessions: browserSessions
+            clock: clock, browserSessions: browserSessions, runs: store
         ) { configuration in
             configuration.portal = portal
         }

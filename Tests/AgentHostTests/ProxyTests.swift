@@ -72,7 +72,7 @@ struct ProxyTests {
                 let audit = AuditRecorder(trail: trail)
                 let upstreams = try makeUpstreams(port)
                 let fixture = try HostFixture(
-                    credentials: credentials, revocationStore: store, audit: audit, clock: clock,
+                    credentials: credentials, revocationStore: store, audit: audit, clock: clock, runs: store,
                     configure: {
                         $0.upstreams = upstreams
                         $0.authenticators = authenticators

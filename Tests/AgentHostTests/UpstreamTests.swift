@@ -84,6 +84,38 @@ struct UpstreamTests {
         #expect(reason.contains(expected), "\(reason)")
     }
 
+    @Test func theVariablesARunSetsAreTheKnownSDKsOrTheEntrys() throws {
+        let upstreams = try Self.resolve(Self.examples, path: "agenthost.yaml").upstreams
+        #expect(upstreams[0].environment == ["ANTHROPIC_BASE_URL": "{proxy}", "ANTHROPIC_API_KEY": "{token}"])
+        let openAI = upstreams[1]
+        #expect(openAI.environment["OPENAI_API_KEY"] == "{token}")
+        #expect(openAI.environment["OPENAI_BASE_URL"] == (openAI.url.hasSuffix("/v1") ? "{proxy}" : "{proxy}/v1"))
+        #expect(upstreams[2].environment.isEmpty, "no SDK is known for the GitHub API")
+        let text = """
+            upstreams:
+              search:
+                url: https://api.search.example
+                grant: SEARCH_KEY
+                inject: "x-key: {secret}"
+                methods: [GET]
+                paths: ["/**"]
+                environment:
+                  SEARCH_URL: "{proxy}/v2"
+                  SEARCH_KEY: "{token}"
+
+            """
+        #expect(try Self.resolve(text, path: "up.yaml").upstreams[0].environment == ["SEARCH_URL": "{proxy}/v2", "SEARCH_KEY": "{token}"])
+        for (entry, expected) in [
+            ("      SEARCH_KEY: \"{secret}\"", "only {proxy} and {token}"), ("      PATH: /tmp", "PATH changes how programs load or run"),
+            ("      lower-case: x", "environment: lower-case"),
+        ] {
+            let bad = text.replacingOccurrences(of: "      SEARCH_KEY: \"{token}\"", with: entry)
+            let error = #expect(throws: AgentHostError.self) { try Self.resolve(bad, path: "up.yaml") }
+            #expect(error?.reason.contains("upstreams.search.environment: ") == true, "\(error?.reason ?? "")")
+            #expect(error?.reason.contains(expected) == true, "\(error?.reason ?? "")")
+        }
+    }
+
     @Test func aMissingKeyOrAStrangeShapeIsNamed() throws {
         let missing = #expect(throws: AgentHostError.self) {
             try ServeSettings(yaml: "upstreams:\n  api:\n    url: https://a.example\n", path: "up.yaml")

@@ -14,10 +14,10 @@ struct SessionAuthenticator: Authenticator {
 
     func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
         let claims: AgentTokenClaims
-        switch sessions.check(bytes: credential.bytes) {
-        case .success(let verified): claims = verified
-        case .failure(let error) where error.code == .wrongAudience: return nil
-        case .failure(let error): return .failure(AuthenticationFailure(error))
+        switch sessions.claims(of: credential) {
+        case .success(let verified)?: claims = verified
+        case .failure(let failure)?: return .failure(failure)
+        case nil: return nil
         }
         guard let user = directory.user(claims.agent.rawValue) else {
             return .failure(AuthenticationFailure(.unknownUser, "the user no longer exists"))

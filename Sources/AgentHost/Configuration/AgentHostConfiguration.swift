@@ -53,6 +53,9 @@ public struct AgentHostConfiguration: Sendable {
     /// The sign-in portal for people at a browser (Docs/SIGN_IN.md); `nil`, the default, serves
     /// no portal and reads no cookie.
     public var portal: PortalConfiguration?
+    /// How long a lease of `agenthost run` lives past its launcher's last renewal (Docs/RUN.md):
+    /// 30 seconds by default, 3 s to 1 h.
+    public var leaseTTL: Duration = .seconds(AgentRuns.defaultLeaseTTL)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = ".agenthost",

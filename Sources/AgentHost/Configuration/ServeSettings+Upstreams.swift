@@ -6,7 +6,7 @@ extension ServeSettings {
     /// The keys an upstream takes in the configuration file, in the order `config check` prints them.
     static let upstreamKeys = [
         "url", "grant", "inject", "methods", "paths", "max_body", "connect_timeout", "timeout", "ca_file", "rate_limit", "connections",
-        "queue", "http2",
+        "queue", "http2", "environment",
     ]
 
     /// The `upstreams:` mapping of a configuration file: each name to its settings. Throws
@@ -100,6 +100,19 @@ extension ServeSettings {
                 }
                 http2 = flag
             }
+            var environment: [String: String]?
+            if let entry = values["environment"] {
+                guard case .mapping(let variables) = entry.node else {
+                    throw fail(entry.key, "upstreams.\(name.prefix(64)).environment: expected a mapping of VARIABLE: value")
+                }
+                environment = try Dictionary(
+                    variables.map { key, value in
+                        guard let variable = key.scalar?.string, let template = value.scalar?.string else {
+                            throw fail(key, "upstreams.\(name.prefix(64)).environment: each entry is VARIABLE: value")
+                        }
+                        return (variable, template)
+                    }, uniquingKeysWith: { first, _ in first })
+            }
             var caFile = try scalar("ca_file")
             if let file = caFile, !file.hasPrefix("/"), folder != "" { caFile = (folder as NSString).appendingPathComponent(file) }
             do {
@@ -111,7 +124,7 @@ extension ServeSettings {
                         timeout: try duration("timeout", default: .seconds(300)), certificateAuthorityFile: caFile,
                         rateLimit: try scalar("rate_limit") ?? "600/1m",
                         connections: try count("connections", default: Upstream.defaultConnections),
-                        queue: try count("queue", default: Upstream.defaultQueue), http2: http2
+                        queue: try count("queue", default: Upstream.defaultQueue), http2: http2, environment: environment
                     ))
             } catch let error as UpstreamError {
                 throw fail(where_(error.field), "upstreams.\(name.prefix(64)).\(error.field): \(error.reason)")
@@ -157,6 +170,10 @@ extension ServeSettings {
                 "    http2: \(upstream.http2)",
             ]
             if let file = upstream.certificateAuthorityFile { lines.append("    ca_file: \(quoted(file))") }
+            if !upstream.environment.isEmpty {
+                lines.append("    environment:")
+                lines += upstream.environment.sorted { $0.key < $1.key }.map { "      \($0.key): \(quoted($0.value))" }
+            }
         }
         return lines
     }

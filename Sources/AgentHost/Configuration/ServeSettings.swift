@@ -73,6 +73,7 @@ package struct ServeSettings: Sendable {
             Key("data_dir", isPath: true, default: [".agenthost"]),
             Key("database", variable: AgentHostCLI.databaseVariable, default: nil),
             Key("max_ttl", default: ["7d"]),
+            Key("lease_ttl", default: ["\(AgentRuns.defaultLeaseTTL)s"]),
             Key("max_head_bytes", default: ["\(limits.headBytes)"]),
             Key("max_request_line_bytes", default: ["\(limits.requestLineBytes)"]),
             Key("max_header_fields", default: ["\(limits.headerFields)"]),
@@ -359,6 +360,11 @@ extension ServeSettings {
         configuration.policyFile = one("policy")
         configuration.databaseURL = one("database")
         configuration.metricsPublic = try boolean("metrics_public")
+        let leaseTTL = try duration("lease_ttl")
+        guard (.seconds(3)...(.seconds(3600))).contains(leaseTTL) else {
+            throw fail("lease_ttl", "must be from 3s to 1h: a launcher renews its lease every third of it")
+        }
+        configuration.leaseTTL = leaseTTL
         configuration.tracing = otlpEndpoint != nil
         configuration.upstreams = upstreams ?? []
         // Reads each CA file, as the server will.

@@ -37,6 +37,7 @@ extension AgentHost {
         router.get(RouterPath(SystemStream.path)) { _, _ in SystemStream.upgradeRequired() }
         AgentRoutes(components: components).add(to: router)
         CredentialRoutes(components: components).add(to: router)
+        RunRoutes(components: components).add(to: router)
         AccountRoutes(components: components).add(to: router)
         AuditRoutes(components: components).add(to: router)
         WebhookRoutes(components: components).add(to: router)

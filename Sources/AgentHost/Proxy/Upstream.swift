@@ -62,6 +62,12 @@ public struct Upstream: Hashable, Sendable {
     /// The most calls that wait for a connection when all ``connections`` are busy; a call past
     /// them is refused `503 upstream_busy` with `Retry-After`, never queued without bound.
     public let queue: Int
+    /// The variables `agenthost run` sets for an agent granted this upstream, by name, their
+    /// values templates of `{proxy}` (where the agent reaches this upstream through AgentHost,
+    /// `…/proxy/<name>`) and `{token}` (the agent's lease). Given in the entry, or the defaults
+    /// of ``defaultEnvironment(name:host:grant:basePath:)``. A `basic:` upstream (git) gets a
+    /// credential helper instead (Docs/RUN.md).
+    public let environment: [String: String]
 
     /// The host, scheme and port every forwarded request must go to (read from ``url``).
     let origin: Origin
@@ -93,7 +99,8 @@ public struct Upstream: Hashable, Sendable {
         name: String, url: String, grant: String, inject: String, methods: [String], paths: [String],
         maximumBodyBytes: Int = Upstream.defaultMaximumBodyBytes, connectTimeout: Duration = .seconds(10),
         timeout: Duration = .seconds(300), certificateAuthorityFile: String? = nil, rateLimit: String = "600/1m",
-        connections: Int = Upstream.defaultConnections, queue: Int = Upstream.defaultQueue, http2: Bool = false
+        connections: Int = Upstream.defaultConnections, queue: Int = Upstream.defaultQueue, http2: Bool = false,
+        environment: [String: String]? = nil
     ) throws(UpstreamError) {
         func fail(_ field: String, _ reason: String) -> UpstreamError { UpstreamError(field: field, reason: reason) }
         guard Self.isName(name) else {
@@ -141,6 +148,51 @@ public struct Upstream: Hashable, Sendable {
         guard (0...100_000).contains(queue) else { throw fail("queue", "must be from 0 to 100000") }
         self.queue = queue
         self.http2 = http2
+        if let environment {
+            for (variable, template) in environment {
+                try Self.checkEnvironmentEntry(variable, template)
+            }
+            self.environment = environment
+        } else {
+            self.environment = Self.defaultEnvironment(name: name, host: origin.host, grant: grant, basePath: basePath)
+        }
+    }
+
+    /// The variables an agent's SDK reads, for the providers whose SDKs are known: the Anthropic
+    /// SDKs (`ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`) for `api.anthropic.com` or the grant
+    /// `ANTHROPIC_API_KEY`, and the OpenAI SDKs (`OPENAI_BASE_URL` with `/v1`, `OPENAI_API_KEY`)
+    /// for `api.openai.com` or the grant `OPENAI_API_KEY`. None for any other upstream.
+    public static func defaultEnvironment(name: String, host: String, grant: String, basePath: String) -> [String: String] {
+        if host == "api.anthropic.com" || grant == "ANTHROPIC_API_KEY" {
+            return ["ANTHROPIC_BASE_URL": "{proxy}", "ANTHROPIC_API_KEY": "{token}"]
+        }
+        if host == "api.openai.com" || grant == "OPENAI_API_KEY" {
+            // The OpenAI SDKs' base URL holds the API version; the upstream's URL may hold it already.
+            return ["OPENAI_BASE_URL": basePath.hasSuffix("/v1") ? "{proxy}" : "{proxy}/v1", "OPENAI_API_KEY": "{token}"]
+        }
+        return [:]
+    }
+
+    /// Placeholders an ``environment`` template may hold.
+    static let environmentPlaceholders = ["{proxy}", "{token}"]
+
+    private static func checkEnvironmentEntry(_ variable: String, _ template: String) throws(UpstreamError) {
+        do {
+            try CredentialService.checkEnvironmentName(variable)
+        } catch {
+            throw UpstreamError(field: "environment", reason: "\(variable.prefix(64)): \(error.reason)")
+        }
+        var rest = template
+        for placeholder in environmentPlaceholders { rest = rest.replacingOccurrences(of: placeholder, with: "") }
+        guard !rest.contains("{"), !rest.contains("}"), template.utf8.allSatisfy({ (0x20...0x7E).contains($0) }),
+            template.utf8.count <= 1024
+        else {
+            throw UpstreamError(
+                field: "environment",
+                reason:
+                    "\(variable.prefix(64)): a value is visible ASCII with only {proxy} and {token} as placeholders, such as \"{proxy}/v1\""
+            )
+        }
     }
 
     /// The URL a request for `path` (below the upstream, starting with `/`) and `query` goes to.

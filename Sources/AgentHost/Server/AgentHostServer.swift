@@ -150,11 +150,15 @@ public struct AgentHostServer: Service {
         }
         // Where each session was last seen, before the first request asks.
         try await browserSessions?.sync()
+        let runs = AgentRuns(
+            store: store, revocations: revocations, revocationStore: store, clock: clock,
+            leaseTTL: configuration.leaseTTL.components.seconds)
+        try await runs.sync()
         let components = try AgentHost.Components(
             configuration: configuration, keyring: tokenKeys.keyring, credentials: credentials, revocationStore: store,
             accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: store, metrics: metrics,
             clock: clock, ticks: ticks, sharesRateLimits: shared, readiness: ReadinessCheck(ticks: ticks) { try await store.checkReady() },
-            browserSessions: browserSessions, revocations: revocations
+            browserSessions: browserSessions, revocations: revocations, runs: runs
         )
         if let portal = configuration.portal {
             let cookie = try portal.sessionCookie()

@@ -4,7 +4,8 @@ public import SecurityStore
 public import ServiceLifecycle
 
 /// Applies a revocation stored by any server sharing a PostgreSQL store as soon as it is
-/// announced (LISTEN/NOTIFY): revoked tokens, and users and keys deleted or whose sessions ended.
+/// announced (LISTEN/NOTIFY): revoked tokens, users and keys deleted or whose sessions ended, and
+/// runs begun.
 /// ``StoreRefreshService``'s polling stays as the fallback. While the listener's connection is
 /// down it tries again every second, and reads everything once more when it is back.
 public struct RevocationListener: Service {
@@ -59,6 +60,7 @@ public struct RevocationListener: Service {
         do {
             try await components.refreshRevocations()
             try await components.accounts?.refresh()
+            try await components.runs?.sync()
         } catch {
             logger.warning("could not read revocations after a notice", metadata: ["error": "\(error)"])
         }

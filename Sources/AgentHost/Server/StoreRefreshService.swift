@@ -4,7 +4,7 @@ public import SecurityStore
 public import ServiceLifecycle
 
 /// Brings in what other servers and the command line changed in the shared store: revocations,
-/// users and keys every few seconds, with the browser sessions' activity; it drops expired webhook delivery ids and
+/// users and keys every few seconds, with the browser sessions' activity and the runs' leases; it drops expired webhook delivery ids and
 /// long-ended browser sessions every ten minutes.
 public struct StoreRefreshService: Service {
     let components: AgentHost.Components
@@ -32,6 +32,7 @@ public struct StoreRefreshService: Service {
                 try await components.refreshRevocations()
                 try await components.accounts?.refresh()
                 try await components.browserSessions?.sync()
+                try await components.runs?.sync()
                 if ticks.nanoseconds() - lastPrune >= pruneInterval.wholeNanoseconds {
                     lastPrune = ticks.nanoseconds()
                     _ = try await store.pruneDeliveries(now: components.clock.now())

@@ -50,10 +50,19 @@ public struct AgentTokenAuthenticator: Authenticator {
     public var kind: CredentialKind { .agentToken }
 
     public func authenticate(_ credential: PresentedCredential) -> Result<Principal, AuthenticationFailure>? {
-        switch verifier.check(bytes: credential.bytes) {
-        case .success(let claims): return .success(Principal(subject: .agent(claims), role: claims.role, team: claims.team))
-        case .failure(let error) where error.code == .wrongAudience: return nil
-        case .failure(let error): return .failure(AuthenticationFailure(error))
+        verifier.claims(of: credential)?.map { claims in Principal(subject: .agent(claims), role: claims.role, team: claims.team) }
+    }
+}
+
+extension TokenVerifier {
+    /// What an authenticator of tokens in this format answers first: the claims of `credential`,
+    /// a failure when it is not valid, or `nil` when it names another audience (it is another
+    /// authenticator's, and its tag was not computed here).
+    package func claims(of credential: PresentedCredential) -> Result<AgentTokenClaims, AuthenticationFailure>? {
+        switch check(bytes: credential.bytes) {
+        case .success(let claims): .success(claims)
+        case .failure(let error) where error.code == .wrongAudience: nil
+        case .failure(let error): .failure(AuthenticationFailure(error))
         }
     }
 }

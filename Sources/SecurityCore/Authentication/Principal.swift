@@ -32,6 +32,10 @@ public enum Subject: Hashable, Sendable {
     /// An agent, proven by an agent token, with everything the token said. (Claims are boxed: a
     /// principal travels through several enums and results on its way out of the pipeline.)
     indirect case agent(AgentTokenClaims)
+    /// An agent launched by `agenthost run`, proven by its lease: an agent token under the lease
+    /// audience that lives only while its run does (Docs/RUN.md). It acts as its agent (same
+    /// ``id``), but cannot mint, revoke or create credentials.
+    indirect case lease(AgentTokenClaims)
     /// An agent believed from its `X-Agent-*` headers without proof, in header-trust mode only.
     case trustedAgent(AgentID)
     /// A user, proven by a session token from `POST /api/login`; the claims' agent field holds the
@@ -45,7 +49,7 @@ public enum Subject: Hashable, Sendable {
     /// The name without its kind: the agent id, user name, key id or device id.
     public var name: String {
         switch self {
-        case .agent(let claims), .user(let claims): claims.agent.rawValue
+        case .agent(let claims), .lease(let claims), .user(let claims): claims.agent.rawValue
         case .trustedAgent(let id), .apiKey(let id), .device(let id, _): id.rawValue
         }
     }
@@ -53,17 +57,19 @@ public enum Subject: Hashable, Sendable {
     /// The name with its kind: the agent id for agents, `user:NAME`, `key:ID` or `device:ID`.
     public var id: String {
         switch self {
-        case .agent, .trustedAgent: name
+        case .agent, .lease, .trustedAgent: name
         case .user: "user:" + name
         case .apiKey: "key:" + name
         case .device: "device:" + name
         }
     }
 
-    /// How it was proved: `agent-token`, `header-trust`, `user-session`, `api-key` or `device`.
+    /// How it was proved: `agent-token`, `lease`, `header-trust`, `user-session`, `api-key` or
+    /// `device`.
     public var method: String {
         switch self {
         case .agent: "agent-token"
+        case .lease: "lease"
         case .trustedAgent: "header-trust"
         case .user: "user-session"
         case .apiKey: "api-key"
@@ -76,10 +82,10 @@ public enum Subject: Hashable, Sendable {
         if case .trustedAgent = self { false } else { true }
     }
 
-    /// The token's claims, for an agent token or a user session.
+    /// The token's claims, for an agent token, a lease or a user session.
     public var tokenClaims: AgentTokenClaims? {
         switch self {
-        case .agent(let claims), .user(let claims): claims
+        case .agent(let claims), .lease(let claims), .user(let claims): claims
         case .trustedAgent, .apiKey, .device: nil
         }
     }

@@ -53,6 +53,7 @@ public enum ProblemCode: String, CaseIterable, Hashable, Sendable, CustomStringC
     case unknownUpstream = "unknown_upstream"
     case methodNotAllowed = "method_not_allowed"
     case exists
+    case runEnded = "run_ended"
     case secretMissing = "secret_missing"
     case secretUnreadable = "secret_unreadable"
     case bodyTooLarge = "body_too_large"

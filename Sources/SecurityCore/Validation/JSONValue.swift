@@ -41,6 +41,12 @@ public enum JSONValue: Hashable, Sendable {
         return nil
     }
 
+    /// The elements, if this is an array.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
     /// The integer, if this is one.
     public var integerValue: Int64? {
         if case .integer(let value) = self { return value }

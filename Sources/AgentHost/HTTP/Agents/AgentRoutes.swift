@@ -164,10 +164,14 @@ struct CreateAgent: Sendable {
 
 extension Principal {
     /// Whether the principal may mint tokens, create keys and devices, or revoke: an agent token
-    /// or a user session. Header-trust identities are unproven, and a leaked API key or device
-    /// must not be able to make itself new credentials that outlive its deletion.
+    /// or a user session. Header-trust identities are unproven, a leaked API key or device must
+    /// not be able to make itself new credentials that outlive its deletion, and a lease must not
+    /// make itself credentials that outlive its run.
     var mayIssueCredentials: Bool {
-        subject.tokenClaims != nil
+        switch subject {
+        case .agent, .user: true
+        case .lease, .trustedAgent, .apiKey, .device: false
+        }
     }
 }
 

@@ -58,7 +58,18 @@ struct ProxiedCall {
         guard let proxy = components.proxy, let upstream = proxy.upstream(named: name) else {
             throw HTTPRefusal(404, .unknownUpstream, "No upstream is configured under the name \(name.prefix(64)).")
         }
-        guard let principal = context.principal, case .agent(let claims) = principal.subject else {
+        let claims: AgentTokenClaims
+        switch context.principal?.subject {
+        case .agent(let agent)?: claims = agent
+        case .lease(let lease)?:
+            // A launched agent calls the upstreams its run names, no others.
+            guard case .live(let run)? = components.runs?.standing(of: lease.tokenID), run.upstreams.contains(name) else {
+                throw HTTPRefusal(
+                    status: 403, code: .notAllowed, detail: "This run may not call upstream \(name); its launcher did not name it.",
+                    extensions: ["upstream": .string(name)])
+            }
+            claims = lease
+        default:
             throw HTTPRefusal(
                 403, .tokenRequired, "The proxy serves agents that present their own AgentHost token, never other identities.")
         }
