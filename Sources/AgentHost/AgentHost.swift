@@ -49,6 +49,10 @@ public enum AgentHost {
         /// Mints leases: the agent-token format under the lease audience (`<audience>-lease`), so
         /// a lease never passes as a plain agent token.
         var leaseMinter: TokenMinter { live.current.leaseMinter }
+        /// The CONNECT proxy's bound port once it listens; `nil` while it does not.
+        let connectPort = Mutex<Int?>(nil)
+        /// Proves leases outside the pipeline: the CONNECT proxy's tunnels. `nil` without runs.
+        var leaseAuthenticator: LeaseAuthenticator? { live.current.leaseAuthenticator }
         /// Where security events go (refusals, releases, mints, revocations, account changes);
         /// `nil` records nothing.
         public let audit: AuditRecorder?
@@ -92,6 +96,7 @@ public enum AgentHost {
             let pendingMinter: TokenMinter
             let pendingVerifier: TokenVerifier
             let leaseMinter: TokenMinter
+            let leaseAuthenticator: LeaseAuthenticator?
             let forms: FormProtection?
             let policy: Policy
             /// ``Components/credentialKinds``, worked out once.
@@ -99,10 +104,11 @@ public enum AgentHost {
 
             init(
                 pipeline: SecurityPipeline, minter: TokenMinter, sessionMinter: TokenMinter, browserMinter: TokenMinter,
-                pendingMinter: TokenMinter, pendingVerifier: TokenVerifier, leaseMinter: TokenMinter, forms: FormProtection?,
-                policy: Policy
+                pendingMinter: TokenMinter, pendingVerifier: TokenVerifier, leaseMinter: TokenMinter,
+                leaseAuthenticator: LeaseAuthenticator?, forms: FormProtection?, policy: Policy
             ) {
                 self.leaseMinter = leaseMinter
+                self.leaseAuthenticator = leaseAuthenticator
                 self.pipeline = pipeline
                 self.minter = minter
                 self.sessionMinter = sessionMinter
@@ -207,11 +213,11 @@ public enum AgentHost {
                         ))
                 }
             }
-            if let runs {
-                authenticators.append(
-                    LeaseAuthenticator(
-                        leases: TokenVerifier(keyring: keyring, policy: leasePolicy, clock: clock, revocations: revocations), runs: runs))
+            let leaseAuthenticator = runs.map { runs in
+                LeaseAuthenticator(
+                    leases: TokenVerifier(keyring: keyring, policy: leasePolicy, clock: clock, revocations: revocations), runs: runs)
             }
+            if let leaseAuthenticator { authenticators.append(leaseAuthenticator) }
             authenticators += configuration.authenticators
             let cors: CORSPolicy?
             let bodyLimits: BodyLimits
@@ -244,7 +250,8 @@ public enum AgentHost {
                     localPaths: configuration.metricsPublic ? [] : ["/metrics"],
                     policy: policy,
                     rateLimiter: RateLimiter(
-                        scopes: rateLimitScopes + configuration.upstreams.map(\.rateLimit), store: rateLimitStore, ticks: ticks),
+                        scopes: rateLimitScopes + configuration.upstreams.map(\.rateLimit) + (runs == nil ? [] : [Egress.rateLimit]),
+                        store: rateLimitStore, ticks: ticks),
                     clientAddresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
                     bodyLimits: bodyLimits, cors: cors, authenticators: authenticators,
                     credentialLocations: credentialLocations,
@@ -260,7 +267,7 @@ public enum AgentHost {
                 pendingMinter: TokenMinter(keyring: keyring, policy: pendingPolicy, clock: clock),
                 pendingVerifier: TokenVerifier(
                     keyring: keyring, policy: pendingPolicy, clock: clock, revocations: SessionRevocations(list: revocations)),
-                leaseMinter: TokenMinter(keyring: keyring, policy: leasePolicy, clock: clock),
+                leaseMinter: TokenMinter(keyring: keyring, policy: leasePolicy, clock: clock), leaseAuthenticator: leaseAuthenticator,
                 forms: try keyring.primary.map { try FormProtection(secret: $0.secret) },
                 policy: policy
             )

@@ -168,6 +168,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("lease-ttl"), help: "How long an agenthost run lease lives past its last renewal (default 30s).")
     var leaseTTL: String?
     @Option(
+        name: .customLong("connect-port"),
+        help: "Open the CONNECT proxy for agents launched by agenthost run on this port (HTTPS_PROXY; default: none).")
+    var connectPort: Int?
+    @Option(
         name: .customLong("otlp-endpoint"),
         help: "Send traces and metrics over OTLP/HTTP to this collector (http://host:4318); OTEL_EXPORTER_OTLP_* variables tune it.")
     var otlpEndpoint: String?
@@ -182,7 +186,7 @@ struct Serve: AsyncParsableCommand {
         let single: [String: String?] = [
             "host": host, "port": port.map(String.init), "mode": mode, "allow_untrusted_network": allowUntrustedNetwork.map(String.init),
             "log_level": logLevel, "policy": policy, "metrics_public": metricsPublic.map(String.init), "max_ttl": maximumLifetime,
-            "lease_ttl": leaseTTL,
+            "lease_ttl": leaseTTL, "connect_port": connectPort.map(String.init),
             "data_dir": data.dataDirectory, "database": store.database, "otlp_endpoint": otlpEndpoint,
         ].merging(connections.given) { first, _ in first }.merging(portal.given) { first, _ in first }
         for case let (name, value?) in single { given[name] = [value] }

@@ -123,14 +123,22 @@ struct BridgeCommand: AsyncParsableCommand {
 
     @Option(help: "127.0.0.1:PORT to listen on.") var listen: String
     @Option(help: "The Unix socket to relay to.") var socket: String
+    @Option(name: .customLong("connect-listen"), help: "127.0.0.1:PORT for the CONNECT proxy.") var connectListen: String?
+    @Option(name: .customLong("connect-socket"), help: "The Unix socket of the CONNECT proxy.") var connectSocket: String?
     @Argument(parsing: .postTerminator) var command: [String] = []
 
     func run() async throws {
-        guard listen.hasPrefix("127.0.0.1:"), let port = Int(listen.dropFirst("127.0.0.1:".count)), (1...65535).contains(port) else {
-            throw ValidationError("--listen is 127.0.0.1:PORT")
+        func loopbackPort(_ text: String, _ option: String) throws -> Int {
+            guard text.hasPrefix("127.0.0.1:"), let port = Int(text.dropFirst("127.0.0.1:".count)), (1...65535).contains(port) else {
+                throw ValidationError("\(option) is 127.0.0.1:PORT")
+            }
+            return port
         }
+        let port = try loopbackPort(listen, "--listen")
+        var connect: (port: Int, socket: String)?
+        if let connectListen, let connectSocket { connect = (try loopbackPort(connectListen, "--connect-listen"), connectSocket) }
         do {
-            throw ExitCode(try await Launcher.bridge(port: port, socket: socket, command: command))
+            throw ExitCode(try await Launcher.bridge(port: port, socket: socket, connect: connect, command: command))
         } catch let error as LaunchError {
             FileHandle.standardError.write(Data("agenthost bridge: \(error)\n".utf8))
             throw ExitCode(127)

@@ -65,7 +65,8 @@ struct RunCommandTests: AgentHostBinaryTests {
         let work = try TemporaryDirectory()
         let (server, port) = try await serve(directory)
         defer { server.stopInBackground() }
-        let script = #"env > "$0/env.txt"; curl -s -H "Authorization: Bearer $AGENTHOST_TOKEN" "$AGENTHOST_URL/api/whoami" > "$0/who.json"; exit 7"#
+        let script =
+            #"env > "$0/env.txt"; curl -s -H "Authorization: Bearer $AGENTHOST_TOKEN" "$AGENTHOST_URL/api/whoami" > "$0/who.json"; exit 7"#
         let ran = try await run(
             [
                 "run", "--sandbox", "none", "--server", "http://127.0.0.1:\(port)", "--data-dir", directory.path, "--agent", "builder-7",
@@ -127,7 +128,8 @@ struct RunCommandTests: AgentHostBinaryTests {
                 arguments + ["--", "sh", "-c", script, work.path, directory.path, "\(otherPort)"],
                 environment: ["SECRET_IN_PARENT": "s3cret-parent-value"])
             #expect(ran.status == 0, "\(ran.stderr)")
-            let who = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work.path + "/who.json"))) as? [String: Any]
+            let who =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work.path + "/who.json"))) as? [String: Any]
             #expect(who?["authenticated_by"] as? String == "lease", "AgentHost is reachable through the bridge")
             #expect(try String(contentsOfFile: work.path + "/data.txt", encoding: .utf8).isEmpty, "the data directory is hidden")
             let environ = try String(contentsOfFile: work.path + "/environ.txt", encoding: .utf8)

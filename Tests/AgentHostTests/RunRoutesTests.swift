@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import SecurityCore
 import SecurityStore
+import Synchronization
 import Testing
 
 @testable import AgentHost
@@ -161,6 +162,8 @@ struct RunRoutesTests {
             #expect(above["code"] as? String == "role_above_caller")
             let host = try await Self.start(setup, client, ["allow_hosts": ["bad host"]], status: .badRequest)
             #expect(host["code"] as? String == "invalid_request")
+            // As if a CONNECT proxy listened: allowed hosts need one.
+            setup.fixture.components.connectPort.withLock { $0 = 9 }
             let hosts = try await Self.start(setup, client, ["allow_hosts": ["PyPI.org", "127.0.0.1:8443", "[::1]:9"]])
             #expect(hosts["allow_hosts"] as? [String] == ["pypi.org:443", "127.0.0.1:8443", "[::1]:9"])
             let member = try await client.execute(

@@ -56,6 +56,10 @@ public struct AgentHostConfiguration: Sendable {
     /// How long a lease of `agenthost run` lives past its launcher's last renewal (Docs/RUN.md):
     /// 30 seconds by default, 3 s to 1 h.
     public var leaseTTL: Duration = .seconds(AgentRuns.defaultLeaseTTL)
+    /// The port of the CONNECT proxy for launched agents (`HTTPS_PROXY`, Docs/RUN.md), on
+    /// ``host``; `nil`, the default, opens none (a run may then reach no other host); 0 picks a
+    /// free one.
+    public var connectPort: Int?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = ".agenthost",

@@ -74,6 +74,7 @@ package struct ServeSettings: Sendable {
             Key("database", variable: AgentHostCLI.databaseVariable, default: nil),
             Key("max_ttl", default: ["7d"]),
             Key("lease_ttl", default: ["\(AgentRuns.defaultLeaseTTL)s"]),
+            Key("connect_port", default: nil),
             Key("max_head_bytes", default: ["\(limits.headBytes)"]),
             Key("max_request_line_bytes", default: ["\(limits.requestLineBytes)"]),
             Key("max_header_fields", default: ["\(limits.headerFields)"]),
@@ -365,6 +366,11 @@ extension ServeSettings {
             throw fail("lease_ttl", "must be from 3s to 1h: a launcher renews its lease every third of it")
         }
         configuration.leaseTTL = leaseTTL
+        if one("connect_port") != nil {
+            let connectPort = try integer("connect_port", AgentHostConfiguration.portRange)
+            guard connectPort == 0 || connectPort != port else { throw fail("connect_port", "must differ from port") }
+            configuration.connectPort = connectPort
+        }
         configuration.tracing = otlpEndpoint != nil
         configuration.upstreams = upstreams ?? []
         // Reads each CA file, as the server will.

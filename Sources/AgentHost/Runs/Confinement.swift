@@ -18,8 +18,9 @@ struct Confinement: Sendable {
     /// The program that starts the command (`setpriv`, `bwrap`).
     let starter: String
 
-    /// Where the bridge's socket is, inside the sandbox.
+    /// Where the bridge's sockets are, inside the sandbox: AgentHost's, and its CONNECT proxy's.
     static let socketInside = "/run/agenthost/agenthost.sock"
+    static let connectSocketInside = "/run/agenthost/connect.sock"
 
     /// Checks that the sandbox can run here and works out the URLs. Fails closed: a sandbox that
     /// cannot run is an error that names `--sandbox none`, never a silent fallback.
@@ -57,9 +58,19 @@ struct Confinement: Sendable {
         }
     }
 
+    /// The CONNECT proxy at `port` as the command reaches it: `host:port`.
+    func connectProxy(port: Int?) -> String? {
+        guard let port else { return nil }
+        switch sandbox {
+        case .none: return (server.host.contains(":") ? "[\(server.host)]" : server.host) + ":\(port)"
+        case .bwrap: return "127.0.0.1:\(port)"
+        }
+    }
+
     /// The program and arguments that run `options.command`, confined. `bridgeDirectory` is
-    /// where the launcher's end of the bridge listens (bwrap only).
-    func command(_ options: Launcher.Options, bridgeDirectory: String? = nil) throws -> (String, [String]) {
+    /// where the launcher's end of the bridge listens (bwrap only); `connectPort` the server's
+    /// CONNECT proxy port, bridged too.
+    func command(_ options: Launcher.Options, bridgeDirectory: String? = nil, connectPort: Int? = nil) throws -> (String, [String]) {
         switch sandbox {
         case .none:
             return (starter, ["--pdeathsig", "KILL", "--"] + options.command)
@@ -83,7 +94,11 @@ struct Confinement: Sendable {
                 arguments += isDirectory.boolValue ? ["--tmpfs", path] : ["--ro-bind", "/dev/null", path]
             }
             arguments += ["--chdir", options.workdir]
-            arguments += ["--", me, "bridge", "--listen", "127.0.0.1:\(server.port)", "--socket", Self.socketInside, "--"]
+            arguments += ["--", me, "bridge", "--listen", "127.0.0.1:\(server.port)", "--socket", Self.socketInside]
+            if let connectPort {
+                arguments += ["--connect-listen", "127.0.0.1:\(connectPort)", "--connect-socket", Self.connectSocketInside]
+            }
+            arguments.append("--")
             return (starter, arguments + options.command)
         }
     }
@@ -96,14 +111,17 @@ struct Confinement: Sendable {
         }
     }
 
-    /// Runs `body` with the launcher's end of the bridge listening (bwrap), handing it the
-    /// bridge's directory; without a sandbox, just `body`.
-    func withBridge<Result: Sendable>(_ body: (String?) async throws -> Result) async throws -> Result {
+    /// Runs `body` with the launcher's end of the bridge listening (bwrap): AgentHost's socket,
+    /// and the CONNECT proxy's when `connectPort` is set; hands `body` the bridge's directory.
+    /// Without a sandbox, just `body`.
+    func withBridge<Result: Sendable>(connectPort: Int?, _ body: (String?) async throws -> Result) async throws -> Result {
         guard sandbox == .bwrap else { return try await body(nil) }
         let directory = try Self.privateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let relay = Relay(from: .unix(path: directory + "/agenthost.sock"), to: .tcp(host: server.host, port: server.port))
-        return try await relay.serving { try await body(directory) }
+        guard let connectPort else { return try await relay.serving { try await body(directory) } }
+        let tunnels = Relay(from: .unix(path: directory + "/connect.sock"), to: .tcp(host: server.host, port: connectPort))
+        return try await relay.serving { try await tunnels.serving { try await body(directory) } }
     }
 
     /// A new directory only this user can enter, for the bridge's socket.

@@ -1,9 +1,13 @@
+import Foundation
+
 /// The environment `agenthost run` gives its command (Docs/RUN.md): a clean one, never the
 /// caller's.
 ///
 /// - From the caller's environment, only ``inherited`` and the names the operator passes on
 ///   (`--pass-env`);
 /// - `AGENTHOST_URL`, `AGENTHOST_TOKEN` (the lease) and `AGENTHOST_RUN_ID`;
+/// - `HTTPS_PROXY` (and `https_proxy`), AgentHost's CONNECT proxy with the lease as the proxy
+///   password, when the server opens one (and `NO_PROXY` for AgentHost itself when it is https);
 /// - per upstream of the run, the variables its entry names (`ANTHROPIC_BASE_URL` and
 ///   `ANTHROPIC_API_KEY`, ...), their `{proxy}` and `{token}` filled in;
 /// - for git upstreams, a credential helper through `GIT_CONFIG_COUNT` / `GIT_CONFIG_KEY_n` /
@@ -36,13 +40,17 @@ package struct LaunchEnvironment: Sendable {
     ]
 
     /// Variables the launcher sets itself: never taken from the caller, even when passed on.
-    package static let reserved: Set<String> = ["AGENTHOST_URL", "AGENTHOST_TOKEN", "AGENTHOST_RUN_ID", "GIT_CONFIG_COUNT"]
+    package static let reserved: Set<String> = [
+        "AGENTHOST_URL", "AGENTHOST_TOKEN", "AGENTHOST_RUN_ID", "GIT_CONFIG_COUNT", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+        "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
+    ]
 
     /// The environment: `caller`'s ``inherited`` variables and those named in `passed`, then
     /// AgentHost's, the upstreams' and git's. `agentURL` is AgentHost's address as the command
-    /// reaches it, without a trailing `/`.
+    /// reaches it, without a trailing `/`; `connectProxy` its CONNECT proxy's `host:port` there.
     package static func build(
-        caller: [String: String], passed: [String], agentURL: String, lease: String, runID: String, upstreams: [Upstream]
+        caller: [String: String], passed: [String], agentURL: String, lease: String, runID: String, upstreams: [Upstream],
+        connectProxy: String? = nil
     ) -> [String: String] {
         var environment: [String: String] = [:]
         for name in inherited + passed where !reserved.contains(name) && !name.hasPrefix("GIT_CONFIG_") {
@@ -51,6 +59,17 @@ package struct LaunchEnvironment: Sendable {
         environment["AGENTHOST_URL"] = agentURL
         environment["AGENTHOST_TOKEN"] = lease
         environment["AGENTHOST_RUN_ID"] = runID
+        if let connectProxy {
+            // Clients send the password as Proxy-Authorization: Basic. It carries https only:
+            // AgentHost over plain http is reached directly; over https its host is excepted.
+            let proxy = "http://agenthost:\(lease)@\(connectProxy)"
+            environment["HTTPS_PROXY"] = proxy
+            environment["https_proxy"] = proxy
+            if agentURL.hasPrefix("https://"), let host = URLComponents(string: agentURL)?.host {
+                environment["NO_PROXY"] = host
+                environment["no_proxy"] = host
+            }
+        }
         for upstream in upstreams {
             let proxy = agentURL + String(upstream.path.dropLast(upstream.path.hasSuffix("/") ? 1 : 0))
             for (name, template) in upstream.environment where !reserved.contains(name) {

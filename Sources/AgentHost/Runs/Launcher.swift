@@ -86,9 +86,10 @@ package final class Launcher: Sendable {
         do {
             let environment = LaunchEnvironment.build(
                 caller: callerEnvironment, passed: options.passEnvironment, agentURL: confinement.agentURL, lease: started.lease,
-                runID: started.runID, upstreams: started.upstreams)
-            status = try await confinement.withBridge { bridge in
-                let (executable, arguments) = try confinement.command(options, bridgeDirectory: bridge)
+                runID: started.runID, upstreams: started.upstreams, connectProxy: confinement.connectProxy(port: started.connectPort))
+            status = try await confinement.withBridge(connectPort: started.connectPort) { bridge in
+                let (executable, arguments) = try confinement.command(
+                    options, bridgeDirectory: bridge, connectPort: started.connectPort)
                 let process = ChildProcess(
                     executable: executable, arguments: arguments, environment: environment, directory: options.workdir)
                 child.withLock { $0 = process }
@@ -171,17 +172,19 @@ package final class Launcher: Sendable {
 extension Launcher {
     /// The sandbox's end of the bridge (`agenthost bridge`, run by `agenthost run --sandbox bwrap`
     /// inside bubblewrap): listens on `port` of the sandbox's loopback, relays each connection to
-    /// the Unix socket `socket`, and runs `command` with this process's environment; its exit
-    /// status.
-    package static func bridge(port: Int, socket: String, command: [String]) async throws -> Int32 {
+    /// the Unix socket `socket` (and `connect.port` to `connect.socket`, the CONNECT proxy), and
+    /// runs `command` with this process's environment; its exit status.
+    package static func bridge(
+        port: Int, socket: String, connect: (port: Int, socket: String)?, command: [String]
+    ) async throws -> Int32 {
         guard let program = command.first, !program.isEmpty else { throw LaunchError("name a command to run after --") }
         let path = program.contains("/") ? program : Confinement.executable(named: program)
         guard let path else { throw LaunchError("\(program.prefix(100)): command not found") }
+        let child = ChildProcess(
+            executable: path, arguments: Array(command.dropFirst()), environment: ProcessInfo.processInfo.environment, directory: nil)
         let relay = Relay(from: .tcp(host: "127.0.0.1", port: port), to: .unix(path: socket))
-        return try await relay.serving {
-            try await ChildProcess(
-                executable: path, arguments: Array(command.dropFirst()), environment: ProcessInfo.processInfo.environment, directory: nil
-            ).run()
-        }
+        guard let connect else { return try await relay.serving { try await child.run() } }
+        let tunnels = Relay(from: .tcp(host: "127.0.0.1", port: connect.port), to: .unix(path: connect.socket))
+        return try await relay.serving { try await tunnels.serving { try await child.run() } }
     }
 }

@@ -67,7 +67,7 @@ struct Relay: Sendable {
 
 /// One half of a relayed pair: what its channel reads is written to its partner's channel. Both
 /// channels live on one event loop, so the pair calls each other directly.
-private final class RelayHandler: ChannelDuplexHandler {
+final class RelayHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -76,6 +76,8 @@ private final class RelayHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     /// A read was asked for while the partner could not take more.
     private var pendingRead = false
+    /// The bytes this side's channel read (and passed on).
+    private(set) var bytesRead = 0
 
     static func pair() -> (RelayHandler, RelayHandler) {
         let first = RelayHandler(), second = RelayHandler()
@@ -101,6 +103,14 @@ private final class RelayHandler: ChannelDuplexHandler {
         context?.write(data, promise: nil)
     }
 
+    /// Writes `bytes` that arrived before the pair was joined (after a tunnel's head).
+    func writeEarly(_ bytes: ByteBuffer) {
+        guard bytes.readableBytes > 0 else { return }
+        bytesRead += bytes.readableBytes
+        partner?.write(NIOAny(bytes))
+        partner?.flush()
+    }
+
     private func flush() {
         context?.flush()
     }
@@ -122,6 +132,7 @@ private final class RelayHandler: ChannelDuplexHandler {
     // This side's events.
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        bytesRead += unwrapInboundIn(data).readableBytes
         partner?.write(data)
     }
 

@@ -30,6 +30,8 @@ package struct RunClient: Sendable, CustomStringConvertible {
         package let leaseTTL: Int64
         package let renewEvery: Int64
         package let upstreams: [LaunchEnvironment.Upstream]
+        /// The server's CONNECT proxy port, if it opens one.
+        package let connectPort: Int?
 
         package var description: String { "Started(run: \(runID), expires: \(expiresAt), lease: redacted)" }
     }
@@ -84,7 +86,7 @@ package struct RunClient: Sendable, CustomStringConvertible {
         }
         return Started(
             runID: runID, lease: lease, expiresAt: reply["expires_at"]?.stringValue ?? "-", leaseTTL: ttl, renewEvery: every,
-            upstreams: upstreams)
+            upstreams: upstreams, connectPort: reply["connect_port"]?.integerValue.map { Int($0) })
     }
 
     /// How a renewal went.

@@ -3,6 +3,7 @@ import Hummingbird
 public import Logging
 public import SecurityCore
 import SecurityStore
+import Synchronization
 public import ServiceLifecycle
 public import UnixSignals
 
@@ -197,10 +198,19 @@ public struct AgentHostServer: Service {
                 RateLimitSyncService(buckets: components.rateLimitStore, store: store, metrics: metrics, logger: logger, ticks: ticks),
                 RevocationListener(components: components, store: store, logger: logger),
             ] : []
+        // Launched agents' tunnels to other hosts, when a port is set for them.
+        let egress: [any Service] =
+            configuration.connectPort.map { port in
+                [
+                    ConnectProxy(components: components, host: configuration.host, port: port, logger: logger) { bound in
+                        components.connectPort.withLock { $0 = bound }
+                    }
+                ]
+            } ?? []
         let application = AgentHost.application(
             configuration: configuration, components: components, logger: logger,
             // Started in this order before the HTTP server, and stopped in the reverse order after it.
-            services: sharing + [
+            services: sharing + egress + [
                 AuditFlushService(recorder: audit, logger: logger, ticks: ticks),
                 StoreRefreshService(components: components, store: store, logger: logger),
                 SystemEventRelay(events: components.events, store: store, after: started?.sequence ?? 0, logger: logger, ticks: ticks),

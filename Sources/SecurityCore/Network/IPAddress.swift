@@ -51,6 +51,23 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return high == 0 && low == 1
     }
 
+    /// Whether this is an address of the public Internet: not loopback, unspecified, private
+    /// (RFC 1918, unique local `fc00::/7`), shared (`100.64.0.0/10`), link-local (`169.254.0.0/16`,
+    /// which holds cloud metadata services, and `fe80::/10`), multicast, broadcast, reserved, or
+    /// an IPv6 form that embeds IPv4 (NAT64, 6to4, Teredo) or a documentation range. What an
+    /// egress filter lets a name resolve to.
+    public var isGlobal: Bool {
+        !Self.nonGlobal.contains { $0.contains(self) }
+    }
+
+    /// The ranges ``isGlobal`` refuses (IANA's special-purpose registries, IPv4 and IPv6).
+    static let nonGlobal: [IPNetwork] = [
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+        "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+        "224.0.0.0/4", "240.0.0.0/4", "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32",
+        "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+    ].compactMap { IPNetwork($0) }
+
     /// The canonical text: dotted quad for IPv4, RFC 5952 form for IPv6.
     public var description: String {
         if isIPv4 {

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import SecurityCore
 import SecurityStore
+import Synchronization
 
 /// The runs of `agenthost run` (Docs/RUN.md): a launcher starts a run and receives its agent's
 /// lease, renews the lease while the command runs, and ends the run when it exits, which revokes
@@ -108,6 +109,11 @@ struct RunRoutes: Sendable {
             }
             let upstreams = try await upstreams(for: agent, asked: value["upstreams"]?.arrayValue?.compactMap(\.stringValue))
             let hosts = try (value["allow_hosts"]?.arrayValue ?? []).compactMap(\.stringValue).map(Self.allowedHost)
+            let connectPort = components.connectPort.withLock { $0 }
+            guard hosts.isEmpty || connectPort != nil else {
+                throw HTTPRefusal(
+                    400, .invalidRequest, "This server opens no CONNECT proxy (connect_port), so a run cannot be allowed other hosts.")
+            }
             let command = (value["command"]?.stringValue ?? "").split(separator: "/").last.map(String.init) ?? ""
             let sandbox = value["sandbox"]?.stringValue ?? "none"
             let lifetime = Schema.durationSeconds(value["ttl"]).map { Duration.seconds($0) }
@@ -140,6 +146,7 @@ struct RunRoutes: Sendable {
                 members["lease_ttl_seconds"] = .integer(runs.leaseTTL)
                 members["renew_every_seconds"] = .integer(runs.renewalInterval)
                 members["upstreams"] = .array(upstreams.map(Self.launchEntry))
+                members["connect_port"] = connectPort.map { .integer(Int64($0)) } ?? .null
                 reply = .object(members)
             }
             var response = JSONBody.response(reply, status: .created)
