@@ -201,4 +201,82 @@ struct RunRoutesTests {
             #expect(try await Self.whoami(lease, client).status == .unauthorized)
         }
     }
+
+    /// `POST /api/runs/{run}/children` with `lease` and `body`: the response.
+    static func child(_ runID: String, lease: String, _ body: [String: Any], _ client: any TestClientProtocol) async throws -> TestResponse
+    {
+        try await client.execute(
+            uri: "/api/runs/\(runID)/children", method: .post, headers: jsonHeaders(ProxyTests.bearer(lease)),
+            body: ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: body))))
+    }
+
+    @Test func aSubAgentsLeaseIsNarrowerAndEndsWithItsParent() async throws {
+        try await ProxyTests.withProxy { setup, client in
+            setup.fixture.components.connectPort.withLock { $0 = 9 }
+            let started = try await Self.start(
+                setup, client, ["upstreams": ["fake", "git"], "allow_hosts": ["pypi.org", "files.pythonhosted.org"], "ttl": "2h"])
+            let lease = try #require(started["lease"] as? String)
+            let runID = try #require(started["run_id"] as? String)
+
+            // Wider in every way: refused, naming each.
+            let wider = try await Self.child(
+                runID, lease: lease,
+                ["name": "tests-1", "role": "admin", "upstreams": ["impatient"], "allow_hosts": ["evil.example"], "ttl": "3h"], client)
+            #expect(wider.status == .forbidden)
+            let exceeded = try #require(try json(wider.body)["exceeded"] as? [String: Any])
+            #expect(Set(exceeded.keys) == ["role", "upstreams", "allow_hosts", "ttl"])
+            // Only the run's own lease asks; an admin's token does not.
+            let byAdmin = try await Self.child(
+                runID, lease: try setup.fixture.token(agent: "ops", role: "admin").token, ["name": "x"], client)
+            #expect(ProxyTests.problemCode(byAdmin) == "token_required")
+
+            let narrower = try await Self.child(
+                runID, lease: lease, ["name": "tests-1", "role": "viewer", "upstreams": ["fake"], "allow_hosts": ["pypi.org"]], client)
+            #expect(narrower.status == .created, "\(String(buffer: narrower.body))")
+            let child = try json(narrower.body)
+            let childLease = try #require(child["lease"] as? String)
+            #expect(child["parent"] as? String == runID)
+            #expect(child["renew_every_seconds"] as? Int == 0)
+            #expect(child["role"] as? String == "viewer" && child["upstream_names"] as? [String] == ["fake"])
+            let who = try json(try await Self.whoami(childLease, client).body)
+            #expect(who["agent_id"] as? String == "builder-7" && who["role"] as? String == "viewer")
+            #expect(
+                try await client.execute(uri: "/proxy/git/v1/x", method: .get, headers: ProxyTests.bearer(childLease)).status == .forbidden)
+
+            // Renewed with its parent, and lapsed with it.
+            setup.fixture.clock.advance(by: 20)
+            _ = try await client.execute(uri: "/api/runs/\(runID)/renew", method: .post, headers: try Self.admin(setup))
+            setup.fixture.clock.advance(by: 20)
+            #expect(try await Self.whoami(childLease, client).status == .ok)
+
+            try await setup.audit.flush()
+            let records = try await setup.store.auditRecords(after: 0, limit: 100, actor: nil, action: "run.started").map(\.event)
+            #expect(records.contains { $0.actor == "builder-7" && $0.target == "builder-7/tests-1" && $0.details["parent"] == runID })
+
+            // Its parent ended: so is it, everywhere.
+            _ = try await client.execute(
+                uri: "/api/runs/\(runID)/end", method: .post, headers: Self.jsonHeaders(try Self.admin(setup)),
+                body: ByteBuffer(string: "{}"))
+            #expect(try await Self.whoami(childLease, client).status == .unauthorized)
+            let listed =
+                try json(
+                    try await client.execute(uri: "/api/runs", method: .get, headers: try Self.admin(setup)).body)["runs"]
+                as? [[String: Any]]
+            #expect(listed?.map { $0["state"] as? String } == ["ended", "ended"])
+        }
+    }
+
+    @Test func aSubAgentLapsesWithItsParent() async throws {
+        try await ProxyTests.withProxy { setup, client in
+            let started = try await Self.start(setup, client)
+            let lease = try #require(started["lease"] as? String)
+            let runID = try #require(started["run_id"] as? String)
+            let child = try json(try await Self.child(runID, lease: lease, ["name": "helper"], client).body)
+            let childLease = try #require(child["lease"] as? String)
+            #expect(try await Self.whoami(childLease, client).status == .ok)
+            setup.fixture.clock.advance(by: 31)
+            #expect(try await Self.whoami(lease, client).status == .unauthorized)
+            #expect(try await Self.whoami(childLease, client).status == .unauthorized)
+        }
+    }
 }

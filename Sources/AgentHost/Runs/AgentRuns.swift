@@ -51,12 +51,65 @@ public final class AgentRuns: Sendable {
         case lapsed
     }
 
-    /// Where the lease of token `id` stands now.
+    /// Where the lease of token `id` stands now. A sub-agent's stands only while every run above
+    /// it does too.
     func standing(of id: TokenID) -> Standing {
         let now = clock.now()
         return open.withLock { runs in
             guard let run = runs[id] else { return .unknown }
-            return now - run.renewedAt > leaseTTL ? .lapsed : .live(run)
+            var current = run
+            for _ in 0...Self.maximumDepth {
+                guard now - current.renewedAt <= leaseTTL else { return .lapsed }
+                guard let parent = current.parent else { return .live(run) }
+                guard let above = runs[parent] else { return .unknown }
+                current = above
+            }
+            return .unknown
+        }
+    }
+
+    /// How many runs deep sub-agents may go below a launched one.
+    static let maximumDepth = 4
+
+    /// How many runs are above `run` (0 for a launched one), as this server knows them.
+    func depth(of run: RunRecord) -> Int {
+        open.withLock { runs in
+            var depth = 0
+            var current = run
+            while let parent = current.parent, let above = runs[parent], depth <= Self.maximumDepth {
+                depth += 1
+                current = above
+            }
+            return depth
+        }
+    }
+
+    /// The run's name with the runs above it: `builder-7` for a launched agent, then each
+    /// sub-agent's name (`builder-7/tests-1`).
+    func chain(of run: RunRecord) -> String {
+        open.withLock { runs in
+            var names: [String] = []
+            var current = run
+            while let parent = current.parent, names.count <= Self.maximumDepth {
+                names.append(current.command)
+                guard let above = runs[parent] else { break }
+                current = above
+            }
+            return ([current.agent.rawValue] + names.reversed()).joined(separator: "/")
+        }
+    }
+
+    /// The open runs below run `id`, at any depth.
+    private func descendants(of id: TokenID) -> [RunRecord] {
+        open.withLock { runs in
+            var found: [RunRecord] = []
+            var frontier: Set<TokenID> = [id]
+            for _ in 0...Self.maximumDepth where !frontier.isEmpty {
+                let next = runs.values.filter { $0.parent.map(frontier.contains) == true }
+                found += next
+                frontier = Set(next.map(\.id))
+            }
+            return found
         }
     }
 
@@ -83,18 +136,26 @@ public final class AgentRuns: Sendable {
         let now = clock.now()
         guard let run = try await record(id) else { return nil }
         guard run.state(at: now, leaseTTL: leaseTTL) == .running else { return run }
-        try await store.recordRenewals([id: now])
+        // Its sub-agents live as long as it does.
+        let below = descendants(of: id)
+        try await store.recordRenewals(Dictionary(uniqueKeysWithValues: ([run] + below).map { ($0.id, now) }))
         let renewed = run.renewed(at: now)
         open.withLock { runs in
-            if (runs[id]?.renewedAt ?? .min) < now { runs[id] = renewed }
+            for record in [run] + below where (runs[record.id]?.renewedAt ?? .min) < now { runs[record.id] = record.renewed(at: now) }
         }
         return renewed
     }
 
-    /// Ends run `id` with `exitStatus`: records the end and revokes the lease everywhere. The
-    /// run as it now is, or `nil` when unknown. Ending a run twice keeps the first end.
+    /// Ends run `id` with `exitStatus`, and its sub-agents' runs with it: records the ends and
+    /// revokes the leases everywhere. The run as it now is, or `nil` when unknown. Ending a run
+    /// twice keeps the first end.
     func end(_ id: TokenID, exitStatus: Int?) async throws -> RunRecord? {
         let now = clock.now()
+        for child in descendants(of: id) { _ = try await endOne(child.id, exitStatus: nil, at: now) }
+        return try await endOne(id, exitStatus: exitStatus, at: now)
+    }
+
+    private func endOne(_ id: TokenID, exitStatus: Int?, at now: Int64) async throws -> RunRecord? {
         guard let ended = try await store.endRun(id: id, at: now, exitStatus: exitStatus) else { return nil }
         // Here at once; everywhere else through the store's announcement.
         revocations.revoke(tokenID: id, expiresAt: ended.expiresAt)

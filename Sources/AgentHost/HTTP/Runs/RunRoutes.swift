@@ -22,6 +22,7 @@ struct RunRoutes: Sendable {
     let components: AgentHost.Components
     let startSchema: Schema
     let endSchema: Schema = .object(["exit_status": .optional(.integer(0...255))])
+    let childSchema: Schema
 
     init(components: AgentHost.Components) {
         self.components = components
@@ -34,6 +35,13 @@ struct RunRoutes: Sendable {
             "upstreams": .optional(.array(of: .string(length: 1...64), count: 0...64)),
             "allow_hosts": .optional(.array(of: .string(length: 1...262), count: 0...64)),
             "sandbox": .optional(.string(oneOf: ["none", "bwrap"])),
+            "ttl": .optional(.duration(1...components.minter.policy.maximumLifetime)),
+        ])
+        childSchema = .object([
+            "name": .required(name),
+            "role": .optional(name),
+            "upstreams": .optional(.array(of: .string(length: 1...64), count: 0...64)),
+            "allow_hosts": .optional(.array(of: .string(length: 1...262), count: 0...64)),
             "ttl": .optional(.duration(1...components.minter.policy.maximumLifetime)),
         ])
     }
@@ -72,6 +80,7 @@ struct RunRoutes: Sendable {
                 return JSONBody.response(json(run, runs: runs))
             }
         }
+        router.post("/api/runs/{run}/children") { request, context in try await delegate(request, context: context) }
         router.post("/api/runs/{run}/end") { request, context in
             try await withRuns(context) { runs in
                 try Self.checkLauncher(context)
@@ -140,19 +149,88 @@ struct RunRoutes: Sendable {
                     "run": run.id.hex, "role": role, "command": command, "upstreams": run.upstreams.joined(separator: " "),
                     "allow_hosts": hosts.joined(separator: " "), "sandbox": sandbox,
                 ])
-            var reply = json(run, runs: runs)
-            if case .object(var members) = reply {
-                members["lease"] = .string(started.lease.token)
-                members["lease_ttl_seconds"] = .integer(runs.leaseTTL)
-                members["renew_every_seconds"] = .integer(runs.renewalInterval)
-                members["upstreams"] = .array(upstreams.map(Self.launchEntry))
-                members["connect_port"] = connectPort.map { .integer(Int64($0)) } ?? .null
-                reply = .object(members)
-            }
-            var response = JSONBody.response(reply, status: .created)
-            response.headers[.cacheControl] = "no-store"
-            return response
+            return try launchReply(run, lease: started.lease, runs: runs, upstreams: upstreams)
         }
+    }
+
+    // MARK: Sub-agents
+
+    /// `POST /api/runs/{run}/children`: the run's own lease asks for a sub-agent's, never wider
+    /// than its own: a subset of its upstreams and allowed hosts, the same role or a lower one, a
+    /// life within its own. It acts as the same agent, lives while its parent does (renewed with
+    /// it) and ends with it.
+    private func delegate(_ request: Request, context: AgentRequestContext) async throws -> Response {
+        try await withRuns(context) { runs in
+            let runID = try Self.runID(context)
+            guard case .lease(let claims)? = context.principal?.subject, claims.tokenID == runID,
+                case .live(let parent) = runs.standing(of: runID)
+            else {
+                throw HTTPRefusal(403, .tokenRequired, "Only the run's own lease asks for a sub-agent's lease.")
+            }
+            let value = try await JSONBody.read(request, schema: childSchema)
+            let now = components.clock.now()
+            let role = value["role"]?.stringValue ?? parent.role.rawValue
+            let upstreams = value["upstreams"]?.arrayValue?.compactMap(\.stringValue) ?? parent.upstreams
+            let hosts = try value["allow_hosts"]?.arrayValue?.compactMap(\.stringValue).map(Self.allowedHost) ?? parent.allowedHosts
+            let lifetime = Schema.durationSeconds(value["ttl"]) ?? (parent.expiresAt - now)
+            var exceeded: [String: JSONValue] = [:]
+            let policy = components.policy
+            if role != parent.role.rawValue {
+                let narrower = policy.rank(of: role).flatMap { wanted in policy.rank(of: parent.role.rawValue).map { wanted <= $0 } }
+                if narrower != true { exceeded["role"] = .string(role) }
+            }
+            let extraUpstreams = upstreams.filter { !parent.upstreams.contains($0) }
+            if !extraUpstreams.isEmpty { exceeded["upstreams"] = .array(extraUpstreams.map { .string($0) }) }
+            let extraHosts = hosts.filter { !parent.allowedHosts.contains($0) }
+            if !extraHosts.isEmpty { exceeded["allow_hosts"] = .array(extraHosts.map { .string($0) }) }
+            if now + lifetime > parent.expiresAt { exceeded["ttl"] = .integer(lifetime) }
+            if runs.depth(of: parent) >= AgentRuns.maximumDepth { exceeded["depth"] = .integer(Int64(AgentRuns.maximumDepth)) }
+            guard exceeded.isEmpty else {
+                throw HTTPRefusal(
+                    status: 403, code: .forbidden,
+                    detail: "A sub-agent's lease may not be wider than its parent's: \(exceeded.keys.sorted().joined(separator: ", ")).",
+                    extensions: ["exceeded": .object(exceeded)])
+            }
+            let name = value["name"]?.stringValue ?? ""
+            let started: (lease: MintedToken, run: RunRecord)
+            do {
+                started = try await runs.start(
+                    agent: parent.agent, role: try Role(role), team: parent.team, command: name, startedBy: runs.chain(of: parent),
+                    upstreams: upstreams, allowedHosts: hosts, sandbox: parent.sandbox, parent: parent.id,
+                    lifetime: .seconds(max(1, lifetime)), minter: components.leaseMinter)
+            } catch let error as TokenError where error.code == .noSigningKey {
+                throw HTTPRefusal(503, .noSigningKey, "The server's keyring has no primary key, so it cannot mint leases.")
+            }
+            let run = started.run
+            let chain = runs.chain(of: run)
+            context.logger.notice("started sub-agent", metadata: ["run": .string(run.id.hex), "chain": .string(chain)])
+            components.audit(
+                context.id, "run.started", actor: runs.chain(of: parent), target: chain,
+                details: [
+                    "run": run.id.hex, "parent": parent.id.hex, "role": role, "upstreams": upstreams.joined(separator: " "),
+                    "allow_hosts": hosts.joined(separator: " "),
+                ])
+            let configured = components.configuration.upstreams
+            return try launchReply(
+                run, lease: started.lease, runs: runs, upstreams: upstreams.compactMap { name in configured.first { $0.name == name } })
+        }
+    }
+
+    /// `201` with the run, its lease, and what a launcher sets for each of `upstreams`.
+    private func launchReply(_ run: RunRecord, lease: MintedToken, runs: AgentRuns, upstreams: [Upstream]) throws -> Response {
+        var reply = json(run, runs: runs)
+        if case .object(var members) = reply {
+            members["lease"] = .string(lease.token)
+            members["lease_ttl_seconds"] = .integer(runs.leaseTTL)
+            // A sub-agent's lease is renewed with its parent's.
+            members["renew_every_seconds"] = .integer(run.parent == nil ? runs.renewalInterval : 0)
+            members["upstreams"] = .array(upstreams.map(Self.launchEntry))
+            members["connect_port"] = components.connectPort.withLock { $0 }.map { .integer(Int64($0)) } ?? .null
+            reply = .object(members)
+        }
+        var response = JSONBody.response(reply, status: .created)
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     /// The upstreams the run may call: those asked for (each must exist and be granted to the
