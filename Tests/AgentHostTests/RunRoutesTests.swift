@@ -95,8 +95,8 @@ struct RunRoutesTests {
                 let renew = try await client.execute(uri: "/api/runs/\(runID)/renew", method: .post, headers: try Self.admin(setup))
                 #expect(renew.status == .ok)
             }
-            clock.advance(by: 30)
-            #expect(try await Self.whoami(lease, client).status == .ok, "30 s after the last renewal it still holds")
+            clock.advance(by: 29)
+            #expect(try await Self.whoami(lease, client).status == .ok, "29 s after the last renewal it still holds")
             clock.advance(by: 1)
             let lapsed = try await Self.whoami(lease, client)
             #expect(lapsed.status == .unauthorized)
@@ -274,7 +274,7 @@ struct RunRoutesTests {
             let child = try json(try await Self.child(runID, lease: lease, ["name": "helper"], client).body)
             let childLease = try #require(child["lease"] as? String)
             #expect(try await Self.whoami(childLease, client).status == .ok)
-            setup.fixture.clock.advance(by: 31)
+            setup.fixture.clock.advance(by: 30)
             #expect(try await Self.whoami(lease, client).status == .unauthorized)
             #expect(try await Self.whoami(childLease, client).status == .unauthorized)
         }

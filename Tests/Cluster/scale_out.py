@@ -8,7 +8,8 @@
 2. a burst of 3x the bucket within one reconciliation interval, and the authentication-failure
    budget spent once across the servers;
 3. a revocation through one server, refused by every other (delay); a browser session signed in
-   and out through one server, refused by every other (delay);
+   and out through one server, refused by every other (delay); the lease of an `agenthost run`
+   whose command exited, refused by every server (delay);
 4. the audit chain under concurrent writers on every server, then `agenthost audit verify`;
 5. the same webhook delivery to two servers at once, accepted once;
 6. a token key rotated, then retired, and every server reloaded (SIGHUP): the new key's tokens
@@ -234,6 +235,42 @@ def revocation(admin):
     worst = max(delays) if delays else 0
     figures["revocation_ms"] = [round(delay * 1000, 1) for delay in delays]
     check(worst < 1, "revocation: refused by every other server after %s ms (limit 1000)"
+          % ", ".join("%.1f" % (delay * 1000) for delay in delays))
+
+
+def launched_lease():
+    """`agenthost run` against server 1: once its command has exited, the lease is refused by
+    every server; how long after the launcher returned."""
+    lease_file = os.path.join(DATA_DIR, "..", "launched-lease-%s" % uuid.uuid4().hex)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENTHOST_")}
+    # The command uses its lease on every server before it exits, so each has seen it work.
+    script = ('for url in %s; do curl -s -o /dev/null -w "%%{http_code} " -H "Authorization: Bearer $AGENTHOST_TOKEN" '
+              '"$url/api/whoami"; done; echo "$AGENTHOST_TOKEN" > "$0"') % " ".join(SERVERS)
+    result = subprocess.run(
+        [BINARY, "run", "--sandbox", "none", "--server", SERVERS[0], "--data-dir", DATA_DIR, "--agent", "launched-agent", "--",
+         "sh", "-c", script, lease_file], capture_output=True, text=True, timeout=60, env=environment)
+    ended = time.monotonic()
+    check(result.returncode == 0 and result.stdout.split() == ["200"] * len(SERVERS),
+          "launched: the lease works on every server while the command runs (%s %s)" % (result.stdout.strip(), result.stderr[-200:]))
+    try:
+        lease = open(lease_file).read().strip()
+    except OSError:
+        check(False, "launched: the command wrote its lease")
+        return
+    finally:
+        if os.path.exists(lease_file):
+            os.remove(lease_file)
+    delays = []
+    for server in SERVERS:
+        client = Client(server)
+        while time.monotonic() - ended < 5:
+            status, _ = client.request("GET", "/api/whoami", bearer(lease, fresh_ip()))
+            if status == 401:
+                break
+            time.sleep(0.002)
+        delays.append(time.monotonic() - ended)
+    figures["launched_lease_refused_ms"] = [round(delay * 1000, 1) for delay in delays]
+    check(max(delays) < 1, "launched: the lease is refused by every server %s ms after the run ended (limit 1000)"
           % ", ".join("%.1f" % (delay * 1000) for delay in delays))
 
 
@@ -466,6 +503,7 @@ def main():
     burst(token, "burst")
     failure_budget()
     revocation(admin)
+    launched_lease()
     browser_sign_out()
     audit_chain(admin)
     webhook_dedup()

@@ -43,8 +43,8 @@ struct RunStoreTests {
         let again = try await reopen()
         let stored = try #require(try await again.run(id: second.id))
         #expect(stored.parent == first.id && stored.upstreams == ["anthropic", "gitlab"] && stored.allowedHosts == ["pypi.org:443"])
-        #expect(stored.state(at: 260, leaseTTL: 30) == .running)
-        #expect(stored.state(at: 281, leaseTTL: 30) == .lapsed)
+        #expect(stored.state(at: 279, leaseTTL: 30) == .running)
+        #expect(stored.state(at: 280, leaseTTL: 30) == .lapsed)
         #expect(try await again.run(id: first.id)?.state(at: 161, leaseTTL: 30) == .ended)
         try await again.close()
     }

@@ -15,7 +15,7 @@ public final class AgentRuns: Sendable {
     /// Seconds a lease lives past its launcher's last renewal: 30. A launcher renews every
     /// ``renewalInterval`` (10 s), so two renewals may fail before the lease lapses, and a lease
     /// whose launcher was killed is refused at most 30 s after its last renewal (plus the
-    /// servers' clock skew) on every server.
+    /// servers' clock skew) on every server: whole seconds, the renewal's rounded down.
     public let leaseTTL: Int64
     let revocations: InMemoryRevocationList
     let revocationStore: (any RevocationStore)?
@@ -59,7 +59,7 @@ public final class AgentRuns: Sendable {
             guard let run = runs[id] else { return .unknown }
             var current = run
             for _ in 0...Self.maximumDepth {
-                guard now - current.renewedAt <= leaseTTL else { return .lapsed }
+                guard now - current.renewedAt < leaseTTL else { return .lapsed }
                 guard let parent = current.parent else { return .live(run) }
                 guard let above = runs[parent] else { return .unknown }
                 current = above

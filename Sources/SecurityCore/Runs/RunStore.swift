@@ -73,10 +73,12 @@ public struct RunRecord: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The run's state at `now` when a lease lapses `leaseTTL` seconds after its last renewal.
+    /// Times are whole seconds, the renewal's rounded down: a lease lapses at most `leaseTTL`
+    /// seconds after it was renewed, never later.
     public func state(at now: Int64, leaseTTL: Int64) -> State {
         if endedAt != nil { return .ended }
         if now >= expiresAt { return .expired }
-        if now - renewedAt > leaseTTL { return .lapsed }
+        if now - renewedAt >= leaseTTL { return .lapsed }
         return .running
     }
 
