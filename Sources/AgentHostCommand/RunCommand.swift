@@ -40,6 +40,10 @@ struct RunCommand: AsyncParsableCommand {
     var workdir: String?
     @Option(name: .customLong("allow-host"), help: "A host[:port] the agent may reach through CONNECT; repeat.")
     var allowHosts: [String] = []
+    @Option(
+        name: .customLong("read-only"),
+        help: "A directory the command may read under bwrap although it lies in /tmp, /run or your home (a tool's installation); repeat.")
+    var readOnly: [String] = []
     @Option(name: .customLong("pass-env"), help: "A variable of your environment the command also receives; repeat. Never pass a secret.")
     var passEnvironment: [String] = []
     @Option(help: "AgentHost's URL (default: $AGENTHOST_URL, else http://127.0.0.1:8080).") var server: String?
@@ -67,8 +71,10 @@ struct RunCommand: AsyncParsableCommand {
         if let config = environment["AGENTHOST_CONFIG"], !config.isEmpty { hidden.append(config) }
         let options = Launcher.Options(
             agent: agent, role: role, team: team, upstreams: upstreams.isEmpty ? nil : upstreams, ttl: lifetime,
-            sandbox: Launcher.Sandbox(rawValue: sandbox) ?? .bwrap, workdir: workdir ?? FileManager.default.currentDirectoryPath,
-            allowedHosts: allowHosts, passEnvironment: passEnvironment, hidden: hidden, command: command)
+            sandbox: Launcher.Sandbox(rawValue: sandbox) ?? .bwrap,
+            workdir: URL(fileURLWithPath: workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path,
+            allowedHosts: allowHosts, passEnvironment: passEnvironment, hidden: hidden, home: environment["HOME"],
+            readOnly: readOnly.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, command: command)
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
         let forwarding = Task {
             for await signal in signals { launcher.forward(interrupt: signal == .sigint) }

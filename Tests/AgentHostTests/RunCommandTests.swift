@@ -118,6 +118,8 @@ struct RunCommandTests: AgentHostBinaryTests {
                 cd "$0"
                 curl -s -H "Authorization: Bearer $AGENTHOST_TOKEN" "$AGENTHOST_URL/api/whoami" > who.json
                 ls -A "$1" > data.txt
+                ls -A "$HOME" > home.txt
+                touch "$HOME/written-in-home" || echo home-not-writable >> escapes.txt
                 cat /proc/self/environ | tr '\\0' '\\n' > environ.txt
                 touch /etc/agenthost-run-probe 2>/dev/null && echo wrote-etc >> escapes.txt
                 curl -s -m 3 http://127.0.0.1:$2/ >/dev/null && echo reached-host-loopback >> escapes.txt
@@ -132,6 +134,9 @@ struct RunCommandTests: AgentHostBinaryTests {
                 try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work.path + "/who.json"))) as? [String: Any]
             #expect(who?["authenticated_by"] as? String == "lease", "AgentHost is reachable through the bridge")
             #expect(try String(contentsOfFile: work.path + "/data.txt", encoding: .utf8).isEmpty, "the data directory is hidden")
+            #expect(try String(contentsOfFile: work.path + "/home.txt", encoding: .utf8).isEmpty, "the caller's home is not visible")
+            let home = try #require(ProcessInfo.processInfo.environment["HOME"])
+            #expect(!FileManager.default.fileExists(atPath: home + "/written-in-home"), "the sandbox's home is its own")
             let environ = try String(contentsOfFile: work.path + "/environ.txt", encoding: .utf8)
             #expect(!environ.contains("SECRET_IN_PARENT") && !environ.contains("s3cret"))
             #expect((try? String(contentsOfFile: work.path + "/escapes.txt", encoding: .utf8)) == nil, "nothing escaped")

@@ -40,6 +40,10 @@ import time
 import zipfile
 
 BINARY, SDK_PYTHON = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+# The SDKs' virtual environment and the Python it was made from may lie under /tmp (a fresh clone's
+# .build) or the home (pyenv), which the sandbox replaces: they are passed in read-only.
+READ_ONLY = sorted({os.path.dirname(os.path.dirname(SDK_PYTHON)), subprocess.run(
+    [SDK_PYTHON, "-c", "import sys; print(sys.base_prefix)"], capture_output=True, text=True, check=True).stdout.strip()})
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY = "sk-launched-7d1c2b9a8e6f5d4c3b2a1f0e"  # the provider key: only the fake API accepts it
 PAT = "glpat-launched-0a1b2c3d4e5f6a7b8c9d"  # the forge's token
@@ -276,8 +280,9 @@ class AgentHost:
         return response.status, (json.loads(data) if data else {})
 
     def launch(self, arguments, command, workdir, extra_environment=None, timeout=180):
+        exposed = [argument for path in READ_ONLY for argument in ("--read-only", path)]
         return run([BINARY, "run", "--server", self.url, "--data-dir", self.data, "--agent", "builder-7", "--workdir", workdir]
-                   + arguments + ["--"] + command, env=self.environment(extra_environment), timeout=timeout)
+                   + exposed + arguments + ["--"] + command, env=self.environment(extra_environment), timeout=timeout)
 
 
 def main():

@@ -5,7 +5,7 @@ import Foundation
 /// - `none`: `setpriv --pdeathsig KILL -- COMMAND`, so the command dies with the launcher; it
 ///   reaches AgentHost at the launcher's own URL.
 /// - `bwrap`: bubblewrap with new user, PID, IPC, UTS and network namespaces, every capability
-///   dropped, the root file system read-only, a fresh `/tmp` and `/run`, the workdir writable,
+///   dropped, the root file system read-only, a fresh `/tmp`, `/run` and home, the workdir writable,
 ///   AgentHost's data directory and configuration hidden, and `--die-with-parent`. Its network
 ///   has only loopback: AgentHost is at `http://127.0.0.1:<port>` there, through the bridge
 ///   (`agenthost bridge` inside, relaying to a Unix socket the launcher relays to AgentHost).
@@ -21,6 +21,9 @@ struct Confinement: Sendable {
     /// Where the bridge's sockets are, inside the sandbox: AgentHost's, and its CONNECT proxy's.
     static let socketInside = "/run/agenthost/agenthost.sock"
     static let connectSocketInside = "/run/agenthost/connect.sock"
+    /// Where this program is, inside the sandbox: it runs there as the bridge, wherever it is
+    /// outside (under `/tmp` or a home, which the sandbox replaces).
+    static let bridgeInside = "/run/agenthost-bridge"
 
     /// Checks that the sandbox can run here and works out the URLs. Fails closed: a sandbox that
     /// cannot run is an error that names `--sandbox none`, never a silent fallback.
@@ -81,9 +84,13 @@ struct Confinement: Sendable {
                 "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try",
                 "--die-with-parent", "--cap-drop", "ALL",
                 "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run",
-                "--bind", bridgeDirectory, "/run/agenthost",
+                "--bind", bridgeDirectory, "/run/agenthost", "--ro-bind", me, Self.bridgeInside,
             ]
+            // A home of its own, empty and writable, gone at the end: the caller's holds keys,
+            // tokens and tool configurations (~/.ssh, ~/.aws, ~/.config).
+            if let home = options.home, home.hasPrefix("/"), home != "/" { arguments += ["--tmpfs", home] }
             arguments += ["--bind", options.workdir, options.workdir]
+            for path in options.readOnly { arguments += ["--ro-bind", path, path] }
             // After the workdir: a data directory inside it is hidden too.
             let files = FileManager.default
             try check(options)
@@ -94,7 +101,7 @@ struct Confinement: Sendable {
                 arguments += isDirectory.boolValue ? ["--tmpfs", path] : ["--ro-bind", "/dev/null", path]
             }
             arguments += ["--chdir", options.workdir]
-            arguments += ["--", me, "bridge", "--listen", "127.0.0.1:\(server.port)", "--socket", Self.socketInside]
+            arguments += ["--", Self.bridgeInside, "bridge", "--listen", "127.0.0.1:\(server.port)", "--socket", Self.socketInside]
             if let connectPort {
                 arguments += ["--connect-listen", "127.0.0.1:\(connectPort)", "--connect-socket", Self.connectSocketInside]
             }
@@ -103,11 +110,15 @@ struct Confinement: Sendable {
         }
     }
 
-    /// Refuses what this sandbox cannot do with `options`: a workdir it would hide.
+    /// Refuses what this sandbox cannot do with `options`: a workdir or a read-only path it
+    /// would hide, a path that is not absolute.
     func check(_ options: Launcher.Options) throws {
         guard sandbox == .bwrap else { return }
-        for path in options.hidden where options.workdir == path || options.workdir.hasPrefix(path.hasSuffix("/") ? path : path + "/") {
-            throw LaunchError("the workdir \(options.workdir.prefix(200)) is inside \(path.prefix(200)), which the sandbox hides")
+        for (what, path) in [("the workdir", options.workdir)] + options.readOnly.map({ ("--read-only", $0) }) {
+            guard path.hasPrefix("/") else { throw LaunchError("\(what) \(path.prefix(200)) must be an absolute path") }
+            for hidden in options.hidden where path == hidden || path.hasPrefix(hidden.hasSuffix("/") ? hidden : hidden + "/") {
+                throw LaunchError("\(what) \(path.prefix(200)) is inside \(hidden.prefix(200)), which the sandbox hides")
+            }
         }
     }
 

@@ -37,13 +37,21 @@ package final class Launcher: Sendable {
         package var passEnvironment: [String]
         /// Paths the sandbox hides (AgentHost's data directory, its configuration file).
         package var hidden: [String]
+        /// The caller's home directory, which the sandbox replaces with an empty one.
+        package var home: String?
+        /// Directories the command may read under the sandbox although it replaces what holds
+        /// them (`/tmp`, `/run`, the home): a tool's installation, say.
+        package var readOnly: [String]
         /// The command and its arguments.
         package var command: [String]
 
         package init(
             agent: String, role: String, team: String = "", upstreams: [String]? = nil, ttl: Int64? = nil, sandbox: Sandbox,
-            workdir: String, allowedHosts: [String] = [], passEnvironment: [String] = [], hidden: [String] = [], command: [String]
+            workdir: String, allowedHosts: [String] = [], passEnvironment: [String] = [], hidden: [String] = [], home: String? = nil,
+            readOnly: [String] = [], command: [String]
         ) {
+            self.home = home
+            self.readOnly = readOnly
             self.agent = agent
             self.role = role
             self.team = team
