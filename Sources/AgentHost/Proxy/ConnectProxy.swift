@@ -10,8 +10,8 @@ public import ServiceLifecycle
 /// hosts"): HTTP `CONNECT host:port` on a listener of its own (`connect_port`), which
 /// `agenthost run` gives its command as `HTTPS_PROXY`.
 ///
-/// Each tunnel is decided by ``Egress`` (the lease, the run's allow-list, the agent's `egress`
-/// rate limit, the address the name resolves to), then relayed byte for byte: no TLS is
+/// Each tunnel is decided by the lease, the run's allow-list, the agent's `egress` rate limit and
+/// the address the name resolves to, then relayed byte for byte: no TLS is
 /// intercepted. Every tunnel is audited when it closes (`connect.tunnel`: host, address, bytes
 /// each way, duration), every refusal when it is made (`connect.refused`).
 public struct ConnectProxy: Service {

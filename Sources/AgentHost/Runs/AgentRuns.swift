@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// A lease is an agent token under the lease audience whose run must be open on this server's
 /// books and renewed by its launcher within ``leaseTTL`` seconds. The request path reads only
-/// memory (``standing(of:)``); ``sync()`` brings in every server's runs and renewals. Ending a
+/// memory; ``sync()`` brings in every server's runs and renewals. Ending a
 /// run revokes its lease's token id, which reaches every server through the revocation path at
 /// once (PostgreSQL's LISTEN/NOTIFY) or at its next refresh.
 public final class AgentRuns: Sendable {
