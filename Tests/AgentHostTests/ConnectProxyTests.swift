@@ -123,6 +123,27 @@ struct ConnectProxyTests {
         }
     }
 
+    @Test func thePolicyMayAllowARolesHostsForEveryRun() async throws {
+        let policy: @Sendable (Int) throws -> Policy = { port in
+            try PolicyLoader.load(
+                yaml: DefaultPolicy.text + "\negress:\n  developer: [\"127.0.0.1:\(port)\"]\n", source: "policy.yaml")
+        }
+        try await ProxyTests.withProxy(policy: policy) { setup, client in
+            try await Self.withConnectProxy(setup) { proxyPort in
+                let target = "127.0.0.1:\(setup.port)"
+                // No host allowed by the run: the policy's list for its role counts.
+                let (lease, _) = try await Self.lease(setup, client, hosts: [])
+                let (tunnel, answer) = try await Self.connect(proxyPort, target, lease: lease)
+                #expect(answer?.status == 200)
+                tunnel.close()
+                // Another role: not on its list.
+                let started = try await RunRoutesTests.start(setup, client, ["role": "member"])
+                let (_, refused) = try await Self.connect(proxyPort, target, lease: try #require(started["lease"] as? String))
+                #expect(refused?.status == 403)
+            }
+        }
+    }
+
     @Test(arguments: [
         ("pypi.org:443", "pypi.org", 443), ("[::1]:8443", "::1", 8443), ("PyPI.org:443", "pypi.org", 443), ("10.0.0.1:22", "10.0.0.1", 22),
     ])

@@ -57,7 +57,7 @@ struct ProxyTests {
     /// secret for both upstreams, and the fake upstream running.
     static func withProxy(
         upstreams makeUpstreams: @escaping @Sendable (Int) throws -> [Upstream] = { try upstreams(port: $0) },
-        authenticators: [any Authenticator] = [],
+        authenticators: [any Authenticator] = [], policy makePolicy: (@Sendable (Int) throws -> Policy)? = nil,
         _ body: @escaping @Sendable (Setup, any TestClientProtocol) async throws -> Void
     ) async throws {
         let upstream = FakeUpstream()
@@ -72,7 +72,8 @@ struct ProxyTests {
                 let audit = AuditRecorder(trail: trail)
                 let upstreams = try makeUpstreams(port)
                 let fixture = try HostFixture(
-                    credentials: credentials, revocationStore: store, audit: audit, clock: clock, runs: store,
+                    policy: try makePolicy?(port), credentials: credentials, revocationStore: store, audit: audit, clock: clock,
+                    runs: store,
                     configure: {
                         $0.upstreams = upstreams
                         $0.authenticators = authenticators

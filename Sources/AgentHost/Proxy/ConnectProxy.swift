@@ -10,8 +10,10 @@ public import ServiceLifecycle
 /// hosts"): HTTP `CONNECT host:port` on a listener of its own (`connect_port`), which
 /// `agenthost run` gives its command as `HTTPS_PROXY`.
 ///
-/// Each tunnel is decided by the lease, the run's allow-list, the agent's `egress` rate limit and
-/// the address the name resolves to, then relayed byte for byte: no TLS is
+/// It holds at most `max_connections` connections at once (a tunnel's and the ones being set up;
+/// each has 15 s to become a tunnel). Each tunnel is decided by the lease, the run's allow-list,
+/// the agent's `egress` rate limit and the address the name resolves to, then relayed byte for
+/// byte: no TLS is
 /// intercepted. Every tunnel is audited when it closes (`connect.tunnel`: host, address, bytes
 /// each way, duration), every refusal when it is made (`connect.refused`).
 public struct ConnectProxy: Service {
@@ -36,12 +38,20 @@ public struct ConnectProxy: Service {
 
     public func run() async throws {
         let egress = Egress(components: components)
+        // As many connections as the HTTP server takes (max_connections), counted apart.
+        let slots = ConnectionSlots(limit: components.configuration.connectionLimits.connections)
+        let metrics = components.metrics
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard slots.take() else {
+                    metrics.increment("agenthost_connections_closed_total", [("reason", "connect_proxy_full")])
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in slots.release() }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ConnectHandler(egress: egress))
                 }
             }

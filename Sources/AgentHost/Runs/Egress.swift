@@ -6,7 +6,8 @@ import SecurityCore
 /// brokered upstream (Docs/RUN.md, "Other hosts").
 ///
 /// In order: the lease (`Proxy-Authorization`, Basic with the lease as the password, or Bearer);
-/// the host and port on its run's allow-list; the agent's `egress` rate limit; then the address
+/// the host and port on its run's allow-list or the policy's `egress` list for the lease's role;
+/// the agent's `egress` rate limit; then the address
 /// the name resolves to, which must be global (no loopback, private, shared or link-local
 /// address, whatever the name says: DNS rebinding). An IP literal the allow-list names exactly
 /// is the operator's explicit choice and is let through. The tunnel goes to the address checked
@@ -55,11 +56,12 @@ struct Egress: Sendable {
         case nil:
             return .refuse(Self.proxyAuthentication("Only a launched agent's lease opens a tunnel."), actor: "anonymous")
         }
-        guard let (host, port) = Self.split(request.authority) else {
+        guard let asked = HostPort(request.authority) else {
             return .refuse(Refusal(status: 400, code: .invalidRequest, detail: "CONNECT takes host:port."), actor: principal.id)
         }
-        let authority = (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
-        guard run.allowedHosts.contains(authority) else {
+        let (host, port, authority) = (asked.host, asked.port, asked.description)
+        // The run's own list, or the policy's for the lease's role.
+        guard run.allowedHosts.contains(authority) || components.policy.egress[principal.role.rawValue]?.contains(asked) == true else {
             return .refuse(
                 Refusal(
                     status: 403, code: .notAllowed,
@@ -102,18 +104,7 @@ struct Egress: Sendable {
 
     /// `host` (lower case, IPv6 without brackets) and `port` of `host:port` / `[v6]:port`.
     static func split(_ authority: String) -> (String, Int)? {
-        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]),
-            (1...65535).contains(port)
-        else { return nil }
-        var host = String(authority[..<colon]).lowercased()
-        if host.hasPrefix("[") {
-            guard host.hasSuffix("]"), IPAddress(host.dropFirst().dropLast()) != nil else { return nil }
-            host = String(host.dropFirst().dropLast())
-        } else if host.contains(":") {
-            return nil  // IPv6 without brackets: where its port begins is a guess
-        }
-        guard !host.isEmpty, IPAddress(host) != nil || RunRoutes.isDNSName(host) else { return nil }
-        return (host, port)
+        HostPort(authority).map { ($0.host, $0.port) }
     }
 
     static func proxyAuthentication(_ detail: String) -> Refusal {

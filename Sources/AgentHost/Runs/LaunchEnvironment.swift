@@ -4,7 +4,7 @@ import Foundation
 /// caller's.
 ///
 /// - From the caller's environment, only ``inherited`` and the names the operator passes on
-///   (`--pass-env`);
+///   (`--pass-env`), never an `AGENTHOST_` one;
 /// - `AGENTHOST_URL`, `AGENTHOST_TOKEN` (the lease) and `AGENTHOST_RUN_ID`;
 /// - `HTTPS_PROXY` (and `https_proxy`), AgentHost's CONNECT proxy with the lease as the proxy
 ///   password, when the server opens one (and `NO_PROXY` for AgentHost itself when it is https);
@@ -53,7 +53,8 @@ package struct LaunchEnvironment: Sendable {
         connectProxy: String? = nil
     ) -> [String: String] {
         var environment: [String: String] = [:]
-        for name in inherited + passed where !reserved.contains(name) && !name.hasPrefix("GIT_CONFIG_") {
+        // AgentHost's own variables (the launcher's credential among them) never cross, even when passed.
+        for name in inherited + passed where !reserved.contains(name) && !name.hasPrefix("GIT_CONFIG_") && !name.hasPrefix("AGENTHOST_") {
             if let value = caller[name] { environment[name] = value }
         }
         environment["AGENTHOST_URL"] = agentURL

@@ -29,6 +29,9 @@ public struct Policy: Sendable {
     public var grants: [ResourceGrant] { storage.grants }
     /// Whether requests without a credential are decided as an anonymous viewer.
     public var allowsAnonymous: Bool { storage.allowsAnonymous }
+    /// By role, the hosts an agent launched with that role may reach through AgentHost's
+    /// `CONNECT` proxy besides its run's own list (the policy's `egress:`).
+    public var egress: [String: Set<HostPort>] { storage.egress }
     /// Routes and rules precomputed for fast decisions.
     var index: PolicyIndex { storage.index }
 
@@ -41,12 +44,14 @@ public struct Policy: Sendable {
         let rules: [PolicyRule]
         let grants: [ResourceGrant]
         let allowsAnonymous: Bool
+        let egress: [String: Set<HostPort>]
         let index: PolicyIndex
 
         init(
             roles: [String: Int?], actions: Set<String>, routes: [PolicyRoute], rules: [PolicyRule],
-            grants: [ResourceGrant], allowsAnonymous: Bool
+            grants: [ResourceGrant], allowsAnonymous: Bool, egress: [String: Set<HostPort>]
         ) {
+            self.egress = egress
             self.roles = roles
             self.actions = actions
             self.routes = routes
@@ -61,10 +66,11 @@ public struct Policy: Sendable {
 
     init(
         roles: [String: Int?], actions: Set<String>, routes: [PolicyRoute], rules: [PolicyRule],
-        grants: [ResourceGrant], allowsAnonymous: Bool
+        grants: [ResourceGrant], allowsAnonymous: Bool, egress: [String: Set<HostPort>] = [:]
     ) {
         storage = Storage(
-            roles: roles, actions: actions, routes: routes, rules: rules, grants: grants, allowsAnonymous: allowsAnonymous
+            roles: roles, actions: actions, routes: routes, rules: rules, grants: grants, allowsAnonymous: allowsAnonymous,
+            egress: egress
         )
     }
 

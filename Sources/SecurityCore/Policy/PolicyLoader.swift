@@ -150,7 +150,8 @@ public enum PolicyLoader {
             } catch {
                 throw fail(nil, nil, "not valid YAML or JSON", code: .syntax)
             }
-            let top = try members(root, item: nil, allowed: ["version", "roles", "actions", "anonymous", "routes", "rules", "grants"])
+            let top = try members(
+                root, item: nil, allowed: ["version", "roles", "actions", "anonymous", "routes", "rules", "grants", "egress"])
             guard let version = top["version"], case .scalar(let versionScalar) = version, versionScalar.string == "1" else {
                 throw fail(top["version"] ?? root, nil, "version: 1 is required")
             }
@@ -197,7 +198,32 @@ public enum PolicyLoader {
             let routes = try self.routes(top["routes"], actions: actions)
             let rules = try self.rules(top["rules"], roles: roles, actions: actions, routes: routes, allowsAnonymous: allowsAnonymous)
             let grants = try self.grants(top["grants"], roles: roles)
-            return Policy(roles: roles, actions: actions, routes: routes, rules: rules, grants: grants, allowsAnonymous: allowsAnonymous)
+            let egress = try self.egress(top["egress"], roles: roles)
+            return Policy(
+                roles: roles, actions: actions, routes: routes, rules: rules, grants: grants, allowsAnonymous: allowsAnonymous,
+                egress: egress)
+        }
+
+        /// `egress:`: role to the hosts (`host[:port]`, port 443 by default) an agent launched
+        /// with that role may reach through `CONNECT`.
+        func egress(_ node: Node?, roles: [String: Int?]) throws(PolicyLoadError) -> [String: Set<HostPort>] {
+            guard let node else { return [:] }
+            guard case .mapping(let mapping) = node else { throw fail(node, "egress", "expected a mapping of role: [host[:port], ...]") }
+            var egress = [String: Set<HostPort>]()
+            for (key, value) in mapping {
+                let role = try string(key, item: "egress", what: "a role")
+                guard roles[role] != nil else { throw fail(key, "egress", "unknown role '\(role)'") }
+                guard egress[role] == nil else { throw fail(key, "egress", "role '\(role)' appears twice") }
+                var hosts = Set<HostPort>()
+                for text in try strings(value, item: "egress \(role)", what: "a host") {
+                    guard let host = HostPort(text, defaultPort: 443) else {
+                        throw fail(value, "egress \(role)", "'\(text.prefix(64))' is not host[:port], such as pypi.org or 10.0.0.5:8443")
+                    }
+                    hosts.insert(host)
+                }
+                egress[role] = hosts
+            }
+            return egress
         }
 
         func routes(_ node: Node?, actions: Set<String>) throws(PolicyLoadError) -> [PolicyRoute] {

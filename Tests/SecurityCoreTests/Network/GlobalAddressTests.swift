@@ -17,3 +17,25 @@ struct GlobalAddressTests {
         #expect(try #require(IPAddress(text)).isGlobal)
     }
 }
+
+/// Hosts and ports as allow-lists and `CONNECT` name them.
+struct HostPortTests {
+    @Test(arguments: [
+        ("PyPI.org", "pypi.org:443"), ("pypi.org:8443", "pypi.org:8443"), ("127.0.0.1:9", "127.0.0.1:9"), ("[::1]:9", "[::1]:9"),
+        ("[2001:DB8::1]", "[2001:db8::1]:443"), ("a-b.example", "a-b.example:443"),
+    ])
+    func aHostIsReadOneWay(text: String, expected: String) throws {
+        #expect(try #require(HostPort(text, defaultPort: 443)).description == expected)
+    }
+
+    @Test(arguments: ["", ":443", "::1:443", "[::1", "[1.2.3.4]:5", "bad host", "a..b", "-a.example", "x:0", "x:65536", "x:y"])
+    func anythingElseIsRefused(text: String) {
+        #expect(HostPort(text, defaultPort: 443) == nil)
+    }
+
+    @Test func withoutADefaultThePortIsRequired() {
+        #expect(HostPort("pypi.org") == nil)
+        #expect(HostPort("pypi.org:443")?.isIPLiteral == false)
+        #expect(HostPort("10.0.0.1:22")?.isIPLiteral == true)
+    }
+}

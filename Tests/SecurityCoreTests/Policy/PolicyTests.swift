@@ -236,6 +236,14 @@ struct PolicyTests {
                 "{\"version\": 1, \"actions\": [\"a\"], \"routes\": [{\"method\": \"GET\", \"path\": \"/a\", \"action\": \"a\"}], \"rules\": [{\"id\": \"r\", \"effect\": \"allow\"}]}",
                 1, "permit or forbid"
             ),
+            (
+                "version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a, action: a}\nrules:\n  - {id: r, effect: permit}\negress:\n  nobody: [pypi.org]",
+                8, "unknown role 'nobody'"
+            ),
+            (
+                "version: 1\nactions: [a]\nroutes:\n  - {method: GET, path: /a, action: a}\nrules:\n  - {id: r, effect: permit}\negress:\n  member: [\"bad host\"]",
+                8, "is not host[:port]"
+            ),
             ("version: 1\n  bad: [indent", 0, "not valid YAML"),
             ("", 0, "empty"),
         ] as [(String, Int, String)])
@@ -248,6 +256,24 @@ struct PolicyTests {
             error?.description.hasPrefix("PolicyLoadError(\(error?.code.description ?? "")): p.yaml:\(line): ") == true,
             "\(String(describing: error))")
         #expect(error?.code == (fragment == "not valid YAML" ? .syntax : .invalid))
+    }
+
+    @Test func egressNamesARolesHosts() throws {
+        let loaded = try PolicyLoader.load(
+            yaml: """
+                version: 1
+                actions: [a]
+                routes:
+                  - {method: GET, path: /a, action: a}
+                rules:
+                  - {id: r, effect: permit}
+                egress:
+                  member: [PyPI.org, "files.pythonhosted.org:443", "10.0.0.5:8443"]
+                """, source: "p.yaml")
+        #expect(
+            loaded.egress["member"] == Set(["pypi.org:443", "files.pythonhosted.org:443", "10.0.0.5:8443"].compactMap { HostPort($0) }))
+        #expect(loaded.egress["admin"] == nil)
+        #expect(policy.egress.isEmpty)
     }
 
     @Test func casesFilesRunAndReportMismatches() throws {

@@ -268,35 +268,13 @@ struct RunRoutes: Sendable {
         ])
     }
 
-    /// `host:port`, or `host` meaning port 443: a DNS name or an IP literal (an IPv6 one in
-    /// brackets), lower-cased.
+    /// `host:port`, or `host` meaning port 443 (``HostPort``), lower-cased.
     static func allowedHost(_ text: String) throws -> String {
-        let lowered = text.lowercased()
-        var host = lowered
-        var port = "443"
-        if let colon = lowered.lastIndex(of: ":"), !lowered.hasSuffix("]") {
-            host = String(lowered[..<colon])
-            port = String(lowered[lowered.index(after: colon)...])
-        }
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        guard let number = Int(port), (1...65535).contains(number), !bare.isEmpty,
-            IPAddress(bare) != nil || Self.isDNSName(bare)
-        else {
+        guard let hostPort = HostPort(text, defaultPort: 443) else {
             throw HTTPRefusal(
                 400, .invalidRequest, "allow_hosts: '\(text.prefix(64))' is not host[:port], such as pypi.org or 127.0.0.1:8443.")
         }
-        return "\(host):\(number)"
-    }
-
-    static func isDNSName(_ text: String) -> Bool {
-        text.utf8.count <= 253
-            && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-                (1...63).contains(label.utf8.count) && !label.hasPrefix("-") && !label.hasSuffix("-")
-                    && label.utf8.allSatisfy { byte in
-                        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                            || byte == UInt8(ascii: "-")
-                    }
-            }
+        return hostPort.description
     }
 
     // MARK: Helpers
