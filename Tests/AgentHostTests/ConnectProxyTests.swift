@@ -123,6 +123,23 @@ struct ConnectProxyTests {
         }
     }
 
+    @Test func eachAgentsTunnelsAreRateLimited() async throws {
+        try await ProxyTests.withProxy { setup, client in
+            try await Self.withConnectProxy(setup) { proxyPort in
+                let (lease, _) = try await Self.lease(setup, client, hosts: ["127.0.0.1:\(setup.port)"])
+                // The clock stands still: the burst (60) is all there is.
+                var statuses: [Int] = []
+                for _ in 0..<61 {
+                    let (tunnel, answer) = try await Self.connect(proxyPort, "127.0.0.1:\(setup.port)", lease: lease)
+                    statuses.append(answer?.status ?? 0)
+                    tunnel.close()
+                }
+                #expect(statuses.dropLast().allSatisfy { $0 == 200 }, "\(statuses)")
+                #expect(statuses.last == 429)
+            }
+        }
+    }
+
     @Test func thePolicyMayAllowARolesHostsForEveryRun() async throws {
         let policy: @Sendable (Int) throws -> Policy = { port in
             try PolicyLoader.load(
