@@ -23,7 +23,7 @@ struct RunCommand: AsyncParsableCommand {
 
             By default COMMAND runs under bubblewrap (--sandbox bwrap): no network but AgentHost, the root file \
             system read-only, the workdir writable, the data directory hidden. Where bubblewrap cannot run, run \
-            refuses: --sandbox none is then the explicit choice.
+            refuses: --sandbox none is then the explicit choice. $AGENTHOST_BWRAP names another bwrap program.
             """
     )
 
@@ -74,7 +74,8 @@ struct RunCommand: AsyncParsableCommand {
             sandbox: Launcher.Sandbox(rawValue: sandbox) ?? .bwrap,
             workdir: URL(fileURLWithPath: workdir ?? FileManager.default.currentDirectoryPath).standardizedFileURL.path,
             allowedHosts: allowHosts, passEnvironment: passEnvironment, hidden: hidden, home: environment["HOME"],
-            readOnly: readOnly.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, command: command)
+            readOnly: readOnly.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+            bubblewrap: environment["AGENTHOST_BWRAP"].flatMap { $0.isEmpty ? nil : $0 }, command: command)
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
         let forwarding = Task {
             for await signal in signals { launcher.forward(interrupt: signal == .sigint) }

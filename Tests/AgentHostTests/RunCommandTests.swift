@@ -145,6 +145,21 @@ struct RunCommandTests: AgentHostBinaryTests {
         }
     }
 
+    @Test func whereBubblewrapCannotRunTheRunIsRefusedNotUnconfined() async throws {
+        let directory = try TemporaryDirectory()
+        let (server, port) = try await serve(directory)
+        defer { server.stopInBackground() }
+        // A bubblewrap that fails, as one without user namespaces does.
+        let refused = try await run(
+            ["run", "--server", "http://127.0.0.1:\(port)", "--data-dir", directory.path, "--agent", "builder-7", "--", "touch", "/tmp/x"],
+            environment: ["AGENTHOST_BWRAP": "/bin/false"])
+        #expect(refused.status == 125)
+        #expect(refused.stderr.contains("bubblewrap cannot run here"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--sandbox none"), "\(refused.stderr)")
+        let (_, body) = try await Self.get("/api/runs", port: port, token: try await admin(directory))
+        #expect((body["runs"] as? [[String: Any]])?.isEmpty == true, "no run was started")
+    }
+
     @Test func killingTheLauncherKillsTheCommandAndTheLeaseLapses() async throws {
         let directory = try TemporaryDirectory()
         let work = try TemporaryDirectory()

@@ -27,7 +27,8 @@ struct Confinement: Sendable {
 
     /// Checks that the sandbox can run here and works out the URLs. Fails closed: a sandbox that
     /// cannot run is an error that names `--sandbox none`, never a silent fallback.
-    static func prepare(_ sandbox: Launcher.Sandbox, server url: String) throws -> Confinement {
+    /// `bubblewrap` is the `bwrap` on `PATH` unless given.
+    static func prepare(_ sandbox: Launcher.Sandbox, server url: String, bubblewrap: String? = nil) throws -> Confinement {
         guard let components = URLComponents(string: url), let scheme = components.scheme, scheme == "http" || scheme == "https",
             let host = components.host, !host.isEmpty
         else { throw LaunchError("the server URL must be http:// or https://, such as http://127.0.0.1:8080") }
@@ -46,7 +47,7 @@ struct Confinement: Sendable {
                     "--sandbox bwrap relays plain HTTP to an AgentHost on this machine (http://127.0.0.1:PORT); \(url.prefix(100)) is not one"
                 )
             }
-            guard let bwrap = executable(named: "bwrap") else {
+            guard let bwrap = bubblewrap ?? executable(named: "bwrap") else {
                 throw LaunchError(
                     "bubblewrap (bwrap) is not installed: install it (Debian: apt-get install bubblewrap), or run with --sandbox none to run the command unconfined"
                 )

@@ -42,14 +42,17 @@ package final class Launcher: Sendable {
         /// Directories the command may read under the sandbox although it replaces what holds
         /// them (`/tmp`, `/run`, the home): a tool's installation, say.
         package var readOnly: [String]
+        /// The bubblewrap program; `nil` for the `bwrap` on `PATH`.
+        package var bubblewrap: String?
         /// The command and its arguments.
         package var command: [String]
 
         package init(
             agent: String, role: String, team: String = "", upstreams: [String]? = nil, ttl: Int64? = nil, sandbox: Sandbox,
             workdir: String, allowedHosts: [String] = [], passEnvironment: [String] = [], hidden: [String] = [], home: String? = nil,
-            readOnly: [String] = [], command: [String]
+            readOnly: [String] = [], bubblewrap: String? = nil, command: [String]
         ) {
+            self.bubblewrap = bubblewrap
             self.home = home
             self.readOnly = readOnly
             self.agent = agent
@@ -84,7 +87,7 @@ package final class Launcher: Sendable {
     /// not thrown (the lease then lapses within its TTL).
     package func run(_ options: Options, callerEnvironment: [String: String]) async throws -> Int32 {
         guard let program = options.command.first, !program.isEmpty else { throw LaunchError("name a command to run after --") }
-        let confinement = try Confinement.prepare(options.sandbox, server: client.server)
+        let confinement = try Confinement.prepare(options.sandbox, server: client.server, bubblewrap: options.bubblewrap)
         try confinement.check(options)
         let started = try await client.start(
             RunClient.Request(
