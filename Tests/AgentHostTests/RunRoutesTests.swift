@@ -128,6 +128,10 @@ struct RunRoutesTests {
             let renew = try await client.execute(
                 uri: "/api/runs/\(try #require(started["run_id"] as? String))/renew", method: .post, headers: lease)
             #expect(ProxyTests.problemCode(renew) == "token_required", "a launched agent cannot keep its own lease alive")
+            // Nor does it release a secret, even one its agent may fetch: its only secret is the lease.
+            let release = try await client.execute(uri: "/v1/secrets/agents/orchestrator/env", method: .get, headers: lease)
+            #expect(release.status == .forbidden)
+            #expect(ProxyTests.problemCode(release) == "proxy_only")
         }
     }
 

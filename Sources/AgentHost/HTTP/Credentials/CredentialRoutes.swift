@@ -182,6 +182,11 @@ struct CredentialRoutes: Sendable {
             throw HTTPRefusal(
                 403, .tokenRequired, "Secrets are released only to a caller that proved who it is, never to header-trust identities.")
         }
+        if case .lease = caller.subject {
+            // A launched agent's only secret is its lease: its upstreams are brokered.
+            throw HTTPRefusal(
+                403, .proxyOnly, "A launched agent's lease releases no secret: call its upstreams through /proxy/{upstream}/... instead.")
+        }
         var body: [UInt8] = []
         defer { SecureBytes.wipe(&body) }
         let summary = try await credentials.release(agent: agent, into: &body)
