@@ -44,6 +44,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // JOSE for people and platforms: the signed identity assertion of forward auth and its
+        // JWKS, and (issue 37) OIDC id_tokens. SecurityCore stays free of it.
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         // OTLP export of traces and metrics (serve --otlp-endpoint), over HTTP only: the gRPC
         // exporter's packages would add minutes to every clean build.
@@ -104,6 +107,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             resources: [
                 // Compiled into the binary, so `agenthost` needs no files beside it.
@@ -174,6 +178,7 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
     ]

@@ -49,6 +49,9 @@ public enum AgentHost {
         /// Mints leases: the agent-token format under the lease audience (`<audience>-lease`), so
         /// a lease never passes as a plain agent token.
         var leaseMinter: TokenMinter { live.current.leaseMinter }
+        /// The signer of forward auth's `X-Auth-Assertion`, over the keyring in force; `nil` when
+        /// ``AgentHostConfiguration/identityAssertion`` is off.
+        var assertions: IdentityAssertions? { live.current.assertions }
         /// The CONNECT proxy's bound port once it listens; `nil` while it does not.
         let connectPort = Mutex<Int?>(nil)
         /// Proves leases outside the pipeline: the CONNECT proxy's tunnels. `nil` without runs.
@@ -98,6 +101,7 @@ public enum AgentHost {
             let leaseMinter: TokenMinter
             let leaseAuthenticator: LeaseAuthenticator?
             let forms: FormProtection?
+            let assertions: IdentityAssertions?
             let policy: Policy
             /// ``Components/credentialKinds``, worked out once.
             let credentialKinds: [CredentialKind]
@@ -105,8 +109,9 @@ public enum AgentHost {
             init(
                 pipeline: SecurityPipeline, minter: TokenMinter, sessionMinter: TokenMinter, browserMinter: TokenMinter,
                 pendingMinter: TokenMinter, pendingVerifier: TokenVerifier, leaseMinter: TokenMinter,
-                leaseAuthenticator: LeaseAuthenticator?, forms: FormProtection?, policy: Policy
+                leaseAuthenticator: LeaseAuthenticator?, forms: FormProtection?, assertions: IdentityAssertions?, policy: Policy
             ) {
+                self.assertions = assertions
                 self.leaseMinter = leaseMinter
                 self.leaseAuthenticator = leaseAuthenticator
                 self.pipeline = pipeline
@@ -235,6 +240,9 @@ public enum AgentHost {
             }
             var credentialLocations = ProxyRoutes.credentialLocations(configuration.upstreams)
             var selfAuthenticating = [AccountRoutes.loginPath, AccountRoutes.onboardingPath] + WebhookRoutes.paths
+            var publicPaths: Set<String> = ["/health", ReadinessCheck.path, OpenAPIDocument.path]
+            if configuration.metricsPublic { publicPaths.insert("/metrics") }
+            if configuration.identityAssertion != nil { publicPaths.insert(IdentityAssertions.jwksPath) }
             if let browserSessions {
                 // The session cookie counts at forward auth and on the portal's pages, nowhere else.
                 credentialLocations.cookie = .init(name: try browserSessions.portal.sessionCookie().name, routes: PortalRoutes.cookieRoutes)
@@ -244,9 +252,7 @@ public enum AgentHost {
                 configuration: .init(
                     verifier: verifier, mode: configuration.mode,
                     // /metrics needs no credential from a local client, or from anyone when the operator says so.
-                    publicPaths: configuration.metricsPublic
-                        ? ["/health", ReadinessCheck.path, OpenAPIDocument.path, "/metrics"]
-                        : ["/health", ReadinessCheck.path, OpenAPIDocument.path],
+                    publicPaths: publicPaths,
                     localPaths: configuration.metricsPublic ? [] : ["/metrics"],
                     policy: policy,
                     rateLimiter: RateLimiter(
@@ -269,6 +275,9 @@ public enum AgentHost {
                     keyring: keyring, policy: pendingPolicy, clock: clock, revocations: SessionRevocations(list: revocations)),
                 leaseMinter: TokenMinter(keyring: keyring, policy: leasePolicy, clock: clock), leaseAuthenticator: leaseAuthenticator,
                 forms: try keyring.primary.map { try FormProtection(secret: $0.secret) },
+                assertions: try configuration.identityAssertion.map {
+                    try IdentityAssertions(keyring: keyring, configuration: $0, clock: clock)
+                },
                 policy: policy
             )
         }

@@ -126,6 +126,21 @@ struct PortalOptions: ParsableArguments {
     }
 }
 
+/// `serve`'s signed identity for the platform behind forward auth (Docs/FORWARD_AUTH.md).
+struct AssertionOptions: ParsableArguments {
+    @Flag(
+        name: .customLong("identity-assertion"), inversion: .prefixedNo,
+        help: "Sign X-Auth-Assertion (a JWT) into every allowed /auth/verify answer and serve its keys at /.well-known/jwks.json.")
+    var enabled: Bool?
+    @Option(name: .customLong("identity-assertion-issuer"), help: "The assertion's iss (default agenthost).") var issuer: String?
+    @Option(name: .customLong("identity-assertion-ttl"), help: "How long an assertion is valid, 10s to 1h (default 60s).")
+    var lifetime: String?
+
+    var given: [String: String?] {
+        ["identity_assertion": enabled.map(String.init), "identity_assertion_issuer": issuer, "identity_assertion_ttl": lifetime]
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the AgentHost HTTP server.",
@@ -179,6 +194,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var store: DatabaseOption
     @OptionGroup var connections: ConnectionLimitOptions
     @OptionGroup(title: "Sign-in portal") var portal: PortalOptions
+    @OptionGroup(title: "Signed identity") var assertion: AssertionOptions
 
     /// The options given, by setting name.
     func commandLine() throws -> ServeSettings {
@@ -189,6 +205,7 @@ struct Serve: AsyncParsableCommand {
             "lease_ttl": leaseTTL, "connect_port": connectPort.map(String.init),
             "data_dir": data.dataDirectory, "database": store.database, "otlp_endpoint": otlpEndpoint,
         ].merging(connections.given) { first, _ in first }.merging(portal.given) { first, _ in first }
+            .merging(assertion.given) { first, _ in first }
         for case let (name, value?) in single { given[name] = [value] }
         for (name, list) in [
             ("trusted_proxy", trustedProxies), ("rate_limit", rateLimits), ("rate_limit_per_server", perServerScopes),

@@ -97,7 +97,7 @@ extension HostFixture {
     static func withAccounts(
         _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [], trustedProxies: [String] = [], webhooks: [WebhookVerifier] = [],
         portal: PortalConfiguration? = nil, sharing: SQLSecurityStore? = nil, keyring: Keyring? = nil,
-        vaultSecret: SecureBytes = .random(count: 32)
+        vaultSecret: SecureBytes = .random(count: 32), assertion: IdentityAssertionConfiguration? = nil
     ) async throws -> (fixture: HostFixture, store: SQLSecurityStore, accounts: AccountService) {
         let store: SQLSecurityStore
         if let sharing { store = sharing } else { store = try await backend.open().store }
@@ -122,6 +122,7 @@ extension HostFixture {
             clock: clock, browserSessions: browserSessions, runs: store
         ) { configuration in
             configuration.portal = portal
+            configuration.identityAssertion = assertion
         }
         return (fixture, store, accounts)
     }

@@ -6,7 +6,9 @@ the same app behind the first (forward_auth, which passes AgentHost's 302 on). A
 driven by Selenium, then does what a person would: opens a protected page signed out, signs in,
 comes back, mistypes a password until the limit, is attacked by a cross-site form and by return
 URLs that leave, signs out on one server and is asked to sign in on the other, and is refused a
-members' page as a viewer. Every server listens on 127.0.0.1 and everything stops at the end.
+members' page as a viewer. The app verifies the signed identity (X-Auth-Assertion) with PyJWT
+against the served keys, for people and agents, before and after a key rotation with SIGHUP. Every
+server listens on 127.0.0.1 and everything stops at the end.
 """
 
 import html
@@ -24,6 +26,7 @@ import urllib.parse
 import urllib.error
 import urllib.request
 
+import jwt
 import pyotp
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -64,9 +67,38 @@ FRONT_A, FRONT_B, FRONT_CADDY = (f"http://127.0.0.1:{port}" for port in (NGINX_A
 EVIL = f"http://localhost:{APP}"
 
 
+# The platform's copy of AgentHost's public keys, fetched again when an assertion names a key it
+# does not hold (after a rotation), as PyJWT's client does.
+KEYS = None
+
+
+def verified_identity(headers):
+    """What X-Auth-Assertion proves, checked as a platform would with PyJWT: "sub role method kid",
+    or "invalid: <why>"."""
+    global KEYS
+    assertion = headers.get("X-Auth-Assertion")
+    if not assertion:
+        return "none"
+    if KEYS is None:
+        # A short cooldown, as Docs/FORWARD_AUTH.md advises: PyJWT's default (30 s between forced
+        # fetches) would refuse a rotated key's assertions for up to 30 s.
+        KEYS = jwt.PyJWKClient(f"http://127.0.0.1:{A}/.well-known/jwks.json", cooldown_duration=1)
+    try:
+        key = KEYS.get_signing_key_from_jwt(assertion)
+        claims = jwt.decode(assertion, key, algorithms=["EdDSA"], audience="127.0.0.1", issuer="agenthost",
+                            options={"require": ["exp", "iat", "jti", "sub", "aud", "iss"]})
+        ASSERTIONS.append(assertion)
+        return f"{claims['sub']} {claims['role']} {claims['method']} {jwt.get_unverified_header(assertion)['kid']}"
+    except Exception as error:
+        return f"invalid: {type(error).__name__}: {error}"
+
+
+ASSERTIONS = []
+
+
 class App(http.server.BaseHTTPRequestHandler):
-    """The protected platform: shows who AgentHost says the visitor is, and serves the attacker's
-    pages when asked by the other name."""
+    """The protected platform: shows who AgentHost says the visitor is, and what its signed
+    assertion proves, and serves the attacker's pages when asked by the other name."""
 
     def do_GET(self):
         if self.path.startswith("/evil/"):
@@ -74,8 +106,9 @@ class App(http.server.BaseHTTPRequestHandler):
         else:
             user = html.escape(self.headers.get("X-Auth-User", "-"))
             role = html.escape(self.headers.get("X-Auth-Role", "-"))
+            identity = html.escape(verified_identity(self.headers))
             body = (f"<!doctype html><title>App</title><h1 id='page'>{html.escape(self.path)}</h1>"
-                    f"<p id='user'>{user}</p><p id='role'>{role}</p>")
+                    f"<p id='user'>{user}</p><p id='role'>{role}</p><p id='assertion'>{identity}</p>")
         data = body.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -156,7 +189,7 @@ http://127.0.0.1:{CADDY} {{
   handle {{
     forward_auth 127.0.0.1:{A} {{
       uri /auth/verify
-      copy_headers X-Auth-User X-Auth-Role
+      copy_headers X-Auth-User X-Auth-Role X-Auth-Assertion
     }}
     reverse_proxy 127.0.0.1:{APP}
   }}
@@ -199,7 +232,9 @@ def start(directory):
              # Exactly FAILURES on the server signed in through (a shared budget is split between servers).
              "--rate-limit-per-server", "login-failures",
              # Admins sign in with a second factor.
-             "--totp-required-role", "admin", "--protected-host", "127.0.0.1"],
+             "--totp-required-role", "admin", "--protected-host", "127.0.0.1",
+             # The signed identity the app verifies with PyJWT.
+             "--identity-assertion"],
             env=dict(os.environ, AGENTHOST_DATABASE_URL=DATABASE), stdout=log, stderr=log)
         processes.append(process)
         wait_ready(f"http://127.0.0.1:{port}/health/ready", process, f"agenthost on {port}")
@@ -290,15 +325,18 @@ def scenarios(driver):
     sign_in(driver)
     check(urllib.parse.urlsplit(driver.current_url).path == "/members/report", f"signed in, back on the page ({driver.current_url})")
     check(text(driver, "user") == "alice" and text(driver, "role") == "member", "the app sees X-Auth-User alice and X-Auth-Role member")
+    proven = text(driver, "assertion") or ""
+    check(proven.startswith("user:alice member user-session "), f"and PyJWT verifies her X-Auth-Assertion against the served keys ({proven})")
     cookies = {cookie["name"]: cookie for cookie in driver.get_cookies()}
     session = cookies.get("__Host-agenthost_session")
     check(session is not None and session["httpOnly"] and session["secure"] and session.get("sameSite") == "Lax",
           "the session cookie is __Host-, HttpOnly, Secure and SameSite=Lax")
     check(driver.execute_script("return document.cookie").find("agenthost_session") == -1, "a page's script cannot read it")
 
-    # The same browser through the other server: the session is shared.
+    # The same browser through the other server: the session is shared, and so are the keys.
     driver.get(f"{FRONT_B}/members/report")
     check(text(driver, "user") == "alice", "a session begun on server A works through server B")
+    check((text(driver, "assertion") or "").startswith("user:alice "), "server B's assertion verifies against server A's keys")
 
     # Cross-site forms are refused and change nothing.
     for page in ("/evil/sign-out-plain", "/evil/sign-out-form"):
@@ -396,6 +434,52 @@ def scenarios(driver):
           f"and comes back signed in, with the headers ({driver.current_url}: {text(driver, 'user')}, {text(driver, 'role')})")
 
 
+def assertions_survive_a_rotation(driver, directory, servers):
+    """An agent's assertion through nginx, then `agenthost keys rotate` and SIGHUP on both
+    servers: new assertions name the new key and verify (PyJWT fetches the keys again), and one
+    signed before the rotation still verifies against the keys served after it."""
+    token = agenthost("token", "mint", "--agent", "builder-7", "--role", "member", "--ttl", "10m",
+                      directory=directory).stdout.strip().splitlines()[-1]
+
+    def as_agent(front=FRONT_A):
+        # A client's own X-Auth-Assertion never reaches the app: the proxy sets the header itself.
+        request = urllib.request.Request(f"{front}/open/agent",
+                                         headers={"Authorization": f"Bearer {token}", "X-Auth-Assertion": "forged"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            page = response.read().decode()
+        return html.unescape(page.split("<p id='assertion'>", 1)[1].split("</p>", 1)[0])
+
+    before = as_agent()
+    check(before.startswith("builder-7 member agent-token "), f"an agent's X-Auth-Assertion verifies with PyJWT ({before})")
+    through_caddy = as_agent(FRONT_CADDY)
+    check(through_caddy.startswith("builder-7 member agent-token "),
+          f"and through Caddy's forward_auth (copy_headers), a forged header replaced ({through_caddy})")
+    old_kid = before.rsplit(" ", 1)[-1]
+    old_assertion = ASSERTIONS[-1]
+    agenthost("keys", "rotate", directory=directory)
+    for server in servers:
+        server.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    after = before
+    while time.monotonic() < deadline and (after.startswith("invalid") or after.rsplit(" ", 1)[-1] == old_kid):
+        time.sleep(0.2)
+        after = as_agent()
+    check(after.startswith("builder-7 member agent-token ") and after.rsplit(" ", 1)[-1] != old_kid,
+          f"after keys rotate and SIGHUP the assertion names the new key and verifies ({after})")
+    with urllib.request.urlopen(f"http://127.0.0.1:{B}/.well-known/jwks.json", timeout=10) as response:
+        served = jwt.PyJWKSet.from_json(response.read().decode())
+    old_key = next((key for key in served.keys if key.key_id == old_kid), None)
+    try:
+        jwt.decode(old_assertion, old_key.key if old_key else "", algorithms=["EdDSA"], audience="127.0.0.1", issuer="agenthost")
+        still = True
+    except Exception as error:
+        still = isinstance(error, jwt.ExpiredSignatureError)
+    check(old_key is not None and still, "an assertion signed before the rotation verifies against the keys served after it")
+    driver.get(f"{FRONT_A}/open/page")
+    check((text(driver, "assertion") or "").rsplit(" ", 1)[-1] == after.rsplit(" ", 1)[-1],
+          "a person's assertion is signed with the new key too")
+
+
 def main():
     directory = tempfile.mkdtemp(prefix="agenthost-browser.")
     app = http.server.ThreadingHTTPServer(("127.0.0.1", APP), App)
@@ -406,6 +490,7 @@ def main():
         processes = start(directory)
         driver = browser()
         scenarios(driver)
+        assertions_survive_a_rotation(driver, directory, processes[:2])
         if SHOTS:
             driver.quit()
             driver = browser(phone=True)

@@ -53,6 +53,9 @@ public struct AgentHostConfiguration: Sendable {
     /// The sign-in portal for people at a browser (Docs/SIGN_IN.md); `nil`, the default, serves
     /// no portal and reads no cookie.
     public var portal: PortalConfiguration?
+    /// The signed identity of forward auth (`X-Auth-Assertion`, served keys at
+    /// `/.well-known/jwks.json`); `nil`, the default, signs nothing and serves no keys.
+    public var identityAssertion: IdentityAssertionConfiguration?
     /// How long a lease of `agenthost run` lives past its launcher's last renewal (Docs/RUN.md):
     /// 30 seconds by default, 3 s to 1 h.
     public var leaseTTL: Duration = .seconds(AgentRuns.defaultLeaseTTL)
@@ -141,6 +144,7 @@ public struct AgentHostConfiguration: Sendable {
         for upstream in upstreams where !names.insert(upstream.name).inserted {
             throw AgentHostError(.configuration, "upstream \(upstream.name) is configured twice")
         }
+        try identityAssertion?.validate()
         if let portal {
             try portal.validate()
             // A session cookie never crosses a network in the clear: over plain http it is set

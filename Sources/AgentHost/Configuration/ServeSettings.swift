@@ -93,6 +93,9 @@ package struct ServeSettings: Sendable {
             Key("session_idle_timeout", default: ["30m"]),
             Key("session_lifetime", default: ["12h"]),
             Key("totp_required_role", isList: true, default: []),
+            Key("identity_assertion", default: ["false"]),
+            Key("identity_assertion_issuer", default: ["agenthost"]),
+            Key("identity_assertion_ttl", default: ["60s"]),
         ]
     }()
 
@@ -414,6 +417,17 @@ extension ServeSettings {
                 throw fail(setting, error.reason)
             }
             configuration.portal = portal
+        }
+        if try boolean("identity_assertion") {
+            let assertion = IdentityAssertionConfiguration(
+                issuer: one("identity_assertion_issuer") ?? "agenthost", lifetime: try duration("identity_assertion_ttl"))
+            do {
+                try assertion.validate()
+            } catch let error as AgentHostError {
+                throw fail(
+                    error.reason.hasPrefix("identity_assertion_ttl") ? "identity_assertion_ttl" : "identity_assertion_issuer", error.reason)
+            }
+            configuration.identityAssertion = assertion
         }
         do {
             try configuration.validate()

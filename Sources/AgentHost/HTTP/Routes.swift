@@ -27,6 +27,16 @@ extension AgentHost {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json))
             )
         }
+        if components.configuration.identityAssertion != nil {
+            // The public keys of X-Auth-Assertion: every key of the keyring in force, so a
+            // platform that fetches them anew on an unknown `kid` follows a rotation.
+            router.get(RouterPath(IdentityAssertions.jwksPath)) { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "application/jwk-set+json", .cacheControl: "public, max-age=300"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: components.assertions?.jwks ?? #"{"keys":[]}"#))
+                )
+            }
+        }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4", .cacheControl: "no-store"],

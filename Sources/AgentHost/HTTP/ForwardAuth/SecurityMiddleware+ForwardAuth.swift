@@ -1,17 +1,34 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import SecurityCore
 
 extension SecurityMiddleware {
-    /// `GET /auth/verify`: 200 with the verified identity headers, or the refusal. A browser's
-    /// page load refused for want of a valid credential is sent to sign in instead, when the
-    /// portal is on (``signInRedirect(_:refusal:)``).
-    func forwardAuth(_ facts: RequestFacts, pipeline: SecurityPipeline, context: Context) -> Response {
+    /// `GET /auth/verify`: 200 with the verified identity headers (and `X-Auth-Assertion` when
+    /// the signed identity is on), or the refusal. A browser's page load refused for want of a
+    /// valid credential is sent to sign in instead, when the portal is on
+    /// (``signInRedirect(_:portal:pipeline:)``).
+    func forwardAuth(_ facts: RequestFacts, pipeline: SecurityPipeline, context: Context) async -> Response {
         switch pipeline.evaluateForwardAuth(facts) {
-        case .allow(_, let headers), .preflight(let headers):
-            var response = Response(status: .ok, headers: [.cacheControl: "no-store"])
-            SecurityResponses.append(headers, to: &response.headers)
+        case .allow(let principal, let headers):
+            var response = Self.allowed(headers)
+            if let principal, let assertions = currentAssertions() {
+                do {
+                    if let assertion = try await assertions.assertion(
+                        for: principal, audience: Self.protectedHost(facts, pipeline: pipeline))
+                    {
+                        response.headers[IdentityAssertions.headerName] = assertion
+                    }
+                } catch {
+                    // The answer goes without it: a platform that requires the assertion refuses
+                    // the request, which is the safe side.
+                    context.logger.error("cannot sign the identity assertion", metadata: ["error": "\(type(of: error))"])
+                }
+            }
             return response
+        case .preflight(let headers):
+            return Self.allowed(headers)
         case .deny(let refusal):
             log(refusal, facts, context)
             var response = SecurityResponses.response(for: refusal)
@@ -24,6 +41,25 @@ extension SecurityMiddleware {
             }
             return response
         }
+    }
+
+    /// `200`, never cached, with `headers`.
+    static func allowed(_ headers: [HeaderField]) -> Response {
+        var response = Response(status: .ok, headers: [.cacheControl: "no-store"])
+        SecurityResponses.append(headers, to: &response.headers)
+        return response
+    }
+
+    /// The host the original request was for, lower case and without its port: the host of
+    /// nginx's `X-Original-URL` when it sends one, else `X-Forwarded-Host` (Caddy, Traefik), else
+    /// the `Host` the proxy called with. Only a trusted proxy gets this far.
+    static func protectedHost(_ facts: RequestFacts, pipeline: SecurityPipeline) -> String {
+        if let full = facts.values(of: "x-original-url").first, let host = URLComponents(string: full)?.host {
+            return host.lowercased()
+        }
+        let browser = BrowserRequest(
+            fields: facts.fields, authority: nil, peer: facts.peerAddress, resolver: pipeline.configuration.clientAddresses)
+        return browser.hostName.hasPrefix("[") ? String(browser.hostName.dropFirst().dropLast()) : browser.hostName
     }
 
     /// Where a browser refused at forward auth signs in: the portal's sign-in page with the URL it

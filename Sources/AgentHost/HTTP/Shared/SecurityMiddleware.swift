@@ -21,26 +21,32 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
     let streamedPathPrefixes: [String]
     /// The sign-in portal, where a browser refused at forward auth is sent; `nil` answers `401`.
     let portal: PortalConfiguration?
+    /// The signer of forward auth's `X-Auth-Assertion` in force; `nil` signs none.
+    let currentAssertions: @Sendable () -> IdentityAssertions?
 
     /// `audit` receives every 401, 403 and 429 (aggregated per client and code); `metrics` counts
     /// every outcome; `events` streams the refusals to operators watching `/ws/system`.
     public init(pipeline: SecurityPipeline, audit: AuditRecorder? = nil, metrics: AgentHostMetrics? = nil, events: SystemEvents? = nil) {
-        self.init(currentPipeline: { pipeline }, audit: audit, metrics: metrics, events: events, streamedPathPrefixes: [], portal: nil)
+        self.init(
+            currentPipeline: { pipeline }, audit: audit, metrics: metrics, events: events, streamedPathPrefixes: [], portal: nil,
+            currentAssertions: { nil })
     }
 
     /// The middleware of AgentHost's own routers, which asks `components` for the pipeline in force.
     init(components: AgentHost.Components) {
         self.init(
             currentPipeline: { components.pipeline }, audit: components.audit, metrics: components.metrics, events: components.events,
-            streamedPathPrefixes: ["/proxy/"], portal: components.browserSessions?.portal
+            streamedPathPrefixes: ["/proxy/"], portal: components.browserSessions?.portal, currentAssertions: { components.assertions }
         )
     }
 
     private init(
         currentPipeline: @escaping @Sendable () -> SecurityPipeline, audit: AuditRecorder?, metrics: AgentHostMetrics?,
-        events: SystemEvents?, streamedPathPrefixes: [String], portal: PortalConfiguration?
+        events: SystemEvents?, streamedPathPrefixes: [String], portal: PortalConfiguration?,
+        currentAssertions: @escaping @Sendable () -> IdentityAssertions?
     ) {
         self.portal = portal
+        self.currentAssertions = currentAssertions
         self.currentPipeline = currentPipeline
         self.audit = audit
         self.metrics = metrics
@@ -60,7 +66,7 @@ public struct SecurityMiddleware<Context: SecurityRequestContext>: RouterMiddlew
             bodyLength: request.headers[.contentLength].flatMap { Int($0) }
         )
         if facts.path == SecurityPipeline.forwardAuthPath, request.method == .get || request.method == .head {
-            return forwardAuth(facts, pipeline: pipeline, context: context)
+            return await forwardAuth(facts, pipeline: pipeline, context: context)
         }
         switch pipeline.evaluate(facts) {
         case .allow(let principal, let headers):
