@@ -95,7 +95,9 @@ struct IdentityAssertionTests {
             // A changed payload no longer verifies.
             var parts = assertion.split(separator: ".").map(String.init)
             parts[1] = Base64URL.encode(Array(#"{"sub":"ceo-1","role":"ceo"}"#.utf8))
-            await #expect(throws: (any Error).self) { _ = try await keys.verify(parts.joined(separator: "."), as: IdentityAssertions.Claims.self) }
+            await #expect(throws: (any Error).self) {
+                _ = try await keys.verify(parts.joined(separator: "."), as: IdentityAssertions.Claims.self)
+            }
         }
     }
 
