@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 public import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -43,6 +44,11 @@ public enum AgentHost {
         public var forms: FormProtection? { live.current.forms }
         /// The portal's sessions; `nil` when the portal is off or the server has no store.
         public let browserSessions: BrowserSessions?
+        /// Sign-in through identity providers; `nil` when none is configured or the portal is off.
+        let singleSignOn: SingleSignOn?
+        /// The key that seals a single sign-on's flow cookie, from the primary token key; `nil`
+        /// when the keyring has none.
+        var flowKey: AESGCMKey? { live.current.flowKey }
         /// The runs of `agenthost run` and their leases; `nil` when the server has no store (the
         /// run routes then answer `503`).
         public let runs: AgentRuns?
@@ -101,6 +107,7 @@ public enum AgentHost {
             let leaseMinter: TokenMinter
             let leaseAuthenticator: LeaseAuthenticator?
             let forms: FormProtection?
+            let flowKey: AESGCMKey?
             let assertions: IdentityAssertions?
             let policy: Policy
             /// ``Components/credentialKinds``, worked out once.
@@ -109,8 +116,10 @@ public enum AgentHost {
             init(
                 pipeline: SecurityPipeline, minter: TokenMinter, sessionMinter: TokenMinter, browserMinter: TokenMinter,
                 pendingMinter: TokenMinter, pendingVerifier: TokenVerifier, leaseMinter: TokenMinter,
-                leaseAuthenticator: LeaseAuthenticator?, forms: FormProtection?, assertions: IdentityAssertions?, policy: Policy
+                leaseAuthenticator: LeaseAuthenticator?, forms: FormProtection?, flowKey: AESGCMKey?, assertions: IdentityAssertions?,
+                policy: Policy
             ) {
+                self.flowKey = flowKey
                 self.assertions = assertions
                 self.leaseMinter = leaseMinter
                 self.leaseAuthenticator = leaseAuthenticator
@@ -134,7 +143,8 @@ public enum AgentHost {
             func replace(with current: Current) { state.withLock { $0 = current } }
         }
 
-        /// `sharesRateLimits` keeps the spends of shared scopes for a ``RateLimitSyncService``;
+        /// `identityLinks` keeps who signs in as whom through ``AgentHostConfiguration/oidcProviders``
+        /// (single sign-on needs it, the portal, accounts and a vault). `sharesRateLimits` keeps the spends of shared scopes for a ``RateLimitSyncService``;
         /// `readiness` answers `GET /health/ready`. Throws ``AgentHostError`` for a CORS origin or
         /// body cap that cannot be used, and `PolicyLoadError` if the embedded default policy
         /// does not load.
@@ -144,9 +154,17 @@ public enum AgentHost {
             webhooks: [WebhookVerifier] = [], webhookStore: (any WebhookDeliveryStore)? = nil,
             metrics: AgentHostMetrics = AgentHostMetrics(), events: SystemEvents? = nil, clock: any TimeSource = SystemTimeSource(),
             ticks: any TickSource = SystemTickSource(), sharesRateLimits: Bool = false, readiness: ReadinessCheck? = nil,
-            browserSessions: BrowserSessions? = nil, revocations: InMemoryRevocationList? = nil, runs: AgentRuns? = nil
+            browserSessions: BrowserSessions? = nil, revocations: InMemoryRevocationList? = nil, runs: AgentRuns? = nil,
+            identityLinks: (any IdentityLinkStore)? = nil
         ) throws {
             self.runs = runs
+            if !configuration.oidcProviders.isEmpty, browserSessions != nil, let accounts, let credentials, let identityLinks {
+                singleSignOn = SingleSignOn(
+                    providers: configuration.oidcProviders, links: identityLinks, accounts: accounts, credentials: credentials,
+                    http: HTTPClient.shared, clock: clock, ticks: ticks)
+            } else {
+                singleSignOn = nil
+            }
             self.configuration = configuration
             self.rateLimitStore = InMemoryRateLimitStore(maximumKeys: configuration.rateLimitKeys, sharesBudgets: sharesRateLimits)
             self.readiness = readiness
@@ -246,7 +264,7 @@ public enum AgentHost {
             if let browserSessions {
                 // The session cookie counts at forward auth and on the portal's pages, nowhere else.
                 credentialLocations.cookie = .init(name: try browserSessions.portal.sessionCookie().name, routes: PortalRoutes.cookieRoutes)
-                selfAuthenticating += PortalRoutes.paths
+                selfAuthenticating += PortalRoutes.paths + PortalRoutes.oidcPaths(configuration.oidcProviders)
             }
             let pipeline = SecurityPipeline(
                 configuration: .init(
@@ -275,6 +293,7 @@ public enum AgentHost {
                     keyring: keyring, policy: pendingPolicy, clock: clock, revocations: SessionRevocations(list: revocations)),
                 leaseMinter: TokenMinter(keyring: keyring, policy: leasePolicy, clock: clock), leaseAuthenticator: leaseAuthenticator,
                 forms: try keyring.primary.map { try FormProtection(secret: $0.secret) },
+                flowKey: try keyring.primary.map { try OIDCFlow.key(from: $0.secret) },
                 assertions: try configuration.identityAssertion.map {
                     try IdentityAssertions(keyring: keyring, configuration: $0, clock: clock)
                 },

@@ -17,6 +17,7 @@ struct AgentHostCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, ConfigCommand.self, Token.self, Keys.self, VaultCommand.self, UsersCommand.self, SetupTokenCommand.self,
             AuditCommand.self, ScrubCommand.self, GitCommand.self, PolicyCommand.self, RunCommand.self, BridgeCommand.self,
+            OIDCCommand.self,
         ]
     )
 }
@@ -117,9 +118,14 @@ struct PortalOptions: ParsableArguments {
     @Option(name: .customLong("session-lifetime"), help: "How long a session lasts at most (default 12h).") var lifetime: String?
     @Option(name: .customLong("totp-required-role"), help: "A role that must sign in with a second factor (TOTP); repeat for more.")
     var secondFactorRoles: [String] = []
+    @Flag(
+        name: .customLong("password-sign-in"), inversion: .prefixedNo,
+        help: "Offer the password form on the sign-in page (default on; off leaves the oidc_providers' buttons).")
+    var passwordSignIn: Bool?
 
     var given: [String: String?] {
         [
+            "password_sign_in": passwordSignIn.map(String.init),
             "portal": portal.map(String.init), "portal_title": title, "portal_logo_text": logoText, "portal_url": publicURL,
             "home_url": homeURL, "cookie_domain": cookieDomain, "session_idle_timeout": idleTimeout, "session_lifetime": lifetime,
         ]

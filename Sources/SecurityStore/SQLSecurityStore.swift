@@ -308,6 +308,23 @@ public final class SQLSecurityStore: VaultRecordStore {
                     "CREATE INDEX runs_started ON runs (started_at)",
                 ]
             ),
+            // Who signs in as whom through single sign-on: a provider's subject to a local user.
+            (
+                12,
+                [
+                    """
+                    CREATE TABLE identity_links (
+                        provider TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        username TEXT NOT NULL,
+                        email TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        PRIMARY KEY (provider, subject)
+                    )
+                    """,
+                    "CREATE INDEX identity_links_username ON identity_links (username)",
+                ]
+            ),
         ]
     }
 

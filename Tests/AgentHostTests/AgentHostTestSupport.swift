@@ -41,7 +41,8 @@ struct HostFixture {
         webhooks: [WebhookVerifier] = [],
         webhookStore: (any WebhookDeliveryStore)? = nil, keyring: Keyring? = nil, host: String = "127.0.0.1",
         clock: ManualTimeSource = ManualTimeSource(1_800_000_000), browserSessions: BrowserSessions? = nil,
-        runs runStore: (any RunStore)? = nil, configure: (inout AgentHostConfiguration) -> Void = { _ in }
+        runs runStore: (any RunStore)? = nil, identityLinks: (any IdentityLinkStore)? = nil,
+        configure: (inout AgentHostConfiguration) -> Void = { _ in }
     ) throws {
         self.clock = clock
         self.keyring = try keyring ?? Keyring(keys: [TokenKey(id: KeyID("k-host"), secret: .random(count: 32), status: .primary)])
@@ -68,7 +69,7 @@ struct HostFixture {
         components = try AgentHost.Components(
             configuration: configuration, keyring: self.keyring, credentials: credentials, revocationStore: revocationStore,
             accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: webhookStore, clock: clock, ticks: clock,
-            browserSessions: browserSessions, revocations: revocations, runs: runs
+            browserSessions: browserSessions, revocations: revocations, runs: runs, identityLinks: identityLinks
         )
     }
 
@@ -97,7 +98,8 @@ extension HostFixture {
     static func withAccounts(
         _ backend: Backend = .sqlite, scopes: [RateLimitScope] = [], trustedProxies: [String] = [], webhooks: [WebhookVerifier] = [],
         portal: PortalConfiguration? = nil, sharing: SQLSecurityStore? = nil, keyring: Keyring? = nil,
-        vaultSecret: SecureBytes = .random(count: 32), assertion: IdentityAssertionConfiguration? = nil
+        vaultSecret: SecureBytes = .random(count: 32), assertion: IdentityAssertionConfiguration? = nil,
+        oidcProviders: [OIDCProviderConfiguration] = []
     ) async throws -> (fixture: HostFixture, store: SQLSecurityStore, accounts: AccountService) {
         let store: SQLSecurityStore
         if let sharing { store = sharing } else { store = try await backend.open().store }
@@ -119,10 +121,11 @@ extension HostFixture {
         let fixture = try HostFixture(
             scopes: scopes, trustedProxies: trustedProxies, credentials: credentials, revocationStore: store, accounts: accounts,
             audit: AuditRecorder(trail: trail), webhooks: webhooks, webhookStore: webhooks.isEmpty ? nil : store, keyring: keyring,
-            clock: clock, browserSessions: browserSessions, runs: store
+            clock: clock, browserSessions: browserSessions, runs: store, identityLinks: store
         ) { configuration in
             configuration.portal = portal
             configuration.identityAssertion = assertion
+            configuration.oidcProviders = oidcProviders
         }
         return (fixture, store, accounts)
     }

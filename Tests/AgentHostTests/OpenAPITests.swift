@@ -52,7 +52,10 @@ struct OpenAPITests {
             WebhookVerifier(provider: $0, secret: SecureBytes(copying: Array("s3cret-\($0)".utf8)))
         }
         let (fixture, store, _) = try await HostFixture.withAccounts(
-            webhooks: webhooks, portal: PortalConfiguration(), assertion: IdentityAssertionConfiguration())
+            webhooks: webhooks, portal: PortalConfiguration(), assertion: IdentityAssertionConfiguration(),
+            oidcProviders: [
+                OIDCProviderConfiguration(name: "example", issuer: "https://id.example.com", clientID: "c", defaultRole: try Role("viewer"))
+            ])
         let routes = Set(AgentHost.router(components: fixture.components).routes.map { "\($0.method.rawValue) \($0.path.description)" })
         let documented = try Self.operations(try Self.document())
         let served = routes.union(Self.answeredByTheMiddleware)

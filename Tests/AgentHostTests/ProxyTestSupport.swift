@@ -168,25 +168,32 @@ final class FakeUpstream: Sendable {
 
     /// Runs the upstream on a free port of 127.0.0.1 while `body` runs with it.
     func run<Result: Sendable>(_ body: @Sendable (Int) async throws -> Result) async throws -> Result {
-        let (ports, announce) = AsyncStream.makeStream(of: Int?.self)
-        let app = Application(
-            router: router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                announce.yield(channel.localAddress?.port)
-                announce.finish()
-            },
-            logger: Logger(label: "fake-upstream") { _ in SwiftLogNoOpLogHandler() }
-        )
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
-            var running = ports.makeAsyncIterator()
-            guard let announced = await running.next(), let bound = announced else { throw FakeUpstreamError() }
-            defer { group.cancelAll() }
-            return try await body(bound)
-        }
+        try await serveOnLoopback(router(), label: "fake-upstream", body)
     }
 
     struct FakeUpstreamError: Error {}
+}
+
+/// Runs `router` on a free port of 127.0.0.1 while `body` runs with the port; stops it after.
+func serveOnLoopback<Result: Sendable>(
+    _ router: Router<BasicRequestContext>, label: String, _ body: @Sendable (Int) async throws -> Result
+) async throws -> Result {
+    let (ports, announce) = AsyncStream.makeStream(of: Int?.self)
+    let app = Application(
+        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        onServerRunning: { channel in
+            announce.yield(channel.localAddress?.port)
+            announce.finish()
+        },
+        logger: Logger(label: label) { _ in SwiftLogNoOpLogHandler() }
+    )
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+        var running = ports.makeAsyncIterator()
+        guard let announced = await running.next(), let bound = announced else { throw FakeUpstream.FakeUpstreamError() }
+        defer { group.cancelAll() }
+        return try await body(bound)
+    }
 }
 
 extension InMemoryLogHandler {

@@ -239,3 +239,71 @@ struct ServeSettingsTests {
                 }()) == ["port"])
     }
 }
+
+/// The file's `oidc_providers:` mapping.
+struct OIDCProviderSettingsTests {
+    @Test func providersAreReadCheckedAndShown() throws {
+        let directory = try TemporaryDirectory()
+        let file = try ServeSettingsTests().write(
+            """
+            portal: true
+            oidc_providers:
+              google:
+                issuer: https://accounts.google.com
+                client_id: 1234-abc.apps.googleusercontent.com
+                allowed_domains: [Example.com]
+                default_role: member
+              keycloak:
+                issuer: https://id.example.com/realms/staff
+                client_id: agenthost
+                label: Staff
+                role_claim: groups
+                roles: {platform-admins: admin, engineering: member}
+                create_users: false
+                clock_skew: 30s
+            """, to: directory)
+        let settings = ServeSettings.defaults.overlaid(by: try ServeSettings(file: file))
+        let providers = try settings.resolve().configuration.oidcProviders
+        #expect(providers.map(\.name) == ["google", "keycloak"])
+        #expect(providers[0].allowedDomains == ["example.com"] && providers[0].defaultRole?.rawValue == "member")
+        #expect(providers[0].label == "Sign in with google" && providers[0].scopes == ["openid", "email", "profile"])
+        #expect(providers[1].roles["platform-admins"]?.rawValue == "admin" && providers[1].createUsers == false)
+        #expect(providers[1].clockSkew == .seconds(30) && providers[1].label == "Staff")
+        let shown = settings.rendered().joined(separator: "\n")
+        #expect(shown.contains("oidc_providers:\n  google:") && shown.contains(#"client_id: "agenthost""#))
+    }
+
+    @Test(arguments: [
+        ("client_secret: hunter2", "agenthost oidc set-secret google"),
+        ("default_role: member\n    colour: blue", "unknown key 'colour'"),
+        ("roles: {x: not a role}", "is not a role"),
+        ("clock_skew: 10m", "clock_skew"),
+    ])
+    func mistakesAreNamedWithTheirLine(extra: String, message: String) throws {
+        let directory = try TemporaryDirectory()
+        let file = try ServeSettingsTests().write(
+            """
+            portal: true
+            oidc_providers:
+              google:
+                issuer: https://accounts.google.com
+                client_id: c
+                \(extra)
+            """, to: directory)
+        let error = #expect(throws: AgentHostError.self) {
+            try ServeSettings.defaults.overlaid(by: try ServeSettings(file: file)).resolve()
+        }
+        #expect(error?.reason.contains(message) == true, "\(error?.reason ?? "")")
+        #expect(error?.reason.contains("agenthost.yaml:") == true)
+    }
+
+    @Test func providersNeedThePortalAndSomeoneMustBeAbleToSignIn() throws {
+        let directory = try TemporaryDirectory()
+        let noPortal = try ServeSettingsTests().write(
+            "oidc_providers:\n  google:\n    issuer: https://accounts.google.com\n    client_id: c\n    default_role: member\n",
+            to: directory)
+        #expect(throws: AgentHostError.self) { try ServeSettings.defaults.overlaid(by: try ServeSettings(file: noPortal)).resolve() }
+        let nobody = try ServeSettingsTests().write("portal: true\npassword_sign_in: false\n", to: directory, name: "nobody.yaml")
+        #expect(throws: AgentHostError.self) { try ServeSettings.defaults.overlaid(by: try ServeSettings(file: nobody)).resolve() }
+    }
+}

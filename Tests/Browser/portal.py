@@ -28,9 +28,8 @@ import urllib.request
 
 import jwt
 import pyotp
-from selenium import webdriver
+from common import SHOTS, browser, check, failures, free_ports, path_of, shot, show_logs, stop, text
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from selenium.webdriver.support import expected_conditions as EC
@@ -38,27 +37,13 @@ from selenium.webdriver.support import expected_conditions as EC
 BINARY = os.environ["AGENTHOST_BROWSER_BINARY"]
 NGINX = os.environ["AGENTHOST_BROWSER_NGINX"]
 DATABASE = os.environ["AGENTHOST_TEST_POSTGRES_URL"]
-SHOTS = os.environ.get("AGENTHOST_BROWSER_SCREENSHOTS") or ""
 PASSWORD = "correct horse battery"
 FAILURES = 3  # login-failures per account, for this run
 
-failures = []
 
 
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 A, B, APP, NGINX_A, NGINX_B, CADDY = free_ports(6)
@@ -262,25 +247,8 @@ def start(directory):
     return processes
 
 
-def browser(phone=False):
-    options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800",
-                     "--no-first-run", "--disable-extensions", "--password-store=basic"):
-        options.add_argument(argument)
-    if phone:
-        # A 320-pixel-wide phone: the narrowest the pages are meant for.
-        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 320, "height": 640, "pixelRatio": 2}})
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(20)
-    return driver
 
 
-def text(driver, element_id):
-    try:
-        return driver.find_element(By.ID, element_id).text
-    except Exception:
-        return None
 
 
 def sign_in(driver, username="alice", password=PASSWORD):
@@ -305,14 +273,8 @@ def enter_code(driver, code):
     WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
-def path_of(driver):
-    return urllib.parse.urlsplit(driver.current_url).path
 
 
-def shot(driver, name):
-    if SHOTS:
-        os.makedirs(SHOTS, exist_ok=True)
-        driver.save_screenshot(os.path.join(SHOTS, name))
 
 
 def scenarios(driver):
@@ -505,20 +467,9 @@ def main():
         if driver:
             driver.quit()
         app.shutdown()
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                failures.append(f"{process.args[0]} did not stop within 15 s")
+        stop(processes)
         if failures:
-            for name in os.listdir(directory):
-                if name.endswith(".log"):
-                    print(f"--- {name}", file=sys.stderr)
-                    with open(os.path.join(directory, name)) as file:
-                        print(file.read()[-3000:], file=sys.stderr)
+            show_logs(directory)
         shutil.rmtree(directory, ignore_errors=True)
     if failures:
         print(f"browser-test: {len(failures)} check(s) failed", file=sys.stderr)

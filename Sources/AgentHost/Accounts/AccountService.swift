@@ -102,6 +102,18 @@ public final class AccountService: Sendable {
         return true
     }
 
+    /// Adds a user who signs in only through a single sign-on provider: no password, so password
+    /// sign-in refuses them as it refuses an unknown name; `false` when the name is taken.
+    public func addFederatedUser(username: String, role: String) async throws -> Bool {
+        try Self.checkUsername(username)
+        guard (try? Role(role)) != nil else { throw AccountError(.invalidRole, "a role is 1-128 of A-Z a-z 0-9 _ -") }
+        let now = clock.now()
+        let record = UserRecord(username: username, role: role, passwordHash: "", createdAt: now, sessionsNotBefore: now)
+        guard try await users.createUser(record) else { return false }
+        directory.set(record)
+        return true
+    }
+
     /// Sets a new password and ends the user's open sessions; whether the user exists.
     public func setPassword(username: String, password: String) async throws -> Bool {
         try Self.checkNewPassword(password)
@@ -135,6 +147,11 @@ public final class AccountService: Sendable {
             return nil
         }
         guard let user = try await users.user(named: username) else {
+            _ = try await hasher.verify(password: password, against: unknownUserHash)
+            return nil
+        }
+        guard !user.passwordHash.isEmpty else {
+            // A single sign-on user has no password: the same work and answer as an unknown name.
             _ = try await hasher.verify(password: password, against: unknownUserHash)
             return nil
         }

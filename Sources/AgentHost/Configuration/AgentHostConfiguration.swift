@@ -53,6 +53,9 @@ public struct AgentHostConfiguration: Sendable {
     /// The sign-in portal for people at a browser (Docs/SIGN_IN.md); `nil`, the default, serves
     /// no portal and reads no cookie.
     public var portal: PortalConfiguration?
+    /// The identity providers people may sign in with at the portal (Docs/SIGN_IN.md); none by
+    /// default. Read at start: a change needs a restart.
+    public var oidcProviders: [OIDCProviderConfiguration] = []
     /// The signed identity of forward auth (`X-Auth-Assertion`, served keys at
     /// `/.well-known/jwks.json`); `nil`, the default, signs nothing and serves no keys.
     public var identityAssertion: IdentityAssertionConfiguration?
@@ -145,6 +148,19 @@ public struct AgentHostConfiguration: Sendable {
             throw AgentHostError(.configuration, "upstream \(upstream.name) is configured twice")
         }
         try identityAssertion?.validate()
+        var providerNames = Set<String>()
+        for provider in oidcProviders {
+            try provider.validate()
+            guard providerNames.insert(provider.name).inserted else {
+                throw AgentHostError(.configuration, "oidc_providers: '\(provider.name)' is named twice")
+            }
+        }
+        if !oidcProviders.isEmpty, portal == nil {
+            throw AgentHostError(.configuration, "oidc_providers: people sign in with them at the portal; turn it on (portal: true)")
+        }
+        if let portal, !portal.passwordSignIn, oidcProviders.isEmpty {
+            throw AgentHostError(.configuration, "password_sign_in is off and no oidc_providers is configured: nobody could sign in")
+        }
         if let portal {
             try portal.validate()
             // A session cookie never crosses a network in the clear: over plain http it is set

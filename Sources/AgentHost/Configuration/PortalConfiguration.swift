@@ -29,6 +29,9 @@ public struct PortalConfiguration: Sendable, Equatable {
     /// Roles that must sign in with a second factor (TOTP), setting one up at their next sign-in
     /// if they have none.
     public var secondFactorRoles: [String] = []
+    /// Whether the sign-in page has the password form; off leaves only the single sign-on
+    /// providers' buttons (and password sign-in is refused).
+    public var passwordSignIn = true
 
     /// The cookie's name without its prefix.
     public static let cookieBaseName = "agenthost_session"

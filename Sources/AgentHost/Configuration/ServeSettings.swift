@@ -93,6 +93,7 @@ package struct ServeSettings: Sendable {
             Key("session_idle_timeout", default: ["30m"]),
             Key("session_lifetime", default: ["12h"]),
             Key("totp_required_role", isList: true, default: []),
+            Key("password_sign_in", default: ["true"]),
             Key("identity_assertion", default: ["false"]),
             Key("identity_assertion_issuer", default: ["agenthost"]),
             Key("identity_assertion_ttl", default: ["60s"]),
@@ -104,6 +105,9 @@ package struct ServeSettings: Sendable {
     /// The upstreams of the proxy (a configuration file's `upstreams:` mapping; no option or
     /// variable sets them); `nil` when not set here.
     package private(set) var upstreams: [Upstream]?
+    /// The single sign-on providers (a configuration file's `oidc_providers:` mapping; no option
+    /// or variable sets them); `nil` when not set here.
+    package private(set) var oidcProviders: [OIDCProviderConfiguration]?
 
     /// Values given directly (by setting name), such as the command line's options.
     package init(_ values: [String: [String]], origin: Origin) throws {
@@ -125,9 +129,10 @@ package struct ServeSettings: Sendable {
     /// No settings at all.
     package static let empty = ServeSettings(values: [:])
 
-    private init(values: [String: Value], upstreams: [Upstream]? = nil) {
+    private init(values: [String: Value], upstreams: [Upstream]? = nil, oidcProviders: [OIDCProviderConfiguration]? = nil) {
         self.values = values
         self.upstreams = upstreams
+        self.oidcProviders = oidcProviders
     }
 
     /// The settings `environment` sets. An empty variable counts as unset.
@@ -182,10 +187,16 @@ package struct ServeSettings: Sendable {
                 upstreams = try Self.upstreams(from: valueNode, path: path)
                 continue
             }
+            if keyNode.scalar?.string == "oidc_providers" {
+                oidcProviders = try Self.oidcProviders(from: valueNode, path: path)
+                continue
+            }
             guard case .scalar(let keyScalar) = keyNode, let key = Self.key(keyScalar.string) else {
                 let name = keyNode.scalar?.string.prefix(64) ?? "?"
                 throw fail(
-                    keyNode, "unknown setting '\(name)'; the settings are \(Self.keys.map(\.name).joined(separator: ", ")) and upstreams")
+                    keyNode,
+                    "unknown setting '\(name)'; the settings are \(Self.keys.map(\.name).joined(separator: ", ")), upstreams and oidc_providers"
+                )
             }
             guard values[key.name] == nil else { throw fail(keyNode, "\(key.name) is set twice") }
             var items: [String]
@@ -219,7 +230,9 @@ package struct ServeSettings: Sendable {
 
     /// These settings with `higher`'s values in place of theirs.
     package func overlaid(by higher: ServeSettings) -> ServeSettings {
-        ServeSettings(values: values.merging(higher.values) { _, higher in higher }, upstreams: higher.upstreams ?? upstreams)
+        ServeSettings(
+            values: values.merging(higher.values) { _, higher in higher }, upstreams: higher.upstreams ?? upstreams,
+            oidcProviders: higher.oidcProviders ?? oidcProviders)
     }
 
     /// The setting called `name`.
@@ -405,6 +418,7 @@ extension ServeSettings {
                 idleTimeout: try duration("session_idle_timeout"), lifetime: try duration("session_lifetime")
             )
             portal.secondFactorRoles = list("totp_required_role")
+            portal.passwordSignIn = try boolean("password_sign_in")
             for role in portal.secondFactorRoles where (try? Role(role)) == nil {
                 throw fail("totp_required_role", "'\(role.prefix(64))' is not a role (1-128 of A-Z a-z 0-9 _ -)")
             }
@@ -429,6 +443,7 @@ extension ServeSettings {
             }
             configuration.identityAssertion = assertion
         }
+        configuration.oidcProviders = oidcProviders ?? []
         do {
             try configuration.validate()
         } catch let error as AgentHostError {
@@ -470,7 +485,7 @@ extension ServeSettings {
             let line = "\(key.name): \(text)"
             let padding = String(repeating: " ", count: max(1, 44 - line.count))
             return line + padding + "# " + describe(value.origin, key: key)
-        } + Self.rendered(upstreams ?? [])
+        } + Self.rendered(upstreams ?? []) + Self.rendered(oidcProviders ?? [])
     }
 
     /// Warnings about where secrets sit: a database password in a file that others may read, or

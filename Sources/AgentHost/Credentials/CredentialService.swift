@@ -105,6 +105,25 @@ public final class CredentialService: Sendable {
         return try vault.withSecret(in: row.sealed, for: row.identity) { try body($0) }
     }
 
+    /// Seals `secret` as the server's own record `name` (a provider's client secret), replacing
+    /// any there. Under the server's own owner, so no secret path, grant or release can name it.
+    public func setSystemSecret(named name: String, secret: SecureBytes) async throws {
+        try Self.checkSecret(secret)
+        redactor?.register(secret)
+        let id = Self.newRecordID()
+        let sealed = try vault.seal(secret, for: RecordIdentity(owner: Self.systemOwner, recordID: id, name: name))
+        try await store.recordEncryptions(version: sealed.keyVersion, count: 1)
+        try await store.put(VaultRecordRow(id: id, owner: Self.systemOwner, name: name, sealed: sealed, updatedAt: clock.now()))
+    }
+
+    /// The server's own record `name`, opened; `nil` when none is set.
+    public func systemSecret(named name: String) async throws -> SecureBytes? {
+        guard let row = try await store.record(owner: Self.systemOwner, name: name) else { return nil }
+        let secret = try vault.withSecret(in: row.sealed, for: row.identity) { SecureBytes(copying: $0) }
+        redactor?.register(secret)
+        return secret
+    }
+
     /// The owner of the server's own sealed keys. It has no `/`, so no secret path (and so no
     /// grant, `vault put` or onboarding) can name these records.
     static let systemOwner = "agenthost"

@@ -33,22 +33,31 @@ enum PortalPage {
     /// The sign-in form. `returnURL` and `seal` travel in hidden fields; `error` is shown above
     /// the fields, announced to screen readers.
     static func signIn(
-        _ portal: PortalConfiguration, csrf: String, returnURL: String, seal: String, username: String = "", error: String? = nil
+        _ portal: PortalConfiguration, csrf: String, returnURL: String, seal: String, username: String = "", error: String? = nil,
+        providers: [(href: String, label: String)] = []
     ) -> String {
-        render(
+        let buttons = providers.map { #"<p><a class="button provider" href="\#(escape($0.href))">\#(escape($0.label))</a></p>"# }
+        let form =
+            portal.passwordSignIn
+            ? """
+            \(providers.isEmpty ? "" : #"<p class="or">or with a password</p>"#)
+            <form method="post" action="\(PortalRoutes.signInPath)">
+            <input type="hidden" name="csrf" value="\(escape(csrf))">
+            <input type="hidden" name="rd" value="\(escape(returnURL))">
+            <input type="hidden" name="seal" value="\(escape(seal))">
+            <label for="username">User name</label>
+            <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="128" value="\(escape(username))"\(username.isEmpty ? " autofocus" : "")\(error != nil ? #" aria-describedby="error""# : "")>
+            <label for="password">Password</label>
+            <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"\(username.isEmpty ? "" : " autofocus")>
+            <button type="submit">Sign in</button>
+            </form>
+            """ : ""
+        return render(
             portal, title: "Sign in",
             body: """
                 \(error.map { #"<p class="error" role="alert" id="error">\#(escape($0))</p>"# } ?? "")
-                <form method="post" action="\(PortalRoutes.signInPath)">
-                <input type="hidden" name="csrf" value="\(escape(csrf))">
-                <input type="hidden" name="rd" value="\(escape(returnURL))">
-                <input type="hidden" name="seal" value="\(escape(seal))">
-                <label for="username">User name</label>
-                <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="128" value="\(escape(username))"\(username.isEmpty ? " autofocus" : "")\(error != nil ? #" aria-describedby="error""# : "")>
-                <label for="password">Password</label>
-                <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"\(username.isEmpty ? "" : " autofocus")>
-                <button type="submit">Sign in</button>
-                </form>
+                \(buttons.joined(separator: "\n"))
+                \(form)
                 """)
     }
 
@@ -117,8 +126,20 @@ enum PortalPage {
     /// "Your sessions": each live session of the user, the current one marked, each with a button
     /// that ends it, and the sign-out button.
     static func sessions(
-        _ portal: PortalConfiguration, username: String, role: String, sessions: [BrowserSessionRecord], current: TokenID, csrf: String
+        _ portal: PortalConfiguration, username: String, role: String, sessions: [BrowserSessionRecord], current: TokenID, csrf: String,
+        links: [IdentityLink] = [], linkable: [(href: String, label: String)] = []
     ) -> String {
+        let linked = links.map { link in
+            #"<li><strong>\#(escape(link.provider))</strong>\#(link.email.isEmpty ? "" : " · " + escape(link.email)) <span class="meta">since \#(escape(UTCTimestamp.string(seconds: link.createdAt)))</span></li>"#
+        }
+        let accounts =
+            linked.isEmpty && linkable.isEmpty
+            ? ""
+            : """
+            <h2>Sign-in providers</h2>
+            \(linked.isEmpty ? "<p>No provider is linked to this user.</p>" : #"<ul class="links" id="links">\#(linked.joined(separator: "\n"))</ul>"#)
+            \(linkable.map { #"<p><a class="button secondary" href="\#(escape($0.href))">Link \#(escape($0.label))</a></p>"# }.joined(separator: "\n"))
+            """
         let rows = sessions.map { session in
             let isCurrent = session.id == current
             return """
@@ -140,6 +161,7 @@ enum PortalPage {
                 <ul class="sessions">
                 \(rows.joined(separator: "\n"))
                 </ul>
+                \(accounts)
                 <form method="post" action="\(PortalRoutes.signOutPath)">
                 <input type="hidden" name="csrf" value="\(escape(csrf))">
                 <button type="submit">Sign out</button>
@@ -223,6 +245,8 @@ enum PortalPage {
         a { color: var(--accent); }
         .secret { font: 600 1.15rem/1.6 ui-monospace, "SFMono-Regular", Menlo, monospace; letter-spacing: .05em; overflow-wrap: anywhere; padding: .5rem .75rem; border: 1px dashed #8a8f98; border-radius: .4rem; }
         .codes { columns: 2; padding-left: 1.25rem; font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; }
+        a.button.secondary { background: transparent; color: var(--accent); border: 1px solid var(--accent); }
+        p.or { text-align: center; margin-top: 1.5rem; color: var(--muted, #555); }
         a.button { display: block; text-align: center; margin-top: 1.5rem; padding: .7rem 1rem; border-radius: .4rem; background: var(--accent); color: #fff; font-weight: 600; text-decoration: none; }
 
         """

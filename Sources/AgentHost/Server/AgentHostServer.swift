@@ -155,11 +155,20 @@ public struct AgentHostServer: Service {
             store: store, revocations: revocations, revocationStore: store, clock: clock,
             leaseTTL: configuration.leaseTTL.components.seconds)
         try await runs.sync()
+        for provider in configuration.oidcProviders {
+            if try await credentials.systemSecret(named: SingleSignOn.secretName(provider.name)) == nil {
+                logger.warning(
+                    "single sign-on provider has no client secret: nobody can sign in with it until it is set",
+                    metadata: ["provider": "\(provider.name)", "fix": "agenthost oidc set-secret \(provider.name)"])
+            } else {
+                logger.info("single sign-on provider", metadata: ["provider": "\(provider.name)", "issuer": "\(provider.issuer)"])
+            }
+        }
         let components = try AgentHost.Components(
             configuration: configuration, keyring: tokenKeys.keyring, credentials: credentials, revocationStore: store,
             accounts: accounts, audit: audit, webhooks: webhooks, webhookStore: store, metrics: metrics,
             clock: clock, ticks: ticks, sharesRateLimits: shared, readiness: ReadinessCheck(ticks: ticks) { try await store.checkReady() },
-            browserSessions: browserSessions, revocations: revocations, runs: runs
+            browserSessions: browserSessions, revocations: revocations, runs: runs, identityLinks: store
         )
         if let portal = configuration.portal {
             let cookie = try portal.sessionCookie()

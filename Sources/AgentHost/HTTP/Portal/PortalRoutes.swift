@@ -51,9 +51,10 @@ struct PortalRoutes: Sendable {
         router.get(RouterPath(Self.signedOutPath)) { request, context in
             page(.ok, PortalPage.signedOut(portal), browser(request, context))
         }
+        addSingleSignOn(to: router)
     }
 
-    private var portal: PortalConfiguration { components.browserSessions?.portal ?? PortalConfiguration() }
+    var portal: PortalConfiguration { components.browserSessions?.portal ?? PortalConfiguration() }
 
     // MARK: Signing in
 
@@ -72,6 +73,13 @@ struct PortalRoutes: Sendable {
             return unavailable(browser)
         }
         let client = browser.client?.description ?? "-"
+        guard portal.passwordSignIn else {
+            return page(
+                .forbidden,
+                PortalPage.message(
+                    portal, title: "Password sign-in is off", text: "Sign in with one of the providers on the sign-in page.",
+                    link: (Self.signInPath, "Sign in")), browser)
+        }
         guard browser.isSameOrigin(publicURL: portal.publicURL) else {
             return refusedForm(browser, context, action: "sign_in.refused", reason: "cross-site")
         }
@@ -126,29 +134,40 @@ struct PortalRoutes: Sendable {
                 error: "The user name or the password is wrong.", binding: binding)
         }
         // The password is right. A second factor, when the user needs one, comes next.
-        if let factors = sessions.secondFactors {
-            let need = try await storeCall(context) { try await factors.need(of: user) }
-            if need != .none {
-                let pending = try components.pendingMinter.mint(agent: agent, role: role)
-                let enrolment =
-                    need == .enrolment ? try await storeCall(context) { try await factors.beginEnrolment(for: user.username) } : nil
-                context.logger.notice("password right; second factor asked", metadata: ["user": .string(user.username)])
-                return page(
-                    .ok,
-                    PortalPage.secondFactor(
-                        portal, csrf: forms.csrfToken(for: binding), returnURL: returnURL, seal: form["seal"] ?? "", enrolment: enrolment),
-                    browser,
-                    cookies: [PortalConfiguration.pendingCookie.setting(pending.token, maxAge: PortalConfiguration.pendingLifetime)])
-            }
+        if let asked = try await secondFactorStep(
+            browser, context, user: user, agent: agent, role: role, binding: binding, returnURL: returnURL, seal: form["seal"] ?? "")
+        {
+            return asked
         }
         let cookies = try await beginSession(
             request, context, browser: browser, sessions: sessions, username: agent, role: role, details: ["role": user.role])
         return redirect(to: destination, cookies: cookies)
     }
 
+    /// The second factor's page when `user` needs one (setting it up first when they have none),
+    /// with the short-lived cookie that carries the sign-in to it; `nil` when they need none.
+    /// `binding` is the browser's sign-in cookie, set here when `setBinding`.
+    func secondFactorStep(
+        _ browser: BrowserRequest, _ context: AgentRequestContext, user: UserRecord, agent: AgentID, role: Role, binding: String,
+        returnURL: String, seal: String, setBinding: Bool = false
+    ) async throws -> Response? {
+        guard let factors = components.browserSessions?.secondFactors, let forms = components.forms else { return nil }
+        let need = try await storeCall(context) { try await factors.need(of: user) }
+        guard need != .none else { return nil }
+        let pending = try components.pendingMinter.mint(agent: agent, role: role)
+        let enrolment = need == .enrolment ? try await storeCall(context) { try await factors.beginEnrolment(for: user.username) } : nil
+        context.logger.notice("first factor right; second factor asked", metadata: ["user": .string(user.username)])
+        var cookies = [PortalConfiguration.pendingCookie.setting(pending.token, maxAge: PortalConfiguration.pendingLifetime)]
+        if setBinding { cookies.append(PortalConfiguration.signInCookie.setting(binding, maxAge: PortalConfiguration.signInLifetime)) }
+        return page(
+            .ok,
+            PortalPage.secondFactor(portal, csrf: forms.csrfToken(for: binding), returnURL: returnURL, seal: seal, enrolment: enrolment),
+            browser, cookies: cookies)
+    }
+
     /// Begins a session for `username` (ending the one this browser held, if any: the id changes
     /// at every sign-in), records the sign-in, and returns the cookies to set.
-    private func beginSession(
+    func beginSession(
         _ request: Request, _ context: AgentRequestContext, browser: BrowserRequest, sessions: BrowserSessions, username: AgentID,
         role: Role, details: [String: String]
     ) async throws -> [String] {
@@ -261,7 +280,7 @@ struct PortalRoutes: Sendable {
 
     /// The sign-in form for `returnURL`, bound to the browser's sign-in cookie (a new one unless
     /// `binding` is given or the browser holds a usable one).
-    private func signInForm(
+    func signInForm(
         _ browser: BrowserRequest, forms: FormProtection, returnURL: String, status: HTTPResponse.Status, username: String = "",
         error: String? = nil, binding: String? = nil
     ) -> Response {
@@ -270,9 +289,12 @@ struct PortalRoutes: Sendable {
             binding = String(held)
         }
         let fresh = binding ?? FormProtection.newBinding()
+        let providers = (components.singleSignOn?.providers ?? []).map { provider in
+            (href: Self.oidcPath(provider.configuration.name) + "?rd=" + FormBody.encode(returnURL), label: provider.configuration.label)
+        }
         let html = PortalPage.signIn(
             portal, csrf: forms.csrfToken(for: fresh), returnURL: returnURL, seal: forms.seal(returnURL: returnURL, for: fresh),
-            username: username, error: error)
+            username: username, error: error, providers: providers)
         return page(
             status, html, browser, cookies: [PortalConfiguration.signInCookie.setting(fresh, maxAge: PortalConfiguration.signInLifetime)])
     }
@@ -290,17 +312,24 @@ struct PortalRoutes: Sendable {
         guard let (principal, claims) = signedIn(request, context) else {
             return redirect(to: Self.signInPath + "?rd=" + FormBody.encode(browser.origin + Self.sessionsPath), cookies: [])
         }
-        let list: [BrowserSessionRecord]
-        do {
-            list = try await sessions.sessions(of: principal.subject.name)
-        } catch let error as StoreError {
-            throw HTTPRefusal.storeFailed(error, context)
+        let list = try await storeCall(context) { try await sessions.sessions(of: principal.subject.name) }
+        let csrf = forms.csrfToken(for: claims.tokenID.hex)
+        var links: [IdentityLink] = []
+        var linkable: [(href: String, label: String)] = []
+        if let sso = components.singleSignOn {
+            links = try await storeCall(context) { try await sso.links.identityLinks(of: principal.subject.name) }
+            linkable = sso.providers.map { provider in
+                (
+                    Self.oidcLinkPath(provider.configuration.name) + "?csrf=" + FormBody.encode(csrf),
+                    provider.configuration.label.replacingOccurrences(of: "Sign in with ", with: "")
+                )
+            }
         }
         return page(
             .ok,
             PortalPage.sessions(
                 portal, username: principal.subject.name, role: principal.role.rawValue, sessions: list, current: claims.tokenID,
-                csrf: forms.csrfToken(for: claims.tokenID.hex)),
+                csrf: csrf, links: links, linkable: linkable),
             browser)
     }
 
@@ -360,13 +389,13 @@ struct PortalRoutes: Sendable {
 
     // MARK: Helpers
 
-    private func browser(_ request: Request, _ context: AgentRequestContext) -> BrowserRequest {
+    func browser(_ request: Request, _ context: AgentRequestContext) -> BrowserRequest {
         BrowserRequest(request, peer: context.remoteAddress?.ipAddress, resolver: components.pipeline.configuration.clientAddresses)
     }
 
     /// The user this browser's session cookie proves, with the session's claims; `nil` without a
     /// valid one.
-    private func signedIn(_ request: Request, _ context: AgentRequestContext) -> (Principal, AgentTokenClaims)? {
+    func signedIn(_ request: Request, _ context: AgentRequestContext) -> (Principal, AgentTokenClaims)? {
         let facts = RequestFacts(
             method: request.method.rawValue, path: request.uri.path, fields: request.headers, peerAddress: context.remoteAddress?.ipAddress,
             bodyLength: nil)
@@ -377,11 +406,11 @@ struct PortalRoutes: Sendable {
     }
 
     /// Ends the session of `claims` without failing the request that replaces it.
-    private func endQuietly(_ claims: AgentTokenClaims, sessions: BrowserSessions, context: AgentRequestContext) async throws {
+    func endQuietly(_ claims: AgentTokenClaims, sessions: BrowserSessions, context: AgentRequestContext) async throws {
         _ = try await storeCall(context) { try await sessions.end(claims.tokenID, expiresAt: claims.expiresAt) }
     }
 
-    private func storeCall<Result>(_ context: AgentRequestContext, _ body: () async throws -> Result) async throws -> Result {
+    func storeCall<Result>(_ context: AgentRequestContext, _ body: () async throws -> Result) async throws -> Result {
         do {
             return try await body()
         } catch let error as StoreError {
@@ -391,7 +420,7 @@ struct PortalRoutes: Sendable {
 
     /// The form in the body, or `nil` when it is not `application/x-www-form-urlencoded` or not
     /// one.
-    private func readForm(_ request: Request) async throws -> FormBody? {
+    func readForm(_ request: Request) async throws -> FormBody? {
         guard let type = request.headers[.contentType]?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded") else {
             return nil
         }
@@ -402,7 +431,7 @@ struct PortalRoutes: Sendable {
 
     /// Where a browser may return: the protected hosts, the hosts under the cookie domain, and
     /// the host the portal is reached on.
-    private func returnGuard(_ browser: BrowserRequest) -> ReturnURLGuard {
+    func returnGuard(_ browser: BrowserRequest) -> ReturnURLGuard {
         ReturnURLGuard(
             protectedHosts: portal.protectedHosts + [browser.hostName], cookieDomain: portal.cookieDomain,
             home: portal.homeURL ?? Self.sessionsPath)
@@ -427,7 +456,7 @@ struct PortalRoutes: Sendable {
         return authority.isEmpty ? nil : String(url[..<schemeEnd.upperBound] + authority)
     }
 
-    private func page(
+    func page(
         _ status: HTTPResponse.Status, _ html: String, _ browser: BrowserRequest, cookies: [String] = [], extra: [HeaderField] = []
     ) -> Response {
         var headers = HTTPFields()
@@ -436,13 +465,13 @@ struct PortalRoutes: Sendable {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
     }
 
-    private func redirect(to location: String, cookies: [String]) -> Response {
+    func redirect(to location: String, cookies: [String]) -> Response {
         var headers: HTTPFields = [.location: location, .cacheControl: "no-store"]
         for cookie in cookies { headers.append(HTTPField(name: .setCookie, value: cookie)) }
         return Response(status: .seeOther, headers: headers)
     }
 
-    private func refusedForm(_ browser: BrowserRequest, _ context: AgentRequestContext, action: String, reason: String) -> Response {
+    func refusedForm(_ browser: BrowserRequest, _ context: AgentRequestContext, action: String, reason: String) -> Response {
         components.audit?.recordRefusal(
             action: action, code: ProblemCode.formRefused.rawValue, client: browser.client?.description ?? "-", actor: "anonymous",
             target: "POST portal", requestID: context.id)
@@ -457,7 +486,7 @@ struct PortalRoutes: Sendable {
             browser)
     }
 
-    private func insecure(_ browser: BrowserRequest) -> Response {
+    func insecure(_ browser: BrowserRequest) -> Response {
         page(
             .badRequest,
             PortalPage.message(
@@ -466,7 +495,7 @@ struct PortalRoutes: Sendable {
             browser)
     }
 
-    private func unavailable(_ browser: BrowserRequest) -> Response {
+    func unavailable(_ browser: BrowserRequest) -> Response {
         page(
             .serviceUnavailable,
             PortalPage.message(portal, title: "Sign-in unavailable", text: "This server cannot sign anyone in right now. Try again later."),
