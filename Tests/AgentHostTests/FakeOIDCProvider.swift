@@ -130,7 +130,7 @@ final class FakeOIDCProvider: Sendable {
             let code = form["code"] ?? ""
             let grant = self.state.withLock { $0.grants.removeValue(forKey: code) }
             guard let grant, form["grant_type"] == "authorization_code",
-                Base64URL.encode(SHA256.hash(Array((form["code_verifier"] ?? "").utf8))) == grant.challenge
+                Base64URL.encode(SecureHash.sha256(Array((form["code_verifier"] ?? "").utf8))) == grant.challenge
             else {
                 return Self.json(#"{"error":"invalid_grant","error_description":"code \#(code) is not valid"}"#, status: .badRequest)
             }

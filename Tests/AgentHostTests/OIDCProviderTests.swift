@@ -40,7 +40,7 @@ struct OIDCProviderTests {
             #expect(query["response_type"] == "code" && query["client_id"] == fake.clientID)
             #expect(query["state"] == attempt.state && query["nonce"] == attempt.nonce)
             #expect(query["code_challenge_method"] == "S256")
-            #expect(query["code_challenge"] == Base64URL.encode(SHA256.hash(Array(attempt.verifier.utf8))))
+            #expect(query["code_challenge"] == Base64URL.encode(SecureHash.sha256(Array(attempt.verifier.utf8))))
             #expect(query["redirect_uri"] == "https://app.example.com/auth/oidc/fake/callback")
             #expect(query["scope"] == "openid email profile")
             #expect(query["code_verifier"] == nil)

@@ -13,6 +13,7 @@ let targets: [String: @Sendable (inout FuzzInput) -> Void] = [
     "return-url": ReturnURLTarget.run,
     "cookie-header": CookieHeaderTarget.run,
     "form-body": FormBodyTarget.run,
+    "webauthn": WebAuthnTarget.run,
 ]
 
 /// The target this process runs, chosen once by `FUZZ_TARGET` before the first input. libFuzzer

@@ -16,6 +16,7 @@ public struct CryptoError: CodedError, Hashable, Sendable {
             case backendFailure = "backend_failure"
             case invalidPasswordHash = "invalid_password_hash"
             case invalidParameters = "invalid_parameters"
+            case invalidKey = "invalid_key"
         }
 
         private let backing: Backing
@@ -41,6 +42,8 @@ public struct CryptoError: CodedError, Hashable, Sendable {
         public static let invalidPasswordHash = Code(backing: .invalidPasswordHash)
         /// Parameters outside what the primitive supports.
         public static let invalidParameters = Code(backing: .invalidParameters)
+        /// A public key that is malformed, too weak, or not on its curve.
+        public static let invalidKey = Code(backing: .invalidKey)
 
         public var description: String { backing.rawValue }
     }

@@ -166,7 +166,7 @@ final class OIDCProvider: Sendable {
         }
 
         /// `BASE64URL(SHA-256(verifier))` (RFC 7636 S256).
-        var challenge: String { Base64URL.encode(SHA256.hash(Array(verifier.utf8))) }
+        var challenge: String { Base64URL.encode(SecureHash.sha256(Array(verifier.utf8))) }
     }
 
     /// Where the browser goes to sign in at the provider.

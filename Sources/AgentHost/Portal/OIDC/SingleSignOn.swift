@@ -154,7 +154,7 @@ final class SingleSignOn: Sendable {
             }.prefix(64))
         if base.isEmpty { base = "sso" }
         if try await accounts.users.user(named: base) == nil { return base }
-        let tag = SecureBytes(copying: SHA256.hash(Array("\(provider.name)\u{0}\(token.sub)".utf8)).prefix(4)).hexEncoded()
+        let tag = SecureBytes(copying: SecureHash.sha256(Array("\(provider.name)\u{0}\(token.sub)".utf8)).prefix(4)).hexEncoded()
         return base + "-" + tag
     }
 }

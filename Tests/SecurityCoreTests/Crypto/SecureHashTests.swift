@@ -2,7 +2,7 @@ import SecurityCore
 import Testing
 
 /// SHA-256 against FIPS 180-2's examples (Appendix B) and RFC 7636's PKCE example (Appendix B).
-struct SHA256Tests {
+struct SecureHashTests {
     @Test(arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
@@ -12,16 +12,16 @@ struct SHA256Tests {
         ),
     ])
     func fipsExamples(message: String, digest: String) {
-        #expect(SecureBytes(copying: SHA256.hash(Array(message.utf8))).hexEncoded() == digest)
+        #expect(SecureBytes(copying: SecureHash.sha256(Array(message.utf8))).hexEncoded() == digest)
     }
 
     @Test func aMillionAs() {
-        let digest = SHA256.hash([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
+        let digest = SecureHash.sha256([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
         #expect(SecureBytes(copying: digest).hexEncoded() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     @Test func pkceS256Example() {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-        #expect(Base64URL.encode(SHA256.hash(Array(verifier.utf8))) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        #expect(Base64URL.encode(SecureHash.sha256(Array(verifier.utf8))) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
     }
 }
