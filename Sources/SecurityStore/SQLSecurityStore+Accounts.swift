@@ -100,6 +100,7 @@ extension SQLSecurityStore: UserStore {
                 try await database.raw("DELETE FROM browser_sessions WHERE username = \(bind: username)").run()
                 try await database.raw("DELETE FROM second_factors WHERE username = \(bind: username)").run()
                 try await database.raw("DELETE FROM identity_links WHERE username = \(bind: username)").run()
+                try await database.raw("DELETE FROM passkeys WHERE username = \(bind: username)").run()
                 try await announceRevocation()
             }
             return deleted

@@ -325,6 +325,25 @@ public final class SQLSecurityStore: VaultRecordStore {
                     "CREATE INDEX identity_links_username ON identity_links (username)",
                 ]
             ),
+            // Passkeys: public keys and counters only; nothing here signs anyone in by itself.
+            (
+                13,
+                [
+                    """
+                    CREATE TABLE passkeys (
+                        id TEXT PRIMARY KEY,
+                        username TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        public_key \(bytes) NOT NULL,
+                        algorithm BIGINT NOT NULL,
+                        sign_count BIGINT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        last_used_at BIGINT
+                    )
+                    """,
+                    "CREATE INDEX passkeys_username ON passkeys (username)",
+                ]
+            ),
         ]
     }
 

@@ -27,7 +27,7 @@ struct IdentityLinkStoreTests {
         #expect(try await store.deleteUser(named: "alice"))
         #expect(try await store.identityLinks(of: "alice").isEmpty)
         #expect(try await store.identityLink(provider: "google", subject: "1098") == nil)
-        #expect(try await store.schemaVersion() == 12)
+        #expect(try await store.schemaVersion() == 13)
         try await store.close()
     }
 }
