@@ -23,16 +23,17 @@ struct OIDCSignInTests {
     /// A server whose one provider is `fake` (people of example.com; `engineering` members,
     /// `admins` admins), its client secret set; `body` runs against it live.
     func withProvider(
-        _ fake: FakeOIDCProvider, change: (inout OIDCProviderConfiguration) -> Void = { _ in },
+        _ fake: FakeOIDCProvider, change: (inout OIDCProviderConfiguration) -> Void = { _ in }, secondFactorRoles: [String] = [],
         _ body: @Sendable (Setup, any TestClientProtocol) async throws -> Void
     ) async throws {
         var provider = OIDCProviderConfiguration(
             name: "fake", issuer: fake.issuer, clientID: fake.clientID, label: "Sign in with Fake", allowedDomains: ["example.com"],
             roleClaim: "groups", roles: ["engineering": try Role("member"), "admins": try Role("admin")])
         change(&provider)
+        var portal = PortalConfiguration(protectedHosts: ["app.example.com"])
+        portal.secondFactorRoles = secondFactorRoles
         let (fixture, store, accounts) = try await HostFixture.withAccounts(
-            trustedProxies: ["127.0.0.1", "::1"], portal: PortalConfiguration(protectedHosts: ["app.example.com"]),
-            oidcProviders: [provider])
+            trustedProxies: ["127.0.0.1", "::1"], portal: portal, oidcProviders: [provider])
         try await fixture.components.credentials?.setSystemSecret(
             named: SingleSignOn.secretName("fake"), secret: SecureBytes(copying: Array(fake.clientSecret.utf8)))
         let setup = Setup(fixture: fixture, store: store, accounts: accounts, fake: fake)
@@ -294,6 +295,25 @@ struct OIDCSignInTests {
                 var elsewhere = TestBrowser()
                 let viaProvider = try await signIn(setup, client, &elsewhere) { $0.sub = "carol-at-fake" }
                 #expect(viaProvider.status == .seeOther && elsewhere.cookies["__Host-agenthost_session"] != nil)
+            }
+        }
+    }
+
+    @Test func aRoleThatNeedsASecondFactorAsksForItAfterTheProvider() async throws {
+        let fake = try await FakeOIDCProvider()
+        try await fake.run {
+            try await withProvider(fake, secondFactorRoles: ["admin"]) { setup, client in
+                var browser = TestBrowser()
+                let asked = try await signIn(setup, client, &browser) { $0.groups = ["admins"] }
+                #expect(asked.status == .ok && String(buffer: asked.body).contains("Set up a second factor"))
+                #expect(browser.cookies["__Host-agenthost_pending"] != nil && browser.cookies["__Host-agenthost_signin"] != nil)
+                #expect(browser.cookies["__Host-agenthost_session"] == nil && browser.cookies["__Host-agenthost_oidc"] == nil)
+                // The page's form is bound to this browser: its token and seal check out at the next step.
+                let page = String(buffer: asked.body)
+                let code = try #require(TestBrowser.field("csrf", in: page))
+                #expect(
+                    try #require(setup.fixture.components.forms).checkCSRF(
+                        code, for: try #require(browser.cookies["__Host-agenthost_signin"])))
             }
         }
     }
