@@ -20,7 +20,11 @@ final class RawConnection: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else {
-            Glibc.close(socket)
+            // Through close(), which closes once: deinit still runs after a throw from a class's
+            // init once every property is set, and a second close(2) of the number would close
+            // whatever descriptor took it meanwhile (CI saw NIO's new socket fail getsockname
+            // with EBADF in a concurrent test).
+            close()
             throw POSIXError(.ECONNREFUSED)
         }
     }
