@@ -47,6 +47,9 @@ let package = Package(
         // JOSE for people and platforms: the signed identity assertion of forward auth and its
         // JWKS, and (issue 37) OIDC id_tokens. SecurityCore stays free of it.
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        // Tests only: the software authenticator of the passkey tests signs with it (jwt-kit
+        // depends on it already, so nothing new is built).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         // OTLP export of traces and metrics (serve --otlp-endpoint), over HTTP only: the gRPC
         // exporter's packages would add minutes to every clean build.
@@ -179,6 +182,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
     ]

@@ -115,8 +115,7 @@ extension HostFixture {
                 store: store, portal: portal, revocations: InMemoryRevocationList(clock: clock), revocationStore: store, clock: clock,
                 secondFactors: SecondFactors(
                     store: store, credentials: credentials, accounts: accounts, requiredRoles: portal.secondFactorRoles,
-                    issuer: portal.title,
-                    clock: clock))
+                    issuer: portal.title, clock: clock, passkeys: store))
         }
         let fixture = try HostFixture(
             scopes: scopes, trustedProxies: trustedProxies, credentials: credentials, revocationStore: store, accounts: accounts,

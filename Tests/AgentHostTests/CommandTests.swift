@@ -85,14 +85,17 @@ struct CommandTests {
     @Test func agentHostsRateLimitScopesAreTheDocumentedOnes() {
         let scopes = RateLimitScope.agentHost
         #expect(scopes.map(\.name) == ["general", "sensitive", "auth-failures", "login-failures"])
-        #expect(scopes.map(\.routes.count) == [3, 6, 0, 3])
+        #expect(scopes.map(\.routes.count) == [3, 7, 0, 4])
         #expect(scopes.map(\.limit) == [100, 20, 10, 10])
         #expect(scopes.map(\.key) == [.client, .client, .client, .principal])
         #expect(
             scopes.map { $0.routes.map(\.description) } == [
                 ["/api/**", "/v1/**", "/auth/**"],
-                ["POST /api/agents", "POST /api/runs", "/api/tokens/**", "/api/credentials/**", "POST /api/login", "POST /auth/sign-in"],
-                [], ["POST /api/login", "POST /auth/sign-in", "POST /auth/second-factor"],
+                [
+                    "POST /api/agents", "POST /api/runs", "/api/tokens/**", "/api/credentials/**", "POST /api/login", "POST /auth/sign-in",
+                    "POST /auth/passkeys/sign-in",
+                ],
+                [], ["POST /api/login", "POST /auth/sign-in", "POST /auth/second-factor", "POST /auth/passkeys/sign-in"],
             ])
     }
 

@@ -1,17 +1,21 @@
 """What the browser tests share (portal.py, sso.py): the checks' record, free loopback ports, a
 headless Chromium, and reading the page."""
 
+import html
+import http.server
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 SHOTS = os.environ.get("AGENTHOST_BROWSER_SCREENSHOTS") or ""
 
@@ -37,7 +41,12 @@ def free_ports(count):
 def browser(phone=False):
     options = webdriver.ChromeOptions()
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800",
-                     "--no-first-run", "--disable-extensions", "--password-store=basic"):
+                     "--no-first-run", "--disable-extensions", "--password-store=basic",
+                     # Nothing but loopback: a page that loads from the internet (oidc-provider-mock's
+                     # stylesheet from a CDN) fails at once instead of waiting on a resolver that
+                     # may never answer, which stalled each of its pages by 5 s on a machine
+                     # without DNS.
+                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"):
         options.add_argument(argument)
     if phone:
         # A 320-pixel-wide phone: the narrowest the pages are meant for.
@@ -85,3 +94,81 @@ def show_logs(directory, skip=()):
             print(f"--- {name}", file=sys.stderr)
             with open(os.path.join(directory, name)) as file:
                 print(file.read()[-3000:], file=sys.stderr)
+
+
+class App(http.server.BaseHTTPRequestHandler):
+    """The protected platform: shows who AgentHost says the visitor is."""
+
+    def do_GET(self):
+        user = html.escape(self.headers.get("X-Auth-User", "-"))
+        role = html.escape(self.headers.get("X-Auth-Role", "-"))
+        data = (f"<!doctype html><title>App</title><h1 id='page'>{html.escape(self.path)}</h1>"
+                f"<p id='user'>{user}</p><p id='role'>{role}</p>").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../Docs/examples/nginx-portal.conf")
+
+
+def nginx_conf(directory, front_port, server_port, app_port):
+    """Docs/examples/nginx-portal.conf on 127.0.0.1:front_port, in front of AgentHost on server_port
+    and the protected app on app_port, with its files in `directory`."""
+    with open(EXAMPLE) as file:
+        block = file.read()
+    block = block.replace("listen 443 ssl;", f"listen 127.0.0.1:{front_port};")
+    block = "\n".join(line for line in block.split("\n") if "ssl_certificate" not in line and "server_name" not in line)
+    block = block.replace("127.0.0.1:8080", f"127.0.0.1:{server_port}").replace("127.0.0.1:3000", f"127.0.0.1:{app_port}")
+    return f"""daemon off;
+pid {directory}/nginx.pid;
+error_log {directory}/nginx-error.log;
+events {{ worker_connections 256; }}
+http {{
+  log_format uri "$request_uri";
+  access_log {directory}/access.log uri;
+  client_body_temp_path {directory}/body;
+  proxy_temp_path {directory}/proxy;
+  fastcgi_temp_path {directory}/fastcgi;
+  uwsgi_temp_path {directory}/uwsgi;
+  scgi_temp_path {directory}/scgi;
+{block}
+}}
+"""
+
+
+def wait_port(port, process, name):
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process is not None and process.poll() is not None:
+                break
+            time.sleep(0.1)
+    raise SystemExit(f"{name} did not start")
+
+
+def agenthost(binary, *arguments, stdin=None, directory):
+    """Runs `binary` with `arguments` on the data directory in `directory`; stops the test if it fails."""
+    result = subprocess.run([binary, *arguments, "--data-dir", f"{directory}/data"], input=stdin, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"agenthost {' '.join(arguments[:2])} failed: {result.stderr[-2000:]}")
+    return result
+
+
+def loaded(driver):
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def finish(name):
+    """Says how the checks of `name` went, and exits 1 if any failed."""
+    if failures:
+        print(f"browser-test ({name}): {len(failures)} check(s) failed", file=sys.stderr)
+        sys.exit(1)
+    print(f"browser-test ({name}): every check passed")

@@ -14,12 +14,10 @@ refused with a page that says why, a tampered state, a replayed code and each sp
 are refused. Everything listens on 127.0.0.1 and stops at the end.
 """
 
-import html
 import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +29,8 @@ import urllib.request
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from common import browser, check, failures, free_ports, path_of, shot, show_logs, stop, text
+from common import (App, agenthost, browser, check, failures, finish, free_ports, loaded, nginx_conf, path_of, shot, show_logs,
+                    stop, text, wait_port)
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -41,10 +40,6 @@ NGINX = os.environ["AGENTHOST_BROWSER_NGINX"]
 MOCK = os.path.join(os.path.dirname(sys.executable), "oidc-provider-mock")
 
 timings = []
-
-
-
-
 
 
 SERVER, APP, FRONT_PORT, MOCK_A, MOCK_B, INTERPOSER = free_ports(6)
@@ -140,69 +135,6 @@ class Interposer(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class App(http.server.BaseHTTPRequestHandler):
-    """The protected platform: shows who AgentHost says the visitor is."""
-
-    def do_GET(self):
-        user = html.escape(self.headers.get("X-Auth-User", "-"))
-        role = html.escape(self.headers.get("X-Auth-Role", "-"))
-        data = (f"<!doctype html><title>App</title><h1 id='page'>{html.escape(self.path)}</h1>"
-                f"<p id='user'>{user}</p><p id='role'>{role}</p>").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../Docs/examples/nginx-portal.conf")
-
-
-def nginx_conf(directory):
-    with open(EXAMPLE) as file:
-        block = file.read()
-    block = block.replace("listen 443 ssl;", f"listen 127.0.0.1:{FRONT_PORT};")
-    block = "\n".join(line for line in block.split("\n") if "ssl_certificate" not in line and "server_name" not in line)
-    block = block.replace("127.0.0.1:8080", f"127.0.0.1:{SERVER}").replace("127.0.0.1:3000", f"127.0.0.1:{APP}")
-    return f"""daemon off;
-pid {directory}/nginx.pid;
-error_log {directory}/nginx-error.log;
-events {{ worker_connections 256; }}
-http {{
-  log_format uri "$request_uri";
-  access_log {directory}/access.log uri;
-  client_body_temp_path {directory}/body;
-  proxy_temp_path {directory}/proxy;
-  fastcgi_temp_path {directory}/fastcgi;
-  uwsgi_temp_path {directory}/uwsgi;
-  scgi_temp_path {directory}/scgi;
-{block}
-}}
-"""
-
-
-def wait_port(port, process, name):
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process is not None and process.poll() is not None:
-                break
-            time.sleep(0.1)
-    raise SystemExit(f"{name} did not start")
-
-
-def agenthost(*arguments, stdin=None, directory):
-    result = subprocess.run([BINARY, *arguments, "--data-dir", f"{directory}/data"], input=stdin, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"agenthost {' '.join(arguments[:2])} failed: {result.stderr[-2000:]}")
-    return result
-
-
 def start(directory):
     processes = []
     for port in (MOCK_A, MOCK_B):
@@ -221,23 +153,13 @@ def start(directory):
     wait_port(SERVER, processes[-1], "agenthost")
     # Each provider's client secret, from standard input, into the vault the server reads it from.
     for provider in ("mock", "corp"):
-        agenthost("oidc", "set-secret", provider, stdin="browser-test-secret-" + provider + "\n", directory=directory)
+        agenthost(BINARY, "oidc", "set-secret", provider, stdin="browser-test-secret-" + provider + "\n", directory=directory)
     with open(f"{directory}/nginx.conf", "w") as file:
-        file.write(nginx_conf(directory))
+        file.write(nginx_conf(directory, FRONT_PORT, SERVER, APP))
     processes.append(subprocess.Popen([NGINX, "-c", f"{directory}/nginx.conf", "-p", directory],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     wait_port(FRONT_PORT, processes[-1], "nginx")
     return processes
-
-
-
-
-
-
-
-
-def loaded(driver):
-    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def press(driver, label):
@@ -263,8 +185,6 @@ def sign_in(driver, label, sub, page="/board"):
     press(driver, label)
     choose(driver, sub)
     return time.monotonic() - started
-
-
 
 
 def set_mode(mode):
@@ -376,10 +296,7 @@ def main():
         ordered = sorted(timings)
         print(f"sso: a sign-in through oidc-provider-mock, from the button to back at the app: median "
               f"{ordered[len(ordered) // 2] * 1000:.0f} ms, {ordered[0] * 1000:.0f}-{ordered[-1] * 1000:.0f} ms over {len(ordered)}")
-    if failures:
-        print(f"browser-test (sso): {len(failures)} check(s) failed", file=sys.stderr)
-        sys.exit(1)
-    print("browser-test (sso): every check passed")
+    finish("sso")
 
 
 if __name__ == "__main__":

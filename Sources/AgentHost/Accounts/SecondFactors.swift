@@ -1,10 +1,10 @@
 public import SecurityCore
 
 /// Second factors for the portal's sign-in (Docs/SIGN_IN.md, "A second factor"): TOTP (RFC 6238)
-/// with one-time recovery codes.
+/// with one-time recovery codes, and passkeys (``Passkeys``).
 ///
 /// - A user needs one when their role is in ``requiredRoles``, when an operator required it of
-///   them (`agenthost users totp --require`), or once they have set one up.
+///   them (`agenthost users totp --require`), or once they have set one up (TOTP or a passkey).
 /// - The secret is sealed in the vault (owner `agenthost-totp`); the store keeps only whether it is
 ///   set up, the last step accepted (a code is never accepted twice, on any server) and the
 ///   recovery codes' digests (HMAC-SHA256 under the accounts' pepper).
@@ -17,16 +17,19 @@ public final class SecondFactors: Sendable {
     public let requiredRoles: Set<String>
     /// The issuer an authenticator app shows beside the account.
     let issuer: String
+    /// Passkeys, as a second factor and to sign in alone; `nil` without a passkey store.
+    public let passkeys: Passkeys?
 
     /// How many recovery codes enrolment hands out.
     static let recoveryCodeCount = 10
 
     /// Second factors over `store`, their secrets in `credentials`' vault, the recovery codes'
-    /// digests under `accounts`' pepper.
+    /// digests under `accounts`' pepper, passkeys in `passkeys` when given.
     public init(
         store: any SecondFactorStore, credentials: CredentialService, accounts: AccountService, requiredRoles: [String], issuer: String,
-        clock: any TimeSource
+        clock: any TimeSource, passkeys: (any PasskeyStore)? = nil
     ) {
+        self.passkeys = passkeys.map { Passkeys(store: $0, accounts: accounts, clock: clock) }
         self.store = store
         self.credentials = credentials
         self.pepper = accounts.directory.pepper
@@ -39,16 +42,40 @@ public final class SecondFactors: Sendable {
     enum Need: Equatable {
         /// No second factor: signed in.
         case none
-        /// Set up: a code (or a recovery code) is asked for.
-        case code
+        /// Set up: a code (or a recovery code) when `totp`, a passkey when `passkey`.
+        case factor(totp: Bool, passkey: Bool)
         /// Required and not set up yet: set one up now.
         case enrolment
+
+        /// Whether a passkey may be the second factor.
+        var hasPasskey: Bool {
+            if case .factor(_, let passkey) = self { return passkey }
+            return false
+        }
     }
 
     func need(of user: UserRecord) async throws -> Need {
-        let record = try await store.secondFactor(of: user.username)
-        if record?.enabledAt != nil { return .code }
-        return record?.required == true || requiredRoles.contains(user.role) ? .enrolment : .none
+        try await need(username: user.username, role: user.role)
+    }
+
+    func need(username: String, role: String) async throws -> Need {
+        let record = try await store.secondFactor(of: username)
+        let totp = record?.enabledAt != nil
+        let passkey = try await passkeys?.store.passkeys(of: username).isEmpty == false
+        if totp || passkey { return .factor(totp: totp, passkey: passkey) }
+        return mustHave(role: role, record) ? .enrolment : .none
+    }
+
+    /// Whether a user of `role` must sign in with a second factor: the role needs one, or an
+    /// operator required it of them (`record`).
+    func mustHave(role: String, _ record: SecondFactorRecord?) -> Bool {
+        record?.required == true || requiredRoles.contains(role)
+    }
+
+    /// How many second factors `username` has: TOTP when it is on, and each passkey.
+    func count(of username: String) async throws -> Int {
+        let totp = try await store.secondFactor(of: username)?.enabledAt != nil ? 1 : 0
+        return totp + (try await passkeys?.store.passkeys(of: username).count ?? 0)
     }
 
     /// A new TOTP secret for `username`, sealed in the vault until a code from it confirms it, and

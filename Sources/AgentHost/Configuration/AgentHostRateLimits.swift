@@ -17,13 +17,17 @@ extension RateLimitScope {
                 checked: "sensitive", limit: 20, period: .seconds(60), burst: 20, key: .client, counts: .requests,
                 routes: routes([
                     "POST /api/agents", "POST /api/runs", "/api/tokens/**", "/api/credentials/**", "POST /api/login", "POST /auth/sign-in",
+                    "POST /auth/passkeys/sign-in",
                 ])),
             RateLimitScope(
                 checked: "auth-failures", limit: 10, period: .seconds(60), burst: 10, key: .client,
                 counts: .authenticationFailures, routes: []),
             RateLimitScope(
                 checked: "login-failures", limit: 10, period: .seconds(900), burst: 10, key: .principal,
-                counts: .authenticationFailures, routes: routes(["POST /api/login", "POST /auth/sign-in", "POST /auth/second-factor"])),
+                counts: .authenticationFailures,
+                routes: routes([
+                    "POST /api/login", "POST /auth/sign-in", "POST /auth/second-factor", "POST /auth/passkeys/sign-in",
+                ])),
         ]
     }
 }

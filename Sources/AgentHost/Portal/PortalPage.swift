@@ -3,11 +3,13 @@ import SecurityCore
 /// The portal's pages, written as HTML in plain Swift (no template engine: four small pages, and
 /// every value goes through ``escape(_:)``).
 ///
-/// The pages load one stylesheet from the portal itself and nothing else: no script, no font, no
-/// image, no third-party asset. The headers that go with them are ``headers(formTargets:)``.
+/// The pages load one stylesheet from the portal itself, and the pages that offer passkeys one
+/// script from it (``PasskeyScript``), and nothing else: no inline script, no font, no image, no
+/// third-party asset. The headers that go with them are ``headers(formTargets:)``.
 enum PortalPage {
-    /// One page: its title, a heading, and the HTML of its body (already escaped).
-    static func render(_ portal: PortalConfiguration, title: String, body: String) -> String {
+    /// One page: its title, a heading, and the HTML of its body (already escaped); with the
+    /// passkey script when `script`.
+    static func render(_ portal: PortalConfiguration, title: String, body: String, script: Bool = false) -> String {
         """
         <!doctype html>
         <html lang="en">
@@ -17,6 +19,7 @@ enum PortalPage {
         <meta name="referrer" content="same-origin">
         <title>\(escape(title)) · \(escape(portal.title))</title>
         <link rel="stylesheet" href="\(PortalRoutes.stylesheetPath)">
+        \(script ? #"<script src="\#(PortalRoutes.passkeyScriptPath)" defer></script>"# : "")
         </head>
         <body>
         <main>
@@ -34,13 +37,16 @@ enum PortalPage {
     /// the fields, announced to screen readers.
     static func signIn(
         _ portal: PortalConfiguration, csrf: String, returnURL: String, seal: String, username: String = "", error: String? = nil,
-        providers: [(href: String, label: String)] = []
+        providers: [(href: String, label: String)] = [], passkey: Bool = false
     ) -> String {
+        let passkeyForm =
+            passkey
+            ? passkeyButton(purpose: "sign-in", label: "Sign in with a passkey", csrf: csrf, returnURL: returnURL, seal: seal) : ""
         let buttons = providers.map { #"<p><a class="button provider" href="\#(escape($0.href))">\#(escape($0.label))</a></p>"# }
         let form =
             portal.passwordSignIn
             ? """
-            \(providers.isEmpty ? "" : #"<p class="or">or with a password</p>"#)
+            \(providers.isEmpty && !passkey ? "" : #"<p class="or">or with a password</p>"#)
             <form method="post" action="\(PortalRoutes.signInPath)">
             <input type="hidden" name="csrf" value="\(escape(csrf))">
             <input type="hidden" name="rd" value="\(escape(returnURL))">
@@ -56,17 +62,32 @@ enum PortalPage {
             portal, title: "Sign in",
             body: """
                 \(error.map { #"<p class="error" role="alert" id="error">\#(escape($0))</p>"# } ?? "")
+                \(passkeyForm)
                 \(buttons.joined(separator: "\n"))
                 \(form)
-                """)
+                """, script: passkey)
     }
 
-    /// The second step of signing in: a code from an authenticator app (or a recovery code), or,
-    /// when `enrolment` is given, setting one up first: the secret to add to the app and the
-    /// `otpauth://` link that adds it.
+    /// A passkey ceremony's form (``PasskeyScript`` runs it; hidden without WebAuthn): `purpose` is
+    /// `sign-in` or `second-factor`.
+    static func passkeyButton(purpose: String, label: String, csrf: String, returnURL: String, seal: String) -> String {
+        """
+        <form class="passkey" data-passkey="\(escape(purpose))" hidden>
+        <input type="hidden" name="csrf" value="\(escape(csrf))">
+        <input type="hidden" name="rd" value="\(escape(returnURL))">
+        <input type="hidden" name="seal" value="\(escape(seal))">
+        <button type="submit" id="passkey-button">\(escape(label))</button>
+        <p class="status" id="passkey-status" role="status"></p>
+        </form>
+        """
+    }
+
+    /// The second step of signing in: a code from an authenticator app (or a recovery code) when
+    /// `totp`, a passkey when `passkey`, or, when `enrolment` is given, setting TOTP up first: the
+    /// secret to add to the app and the `otpauth://` link that adds it.
     static func secondFactor(
         _ portal: PortalConfiguration, csrf: String, returnURL: String, seal: String, enrolment: (uri: String, secret: String)?,
-        error: String? = nil
+        totp: Bool = true, passkey: Bool = false, error: String? = nil
     ) -> String {
         let setup = enrolment.map { enrolment in
             let grouped = stride(from: 0, to: enrolment.secret.count, by: 4).map { offset in
@@ -77,20 +98,34 @@ enum PortalPage {
                 <p class="secret" id="secret" aria-label="The key">\(escape(grouped))</p>
                 """
         }
+        let showsCode = enrolment != nil || totp
+        let passkeyForm =
+            enrolment == nil && passkey
+            ? passkeyButton(purpose: "second-factor", label: "Use a passkey", csrf: csrf, returnURL: returnURL, seal: seal) : ""
+        let intro =
+            showsCode
+            ? (setup ?? "<p>Type the code your authenticator app shows, or one of your recovery codes.</p>")
+            : "<p>Confirm with one of your passkeys.</p>"
+        let codeForm =
+            showsCode
+            ? """
+            <form method="post" action="\(PortalRoutes.secondFactorPath)">
+            <input type="hidden" name="csrf" value="\(escape(csrf))">
+            <input type="hidden" name="rd" value="\(escape(returnURL))">
+            <input type="hidden" name="seal" value="\(escape(seal))">
+            <label for="code">\(enrolment == nil ? "Code" : "Code from the app")</label>
+            <input id="code" name="code" type="text" inputmode="\(enrolment == nil ? "text" : "numeric")" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required maxlength="16" autofocus\(error != nil ? #" aria-describedby="error""# : "")>
+            <button type="submit">\(enrolment == nil ? "Continue" : "Turn on and continue")</button>
+            </form>
+            """ : ""
         return render(
             portal, title: enrolment == nil ? "Second factor" : "Set up a second factor",
             body: """
                 \(error.map { #"<p class="error" role="alert" id="error">\#(escape($0))</p>"# } ?? "")
-                \(setup ?? "<p>Type the code your authenticator app shows, or one of your recovery codes.</p>")
-                <form method="post" action="\(PortalRoutes.secondFactorPath)">
-                <input type="hidden" name="csrf" value="\(escape(csrf))">
-                <input type="hidden" name="rd" value="\(escape(returnURL))">
-                <input type="hidden" name="seal" value="\(escape(seal))">
-                <label for="code">\(enrolment == nil ? "Code" : "Code from the app")</label>
-                <input id="code" name="code" type="text" inputmode="\(enrolment == nil ? "text" : "numeric")" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required maxlength="16" autofocus\(error != nil ? #" aria-describedby="error""# : "")>
-                <button type="submit">\(enrolment == nil ? "Continue" : "Turn on and continue")</button>
-                </form>
-                """)
+                \(intro)
+                \(passkeyForm)
+                \(codeForm)
+                """, script: !passkeyForm.isEmpty)
     }
 
     /// The recovery codes, shown once when a second factor is set up, and the way on.
@@ -124,10 +159,11 @@ enum PortalPage {
     }
 
     /// "Your sessions": each live session of the user, the current one marked, each with a button
-    /// that ends it, and the sign-out button.
+    /// that ends it, the user's passkeys (when `passkeys` is given) and linked providers, and the
+    /// sign-out button.
     static func sessions(
         _ portal: PortalConfiguration, username: String, role: String, sessions: [BrowserSessionRecord], current: TokenID, csrf: String,
-        links: [IdentityLink] = [], linkable: [(href: String, label: String)] = []
+        links: [IdentityLink] = [], linkable: [(href: String, label: String)] = [], passkeys: [PasskeyRecord]? = nil
     ) -> String {
         let linked = links.map { link in
             #"<li><strong>\#(escape(link.provider))</strong>\#(link.email.isEmpty ? "" : " · " + escape(link.email)) <span class="meta">since \#(escape(UTCTimestamp.string(seconds: link.createdAt)))</span></li>"#
@@ -161,12 +197,49 @@ enum PortalPage {
                 <ul class="sessions">
                 \(rows.joined(separator: "\n"))
                 </ul>
+                \(passkeys.map { passkeyList($0, csrf: csrf) } ?? "")
                 \(accounts)
                 <form method="post" action="\(PortalRoutes.signOutPath)">
                 <input type="hidden" name="csrf" value="\(escape(csrf))">
                 <button type="submit">Sign out</button>
                 </form>
-                """)
+                """, script: passkeys != nil)
+    }
+
+    /// The sessions page's passkeys: each with its name, when it was added and last used, a form
+    /// that renames it and one that removes it; then the form that adds one.
+    static func passkeyList(_ passkeys: [PasskeyRecord], csrf: String) -> String {
+        let rows = passkeys.enumerated().map { index, passkey in
+            """
+            <li>
+            <p><strong>\(escape(passkey.name))</strong></p>
+            <p class="meta">Added \(escape(UTCTimestamp.string(seconds: passkey.createdAt))) · \(passkey.lastUsedAt.map { "last used " + escape(UTCTimestamp.string(seconds: $0)) } ?? "not used yet")</p>
+            <form method="post" action="\(PortalRoutes.renamePasskeyPath)" class="row">
+            <input type="hidden" name="csrf" value="\(escape(csrf))">
+            <input type="hidden" name="id" value="\(escape(passkey.id))">
+            <label for="rename-\(index)" class="quiet">New name for \(escape(passkey.name))</label>
+            <input id="rename-\(index)" name="name" type="text" required maxlength="\(Passkeys.maximumNameLength)" value="\(escape(passkey.name))">
+            <button type="submit" class="secondary">Rename</button>
+            </form>
+            <form method="post" action="\(PortalRoutes.removePasskeyPath)">
+            <input type="hidden" name="csrf" value="\(escape(csrf))">
+            <input type="hidden" name="id" value="\(escape(passkey.id))">
+            <button type="submit" class="secondary" aria-label="Remove the passkey \(escape(passkey.name))">Remove</button>
+            </form>
+            </li>
+            """
+        }
+        return """
+            <h2>Passkeys</h2>
+            \(rows.isEmpty ? "<p>No passkey yet. A passkey signs you in without a password, or confirms a sign-in as a second factor.</p>" : #"<ul class="sessions" id="passkeys">\#(rows.joined(separator: "\n"))</ul>"#)
+            <form class="passkey" data-passkey="register" hidden>
+            <input type="hidden" name="csrf" value="\(escape(csrf))">
+            <label for="passkey-name">Name of a new passkey</label>
+            <input id="passkey-name" name="name" type="text" required maxlength="\(Passkeys.maximumNameLength)" value="Passkey">
+            <button type="submit" id="passkey-button">Add a passkey</button>
+            <p class="status" id="passkey-status" role="status"></p>
+            </form>
+            """
     }
 
     /// A `User-Agent` in a few words: the browser and the system, when they can be told.
@@ -216,7 +289,8 @@ enum PortalPage {
             HeaderField(
                 name: "Content-Security-Policy",
                 value:
-                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(targets); frame-ancestors 'none'; base-uri 'none'"),
+                    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action \(targets); frame-ancestors 'none'; base-uri 'none'"
+            ),
             HeaderField(name: "X-Frame-Options", value: "DENY"),
             HeaderField(name: "X-Content-Type-Options", value: "nosniff"),
             HeaderField(name: "Referrer-Policy", value: "same-origin"),
@@ -247,6 +321,12 @@ enum PortalPage {
         .codes { columns: 2; padding-left: 1.25rem; font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; }
         a.button.secondary { background: transparent; color: var(--accent); border: 1px solid var(--accent); }
         p.or { text-align: center; margin-top: 1.5rem; color: var(--muted, #555); }
+        .status { min-height: 1.5em; margin: .5rem 0 0; }
+        form.row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin-top: .5rem; }
+        form.row input { flex: 1 1 10rem; width: auto; }
+        form.row button { margin-top: 0; }
+        .quiet { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+        h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; }
         a.button { display: block; text-align: center; margin-top: 1.5rem; padding: .7rem 1rem; border-radius: .4rem; background: var(--accent); color: #fff; font-weight: 600; text-decoration: none; }
 
         """

@@ -147,7 +147,7 @@ public struct AgentHostServer: Service {
                 store: store, portal: portal, revocations: revocations, revocationStore: store, clock: clock,
                 secondFactors: SecondFactors(
                     store: store, credentials: credentials, accounts: accounts, requiredRoles: portal.secondFactorRoles,
-                    issuer: portal.title, clock: clock))
+                    issuer: portal.title, clock: clock, passkeys: store))
         }
         // Where each session was last seen, before the first request asks.
         try await browserSessions?.sync()

@@ -19,6 +19,7 @@ public enum ProblemCode: String, CaseIterable, Hashable, Sendable, CustomStringC
     case tokenNotYetValid = "token_not_yet_valid"
     case invalidLogin = "invalid_login"
     case invalidWebhookSignature = "invalid_webhook_signature"
+    case passkeyRefused = "passkey_refused"
 
     // Authorization and origin (403).
     case forbidden
@@ -32,6 +33,7 @@ public enum ProblemCode: String, CaseIterable, Hashable, Sendable, CustomStringC
     case notAllowed = "not_allowed"
     case proxyOnly = "proxy_only"
     case formRefused = "form_refused"
+    case passkeysUnavailable = "passkeys_unavailable"
 
     // The request itself (400, 404, 405, 409, 413, 415, 429).
     case invalidPath = "invalid_path"

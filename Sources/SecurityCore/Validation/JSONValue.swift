@@ -158,25 +158,26 @@ struct JSONParser {
         case UInt8(ascii: "["): return try array()
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "t"):
-            try literal("true")
+            try literal(Self.trueBytes)
             return .bool(true)
         case UInt8(ascii: "f"):
-            try literal("false")
+            try literal(Self.falseBytes)
             return .bool(false)
         case UInt8(ascii: "n"):
-            try literal("null")
+            try literal(Self.nullBytes)
             return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw fail("unexpected character")
         }
     }
 
-    mutating func literal(_ word: StaticString) throws(JSONParseError) {
-        let count = word.utf8CodeUnitCount
+    /// The bytes of the three literals, made once.
+    static let trueBytes = Array("true".utf8), falseBytes = Array("false".utf8), nullBytes = Array("null".utf8)
+
+    mutating func literal(_ word: [UInt8]) throws(JSONParseError) {
+        let count = word.count
         guard bytes.count - index >= count else { throw fail("unexpected end of input") }
-        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] {
-            throw fail("unexpected character")
-        }
+        guard bytes[index..<(index + count)].elementsEqual(word) else { throw fail("unexpected character") }
         index += count
     }
 

@@ -29,7 +29,8 @@ struct PortalRoutes: Sendable {
     static let endSessionPath = "/auth/sessions/end"
     static let stylesheetPath = "/auth/portal.css"
     /// The portal's pages: each checks its own cookie and form.
-    static let paths = [signInPath, secondFactorPath, signOutPath, signedOutPath, sessionsPath, endSessionPath, stylesheetPath]
+    static let paths =
+        [signInPath, secondFactorPath, signOutPath, signedOutPath, sessionsPath, endSessionPath, stylesheetPath] + passkeyPaths
     /// Where the session cookie counts besides forward auth: the portal's own pages.
     static let cookieRoutes = ["/auth/**"].compactMap(RouteMatch.init)
 
@@ -52,6 +53,7 @@ struct PortalRoutes: Sendable {
             page(.ok, PortalPage.signedOut(portal), browser(request, context))
         }
         addSingleSignOn(to: router)
+        addPasskeys(to: router)
     }
 
     var portal: PortalConfiguration { components.browserSessions?.portal ?? PortalConfiguration() }
@@ -154,6 +156,8 @@ struct PortalRoutes: Sendable {
         guard let factors = components.browserSessions?.secondFactors, let forms = components.forms else { return nil }
         let need = try await storeCall(context) { try await factors.need(of: user) }
         guard need != .none else { return nil }
+        var totp = true, passkey = false
+        if case .factor(let hasTOTP, let hasPasskey) = need { (totp, passkey) = (hasTOTP, hasPasskey && offersPasskeys(browser)) }
         let pending = try components.pendingMinter.mint(agent: agent, role: role)
         let enrolment = need == .enrolment ? try await storeCall(context) { try await factors.beginEnrolment(for: user.username) } : nil
         context.logger.notice("first factor right; second factor asked", metadata: ["user": .string(user.username)])
@@ -161,7 +165,9 @@ struct PortalRoutes: Sendable {
         if setBinding { cookies.append(PortalConfiguration.signInCookie.setting(binding, maxAge: PortalConfiguration.signInLifetime)) }
         return page(
             .ok,
-            PortalPage.secondFactor(portal, csrf: forms.csrfToken(for: binding), returnURL: returnURL, seal: seal, enrolment: enrolment),
+            PortalPage.secondFactor(
+                portal, csrf: forms.csrfToken(for: binding), returnURL: returnURL, seal: seal, enrolment: enrolment, totp: totp,
+                passkey: passkey),
             browser, cookies: cookies)
     }
 
@@ -201,7 +207,7 @@ struct PortalRoutes: Sendable {
     private func secondFactor(_ request: Request, context: AgentRequestContext) async throws -> Response {
         let browser = browser(request, context)
         guard browser.mayHoldCookie else { return insecure(browser) }
-        guard let sessions = components.browserSessions, let accounts = components.accounts, let forms = components.forms,
+        guard let sessions = components.browserSessions, components.accounts != nil, let forms = components.forms,
             let factors = sessions.secondFactors
         else {
             return unavailable(browser)
@@ -223,11 +229,7 @@ struct PortalRoutes: Sendable {
             return refusedForm(browser, context, action: "second_factor.refused", reason: "csrf")
         }
         let destination = returnGuard(browser).destination(for: returnURL)
-        // The right password, a few minutes ago, for a user who still has it and the same role.
-        guard case .one(let pendingText) = browser.cookie(PortalConfiguration.pendingCookie.name),
-            case .success(let claims) = components.pendingVerifier.check(String(pendingText)),
-            let user = accounts.directory.user(claims.agent.rawValue), claims.issuedAt >= user.sessionsNotBefore, claims.role == user.role
-        else {
+        guard let (claims, _) = pendingSignIn(browser) else {
             return signInForm(
                 browser, forms: forms, returnURL: destination, status: .badRequest,
                 error: "The sign-in took too long. Please sign in again.",
@@ -249,6 +251,7 @@ struct PortalRoutes: Sendable {
         }
         let code = form["code"] ?? ""
         let record = try await storeCall(context) { try await factors.store.secondFactor(of: username) }
+        let need = try await storeCall(context) { try await factors.need(username: username, role: claims.role.rawValue) }
         if record?.enabledAt != nil {
             if let method = try await storeCall(context, { try await factors.verify(code, for: username) }) {
                 let cookies = try await beginSession(
@@ -256,7 +259,9 @@ struct PortalRoutes: Sendable {
                     details: ["role": claims.role.rawValue, "second_factor": method])
                 return redirect(to: destination, cookies: cookies)
             }
-        } else if let codes = try await storeCall(context, { try await factors.completeEnrolment(for: username, code: code) }) {
+        } else if need == .enrolment,
+            let codes = try await storeCall(context, { try await factors.completeEnrolment(for: username, code: code) })
+        {
             components.audit(context.id, "second_factor.enabled", actor: account, target: account, client: client ?? "-")
             let cookies = try await beginSession(
                 request, context, browser: browser, sessions: sessions, username: claims.agent, role: claims.role,
@@ -274,6 +279,7 @@ struct PortalRoutes: Sendable {
             .unauthorized,
             PortalPage.secondFactor(
                 portal, csrf: forms.csrfToken(for: binding), returnURL: returnURL, seal: form["seal"] ?? "", enrolment: enrolment,
+                totp: record?.enabledAt != nil || enrolment != nil, passkey: need.hasPasskey && offersPasskeys(browser),
                 error: "That code is not right, or it was used already."),
             browser)
     }
@@ -294,7 +300,7 @@ struct PortalRoutes: Sendable {
         }
         let html = PortalPage.signIn(
             portal, csrf: forms.csrfToken(for: fresh), returnURL: returnURL, seal: forms.seal(returnURL: returnURL, for: fresh),
-            username: username, error: error, providers: providers)
+            username: username, error: error, providers: providers, passkey: offersPasskeys(browser))
         return page(
             status, html, browser, cookies: [PortalConfiguration.signInCookie.setting(fresh, maxAge: PortalConfiguration.signInLifetime)])
     }
@@ -325,11 +331,15 @@ struct PortalRoutes: Sendable {
                 )
             }
         }
+        var passkeys: [PasskeyRecord]?
+        if let store = components.browserSessions?.secondFactors?.passkeys?.store, offersPasskeys(browser) {
+            passkeys = try await storeCall(context) { try await store.passkeys(of: principal.subject.name) }
+        }
         return page(
             .ok,
             PortalPage.sessions(
                 portal, username: principal.subject.name, role: principal.role.rawValue, sessions: list, current: claims.tokenID,
-                csrf: csrf, links: links, linkable: linkable),
+                csrf: csrf, links: links, linkable: linkable, passkeys: passkeys),
             browser)
     }
 
@@ -403,6 +413,17 @@ struct PortalRoutes: Sendable {
             claims.audience == components.browserMinter.policy.audience
         else { return nil }
         return (principal, claims)
+    }
+
+    /// The sign-in the pending cookie carries: the right first factor, a few minutes ago, for a
+    /// user who still has it and the same role; `nil` otherwise.
+    func pendingSignIn(_ browser: BrowserRequest) -> (claims: AgentTokenClaims, user: AccessDirectory.User)? {
+        guard case .one(let pendingText) = browser.cookie(PortalConfiguration.pendingCookie.name),
+            case .success(let claims) = components.pendingVerifier.check(String(pendingText)),
+            let user = components.accounts?.directory.user(claims.agent.rawValue), claims.issuedAt >= user.sessionsNotBefore,
+            claims.role == user.role
+        else { return nil }
+        return (claims, user)
     }
 
     /// Ends the session of `claims` without failing the request that replaces it.

@@ -25,26 +25,24 @@ struct OIDCFlow: Codable, Equatable, Sendable {
     static let cookie = SessionCookie(hostOnly: "agenthost_oidc")
     /// HKDF's info for the flow key.
     private static let info = Array("agenthost/oidc-flow/v1".utf8)
-    private static let associatedData = Array("agenthost-oidc-flow".utf8)
+    /// What the sealed value is, bound in as associated data.
+    private static let kind = "agenthost-oidc-flow"
 
-    /// The key that seals flows, from the primary token key's secret.
+    /// The key that seals the portal's flow cookies (this one and a passkey's ceremony), from the
+    /// primary token key's secret.
     static func key(from secret: SecureBytes) throws -> AESGCMKey {
         try AESGCMKey(HKDF.deriveKey(from: secret, salt: [UInt8](), info: info, count: 32))
     }
 
     /// The cookie's value.
     func sealed(with key: AESGCMKey) throws -> String {
-        Base64URL.encode(try key.seal(try JSONEncoder().encode(self), authenticating: Self.associatedData).combined)
+        try SealedCookieValue.seal(self, with: key, kind: Self.kind)
     }
 
     /// The flow in a cookie's value; `nil` for anything this server did not seal, or that has
     /// expired at `now`.
     static func opened(_ text: Substring, with key: AESGCMKey, now: Int64) -> OIDCFlow? {
-        guard text.utf8.count <= 4096, let bytes = Base64URL.decode(text),
-            let box = try? SealedBox(combined: bytes, nonceByteCount: AESGCMKey.nonceByteCount, tagByteCount: AESGCMKey.tagByteCount),
-            let plain = try? key.open(box, authenticating: associatedData),
-            let flow = try? JSONDecoder().decode(OIDCFlow.self, from: Data(Array(plain))), now < flow.expires
-        else { return nil }
+        guard let flow = SealedCookieValue.open(text, as: OIDCFlow.self, with: key, kind: kind), now < flow.expires else { return nil }
         return flow
     }
 }
