@@ -278,9 +278,10 @@ enum PortalPage {
 
     /// The headers of every portal page: no caching, no framing, no referrer to another site (a
     /// return URL stays on the portal; `no-referrer` would also make the browser send
-    /// `Origin: null` with the portal's own forms), nothing loaded but
-    /// the portal's own stylesheet, and forms that post only to the portal (and redirect only to
-    /// `formTargets`, the origins a sign-in may return to).
+    /// `Origin: null` with the portal's own forms), nothing loaded but the portal's own
+    /// stylesheet and passkey script (no inline script; its calls go to the portal only), and
+    /// forms that post only to the portal (and redirect only to `formTargets`, the origins a
+    /// sign-in may return to).
     static func headers(formTargets: [String]) -> [HeaderField] {
         let targets = (["'self'"] + formTargets).joined(separator: " ")
         return [
