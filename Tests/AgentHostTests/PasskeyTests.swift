@@ -277,6 +277,17 @@ struct PasskeyTests {
         }
     }
 
+    /// A user whose only second factor is a passkey, at an address where passkeys cannot work (an
+    /// IP address), is told so rather than shown an empty step.
+    @Test func aPasskeyOnlyUserAtAnIPAddressIsToldWhy() {
+        let portal = PortalConfiguration()
+        let page = PortalPage.secondFactor(portal, csrf: "c", returnURL: "", seal: "s", enrolment: nil, totp: false, passkey: false)
+        #expect(page.contains("cannot be used at this address") && !page.contains(#"name="code""#))
+        let offered = PortalPage.secondFactor(portal, csrf: "c", returnURL: "", seal: "s", enrolment: nil, totp: true, passkey: true)
+        #expect(offered.contains(#"data-passkey="second-factor""#) && offered.contains(#"name="code""#))
+        #expect(offered.contains(#"<script src="/auth/passkey.js" defer></script>"#))
+    }
+
     @Test func passkeysAreRenamedAndTheLastFactorARoleNeedsIsKept() async throws {
         try await withPasskeys(secondFactorRoles: ["admin"]) { _, store, accounts, client in
             var laptop = SoftwareAuthenticator(relyingParty: Self.host, origin: Self.origin)

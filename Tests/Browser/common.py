@@ -15,6 +15,7 @@ import urllib.parse
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 SHOTS = os.environ.get("AGENTHOST_BROWSER_SCREENSHOTS") or ""
@@ -164,6 +165,14 @@ def agenthost(binary, *arguments, stdin=None, directory):
 
 def loaded(driver):
     WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def leave_by(driver, element):
+    """Clicks `element` and waits until its page has been replaced and the next one has loaded:
+    the old page's readyState is "complete" too, so waiting on that alone reads the old page."""
+    element.click()
+    WebDriverWait(driver, 10).until(staleness_of(element))
+    loaded(driver)
 
 
 def finish(name):

@@ -29,8 +29,8 @@ import urllib.request
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from common import (App, agenthost, browser, check, failures, finish, free_ports, loaded, nginx_conf, path_of, shot, show_logs,
-                    stop, text, wait_port)
+from common import (App, agenthost, browser, check, failures, finish, free_ports, leave_by, loaded, nginx_conf, path_of, shot,
+                    show_logs, stop, text, wait_port)
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -220,8 +220,7 @@ def scenarios(driver, directory):
     driver.delete_all_cookies()
     driver.get(f"{FRONT}/board")
     press(driver, "Sign in with Mock")
-    driver.find_element(By.XPATH, "//button[@value='bob']").click()
-    loaded(driver)
+    leave_by(driver, driver.find_element(By.XPATH, "//button[@value='bob']"))
     check("Accounts of other.example may not sign in here" in driver.page_source and text(driver, "user") is None,
           "bob@other.example is refused with a page that says why")
     shot(driver, "portal-sso-refused.png")
@@ -234,8 +233,7 @@ def scenarios(driver, directory):
     query = urllib.parse.parse_qs(url.query)
     query["state"] = [query["state"][0][:-2] + ("AA" if not query["state"][0].endswith("AA") else "BB")]
     driver.get(urllib.parse.urlunsplit(url._replace(query=urllib.parse.urlencode(query, doseq=True))))
-    driver.find_element(By.XPATH, "//button[@value='alice']").click()
-    loaded(driver)
+    leave_by(driver, driver.find_element(By.XPATH, "//button[@value='alice']"))
     check("does not belong to it (state)" in driver.page_source and "__Host-agenthost_session" not in
           {c["name"] for c in driver.get_cookies()}, "a tampered state is refused")
 
@@ -260,8 +258,7 @@ def scenarios(driver, directory):
         driver.delete_all_cookies()
         driver.get(f"{FRONT}/board")
         press(driver, "Sign in with Corp")
-        driver.find_element(By.XPATH, "//button[@value='erin']").click()
-        loaded(driver)
+        leave_by(driver, driver.find_element(By.XPATH, "//button[@value='erin']"))
         check(shown in driver.page_source and text(driver, "user") is None, f"an id_token with {mode} is refused ({shown})")
     set_mode("good")
     return timings_corp

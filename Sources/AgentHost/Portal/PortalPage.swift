@@ -105,7 +105,9 @@ enum PortalPage {
         let intro =
             showsCode
             ? (setup ?? "<p>Type the code your authenticator app shows, or one of your recovery codes.</p>")
-            : "<p>Confirm with one of your passkeys.</p>"
+            : passkey
+                ? "<p>Confirm with one of your passkeys.</p>"
+                : "<p>Your second factor is a passkey, which cannot be used at this address: open the sign-in page at the portal's host name.</p>"
         let codeForm =
             showsCode
             ? """
