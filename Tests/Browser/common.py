@@ -175,8 +175,26 @@ def leave_by(driver, element):
     loaded(driver)
 
 
-def finish(name):
-    """Says how the checks of `name` went, and exits 1 if any failed."""
+def wind_down(driver, servers, processes, directory):
+    """Quits the browser, shuts the test's own HTTP servers, stops the processes, shows their logs
+    after a failure, and removes `directory`."""
+    if driver:
+        driver.quit()
+    for server in servers:
+        server.shutdown()
+    stop(processes)
+    if failures:
+        show_logs(directory, skip=("access.log",))
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def finish(name, timings=(), what=""):
+    """Prints the median of `timings` (seconds) for `what`, says how the checks of `name` went, and
+    exits 1 if any failed."""
+    if timings:
+        ordered = sorted(timings)
+        print(f"{name}: {what}: median {ordered[len(ordered) // 2] * 1000:.0f} ms, "
+              f"{ordered[0] * 1000:.0f}-{ordered[-1] * 1000:.0f} ms over {len(ordered)}")
     if failures:
         print(f"browser-test ({name}): {len(failures)} check(s) failed", file=sys.stderr)
         sys.exit(1)

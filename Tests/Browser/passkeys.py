@@ -20,7 +20,6 @@ import hashlib
 import http.server
 import json
 import os
-import shutil
 import struct
 import subprocess
 import tempfile
@@ -29,8 +28,8 @@ import time
 import urllib.error
 import urllib.request
 
-from common import (App, agenthost, browser, check, failures, finish, free_ports, loaded, nginx_conf, path_of, shot, show_logs,
-                    stop, text, wait_port)
+from common import (App, agenthost, browser, check, failures, finish, free_ports, loaded, nginx_conf, path_of, shot, text,
+                    wait_port, wind_down)
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from selenium.common.exceptions import TimeoutException
@@ -356,18 +355,8 @@ def main():
         failures.append(f"timed out: {error.msg}")
         print(f"FAIL timed out at {driver.current_url if driver else '-'}", flush=True)
     finally:
-        if driver:
-            driver.quit()
-        app.shutdown()
-        stop(processes)
-        if failures:
-            show_logs(directory, skip=("access.log",))
-        shutil.rmtree(directory, ignore_errors=True)
-    if timings:
-        ordered = sorted(timings)
-        print(f"passkeys: a sign-in with a passkey alone, from the button to back at the app: median "
-              f"{ordered[len(ordered) // 2] * 1000:.0f} ms, {ordered[0] * 1000:.0f}-{ordered[-1] * 1000:.0f} ms over {len(ordered)}")
-    finish("passkeys")
+        wind_down(driver, [app], processes, directory)
+    finish("passkeys", timings, "a sign-in with a passkey alone, from the button to back at the app")
 
 
 if __name__ == "__main__":

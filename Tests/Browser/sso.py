@@ -17,7 +17,6 @@ are refused. Everything listens on 127.0.0.1 and stops at the end.
 import http.server
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,8 +28,8 @@ import urllib.request
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from common import (App, agenthost, browser, check, failures, finish, free_ports, leave_by, loaded, nginx_conf, path_of, shot,
-                    show_logs, stop, text, wait_port)
+from common import (App, agenthost, browser, check, failures, finish, free_ports, leave_by, loaded, nginx_conf, path_of, shot, text,
+                    wait_port, wind_down)
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -281,19 +280,8 @@ def main():
         failures.append(f"timed out: {error.msg}")
         print(f"FAIL timed out at {driver.current_url if driver else '-'}", flush=True)
     finally:
-        if driver:
-            driver.quit()
-        for server in servers:
-            server.shutdown()
-        stop(processes)
-        if failures:
-            show_logs(directory, skip=("access.log",))
-        shutil.rmtree(directory, ignore_errors=True)
-    if timings:
-        ordered = sorted(timings)
-        print(f"sso: a sign-in through oidc-provider-mock, from the button to back at the app: median "
-              f"{ordered[len(ordered) // 2] * 1000:.0f} ms, {ordered[0] * 1000:.0f}-{ordered[-1] * 1000:.0f} ms over {len(ordered)}")
-    finish("sso")
+        wind_down(driver, servers, processes, directory)
+    finish("sso", timings, "a sign-in through oidc-provider-mock, from the button to back at the app")
 
 
 if __name__ == "__main__":
