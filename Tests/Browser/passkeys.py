@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 
-from common import (App, agenthost, browser, check, failures, finish, free_ports, loaded, nginx_conf, path_of, shot, text,
+from common import (App, agenthost, browser, check, failures, finish, free_ports, leave_by, loaded, nginx_conf, path_of, shot, text,
                     wait_port, wind_down)
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -310,8 +310,7 @@ def scenarios(driver, directory):
     # Removed: the authenticator still has it, but it no longer signs anyone in.
     sign_in_with_password(driver, page="/auth/sessions")
     press_passkey(driver, lambda d: path_of(d) == "/auth/sessions")
-    driver.find_element(By.CSS_SELECTOR, "button[aria-label='Remove the passkey Laptop']").click()
-    loaded(driver)
+    leave_by(driver, driver.find_element(By.CSS_SELECTOR, "button[aria-label='Remove the passkey Laptop']"))
     check(not driver.find_elements(By.ID, "passkeys") and "No passkey yet" in driver.page_source,
           "the passkey is removed from the sessions page")
     driver.delete_all_cookies()
