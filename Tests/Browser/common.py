@@ -199,3 +199,24 @@ def finish(name, timings=(), what=""):
         print(f"browser-test ({name}): {len(failures)} check(s) failed", file=sys.stderr)
         sys.exit(1)
     print(f"browser-test ({name}): every check passed")
+
+
+def serve_behind_nginx(binary, nginx, directory, config, ports, prepare=None):
+    """AgentHost (`binary`) with the configuration `config` on ports["server"], logging to
+    server.log; then `prepare(directory)` (users, secrets) while it runs; then nginx (`nginx`) on
+    ports["front"] in front of it and of the app on ports["app"]. The two processes."""
+    with open(f"{directory}/agenthost.yaml", "w") as file:
+        file.write(config)
+    log = open(f"{directory}/server.log", "w")
+    server = subprocess.Popen(
+        [binary, "serve", "--config", f"{directory}/agenthost.yaml", "--port", str(ports["server"]), "--data-dir", f"{directory}/data"],
+        stdout=log, stderr=log)
+    wait_port(ports["server"], server, "agenthost")
+    if prepare:
+        prepare(directory)
+    with open(f"{directory}/nginx.conf", "w") as file:
+        file.write(nginx_conf(directory, ports["front"], ports["server"], ports["app"]))
+    front = subprocess.Popen([nginx, "-c", f"{directory}/nginx.conf", "-p", directory],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(ports["front"], front, "nginx")
+    return [server, front]

@@ -21,15 +21,14 @@ import http.server
 import json
 import os
 import struct
-import subprocess
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 
-from common import (App, agenthost, browser, check, failures, finish, free_ports, leave_by, loaded, nginx_conf, path_of, shot, text,
-                    wait_port, wind_down)
+from common import (App, agenthost, browser, check, failures, finish, free_ports, leave_by, loaded, path_of, serve_behind_nginx,
+                    shot, text, wind_down)
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from selenium.common.exceptions import TimeoutException
@@ -81,20 +80,11 @@ def unb64(text):
 
 
 def start(directory):
-    with open(f"{directory}/agenthost.yaml", "w") as file:
-        file.write(CONFIG)
-    log = open(f"{directory}/server.log", "w")
-    processes = [subprocess.Popen(
-        [BINARY, "serve", "--config", f"{directory}/agenthost.yaml", "--port", str(SERVER), "--data-dir", f"{directory}/data"],
-        stdout=log, stderr=log)]
-    wait_port(SERVER, processes[-1], "agenthost")
-    agenthost(BINARY, "users", "add", "--username", "alice", "--role", "member", stdin=PASSWORD + "\n", directory=directory)
-    with open(f"{directory}/nginx.conf", "w") as file:
-        file.write(nginx_conf(directory, FRONT_PORT, SERVER, APP))
-    processes.append(subprocess.Popen([NGINX, "-c", f"{directory}/nginx.conf", "-p", directory],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    wait_port(FRONT_PORT, processes[-1], "nginx")
-    return processes
+    def users(directory):
+        agenthost(BINARY, "users", "add", "--username", "alice", "--role", "member", stdin=PASSWORD + "\n", directory=directory)
+
+    return serve_behind_nginx(
+        BINARY, NGINX, directory, CONFIG, {"server": SERVER, "front": FRONT_PORT, "app": APP}, prepare=users)
 
 
 def record(driver):

@@ -28,8 +28,8 @@ import urllib.request
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from common import (App, agenthost, browser, check, failures, finish, free_ports, leave_by, loaded, nginx_conf, path_of, shot, text,
-                    wait_port, wind_down)
+from common import (App, agenthost, browser, check, failures, finish, free_ports, leave_by, loaded, path_of, serve_behind_nginx,
+                    shot, text, wait_port, wind_down)
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -143,22 +143,14 @@ def start(directory):
             arguments += ["--user-claims", json.dumps(user)]
         processes.append(subprocess.Popen(arguments, stdout=log, stderr=log))
         wait_port(port, processes[-1], f"oidc-provider-mock on {port}")
-    with open(f"{directory}/agenthost.yaml", "w") as file:
-        file.write(CONFIG)
-    log = open(f"{directory}/server.log", "w")
-    processes.append(subprocess.Popen(
-        [BINARY, "serve", "--config", f"{directory}/agenthost.yaml", "--port", str(SERVER), "--data-dir", f"{directory}/data"],
-        stdout=log, stderr=log))
-    wait_port(SERVER, processes[-1], "agenthost")
-    # Each provider's client secret, from standard input, into the vault the server reads it from.
-    for provider in ("mock", "corp"):
-        agenthost(BINARY, "oidc", "set-secret", provider, stdin="browser-test-secret-" + provider + "\n", directory=directory)
-    with open(f"{directory}/nginx.conf", "w") as file:
-        file.write(nginx_conf(directory, FRONT_PORT, SERVER, APP))
-    processes.append(subprocess.Popen([NGINX, "-c", f"{directory}/nginx.conf", "-p", directory],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    wait_port(FRONT_PORT, processes[-1], "nginx")
-    return processes
+
+    def secrets(directory):
+        # Each provider's client secret, from standard input, into the vault the server reads it from.
+        for provider in ("mock", "corp"):
+            agenthost(BINARY, "oidc", "set-secret", provider, stdin="browser-test-secret-" + provider + "\n", directory=directory)
+
+    return processes + serve_behind_nginx(
+        BINARY, NGINX, directory, CONFIG, {"server": SERVER, "front": FRONT_PORT, "app": APP}, prepare=secrets)
 
 
 def press(driver, label):
